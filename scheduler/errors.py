@@ -1,0 +1,42 @@
+"""Domain errors.
+
+Every error a user can cause is one of these. Each carries a message that names the
+file, line, key or value at fault and says how to fix it; the CLI prints it and exits
+non-zero. Nothing below the CLI calls ``sys.exit``.
+"""
+
+
+class SchedulerError(Exception):
+    """Base class: a problem the user can act on."""
+
+    exit_code = 1
+
+
+class ConfigError(SchedulerError):
+    """scheduler.toml (or an environment variable) holds a bad key or value."""
+
+    exit_code = 2
+
+
+class ArticleError(SchedulerError):
+    """An article could not be read or holds no recognisable tips."""
+
+
+class TemplateError(SchedulerError):
+    """A post template is broken or cannot produce a valid post."""
+
+
+class QueueError(SchedulerError):
+    """A queue command cannot be carried out (unknown post, bad position...)."""
+
+
+class DuplicateError(QueueError):
+    """The text was already sent or queued within the duplicate window."""
+
+
+class CredentialsError(SchedulerError):
+    """X credentials are missing, unreadable, or stored insecurely."""
+
+
+class StoreError(SchedulerError):
+    """The ledger cannot be opened or migrated."""

@@ -1,0 +1,122 @@
+"""The domain's plain values, shared by every stage of the pipeline.
+
+article -> tips -> composed posts -> queued posts -> slots -> publication records.
+These are immutable data; the modules named for each concept do the work.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Tip:
+    number: int  # as written in the article (may skip or restart; see Article.warnings)
+    headline: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Article:
+    title: str
+    url: str | None
+    tips: tuple[Tip, ...]
+    source: str  # path or name the article was read from, for messages
+    intro: str = ""
+    conclusion: str = ""
+    hashtags: tuple[str, ...] = ()  # from front matter, without '#'
+    warnings: tuple[str, ...] = ()  # numbering that skips or restarts, etc.
+
+    @property
+    def key(self) -> str:
+        """Stable identity: the URL's last path segment, else the title, as a slug."""
+        return article_key(self.title, self.url)
+
+
+def slugify(text: str, max_len: int = 48) -> str:
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:max_len].rstrip("-") or "article"
+
+
+def article_key(title: str, url: str | None) -> str:
+    if url:
+        path = re.sub(r"^[a-z]+://[^/]+", "", url.strip()).split("?")[0].split("#")[0]
+        segments = [s for s in path.split("/") if s]
+        if segments:
+            last = re.sub(r"\.(html?|php|aspx?)$", "", segments[-1])
+            return slugify(last)
+    return slugify(title)
+
+
+def post_id_for(article_key_: str, tip_number: int) -> str:
+    """Post ids derive from article and tip only, so re-imports are idempotent."""
+    return f"{article_key_}-{tip_number}"
+
+
+def adhoc_post_id(text: str) -> str:
+    return "adhoc-" + hashlib.sha256(normalize_for_duplicates(text).encode()).hexdigest()[:10]
+
+
+def normalize_for_duplicates(text: str) -> str:
+    """X compares posts loosely; so do we: NFC, case-folded, whitespace collapsed."""
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
+def text_fingerprint(text: str) -> str:
+    return hashlib.sha256(normalize_for_duplicates(text).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class ComposedPost:
+    """What the composer makes of one tip: valid on X by construction."""
+
+    tip: int
+    text: str
+    weighted_length: int
+    template: str
+    variant: int
+    thread: tuple[str, ...] | None = None  # every part, first included, when a thread
+    media: tuple[str, ...] = ()  # image paths named by the template or post
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return self.thread if self.thread else (self.text,)
+
+
+class PostState(str, enum.Enum):
+    QUEUED = "queued"  # waiting for a slot (or its pin)
+    SENDING = "sending"  # claimed; a call to X may be in flight (committed before the call)
+    RETRYING = "retrying"  # a transient failure; next attempt at next_attempt_at
+    SENT = "sent"
+    FAILED = "failed"  # permanent, with reason
+    UNKNOWN = "unknown"  # outcome uncertain and not reconcilable automatically: a person decides
+
+    @property
+    def is_pending(self) -> bool:
+        return self in (PostState.QUEUED, PostState.RETRYING)
+
+
+@dataclass(frozen=True)
+class QueuedPost:
+    """A post as the planner sees it (read from the ledger)."""
+
+    post_id: str
+    account: str
+    text: str
+    parts: tuple[str, ...]
+    weighted_length: int
+    state: PostState
+    position: float
+    article_key: str | None = None
+    tip: int | None = None
+    pinned_at: datetime | None = None  # aware UTC
+    next_attempt_at: datetime | None = None  # aware UTC, for RETRYING
+    template: str | None = None
+    variant: int = 0
+    media: tuple[str, ...] = field(default_factory=tuple)
