@@ -1,0 +1,916 @@
+"""The ledger: the one module that speaks SQL.
+
+Everything the program knows lives here: queued posts, their state machine, every attempt to
+publish them, pause state, and the heartbeats of running services. The ledger, not the
+scheduler's memory, is the truth: a service that dies and restarts reads where it was from here.
+
+State machine of a post (see models.PostState)::
+
+    queued --claim--> sending --> sent
+      ^                 |  \\--> failed   (permanent, with reason)
+      |                 |   \\-> unknown  (outcome lost and not verifiable: a person decides)
+      +---- retrying <--+      (transient error, rate limit, or a lost response to look up)
+
+Taking a post is one conditional UPDATE (``state IN (queued, retrying)``), so two publishers on
+one ledger can never both send it. Every later transition is conditional on ``state = sending
+AND claimed_by = <this instance>``: a publisher that lost its claim cannot overwrite anything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from scheduler import migrations as m
+from scheduler.errors import DuplicateError, QueueError, StoreError
+from scheduler.models import PostState, QueuedPost, text_fingerprint
+
+PENDING = (PostState.QUEUED.value, PostState.RETRYING.value)
+
+
+@dataclass(frozen=True)
+class NewPost:
+    post_id: str
+    kind: str  # tip | adhoc | recycle
+    text: str
+    parts: tuple[str, ...]
+    weighted_length: int
+    article_key: str | None = None
+    tip: int | None = None
+    template: str | None = None
+    variant: int = 0
+    media: tuple[str, ...] = ()
+    pinned_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    added: tuple[str, ...]
+    updated: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    removed: tuple[str, ...]
+    kept_sent: tuple[str, ...]  # sent posts whose tip changed: left as history
+
+
+@dataclass(frozen=True)
+class PostRecord:
+    """A full ledger row, for history, status and the publishing engine."""
+
+    post_id: str
+    account: str
+    kind: str
+    article_key: str | None
+    tip: int | None
+    template: str | None
+    variant: int
+    text: str
+    parts: tuple[str, ...]
+    media: tuple[str, ...]
+    weighted_length: int
+    state: PostState
+    position: float
+    pinned_at: datetime | None
+    next_attempt_at: datetime | None
+    attempts: int
+    uncertain: bool
+    slot_at: datetime | None
+    claimed_by: str | None
+    claimed_at: datetime | None
+    part_ids: tuple[str, ...]
+    tweet_id: str | None
+    sent_at: datetime | None
+    last_error: str | None
+    last_status: int | None
+    created_at: datetime
+    updated_at: datetime
+
+    def as_queued(self) -> QueuedPost:
+        return QueuedPost(
+            post_id=self.post_id,
+            account=self.account,
+            text=self.text,
+            parts=self.parts,
+            weighted_length=self.weighted_length,
+            state=self.state,
+            position=self.position,
+            article_key=self.article_key,
+            tip=self.tip,
+            pinned_at=self.pinned_at,
+            next_attempt_at=self.next_attempt_at,
+            template=self.template,
+            variant=self.variant,
+            media=self.media,
+        )
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    id: int
+    post_id: str
+    part: int
+    instance: str
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str
+    http_status: int | None
+    detail: str | None
+    tweet_id: str | None
+
+
+@dataclass(frozen=True)
+class AccountState:
+    account: str
+    paused: bool
+    pause_reason: str | None
+    paused_at: datetime | None
+    revision: int
+
+
+@dataclass(frozen=True)
+class InstanceRecord:
+    instance: str
+    pid: int
+    host: str
+    started_at: datetime
+    beat_at: datetime
+    stopped_at: datetime | None
+    last_outcome: str | None
+
+
+def _record(row) -> PostRecord:
+    return PostRecord(
+        post_id=row.post_id,
+        account=row.account,
+        kind=row.kind,
+        article_key=row.article_key,
+        tip=row.tip,
+        template=row.template,
+        variant=row.variant,
+        text=row.text,
+        parts=tuple(_json(row.parts)),
+        media=tuple(_json(row.media)),
+        weighted_length=row.weighted_length,
+        state=PostState(row.state),
+        position=row.position,
+        pinned_at=row.pinned_at,
+        next_attempt_at=row.next_attempt_at,
+        attempts=row.attempts,
+        uncertain=bool(row.uncertain),
+        slot_at=row.slot_at,
+        claimed_by=row.claimed_by,
+        claimed_at=row.claimed_at,
+        part_ids=tuple(_json(row.part_ids)),
+        tweet_id=row.tweet_id,
+        sent_at=row.sent_at,
+        last_error=row.last_error,
+        last_status=row.last_status,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _attempt(row) -> AttemptRecord:
+    return AttemptRecord(row.id, row.post_id, row.part, row.instance, row.started_at, row.finished_at,
+                         row.outcome, row.http_status, row.detail, row.tweet_id)
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+class Store:
+    """The ledger. Open with ``Store.open(url)``; every public method is one transaction."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    # -- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        try:
+            engine = _create_engine(url)
+            store = cls(engine)
+            store._migrate()
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"cannot open the ledger at {_safe_url(url)}: {exc.orig}") from None
+        except sa.exc.ArgumentError as exc:
+            raise StoreError(f"bad database URL {_safe_url(url)}: {exc}") from None
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _read(self):
+        # Plain BEGIN for reads: on SQLite they then never wait for the write lock.
+        return self.engine.connect().execution_options(read_only=True)
+
+    def _migrate(self) -> None:
+        with self.engine.begin() as conn:
+            m.schema_migrations.create(conn, checkfirst=True)
+        applied = self._applied_migrations()
+        for name, migration in m.MIGRATIONS:
+            if name in applied:
+                continue
+            with self.engine.begin() as conn:
+                if self.engine.dialect.name == "postgresql":
+                    # Two processes opening a new database at once: one migrates, the other waits.
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(727274)"))
+                if conn.execute(sa.select(m.schema_migrations.c.name).where(m.schema_migrations.c.name == name)).first():
+                    continue
+                migration(conn)
+                conn.execute(m.schema_migrations.insert().values(name=name, applied_at=_db_now()))
+
+    def _applied_migrations(self) -> set[str]:
+        with self._read() as conn:
+            return set(conn.execute(sa.select(m.schema_migrations.c.name)).scalars())
+
+    # -- accounts ------------------------------------------------------------------------------
+
+    def account_state(self, account: str) -> AccountState:
+        with self._read() as conn:
+            row = conn.execute(sa.select(m.accounts).where(m.accounts.c.account == account)).first()
+        if row is None:
+            return AccountState(account, False, None, None, 0)
+        return AccountState(account, bool(row.paused), row.pause_reason, row.paused_at, row.revision)
+
+    def revision(self, account: str) -> int:
+        with self._read() as conn:
+            value = conn.execute(sa.select(m.accounts.c.revision).where(m.accounts.c.account == account)).scalar()
+        return value or 0
+
+    def pause(self, account: str, reason: str, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            self._ensure_account(conn, account)
+            conn.execute(
+                m.accounts.update()
+                .where(m.accounts.c.account == account)
+                .values(paused=True, pause_reason=reason, paused_at=now)
+            )
+            self._bump(conn, account)
+
+    def resume(self, account: str) -> None:
+        with self.engine.begin() as conn:
+            self._ensure_account(conn, account)
+            conn.execute(
+                m.accounts.update()
+                .where(m.accounts.c.account == account)
+                .values(paused=False, pause_reason=None, paused_at=None)
+            )
+            self._bump(conn, account)
+
+    def _ensure_account(self, conn: Connection, account: str) -> None:
+        exists = conn.execute(sa.select(m.accounts.c.account).where(m.accounts.c.account == account)).first()
+        if not exists:
+            try:
+                with conn.begin_nested():
+                    conn.execute(m.accounts.insert().values(account=account, paused=False, revision=0))
+            except sa.exc.IntegrityError:
+                pass  # created by a concurrent writer
+
+    def _bump(self, conn: Connection, account: str) -> None:
+        self._ensure_account(conn, account)
+        conn.execute(
+            m.accounts.update().where(m.accounts.c.account == account).values(revision=m.accounts.c.revision + 1)
+        )
+
+    # -- importing and queueing ---------------------------------------------------------------
+
+    def import_article(
+        self,
+        account: str,
+        *,
+        article_key: str,
+        title: str,
+        url: str | None,
+        source: str,
+        fingerprint: str,
+        posts: Sequence[NewPost],
+        now: datetime,
+    ) -> ImportReport:
+        """Add or update an article's posts in one transaction.
+
+        Unsent posts follow the article's new text; sent ones stay as history; tips that
+        disappeared lose their unsent posts.
+        """
+        added, updated, unchanged, removed, kept_sent = [], [], [], [], []
+        with self.engine.begin() as conn:
+            self._ensure_account(conn, account)
+            article_row = {
+                "title": title,
+                "url": url,
+                "source": source,
+                "fingerprint": fingerprint,
+                "imported_at": now,
+            }
+            exists = conn.execute(
+                sa.select(m.articles.c.article_key).where(
+                    m.articles.c.account == account, m.articles.c.article_key == article_key
+                )
+            ).first()
+            if exists:
+                conn.execute(
+                    m.articles.update()
+                    .where(m.articles.c.account == account, m.articles.c.article_key == article_key)
+                    .values(**article_row)
+                )
+            else:
+                conn.execute(m.articles.insert().values(account=account, article_key=article_key, **article_row))
+
+            current = {
+                row.post_id: row
+                for row in conn.execute(
+                    sa.select(m.posts).where(
+                        m.posts.c.account == account,
+                        m.posts.c.article_key == article_key,
+                        m.posts.c.kind == "tip",
+                    )
+                )
+            }
+            position = self._end_position(conn, account)
+            for post in posts:
+                row = current.pop(post.post_id, None)
+                if row is None:
+                    position += 1
+                    self._check_duplicate(conn, account, post.text, now, window=None, ignore=())
+                    conn.execute(m.posts.insert().values(**self._new_row(account, post, position, now)))
+                    added.append(post.post_id)
+                elif row.text == post.text and tuple(_json(row.parts)) == post.parts:
+                    unchanged.append(post.post_id)
+                elif row.state in PENDING:
+                    conn.execute(
+                        m.posts.update()
+                        .where(m.posts.c.post_id == post.post_id, m.posts.c.state.in_(PENDING))
+                        .values(**self._content_values(post), updated_at=now)
+                    )
+                    updated.append(post.post_id)
+                else:
+                    kept_sent.append(post.post_id)
+            for post_id, row in current.items():
+                if row.state in PENDING:
+                    conn.execute(m.posts.delete().where(m.posts.c.post_id == post_id, m.posts.c.state.in_(PENDING)))
+                    removed.append(post_id)
+            if added or updated or removed:
+                self._bump(conn, account)
+        return ImportReport(tuple(added), tuple(updated), tuple(unchanged), tuple(removed), tuple(kept_sent))
+
+    def add_post(
+        self, account: str, post: NewPost, now: datetime, *, duplicate_window: timedelta | None = None
+    ) -> PostRecord:
+        """Queue one post at the end; refuse a text sent or queued within the window."""
+        with self.engine.begin() as conn:
+            self._ensure_account(conn, account)
+            if conn.execute(sa.select(m.posts.c.post_id).where(m.posts.c.post_id == post.post_id)).first():
+                raise DuplicateError(f"post {post.post_id} is already in the ledger")
+            self._check_duplicate(conn, account, post.text, now, window=duplicate_window, ignore=())
+            position = self._end_position(conn, account) + 1
+            conn.execute(m.posts.insert().values(**self._new_row(account, post, position, now)))
+            self._bump(conn, account)
+        return self.get(post.post_id)
+
+    def find_duplicate(
+        self, account: str, text: str, now: datetime, window: timedelta | None, ignore: Sequence[str] = ()
+    ) -> PostRecord | None:
+        with self._read() as conn:
+            row = self._duplicate_row(conn, account, text, now, window, ignore)
+        return _record(row) if row else None
+
+    def _check_duplicate(self, conn, account, text, now, window, ignore) -> None:
+        row = self._duplicate_row(conn, account, text, now, window, ignore)
+        if row is not None:
+            when = f"sent {row.sent_at:%Y-%m-%d %H:%M} UTC" if row.state == "sent" else f"{row.state}"
+            raise DuplicateError(
+                f"the same text is already in the ledger as post {row.post_id} ({when}); "
+                "X refuses duplicate posts: change the text, or remove that post first"
+            )
+
+    def _duplicate_row(self, conn, account, text, now, window, ignore):
+        active = m.posts.c.state.in_((*PENDING, PostState.SENDING.value, PostState.UNKNOWN.value))
+        if window is None:
+            recent = m.posts.c.state == PostState.SENT.value
+        else:
+            recent = sa.and_(m.posts.c.state == PostState.SENT.value, m.posts.c.sent_at >= now - window)
+        query = sa.select(m.posts).where(
+            m.posts.c.account == account,
+            m.posts.c.fingerprint == text_fingerprint(text),
+            sa.or_(active, recent),
+        )
+        if ignore:
+            query = query.where(m.posts.c.post_id.not_in(list(ignore)))
+        return conn.execute(query.limit(1)).first()
+
+    def _end_position(self, conn: Connection, account: str) -> float:
+        value = conn.execute(sa.select(sa.func.max(m.posts.c.position)).where(m.posts.c.account == account)).scalar()
+        return float(value or 0)
+
+    @staticmethod
+    def _content_values(post: NewPost) -> dict:
+        return {
+            "text": post.text,
+            "parts": list(post.parts),
+            "media": list(post.media),
+            "weighted_length": post.weighted_length,
+            "fingerprint": text_fingerprint(post.text),
+            "template": post.template,
+            "variant": post.variant,
+        }
+
+    def _new_row(self, account: str, post: NewPost, position: float, now: datetime) -> dict:
+        return {
+            "post_id": post.post_id,
+            "account": account,
+            "kind": post.kind,
+            "article_key": post.article_key,
+            "tip": post.tip,
+            "state": PostState.QUEUED.value,
+            "position": position,
+            "pinned_at": post.pinned_at,
+            "attempts": 0,
+            "uncertain": False,
+            "part_ids": [],
+            "created_at": now,
+            "updated_at": now,
+            **self._content_values(post),
+        }
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def get(self, post_id: str) -> PostRecord:
+        with self._read() as conn:
+            row = conn.execute(sa.select(m.posts).where(m.posts.c.post_id == post_id)).first()
+        if row is None:
+            raise QueueError(f"no post with id {post_id!r}; `scheduler queue list` shows the ids")
+        return _record(row)
+
+    def iter_pending(self, account: str, page: int = 500) -> Iterator[QueuedPost]:
+        """Pending posts in queue order, read a page at a time (the planner stops early)."""
+        last = float("-inf")
+        while True:
+            with self._read() as conn:
+                rows = conn.execute(
+                    sa.select(m.posts)
+                    .where(m.posts.c.account == account, m.posts.c.state.in_(PENDING), m.posts.c.position > last)
+                    .order_by(m.posts.c.position)
+                    .limit(page)
+                ).all()
+            for row in rows:
+                yield _record(row).as_queued()
+            if len(rows) < page:
+                return
+            last = rows[-1].position
+
+    def scheduled_pending(self, account: str) -> list[QueuedPost]:
+        """Pending posts that carry a time of their own (pinned or retrying), wherever they are queued."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(m.posts)
+                .where(
+                    m.posts.c.account == account,
+                    m.posts.c.state.in_(PENDING),
+                    sa.or_(m.posts.c.pinned_at.is_not(None), m.posts.c.next_attempt_at.is_not(None)),
+                )
+                .order_by(m.posts.c.position)
+            ).all()
+        return [_record(row).as_queued() for row in rows]
+
+    def queue_page(self, account: str, *, offset: int = 0, limit: int = 50, states: Sequence[str] = PENDING) -> list[PostRecord]:
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(m.posts)
+                .where(m.posts.c.account == account, m.posts.c.state.in_(list(states)))
+                .order_by(m.posts.c.position)
+                .offset(offset)
+                .limit(limit)
+            ).all()
+        return [_record(row) for row in rows]
+
+    def published_since(self, account: str, since: datetime) -> list[PostRecord]:
+        """Posts sent (or being sent) whose slot or send time is at or after ``since``: caps and spacing."""
+        when = sa.func.coalesce(m.posts.c.slot_at, m.posts.c.sent_at)
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(m.posts)
+                .where(
+                    m.posts.c.account == account,
+                    m.posts.c.state.in_((PostState.SENT.value, PostState.SENDING.value, PostState.UNKNOWN.value)),
+                    when >= since,
+                )
+                .order_by(when)
+            ).all()
+        return [_record(row) for row in rows]
+
+    def consumed_slots(self, account: str, since: datetime) -> set[datetime]:
+        """Slot times already used by a publication (any outcome), so they are not filled twice."""
+        with self._read() as conn:
+            values = conn.execute(
+                sa.select(m.posts.c.slot_at).where(
+                    m.posts.c.account == account,
+                    m.posts.c.slot_at >= since,
+                    m.posts.c.state.not_in(PENDING),
+                )
+            ).scalars()
+            return set(values)
+
+    def history(self, account: str, *, limit: int = 50, states: Sequence[str] | None = None) -> list[PostRecord]:
+        done = states or (PostState.SENT.value, PostState.FAILED.value, PostState.UNKNOWN.value)
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(m.posts)
+                .where(m.posts.c.account == account, m.posts.c.state.in_(list(done)))
+                .order_by(sa.func.coalesce(m.posts.c.sent_at, m.posts.c.updated_at).desc())
+                .limit(limit)
+            ).all()
+        return [_record(row) for row in rows]
+
+    def sent_posts_before(self, account: str, before: datetime, *, limit: int) -> list[PostRecord]:
+        """Sent tip posts last sent before ``before``, oldest first: evergreen candidates."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(m.posts)
+                .where(
+                    m.posts.c.account == account,
+                    m.posts.c.state == PostState.SENT.value,
+                    m.posts.c.kind.in_(("tip", "recycle")),
+                    m.posts.c.sent_at < before,
+                )
+                .order_by(m.posts.c.sent_at)
+                .limit(limit)
+            ).all()
+        return [_record(row) for row in rows]
+
+    def counts(self, account: str) -> dict[str, int]:
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(m.posts.c.state, sa.func.count())
+                .where(m.posts.c.account == account)
+                .group_by(m.posts.c.state)
+            ).all()
+        return {state: count for state, count in rows}
+
+    def posts_in_state(self, account: str, state: PostState) -> list[PostRecord]:
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(m.posts)
+                .where(m.posts.c.account == account, m.posts.c.state == state.value)
+                .order_by(m.posts.c.updated_at)
+            ).all()
+        return [_record(row) for row in rows]
+
+    def attempts(self, post_id: str) -> list[AttemptRecord]:
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(m.attempts).where(m.attempts.c.post_id == post_id).order_by(m.attempts.c.id)
+            ).all()
+        return [_attempt(row) for row in rows]
+
+    # -- queue commands ------------------------------------------------------------------------
+
+    def remove(self, account: str, post_id: str) -> None:
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                m.posts.delete().where(
+                    m.posts.c.account == account, m.posts.c.post_id == post_id, m.posts.c.state.in_(PENDING)
+                )
+            ).rowcount
+            if not done:
+                self._explain_not_pending(conn, post_id, "remove")
+            self._bump(conn, account)
+
+    def move(self, account: str, post_id: str, *, before: str | None = None, after: str | None = None,
+             top: bool = False, bottom: bool = False) -> None:
+        """Reorder: place the post before/after another pending post, or at the top/bottom."""
+        with self.engine.begin() as conn:
+            self._pending_row(conn, account, post_id, "move")
+            positions = sa.select(m.posts.c.position).where(
+                m.posts.c.account == account, m.posts.c.state.in_(PENDING), m.posts.c.post_id != post_id
+            )
+            if top or bottom:
+                edge = conn.execute(
+                    sa.select(sa.func.min(m.posts.c.position) if top else sa.func.max(m.posts.c.position)).where(
+                        m.posts.c.account == account, m.posts.c.state.in_(PENDING), m.posts.c.post_id != post_id
+                    )
+                ).scalar()
+                new = (edge or 0) + (-1 if top else 1)
+            else:
+                anchor_id = before or after
+                anchor = self._pending_row(conn, account, anchor_id, "move next to").position
+                if before:
+                    neighbour = conn.execute(
+                        positions.where(m.posts.c.position < anchor).order_by(m.posts.c.position.desc()).limit(1)
+                    ).scalar()
+                    new = (anchor + neighbour) / 2 if neighbour is not None else anchor - 1
+                else:
+                    neighbour = conn.execute(
+                        positions.where(m.posts.c.position > anchor).order_by(m.posts.c.position).limit(1)
+                    ).scalar()
+                    new = (anchor + neighbour) / 2 if neighbour is not None else anchor + 1
+            conn.execute(m.posts.update().where(m.posts.c.post_id == post_id).values(position=new))
+            self._bump(conn, account)
+
+    def pin(self, account: str, post_id: str, at: datetime | None, now: datetime) -> None:
+        """Pin a pending post to an exact time (``None`` unpins it)."""
+        with self.engine.begin() as conn:
+            self._pending_row(conn, account, post_id, "pin")
+            conn.execute(
+                m.posts.update().where(m.posts.c.post_id == post_id).values(pinned_at=at, updated_at=now)
+            )
+            self._bump(conn, account)
+
+    def _pending_row(self, conn: Connection, account: str, post_id: str | None, verb: str):
+        row = conn.execute(
+            sa.select(m.posts).where(m.posts.c.account == account, m.posts.c.post_id == post_id)
+        ).first()
+        if row is None or row.state not in PENDING:
+            self._explain_not_pending(conn, post_id, verb)
+        return row
+
+    def _explain_not_pending(self, conn: Connection, post_id: str | None, verb: str) -> None:
+        row = conn.execute(sa.select(m.posts.c.state).where(m.posts.c.post_id == post_id)).first()
+        if row is None:
+            raise QueueError(f"cannot {verb} {post_id!r}: no such post; `scheduler queue list` shows the ids")
+        raise QueueError(f"cannot {verb} {post_id!r}: it is {row.state}, not waiting in the queue")
+
+    # -- publishing: the state machine ---------------------------------------------------------
+
+    def claim(self, post_id: str, instance: str, slot_at: datetime, now: datetime) -> bool:
+        """Take a pending post for sending. One atomic conditional update: true for exactly one taker."""
+        with self.engine.begin() as conn:
+            taken = conn.execute(
+                m.posts.update()
+                .where(m.posts.c.post_id == post_id, m.posts.c.state.in_(PENDING))
+                .values(
+                    state=PostState.SENDING.value,
+                    claimed_by=instance,
+                    claimed_at=now,
+                    slot_at=slot_at,
+                    updated_at=now,
+                )
+            ).rowcount
+        return taken == 1
+
+    def take_over(self, post_id: str, dead_instance: str | None, instance: str, now: datetime) -> bool:
+        """Claim a post left ``sending`` by an instance that is gone (crash recovery)."""
+        with self.engine.begin() as conn:
+            taken = conn.execute(
+                m.posts.update()
+                .where(
+                    m.posts.c.post_id == post_id,
+                    m.posts.c.state == PostState.SENDING.value,
+                    m.posts.c.claimed_by == dead_instance
+                    if dead_instance is not None
+                    else m.posts.c.claimed_by.is_(None),
+                )
+                .values(claimed_by=instance, claimed_at=now, updated_at=now)
+            ).rowcount
+            if taken:
+                conn.execute(
+                    m.attempts.update()
+                    .where(m.attempts.c.post_id == post_id, m.attempts.c.outcome == "sending")
+                    .values(outcome="lost", finished_at=now, detail="the publishing process stopped mid-call")
+                )
+        return taken == 1
+
+    def begin_attempt(self, post_id: str, account: str, part: int, instance: str, now: datetime) -> int:
+        """Record that a call is about to go out (committed before the call)."""
+        with self.engine.begin() as conn:
+            self._owned(conn, post_id, instance)
+            result = conn.execute(
+                m.attempts.insert().values(
+                    post_id=post_id, account=account, part=part, instance=instance, started_at=now, outcome="sending"
+                )
+            )
+            return result.inserted_primary_key[0]
+
+    def end_attempt(self, attempt_id: int, outcome: str, now: datetime, *, status: int | None = None,
+                    detail: str | None = None, tweet_id: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                m.attempts.update()
+                .where(m.attempts.c.id == attempt_id)
+                .values(outcome=outcome, finished_at=now, http_status=status, detail=detail, tweet_id=tweet_id)
+            )
+
+    def open_attempts(self, post_id: str) -> list[AttemptRecord]:
+        return [a for a in self.attempts(post_id) if a.outcome == "sending"]
+
+    def record_part(self, post_id: str, instance: str, part_ids: Sequence[str], now: datetime, *,
+                    uncertain: bool = False) -> None:
+        """A part went out (or was found on X): remember its id before anything else happens."""
+        with self.engine.begin() as conn:
+            self._update_owned(conn, post_id, instance, part_ids=list(part_ids), uncertain=uncertain, updated_at=now)
+
+    def set_uncertain(self, post_id: str, instance: str, uncertain: bool, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            self._update_owned(conn, post_id, instance, uncertain=uncertain, updated_at=now)
+
+    def mark_sent(self, post_id: str, instance: str, part_ids: Sequence[str], now: datetime) -> None:
+        with self.engine.begin() as conn:
+            account = self._update_owned(
+                conn,
+                post_id,
+                instance,
+                state=PostState.SENT.value,
+                part_ids=list(part_ids),
+                tweet_id=part_ids[0],
+                sent_at=now,
+                uncertain=False,
+                next_attempt_at=None,
+                last_error=None,
+                last_status=None,
+                claimed_by=None,
+                updated_at=now,
+            )
+            self._bump(conn, account)
+
+    def mark_retrying(self, post_id: str, instance: str, at: datetime, now: datetime, *, error: str | None,
+                      status: int | None, count_attempt: bool) -> None:
+        with self.engine.begin() as conn:
+            values = dict(
+                state=PostState.RETRYING.value,
+                next_attempt_at=at,
+                last_error=error,
+                last_status=status,
+                claimed_by=None,
+                updated_at=now,
+            )
+            if count_attempt:
+                values["attempts"] = m.posts.c.attempts + 1
+            account = self._update_owned(conn, post_id, instance, **values)
+            self._bump(conn, account)
+
+    def release(self, post_id: str, instance: str, now: datetime, *, error: str | None = None,
+                status: int | None = None) -> None:
+        """Give a post back to the queue untouched (account paused mid-flight): it keeps its place."""
+        with self.engine.begin() as conn:
+            account = self._update_owned(
+                conn, post_id, instance, state=PostState.QUEUED.value, slot_at=None, claimed_by=None,
+                last_error=error, last_status=status, updated_at=now,
+            )
+            self._bump(conn, account)
+
+    def mark_failed(self, post_id: str, instance: str, reason: str, status: int | None, now: datetime) -> None:
+        self._finish(post_id, instance, PostState.FAILED, reason, status, now)
+
+    def mark_unknown(self, post_id: str, instance: str, reason: str, now: datetime) -> None:
+        self._finish(post_id, instance, PostState.UNKNOWN, reason, None, now)
+
+    def _finish(self, post_id, instance, state: PostState, reason, status, now) -> None:
+        with self.engine.begin() as conn:
+            account = self._update_owned(
+                conn, post_id, instance, state=state.value, last_error=reason, last_status=status,
+                next_attempt_at=None, claimed_by=None, updated_at=now,
+            )
+            self._bump(conn, account)
+
+    def _owned(self, conn: Connection, post_id: str, instance: str):
+        row = conn.execute(
+            sa.select(m.posts.c.account).where(
+                m.posts.c.post_id == post_id,
+                m.posts.c.state == PostState.SENDING.value,
+                m.posts.c.claimed_by == instance,
+            )
+        ).first()
+        if row is None:
+            raise LostClaim(post_id)
+        return row
+
+    def _update_owned(self, conn: Connection, post_id: str, instance: str, **values) -> str:
+        row = self._owned(conn, post_id, instance)
+        conn.execute(
+            m.posts.update()
+            .where(
+                m.posts.c.post_id == post_id,
+                m.posts.c.state == PostState.SENDING.value,
+                m.posts.c.claimed_by == instance,
+            )
+            .values(**values)
+        )
+        return row.account
+
+    def resolve(self, account: str, post_id: str, *, sent_tweet_id: str | None, retry: bool, now: datetime) -> None:
+        """A person settles a post whose outcome is unknown (or failed)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.select(m.posts).where(m.posts.c.account == account, m.posts.c.post_id == post_id)
+            ).first()
+            if row is None:
+                raise QueueError(f"no post with id {post_id!r}")
+            if row.state not in (PostState.UNKNOWN.value, PostState.FAILED.value, PostState.SENDING.value):
+                raise QueueError(f"post {post_id} is {row.state}; only unknown or failed posts need resolving")
+            if sent_tweet_id:
+                ids = list(_json(row.part_ids))
+                ids.append(sent_tweet_id)
+                values = dict(state=PostState.SENT.value, tweet_id=ids[0], part_ids=ids, sent_at=now,
+                              uncertain=False, last_error=f"resolved by hand as sent ({sent_tweet_id})")
+                if len(ids) < len(_json(row.parts)):
+                    # A thread: the rest still has to go out, as replies.
+                    values.update(state=PostState.RETRYING.value, next_attempt_at=now, sent_at=None)
+            else:
+                values = dict(state=PostState.RETRYING.value, next_attempt_at=now, uncertain=False, attempts=0,
+                              last_error="retry requested by hand")
+            conn.execute(
+                m.posts.update().where(m.posts.c.post_id == post_id).values(claimed_by=None, updated_at=now, **values)
+            )
+            conn.execute(
+                m.attempts.insert().values(
+                    post_id=post_id, account=account, part=len(_json(row.part_ids)), instance="person",
+                    started_at=now, finished_at=now, outcome="resolved",
+                    detail=f"sent as {sent_tweet_id}" if sent_tweet_id else "retry", tweet_id=sent_tweet_id,
+                )
+            )
+            self._bump(conn, account)
+
+    # -- service instances ---------------------------------------------------------------------
+
+    def beat(self, instance: str, account: str, pid: int, host: str, now: datetime,
+             last_outcome: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            values = {"beat_at": now, "stopped_at": None}
+            if last_outcome is not None:
+                values["last_outcome"] = last_outcome
+            done = conn.execute(
+                m.instances.update().where(m.instances.c.instance == instance).values(**values)
+            ).rowcount
+            if not done:
+                conn.execute(
+                    m.instances.insert().values(
+                        instance=instance, account=account, pid=pid, host=host, started_at=now, beat_at=now,
+                        last_outcome=last_outcome,
+                    )
+                )
+
+    def stop_instance(self, instance: str, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(m.instances.update().where(m.instances.c.instance == instance).values(stopped_at=now))
+
+    def instances(self, account: str) -> list[InstanceRecord]:
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(m.instances).where(m.instances.c.account == account).order_by(m.instances.c.beat_at.desc())
+            ).all()
+        return [
+            InstanceRecord(r.instance, r.pid, r.host, r.started_at, r.beat_at, r.stopped_at, r.last_outcome)
+            for r in rows
+        ]
+
+    def last_attempt(self, account: str) -> AttemptRecord | None:
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(m.attempts).where(m.attempts.c.account == account).order_by(m.attempts.c.id.desc()).limit(1)
+            ).first()
+        return _attempt(row) if row else None
+
+
+class LostClaim(Exception):
+    """This instance no longer holds the post (another took over, or a person resolved it)."""
+
+
+def _db_now() -> datetime:
+    # Only for the bookkeeping column of schema_migrations, which nothing reads for decisions.
+    from datetime import UTC
+
+    return datetime.now(UTC)
+
+
+def _safe_url(url: str) -> str:
+    """The URL with any password masked, for messages."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable database URL>"
+
+
+def _create_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):
+            # WAL: readers never block the publisher; busy_timeout: writers queue instead of failing.
+            dbapi_conn.isolation_level = None
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin_immediate(conn):
+            # Writers take the lock at BEGIN, so read-then-write transactions cannot deadlock.
+            read_only = conn.get_execution_options().get("read_only")
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return sa.create_engine(url, pool_pre_ping=True)
