@@ -1,0 +1,854 @@
+"""A stand-in for the X API v2 on 127.0.0.1, for tests, demos and benchmarks.
+
+It answers the endpoints the publisher uses the way /work/shared/X_API.md says X does (status codes,
+problem-JSON bodies, rate-limit headers), verifies OAuth 1.0a HMAC signatures against X's own URL
+(so a passing request proves it was signed exactly as X would need), runs the OAuth 2.0 PKCE flow
+with single-use refresh tokens, and lets tests inject faults: error statuses, slow replies, and the
+dangerous "post created but the response never arrived".
+
+    with StandinX() as sx:
+        url = sx.url                  # http://127.0.0.1:PORT
+        sx.inject("tweets", "rate_limited", times=2, reset_in=60)
+        ...
+        sx.timeline("tipbot")         # what was "published"
+
+``python -m scheduler.standin --port 8099`` runs it in the foreground; the ``/_standin/`` control
+endpoints steer it from another process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import random
+import secrets
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
+
+from oauthlib.oauth1.rfc5849 import signature as oauth1_signature
+from oauthlib.oauth1.rfc5849.utils import parse_authorization_header, unescape
+
+try:  # another module of this project; the stand-in must also run before it exists
+    from scheduler.tweet_length import weighted_length as _weighted_length
+except ImportError:  # pragma: no cover - depends on the tree's state
+    _weighted_length = len
+
+# The URLs a client may have signed its OAuth 1.0a request for: the transport adapter rewrites
+# X's URL to ours *after* signing, so the signature base string names X's host, not ours.
+SIGNED_HOSTS = ("https://api.twitter.com", "https://api.x.com")
+TWITTER_EPOCH_MS = 1288834974657
+MAX_TEXT_LENGTH = 280
+MAX_SLEEP_S = 60.0  # no fault or latency may hold a request thread longer than this
+PROBLEMS = "https://api.twitter.com/2/problems/"
+
+# The faults a soak test meets by default: the three kinds X really produces under load.
+DEFAULT_RANDOM_KINDS = ("unavailable", "rate_limited", "create_then_drop")
+
+# Endpoint names used by fault injection and the request log.
+ENDPOINTS = ("tweets", "timeline", "me", "media", "token", "authorize")
+
+FAULT_KINDS = (
+    "unauthorized",  # 401
+    "permission",  # 403 oauth1-permissions
+    "client_forbidden",  # 403 client-not-enrolled
+    "payment_required",  # 402 (body unconfirmed in the wild)
+    "rate_limited",  # 429 with x-rate-limit-* headers
+    "usage_capped",  # 429 UsageCapExceeded
+    "server_error",  # 500
+    "bad_gateway",  # 502
+    "unavailable",  # 503
+    "slow",  # sleep `seconds`, then answer normally (a POST still creates the post)
+    "create_then_drop",  # do the work (the post exists), then close the connection unanswered
+    "drop",  # close the connection unanswered without doing anything
+)
+
+_ERROR_BODIES: dict[str, tuple[int, dict[str, Any]]] = {
+    "unauthorized": (401, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}),
+    "permission": (
+        403,
+        {
+            "title": "Forbidden",
+            "type": PROBLEMS + "oauth1-permissions",
+            "status": 403,
+            "detail": "Your client app is not configured with the appropriate oauth1 app permissions for this endpoint.",
+        },
+    ),
+    "client_forbidden": (
+        403,
+        {
+            "title": "Client Forbidden",
+            "type": PROBLEMS + "client-forbidden",
+            "reason": "client-not-enrolled",
+            "required_enrollment": "Appropriate Level of API Access",
+            "registration_url": "https://developer.x.com/en/docs/projects/overview",
+            "detail": "When authenticating requests to the Twitter API v2 endpoints, you must use keys and tokens "
+            "from a Twitter developer App that is attached to a Project. You can create a project via the "
+            "developer portal.",
+        },
+    ),
+    # X_API.md: the 402 body is unconfirmed; this shape is a guess in X's problem style.
+    "payment_required": (
+        402,
+        {"title": "Payment Required", "type": "about:blank", "status": 402, "detail": "Payment Required"},
+    ),
+    "rate_limited": (
+        429,
+        {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429},
+    ),
+    "usage_capped": (
+        429,
+        {
+            "title": "UsageCapExceeded",
+            "detail": "Usage cap exceeded: Monthly product cap",
+            "type": PROBLEMS + "usage-capped",
+            "period": "Monthly",
+            "scope": "Product",
+        },
+    ),
+    "server_error": (
+        500,
+        {"title": "Internal Server Error", "detail": "Internal Server Error", "type": "about:blank", "status": 500},
+    ),
+    "bad_gateway": (502, {"title": "Bad Gateway", "detail": "Bad Gateway", "type": "about:blank", "status": 502}),
+    "unavailable": (
+        503,
+        {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503},
+    ),
+}
+
+DUPLICATE_BODY = {
+    "detail": "You are not allowed to create a Tweet with duplicate content.",
+    "type": "about:blank",
+    "title": "Forbidden",
+    "status": 403,
+}
+TOO_LONG_MESSAGE = (
+    "Your Tweet text is too long. For more information on how Twitter determines text length see "
+    "https://github.com/twitter/twitter-text."
+)
+INVALID_TOKEN_BODY = {"error": "invalid_request", "error_description": "Value passed for the token was invalid."}
+
+
+@dataclass
+class Account:
+    """One X user. OAuth 1.0a access token pair plus any OAuth 2.0 access tokens issued to it."""
+
+    user_id: str
+    username: str
+    name: str
+    access_token: str
+    access_token_secret: str
+
+
+@dataclass
+class Post:
+    id: str
+    text: str
+    author_id: str
+    reply_to: str | None
+    media_ids: tuple[str, ...]
+    created_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "text": self.text,
+            "reply_to": self.reply_to,
+            "media_ids": list(self.media_ids),
+            "created_at": self.created_at,
+        }
+
+
+@dataclass
+class Fault:
+    kind: str
+    seconds: float = 0.0  # for "slow"
+    reset_in: float = 900.0  # for rate limits: x-rate-limit-reset = now + reset_in
+
+
+@dataclass
+class _OAuth2Grant:
+    """What an authorization code or a token stands for."""
+
+    username: str
+    scope: str
+    client_id: str
+    expires_at: float = 0.0  # access tokens only (epoch seconds)
+    code_challenge: str = ""  # codes only
+    redirect_uri: str = ""  # codes only
+
+
+@dataclass
+class _RequestLogEntry:
+    method: str
+    path: str
+    endpoint: str | None
+    status: int | None  # None: the connection was dropped
+
+
+@dataclass
+class _State:
+    accounts: dict[str, Account] = field(default_factory=dict)  # by username
+    posts: list[Post] = field(default_factory=list)  # creation order
+    media: dict[str, str] = field(default_factory=dict)  # media id -> owner username
+    codes: dict[str, _OAuth2Grant] = field(default_factory=dict)
+    access_tokens: dict[str, _OAuth2Grant] = field(default_factory=dict)
+    refresh_tokens: dict[str, _OAuth2Grant] = field(default_factory=dict)
+    spent_refresh_tokens: set[str] = field(default_factory=set)
+    faults: dict[str, deque[Fault]] = field(default_factory=dict)
+    log: list[_RequestLogEntry] = field(default_factory=list)
+    latency_ms: float = 0.0
+    read_access: bool = True
+    fault_rate: float = 0.0
+    fault_rate_kinds: tuple[str, ...] = ()
+    fault_rate_endpoints: tuple[str, ...] = ("tweets",)
+    fault_rate_seconds: float = 0.0
+    rng: random.Random = field(default_factory=random.Random)
+
+
+class StandinX:
+    """The stand-in server. Every public method is thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        username: str = "tipbot",
+        consumer_key: str = "standin-consumer-key",
+        consumer_secret: str = "standin-consumer-secret",
+        access_token: str = "1000-standin-access-token",
+        access_token_secret: str = "standin-access-token-secret",
+        oauth2_client_id: str = "standin-client-id",
+        access_token_lifetime: int = 7200,
+        latency_ms: float = 0.0,
+    ) -> None:
+        self.consumer_key = consumer_key
+        self.consumer_secret = consumer_secret
+        self.oauth2_client_id = oauth2_client_id
+        self.access_token_lifetime = access_token_lifetime
+        self._port = port
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()  # wakes sleeping request threads on stop()
+        self._ids = itertools.count(1)
+        self._state = _State(latency_ms=latency_ms)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.default_account = self.add_account(username, access_token, access_token_secret)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> str:
+        handler = type("_BoundHandler", (_Handler,), {"standin": self})
+        self._server = _Server(("127.0.0.1", self._port), handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="standin-x", daemon=True)
+        self._thread.start()
+        return self.url
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> StandinX:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the stand-in is not running; call start()")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    # -- accounts and tokens -----------------------------------------------------------------------
+
+    def add_account(
+        self, username: str, access_token: str | None = None, access_token_secret: str | None = None
+    ) -> Account:
+        with self._lock:
+            user_id = str(10_000 + len(self._state.accounts) + 1)
+            account = Account(
+                user_id=user_id,
+                username=username,
+                name=username.title(),
+                access_token=access_token or f"{user_id}-{secrets.token_urlsafe(24)}",
+                access_token_secret=access_token_secret or secrets.token_urlsafe(32),
+            )
+            self._state.accounts[username] = account
+            return account
+
+    def issue_oauth2_tokens(
+        self, username: str | None = None, scope: str = "tweet.read tweet.write users.read offline.access media.write"
+    ) -> dict[str, Any]:
+        """Tokens as the token endpoint would return them, without the browser step (for fixtures)."""
+        with self._lock:
+            grant = _OAuth2Grant(username or self.default_account.username, scope, self.oauth2_client_id)
+            return self._issue_tokens_locked(grant)
+
+    def _issue_tokens_locked(self, grant: _OAuth2Grant) -> dict[str, Any]:
+        access = secrets.token_urlsafe(32)
+        self._state.access_tokens[access] = _OAuth2Grant(
+            grant.username, grant.scope, grant.client_id, expires_at=time.time() + self.access_token_lifetime
+        )
+        body: dict[str, Any] = {
+            "token_type": "bearer",
+            "expires_in": self.access_token_lifetime,
+            "access_token": access,
+            "scope": grant.scope,
+        }
+        if "offline.access" in grant.scope.split():
+            refresh = secrets.token_urlsafe(32)
+            self._state.refresh_tokens[refresh] = _OAuth2Grant(grant.username, grant.scope, grant.client_id)
+            body["refresh_token"] = refresh
+        return body
+
+    # -- fault injection ---------------------------------------------------------------------------
+
+    def inject(self, endpoint: str, kind: str, *, times: int = 1, seconds: float = 0.0, reset_in: float = 900.0) -> None:
+        """Answer the next ``times`` requests to ``endpoint`` with fault ``kind`` (see FAULT_KINDS)."""
+        if endpoint not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {endpoint!r}; one of {ENDPOINTS}")
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; one of {FAULT_KINDS}")
+        fault = Fault(kind, seconds=min(float(seconds), MAX_SLEEP_S), reset_in=reset_in)
+        with self._lock:
+            self._state.faults.setdefault(endpoint, deque()).extend([fault] * times)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._state.faults.clear()
+            self._state.fault_rate = 0.0
+
+    def set_latency(self, ms: float) -> None:
+        with self._lock:
+            self._state.latency_ms = max(0.0, min(float(ms), MAX_SLEEP_S * 1000))
+
+    def set_read_access(self, enabled: bool) -> None:
+        """Off: timeline reads get 403 client-forbidden, as on plans without read access."""
+        with self._lock:
+            self._state.read_access = enabled
+
+    def set_fault_rate(
+        self,
+        p: float,
+        kinds: list[str] | tuple[str, ...] = DEFAULT_RANDOM_KINDS,
+        seed: int | None = None,
+        endpoints: list[str] | tuple[str, ...] = ("tweets",),
+        seconds: float = 0.0,
+    ) -> None:
+        """Each request to ``endpoints`` fails with probability ``p``, with a kind drawn from ``kinds``."""
+        unknown = [k for k in kinds if k not in FAULT_KINDS]
+        if unknown or not 0.0 <= p <= 1.0:
+            raise ValueError(f"bad fault rate {p!r} or kinds {unknown}")
+        with self._lock:
+            self._state.fault_rate = p
+            self._state.fault_rate_kinds = tuple(kinds)
+            self._state.fault_rate_endpoints = tuple(endpoints)
+            self._state.rng = random.Random(seed)
+            self._state.fault_rate_seconds = min(float(seconds), MAX_SLEEP_S)
+
+    def _next_fault(self, endpoint: str) -> Fault | None:
+        with self._lock:
+            queue = self._state.faults.get(endpoint)
+            if queue:
+                return queue.popleft()
+            st = self._state
+            if st.fault_rate and endpoint in st.fault_rate_endpoints and st.rng.random() < st.fault_rate:
+                return Fault(st.rng.choice(st.fault_rate_kinds), seconds=st.fault_rate_seconds)
+            return None
+
+    # -- inspection --------------------------------------------------------------------------------
+
+    def timeline(self, username: str | None = None) -> list[dict[str, Any]]:
+        """The account's posts, oldest first: id, text, reply_to, media_ids, created_at (aware UTC)."""
+        with self._lock:
+            account = self._state.accounts[username or self.default_account.username]
+            return [p.as_dict() for p in self._state.posts if p.author_id == account.user_id]
+
+    def request_count(self, endpoint: str | None = None) -> int:
+        with self._lock:
+            return sum(1 for e in self._state.log if endpoint is None or e.endpoint == endpoint)
+
+    def request_log(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [vars(e).copy() for e in self._state.log]
+
+    def reset(self) -> None:
+        """Forget posts, media, faults and the request log; accounts and tokens stay."""
+        with self._lock:
+            self._state.posts.clear()
+            self._state.media.clear()
+            self._state.faults.clear()
+            self._state.log.clear()
+            self._state.fault_rate = 0.0
+
+    # -- request handling (called from _Handler threads) -------------------------------------------
+
+    def _sleep(self, seconds: float) -> None:
+        self._stopping.wait(min(seconds, MAX_SLEEP_S))
+
+    def _log(self, method: str, path: str, endpoint: str | None, status: int | None) -> None:
+        with self._lock:
+            self._state.log.append(_RequestLogEntry(method, path, endpoint, status))
+
+    def _latency(self) -> float:
+        with self._lock:
+            return self._state.latency_ms / 1000.0
+
+    def _authenticate(self, req: _Request) -> Account | None:
+        """The account a request acts for, or None (-> 401)."""
+        header = req.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            token = header[len("Bearer ") :].strip()
+            with self._lock:
+                grant = self._state.access_tokens.get(token)
+                if grant is None or grant.expires_at < time.time():
+                    return None
+                return self._state.accounts.get(grant.username)
+        if header.startswith("OAuth "):
+            return self._verify_oauth1(req, header)
+        return None
+
+    def _verify_oauth1(self, req: _Request, header: str) -> Account | None:
+        try:
+            params = {k: unescape(v) for k, v in parse_authorization_header(header)}
+        except ValueError:
+            return None
+        if params.get("oauth_consumer_key") != self.consumer_key or params.get("oauth_signature_method") != "HMAC-SHA1":
+            return None
+        with self._lock:
+            account = next(
+                (a for a in self._state.accounts.values() if a.access_token == params.get("oauth_token")), None
+            )
+        if account is None:
+            return None
+        body = req.body.decode("latin-1") if req.is_form else None
+        collected = oauth1_signature.collect_parameters(
+            uri_query=req.query, body=body, headers={"Authorization": header}, exclude_oauth_signature=True
+        )
+        normalized = oauth1_signature.normalize_parameters(collected)
+        given = params.get("oauth_signature", "")
+        for host in (*SIGNED_HOSTS, self.url):
+            base = oauth1_signature.signature_base_string(
+                req.method, oauth1_signature.base_string_uri(host + req.path), normalized
+            )
+            expected = oauth1_signature.sign_hmac_sha1(base, self.consumer_secret, account.access_token_secret)
+            if hmac.compare_digest(expected, given):
+                return account
+        return None
+
+    def _new_id(self) -> str:
+        # Snowflake-like: milliseconds since Twitter's epoch in the high bits, a sequence below,
+        # so ids are long digit strings that sort by creation time, as X's do.
+        ms = int(time.time() * 1000) - TWITTER_EPOCH_MS
+        return str((ms << 22) | (next(self._ids) & 0x3FFFFF))
+
+    def _create_post(self, account: Account, payload: Any) -> tuple[int, dict[str, Any]]:
+        if not isinstance(payload, dict):
+            return _invalid("Request body must be a JSON object.")
+        unknown = set(payload) - {"text", "reply", "media"}
+        if unknown:
+            return _invalid(f"The query parameters [{', '.join(sorted(unknown))}] are not valid for this endpoint.")
+        text = payload.get("text")
+        reply = payload.get("reply")
+        media = payload.get("media")
+        media_ids: list[Any] = []
+        if media is not None:
+            if not isinstance(media, dict) or set(media) - {"media_ids", "tagged_user_ids"}:
+                return _invalid("media must be an object with media_ids")
+            media_ids = media.get("media_ids") or []
+            if not isinstance(media_ids, list) or not 1 <= len(media_ids) <= 4:
+                return _invalid("media.media_ids must hold 1 to 4 ids")
+        if text is not None and not isinstance(text, str):
+            return _invalid("text must be a string")
+        if not text and not media_ids:
+            return _invalid("Post text is required unless media is attached.")
+        if text and _weighted_length(text) > MAX_TEXT_LENGTH:
+            return _invalid(TOO_LONG_MESSAGE)
+        reply_to = None
+        if reply is not None:
+            if not isinstance(reply, dict) or set(reply) - {"in_reply_to_tweet_id", "exclude_reply_user_ids"}:
+                return _invalid("reply must be an object with in_reply_to_tweet_id")
+            reply_to = str(reply.get("in_reply_to_tweet_id", ""))
+        with self._lock:
+            st = self._state
+            if reply_to is not None:
+                parent = next((p for p in st.posts if p.id == reply_to), None)
+                if parent is None:
+                    return _invalid(f"The `in_reply_to_tweet_id` {reply_to} does not exist or is not visible.")
+                if parent.author_id != account.user_id:
+                    # Self-serve plans may only reply to their own posts (or where mentioned).
+                    return 403, {
+                        "title": "Forbidden",
+                        "type": "about:blank",
+                        "status": 403,
+                        "detail": "Reply to this conversation is not allowed because you have not been mentioned "
+                        "or otherwise engaged by the author of the post you are replying to.",
+                    }
+            for mid in media_ids:
+                if st.media.get(str(mid)) != account.username:
+                    return _invalid("Your media IDs are invalid.")
+            if text and any(p.author_id == account.user_id and p.text == text for p in st.posts):
+                return 403, dict(DUPLICATE_BODY)
+            post = Post(
+                id=self._new_id(),
+                text=text or "",
+                author_id=account.user_id,
+                reply_to=reply_to,
+                media_ids=tuple(str(m) for m in media_ids),
+                created_at=datetime.now(timezone.utc),
+            )
+            st.posts.append(post)
+        return 201, {"data": {"id": post.id, "text": post.text, "edit_history_tweet_ids": [post.id]}}
+
+    def _user_tweets(self, account: Account, user_id: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            if not self._state.read_access:
+                return _ERROR_BODIES["client_forbidden"]
+            owner = next((a for a in self._state.accounts.values() if a.user_id == user_id), None)
+            posts = [p for p in self._state.posts if owner and p.author_id == owner.user_id]
+        if owner is None:
+            return 404, {"title": "Not Found Error", "type": PROBLEMS + "resource-not-found", "detail": "Could not find user"}
+        try:
+            max_results = int(query.get("max_results", "10"))
+            start = _parse_time(query["start_time"]) if "start_time" in query else None
+            end = _parse_time(query["end_time"]) if "end_time" in query else None
+            offset = int(query.get("pagination_token", "0") or "0")
+        except ValueError:
+            return _invalid("One or more parameters to your request was invalid.")
+        if not 5 <= max_results <= 100:
+            return _invalid("The `max_results` query parameter value is not between 5 and 100")
+        fields = set(filter(None, query.get("tweet.fields", "").split(",")))
+        selected = [p for p in reversed(posts) if (start is None or p.created_at >= start) and (end is None or p.created_at < end)]
+        page = selected[offset : offset + max_results]
+        meta: dict[str, Any] = {"result_count": len(page)}
+        if not page:
+            return 200, {"meta": meta}  # X omits "data" when nothing matches
+        meta.update(newest_id=page[0].id, oldest_id=page[-1].id)
+        if offset + max_results < len(selected):
+            meta["next_token"] = str(offset + max_results)
+        data = []
+        for p in page:
+            item: dict[str, Any] = {"id": p.id, "text": p.text, "edit_history_tweet_ids": [p.id]}
+            if "created_at" in fields:
+                item["created_at"] = p.created_at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{p.created_at.microsecond // 1000:03d}Z"
+            if "author_id" in fields:
+                item["author_id"] = p.author_id
+            if p.reply_to and "referenced_tweets" in fields:
+                item["referenced_tweets"] = [{"type": "replied_to", "id": p.reply_to}]
+            if p.reply_to and "in_reply_to_user_id" in fields:
+                item["in_reply_to_user_id"] = p.author_id
+            data.append(item)
+        return 200, {"data": data, "meta": meta}
+
+    def _upload_media(self, account: Account, req: _Request) -> tuple[int, dict[str, Any]]:
+        fields = _multipart_fields(req.headers.get("Content-Type", ""), req.body)
+        media = fields.get("media")
+        if not media:
+            return _invalid("A media file is required (multipart field 'media').")
+        if fields.get("media_category", b"tweet_image") not in (b"tweet_image", b"tweet_gif", b"dm_image"):
+            return _invalid("media_category is not supported by the stand-in")
+        with self._lock:
+            media_id = self._new_id()
+            self._state.media[media_id] = account.username
+        return 200, {
+            "data": {"id": media_id, "media_key": f"3_{media_id}", "size": len(media), "expires_after_secs": 86400}
+        }
+
+    def _token(self, req: _Request) -> tuple[int, dict[str, Any]]:
+        form = dict(parse_qsl(req.body.decode("utf-8", "replace")))
+        client_id = form.get("client_id")
+        basic = req.headers.get("Authorization", "")
+        if basic.startswith("Basic "):  # confidential clients send id:secret
+            client_id = base64.b64decode(basic[6:]).decode("utf-8", "replace").split(":", 1)[0]
+        if client_id != self.oauth2_client_id:
+            return 401, {"error": "unauthorized_client", "error_description": "Missing valid authorization header"}
+        grant_type = form.get("grant_type")
+        with self._lock:
+            st = self._state
+            if grant_type == "authorization_code":
+                grant = st.codes.pop(form.get("code", ""), None)  # codes are single use too
+                verifier = form.get("code_verifier", "")
+                challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+                if grant is None or grant.redirect_uri != form.get("redirect_uri") or grant.code_challenge != challenge:
+                    return 400, dict(INVALID_TOKEN_BODY)
+                return 200, self._issue_tokens_locked(grant)
+            if grant_type == "refresh_token":
+                token = form.get("refresh_token", "")
+                grant = st.refresh_tokens.pop(token, None)
+                if grant is None:
+                    return 400, dict(INVALID_TOKEN_BODY)
+                st.spent_refresh_tokens.add(token)
+                return 200, self._issue_tokens_locked(grant)
+        return 400, {"error": "unsupported_grant_type", "error_description": f"grant_type {grant_type!r}"}
+
+    def _authorize(self, query: dict[str, str]) -> _Reply:
+        """Fake consent screen: redirect at once with a code for the account named by ``login``."""
+        redirect_uri = query.get("redirect_uri", "")
+        if (
+            query.get("client_id") != self.oauth2_client_id
+            or query.get("response_type") != "code"
+            or query.get("code_challenge_method") != "S256"
+            or not query.get("code_challenge")
+            or not redirect_uri
+        ):
+            return _Reply(400, {"error": "invalid_request"})
+        with self._lock:
+            username = query.get("login") or self.default_account.username
+            if username not in self._state.accounts:
+                return _Reply(400, {"error": "invalid_request"})
+            code = secrets.token_urlsafe(24)
+            self._state.codes[code] = _OAuth2Grant(
+                username,
+                query.get("scope", ""),
+                self.oauth2_client_id,
+                code_challenge=query["code_challenge"],
+                redirect_uri=redirect_uri,
+            )
+        sep = "&" if "?" in redirect_uri else "?"
+        location = redirect_uri + sep + urlencode({"state": query.get("state", ""), "code": code})
+        return _Reply(302, {}, headers={"Location": location})
+
+    def _control(self, req: _Request) -> tuple[int, dict[str, Any]]:
+        """``/_standin/...``: steer the stand-in from another process (demo, benchmark)."""
+        action = req.path[len("/_standin/") :]
+        try:
+            args = json.loads(req.body or b"{}") if req.method == "POST" else dict(parse_qsl(req.query))
+            if action == "fault" and req.method == "POST":
+                self.inject(args["endpoint"], args["kind"], times=int(args.get("times", 1)),
+                            seconds=float(args.get("seconds", 0)), reset_in=float(args.get("reset_in", 900)))
+            elif action == "fault_rate" and req.method == "POST":
+                self.set_fault_rate(float(args["p"]), args.get("kinds", DEFAULT_RANDOM_KINDS), args.get("seed"),
+                                    args.get("endpoints", ("tweets",)), float(args.get("seconds", 0)))
+            elif action == "latency" and req.method == "POST":
+                self.set_latency(float(args["ms"]))
+            elif action == "read_access" and req.method == "POST":
+                self.set_read_access(bool(args["enabled"]))
+            elif action == "reset" and req.method == "POST":
+                self.reset()
+            elif action == "timeline" and req.method == "GET":
+                posts = self.timeline(args.get("username"))
+                return 200, {"data": [dict(p, created_at=p["created_at"].isoformat()) for p in posts]}
+            elif action == "stats" and req.method == "GET":
+                return 200, {"requests": self.request_count(), "by_endpoint": {e: self.request_count(e) for e in ENDPOINTS}}
+            else:
+                return 404, {"error": f"unknown control action {req.method} {action}"}
+        except (KeyError, ValueError, TypeError) as exc:
+            return 400, {"error": f"bad control request: {exc!r}"}
+        return 200, {"ok": True}
+
+    def _handle(self, req: _Request) -> _Reply:
+        """Route one request; the handler turns the reply into bytes (or a dropped connection)."""
+        if req.path.startswith("/_standin/"):
+            return _Reply(*self._control(req))
+        self._sleep(self._latency())
+        endpoint, route = _route(req.method, req.path)
+        if endpoint is None:
+            return _Reply(404, {"title": "Not Found Error", "type": "about:blank", "detail": "Unknown route"})
+        fault = self._next_fault(endpoint)
+        if fault is not None:
+            if fault.kind == "drop":
+                return _Reply(0, {}, drop=True)
+            if fault.kind == "slow":
+                self._sleep(fault.seconds)
+            elif fault.kind != "create_then_drop":
+                return _fault_reply(fault)
+        reply = self._dispatch(endpoint, route, req)
+        if fault is not None and fault.kind == "create_then_drop":
+            return _Reply(0, {}, drop=True)
+        return reply
+
+    def _dispatch(self, endpoint: str, route: list[str], req: _Request) -> _Reply:
+        query = {k: v[-1] for k, v in parse_qs(req.query).items()}
+        if endpoint == "token":
+            return _Reply(*self._token(req))
+        if endpoint == "authorize":
+            return self._authorize(query)
+        account = self._authenticate(req)
+        if account is None:
+            return _Reply(*_ERROR_BODIES["unauthorized"])
+        if endpoint == "tweets":
+            try:
+                payload = json.loads(req.body or b"null")
+            except ValueError:
+                return _Reply(*_invalid("Request body is not valid JSON."))
+            return _Reply(*self._create_post(account, payload))
+        if endpoint == "me":
+            return _Reply(200, {"data": {"id": account.user_id, "name": account.name, "username": account.username}})
+        if endpoint == "timeline":
+            return _Reply(*self._user_tweets(account, route[2], query))
+        return _Reply(*self._upload_media(account, req))
+
+
+@dataclass
+class _Request:
+    method: str
+    path: str
+    query: str
+    headers: Any  # email.message.Message-like, case-insensitive
+    body: bytes
+
+    @property
+    def is_form(self) -> bool:
+        return self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded")
+
+
+@dataclass
+class _Reply:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+
+
+def _route(method: str, path: str) -> tuple[str | None, list[str]]:
+    parts = [p for p in path.split("/") if p]
+    if method == "POST" and parts == ["2", "tweets"]:
+        return "tweets", parts
+    if method == "GET" and parts == ["2", "users", "me"]:
+        return "me", parts
+    if method == "GET" and len(parts) == 4 and parts[:2] == ["2", "users"] and parts[3] == "tweets":
+        return "timeline", parts
+    if method == "POST" and parts == ["2", "media", "upload"]:
+        return "media", parts
+    if method == "POST" and parts == ["2", "oauth2", "token"]:
+        return "token", parts
+    if method == "GET" and parts == ["i", "oauth2", "authorize"]:
+        return "authorize", parts
+    return None, parts
+
+
+def _invalid(message: str) -> tuple[int, dict[str, Any]]:
+    return 400, {
+        "errors": [{"message": message}],
+        "title": "Invalid Request",
+        "detail": message,
+        "type": PROBLEMS + "invalid-request",
+        "status": 400,
+    }
+
+
+def _fault_reply(fault: Fault) -> _Reply:
+    status, body = _ERROR_BODIES[fault.kind]
+    headers: dict[str, str] = {}
+    if status == 429:
+        reset = int(time.time() + fault.reset_in)
+        headers = {"x-rate-limit-limit": "100", "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)}
+        if fault.kind == "usage_capped":
+            headers = {"x-user-limit-24hour-limit": "17", "x-user-limit-24hour-remaining": "0",
+                       "x-user-limit-24hour-reset": str(reset)}
+    return _Reply(status, dict(body), headers=headers)
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def _multipart_fields(content_type: str, body: bytes) -> dict[str, bytes]:
+    """Form fields of a multipart/form-data body (the stdlib email parser does the MIME work)."""
+    if not content_type.startswith("multipart/form-data"):
+        return {}
+    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
+    fields: dict[str, bytes] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if name:
+            fields[str(name)] = part.get_payload(decode=True) or b""
+    return fields
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # a slow or hung client must not block stop()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (timed out, as tests make it) is normal here, not an error to print."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    standin: StandinX  # set on the per-server subclass
+    protocol_version = "HTTP/1.1"  # keep-alive, as X's front end; a dropped reply then hits a live connection
+    timeout = 30  # idle keep-alive connections do not hold a thread forever
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        """Silent: tests and demos read the request log instead of stderr."""
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        split = urlsplit(self.path)
+        req = _Request(self.command, split.path, split.query, self.headers, body)
+        endpoint = _route(self.command, split.path)[0]
+        reply = self.standin._handle(req)
+        if reply.drop:
+            # The work (if any) is done; the client gets EOF instead of a response.
+            self.standin._log(self.command, split.path, endpoint, None)
+            self.close_connection = True
+            return
+        if not split.path.startswith("/_standin/"):
+            self.standin._log(self.command, split.path, endpoint, reply.status)
+        data = json.dumps(reply.body).encode() if reply.body else b""
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        if data:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = _serve
+    do_POST = _serve
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scheduler.standin", description=__doc__.split("\n")[0])
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every API request")
+    parser.add_argument("--username", default="tipbot")
+    args = parser.parse_args(argv)
+    standin = StandinX(port=args.port, username=args.username, latency_ms=args.latency_ms)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    url = standin.start()
+    # The credentials are the stand-in's own fixed fakes, printed so a demo can use them.
+    account = standin.default_account
+    print(url, flush=True)
+    print(f"SCHEDULER_X_API_URL={url}", flush=True)
+    print(f"X_API_KEY={standin.consumer_key}", flush=True)
+    print(f"X_API_SECRET={standin.consumer_secret}", flush=True)
+    print(f"X_ACCESS_TOKEN={account.access_token}", flush=True)
+    print(f"X_ACCESS_TOKEN_SECRET={account.access_token_secret}", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        standin.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
