@@ -78,7 +78,9 @@ def parse_article(text: str, *, fmt: str, source: str, url: str | None = None) -
     warnings = layout.warnings
     if not title:
         title = _title_from_source(source)
-        warnings += (f"{source}: no title found; using '{title}'. Add a first line with the title or 'title:' front matter.",)
+        warnings += (
+            f"{source}: no title found; using '{title}'. Add a first line with the title or 'title:' front matter.",
+        )
     return Article(
         title=title,
         url=url or front.url or canonical_url,
@@ -113,7 +115,9 @@ def _read_utf8(path: Path) -> str:
 
 def _require_content(text: str, source: str) -> None:
     if not text.strip():
-        raise ArticleError(f"{source}: the article is empty. Write a title line, then numbered tips (see posts/README.md).")
+        raise ArticleError(
+            f"{source}: the article is empty. Write a title line, then numbered tips (see posts/README.md)."
+        )
 
 
 def _read_blocks(text: str, fmt: str, first_line: int) -> tuple[list[Block], str, str | None]:
@@ -136,7 +140,9 @@ def _split_front_matter(text: str, source: str) -> tuple[FrontMatter, str, int]:
         return FrontMatter(), text, 1
     closing = next((i for i, line in enumerate(lines[1:], start=1) if line.strip() in ("---", "...")), None)
     if closing is None:
-        raise ArticleError(f"{source}: front matter opened with '---' on line 1 is never closed. Add a '---' line after it.")
+        raise ArticleError(
+            f"{source}: front matter opened with '---' on line 1 is never closed. Add a '---' line after it."
+        )
     yaml_lines = lines[1:closing]
     metadata = _load_yaml("\n".join(yaml_lines), source)
     return _front_matter(metadata, yaml_lines, source), "\n".join(lines[closing + 1 :]), closing + 2
@@ -189,7 +195,9 @@ def _hashtags(value: Any, source: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = value.replace(",", " ").split()
     if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
-        raise ArticleError(f"{source}: front matter 'hashtags' must be a list of words, e.g. [BackPain, MassageTherapy].")
+        raise ArticleError(
+            f"{source}: front matter 'hashtags' must be a list of words, e.g. [BackPain, MassageTherapy]."
+        )
     tags = tuple(tag.strip().lstrip("#") for tag in value)
     for tag in tags:
         if not _HASHTAG.fullmatch(tag):

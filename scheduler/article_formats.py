@@ -8,10 +8,11 @@ the text starts on (after any front matter).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, NavigableString, Tag
 from bs4.element import Comment, Declaration, Doctype, ProcessingInstruction
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -160,7 +161,10 @@ class HtmlPage:
 
 
 def read_html(text: str, first_line: int) -> HtmlPage:
-    soup = BeautifulSoup(text, "html.parser")
+    with warnings.catch_warnings():
+        # A short article can look like a file name to bs4; it is still the article.
+        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+        soup = BeautifulSoup(text, "html.parser")
     for tag in soup.find_all(_IGNORED_TAGS):
         tag.decompose()
     title_tag = soup.find("title")

@@ -18,6 +18,7 @@ The rules, in order:
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -232,7 +233,7 @@ def _skip_warnings(tip_run: list[Candidate], source: str) -> list[str]:
 
 
 def _next_boundary(boundaries: list[int], index: int) -> int:
-    return next(b for b in boundaries if b > index)
+    return boundaries[bisect.bisect_right(boundaries, index)]
 
 
 def _body_blocks(blocks: Sequence[Block], candidate: Candidate, end: int) -> list[Block]:

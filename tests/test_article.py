@@ -1,0 +1,343 @@
+"""Reading articles into numbered tips: what the rest of the pipeline relies on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scheduler.article import load_article, parse_article
+from scheduler.errors import ArticleError
+
+ARTICLES = Path(__file__).parent / "data" / "articles"
+POSTS = Path(__file__).parent.parent / "posts"
+
+SEED_HEADLINES = (
+    "You need to do your research before choosing a massage therapist.",
+    "You should always check with a medical professional before beginning any massage therapy programs.",
+    "Massage therapy has benefits for soft tissue injuries.",
+    "Massage therapy may be painful at first.",
+    "It’s all in the technique.",
+)
+
+
+# --- The seed article ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def seed():
+    return load_article(ARTICLES / "massage-therapy-for-back-pain.txt")
+
+
+def test_seed_has_its_five_tips_with_headlines_as_written(seed):
+    assert [tip.number for tip in seed.tips] == [1, 2, 3, 4, 5]
+    assert tuple(tip.headline for tip in seed.tips) == SEED_HEADLINES
+
+
+def test_seed_title_skips_the_browser_notice(seed):
+    assert seed.title == "Massage Therapy for Back Pain: 5 Things You Should Know"
+    everything = " ".join([seed.title, seed.intro, seed.conclusion, *(t.body for t in seed.tips)])
+    assert "browser" not in everything
+    assert "Chrome Frame" not in everything
+
+
+def test_seed_tip_body_is_the_paragraph_after_its_headline(seed):
+    assert seed.tips[0].body.startswith("Those with spinal conditions")
+    assert seed.tips[0].body.endswith("how to work with your condition.")
+    assert "\n" not in seed.tips[0].body
+
+
+def test_seed_closing_paragraph_is_the_conclusion_not_tip_five(seed):
+    last = seed.tips[-1]
+    assert last.body.startswith("Every person is different")
+    assert last.body.endswith("help to stop the spasms.")
+    assert seed.conclusion.startswith("Massage therapy can help to supplement")
+    assert seed.conclusion.endswith("follow me on Twitter @GleiberMD.")
+
+
+def test_seed_intro_is_the_text_before_the_first_tip(seed):
+    assert seed.intro.startswith("More and more people are turning to massage therapy")
+    assert seed.intro.endswith("before beginning massage therapy.")
+    assert seed.warnings == ()
+
+
+def test_library_copy_of_seed_reads_the_same_and_carries_its_metadata(seed):
+    library = load_article(POSTS / "massage-therapy-for-back-pain.md")
+    assert (library.title, library.tips, library.intro, library.conclusion) == (
+        seed.title,
+        seed.tips,
+        seed.intro,
+        seed.conclusion,
+    )
+    assert library.url == "https://www.gleibermd.com/blog/massage-therapy-for-back-pain/"
+    assert library.hashtags == ("BackPain", "MassageTherapy")
+    assert library.key == "massage-therapy-for-back-pain"
+
+
+def test_every_library_article_loads_cleanly():
+    articles = sorted(
+        p for p in POSTS.iterdir() if p.suffix in (".md", ".txt", ".html", ".htm") and p.name != "README.md"
+    )
+    assert articles
+    for path in articles:
+        article = load_article(path)
+        assert article.tips and article.warnings == (), path
+
+
+# --- Markdown ------------------------------------------------------------------------
+
+
+def test_markdown_ordered_list_with_bold_headlines_and_indented_bodies():
+    article = load_article(ARTICLES / "ordered-list.md")
+    assert article.title == "Sleep Better Tonight"
+    assert article.url == "https://example.com/blog/sleep-better"
+    assert article.hashtags == ("Sleep", "Health")
+    assert [(t.number, t.headline, t.body) for t in article.tips] == [
+        (1, "Keep a fixed bedtime.", "Your body clock likes routine, even at weekends."),
+        (2, "Dim the screens an hour before bed.", "Blue light tells your brain it is still daytime."),
+        (3, "Keep the bedroom cool.", "Around 18 °C suits most people."),
+    ]
+    assert article.intro == "Most of us sleep badly at least some of the time. These habits help."
+    assert article.conclusion == "Sweet dreams, and for more tips subscribe to the newsletter."
+
+
+def test_markdown_numbered_headings_own_the_paragraphs_below_them():
+    article = load_article(ARTICLES / "headings.md")
+    assert article.title == "Five Ways to Drink More Water"
+    assert [(t.number, t.headline) for t in article.tips] == [
+        (1, "Carry a bottle"),
+        (2, "Flavour it"),
+        (3, "Eat your water"),
+    ]
+    assert article.tips[0].body == "A bottle within reach gets used.\n\nPick one you like."
+    assert article.conclusion == "Final thoughts\n\nSmall habits add up."
+
+
+def test_markdown_list_of_steps_under_numbered_headings_stays_in_the_tip_body():
+    text = "# Title\n\n## 1. First\n\n1. step a\n2. step b\n3. step c\n\n## 2. Second\n\nDo it.\n"
+    article = parse_article(text, fmt="md", source="steps.md")
+    assert [(t.number, t.headline) for t in article.tips] == [(1, "First"), (2, "Second")]
+    assert article.tips[0].body == "1. step a\n\n2. step b\n\n3. step c"
+
+
+def test_markdown_image_alt_text_is_not_tip_text():
+    text = "# T\n\n1. ![jumping rope](rope.jpg) Jump rope daily.\n2. Stretch.\n"
+    article = parse_article(text, fmt="md", source="img.md")
+    assert article.tips[0].headline == "Jump rope daily."
+
+
+# --- HTML ------------------------------------------------------------------------------
+
+
+def test_html_ordered_list_ignores_page_furniture():
+    article = load_article(ARTICLES / "list-tips.html")
+    assert article.title == "Desk Stretches That Work"
+    assert article.url == "https://example.com/desk-stretches/"
+    assert [(t.number, t.headline, t.body) for t in article.tips] == [
+        (1, "Roll your shoulders.", "Ten slow circles loosen the upper back."),
+        (2, "Stretch your neck.", "Tilt your ear to your shoulder and hold."),
+        (3, "Stand up every hour.", "Set a timer if you forget."),
+    ]
+    assert article.intro == "Sitting all day stiffens the back."
+    assert article.conclusion == "Try these today."
+
+
+def test_html_numbered_headings_take_following_siblings_as_body():
+    article = load_article(ARTICLES / "heading-tips.html")
+    assert article.title == "Better Posture"  # from <title>: there is no <h1>
+    assert [(t.number, t.headline) for t in article.tips] == [(1, "Sit back"), (2, "Feet flat")]
+    assert article.tips[0].body == "Use the whole seat.\n\nLet the backrest carry you."
+    assert article.tips[1].body == "Both feet on the floor.\n\n1. Uncross your legs.\n\n2. Adjust the chair height."
+    assert article.conclusion == "About the author\n\nA physiotherapist."
+
+
+def test_html_title_drops_the_site_name_and_ol_start_is_respected():
+    html = '<title>Tips | My Site</title><ol start="3"><li>Three.</li><li>Four.</li></ol>'
+    article = parse_article(html, fmt="html", source="page.html")
+    assert article.title == "Tips"
+    assert [t.number for t in article.tips] == [3, 4]
+    assert article.warnings == ("page.html: numbering starts at 3, not 1 (line 1)",)
+
+
+def test_url_argument_overrides_the_article_own_url():
+    article = load_article(ARTICLES / "list-tips.html", url="https://override.example/x")
+    assert article.url == "https://override.example/x"
+
+
+# --- Plain text numbering --------------------------------------------------------------
+
+
+def test_plain_text_numbering_styles():
+    article = load_article(ARTICLES / "tip-styles.txt")
+    assert [(t.number, t.headline) for t in article.tips] == [
+        (1, "Hash style."),
+        (2, "Plain tip style."),
+        (3, "Step with dash."),
+        (4, "Bare hash."),
+        (5, "Parenthesis."),
+    ]
+
+
+def test_caption_glued_to_a_number_is_dropped_and_prose_numbers_are_left_alone():
+    article = load_article(ARTICLES / "pasted-captions.txt")
+    assert [t.number for t in article.tips] == [1, 2, 3]
+    assert article.tips[1].headline == "Exercising strenuously a few times a week strengthens the heart."
+    assert "Version 2.0 of our walking guide" in article.tips[0].body
+    assert "COVID-19. rose in winter" in article.tips[1].body
+
+
+def test_glued_number_out_of_sequence_is_prose_not_a_tip():
+    text = "Title\n\n1. First.\n\n2. Second.\n\nWindows10. Then reboot.\n"
+    article = parse_article(text, fmt="txt", source="w.txt")
+    assert [t.number for t in article.tips] == [1, 2]
+    assert "Windows10. Then reboot." in article.tips[1].body + article.conclusion
+
+
+def test_one_line_tips_without_blank_lines_between():
+    article = parse_article("Title\n\n1. Drink water\n2. Sleep\n3. Walk\n", fmt="txt", source="s.txt")
+    assert [(t.number, t.headline, t.body) for t in article.tips] == [
+        (1, "Drink water", ""),
+        (2, "Sleep", ""),
+        (3, "Walk", ""),
+    ]
+
+
+def test_headline_line_followed_by_body_lines_in_the_same_paragraph():
+    article = load_article(ARTICLES / "skipped-numbers.txt")
+    assert article.tips[0].headline == "Water in the morning."
+    assert article.tips[0].body == "Less water evaporates before the sun is high."
+
+
+def test_hard_wrapped_headline_is_joined_until_its_sentence_ends():
+    text = "Title\n\n1. Choose a therapist who is\ntrained in your condition. Ask first.\n\n2. Rest.\n"
+    article = parse_article(text, fmt="txt", source="w.txt")
+    assert article.tips[0].headline == "Choose a therapist who is trained in your condition."
+    assert article.tips[0].body == "Ask first."
+
+
+def test_whitespace_is_collapsed_and_typographic_quotes_kept():
+    text = "Title\n\n1.   “Go   slow”  —  it’s fine.   \n\n   Body   text   here.  \n\n2. Next.\n"
+    article = parse_article(text, fmt="txt", source="q.txt")
+    assert article.tips[0].headline == "“Go slow” — it’s fine."
+    assert article.tips[0].body == "Body text here."
+
+
+# --- Numbering that skips or restarts --------------------------------------------------
+
+
+def test_skipped_number_is_kept_and_reported_with_its_line():
+    article = load_article(ARTICLES / "skipped-numbers.txt")
+    assert [t.number for t in article.tips] == [1, 2, 4]
+    assert article.warnings == (f"{ARTICLES / 'skipped-numbers.txt'}: numbering skips from 2 to 4 (line 9)",)
+
+
+def test_second_numbered_list_is_reported_and_kept_out_of_the_tips():
+    article = load_article(ARTICLES / "references-list.txt")
+    assert [t.headline for t in article.tips] == ["Warm up first.", "Increase distance slowly.", "Replace worn shoes."]
+    assert article.tips[-1].body == "Cushioning wears out after about 800 km."
+    assert "Smith, Running Science" in article.conclusion
+    (warning,) = article.warnings
+    assert "numbering restarts at 1 (line 17)" in warning
+    assert "conclusion" in warning
+
+
+def test_restart_keeps_the_first_of_equally_long_runs_and_numbers_stay_unique():
+    article = parse_article("T\n\n1. a\n\n2. b\n\n1. c\n\n2. d\n", fmt="txt", source="r.txt")
+    assert [(t.number, t.headline) for t in article.tips] == [(1, "a"), (2, "b")]
+    assert "restarts at 1 (line 7)" in article.warnings[0]
+
+
+# --- Errors ------------------------------------------------------------------------------
+
+
+def test_no_tips_names_the_file_and_the_styles_tried():
+    with pytest.raises(ArticleError) as error:
+        load_article(ARTICLES / "no-tips.txt")
+    message = str(error.value)
+    assert str(ARTICLES / "no-tips.txt") in message
+    for style in ("'1. Headline'", "'Tip #1:'", "Markdown ordered lists", "<ol><li>"):
+        assert style in message
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("empty.txt", "the article is empty"),
+        ("latin1.txt", "not UTF-8 text (byte 0xe9 on line 3)"),
+        ("notes.docx", "unsupported article type '.docx'"),
+        ("missing.txt", "cannot read the article"),
+        ("bad-key.md", "unknown front matter key 'hashtag' (line 3). Allowed keys: canonical, hashtags, title, url."),
+    ],
+)
+def test_unusable_files_raise_article_error_naming_file_and_fix(name, expected):
+    with pytest.raises(ArticleError) as error:
+        load_article(ARTICLES / name)
+    assert str(ARTICLES / name) in str(error.value)
+    assert expected in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("front_matter", "expected"),
+    [
+        ("title: [a, b]", "'title' must be text"),
+        ("hashtags: [back pain]", "hashtag 'back pain' is not a single word"),
+        ("title: 'unclosed", "front matter is not valid YAML"),
+        ("url: https://a.example/x\ncanonical: https://b.example/y", "both url and canonical"),
+    ],
+)
+def test_bad_front_matter_values_are_errors(front_matter, expected):
+    with pytest.raises(ArticleError, match=expected):
+        parse_article(f"---\n{front_matter}\n---\n\n1. Tip.\n", fmt="txt", source="f.txt")
+
+
+def test_front_matter_hashtags_may_be_a_string_with_hash_signs():
+    article = parse_article("---\nhashtags: '#Sleep, #Rest'\n---\nT\n\n1. Tip.\n", fmt="txt", source="h.txt")
+    assert article.hashtags == ("Sleep", "Rest")
+
+
+def test_untitled_article_falls_back_to_file_name_with_a_warning():
+    article = parse_article("1. Tip one.\n\n2. Tip two.\n", fmt="txt", source="posts/drink-more-water.txt")
+    assert article.title == "Drink more water"
+    assert "no title found" in article.warnings[0]
+
+
+def test_line_numbers_count_the_front_matter():
+    text = "---\ntitle: T\n---\n\n1. a\n\n2. b\n\n4. c\n"
+    article = parse_article(text, fmt="md", source="l.md")
+    assert article.warnings == ("l.md: numbering skips from 2 to 4 (line 9)",)
+
+
+# --- Properties --------------------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(), fmt=st.sampled_from(["txt", "md", "html"]))
+def test_any_text_gives_valid_tips_or_an_article_error(text, fmt):
+    try:
+        article = parse_article(text, fmt=fmt, source="any")
+    except ArticleError:
+        return
+    assert article.tips
+    assert all(tip.headline.strip() and tip.number > 0 for tip in article.tips)
+
+
+_WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=8)
+_SENTENCE = st.lists(_WORD, min_size=1, max_size=8).map(lambda words: " ".join(words).capitalize() + ".")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    tips=st.lists(st.tuples(_SENTENCE, st.lists(_SENTENCE, max_size=3)), min_size=1, max_size=12),
+    fmt=st.sampled_from(["txt", "md"]),
+)
+def test_generated_articles_round_trip_their_tips(tips, fmt):
+    lines = ["Generated Article", ""]
+    for number, (headline, body) in enumerate(tips, start=1):
+        lines += [f"{number}. {headline}", ""]
+        if body:
+            lines += [" ".join(body), ""]
+    article = parse_article("\n".join(lines), fmt=fmt, source="generated")
+    assert [t.number for t in article.tips] == list(range(1, len(tips) + 1))
+    assert [t.headline for t in article.tips] == [headline for headline, _ in tips]
