@@ -40,7 +40,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 from oauthlib.oauth1.rfc5849 import signature as oauth1_signature
-from oauthlib.oauth1.rfc5849.utils import parse_authorization_header, unescape
+from oauthlib.oauth1.rfc5849.utils import escape, parse_authorization_header, unescape
 
 try:  # another module of this project; the stand-in must also run before it exists
     from scheduler.tweet_length import weighted_length as _weighted_length
@@ -254,7 +254,11 @@ class StandinX:
     def start(self) -> str:
         handler = type("_BoundHandler", (_Handler,), {"standin": self})
         self._server = _Server(("127.0.0.1", self._port), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="standin-x", daemon=True)
+        self._stopping.clear()
+        # A short poll interval keeps stop() (and so every test's teardown) fast.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="standin-x", daemon=True
+        )
         self._thread.start()
         return self.url
 
@@ -449,11 +453,12 @@ class StandinX:
         )
         normalized = oauth1_signature.normalize_parameters(collected)
         given = params.get("oauth_signature", "")
+        key = f"{escape(self.consumer_secret)}&{escape(account.access_token_secret)}".encode()
         for host in (*SIGNED_HOSTS, self.url):
             base = oauth1_signature.signature_base_string(
                 req.method, oauth1_signature.base_string_uri(host + req.path), normalized
             )
-            expected = oauth1_signature.sign_hmac_sha1(base, self.consumer_secret, account.access_token_secret)
+            expected = base64.b64encode(hmac.new(key, base.encode(), hashlib.sha1).digest()).decode()
             if hmac.compare_digest(expected, given):
                 return account
         return None
@@ -791,6 +796,7 @@ class _Handler(BaseHTTPRequestHandler):
     standin: StandinX  # set on the per-server subclass
     protocol_version = "HTTP/1.1"  # keep-alive, as X's front end; a dropped reply then hits a live connection
     timeout = 30  # idle keep-alive connections do not hold a thread forever
+    disable_nagle_algorithm = True  # headers and body go out in two writes; no 40 ms delayed-ACK stall
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         """Silent: tests and demos read the request log instead of stderr."""
