@@ -42,6 +42,9 @@ articles = sa.Table(
     sa.Column("url", sa.Text),
     sa.Column("source", sa.Text, nullable=False),
     sa.Column("fingerprint", sa.String(64), nullable=False),
+    # The tips as imported ([{number, headline, body}]): evergreen recycling composes from them.
+    sa.Column("tips", sa.JSON, nullable=False),
+    sa.Column("hashtags", sa.JSON, nullable=False),
     sa.Column("imported_at", UTCDateTime, nullable=False),
 )
 

@@ -59,8 +59,10 @@ def post_id_for(article_key_: str, tip_number: int) -> str:
     return f"{article_key_}-{tip_number}"
 
 
-def adhoc_post_id(text: str) -> str:
-    return "adhoc-" + hashlib.sha256(normalize_for_duplicates(text).encode()).hexdigest()[:10]
+def adhoc_post_id(text: str, created: datetime) -> str:
+    """Ad-hoc posts have no tip; their id comes from the text and when it was queued."""
+    seed = f"{normalize_for_duplicates(text)}\0{created.isoformat()}"
+    return "adhoc-" + hashlib.sha256(seed.encode()).hexdigest()[:10]
 
 
 def normalize_for_duplicates(text: str) -> str:

@@ -291,6 +291,8 @@ class Store:
         url: str | None,
         source: str,
         fingerprint: str,
+        tips: Sequence[dict],
+        hashtags: Sequence[str] = (),
         posts: Sequence[NewPost],
         now: datetime,
     ) -> ImportReport:
@@ -307,6 +309,8 @@ class Store:
                 "url": url,
                 "source": source,
                 "fingerprint": fingerprint,
+                "tips": list(tips),
+                "hashtags": list(hashtags),
                 "imported_at": now,
             }
             exists = conn.execute(
@@ -440,6 +444,15 @@ class Store:
         }
 
     # -- reading -------------------------------------------------------------------------------
+
+    def article(self, account: str, article_key: str) -> dict | None:
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(m.articles).where(m.articles.c.account == account, m.articles.c.article_key == article_key)
+            ).first()
+        if row is None:
+            return None
+        return {**row._mapping, "tips": _json(row.tips), "hashtags": _json(row.hashtags)}
 
     def get(self, post_id: str) -> PostRecord:
         with self._read() as conn:

@@ -1,0 +1,116 @@
+"""The content library: articles in, queued posts out.
+
+Importing is all-or-nothing per run: every article is read and every post composed before the
+ledger is touched, so an article with no tips, or a template that cannot fit a tip, leaves the
+queue exactly as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from scheduler.config import Config
+from scheduler.errors import ArticleError
+from scheduler.models import Article, ComposedPost, post_id_for
+from scheduler.store import ImportReport, NewPost, Store
+
+ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+
+
+@dataclass(frozen=True)
+class Composed:
+    article: Article
+    posts: tuple[ComposedPost, ...]
+
+
+@dataclass(frozen=True)
+class Imported:
+    article: Article
+    report: ImportReport
+
+
+def article_paths(paths: Sequence[Path]) -> list[Path]:
+    """Expand directories into the articles they hold (README files are documentation, not articles)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(
+                p for p in sorted(path.iterdir())
+                if p.suffix.lower() in ARTICLE_SUFFIXES and p.stem.upper() != "README"
+            )
+        elif path.exists():
+            found.append(path)
+        else:
+            raise ArticleError(f"{path}: no such file or directory")
+    if not found:
+        raise ArticleError(
+            f"no articles found in {', '.join(map(str, paths))}; expected files ending in {', '.join(ARTICLE_SUFFIXES)}"
+        )
+    return found
+
+
+def compose(config: Config, paths: Sequence[Path], *, url: str | None = None) -> list[Composed]:
+    from scheduler.article import load_article
+    from scheduler.compose import compose_article
+    from scheduler.templates import make_environment
+
+    env = make_environment(config.templates_dir)
+    results = []
+    for path in article_paths(paths):
+        article = load_article(path, url=url)
+        hashtags = article.hashtags or config["compose"]["hashtags"]
+        posts = compose_article(article, handle=config.handle, hashtags=hashtags, env=env)
+        results.append(Composed(article, tuple(posts)))
+    return results
+
+
+def import_articles(store: Store, config: Config, paths: Sequence[Path], now: datetime, *,
+                    url: str | None = None) -> list[Imported]:
+    composed = compose(config, paths, url=url)
+    return [_store_article(store, config, item, now) for item in composed]
+
+
+def _store_article(store: Store, config: Config, item: Composed, now: datetime) -> Imported:
+    article = item.article
+    base = Path(article.source).parent
+    new_posts = [
+        NewPost(
+            post_id=post_id_for(article.key, post.tip),
+            kind="tip",
+            text=post.text,
+            parts=post.parts,
+            weighted_length=post.weighted_length,
+            article_key=article.key,
+            tip=post.tip,
+            template=post.template,
+            variant=post.variant,
+            media=tuple(str((base / m).resolve()) for m in post.media),
+        )
+        for post in item.posts
+    ]
+    tips = [{"number": t.number, "headline": t.headline, "body": t.body} for t in article.tips]
+    report = store.import_article(
+        config.account,
+        article_key=article.key,
+        title=article.title,
+        url=article.url,
+        source=article.source,
+        fingerprint=_fingerprint(article),
+        tips=tips,
+        hashtags=article.hashtags,
+        posts=new_posts,
+        now=now,
+    )
+    return Imported(article, report)
+
+
+def _fingerprint(article: Article) -> str:
+    digest = hashlib.sha256()
+    for part in (article.title, article.url or "", *(f"{t.number}\n{t.headline}\n{t.body}" for t in article.tips)):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()

@@ -1,0 +1,76 @@
+"""Logging to stderr: readable lines or JSON lines, with every known secret redacted.
+
+Credentials never reach a log line: the filter replaces any occurrence of a configured secret
+value (and OAuth header contents) with ``***`` in the message and its arguments, whichever
+library logged it (tweepy, requests, urllib3, oauthlib).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+_AUTH_HEADER = re.compile(r"(Authorization['\"]?\s*[:=]\s*['\"]?)(OAuth|Bearer|Basic)\s[^'\"\n]*", re.IGNORECASE)
+_TOKEN_PARAM = re.compile(
+    r"((?:access_token|refresh_token|oauth_token|oauth_signature|client_secret|code_verifier)['\"]?\s*[=:]\s*['\"]?)"
+    r"[^&'\"\s,}]+",
+    re.IGNORECASE,
+)
+
+
+class RedactingFilter(logging.Filter):
+    def __init__(self, secrets: Iterable[str] = ()):
+        super().__init__()
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        text = _AUTH_HEADER.sub(r"\1\2 ***", text)
+        return _TOKEN_PARAM.sub(r"\1***", text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redact(record.getMessage())
+        record.args = None
+        if record.exc_info:
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line.update(getattr(record, "fields", {}))
+        if record.exc_text:
+            line["error"] = record.exc_text
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+class LineFormatter(logging.Formatter):
+    def __init__(self):
+        super().__init__("%(asctime)s %(levelname)-7s %(message)s", "%Y-%m-%d %H:%M:%S%z")
+
+
+def setup_logging(*, json_lines: bool = False, level: int = logging.INFO, secrets: Iterable[str] = ()) -> RedactingFilter:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if json_lines else LineFormatter())
+    redactor = RedactingFilter(secrets)
+    handler.addFilter(redactor)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # APScheduler narrates every job run at INFO; our own lines say what matters.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    return redactor

@@ -1,0 +1,38 @@
+"""Queue changes that need more than one ledger call: adding a post by its text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from scheduler.config import Config
+from scheduler.errors import QueueError
+from scheduler.models import adhoc_post_id
+from scheduler.store import NewPost, PostRecord, Store
+
+
+def add_text(store: Store, config: Config, text: str, now: datetime, *, at: datetime | None = None,
+             media: Sequence[Path] = ()) -> PostRecord:
+    """Queue an ad-hoc post; refused if too long for X or a duplicate within the window."""
+    from scheduler.tweet_length import MAX_WEIGHTED_LENGTH, weighted_length
+
+    text = text.strip()
+    if not text:
+        raise QueueError("the post text is empty")
+    length = weighted_length(text)
+    if length > MAX_WEIGHTED_LENGTH:
+        raise QueueError(
+            f"the post is {length} characters as X counts them (links 23, emoji and CJK 2); the limit is "
+            f"{MAX_WEIGHTED_LENGTH}: shorten it by {length - MAX_WEIGHTED_LENGTH}"
+        )
+    post = NewPost(
+        post_id=adhoc_post_id(text, now),
+        kind="adhoc",
+        text=text,
+        parts=(text,),
+        weighted_length=length,
+        media=tuple(str(Path(m).resolve()) for m in media),
+        pinned_at=at,
+    )
+    return store.add_post(config.account, post, now, duplicate_window=config["queue"]["duplicate_window"])
