@@ -186,7 +186,7 @@ class _RedirectCatcher:
 
         self._caught, self._done = caught, done
         self._server = HTTPServer(("127.0.0.1", port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self) -> _RedirectCatcher:
         self._thread.start()
