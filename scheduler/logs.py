@@ -11,7 +11,6 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterable
 from datetime import UTC, datetime
 
 _AUTH_HEADER = re.compile(r"(Authorization['\"]?\s*[:=]\s*['\"]?)(OAuth|Bearer|Basic)\s[^'\"\n]*", re.IGNORECASE)
@@ -23,14 +22,12 @@ _TOKEN_PARAM = re.compile(
 
 
 class RedactingFilter(logging.Filter):
-    def __init__(self, secrets: Iterable[str] = ()):
-        super().__init__()
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+    """Redacts the secrets registered with scheduler.credentials, and anything shaped like a token."""
 
     def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        text = _AUTH_HEADER.sub(r"\1\2 ***", text)
+        from scheduler.credentials import redact
+
+        text = _AUTH_HEADER.sub(r"\1\2 ***", redact(text))
         return _TOKEN_PARAM.sub(r"\1***", text)
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -61,10 +58,10 @@ class LineFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)-7s %(message)s", "%Y-%m-%d %H:%M:%S%z")
 
 
-def setup_logging(*, json_lines: bool = False, level: int = logging.INFO, secrets: Iterable[str] = ()) -> RedactingFilter:
+def setup_logging(*, json_lines: bool = False, level: int = logging.INFO) -> RedactingFilter:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if json_lines else LineFormatter())
-    redactor = RedactingFilter(secrets)
+    redactor = RedactingFilter()
     handler.addFilter(redactor)
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -1,0 +1,296 @@
+"""`scheduler serve`: the background service.
+
+APScheduler wakes the service; the ledger is the truth. The service keeps exactly one
+publication job, a DateTrigger at the time of the next planned post, and re-plans:
+
+- after every publication run (so the next post is always scheduled),
+- when the ledger's revision for the account changes (a CLI command changed the queue),
+  checked every ``[service] watch_interval`` (default 2 s) with one indexed read,
+- on SIGHUP, after reloading scheduler.toml (a bad file is rejected, the old settings stay).
+
+Between posts the process sleeps until the next one: no minute polling.
+
+Missed slots after downtime follow the planner's rule (see planner.py, "Missed work"): a post
+less than ``[calendar] grace`` late goes out at once; older ones move to the next free slots
+in order, one per slot, never a burst.
+
+SIGTERM / SIGINT: no new publication starts; the call in flight may finish for
+``[service] stop_timeout``; if it has not, it is abandoned with its outcome recorded as lost
+(the post becomes uncertain and is looked up on X before any new attempt), and the process
+exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from scheduler.config import Config, load_config
+from scheduler.errors import SchedulerError
+from scheduler.store import LostClaim, Store
+
+log = logging.getLogger("scheduler.service")
+
+PUBLISH_JOB = "publish"
+# A publication run takes every entry due within this margin, so posts pinned a few
+# milliseconds apart go out in one wake-up instead of one wake-up each.
+DUE_MARGIN = timedelta(milliseconds=5)
+# When the ledger cannot be read, try again after this long rather than stopping.
+ERROR_RETRY = timedelta(seconds=5)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Service:
+    def __init__(self, config: Config, config_path: str | None, *, clock: Callable[[], datetime] = utc_now):
+        from scheduler.publishing import new_instance_id
+
+        self.config = config
+        self.config_path = config_path
+        self.clock = clock
+        self.instance = new_instance_id()
+        self.store = Store.open(config.database_url)
+        self.engine = self._make_engine(config)
+        self.stopping = threading.Event()
+        self.wake = threading.Event()
+        self.reload_requested = False
+        self.until_empty = False
+        self._plan_lock = threading.Lock()
+        self._busy = threading.Lock()
+        self._current: str | None = None
+        self._revision = -1
+        self._last_outcome: str | None = None
+        self._scheduler = None
+
+    def _make_engine(self, config: Config):
+        from scheduler.publisher.factory import make_publisher
+        from scheduler.publishing import PublishingEngine, RetryPolicy
+
+        publisher = make_publisher(config, clock=self.clock)
+        return PublishingEngine(self.store, publisher, account=config.account, instance=self.instance,
+                                policy=RetryPolicy.from_config(config["publisher"]), clock=self.clock)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def run(self, *, until_empty: bool = False) -> int:
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        self.until_empty = until_empty
+        self._announce()
+        self._beat()
+        recovered = self.engine.recover(self._stale_after())
+        if recovered:
+            log.warning("recovered %d post(s) left mid-send by a stopped process: %s", len(recovered), ", ".join(recovered))
+        self._scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(2), "publisher": ThreadPoolExecutor(1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        service = self.config["service"]
+        self._scheduler.add_job(self._beat, "interval", seconds=service["heartbeat"].total_seconds(), id="heartbeat")
+        self._scheduler.add_job(self._watch, "interval", seconds=service["watch_interval"].total_seconds(), id="watch")
+        self._scheduler.start()
+        self._replan()
+        self._install_signals()
+        while not self.stopping.is_set():
+            self.wake.wait()
+            self.wake.clear()
+            if self.reload_requested:
+                self.reload_requested = False
+                self._reload()
+        return self._stop()
+
+    def _announce(self) -> None:
+        from scheduler.publishing import instance_is_alive
+
+        now = self.clock()
+        others = [i for i in self.store.instances(self.config.account)
+                  if instance_is_alive(i, now, self._stale_after())]
+        for other in others:
+            log.warning("another instance is active on this ledger: pid %s on %s (last beat %s); "
+                        "both can run safely - each post is claimed by one of them only",
+                        other.pid, other.host, other.beat_at.isoformat(timespec="seconds"))
+        log.info("service started: @%s, %s, publisher %s, instance %s", self.config.handle,
+                 self.config.calendar().describe(), self.engine.publisher.name, self.instance)
+
+    def _install_signals(self) -> None:
+        def stop(signum, _frame):
+            log.info("received %s: stopping", signal.Signals(signum).name)
+            self.stopping.set()
+            self.wake.set()
+
+        def hup(_signum, _frame):
+            self.reload_requested = True
+            self.wake.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, hup)
+
+    def _stop(self) -> int:
+        self._scheduler.shutdown(wait=False)
+        timeout = self.config["service"]["stop_timeout"].total_seconds()
+        finished = self._busy.acquire(timeout=timeout)
+        if not finished:
+            self._abandon()
+        self.store.stop_instance(self.instance, self.clock())
+        log.info("service stopped")
+        logging.shutdown()
+        if not finished:
+            # The worker thread is stuck in a network call; the ledger already says what happened.
+            os._exit(0)
+        return 0
+
+    def _abandon(self) -> None:
+        post_id = self._current
+        if post_id is None:
+            return
+        now = self.clock()
+        try:
+            for attempt in self.store.open_attempts(post_id):
+                self.store.end_attempt(attempt.id, "lost", now, detail="abandoned at shutdown while waiting for X")
+            self.store.set_uncertain(post_id, self.instance, True, now)
+            self.store.mark_retrying(post_id, self.instance, now, now, status=None, count_attempt=False,
+                                     error="abandoned at shutdown mid-call; will be looked up on X first")
+            log.warning("abandoned the call in flight for %s; it will be reconciled on the next start", post_id)
+        except LostClaim:
+            pass
+
+    def _reload(self) -> None:
+        try:
+            config = load_config(self.config_path)
+        except SchedulerError as exc:
+            log.error("reload rejected, keeping the previous configuration: %s", exc)
+            return
+        with self._busy:
+            self.config = config
+            self.engine = self._make_engine(config)
+        log.info("configuration reloaded from %s", config.source or "defaults")
+        self._replan()
+
+    def _stale_after(self) -> timedelta:
+        return self.config["service"]["heartbeat"] * 3
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def _beat(self) -> None:
+        try:
+            self.store.beat(self.instance, self.config.account, os.getpid(), socket.gethostname(), self.clock(),
+                            self._last_outcome)
+        except Exception:
+            log.exception("could not record the heartbeat")
+
+    def _watch(self) -> None:
+        try:
+            revision = self.store.revision(self.config.account)
+        except Exception:
+            log.exception("could not read the ledger")
+            return
+        if revision != self._revision:
+            self._replan()
+
+    def _replan(self) -> None:
+        """Schedule the publication job at the next planned post (or none)."""
+        from scheduler import agenda
+
+        if self.stopping.is_set():
+            return
+        with self._plan_lock:
+            try:
+                self._revision = self.store.revision(self.config.account)
+                now = self.clock()
+                entries = agenda.upcoming(self.store, self.config, now, count=1)
+            except Exception:
+                log.exception("planning failed; trying again in %ss", ERROR_RETRY.total_seconds())
+                self._schedule(self.clock() + ERROR_RETRY)
+                return
+            nxt = next((e for e in entries if e.post is not None), None)
+            if nxt is None:
+                self._unschedule()
+                if self.until_empty and not self._work_left():
+                    log.info("nothing left to publish: stopping (--until-empty)")
+                    self.stopping.set()
+                    self.wake.set()
+                return
+            self._schedule(max(nxt.at, now))
+            log.debug("next post %s at %s", nxt.post.post_id, nxt.at.isoformat())
+
+    def _work_left(self) -> bool:
+        from scheduler.models import PostState
+
+        counts = self.store.counts(self.config.account)
+        return any(counts.get(s.value) for s in (PostState.QUEUED, PostState.RETRYING, PostState.SENDING))
+
+    def _schedule(self, at: datetime) -> None:
+        from apscheduler.triggers.date import DateTrigger
+
+        self._scheduler.add_job(self._publish_due, DateTrigger(run_date=at), id=PUBLISH_JOB,
+                                replace_existing=True, executor="publisher")
+
+    def _unschedule(self) -> None:
+        if self._scheduler.get_job(PUBLISH_JOB):
+            self._scheduler.remove_job(PUBLISH_JOB)
+
+    def _publish_due(self) -> None:
+        from scheduler import agenda, evergreen
+
+        with self._busy:
+            try:
+                while not self.stopping.is_set():
+                    now = self.clock()
+                    due = [e for e in agenda.upcoming(self.store, self.config, now, count=5)
+                           if e.post is not None and e.at <= now + DUE_MARGIN]
+                    if not due:
+                        break
+                    entry = due[0]
+                    if entry.source == "recycle":
+                        evergreen.materialize(self.store, self.config, entry.post, now)
+                    self._current = entry.post.post_id
+                    outcome = self.engine.publish(entry.post.post_id, entry.at)
+                    self._current = None
+                    self._report(entry, outcome)
+            except Exception:
+                log.exception("publication run failed; the ledger keeps each post's state")
+            finally:
+                self._current = None
+        self._replan()
+
+    def _report(self, entry, outcome) -> None:
+        now = self.clock()
+        late = (now - entry.at).total_seconds()
+        fields = {
+            "post_id": outcome.post_id,
+            "slot": entry.at.astimezone(self.config.tz).isoformat(),
+            "outcome": outcome.state,
+            "url": outcome.url,
+            "late_s": round(late, 3),
+        }
+        if outcome.detail:
+            fields["detail"] = outcome.detail
+        if outcome.retry_at:
+            fields["retry_at"] = outcome.retry_at.astimezone(self.config.tz).isoformat()
+        level = logging.INFO if outcome.state in ("sent", "skipped") else logging.WARNING
+        text = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
+        log.log(level, "publication %s", text, extra={"fields": fields})
+        self._last_outcome = f"{outcome.post_id} {outcome.state} at {now.isoformat(timespec='seconds')}"
+
+
+def run_service(config_path: str | None, *, log_json: bool = False, until_empty: bool = False) -> int:
+    from scheduler.logs import setup_logging
+
+    setup_logging(json_lines=log_json)
+    try:
+        config = load_config(config_path)
+        service = Service(config, config_path)
+    except SchedulerError as exc:
+        log.error("%s", exc)
+        return exc.exit_code
+    return service.run(until_empty=until_empty)
