@@ -36,7 +36,7 @@ from datetime import datetime, timezone
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 from oauthlib.oauth1.rfc5849 import signature as oauth1_signature
@@ -527,7 +527,7 @@ class StandinX:
             st.posts.append(post)
         return 201, {"data": {"id": post.id, "text": post.text, "edit_history_tweet_ids": [post.id]}}
 
-    def _user_tweets(self, account: Account, user_id: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    def _user_tweets(self, user_id: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
         with self._lock:
             if not self._state.read_access:
                 return _ERROR_BODIES["client_forbidden"]
@@ -702,7 +702,7 @@ class StandinX:
         if endpoint == "me":
             return _Reply(200, {"data": {"id": account.user_id, "name": account.name, "username": account.username}})
         if endpoint == "timeline":
-            return _Reply(*self._user_tweets(account, route[2], query))
+            return _Reply(*self._user_tweets(route[2], query))
         return _Reply(*self._upload_media(account, req))
 
 

@@ -19,7 +19,6 @@ from scheduler.publisher.base import (
 )
 from scheduler.publisher.transport import XTransportAdapter
 from scheduler.publisher.x import XPublisher
-from scheduler.standin import StandinX
 from tests.conftest_standin import TEST_TIMEOUT
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64

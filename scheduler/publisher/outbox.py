@@ -77,7 +77,7 @@ class OutboxPublisher:
     def recent_posts(self, since: datetime) -> list[PublishedTweet]:
         posts = []
         for record in self._records():
-            created = datetime.fromisoformat(record["created_at"])
+            created = record["created_at"]
             if created >= since:
                 posts.append(PublishedTweet(record["id"], record["text"], created, record.get("reply_to")))
         return posts
@@ -101,11 +101,11 @@ class OutboxPublisher:
                 record = json.loads(line)
                 if not isinstance(record, dict) or not {"id", "text", "created_at"} <= record.keys():
                     raise ValueError("not an outbox record")
-            except ValueError:
+                record["created_at"] = datetime.fromisoformat(record["created_at"])
+            except (ValueError, TypeError):
                 torn = number == len(lines)  # no newline after it: the write was cut short
-                log.warning(
-                    "%s line %d is %s; skipping it", self.path, number, "torn (an interrupted write)" if torn else "not a valid outbox record"
-                )
+                problem = "torn (an interrupted write)" if torn else "not a valid outbox record"
+                log.warning("%s line %d is %s; skipping it", self.path, number, problem)
                 continue
             yield record
 

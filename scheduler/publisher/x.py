@@ -32,6 +32,15 @@ from scheduler.publisher.base import (
 )
 from scheduler.publisher.transport import DEFAULT_TIMEOUT, X_API_URL, mount
 
+# requests exceptions raised before any byte reached the server: connecting or the URL failed.
+NEVER_SENT = (
+    requests.ConnectTimeout,
+    requests.exceptions.SSLError,
+    requests.exceptions.ProxyError,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+)
 MAX_LOOKUP_PAGES = 10  # 1,000 posts: far more than a reconciliation window holds
 DETAIL_MAX = 300
 # 403 problem types that mean "this app or plan may not do this": a person must fix the setup.
@@ -236,9 +245,10 @@ def _http_error(exc: tweepy.HTTPException) -> PublishError:
         if any(problem_type.endswith(p) for p in AUTH_PROBLEMS) or body.get("reason") == "client-not-enrolled":
             return AuthError(detail, status)
         return Rejected(detail, status)
-    if status == 402:
-        # Pay-per-use without credit: no post can go out until someone pays, and failing each
-        # post permanently would burn the queue; pausing (like an auth problem) is right.
+    if status in (402, 404):
+        # 402: pay-per-use without credit; 404 on X's fixed routes: the API URL is misconfigured.
+        # Either way no post can go out until a person acts, and failing each post permanently
+        # would burn the queue: pause, as for an auth problem.
         return AuthError(detail, status)
     if status == 408:
         return OutcomeUnknown(detail, status)  # the server gave up mid-request: it may have acted
@@ -258,7 +268,7 @@ def _as_tweepy_error(response: requests.Response) -> tweepy.HTTPException:
 
 def _never_sent(exc: requests.RequestException) -> bool:
     """True when the request provably never reached the server (no connection was made)."""
-    if isinstance(exc, (requests.ConnectTimeout, requests.exceptions.SSLError, requests.exceptions.ProxyError)):
+    if isinstance(exc, NEVER_SENT):
         return True
     if isinstance(exc, requests.ConnectionError):
         cause: Any = exc.args[0] if exc.args else None
