@@ -297,17 +297,30 @@ def parse_config(text: str, *, source: Path | None, env: Mapping[str, str] | Non
     try:
         config.calendar()
     except ValueError as exc:
-        bad = _calendar_key_for(str(exc), values["calendar"])
-        raise ConfigError(f"{where(f'calendar.{bad}')}: [calendar] {bad}: {exc}") from None
+        key, value = _calendar_value_for(str(exc), values["calendar"])
+        line = _value_line(text, lines.get(f"calendar.{key}"), value)
+        place = f"{name}:{line}" if line else where(f"calendar.{key}")
+        raise ConfigError(f"{place}: [calendar] {key}: {exc}") from None
     return config
 
 
-def _calendar_key_for(message: str, calendar: Mapping[str, Any]) -> str:
-    """The calendar names the bad value; find which key holds it, for the line number."""
+def _calendar_value_for(message: str, calendar: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The calendar's message quotes the bad value; find the key holding it."""
     for key in ("slots", "cron", "blackout"):
-        if any(repr(v) in message or v in message for v in calendar[key]):
-            return key
-    return "slots"
+        for value in calendar[key]:
+            if repr(value) in message:
+                return key, value
+    return "slots", None
+
+
+def _value_line(text: str, key_line: int | None, value: str | None) -> int | None:
+    """The line of a list element (lists may span lines), searching from its key's line."""
+    if key_line is None or value is None:
+        return key_line
+    for number, line in enumerate(text.splitlines()[key_line - 1:], start=key_line):
+        if f'"{value}"' in line or f"'{value}'" in line:
+            return number
+    return key_line
 
 
 _TABLE = re.compile(r"^\s*\[\s*([A-Za-z0-9_.-]+)\s*\]")
