@@ -224,7 +224,8 @@ class _FillOrder:
         waiting = self._behind[key]
         if waiting:
             index, post = waiting.popleft()
-            heapq.heappush(self._candidates, _Candidate((candidate.rank[0], index), candidate.source, post))
+            successor = _Candidate((candidate.rank[0], index), candidate.source, post)
+            heapq.heappush(self._candidates, successor)
         else:
             del self._behind[key]
 
@@ -309,12 +310,13 @@ class _Planner:
         self.published = _Publications(
             calendar, [r for r in history if _utc(r.at) >= self.start - reach]
         )
+        # The calendar's slots still to plan; None while stopped for an empty queue.
+        self.slots: Iterator[datetime] | None = calendar.slots_after(self.start)
+        self.slot: datetime | None = next(self.slots, None)
 
     def run(self, count: int) -> list[PlanEntry]:
         entries: list[PlanEntry] = []
         posts = empties = 0
-        self.slots: Iterator[datetime] | None = self.calendar.slots_after(self.start)
-        self.slot = next(self.slots, None)
         queue_empty_shown = False
         while posts < count and empties < count * 10 + 50:
             timed = self.timed[self.next_timed] if self.next_timed < len(self.timed) else None
@@ -324,8 +326,8 @@ class _Planner:
                     break
                 self.next_timed += 1
                 entry = self._timed_entry(timed)
-            elif self.slot is not None:
-                at, self.slot = self.slot, next(self.slots, None)  # type: ignore[arg-type]
+            elif self.slots is not None and self.slot is not None:
+                at, self.slot = self.slot, next(self.slots, None)
                 if at > self.end:
                     break
                 if at in self.consumed:
@@ -352,7 +354,7 @@ class _Planner:
         over_cap = self._over_cap(timed.at, tweets, leave_room=False)
         if over_cap:
             self.fill.add_missed(timed.at, "missed " + timed.source, timed.post)
-            if self.slots is None:  # slots had stopped for an empty queue
+            if self.slots is None:  # slots had stopped for an empty queue: resume
                 self.slots = self.calendar.slots_after(timed.at, inclusive=False)
                 self.slot = next(self.slots, None)
             return PlanEntry(timed.at, None, over_cap, timed.source)

@@ -48,7 +48,8 @@ def test_slot_expressions(expr: str, days: tuple[int, ...], at: time) -> None:
 
 
 @pytest.mark.parametrize(
-    "expr", ["mon-fry 09:00", "mon 24:00", "mon 09:60", "mon 9", "daily", "", "mon 09:00 extra"]
+    "expr",
+    ["mon-fry 09:00", "mon 24:00", "mon 09:60", "mon 9", "daily", "", "mon 09:00 extra"],
 )
 def test_bad_slot_names_the_value_and_the_grammar(expr: str) -> None:
     with pytest.raises(ValueError) as err:
@@ -57,7 +58,9 @@ def test_bad_slot_names_the_value_and_the_grammar(expr: str) -> None:
     assert "mon-fri" in str(err.value) and "HH:MM" in str(err.value)
 
 
-@pytest.mark.parametrize("expr", ["0 9 * *", "61 9 * * *", "0 9 * * 8", "0 9 * * mon/x", "a b c d e"])
+@pytest.mark.parametrize(
+    "expr", ["0 9 * *", "61 9 * * *", "0 9 * * 8", "0 9 * * mon/x", "a b c d e"]
+)
 def test_bad_cron_names_the_value(expr: str) -> None:
     with pytest.raises(ValueError, match=re.escape(f"'{expr}' is not a cron expression")):
         parse_cron(expr)
@@ -74,7 +77,9 @@ def test_blackout_expressions(expr: str, expected: DateRange) -> None:
     assert parse_blackout(expr) == expected
 
 
-@pytest.mark.parametrize("expr", ["2026-12-26..2026-12-24", "2026-13-01", "christmas", "2026-12-24.."])
+@pytest.mark.parametrize(
+    "expr", ["2026-12-26..2026-12-24", "2026-13-01", "christmas", "2026-12-24.."]
+)
 def test_bad_or_reversed_blackout_is_refused(expr: str) -> None:
     with pytest.raises(ValueError, match=f"'{expr}' is not a blackout"):
         parse_blackout(expr)
@@ -210,7 +215,10 @@ def test_cron_weekdays_use_crontab_numbering() -> None:
 def test_cron_with_seconds() -> None:
     cal = Calendar(SYDNEY, [], cron=["15 0 9 1 * *"])  # 09:00:15 on the 1st of each month
     got = local_times(cal, datetime(2026, 1, 2, tzinfo=SYDNEY), 2)
-    assert got == [datetime(2026, 2, 1, 9, 0, 15, tzinfo=SYDNEY), datetime(2026, 3, 1, 9, 0, 15, tzinfo=SYDNEY)]
+    assert got == [
+        datetime(2026, 2, 1, 9, 0, 15, tzinfo=SYDNEY),
+        datetime(2026, 3, 1, 9, 0, 15, tzinfo=SYDNEY),
+    ]
 
 
 def test_coinciding_slot_and_cron_fire_once() -> None:
@@ -235,6 +243,7 @@ def test_blackout_is_by_local_date() -> None:
 
 
 def test_describe_names_rules_zone_and_blackouts() -> None:
-    text = Calendar(NEW_YORK, ["mon-fri 09:00"], cron=["0 18 * * 5"], blackout=["2026-12-25"]).describe()
+    cal = Calendar(NEW_YORK, ["mon-fri 09:00"], cron=["0 18 * * 5"], blackout=["2026-12-25"])
+    text = cal.describe()
     assert "mon,tue,wed,thu,fri 09:00" in text
     assert "0 18 * * 5" in text and "America/New_York" in text and "2026-12-25" in text

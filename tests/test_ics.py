@@ -28,7 +28,9 @@ def queued(post_id: str, *parts: str) -> QueuedPost:
 
 
 ENTRIES = [
-    PlanEntry(datetime(2026, 3, 2, 14, tzinfo=UTC), queued("guide-1", "Tip 1: commit small."), None, "slot"),
+    PlanEntry(
+        datetime(2026, 3, 2, 14, tzinfo=UTC), queued("guide-1", "Tip 1: commit small."), None, "slot"
+    ),
     PlanEntry(datetime(2026, 3, 2, 18, tzinfo=UTC), None, "daily cap", "slot"),
     PlanEntry(datetime(2026, 3, 3, 15, 17, 42, tzinfo=UTC), queued("guide-3", LONG), None, "pin"),
     PlanEntry(
@@ -73,7 +75,9 @@ def test_uids_are_unique_and_stable_across_exports(tmp_path: Path) -> None:
     assert uids == [str(e["UID"]) for e in read(b).walk("VEVENT")]
 
 
-def test_failed_write_leaves_the_previous_file_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_write_leaves_the_previous_file_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "plan.ics"
     ics.write_ics(ENTRIES[:1], handle="tipster", tz=NY, path=path, now=NOW)
     before = path.read_bytes()
@@ -90,4 +94,5 @@ def test_failed_write_leaves_the_previous_file_whole(tmp_path: Path, monkeypatch
 
 def test_naive_now_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="time zone"):
-        ics.write_ics(ENTRIES, handle="t", tz=NY, path=tmp_path / "x.ics", now=datetime(2026, 3, 1))
+        naive = datetime(2026, 3, 1)
+        ics.write_ics(ENTRIES, handle="t", tz=NY, path=tmp_path / "x.ics", now=naive)

@@ -54,7 +54,9 @@ def sent(post_id: str, at: datetime, article: str | None = None, tweets: int = 1
     return SentRecord(post_id, article, at, tweets)
 
 
-def run(queue, *, now=NOW, settings=DEFAULT, count=5, history=(), cal=CAL, **kw) -> list[PlanEntry]:
+def run(
+    queue, *, now=NOW, settings=DEFAULT, count=5, history=(), cal=CAL, **kw
+) -> list[PlanEntry]:
     return plan(now, cal, queue, history, settings, count=count, **kw)
 
 
@@ -116,7 +118,11 @@ def test_paused_lists_every_slot_and_pin_as_paused() -> None:
     pin_at = ny(2, 10)
     entries = run([post("a"), post("p", pinned=pin_at)], paused=True, count=1)
     assert len(entries) == 1 * 10 + 50  # bounded, so the preview can say why
-    assert shown(entries[:3]) == [(ny(2, 9), "<paused>"), (pin_at, "<paused>"), (ny(2, 13), "<paused>")]
+    assert shown(entries[:3]) == [
+        (ny(2, 9), "<paused>"),
+        (pin_at, "<paused>"),
+        (ny(2, 13), "<paused>"),
+    ]
     assert all(e.post is None and e.reason == "paused" for e in entries)
 
 
@@ -154,7 +160,12 @@ def test_daily_cap_counts_history_of_the_same_local_day() -> None:
     history = [sent("x", ny(2, 7, 0), tweets=2), sent("y", datetime(2026, 3, 2, 4, tzinfo=UTC))]
     settings = PlanSettings(series_gap=timedelta(0), daily_cap=3)
     entries = run(posts("a", "b"), settings=settings, history=history, count=2)
-    assert shown(entries) == [(ny(2, 9), "a"), (ny(2, 13), "<daily cap>"), (ny(2, 17, 30), "<daily cap>"), (ny(3, 9), "b")]
+    assert shown(entries) == [
+        (ny(2, 9), "a"),
+        (ny(2, 13), "<daily cap>"),
+        (ny(2, 17, 30), "<daily cap>"),
+        (ny(3, 9), "b"),
+    ]
 
 
 def test_monthly_cap_holds_until_the_next_local_month() -> None:
@@ -171,7 +182,8 @@ def test_monthly_cap_holds_until_the_next_local_month() -> None:
 def test_pin_over_the_cap_is_shown_there_and_takes_the_next_free_slot() -> None:
     settings = PlanSettings(series_gap=timedelta(0), daily_cap=1)
     history = [sent("x", ny(2, 7))]
-    entries = run([post("a"), post("p", pinned=ny(2, 11))], settings=settings, history=history, count=2)
+    queue = [post("a"), post("p", pinned=ny(2, 11))]
+    entries = run(queue, settings=settings, history=history, count=2)
     assert shown(entries)[:2] == [(ny(2, 9), "<daily cap>"), (ny(2, 11), "<daily cap>")]
     assert entries[1].source == "pin"
     # Held back by the cap, the pin goes to the head of the line: before "a".
@@ -303,6 +315,19 @@ def test_pins_after_the_queue_runs_out_are_still_planned() -> None:
     assert shown(entries) == [(ny(2, 9), "a"), (ny(2, 13), "<queue empty>"), (ny(10, 12), "p")]
 
 
+def test_pin_held_back_by_a_cap_brings_the_slots_back() -> None:
+    settings = PlanSettings(daily_cap=1)
+    history = [sent("x", ny(2, 7))]
+    entries = run([post("p", pinned=ny(2, 10))], settings=settings, history=history)
+    assert shown(entries) == [
+        (ny(2, 9), "<queue empty>"),
+        (ny(2, 10), "<daily cap>"),
+        (ny(2, 13), "<daily cap>"),
+        (ny(2, 17, 30), "<daily cap>"),
+        (ny(3, 9), "p"),
+    ]
+
+
 def test_recycle_candidates_fill_slots_once_the_queue_is_used_up() -> None:
     entries = run(posts("a"), recycle=posts("old1", "old2"), count=5)
     assert shown(entries) == [
@@ -356,7 +381,9 @@ def test_planning_again_as_time_passes_keeps_every_remaining_assignment() -> Non
     consumed: set[datetime] = set()
 
     def replan(now: datetime) -> list[PlanEntry]:
-        return plan(now, cal, queue, history, settings, count=100, consumed_slots=consumed, recycle=recycle)
+        return plan(
+            now, cal, queue, history, settings, count=100, consumed_slots=consumed, recycle=recycle
+        )
 
     first = replan(NOW)
     assert first[-1].reason == "queue empty" and len(assigned(first)) == len(queue) + len(recycle)
@@ -368,7 +395,8 @@ def test_planning_again_as_time_passes_keeps_every_remaining_assignment() -> Non
         for due in [e for e in first if e.post and e.at <= now]:
             if any(r.post_id == due.post.post_id for r in history):
                 continue
-            history.append(SentRecord(due.post.post_id, due.post.article_key, due.at, len(due.post.parts)))
+            p = due.post
+            history.append(SentRecord(p.post_id, p.article_key, due.at, len(p.parts)))
             if due.source not in ("pin", "retry"):
                 consumed.add(due.at)
             for pending in (queue, recycle):
