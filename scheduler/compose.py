@@ -1,0 +1,361 @@
+"""Composing posts: a tip rendered through a template into text that X accepts as it is.
+
+Every post is valid by construction (weighted length <= 280). When a rendering is too long the composer shortens
+it as a person would: it drops hashtags one at a time from the last, then cuts the body after a sentence, else
+after a word with an ellipsis, never inside a word or a link; or, when the template asks for a thread, it moves the
+rest of the body into replies. Nothing is invented: every word of a post comes from the tip, the article, the
+template's own text, the handle or the hashtags (see unfaithful_words).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import regex
+
+from scheduler.errors import TemplateError
+from scheduler.models import Article, ComposedPost, Tip
+from scheduler.templates import (
+    TIP,
+    ArticleView,
+    SeriesView,
+    TemplateSet,
+    TipView,
+    Variant,
+    default_variant,
+    load_templates,
+    render_error,
+    sentence_ends,
+)
+from scheduler.tweet_length import INVALID_CHARACTERS, MAX_WEIGHTED_LENGTH, url_spans, weighted_length
+
+ELLIPSIS = "\u2026"
+
+# Characters X refuses, and control characters, become spaces (not nothing, which could glue two words).
+# The standard library's engine is the faster one for these simple patterns.
+_TO_SPACE = re.compile(
+    "[" + "".join(chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)] if not chr(c).isspace()) + INVALID_CHARACTERS + "]"
+)
+_BLANK_LINES = re.compile(r"\n{3,}")
+# Nothing dangles before an ellipsis: no space, and no punctuation but closing quotes and brackets.
+_DANGLING = regex.compile(r"[\s\p{Po}\p{Pd}\p{Ps}\p{Pi}\p{Pc}]+$")
+_SPACE_AFTER_WORD = regex.compile(r"(?<=\S) ")
+# Scripts written without spaces may be cut between any two of their characters.
+_UNSPACED = regex.compile(r"(?<=[\p{Han}\p{Hiragana}\p{Katakana}])(?=[\p{Han}\p{Hiragana}\p{Katakana}])")
+_TOPIC_END = regex.compile(r"\s*(?::|\s[-\u2013\u2014]\s).*$", regex.DOTALL)
+
+
+def compose_article(
+    article: Article, *, handle: str, hashtags: Sequence[str], env: TemplateSet | None = None
+) -> list[ComposedPost]:
+    """One post per tip, in tip order."""
+    templates = env or load_templates()
+    shared = _Shared.of(article, handle, hashtags)
+    return [
+        _compose(templates, shared, tip, position, None) for position, tip in enumerate(article.tips, start=1)
+    ]
+
+
+def compose_tip(
+    article: Article,
+    tip: Tip,
+    *,
+    handle: str,
+    hashtags: Sequence[str],
+    variant: int | None = None,
+    env: TemplateSet | None = None,
+) -> ComposedPost:
+    """The post for one tip of ``article``.
+
+    ``variant`` picks the template (any integer, wrapping around); by default a stable one per tip, and
+    ``post.variant + 1`` gives another look for the same tip. ``hashtags`` follow the article's own.
+    """
+    position = next((i for i, t in enumerate(article.tips, start=1) if t is tip), None)
+    if position is None:
+        position = article.tips.index(tip) + 1 if tip in article.tips else len(article.tips) + 1
+    return _compose(env or load_templates(), _Shared.of(article, handle, hashtags), tip, position, variant)
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """What every post of an article has in common, worked out once per article."""
+
+    article: Article
+    key: str
+    view: ArticleView
+    handle: str
+    hashtags: tuple[str, ...]
+
+    @classmethod
+    def of(cls, article: Article, handle: str, hashtags: Sequence[str]) -> _Shared:
+        title = clean(article.title)
+        view = ArticleView(
+            title=title,
+            topic=_TOPIC_END.sub("", title).rstrip("?!.") or title,
+            url=article.url.strip() if article.url else None,
+            key=article.key,
+        )
+        return cls(article, view.key, view, handle.lstrip("@"), _merge_hashtags(article.hashtags, hashtags))
+
+
+def _compose(templates: TemplateSet, shared: _Shared, tip: Tip, position: int, variant: int | None) -> ComposedPost:
+    if variant is None:
+        variant = default_variant(shared.key, tip.number)
+    index, chosen = templates.pick(TIP, variant)
+    render = _Renderer(chosen, shared, tip, position)
+    headline, body, tags = clean(tip.headline), clean(tip.body), shared.hashtags
+
+    text, exports = render.with_exports(headline, body, tags)
+    media = _media(exports.get("media"), templates.directory, render.where, chosen)
+    if _fits(text):
+        return _post(tip, chosen, index, (text,), media)
+    if exports.get("thread"):
+        return _post(tip, chosen, index, _thread(render, headline, body, tags), media)
+    return _post(tip, chosen, index, (_shorten(render, headline, body, tags),), media)
+
+
+def _post(tip: Tip, chosen: Variant, index: int, parts: tuple[str, ...], media: tuple[str, ...]) -> ComposedPost:
+    return ComposedPost(
+        tip=tip.number,
+        text=parts[0],
+        weighted_length=weighted_length(parts[0]),
+        template=chosen.name,
+        variant=index,
+        thread=parts if len(parts) > 1 else None,
+        media=media,
+    )
+
+
+def _shorten(render: _Renderer, headline: str, body: str, tags: tuple[str, ...]) -> str:
+    for kept in range(len(tags) - 1, -1, -1):
+        text = render(headline, body, tags[:kept])
+        if _fits(text):
+            return text
+    fitted = _fit_prefix(lambda shorter: render(headline, shorter, ()), body)
+    if fitted is None:
+        fitted = _fit_prefix(lambda shorter: render(shorter, "", ()), headline)
+    if fitted is None:
+        raise render.fixed_parts_too_long()
+    return fitted[0]
+
+
+def _thread(render: _Renderer, headline: str, body: str, tags: tuple[str, ...]) -> tuple[str, ...]:
+    """The template with as much of the body as fits, then the rest of the body in replies."""
+    for kept in range(len(tags), -1, -1):
+        fitted = _fit_prefix(lambda shorter: render(headline, shorter, tags[:kept]), body)
+        if fitted is not None:
+            break
+    else:
+        fitted = _fit_prefix(lambda shorter: render(shorter, "", ()), headline)
+        if fitted is None:
+            raise render.fixed_parts_too_long()
+        fitted = fitted[0], 0  # the headline was cut: the whole body follows in replies
+    first, used = fitted
+    parts = [first]
+    rest = body[used:].lstrip()
+    while rest:
+        reply = _fit_prefix(lambda shorter: shorter, rest, whole_first=True)
+        if reply is None or not reply[0]:
+            break  # a "word" longer than a post: left out, as a single post would leave it
+        parts.append(reply[0])
+        rest = rest[reply[1] :].lstrip()
+    return tuple(parts)
+
+
+def _fit_prefix(render_with: Callable[[str], str], text: str, *, whole_first: bool = False) -> tuple[str, int] | None:
+    """The longest rendering of a prefix of ``text`` that fits, and how much of ``text`` it used.
+
+    Prefers ending after a sentence; else after a word, with an ellipsis; else drops the text. None when even
+    that does not fit. Renderings grow with the prefix, so each kind of cut is a binary search.
+    """
+    if whole_first:
+        rendered = render_with(text)
+        if _fits(rendered):
+            return rendered, len(text)
+    sentences = [end for end in sentence_ends(text) if end < len(text)]
+    found = _longest_fitting([(end, text[:end]) for end in sentences], render_with)
+    if found:
+        return found
+    first = sentences[0] if sentences else len(text)
+    words = [(end, cut) for end in _word_ends(text, first) if (cut := _with_ellipsis(text[:end]))]
+    found = _longest_fitting(words, render_with)
+    if found:
+        return found
+    rendered = render_with("")
+    return (rendered, 0) if _fits(rendered) else None
+
+
+def _longest_fitting(
+    candidates: list[tuple[int, str]], render_with: Callable[[str], str]
+) -> tuple[str, int] | None:
+    best = None
+    low, high = 0, len(candidates) - 1
+    while low <= high:
+        middle = (low + high) // 2
+        used, shown = candidates[middle]
+        rendered = render_with(shown)
+        if _fits(rendered):
+            best = rendered, used
+            low = middle + 1
+        else:
+            high = middle - 1
+    return best
+
+
+def _word_ends(text: str, limit: int) -> list[int]:
+    """Where ``text[:limit]`` may be cut between words: before a space, or between two CJK characters."""
+    ends = [match.start() for match in _SPACE_AFTER_WORD.finditer(text, 0, limit)]
+    unspaced = [m.start() for m in _UNSPACED.finditer(text, 0, limit)]
+    if unspaced:
+        links = url_spans(text)
+        ends = sorted(set(ends) | {i for i in unspaced if not any(s < i < e for s, e in links)})
+    return ends
+
+
+def _with_ellipsis(prefix: str) -> str:
+    """``prefix`` ended by an ellipsis, with nothing dangling before it, and no link cut short."""
+    last_word = prefix.rfind(" ") + 1  # only a link in the last word can end the prefix
+    link_end = max((last_word + end for _, end in url_spans(prefix[last_word:])), default=0)
+    kept = prefix[:link_end] + _DANGLING.sub("", prefix[link_end:])
+    if not kept.strip():
+        return ""
+    # A link keeps a space before the ellipsis, so no one reads the ellipsis as part of it.
+    return f"{kept} {ELLIPSIS}" if link_end == len(kept) else kept + ELLIPSIS
+
+
+def _fits(text: str) -> bool:
+    return weighted_length(text) <= MAX_WEIGHTED_LENGTH
+
+
+class _Renderer:
+    """Renders one template for one tip, with what the composer chooses to keep of its shrinkable parts."""
+
+    def __init__(self, variant: Variant, shared: _Shared, tip: Tip, position: int) -> None:
+        self.variant = variant
+        self.tip_number = tip.number
+        self.where = f"{shared.article.source}, tip {tip.number}"
+        self.fixed = {
+            "article": shared.view,
+            "series": SeriesView(position=position, total=len(shared.article.tips)),
+            "handle": shared.handle,
+        }
+
+    def __call__(self, headline: str, body: str, hashtags: tuple[str, ...]) -> str:
+        return self.with_exports(headline, body, hashtags)[0]
+
+    def with_exports(self, headline: str, body: str, hashtags: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+        """The tidied text, and the variables the template set for the composer (thread, media)."""
+        context = {
+            **self.fixed,
+            "tip": TipView(number=self.tip_number, headline=headline, body=body),
+            "hashtags": list(hashtags),
+            "hashtag_line": " ".join("#" + tag for tag in hashtags),
+        }
+        template = self.variant.template
+        try:
+            module = template.make_module(context)
+            text = str(module)
+        except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
+            raise render_error(exc, self.variant, sys.exc_info()[2], self.where) from exc
+        text = tidy(text)
+        if not text:
+            raise TemplateError(f"{self.variant.path}: renders an empty post for {self.where}")
+        return text, module.__dict__
+
+    def fixed_parts_too_long(self) -> TemplateError:
+        bare = self("", "", ())
+        return TemplateError(
+            f"{self.variant.path}: even without its headline, body and hashtags, the post for {self.where} "
+            f"weighs {weighted_length(bare)} of {MAX_WEIGHTED_LENGTH}; shorten the template's own text"
+        )
+
+
+def clean(text: str) -> str:
+    """Tip text as one line: NFC, whitespace runs as single spaces, characters X refuses as spaces."""
+    return " ".join(unicodedata.normalize("NFC", _TO_SPACE.sub(" ", text)).split())
+
+
+def tidy(text: str) -> str:
+    """A rendering made to read well: no trailing or doubled spaces, at most one blank line in a row, NFC."""
+    lines = "\n".join(" ".join(line.split()) for line in text.split("\n"))
+    return unicodedata.normalize("NFC", _BLANK_LINES.sub("\n\n", lines).strip())
+
+
+def _merge_hashtags(own: Iterable[str], extra: Iterable[str]) -> tuple[str, ...]:
+    """The article's hashtags, then the others, without '#', blanks or repeats (case-insensitively)."""
+    seen: set[str] = set()
+    merged = []
+    for tag in (*own, *extra):
+        tag = clean(tag).lstrip("#").replace(" ", "")
+        if tag and tag.casefold() not in seen:
+            seen.add(tag.casefold())
+            merged.append(tag)
+    return tuple(merged)
+
+
+def _media(named: object, directory: Path, where: str, variant: Variant) -> tuple[str, ...]:
+    """Images a template names, relative to the templates directory; each must exist."""
+    if named is None or named == "" or named == []:
+        return ()
+    paths = [named] if isinstance(named, str) else list(named) if isinstance(named, list | tuple) else None
+    if paths is None or not all(isinstance(p, str) for p in paths):
+        raise TemplateError(f"{variant.path}: media must be a path or a list of paths, not {named!r} ({where})")
+    resolved = []
+    for path in paths:
+        image = (directory / path).resolve()
+        if not image.is_file():
+            raise TemplateError(f"{variant.path}: the image {path!r} does not exist (looked for {image}; {where})")
+        resolved.append(str(image))
+    return tuple(resolved)
+
+
+# Faithfulness: words are runs of letters and digits; CJK characters count one by one, as the composer may cut
+# between them.
+_WORDS = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]|[^\W\p{Han}\p{Hiragana}\p{Katakana}]+")
+
+
+def unfaithful_words(
+    post_text: str,
+    tip: Tip,
+    article: Article,
+    template_source: str,
+    *,
+    handle: str = "",
+    hashtags: Sequence[str] = (),
+) -> set[str]:
+    """Words of ``post_text`` found neither in the tip, the article's title and link, the template's own text
+    (its text and string literals, not its code), the handle, the hashtags, nor the series label."""
+    position = next((i for i, t in enumerate(article.tips, start=1) if t is tip or t == tip), None)
+    sources = [
+        tip.headline,
+        tip.body,
+        article.title,
+        article.url or "",
+        handle,
+        *hashtags,
+        *article.hashtags,
+        str(len(article.tips)),
+        str(position or ""),
+        *_template_text(template_source),
+    ]
+    allowed = {word.casefold() for source in sources for word in _words(clean(source))}
+    return {word for word in _words(unicodedata.normalize("NFC", post_text)) if word.casefold() not in allowed}
+
+
+def _words(text: str) -> list[str]:
+    return _WORDS.findall(text)
+
+
+def _template_text(source: str) -> list[str]:
+    return [
+        value
+        for _, kind, value in jinja2.Environment(trim_blocks=True, lstrip_blocks=True).lex(source)
+        if kind in ("data", "string")
+    ]
