@@ -1,0 +1,831 @@
+#!/usr/bin/env python
+"""Performance benchmark for the scheduler: one command, one table.
+
+    .venv/bin/python bench/run.py [--quick] [--json PATH] [--markdown PATH] [--only 1,3]
+
+Every row holds a measured value, a baseline measured in the same run on the same machine, their
+ratio, the target and whether it is met. bench/README.md says what each row measures.
+Nothing outside bench/ is modified; every ledger, config and log lives in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+PYTHON = sys.executable
+SCHEDULER = str(Path(sys.executable).parent / "scheduler")
+if not Path(SCHEDULER).exists():  # run with another interpreter: fall back to the project's venv
+    SCHEDULER = str(ROOT / ".venv" / "bin" / "scheduler")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# -- results ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    id: str
+    name: str
+    value: float | None
+    unit: str
+    baseline_name: str
+    baseline: float | None
+    baseline_unit: str
+    target: str
+    met: bool | None
+    ratio: float | None = None
+    ratio_meaning: str = ""
+    notes: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.ratio is None and self.value is not None and self.baseline:
+            self.ratio = self.value / self.baseline
+
+
+def fmt(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if abs(value) >= 1000:
+        text = f"{value:,.0f}"
+    elif abs(value) >= 100:
+        text = f"{value:.0f}"
+    elif abs(value) >= 10:
+        text = f"{value:.1f}"
+    else:
+        text = f"{value:.2f}"
+    return f"{text} {unit}".strip()
+
+
+def met_text(met: bool | None) -> str:
+    return "n/a" if met is None else ("yes" if met else "NO")
+
+
+def median(values):
+    return statistics.median(values) if values else None
+
+
+def percentile(values, p):
+    """Nearest-rank percentile (p in 0..100)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), int(-(-p * len(ordered) // 100))))
+    return ordered[rank - 1]
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# -- environment helpers ---------------------------------------------------------------------------
+
+
+def clean_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment for a scheduler subprocess: no inherited SCHEDULER_* / X_* settings."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SCHEDULER_", "X_")) and k not in ("PYTHONPROFILEIMPORTTIME",)}
+    env["SCHEDULER_HOME"] = str(home)
+    env.update(extra)
+    return env
+
+
+def timed_runs(argv: list[str], *, env: dict, cwd: Path, runs: int, warmup: int = 1) -> list[float]:
+    """Wall times (ms) of ``runs`` subprocess runs, after ``warmup`` discarded ones. Fails on non-zero exit."""
+    times = []
+    for i in range(warmup + runs):
+        start = time.perf_counter()
+        done = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        elapsed = (time.perf_counter() - start) * 1000
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.decode()[-2000:]}")
+        if i >= warmup:
+            times.append(elapsed)
+    return times
+
+
+def interleaved_runs(commands: dict[str, list[str]], *, env: dict, cwd: Path, runs: int) -> dict[str, list[float]]:
+    """Run several commands round-robin so that machine noise hits all of them alike."""
+    results = {name: [] for name in commands}
+    for name, argv in commands.items():  # warm the page cache once
+        timed_runs(argv, env=env, cwd=cwd, runs=1, warmup=0)
+    for _ in range(runs):
+        for name, argv in commands.items():
+            results[name].extend(timed_runs(argv, env=env, cwd=cwd, runs=1, warmup=0))
+    return results
+
+
+def write_config(path: Path, text: str) -> Path:
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return path
+
+
+@contextmanager
+def standin_process(latency_ms: float, workdir: Path):
+    """``python -m scheduler.standin`` as a subprocess; yields its URL and credentials (read from its stdout)."""
+    out = open(workdir / f"standin-{int(latency_ms)}ms.log", "w+")
+    proc = subprocess.Popen([PYTHON, "-m", "scheduler.standin", "--port", "0", "--latency-ms", str(latency_ms)],
+                            stdout=subprocess.PIPE, stderr=out, cwd=ROOT, text=True)
+    info: dict[str, str] = {}
+    try:
+        info["url"] = proc.stdout.readline().strip()
+        for _ in range(5):
+            key, _, value = proc.stdout.readline().strip().partition("=")
+            info[key] = value
+        if not info["url"].startswith("http"):
+            raise RuntimeError(f"the stand-in did not start: {info}")
+        yield info
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        out.close()
+
+
+def standin_get(url: str, action: str) -> dict:
+    with urllib.request.urlopen(f"{url}/_standin/{action}", timeout=10) as response:
+        return json.loads(response.read())
+
+
+def x_env(info: dict[str, str]) -> dict[str, str]:
+    return {k: info[k] for k in ("SCHEDULER_X_API_URL", "X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN",
+                                 "X_ACCESS_TOKEN_SECRET")}
+
+
+def oauth1(info: dict[str, str]):
+    from scheduler.credentials import OAuth1Credentials
+
+    return OAuth1Credentials(info["X_API_KEY"], info["X_API_SECRET"], info["X_ACCESS_TOKEN"],
+                             info["X_ACCESS_TOKEN_SECRET"])
+
+
+def bare_tweepy_client(info: dict[str, str]):
+    """A plain tweepy.Client with the same transport adapter XPublisher mounts (URL rewrite, timeout)."""
+    import tweepy
+
+    from scheduler.publisher.transport import mount
+
+    client = tweepy.Client(consumer_key=info["X_API_KEY"], consumer_secret=info["X_API_SECRET"],
+                           access_token=info["X_ACCESS_TOKEN"], access_token_secret=info["X_ACCESS_TOKEN_SECRET"])
+    mount(client.session, info["url"])
+    return client
+
+
+def proc_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def proc_cpu_s(pid: int) -> float:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 15) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+# -- ledger building -------------------------------------------------------------------------------
+
+WORDS = ("back pain muscle stretch posture spine massage therapist tension relief gentle pressure knot heat ice "
+         "sleep core hip shoulder neck breath walk desk chair lift bend slowly daily habit session doctor "
+         "injury recovery strength warm circulation tissue release deep light firm minutes week routine").split()
+
+
+def sentence(rng: random.Random, low: int, high: int) -> str:
+    words = [rng.choice(WORDS) for _ in range(rng.randint(low, high))]
+    return " ".join(words).capitalize() + "."
+
+
+def post_row(*, post_id, account, kind, text, state, position, now, article_key=None, tip=None, pinned_at=None,
+             next_attempt_at=None, attempts=0, slot_at=None, tweet_id=None, sent_at=None, last_error=None,
+             last_status=None, template=None, variant=0):
+    from scheduler.models import text_fingerprint
+    from scheduler.tweet_length import weighted_length
+
+    return {
+        "post_id": post_id, "account": account, "kind": kind, "article_key": article_key, "tip": tip,
+        "template": template, "variant": variant, "text": text, "parts": [text], "media": [],
+        "weighted_length": weighted_length(text), "fingerprint": text_fingerprint(text), "state": state,
+        "position": float(position), "pinned_at": pinned_at, "next_attempt_at": next_attempt_at,
+        "attempts": attempts, "uncertain": False, "slot_at": slot_at, "claimed_by": None, "claimed_at": None,
+        "part_ids": [tweet_id] if tweet_id else [], "tweet_id": tweet_id, "sent_at": sent_at,
+        "last_error": last_error, "last_status": last_status, "created_at": now, "updated_at": sent_at or now,
+    }
+
+
+def bulk_insert(store, rows: list[dict], account: str, *, chunk: int = 20000) -> None:
+    """Insert rows in one transaction per chunk (executemany), and bump the account's revision once."""
+    import sqlalchemy as sa
+
+    from scheduler import migrations as m
+
+    with store.engine.begin() as conn:
+        if not conn.execute(sa.select(m.accounts.c.account).where(m.accounts.c.account == account)).first():
+            conn.execute(m.accounts.insert().values(account=account, paused=False, revision=0))
+        for i in range(0, len(rows), chunk):
+            conn.execute(m.posts.insert(), rows[i:i + chunk])
+        conn.execute(m.accounts.update().where(m.accounts.c.account == account)
+                     .values(revision=m.accounts.c.revision + 1))
+
+
+def build_big_ledger(store, account: str, *, total: int, queued: int, now: datetime, every: timedelta,
+                     seed: int = 7) -> dict:
+    """A ledger as ``total`` posts of history would leave it (see README, row 3)."""
+    rng = random.Random(seed)
+    tips_per_article = 10
+    pinned, retrying, failed, unknown = 20, 10, 60, 4
+    sent = total - queued - pinned - retrying - failed - unknown
+    rows: list[dict] = []
+    # History: one post per slot (`every`), oldest first, ending at the last slot before now. Within any run of
+    # 10 days each article gets at most one tip per day (as series_gap = 1d would have planned it).
+    last_slot = now.replace(minute=(now.minute // 30) * 30, second=0, microsecond=0)
+    per_day = max(1, int(timedelta(days=1) / every))
+    block = per_day * tips_per_article
+    tweet = 1_900_000_000_000_000_000
+    filler = [sentence(rng, 8, 16) for _ in range(64)]
+    for k in range(sent + failed + unknown):
+        slot = last_slot - every * (sent + failed + unknown - k)
+        article = (k // block) * per_day + (k % per_day)
+        tip = (k // per_day) % tips_per_article + 1
+        key = f"article-{article:05d}"
+        text = f"Tip {tip}/{tips_per_article} of {key}: {filler[k % 64]} https://www.example.com/blog/{key}/ #BackPain"
+        if k % (total // failed + 1) == 7 and failed:
+            failed -= 1
+            rows.append(post_row(post_id=f"{key}-{tip}", account=account, kind="tip", text=text, state="failed",
+                                 position=k + 1, now=slot - timedelta(days=3), article_key=key, tip=tip,
+                                 attempts=5, slot_at=slot, last_error="503 Service Unavailable", last_status=503))
+            continue
+        if k % (total // unknown + 1) == 11 and unknown:
+            unknown -= 1
+            rows.append(post_row(post_id=f"{key}-{tip}", account=account, kind="tip", text=text, state="unknown",
+                                 position=k + 1, now=slot - timedelta(days=3), article_key=key, tip=tip,
+                                 attempts=1, slot_at=slot, last_error="response lost; cannot read the timeline"))
+            continue
+        tweet += rng.randint(1 << 22, 1 << 30)
+        rows.append(post_row(post_id=f"{key}-{tip}", account=account, kind="tip", text=text, state="sent",
+                             position=k + 1, now=slot - timedelta(days=3), article_key=key, tip=tip, attempts=0,
+                             slot_at=slot, tweet_id=str(tweet),
+                             sent_at=slot + timedelta(milliseconds=rng.randint(60, 900)),
+                             template=f"tip/{1 + k % 3}", variant=k % 3))
+    history = len(rows)
+    # The queue: whole articles imported one after another (their tips consecutive), then pins and retries.
+    first_article = history // tips_per_article + 10
+    position = history
+    for q in range(queued):
+        position += 1
+        key = f"article-{first_article + q // tips_per_article:05d}"
+        tip = q % tips_per_article + 1
+        text = f"Tip {tip}/{tips_per_article} of {key}: {filler[q % 64]} https://www.example.com/blog/{key}/ #BackPain"
+        extra = {}
+        if q % max(1, queued // retrying) == 3 and retrying:
+            retrying -= 1
+            extra = dict(state="retrying", next_attempt_at=now + timedelta(minutes=5 + q % 90), attempts=1,
+                         last_error="503 Service Unavailable", last_status=503)
+        rows.append(post_row(post_id=f"{key}-{tip}", account=account, kind="tip", text=text,
+                             **{"state": "queued", **extra}, position=position, now=now - timedelta(days=1),
+                             article_key=key, tip=tip, template=f"tip/{1 + q % 3}", variant=q % 3))
+    for p in range(pinned):
+        position += 1
+        text = f"Ad-hoc announcement {p}: {filler[p]}"
+        rows.append(post_row(post_id=f"adhoc-bench{p:05d}", account=account, kind="adhoc", text=text, state="queued",
+                             position=position, now=now - timedelta(hours=2),
+                             pinned_at=now + timedelta(hours=7 * (p + 1), minutes=13)))
+    bulk_insert(store, rows, account)
+    counts = {}
+    for row in rows:
+        counts[row["state"]] = counts.get(row["state"], 0) + 1
+    return {"rows": len(rows), "by_state": counts, "pinned": pinned,
+            "history_from": (last_slot - every * history).isoformat(), "slot_every_s": every.total_seconds()}
+
+
+# -- row 1: start-up -------------------------------------------------------------------------------
+
+
+def bench_startup(args, work: Path) -> list[Row]:
+    runs = 7 if args.quick else 15
+    home = work / "startup-home"
+    cwd = work / "startup-cwd"
+    cwd.mkdir()
+    env = clean_env(home)
+    log(f"row 1: start-up, {runs} runs each")
+    times = interleaved_runs({
+        "pass": [PYTHON, "-c", "pass"],
+        "help": [SCHEDULER, "--help"],
+        "preview": [SCHEDULER, "preview", "--count", "50"],
+    }, env=env, cwd=cwd, runs=runs)
+    base = median(times["pass"])
+    help_ms, preview_ms = median(times["help"]), median(times["preview"])
+    spread = {k: {"median": median(v), "min": min(v), "max": max(v)} for k, v in times.items()}
+    return [
+        Row("1a", "start-up: `scheduler --help`", help_ms, "ms", "python -c pass", base, "ms", "< 150 ms",
+            help_ms < 150, ratio_meaning="x slower than bare interpreter",
+            notes=f"median of {runs} subprocess runs; min {spread['help']['min']:.0f}, max {spread['help']['max']:.0f} ms",
+            extra={"runs_ms": times}),
+        Row("1b", "start-up: `scheduler preview --count 50`, empty ledger", preview_ms, "ms", "python -c pass", base,
+            "ms", "< 300 ms (row 3's target; none given)", preview_ms < 300,
+            ratio_meaning="x slower than bare interpreter",
+            notes=f"fresh SCHEDULER_HOME, no config (creates the ledger on first run); min "
+                  f"{spread['preview']['min']:.0f}, max {spread['preview']['max']:.0f} ms"),
+    ]
+
+
+# -- row 2: compose --------------------------------------------------------------------------------
+
+
+def make_articles(n_tips: int, tips_per_article: int = 10, seed: int = 3):
+    from scheduler.models import Article, Tip
+
+    rng = random.Random(seed)
+    articles = []
+    for a in range(-(-n_tips // tips_per_article)):
+        count = min(tips_per_article, n_tips - a * tips_per_article)
+        tips = []
+        for t in range(1, count + 1):
+            headline = sentence(rng, 4, 11)
+            # Mostly short bodies, some long enough that the composer has to shorten them.
+            body = " ".join(sentence(rng, 6, 18) for _ in range(rng.choice((1, 2, 2, 3, 4, 8))))
+            tips.append(Tip(number=t, headline=headline, body=body))
+        title = f"{sentence(rng, 3, 6)[:-1]}: {count} Things You Should Know"
+        articles.append(Article(title=title, url=f"https://www.example.com/blog/bench-article-{a}/",
+                                tips=tuple(tips), source=f"bench/article-{a}.md",
+                                hashtags=("BackPain", "MassageTherapy")))
+    return articles
+
+
+def load_environment():
+    """The composer's compiled template set, however the templates module names its factory."""
+    from scheduler import templates
+
+    for name in ("make_environment", "load_templates"):
+        factory = getattr(templates, name, None)
+        if factory is not None:
+            return factory(None), f"scheduler.templates.{name}(None)"
+    raise RuntimeError("scheduler.templates has neither make_environment nor load_templates")
+
+
+def naive_compose(articles, handle: str, hashtags, limit: int) -> tuple[int, int]:
+    """The baseline: a plain Environment, a template compiled anew per post, render, then a length check."""
+    import zlib
+
+    import jinja2
+
+    from scheduler.templates import default_templates_dir, first_sentence
+    from scheduler.tweet_length import weighted_length
+
+    sources = [p.read_text(encoding="utf-8") for p in sorted((default_templates_dir() / "tip").glob("*.j2"))]
+    env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
+    env.filters["first_sentence"] = first_sentence
+    env.filters["hashtag"] = lambda tag: "#" + str(tag).lstrip("#")
+    made = fits = 0
+    for article in articles:
+        tags = list(dict.fromkeys((*article.hashtags, *hashtags)))
+        for position, tip in enumerate(article.tips, start=1):
+            if made >= limit:
+                return made, fits
+            source = sources[(zlib.crc32(article.key.encode()) + tip.number) % len(sources)]
+            template = env.from_string(source)  # compiled per post: no reuse
+            text = template.render(
+                tip={"number": tip.number, "headline": tip.headline, "body": tip.body},
+                article={"title": article.title, "topic": article.title.split(":")[0], "url": article.url,
+                         "key": article.key},
+                series={"position": position, "total": len(article.tips), "label": f"{position}/{len(article.tips)}"},
+                handle=handle, hashtags=tags, hashtag_line=" ".join("#" + t for t in tags),
+            ).strip()
+            fits += weighted_length(text) <= 280
+            made += 1
+    return made, fits
+
+
+def bench_compose(args, work: Path) -> list[Row]:
+    try:
+        from scheduler.compose import compose_article
+    except ImportError as exc:
+        return [Row("2", "compose: 10,000 tips into posts", None, "posts/s", "naive jinja2 loop", None, "posts/s",
+                    ">= 10,000 posts/s (10,000 in < 1 s)", None, notes=f"scheduler.compose not importable: {exc}")]
+    n = 2000 if args.quick else 10_000
+    repeats = 3 if args.quick else 5
+    base_n = 300 if args.quick else 1000
+    articles = make_articles(n)
+    handle, hashtags = "GleiberMD", ("BackPain",)
+    log(f"row 2: compose {n} tips x {repeats}, naive baseline {base_n} posts x 3")
+    start = time.perf_counter()
+    env, env_name = load_environment()
+    env_ms = (time.perf_counter() - start) * 1000
+    compose_article(articles[0], handle=handle, hashtags=hashtags, env=env)  # warm-up
+    times, stats = [], {}
+    for _ in range(repeats):
+        start = time.perf_counter()
+        posts = [p for article in articles for p in compose_article(article, handle=handle, hashtags=hashtags, env=env)]
+        times.append(time.perf_counter() - start)
+    stats["posts"] = len(posts)
+    stats["threads"] = sum(1 for p in posts if p.thread)
+    stats["max_weighted_length"] = max(p.weighted_length for p in posts)
+    stats["over_280"] = sum(1 for p in posts if p.weighted_length > 280)
+    base_times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        made, fits = naive_compose(articles, handle, hashtags, base_n)
+        base_times.append(time.perf_counter() - start)
+    rate = n / median(times)
+    base_rate = made / median(base_times)
+    return [Row("2", f"compose: {n:,} tips into posts (compose_article, one environment)", rate, "posts/s",
+                "naive jinja2 loop (compile per post)", base_rate, "posts/s",
+                ">= 10,000 posts/s (10,000 in < 1 s)", rate >= 10_000, ratio_meaning="x faster than naive",
+                notes=f"{n:,} tips in {median(times) * 1000:.0f} ms (median of {repeats}); environment built once in "
+                      f"{env_ms:.0f} ms via {env_name} (not timed); baseline median of 3 x {made} posts, "
+                      f"{made - fits} of them over 280 and not shortened",
+                extra={"compose_s": times, "baseline_s": base_times, "posts": stats})]
+
+
+# -- row 3: preview and queue listing on a big ledger ------------------------------------------------
+
+BIG_CONFIG = """
+    # Row 3: a busy account posting every 30 minutes on a paid plan (no caps).
+    [account]
+    handle = "GleiberMD"
+    timezone = "America/New_York"
+
+    [calendar]
+    slots = []
+    cron = ["*/30 * * * *"]
+
+    [quota]
+    daily = 0
+    monthly = 0
+"""
+
+
+def bench_big_ledger(args, work: Path) -> list[Row]:
+    from scheduler.config import load_config
+    from scheduler.store import Store
+
+    total = 20_000 if args.quick else 100_000
+    queued = 1000 if args.quick else 5000
+    runs = 3 if args.quick else 7
+    cwd = work / "big-cwd"
+    cwd.mkdir()
+    config_path = write_config(work / "big.toml", BIG_CONFIG)
+    big_home, empty_home = work / "big-home", work / "big-empty-home"
+    env_big = clean_env(big_home, SCHEDULER_CONFIG=str(config_path))
+    env_empty = clean_env(empty_home, SCHEDULER_CONFIG=str(config_path))
+    config = load_config(config_path, env=env_big)
+    log(f"row 3: building a ledger of {total:,} posts ({queued:,} queued)")
+    start = time.perf_counter()
+    store = Store.open(config.database_url)
+    built = build_big_ledger(store, config.account, total=total, queued=queued, now=datetime.now(UTC),
+                             every=timedelta(minutes=30))
+    with store.engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    build_s = time.perf_counter() - start
+    log(f"row 3: ledger built in {build_s:.1f} s; timing preview and queue list, {runs} runs each")
+    commands = {"preview": [SCHEDULER, "preview", "--count", "50"], "queue": [SCHEDULER, "queue", "list"]}
+    big = interleaved_runs(commands, env=env_big, cwd=cwd, runs=runs)
+    empty = interleaved_runs(commands, env=env_empty, cwd=cwd, runs=runs)
+    shown = subprocess.run(commands["preview"], env=env_big, cwd=cwd, capture_output=True, text=True).stdout
+    planned = sum(1 for line in shown.splitlines() if " UTC)" in line and "empty" not in line)
+    note = (f"ledger: {built['rows']:,} posts {built['by_state']}, built in {build_s:.1f} s; "
+            f"config: slot every 30 min, no caps; median of {runs}; baseline = same command, same config, empty ledger")
+    rows = []
+    for key, label in (("preview", "`scheduler preview --count 50`"), ("queue", "`scheduler queue list` (first page)")):
+        value = median(big[key])
+        rows.append(Row(f"3{'a' if key == 'preview' else 'b'}", f"{label}, {total:,}-post ledger", value, "ms",
+                        "same, empty ledger", median(empty[key]), "ms", "< 300 ms", value < 300,
+                        ratio_meaning="x the empty-ledger time",
+                        notes=note + (f"; preview listed {planned} posts" if key == "preview" else ""),
+                        extra={"runs_ms": big[key], "empty_runs_ms": empty[key], "ledger": built}))
+    return rows
+
+
+# -- row 4: on-time publication --------------------------------------------------------------------
+
+PUBLISH_CONFIG = """
+    [account]
+    handle = "{handle}"
+
+    [calendar]
+    slots = []
+    series_gap = "0s"
+
+    [quota]
+    daily = 0
+    monthly = 0
+
+    [publisher]
+    kind = "x"
+"""
+
+
+def bench_on_time(args, work: Path) -> list[Row]:
+    import sqlalchemy as sa
+
+    from scheduler import migrations as m
+    from scheduler.config import load_config
+    from scheduler.store import NewPost, Store
+    from scheduler.tweet_length import weighted_length
+
+    n = 30 if args.quick else 200
+    home, cwd = work / "ontime-home", work / "ontime-cwd"
+    cwd.mkdir()
+    with standin_process(50, work) as sx:
+        handle = "tipbot"
+        config_path = write_config(work / "ontime.toml", PUBLISH_CONFIG.format(handle=handle))
+        env = clean_env(home, SCHEDULER_CONFIG=str(config_path), **x_env(sx))
+        config = load_config(config_path, env=env)
+        # Baseline: what one bare tweepy create_tweet costs against this 50 ms stand-in (the floor of lateness).
+        client = bare_tweepy_client(sx)
+        bare = []
+        for i in range(12):
+            start = time.perf_counter()
+            client.create_tweet(text=f"latency probe {i} {time.time_ns()}", user_auth=True)
+            bare.append((time.perf_counter() - start) * 1000)
+        client.session.close()
+        bare_ms = median(bare[2:])
+        store = Store.open(config.database_url)
+        base = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=7)
+        now = datetime.now(UTC)
+        log(f"row 4: queueing {n} posts pinned 1 s apart from {base:%H:%M:%S}")
+        for i in range(n):
+            text = f"On-time benchmark post {i} of {n} ({time.time_ns()})"
+            store.add_post(config.account, NewPost(post_id=f"ontime-{i:04d}", kind="adhoc", text=text, parts=(text,),
+                                                   weighted_length=weighted_length(text),
+                                                   pinned_at=base + timedelta(seconds=i)), now)
+        log_file = open(work / "ontime-serve.log", "w")
+        serve = subprocess.Popen([SCHEDULER, "serve"], env=env, cwd=cwd, stdout=log_file, stderr=log_file)
+        started = datetime.now(UTC)
+        try:
+            deadline = time.monotonic() + (base - started).total_seconds() + n + 60
+            while time.monotonic() < deadline:
+                counts = store.counts(config.account)
+                if counts.get("sent", 0) + counts.get("failed", 0) + counts.get("unknown", 0) >= n:
+                    break
+                if serve.poll() is not None:
+                    raise RuntimeError(f"scheduler serve exited {serve.returncode}; see {log_file.name}")
+                time.sleep(0.5)
+        finally:
+            code = stop_process(serve)
+            log_file.close()
+        with store.engine.connect() as conn:
+            posts = conn.execute(sa.select(m.posts.c.post_id, m.posts.c.state, m.posts.c.pinned_at,
+                                           m.posts.c.sent_at).where(m.posts.c.kind == "adhoc")).all()
+            attempts = conn.execute(sa.select(m.attempts.c.post_id, sa.func.min(m.attempts.c.started_at))
+                                    .group_by(m.attempts.c.post_id)).all()
+        store.close()
+        timeline = len(standin_get(sx["url"], "timeline").get("data", [])) - len(bare)
+    first_attempt = dict(attempts)
+    sent = [p for p in posts if p.state == "sent"]
+    late_sent = [(p.sent_at - p.pinned_at).total_seconds() * 1000 for p in sent]
+    late_start = [(first_attempt[p.post_id] - p.pinned_at).total_seconds() * 1000 for p in sent
+                  if p.post_id in first_attempt]
+    p50, p99, worst = percentile(late_sent, 50), percentile(late_sent, 99), max(late_sent, default=None)
+    s50, s99, smax = percentile(late_start, 50), percentile(late_start, 99), max(late_start, default=None)
+    ok = len(sent) == n and timeline == n and p99 is not None and p99 < 1000
+    return [Row("4", f"on-time publication: p99 lateness, {n} pins 1 s apart (stand-in +50 ms)", p99, "ms",
+                "one bare tweepy create_tweet (50 ms stand-in)", bare_ms, "ms", "p99 < 1,000 ms", ok,
+                ratio_meaning="x one bare API call",
+                notes=f"lateness = sent_at - pinned_at: p50 {fmt(p50, 'ms')}, p99 {fmt(p99, 'ms')}, max {fmt(worst, 'ms')}; "
+                      f"call start (attempt started_at - pinned_at): p50 {fmt(s50, 'ms')}, p99 {fmt(s99, 'ms')}, "
+                      f"max {fmt(smax, 'ms')}; {len(sent)}/{n} sent, {timeline} on the stand-in's timeline; "
+                      f"serve started {(base - started).total_seconds():.1f} s before the first pin, exit code {code}",
+                extra={"lateness_sent_ms": late_sent, "lateness_start_ms": late_start, "bare_call_ms": bare,
+                       "p50_ms": p50, "p99_ms": p99, "max_ms": worst,
+                       "start_p50_ms": s50, "start_p99_ms": s99, "start_max_ms": smax})]
+
+
+# -- row 5: idle service ---------------------------------------------------------------------------
+
+
+def bench_idle(args, work: Path) -> list[Row]:
+    window = 10 if args.quick else 60
+    settle = 5
+    home, cwd = work / "idle-home", work / "idle-cwd"
+    cwd.mkdir()
+    with standin_process(0, work) as sx:
+        config_path = write_config(work / "idle.toml", PUBLISH_CONFIG.format(handle="tipbot"))
+        env = clean_env(home, SCHEDULER_CONFIG=str(config_path), **x_env(sx))
+        log_file = open(work / "idle-serve.log", "w")
+        serve = subprocess.Popen([SCHEDULER, "serve"], env=env, cwd=cwd, stdout=log_file, stderr=log_file)
+        bare = subprocess.Popen([PYTHON, "-c", "import time; time.sleep(100000)"], cwd=cwd)
+        try:
+            log(f"row 5: idle service, {settle} s settle + {window} s window")
+            time.sleep(settle)
+            if serve.poll() is not None:
+                raise RuntimeError(f"scheduler serve exited {serve.returncode}; see {log_file.name}")
+            cpu0, bare_cpu0, t0 = proc_cpu_s(serve.pid), proc_cpu_s(bare.pid), time.monotonic()
+            rss, bare_rss = [], []
+            while time.monotonic() - t0 < window:
+                rss.append(proc_rss_mb(serve.pid))
+                bare_rss.append(proc_rss_mb(bare.pid))
+                time.sleep(1)
+            elapsed = time.monotonic() - t0
+            cpu = (proc_cpu_s(serve.pid) - cpu0) / elapsed * 100
+            bare_cpu = (proc_cpu_s(bare.pid) - bare_cpu0) / elapsed * 100
+            threads = int(next(line.split()[1] for line in Path(f"/proc/{serve.pid}/status").read_text().splitlines()
+                               if line.startswith("Threads:")))
+        finally:
+            stop_process(serve)
+            stop_process(bare)
+            log_file.close()
+    rss_max = max(rss)
+    return [
+        Row("5a", f"idle service: RSS (max over {window} s)", rss_max, "MB", "bare python interpreter RSS",
+            max(bare_rss), "MB", "< 80 MB", rss_max < 80, ratio_meaning="x a bare interpreter",
+            notes=f"`scheduler serve`, publisher x (tweepy loaded), empty queue; RSS min {min(rss):.1f} MB, "
+                  f"{len(rss)} samples; {threads} threads",
+            extra={"rss_mb": rss, "bare_rss_mb": bare_rss}),
+        Row("5b", f"idle service: CPU over {window} s", cpu, "%", "bare sleeping interpreter CPU", bare_cpu, "%",
+            "< 1 %", cpu < 1, ratio=None, ratio_meaning="",
+            notes=f"(utime+stime) delta / wall over the window, after {settle} s settling; clock tick 1/{CLK_TCK} s, "
+                  f"so resolution is {100 / CLK_TCK / window:.3f} %",
+            extra={"cpu_s": cpu * elapsed / 100}),
+    ]
+
+
+# -- row 6: publishing throughput ------------------------------------------------------------------
+
+
+def bench_throughput(args, work: Path) -> list[Row]:
+    from scheduler.publisher.x import XPublisher
+    from scheduler.publishing import PublishingEngine, RetryPolicy, new_instance_id
+    from scheduler.store import Store
+
+    n = 50 if args.quick else 300
+    repeats = 3
+    account = "tipbot"
+    log(f"row 6: throughput, {n} posts x {repeats}, engine vs bare tweepy")
+    engine_rates, bare_rates = [], []
+    store = Store.open(f"sqlite:///{work / 'throughput.sqlite3'}")
+    with standin_process(0, work) as sx:
+        publisher = XPublisher(oauth1(sx), handle=account, api_url=sx["url"])
+        engine = PublishingEngine(store, publisher, account=account, instance=new_instance_id(),
+                                  policy=RetryPolicy(), clock=lambda: datetime.now(UTC))
+        client = bare_tweepy_client(sx)
+        for warm in range(3):  # connection set-up and first-call costs out of the way, on both paths
+            client.create_tweet(text=f"warm bare {warm} {time.time_ns()}", user_auth=True)
+            publisher.create_post(f"warm engine {warm} {time.time_ns()}")
+        for r in range(repeats):
+            stamp = time.time_ns()
+            now = datetime.now(UTC)
+            rows = [post_row(post_id=f"tp-{r}-{i:05d}", account=account, kind="adhoc",
+                             text=f"Throughput post {i} of run {r} ({stamp})", state="queued", position=r * n + i + 1,
+                             now=now) for i in range(n)]
+            bulk_insert(store, rows, account)
+            start = time.perf_counter()
+            for i in range(n):
+                client.create_tweet(text=f"Bare post {i} of run {r} ({stamp})", user_auth=True)
+            bare_rates.append(n / (time.perf_counter() - start))
+            start = time.perf_counter()
+            outcomes = [engine.publish(f"tp-{r}-{i:05d}", now) for i in range(n)]
+            engine_rates.append(n / (time.perf_counter() - start))
+            bad = [o for o in outcomes if o.state != "sent"]
+            if bad:
+                raise RuntimeError(f"engine outcomes not sent: {bad[:3]}")
+        publisher.close()
+        client.session.close()
+    store.close()
+    rate, base = median(engine_rates), median(bare_rates)
+    per_post_overhead = (1 / rate - 1 / base) * 1000
+    return [Row("6", f"publishing throughput: PublishingEngine + XPublisher, {n} posts", rate, "posts/s",
+                "bare tweepy create_tweet, same transport", base, "posts/s", ">= 0.5 x bare", rate >= 0.5 * base,
+                ratio_meaning="x bare tweepy",
+                notes=f"stand-in with no latency; median of {repeats} runs (bare and engine alternate); ledger "
+                      f"bookkeeping costs {per_post_overhead:.1f} ms per post (SQLite, WAL)",
+                extra={"engine_rates": engine_rates, "bare_rates": bare_rates})]
+
+
+# -- output ----------------------------------------------------------------------------------------
+
+
+def machine_info() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform(), "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "commit": commit.strip()}
+
+
+COLUMNS = ("#", "Benchmark", "Measured", "Baseline (same run)", "Ratio", "Target", "Met")
+
+
+def table_cells(row: Row) -> list[str]:
+    ratio = "-" if row.ratio is None else f"{row.ratio:.2f}x"
+    return [row.id, row.name, fmt(row.value, row.unit), f"{fmt(row.baseline, row.baseline_unit)} ({row.baseline_name})",
+            ratio, row.target, met_text(row.met)]
+
+
+def text_table(rows: list[Row]) -> str:
+    cells = [list(COLUMNS)] + [table_cells(r) for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(COLUMNS))]
+    lines = ["  ".join(c[i].ljust(widths[i]) for i in range(len(COLUMNS))) for c in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def markdown(rows: list[Row], machine: dict, args, total_s: float) -> str:
+    out = [f"Machine: {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}; "
+           f"{machine['date']}; commit {machine['commit']}; "
+           f"{'quick' if args.quick else 'full'} run, {total_s:.0f} s in all.", "",
+           "| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" for _ in COLUMNS) + "|"]
+    for row in rows:
+        out.append("| " + " | ".join(c.replace("|", "\\|") for c in table_cells(row)) + " |")
+    out += ["", "Notes:", ""]
+    out += [f"- {row.id}: {row.notes}" for row in rows if row.notes]
+    return "\n".join(out) + "\n"
+
+
+BENCHES = {"1": bench_startup, "2": bench_compose, "3": bench_big_ledger, "4": bench_on_time, "5": bench_idle,
+           "6": bench_throughput}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer runs (about a minute)")
+    parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "latest.json"), help="JSON results path")
+    parser.add_argument("--markdown", help="also write the table as Markdown to this path")
+    parser.add_argument("--only", help="comma-separated row numbers to run, e.g. 1,3 (default: all)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (ledgers, logs)")
+    args = parser.parse_args(argv)
+    chosen = args.only.split(",") if args.only else list(BENCHES)
+    machine = machine_info()
+    work = Path(tempfile.mkdtemp(prefix="scheduler-bench-"))
+    began = time.perf_counter()
+    rows: list[Row] = []
+    errors = {}
+    try:
+        for key in chosen:
+            try:
+                rows.extend(BENCHES[key](args, work))
+            except Exception as exc:  # one broken row must not hide the others
+                log(f"row {key} failed: {exc!r}")
+                errors[key] = repr(exc)
+                rows.append(Row(key, f"row {key} FAILED: {exc}"[:160], None, "", "-", None, "", "-", False))
+    finally:
+        if args.keep:
+            log(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    total_s = time.perf_counter() - began
+    print(f"Machine: {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}, {machine['date']}, "
+          f"commit {machine['commit']}, {'quick' if args.quick else 'full'} run")
+    print(text_table(rows))
+    print()
+    for row in rows:
+        if row.notes:
+            print(f"{row.id}: {row.notes}")
+    print(f"\ntotal {total_s:.0f} s; {sum(1 for r in rows if r.met)} of {len(rows)} targets met")
+    json_path = Path(args.json)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps({"machine": machine, "quick": args.quick, "total_s": total_s, "errors": errors,
+                                     "rows": [asdict(r) for r in rows]}, indent=2, default=str))
+    print(f"wrote {json_path}")
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(rows, machine, args, total_s))
+        print(f"wrote {args.markdown}")
+    return 0 if not errors else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
