@@ -283,8 +283,11 @@ def clean(text: str) -> str:
 
 
 def tidy(text: str) -> str:
-    """A rendering made to read well: no trailing or doubled spaces, at most one blank line in a row, NFC."""
-    lines = "\n".join(" ".join(line.split()) for line in text.split("\n"))
+    """A rendering made to read well: no trailing or doubled spaces, at most one blank line in a row, NFC.
+
+    Characters X refuses go too, such as the byte-order mark some editors put at the start of a template.
+    """
+    lines = "\n".join(" ".join(line.split()) for line in _TO_SPACE.sub(" ", text).split("\n"))
     return unicodedata.normalize("NFC", _BLANK_LINES.sub("\n\n", lines).strip())
 
 

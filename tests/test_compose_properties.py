@@ -1,0 +1,99 @@
+"""Whatever a tip holds, every post and thread part is valid on X, truthfully measured, and faithful."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scheduler.compose import compose_tip, unfaithful_words
+from scheduler.models import Article, Tip
+from scheduler.templates import TemplateSet, load_templates
+from scheduler.tweet_length import MAX_WEIGHTED_LENGTH, is_valid, weighted_length
+
+HANDLE = "GleiberMD"
+HASHTAGS = ("BackPain", "Massage", "Physiotherapy")
+ARTICLE = Article(
+    title="Massage Therapy for Back Pain: 5 Things You Should Know",
+    url="https://www.gleibermd.com/blog/massage-therapy-for-back-pain/",
+    tips=(),
+    source="massage-therapy-for-back-pain.txt",
+)
+USER_TEMPLATES = {
+    "1-everything": "{{ tip.headline }} {{ tip.body }} {{ article.url }} {{ hashtag_line }}",
+    "2-thread": "{% set thread = true %}\n{{ tip.headline }}\n\n{{ tip.body }}\n{{ article.url }}\n{{ hashtag_line }}",
+    "3-body-first": "{{ tip.body }}\n— {{ tip.headline }} ({{ series.label }}) {{ article.url }}",
+}
+
+# Fragments that have broken tweet counters and text cutters: emoji sequences, CJK, links, bidi controls,
+# combining marks, words longer than a post, sentence ends, and odd whitespace.
+FRAGMENTS = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(
+        [
+            "\U0001F468\u200D\U0001F469\u200D\U0001F467\u200D\U0001F466",
+            "\U0001F1EB\U0001F1F7",
+            "\U0001F44D\U0001F3FD",
+            "1\uFE0F\u20E3",
+            "故人西辞黄鹤楼，烟花三月下扬州。",
+            "あいうえおかきくけこ",
+            "https://www.gleibermd.com/blog/massage-therapy-for-back-pain/",
+            "example.com",
+            "http://foobar.پاکستان/",
+            "\u200f",
+            "\u202e",
+            "e\u0301",
+            "\u0301",
+            "x" * 300,
+            "Dr. Smith",
+            ". ",
+            "? ",
+            "…",
+            "\n\n",
+            "\t",
+            "\u00a0",
+            "\ufeff",
+            "\u3000",
+        ]
+    ),
+    st.text(alphabet=st.characters(categories=["L", "M", "N", "P", "S", "Z"]), min_size=1, max_size=20),
+)
+TEXTS = st.lists(FRAGMENTS, max_size=80).map(" ".join) | st.lists(FRAGMENTS, max_size=12).map("".join)
+
+
+@pytest.fixture(scope="module")
+def user_templates(tmp_path_factory: pytest.TempPathFactory) -> TemplateSet:
+    root = tmp_path_factory.mktemp("templates")
+    (root / "tip").mkdir()
+    for name, source in USER_TEMPLATES.items():
+        (root / "tip" / f"{name}.j2").write_text(source, encoding="utf-8")
+    return load_templates(root)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    headline=TEXTS,
+    body=TEXTS,
+    number=st.integers(min_value=0, max_value=10_000),
+    variant=st.integers(min_value=0, max_value=5),
+    user=st.booleans(),
+)
+def test_every_post_is_valid_measured_and_faithful(
+    user_templates: TemplateSet, headline: str, body: str, number: int, variant: int, user: bool
+) -> None:
+    tip = Tip(number, headline, body)
+    article = replace(ARTICLE, tips=(tip,))
+    templates = user_templates if user else load_templates()
+    post = compose_tip(article, tip, handle=HANDLE, hashtags=HASHTAGS, variant=variant, env=templates)
+
+    source = (templates.directory / post.template).read_text(encoding="utf-8")
+    assert post.weighted_length == weighted_length(post.text)
+    for part in post.parts:
+        assert weighted_length(part) <= MAX_WEIGHTED_LENGTH
+        assert is_valid(part), repr(part)
+        assert not unfaithful_words(part, tip, article, source, handle=HANDLE, hashtags=HASHTAGS), repr(part)
+    if post.thread:
+        assert post.thread[0] == post.text
