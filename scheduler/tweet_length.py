@@ -109,6 +109,7 @@ _LINK = regex.compile(
 # A link never holds a space, and has a '.' before a letter (its TLD's): the link regex runs on such words alone,
 # found by the standard library's faster engine. The lazy scan after a word start keeps long words linear.
 _LINK_WORD = re.compile(r"(?<!\S)\S*?\.[^\W\d_]\S*")
+_DOT_LETTER = re.compile(r"\.[^\W\d_]")
 
 _MAX_LABEL_LENGTH = 63
 
@@ -119,21 +120,12 @@ def weighted_length(text: str) -> int:
         # The common case, kept cheap: ASCII is already NFC, holds no emoji, and without a '.' no link.
         if "." not in text:
             return len(text)
-        return len(text) + sum(weight - (end - start) for start, end, weight in _weigh_links(text))
+        return len(text) + sum(_word_adjustment(word) for word in text.split() if "." in word)
     text = unicodedata.normalize("NFC", text)
-    total = len(text) + len(_HEAVY.findall(text))
-    links = _weigh_links(text) if "." in text else []
-    for start, end, weight in links:
-        total += weight - _plain_weight(text[start:end])
-    link_index = 0
-    for match in _EMOJI.finditer(text):
-        start = match.start()
-        while link_index < len(links) and links[link_index][1] <= start:
-            link_index += 1
-        if link_index < len(links) and links[link_index][0] <= start:
-            continue  # inside a link, already weighed as a whole
-        total += EMOJI_WEIGHT - _plain_weight(match.group())
-    return total
+    # Links and emoji sequences hold no space: weigh the text code point by code point, then correct word by word.
+    return _plain_weight(text) + sum(
+        _word_adjustment(word) for word in text.split() if "." in word or not word.isascii()
+    )
 
 
 def is_valid(text: str) -> bool:
@@ -155,6 +147,21 @@ def _plain_weight(text: str) -> int:
     return len(text) + len(_HEAVY.findall(text))
 
 
+@functools.lru_cache(maxsize=4096)
+def _word_adjustment(word: str) -> int:
+    """What links and emoji sequences change to a space-free word's code-point weight.
+
+    Cached, since every post of an article repeats its link and most of its words.
+    """
+    links = _links_in_word(word)
+    adjustment = sum(weight - _plain_weight(word[start:end]) for start, end, weight in links)
+    if not word.isascii():
+        for match in _EMOJI.finditer(word):
+            if not any(start <= match.start() < end for start, end, _ in links):  # a link weighs as a whole
+                adjustment += EMOJI_WEIGHT - _plain_weight(match.group())
+    return adjustment
+
+
 def _weigh_links(text: str) -> list[tuple[int, int, int]]:
     """(start, end, weight) of each link, in order."""
     links = []
@@ -166,7 +173,9 @@ def _weigh_links(text: str) -> list[tuple[int, int, int]]:
 
 @functools.lru_cache(maxsize=4096)
 def _links_in_word(word: str) -> tuple[tuple[int, int, int], ...]:
-    """Links in one space-free word, by offset: cached, since every post of an article repeats its link."""
+    """Links in one space-free word, as (start, end, weight) by offset."""
+    if not _DOT_LETTER.search(word):
+        return ()
     return tuple(link for match in _LINK.finditer(word) if (link := _weigh_link(word, match)))
 
 
