@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.conftest_standin"]
+pytest_plugins = ["tests.conftest_standin", "tests.helpers_ledger"]
