@@ -130,7 +130,8 @@ def test_variants_wrap_around_in_natural_order(tmp_path: Path, article: Article)
 
 
 def test_series_label_and_hashtags_reach_the_template(tmp_path: Path, article: Article) -> None:
-    templates = load_templates(write_templates(tmp_path, only="Tip {{ series.label }} by @{{ handle }} {{ hashtag_line }}"))
+    source = "Tip {{ series.label }} by @{{ handle }} {{ hashtag_line }}"
+    templates = load_templates(write_templates(tmp_path, only=source))
 
     post = compose_tip(article, SEED_TIPS[1], handle="@GleiberMD", hashtags=["#BackPain", "Massage", "backpain"],
                        env=templates)
@@ -152,7 +153,7 @@ def test_hashtags_go_one_at_a_time_from_the_last_before_the_body_is_cut(tmp_path
     assert_sound(post, tip, replace(article, tips=(tip,)), LONG_TEMPLATE)
 
 
-def test_a_long_body_loses_hashtags_then_is_cut_after_its_last_fitting_sentence(tmp_path: Path, article: Article) -> None:
+def test_a_long_body_loses_hashtags_then_is_cut_after_a_sentence(tmp_path: Path, article: Article) -> None:
     templates = load_templates(write_templates(tmp_path, long=LONG_TEMPLATE))
     tip = SEED_TIPS[2]
     post = compose_tip(article, tip, handle=HANDLE, hashtags=HASHTAGS, env=templates)
@@ -163,7 +164,7 @@ def test_a_long_body_loses_hashtags_then_is_cut_after_its_last_fitting_sentence(
     assert_sound(post, tip, article, LONG_TEMPLATE)
 
 
-def test_a_body_without_a_fitting_sentence_is_cut_after_a_word_with_an_ellipsis(tmp_path: Path, article: Article) -> None:
+def test_without_a_fitting_sentence_the_body_is_cut_after_a_word(tmp_path: Path, article: Article) -> None:
     templates = load_templates(write_templates(tmp_path, long=LONG_TEMPLATE))
     body = "Stretch gently, " * 30 + "then rest."
     tip = Tip(1, "Stretch.", body)
@@ -294,3 +295,8 @@ def test_unfaithful_words_catches_invented_words(article: Article) -> None:
     assert unfaithful_words(f"Tip 1/5: {tip.headline} Guaranteed cure!", tip, article, source) == {"Guaranteed", "cure"}
     # Jinja code is not the template's text: "body" appears only inside {{ }}.
     assert unfaithful_words("body", tip, article, "{{ tip.body }}") == {"body"}
+
+
+def test_the_default_templates_are_the_repository_ones_in_a_checkout() -> None:
+    assert default_templates_dir() == Path(__file__).resolve().parents[1] / "templates"
+    assert len(load_templates().variants("tip")) == 3
