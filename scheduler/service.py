@@ -136,9 +136,10 @@ class Service:
         signal.signal(signal.SIGHUP, hup)
 
     def _stop(self) -> int:
-        self._scheduler.shutdown(wait=False)
         timeout = self.config["service"]["stop_timeout"].total_seconds()
+        log.debug("waiting up to %ss for the call in flight", timeout)
         finished = self._busy.acquire(timeout=timeout)
+        log.info("stop: in-flight call %s", "finished" if finished else "abandoned")
         if not finished:
             self._abandon()
         self.store.stop_instance(self.instance, self.clock())
@@ -147,6 +148,7 @@ class Service:
         if not finished:
             # The worker thread is stuck in a network call; the ledger already says what happened.
             os._exit(0)
+        self._scheduler.shutdown(wait=False)
         return 0
 
     def _abandon(self) -> None:
