@@ -20,7 +20,7 @@ SCAN_LIMIT = 2000
 
 def candidates(store: Store, config: Config, now: datetime, *, limit: int) -> list[QueuedPost]:
     from scheduler.compose import compose_tip
-    from scheduler.templates import make_environment
+    from scheduler.templates import load_templates
 
     cooldown_start = now - config["queue"]["evergreen_cooldown"]
     window = config["queue"]["duplicate_window"]
@@ -42,7 +42,7 @@ def candidates(store: Store, config: Config, now: datetime, *, limit: int) -> li
         tip = next((t for t in article.tips if t.number == key[1]), None) if article else None
         if tip is None:
             continue  # the tip was edited out of its article: do not bring it back
-        env = env or make_environment(config.templates_dir)
+        env = env or load_templates(config.templates_dir)
         hashtags = article.hashtags or config["compose"]["hashtags"]
         for step in range(1, 8):
             composed = compose_tip(article, tip, handle=config.handle, hashtags=hashtags,

@@ -56,9 +56,9 @@ def article_paths(paths: Sequence[Path]) -> list[Path]:
 def compose(config: Config, paths: Sequence[Path], *, url: str | None = None) -> list[Composed]:
     from scheduler.article import load_article
     from scheduler.compose import compose_article
-    from scheduler.templates import make_environment
+    from scheduler.templates import load_templates
 
-    env = make_environment(config.templates_dir)
+    env = load_templates(config.templates_dir)
     results = []
     for path in article_paths(paths):
         article = load_article(path, url=url)

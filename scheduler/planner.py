@@ -14,9 +14,10 @@ Order
   (source "slot"). Pins and retries are extra posts: they never use up a slot.
 
 Missed work (grace)
-  Planning starts at ``now - grace``. A slot in ``[now - grace, now]`` that is not in
-  ``consumed_slots`` is still due: it is listed at its own (past) time and the service
-  publishes it at once. Earlier slots are gone. A pin or retry within the grace window is
+  Planning starts at ``now - grace``. The latest slot in ``[now - grace, now]``, if it is
+  not in ``consumed_slots``, is still due: it is listed at its own (past) time and the
+  service publishes it at once. Earlier slots are gone: several missed slots never turn
+  into a burst of posts. A pin or retry within the grace window is
   due the same way; one older than that loses its moment and goes to the head of the
   slot-filling order (sources "missed pin" / "missed retry", oldest first), so a backlog
   after downtime goes out one post per slot, never in a burst.
@@ -127,6 +128,26 @@ def plan(
     return _Planner(now, calendar, queue, history, settings, paused, consumed_slots, recycle).run(
         count
     )
+
+
+def _latest_missed_then_future(slots: Iterator[datetime], now: datetime) -> Iterator[datetime]:
+    """Of the slots already past (within grace), only the latest may still be filled.
+
+    One post may go out late; a run of missed slots must not become a burst of posts.
+    """
+    latest_past = None
+    for at in slots:
+        if at <= now:
+            latest_past = at
+            continue
+        if latest_past is not None:
+            yield latest_past
+        yield at
+        break
+    else:
+        if latest_past is not None:
+            yield latest_past
+    yield from slots
 
 
 def tweets_of(post: QueuedPost) -> int:
@@ -311,7 +332,7 @@ class _Planner:
             calendar, [r for r in history if _utc(r.at) >= self.start - reach]
         )
         # The calendar's slots still to plan; None while stopped for an empty queue.
-        self.slots: Iterator[datetime] | None = calendar.slots_after(self.start)
+        self.slots: Iterator[datetime] | None = _latest_missed_then_future(calendar.slots_after(self.start), now)
         self.slot: datetime | None = next(self.slots, None)
 
     def run(self, count: int) -> list[PlanEntry]:

@@ -271,6 +271,13 @@ def test_slot_missed_within_grace_is_due_at_its_time_older_is_gone() -> None:
     assert entries[0].at < now  # due: the service publishes it at once
 
 
+def test_several_missed_slots_within_grace_give_one_late_post_not_a_burst() -> None:
+    every_two_minutes = Calendar(NY, [], cron=["*/2 * * * *"])
+    now = datetime(2026, 3, 2, 9, 9, 30, tzinfo=NY)  # 09:00 .. 09:08 passed with nobody running
+    entries = plan(now, every_two_minutes, posts("a", "b", "c"), [], DEFAULT, count=3)
+    assert assigned(entries) == [(ny(2, 9, 8), "a"), (ny(2, 9, 10), "b"), (ny(2, 9, 12), "c")]
+
+
 def test_consumed_slot_is_not_planned_again() -> None:
     now = datetime(2026, 3, 2, 13, 5, tzinfo=NY)
     entries = run(posts("b"), now=now, count=1, consumed_slots={ny(2, 13)})
