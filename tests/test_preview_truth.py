@@ -165,3 +165,53 @@ def test_published_sequence_equals_preview_over_a_month(world):
     # Nothing else is due: the remaining plan is empty (queue empty).
     rest = agenda.upcoming(store, config, clock(), count=1)
     assert all(e.post is None for e in rest)
+
+
+@pytest.mark.parametrize("late", [timedelta(milliseconds=3), timedelta(seconds=90), timedelta(minutes=14)])
+def test_truth_holds_for_pins_on_slots_in_blackout_and_late_wakeups(world, late):
+    """Pins on a slot's second and inside the blackout, and a service that wakes late (within grace)."""
+    config, store, tmp_path = world
+    start = datetime(2026, 11, 27, 12, 0, tzinfo=NY).astimezone(UTC)
+    import_articles(store, config, [POSTS], start)
+    adhoc = [
+        queueing.add_text(store, config, f"Desk posture check {n}: feet flat, screen at eye level. #BackPain",
+                          start).post_id
+        for n in range(1, 21)
+    ]
+    on_slot = datetime(2026, 12, 2, 9, 0, 0, tzinfo=NY).astimezone(UTC)  # a slot's very second
+    in_blackout = datetime(2026, 12, 25, 10, 0, 0, tzinfo=NY).astimezone(UTC)
+    next_second = datetime(2026, 12, 25, 10, 0, 1, tzinfo=NY).astimezone(UTC)
+    store.pin(config.account, adhoc[3], on_slot, start)
+    store.pin(config.account, "massage-therapy-for-back-pain-5", in_blackout, start)
+    store.pin(config.account, adhoc[4], next_second, start)
+    store.move(config.account, "massage-therapy-for-back-pain-3", top=True)
+
+    count = 25
+    expected = _post_entries(agenda.upcoming(store, config, start, count=count))
+    assert len(expected) == count
+    pinned = {pid: at for at, pid, _ in expected}
+    assert pinned[adhoc[3]] == on_slot
+    assert pinned["massage-therapy-for-back-pain-5"] == in_blackout  # pins go even in a blackout
+    assert pinned[adhoc[4]] == next_second
+
+    clock = FakeClock(start)
+    outbox = tmp_path / "outbox.jsonl"
+    engine = PublishingEngine(store, OutboxPublisher(outbox, config.handle, clock=clock), account=config.account,
+                              instance="sim-2", policy=RetryPolicy(), clock=clock)
+    published: list = []
+    for _ in range(count + 1):
+        if len(published) >= count:
+            break
+        nxt = next(e for e in agenda.upcoming(store, config, clock(), count=1) if e.post is not None)
+        clock.t = max(clock.t, nxt.at + late)
+        published.extend(publish_due(store, config, engine, clock))
+    published = published[:count]
+
+    assert published == expected
+    records = [json.loads(line) for line in outbox.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert [r["text"] for r in records] == [text for _, _, text in expected]
+    slot_posts_in_blackout = [
+        at for at, pid, _ in published
+        if at.astimezone(NY).date() in BLACKOUT and at not in (in_blackout, next_second)
+    ]
+    assert slot_posts_in_blackout == []
