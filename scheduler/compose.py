@@ -113,6 +113,8 @@ def _compose(templates: TemplateSet, shared: _Shared, tip: Tip, position: int, v
     headline, body, tags = clean(tip.headline), clean(tip.body), shared.hashtags
 
     text, exports = render.with_exports(headline, body, tags)
+    if not text:
+        raise TemplateError(f"{chosen.path}: renders an empty post for {render.where}")
     media = _media(exports.get("media"), templates.directory, render.where, chosen)
     if _fits(text):
         return _post(tip, chosen, index, (text,), media)
@@ -138,7 +140,10 @@ def _shorten(render: _Renderer, headline: str, body: str, tags: tuple[str, ...])
         text = render(headline, body, tags[:kept])
         if _fits(text):
             return text
-    fitted = _fit_prefix(lambda shorter: render(headline, shorter, ()), body)
+    # Cutting the body cannot help when the post is too long even without it: the headline must give way too.
+    fitted = None
+    if weighted_length(render(headline, "", ())) <= MAX_WEIGHTED_LENGTH:
+        fitted = _fit_prefix(lambda shorter: render(headline, shorter, ()), body)
     if fitted is None:
         fitted = _fit_prefix(lambda shorter: render(shorter, "", ()), headline)
     if fitted is None:
@@ -162,7 +167,7 @@ def _thread(render: _Renderer, headline: str, body: str, tags: tuple[str, ...]) 
     rest = body[used:].lstrip()
     while rest:
         reply = _fit_prefix(lambda shorter: shorter, rest, whole_first=True)
-        if reply is None or not reply[0]:
+        if reply is None:
             break  # a "word" longer than a post: left out, as a single post would leave it
         parts.append(reply[0])
         rest = rest[reply[1] :].lstrip()
@@ -180,12 +185,11 @@ def _fit_prefix(render_with: Callable[[str], str], text: str, *, whole_first: bo
         if _fits(rendered):
             return rendered, len(text)
     sentences = [end for end in sentence_ends(text) if end < len(text)]
-    found = _longest_fitting([(end, text[:end]) for end in sentences], render_with)
+    found = _longest_fitting(sentences, lambda end: text[:end], render_with)
     if found:
         return found
     first = sentences[0] if sentences else len(text)
-    words = [(end, cut) for end in _word_ends(text, first) if (cut := _with_ellipsis(text[:end]))]
-    found = _longest_fitting(words, render_with)
+    found = _longest_fitting(_word_ends(text, first), lambda end: _with_ellipsis(text[:end]), render_with)
     if found:
         return found
     rendered = render_with("")
@@ -193,16 +197,20 @@ def _fit_prefix(render_with: Callable[[str], str], text: str, *, whole_first: bo
 
 
 def _longest_fitting(
-    candidates: list[tuple[int, str]], render_with: Callable[[str], str]
+    ends: list[int], shown_for: Callable[[int], str], render_with: Callable[[str], str]
 ) -> tuple[str, int] | None:
+    """Binary search over cut points; only the probed cuts are made, as a long text has many."""
     best = None
-    low, high = 0, len(candidates) - 1
+    low, high = 0, len(ends) - 1
     while low <= high:
         middle = (low + high) // 2
-        used, shown = candidates[middle]
+        shown = shown_for(ends[middle])
+        if not shown:  # nothing worth showing before this cut: look further
+            low = middle + 1
+            continue
         rendered = render_with(shown)
         if _fits(rendered):
-            best = rendered, used
+            best = rendered, ends[middle]
             low = middle + 1
         else:
             high = middle - 1
@@ -231,7 +239,8 @@ def _with_ellipsis(prefix: str) -> str:
 
 
 def _fits(text: str) -> bool:
-    return weighted_length(text) <= MAX_WEIGHTED_LENGTH
+    """Whether ``text`` makes a post: something to say, within X's limit."""
+    return bool(text) and weighted_length(text) <= MAX_WEIGHTED_LENGTH
 
 
 class _Renderer:
@@ -264,13 +273,14 @@ class _Renderer:
             text = str(module)
         except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
             raise render_error(exc, self.variant, sys.exc_info()[2], self.where) from exc
-        text = tidy(text)
-        if not text:
-            raise TemplateError(f"{self.variant.path}: renders an empty post for {self.where}")
-        return text, module.__dict__
+        return tidy(text), module.__dict__
 
     def fixed_parts_too_long(self) -> TemplateError:
         bare = self("", "", ())
+        if not bare:
+            return TemplateError(
+                f"{self.variant.path}: shows nothing but tip text that cannot be shortened to fit, for {self.where}"
+            )
         return TemplateError(
             f"{self.variant.path}: even without its headline, body and hashtags, the post for {self.where} "
             f"weighs {weighted_length(bare)} of {MAX_WEIGHTED_LENGTH}; shorten the template's own text"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -300,3 +301,14 @@ def test_unfaithful_words_catches_invented_words(article: Article) -> None:
 def test_the_default_templates_are_the_repository_ones_in_a_checkout() -> None:
     assert default_templates_dir() == Path(__file__).resolve().parents[1] / "templates"
     assert len(load_templates().variants("tip")) == 3
+
+
+def test_a_headline_too_long_for_any_post_is_cut_after_a_word_and_the_link_kept(article: Article) -> None:
+    tip = Tip(1, "Gentle stretching every morning keeps the lower back supple " * 6, "Short body.")
+    with_tip = replace(article, tips=(tip,))
+    for variant in range(3):
+        post = compose_tip(with_tip, tip, handle=HANDLE, hashtags=HASHTAGS, variant=variant)
+        assert URL in post.text
+        cut = re.search(rf"(\S+){ELLIPSIS}", post.text)
+        assert cut and cut.group(1) in tip.headline.split()  # a whole word, nothing dangling
+        assert_sound(post, tip, with_tip, source_of(post))
