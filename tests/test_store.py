@@ -116,16 +116,6 @@ def test_concurrent_first_opens_migrate_once_postgres(postgres_url):
     assert errors == []
 
 
-test_concurrent_first_opens_migrate_once_postgres = pytest.mark.xfail(strict=True, reason=(
-    "BUG: scheduler/store.py Store._migrate creates schema_migrations (checkfirst) outside the "
-    "pg_advisory_xact_lock, so concurrent first opens race on CREATE TABLE (UniqueViolation on "
-    "pg_type_typname_nsp_index)"))(test_concurrent_first_opens_migrate_once_postgres)
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: scheduler/store.py _create_engine's connect hook runs PRAGMA journal_mode=WAL, which fails at "
-    "once with 'database is locked' (SQLite does not busy-wait there) while another connection holds a "
-    "lock on a new ledger; two processes opening a new ledger together can hit it"))
 def test_first_sqlite_open_waits_for_a_lock_held_by_another_process(tmp_path):
     path = tmp_path / "ledger.sqlite3"
     locked, release = threading.Event(), threading.Event()

@@ -185,7 +185,9 @@ class XPublisher:
         if self._bearer is None:
             return
         try:
-            self._client.bearer_token = self._bearer()
+            token = self._bearer()
+            register_secrets([token])  # whoever supplied it, it must never reach a log line
+            self._client.bearer_token = token
         except CredentialsError as exc:
             error = LookupUnavailable if lookup else AuthError
             raise error(str(exc)) from None
