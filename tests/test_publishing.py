@@ -435,6 +435,28 @@ def test_recover_without_an_open_attempt_does_not_look_up(engine, sqlite_store, 
     assert standin.request_count("timeline") == 0 and len(standin.timeline()) == 1
 
 
+def test_recover_after_a_kill_between_the_answer_and_the_next_step(engine, sqlite_store, standin, x_publisher,
+                                                                     fake_clock):
+    """A kill right after X answered: the part's attempt and id are one transaction, so the ledger
+    either knows the id or still has the attempt open (and looks it up). Either way: no re-send."""
+    queue(sqlite_store, new_post("p1", "killed after the answer came back"))
+    sqlite_store.beat("dead", ACCOUNT, dead_pid(), socket.gethostname(), fake_clock())
+    sqlite_store.claim("p1", "dead", fake_clock(), fake_clock())
+    attempt = sqlite_store.begin_attempt("p1", ACCOUNT, 0, "dead", fake_clock())
+    tweet_id = x_publisher.create_post("killed after the answer came back")
+    sqlite_store.finish_part(attempt, "p1", "dead", [tweet_id], fake_clock())
+    # SIGKILL here: mark_sent never ran
+
+    assert engine.recover(timedelta(minutes=5)) == ["p1"]
+    assert engine.publish("p1", None).state == "sent"
+    post = sqlite_store.get("p1")
+    assert (post.state, post.tweet_id) == (PostState.SENT, tweet_id)
+    assert len(standin.timeline()) == 1 and standin.request_count("tweets") == 1
+
+
+# -- the outbox publisher ---------------------------------------------------------------------------
+
+
 def test_outbox_publish_and_recover_after_a_crash(sqlite_store, tmp_path, fake_clock):
     outbox = OutboxPublisher(tmp_path / "outbox.jsonl", "tipbot", clock=fake_clock)
     engine = make_engine(sqlite_store, outbox, fake_clock)
