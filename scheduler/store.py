@@ -248,23 +248,15 @@ class Store:
         return value or 0
 
     def pause(self, account: str, reason: str, now: datetime) -> None:
-        with self.engine.begin() as conn:
-            self._ensure_account(conn, account)
-            conn.execute(
-                m.accounts.update()
-                .where(m.accounts.c.account == account)
-                .values(paused=True, pause_reason=reason, paused_at=now)
-            )
-            self._bump(conn, account)
+        self._set_paused(account, paused=True, pause_reason=reason, paused_at=now)
 
     def resume(self, account: str) -> None:
+        self._set_paused(account, paused=False, pause_reason=None, paused_at=None)
+
+    def _set_paused(self, account: str, **values) -> None:
         with self.engine.begin() as conn:
             self._ensure_account(conn, account)
-            conn.execute(
-                m.accounts.update()
-                .where(m.accounts.c.account == account)
-                .values(paused=False, pause_reason=None, paused_at=None)
-            )
+            conn.execute(m.accounts.update().where(m.accounts.c.account == account).values(**values))
             self._bump(conn, account)
 
     def _ensure_account(self, conn: Connection, account: str) -> None:
