@@ -81,9 +81,9 @@ class Harness:
     def json(self, *args: str):
         return json.loads(self.cli(*args, "--json").stdout)
 
-    def serve(self, name: str = "serve") -> subprocess.Popen:
+    def serve(self, name: str = "serve", *args: str) -> subprocess.Popen:
         log = open(self.tmp / f"{name}.log", "ab")
-        proc = subprocess.Popen([sys.executable, "-m", "scheduler", "serve"], env=self.env, stdout=log,
+        proc = subprocess.Popen([sys.executable, "-m", "scheduler", "serve", *args], env=self.env, stdout=log,
                                 stderr=subprocess.STDOUT)
         proc.log_path = self.tmp / f"{name}.log"  # type: ignore[attr-defined]
         self.procs.append(proc)

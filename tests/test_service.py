@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections import Counter
@@ -43,6 +44,23 @@ def test_pinned_posts_go_out_within_a_second_of_their_time(harness):
     texts = [t["text"] for t in harness.standin.timeline()]
     assert texts == [f"On-time post number {n}" for n in range(3)]
     assert harness.stop(proc) < 5 and proc.returncode == 0
+
+
+def test_json_logs_have_one_line_per_publication_with_its_facts(harness):
+    post_id = harness.add("Logged as JSON", seconds_ahead(2))
+    proc = harness.serve("json", "--log-json")
+    harness.wait_for_timeline(1)
+    harness.wait_for_log(proc, '"outcome": "sent"')
+    harness.stop(proc)
+    lines = [json.loads(line) for line in harness.log_of(proc).splitlines()]
+    published = [line for line in lines if line.get("post_id") == post_id]
+    assert len(published) == 1
+    line = published[0]
+    tweet_id = harness.standin.timeline()[0]["id"]
+    assert line["outcome"] == "sent" and line["level"] == "info"
+    assert line["url"] == f"https://x.com/{harness.standin.default_account.username}/status/{tweet_id}"
+    assert datetime.fromisoformat(line["slot"]).utcoffset() == timedelta(hours=-5)  # shown in the account's zone
+    assert harness.standin.consumer_secret not in harness.log_of(proc)
 
 
 def test_queue_changes_apply_while_running_without_restart(harness):
