@@ -754,6 +754,7 @@ def machine_info() -> dict:
         pass
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "load_average_at_start": os.getloadavg()[0],
             "platform": platform.platform(), "date": datetime.now().astimezone().isoformat(timespec="seconds"),
             "commit": commit.strip()}
 
@@ -778,7 +779,8 @@ def text_table(rows: list[Row]) -> str:
 def markdown(rows: list[Row], machine: dict, args, total_s: float) -> str:
     out = [f"Machine: {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}; "
            f"{machine['date']}; commit {machine['commit']}; "
-           f"{'quick' if args.quick else 'full'} run, {total_s:.0f} s in all.", "",
+           f"{'quick' if args.quick else 'full'} run, {total_s:.0f} s in all; 1-min load average "
+           f"{machine['load_average_at_start']:.2f} at start, {machine['load_average_at_end']:.2f} at end.", "",
            "| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" for _ in COLUMNS) + "|"]
     for row in rows:
         out.append("| " + " | ".join(c.replace("|", "\\|") for c in table_cells(row)) + " |")
@@ -819,8 +821,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(work, ignore_errors=True)
     total_s = time.perf_counter() - began
+    machine["load_average_at_end"] = os.getloadavg()[0]
     print(f"Machine: {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}, {machine['date']}, "
-          f"commit {machine['commit']}, {'quick' if args.quick else 'full'} run")
+          f"commit {machine['commit']}, {'quick' if args.quick else 'full'} run, load average "
+          f"{machine['load_average_at_start']:.2f} -> {machine['load_average_at_end']:.2f}")
     print(text_table(rows))
     print()
     for row in rows:
