@@ -16,8 +16,8 @@ from scheduler.store import Store
 
 # Slot-filling posts read ahead of the plan; pinned and retrying posts are always read whole.
 # Far more than `count` so that series spacing can step over a long run of one article.
-READ_AHEAD_FACTOR = 20
-READ_AHEAD_MIN = 500
+READ_AHEAD_FACTOR = 5
+READ_AHEAD_MIN = 200
 
 
 def history_start(config: Config, now: datetime) -> datetime:
@@ -32,7 +32,7 @@ def upcoming(store: Store, config: Config, now: datetime, *, count: int) -> list
     account = config.account
     settings = config.plan_settings()
     history = [
-        SentRecord(p.post_id, p.article_key, p.slot_at or p.sent_at, len(p.parts))
+        SentRecord(p.post_id, p.article_key, p.slot_at, len(p.parts))
         for p in store.published_since(account, history_start(config, now))
     ]
     consumed = store.consumed_slots(account, now - settings.grace - timedelta(seconds=1))
@@ -56,7 +56,7 @@ def _queue_window(store: Store, account: str, count: int) -> list[QueuedPost]:
     own_time = store.scheduled_pending(account)
     limit = max(count * READ_AHEAD_FACTOR, READ_AHEAD_MIN)
     head = []
-    for post in store.iter_pending(account, page=min(limit, 1000)):
+    for post in store.iter_pending(account, page=limit):
         if post.pinned_at is None and post.next_attempt_at is None:
             head.append(post)
             if len(head) >= limit:
@@ -82,7 +82,7 @@ def quota_usage(store: Store, config: Config, now: datetime) -> QuotaUsage:
     local_now = now.astimezone(tz)
     today = month = 0
     for post in store.published_since(config.account, history_start(config, now)):
-        when = (post.slot_at or post.sent_at).astimezone(tz)
+        when = post.slot_at.astimezone(tz)
         if (when.year, when.month) == (local_now.year, local_now.month):
             month += len(post.part_ids) or len(post.parts)
             if when.date() == local_now.date():

@@ -122,6 +122,15 @@ def m001_initial(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def m002_time_indexes(conn: Connection) -> None:
+    """Planning reads publications by slot time and the posts that carry a time of their own;
+    without these, a ledger of 100,000 posts is scanned whole on every preview."""
+    # Plain DDL: an sa.Index here would attach itself to the shared ``posts`` Table object.
+    for column in ("slot_at", "pinned_at", "next_attempt_at"):
+        conn.execute(sa.text(f"CREATE INDEX IF NOT EXISTS ix_posts_{column} ON posts (account, {column})"))
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
+    ("m002_time_indexes", m002_time_indexes),
 ]

@@ -474,17 +474,16 @@ class Store:
 
     def scheduled_pending(self, account: str) -> list[QueuedPost]:
         """Pending posts that carry a time of their own (pinned or retrying), wherever they are queued."""
+        found: dict[str, QueuedPost] = {}
         with self._read() as conn:
-            rows = conn.execute(
-                sa.select(m.posts)
-                .where(
-                    m.posts.c.account == account,
-                    m.posts.c.state.in_(PENDING),
-                    sa.or_(m.posts.c.pinned_at.is_not(None), m.posts.c.next_attempt_at.is_not(None)),
-                )
-                .order_by(m.posts.c.position)
-            ).all()
-        return [_record(row).as_queued() for row in rows]
+            for column in (m.posts.c.pinned_at, m.posts.c.next_attempt_at):
+                rows = conn.execute(
+                    sa.select(m.posts).where(
+                        m.posts.c.account == account, column.is_not(None), m.posts.c.state.in_(PENDING)
+                    )
+                ).all()
+                found.update((row.post_id, _record(row).as_queued()) for row in rows)
+        return sorted(found.values(), key=lambda p: p.position)
 
     def queue_page(self, account: str, *, offset: int = 0, limit: int = 50, states: Sequence[str] = PENDING) -> list[PostRecord]:
         with self._read() as conn:
@@ -498,17 +497,18 @@ class Store:
         return [_record(row) for row in rows]
 
     def published_since(self, account: str, since: datetime) -> list[PostRecord]:
-        """Posts sent (or being sent) whose slot or send time is at or after ``since``: caps and spacing."""
-        when = sa.func.coalesce(m.posts.c.slot_at, m.posts.c.sent_at)
+        """Posts sent (or being sent) for a slot at or after ``since``: caps and spacing.
+
+        Every publication starts with a claim, which records its slot time."""
         with self._read() as conn:
             rows = conn.execute(
                 sa.select(m.posts)
                 .where(
                     m.posts.c.account == account,
+                    m.posts.c.slot_at >= since,
                     m.posts.c.state.in_((PostState.SENT.value, PostState.SENDING.value, PostState.UNKNOWN.value)),
-                    when >= since,
                 )
-                .order_by(when)
+                .order_by(m.posts.c.slot_at)
             ).all()
         return [_record(row) for row in rows]
 
