@@ -58,6 +58,8 @@ def parse_when(value: str, tz) -> datetime:
         raise click.BadParameter(
             f"{value!r} is not a date-time; use ISO 8601 like 2026-12-01T09:00:00-05:00 (or without offset: local)"
         ) from None
+    if parsed.microsecond:
+        raise click.BadParameter(f"{value!r}: times have second precision; drop the fraction of a second")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
     return parsed.astimezone(UTC)

@@ -172,6 +172,8 @@ def test_bad_input_is_refused_and_changes_nothing(cli, tmp_path):
     assert result.returncode == 2
     assert "'not-a-date' is not a date-time" in result.stderr
     assert "ISO 8601" in result.stderr
+    result = cli.run("queue", "pin", "X", "--at", "2026-12-01T09:00:00.5-05:00", ok=False)
+    assert result.returncode == 2 and "second precision" in result.stderr
 
     for args in (("queue", "remove", "nope-123"), ("queue", "move", "nope-123", "--top"),
                  ("queue", "pin", "nope-123", "--at", "2026-12-01T09:00:00-05:00")):
