@@ -362,7 +362,7 @@ def bench_startup(args, work: Path) -> list[Row]:
         Row("1b", "start-up: `scheduler preview --count 50`, empty ledger", preview_ms, "ms", "python -c pass", base,
             "ms", "< 300 ms (row 3's target; none given)", preview_ms < 300,
             ratio_meaning="x slower than bare interpreter",
-            notes=f"fresh SCHEDULER_HOME, no config (creates the ledger on first run); min "
+            notes=f"fresh SCHEDULER_HOME, no config; the discarded warm-up run creates the empty ledger; min "
                   f"{spread['preview']['min']:.0f}, max {spread['preview']['max']:.0f} ms"),
     ]
 
