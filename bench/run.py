@@ -527,6 +527,7 @@ def bench_big_ledger(args, work: Path) -> list[Row]:
     big = {key: times[f"{key} big"] for key in commands}
     empty = {key: times[f"{key} empty"] for key in commands}
     shown = subprocess.run(commands["preview"], env=env_big, cwd=cwd, capture_output=True, text=True).stdout
+    parts = preview_breakdown(env_big, cwd)
     planned = sum(1 for line in shown.splitlines() if " UTC)" in line and "empty" not in line)
     note = (f"ledger: {built['rows']:,} posts {built['by_state']}, built in {build_s:.1f} s; "
             f"config: slot every 30 min, no caps; median of {runs}; baseline = same command, same config, empty ledger")
@@ -536,9 +537,52 @@ def bench_big_ledger(args, work: Path) -> list[Row]:
         rows.append(Row(f"3{'a' if key == 'preview' else 'b'}", f"{label}, {total:,}-post ledger", value, "ms",
                         "same, empty ledger", median(empty[key]), "ms", "< 300 ms", value < 300,
                         ratio_meaning="x the empty-ledger time",
-                        notes=note + (f"; preview listed {planned} posts" if key == "preview" else ""),
-                        extra={"runs_ms": big[key], "empty_runs_ms": empty[key], "ledger": built}))
+                        notes=note + (f"; preview listed {planned} posts; where the time goes (in-process, ms): "
+                                      + ", ".join(f"{k} {v:.0f}" for k, v in parts.items())
+                                      if key == "preview" else ""),
+                        extra={"runs_ms": big[key], "empty_runs_ms": empty[key], "ledger": built,
+                               "breakdown_ms": parts}))
     return rows
+
+
+BREAKDOWN = r"""
+import json, sys, time
+from datetime import UTC, datetime, timedelta
+t = time.perf_counter()
+import click, scheduler.cli
+out = {"import click + cli": time.perf_counter() - t}
+t = time.perf_counter()
+import sqlalchemy
+out["import sqlalchemy"] = time.perf_counter() - t
+t = time.perf_counter()
+from scheduler import agenda, planner, views
+from scheduler.config import load_config
+from scheduler.store import Store
+config = load_config(None)
+store = Store.open(config.database_url)
+out["other imports + config + Store.open"] = time.perf_counter() - t
+now = datetime.now(UTC)
+steps = {
+    "published_since": lambda: store.published_since(config.account, agenda.history_start(config, now)),
+    "consumed_slots": lambda: store.consumed_slots(config.account, now - timedelta(minutes=16)),
+    "scheduled_pending": lambda: store.scheduled_pending(config.account),
+    "queue window": lambda: agenda._queue_window(store, config.account, 50),
+    "whole agenda.upcoming": lambda: agenda.upcoming(store, config, now, count=50),
+}
+for name, step in steps.items():
+    t = time.perf_counter()
+    step()
+    out[name] = time.perf_counter() - t
+print(json.dumps({k: v * 1000 for k, v in out.items()}))
+"""
+
+
+def preview_breakdown(env: dict, cwd: Path) -> dict[str, float]:
+    """Where `preview` spends its time, measured step by step in a fresh process (first call of each query)."""
+    done = subprocess.run([PYTHON, "-c", BREAKDOWN], env=env, cwd=cwd, capture_output=True, text=True)
+    if done.returncode != 0:
+        return {"breakdown failed": float("nan")}
+    return json.loads(done.stdout)
 
 
 # -- row 4: on-time publication --------------------------------------------------------------------
@@ -726,6 +770,7 @@ def bench_throughput(args, work: Path) -> list[Row]:
                 raise RuntimeError(f"engine outcomes not sent: {bad[:3]}")
         publisher.close()
         client.session.close()
+        statements, ledger_ms = ledger_cost(store, account)
     store.close()
     rate, base = median(engine_rates), median(bare_rates)
     per_post_overhead = (1 / rate - 1 / base) * 1000
@@ -735,9 +780,50 @@ def bench_throughput(args, work: Path) -> list[Row]:
                 "bare tweepy create_tweet, same transport", base, "posts/s", ">= 0.5 x bare", rate >= 0.5 * base,
                 ratio_meaning="x bare tweepy",
                 notes=f"stand-in with no latency; median of {repeats} runs (bare and engine alternate); ledger "
-                      f"bookkeeping costs {per_post_overhead:.1f} ms per post (SQLite, WAL); with 100 ms API "
+                      f"bookkeeping costs {per_post_overhead:.1f} ms per post (SQLite, WAL): per post {statements}; "
+                      f"the engine alone with an instant fake publisher takes {ledger_ms:.2f} ms per post; with 100 ms API "
                       f"latency that overhead would give {at_100ms:.2f} x bare (computed, not measured)",
                 extra={"engine_rates": engine_rates, "bare_rates": bare_rates})]
+
+
+def ledger_cost(store, account: str, n: int = 200) -> tuple[str, float]:
+    """The engine's ledger work per post: statements issued, and time with a publisher that answers at once."""
+    import sqlalchemy as sa
+
+    from scheduler.publishing import PublishingEngine, RetryPolicy, new_instance_id
+
+    class InstantPublisher:
+        name = "instant"
+
+        def create_post(self, text, *, reply_to=None, media_ids=()):
+            return str(time.time_ns())
+
+        def post_url(self, tweet_id):
+            return tweet_id
+
+    now = datetime.now(UTC)
+    bulk_insert(store, [post_row(post_id=f"lc-{i:05d}", account=account, kind="adhoc", text=f"ledger cost {i} {now}",
+                                 state="queued", position=10_000 + i, now=now) for i in range(n)], account)
+    engine = PublishingEngine(store, InstantPublisher(), account=account, instance=new_instance_id(),
+                              policy=RetryPolicy(), clock=lambda: datetime.now(UTC))
+    seen: dict[str, int] = {}
+
+    def count(conn, cursor, statement, *_):
+        word = statement.split(None, 1)[0].upper()
+        seen[word] = seen.get(word, 0) + 1
+
+    engine.publish("lc-00000", now)  # first-use compile costs out of the way
+    sa.event.listen(store.engine, "before_cursor_execute", count)
+    begins = []
+    sa.event.listen(store.engine, "begin", lambda conn: begins.append(1))
+    start = time.perf_counter()
+    for i in range(1, n):
+        engine.publish(f"lc-{i:05d}", now)
+    elapsed = (time.perf_counter() - start) / (n - 1) * 1000
+    sa.event.remove(store.engine, "before_cursor_execute", count)
+    per = {k: v / (n - 1) for k, v in seen.items()}
+    text = ", ".join(f"{v:g} {k}" for k, v in sorted(per.items(), key=lambda kv: -kv[1]))
+    return f"{len(begins) / (n - 1):g} transactions, statements: {text}", elapsed
 
 
 # -- output ----------------------------------------------------------------------------------------
