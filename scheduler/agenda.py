@@ -21,9 +21,17 @@ READ_AHEAD_MIN = 200
 
 
 def history_start(config: Config, now: datetime) -> datetime:
-    """How far back publications matter: caps look at the local month, spacing at its gaps."""
+    """How far back publications matter: spacing looks at its gaps, a monthly cap at the local month."""
     settings = config.plan_settings()
-    return now - max(timedelta(days=32), settings.series_gap, settings.min_spacing) - timedelta(days=1)
+    start = now - max(settings.series_gap, settings.min_spacing, timedelta(days=1)) - timedelta(days=1)
+    if settings.monthly_cap is not None:
+        start = min(start, month_start(config, now))
+    return start
+
+
+def month_start(config: Config, now: datetime) -> datetime:
+    local = now.astimezone(config.tz)
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def upcoming(store: Store, config: Config, now: datetime, *, count: int) -> list:
@@ -81,7 +89,7 @@ def quota_usage(store: Store, config: Config, now: datetime) -> QuotaUsage:
     tz = config.tz
     local_now = now.astimezone(tz)
     today = month = 0
-    for post in store.published_since(config.account, history_start(config, now)):
+    for post in store.published_since(config.account, month_start(config, now)):
         when = post.slot_at.astimezone(tz)
         if (when.year, when.month) == (local_now.year, local_now.month):
             month += len(post.part_ids) or len(post.parts)

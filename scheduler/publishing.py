@@ -148,10 +148,11 @@ class PublishingEngine:
 
     def publish(self, post_id: str, slot_at: datetime | None) -> Outcome:
         """Claim and send one pending post for the given slot time."""
-        if not self.store.claim(post_id, self.instance, slot_at or self.clock(), self.clock()):
+        post = self.store.claim_post(post_id, self.instance, slot_at or self.clock(), self.clock())
+        if post is None:
             return Outcome(post_id, slot_at, "skipped", detail="taken by another publisher, or no longer pending")
         try:
-            return self._send(self.store.get(post_id))
+            return self._send(post)
         except LostClaim:
             return Outcome(post_id, slot_at, "skipped", detail="the claim was taken over while sending")
 
@@ -231,9 +232,15 @@ class PublishingEngine:
             except PublishError as exc:
                 return self._failure(post, exc, part_ids, attempt)
             part_ids.append(tweet_id)
+            if len(part_ids) == len(post.parts):
+                self.store.finish_post(attempt, post.post_id, self.instance, part_ids, self.clock())
+                return self._sent(post, part_ids)
             self.store.finish_part(attempt, post.post_id, self.instance, part_ids, self.clock())
-        now = self.clock()
-        self.store.mark_sent(post.post_id, self.instance, part_ids, now)
+        # Every part was already out (found on X while reconciling).
+        self.store.mark_sent(post.post_id, self.instance, part_ids, self.clock())
+        return self._sent(post, part_ids)
+
+    def _sent(self, post: PostRecord, part_ids: list[str]) -> Outcome:
         return Outcome(post.post_id, post.slot_at, PostState.SENT.value, tuple(part_ids),
                        self.publisher.post_url(part_ids[0]))
 

@@ -647,6 +647,10 @@ class Store:
 
     def claim(self, post_id: str, instance: str, slot_at: datetime, now: datetime) -> bool:
         """Take a pending post for sending. One atomic conditional update: true for exactly one taker."""
+        return self.claim_post(post_id, instance, slot_at, now) is not None
+
+    def claim_post(self, post_id: str, instance: str, slot_at: datetime, now: datetime) -> PostRecord | None:
+        """``claim``, returning the claimed row (read in the same transaction), or None."""
         with self.engine.begin() as conn:
             taken = conn.execute(
                 m.posts.update()
@@ -659,7 +663,9 @@ class Store:
                     updated_at=now,
                 )
             ).rowcount
-        return taken == 1
+            if taken != 1:
+                return None
+            return _record(conn.execute(sa.select(m.posts).where(m.posts.c.post_id == post_id)).one())
 
     def take_over(self, post_id: str, dead_instance: str | None, instance: str, now: datetime) -> bool:
         """Claim a post left ``sending`` by an instance that is gone (crash recovery)."""
@@ -707,12 +713,16 @@ class Store:
         """A part went out: close its attempt and remember its id in one transaction, so no crash
         can leave a sent part that the ledger neither knows nor treats as uncertain."""
         with self.engine.begin() as conn:
-            conn.execute(
-                m.attempts.update()
-                .where(m.attempts.c.id == attempt_id)
-                .values(outcome="sent", finished_at=now, tweet_id=part_ids[-1])
-            )
+            self._close_sent_attempt(conn, attempt_id, part_ids[-1], now)
             self._update_owned(conn, post_id, instance, part_ids=list(part_ids), updated_at=now)
+
+    @staticmethod
+    def _close_sent_attempt(conn: Connection, attempt_id: int, tweet_id: str, now: datetime) -> None:
+        conn.execute(
+            m.attempts.update()
+            .where(m.attempts.c.id == attempt_id)
+            .values(outcome="sent", finished_at=now, tweet_id=tweet_id)
+        )
 
     def open_attempts(self, post_id: str) -> list[AttemptRecord]:
         return [a for a in self.attempts(post_id) if a.outcome == "sending"]
@@ -729,22 +739,33 @@ class Store:
 
     def mark_sent(self, post_id: str, instance: str, part_ids: Sequence[str], now: datetime) -> None:
         with self.engine.begin() as conn:
-            account = self._update_owned(
-                conn,
-                post_id,
-                instance,
-                state=PostState.SENT.value,
-                part_ids=list(part_ids),
-                tweet_id=part_ids[0],
-                sent_at=now,
-                uncertain=False,
-                next_attempt_at=None,
-                last_error=None,
-                last_status=None,
-                claimed_by=None,
-                updated_at=now,
-            )
-            self._bump(conn, account)
+            self._mark_sent(conn, post_id, instance, part_ids, now)
+
+    def finish_post(self, attempt_id: int, post_id: str, instance: str, part_ids: Sequence[str],
+                    now: datetime) -> None:
+        """The last part went out: close its attempt and mark the post sent in one transaction."""
+        with self.engine.begin() as conn:
+            self._close_sent_attempt(conn, attempt_id, part_ids[-1], now)
+            self._mark_sent(conn, post_id, instance, part_ids, now)
+
+    def _mark_sent(self, conn: Connection, post_id: str, instance: str, part_ids: Sequence[str],
+                   now: datetime) -> None:
+        account = self._update_owned(
+            conn,
+            post_id,
+            instance,
+            state=PostState.SENT.value,
+            part_ids=list(part_ids),
+            tweet_id=part_ids[0],
+            sent_at=now,
+            uncertain=False,
+            next_attempt_at=None,
+            last_error=None,
+            last_status=None,
+            claimed_by=None,
+            updated_at=now,
+        )
+        self._bump(conn, account)
 
     def mark_retrying(self, post_id: str, instance: str, at: datetime, now: datetime, *, error: str | None,
                       status: int | None, count_attempt: bool) -> None:
