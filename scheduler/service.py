@@ -137,9 +137,7 @@ class Service:
 
     def _stop(self) -> int:
         timeout = self.config["service"]["stop_timeout"].total_seconds()
-        log.debug("waiting up to %ss for the call in flight", timeout)
         finished = self._busy.acquire(timeout=timeout)
-        log.info("stop: in-flight call %s", "finished" if finished else "abandoned")
         if not finished:
             self._abandon()
         self.store.stop_instance(self.instance, self.clock())
