@@ -274,7 +274,6 @@ def build_big_ledger(store, account: str, *, total: int, queued: int, now: datet
     tips_per_article = 10
     pinned, retrying, failed, unknown = 20, 10, 60, 4
     past = total - queued - pinned  # sent, failed and unknown: the history
-    sent = past - failed - unknown
     outcome = ["sent"] * past
     for index in rng.sample(range(past), failed + unknown):
         outcome[index] = "failed" if failed else "unknown"

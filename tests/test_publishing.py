@@ -26,7 +26,7 @@ from scheduler.publisher.x import XPublisher
 from scheduler.publishing import PublishingEngine, RetryPolicy
 from scheduler.store import Store
 from tests.conftest_standin import TEST_TIMEOUT
-from tests.helpers_ledger import ACCOUNT, FakeClock, new_post
+from tests.helpers_ledger import ACCOUNT, new_post
 
 POLICY = RetryPolicy(
     max_attempts=3,
