@@ -45,7 +45,8 @@ _TO_SPACE = re.compile(
 )
 _BLANK_LINES = re.compile(r"\n{3,}")
 # Nothing dangles before an ellipsis: no space, and no punctuation but closing quotes and brackets.
-_DANGLING = regex.compile(r"[\s\p{Po}\p{Pd}\p{Ps}\p{Pi}\p{Pc}]+$")
+# Connector punctuation (_) is part of a word, so it is never stripped as if it dangled.
+_DANGLING = regex.compile(r"[\s\p{Po}\p{Pd}\p{Ps}\p{Pi}]+$")
 _SPACE_AFTER_WORD = regex.compile(r"(?<=\S) ")
 # Scripts written without spaces may be cut between any two of their characters.
 _UNSPACED = regex.compile(r"(?<=[\p{Han}\p{Hiragana}\p{Katakana}])(?=[\p{Han}\p{Hiragana}\p{Katakana}])")

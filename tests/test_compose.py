@@ -177,6 +177,17 @@ def test_without_a_fitting_sentence_the_body_is_cut_after_a_word(tmp_path: Path,
     assert_sound(post, tip, replace(article, tips=(tip,)), LONG_TEMPLATE)
 
 
+def test_a_cut_keeps_an_underscore_that_ends_a_word(tmp_path: Path, article: Article) -> None:
+    # Found by the property test: "snake_" lost its underscore before the ellipsis, inventing the word "snake".
+    templates = load_templates(write_templates(tmp_path, body="{{ tip.body }}"))
+    body = "x " * 130 + "snake_ " + "y" * 40
+    tip = Tip(1, "Words.", body)
+    post = compose_tip(replace(article, tips=(tip,)), tip, handle=HANDLE, hashtags=(), env=templates)
+
+    assert post.text.endswith(f"snake_{ELLIPSIS}")
+    assert_sound(post, tip, replace(article, tips=(tip,)), "{{ tip.body }}")
+
+
 def test_a_link_in_the_body_is_never_cut(tmp_path: Path, article: Article) -> None:
     templates = load_templates(write_templates(tmp_path, body="{{ tip.body }}"))
     link = "https://example.com/" + "a" * 300  # longer than a post, yet it weighs 23
