@@ -16,7 +16,7 @@ from pathlib import Path
 from scheduler.config import Config
 from scheduler.errors import ArticleError
 from scheduler.models import Article, ComposedPost, post_id_for
-from scheduler.store import ImportReport, NewPost, Store
+from scheduler.store import ArticleImport, ImportReport, NewPost, Store
 
 ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 
@@ -70,11 +70,13 @@ def compose(config: Config, paths: Sequence[Path], *, url: str | None = None) ->
 
 def import_articles(store: Store, config: Config, paths: Sequence[Path], now: datetime, *,
                     url: str | None = None) -> list[Imported]:
+    """Read and compose every article first, then store them all in one transaction."""
     composed = compose(config, paths, url=url)
-    return [_store_article(store, config, item, now) for item in composed]
+    reports = store.import_articles(config.account, [_article_import(item) for item in composed], now)
+    return [Imported(item.article, report) for item, report in zip(composed, reports, strict=True)]
 
 
-def _store_article(store: Store, config: Config, item: Composed, now: datetime) -> Imported:
+def _article_import(item: Composed) -> ArticleImport:
     article = item.article
     base = Path(article.source).parent
     new_posts = [
@@ -92,20 +94,16 @@ def _store_article(store: Store, config: Config, item: Composed, now: datetime) 
         )
         for post in item.posts
     ]
-    tips = [{"number": t.number, "headline": t.headline, "body": t.body} for t in article.tips]
-    report = store.import_article(
-        config.account,
+    return ArticleImport(
         article_key=article.key,
         title=article.title,
         url=article.url,
         source=article.source,
         fingerprint=_fingerprint(article),
-        tips=tips,
+        tips=[{"number": t.number, "headline": t.headline, "body": t.body} for t in article.tips],
         hashtags=article.hashtags,
         posts=new_posts,
-        now=now,
     )
-    return Imported(article, report)
 
 
 def _fingerprint(article: Article) -> str:

@@ -50,6 +50,18 @@ class NewPost:
 
 
 @dataclass(frozen=True)
+class ArticleImport:
+    article_key: str
+    title: str
+    url: str | None
+    source: str
+    fingerprint: str
+    tips: Sequence[dict]
+    posts: Sequence[NewPost]
+    hashtags: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
 class ImportReport:
     added: tuple[str, ...]
     updated: tuple[str, ...]
@@ -276,86 +288,80 @@ class Store:
 
     # -- importing and queueing ---------------------------------------------------------------
 
-    def import_article(
-        self,
-        account: str,
-        *,
-        article_key: str,
-        title: str,
-        url: str | None,
-        source: str,
-        fingerprint: str,
-        tips: Sequence[dict],
-        hashtags: Sequence[str] = (),
-        posts: Sequence[NewPost],
-        now: datetime,
-    ) -> ImportReport:
-        """Add or update an article's posts in one transaction.
+    def import_article(self, account: str, *, now: datetime, **fields) -> ImportReport:
+        """Add or update one article's posts (see ``import_articles``)."""
+        return self.import_articles(account, [ArticleImport(**fields)], now)[0]
+
+    def import_articles(self, account: str, items: Sequence[ArticleImport], now: datetime) -> list[ImportReport]:
+        """Add or update articles' posts, all in one transaction: a failure leaves the ledger as it was.
 
         Unsent posts follow the article's new text; sent ones stay as history; tips that
         disappeared lose their unsent posts.
         """
-        added, updated, unchanged, removed, kept_sent = [], [], [], [], []
         with self.engine.begin() as conn:
             self._ensure_account(conn, account)
-            article_row = {
-                "title": title,
-                "url": url,
-                "source": source,
-                "fingerprint": fingerprint,
-                "tips": list(tips),
-                "hashtags": list(hashtags),
-                "imported_at": now,
-            }
-            exists = conn.execute(
-                sa.select(m.articles.c.article_key).where(
-                    m.articles.c.account == account, m.articles.c.article_key == article_key
-                )
-            ).first()
-            if exists:
-                conn.execute(
-                    m.articles.update()
-                    .where(m.articles.c.account == account, m.articles.c.article_key == article_key)
-                    .values(**article_row)
-                )
-            else:
-                conn.execute(m.articles.insert().values(account=account, article_key=article_key, **article_row))
+            return [self._import_one(conn, account, item, now) for item in items]
 
-            current = {
-                row.post_id: row
-                for row in conn.execute(
-                    sa.select(m.posts).where(
-                        m.posts.c.account == account,
-                        m.posts.c.article_key == article_key,
-                        m.posts.c.kind == "tip",
-                    )
+    def _import_one(self, conn: Connection, account: str, item: ArticleImport, now: datetime) -> ImportReport:
+        added, updated, unchanged, removed, kept_sent = [], [], [], [], []
+        article_row = {
+            "title": item.title,
+            "url": item.url,
+            "source": item.source,
+            "fingerprint": item.fingerprint,
+            "tips": list(item.tips),
+            "hashtags": list(item.hashtags),
+            "imported_at": now,
+        }
+        exists = conn.execute(
+            sa.select(m.articles.c.article_key).where(
+                m.articles.c.account == account, m.articles.c.article_key == item.article_key
+            )
+        ).first()
+        if exists:
+            conn.execute(
+                m.articles.update()
+                .where(m.articles.c.account == account, m.articles.c.article_key == item.article_key)
+                .values(**article_row)
+            )
+        else:
+            conn.execute(m.articles.insert().values(account=account, article_key=item.article_key, **article_row))
+
+        current = {
+            row.post_id: row
+            for row in conn.execute(
+                sa.select(m.posts).where(
+                    m.posts.c.account == account,
+                    m.posts.c.article_key == item.article_key,
+                    m.posts.c.kind == "tip",
                 )
-            }
-            position = self._end_position(conn, account)
-            for post in posts:
-                row = current.pop(post.post_id, None)
-                if row is None:
-                    position += 1
-                    self._check_duplicate(conn, account, post.text, now, window=None, ignore=())
-                    conn.execute(m.posts.insert().values(**self._new_row(account, post, position, now)))
-                    added.append(post.post_id)
-                elif row.text == post.text and tuple(_json(row.parts)) == post.parts:
-                    unchanged.append(post.post_id)
-                elif row.state in PENDING:
-                    conn.execute(
-                        m.posts.update()
-                        .where(m.posts.c.post_id == post.post_id, m.posts.c.state.in_(PENDING))
-                        .values(**self._content_values(post), updated_at=now)
-                    )
-                    updated.append(post.post_id)
-                else:
-                    kept_sent.append(post.post_id)
-            for post_id, row in current.items():
-                if row.state in PENDING:
-                    conn.execute(m.posts.delete().where(m.posts.c.post_id == post_id, m.posts.c.state.in_(PENDING)))
-                    removed.append(post_id)
-            if added or updated or removed:
-                self._bump(conn, account)
+            )
+        }
+        position = self._end_position(conn, account)
+        for post in item.posts:
+            row = current.pop(post.post_id, None)
+            if row is None:
+                position += 1
+                self._check_duplicate(conn, account, post.text, now, window=None, ignore=())
+                conn.execute(m.posts.insert().values(**self._new_row(account, post, position, now)))
+                added.append(post.post_id)
+            elif row.text == post.text and tuple(_json(row.parts)) == post.parts:
+                unchanged.append(post.post_id)
+            elif row.state in PENDING:
+                conn.execute(
+                    m.posts.update()
+                    .where(m.posts.c.post_id == post.post_id, m.posts.c.state.in_(PENDING))
+                    .values(**self._content_values(post), updated_at=now)
+                )
+                updated.append(post.post_id)
+            else:
+                kept_sent.append(post.post_id)
+        for post_id, row in current.items():
+            if row.state in PENDING:
+                conn.execute(m.posts.delete().where(m.posts.c.post_id == post_id, m.posts.c.state.in_(PENDING)))
+                removed.append(post_id)
+        if added or updated or removed:
+            self._bump(conn, account)
         return ImportReport(tuple(added), tuple(updated), tuple(unchanged), tuple(removed), tuple(kept_sent))
 
     def add_post(

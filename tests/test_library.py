@@ -1,0 +1,36 @@
+"""Importing is all or nothing: every article is read, composed and stored in one go, or none is."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from scheduler.config import parse_config
+from scheduler.errors import DuplicateError
+from scheduler.library import compose, import_articles
+from scheduler.queueing import add_text
+from scheduler.store import Store
+
+POSTS = Path(__file__).parents[1] / "posts"
+NOW = datetime(2026, 1, 5, 12, tzinfo=UTC)
+
+
+def test_an_import_refused_part_way_writes_no_article(tmp_path):
+    """Two articles in one import: when the ledger refuses the second, the first is not kept either."""
+    config = parse_config("[quota]\ndaily = 0\nmonthly = 0\n", source=None, env={"SCHEDULER_HOME": str(tmp_path)})
+    store = Store.open(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    seed = (POSTS / "massage-therapy-for-back-pain.md").read_text(encoding="utf-8")
+    (folder / "a-first.md").write_text(seed.replace("massage-therapy-for-back-pain/", "first-copy/"))
+    (folder / "b-second.md").write_text(seed.replace("massage-therapy-for-back-pain/", "second-copy/"))
+    # Already queued: the very text the second article's first tip composes to.
+    clash = compose(config, [folder / "b-second.md"])[0].posts[0].text
+    queued = add_text(store, config, clash, NOW)
+
+    with pytest.raises(DuplicateError, match=queued.post_id):
+        import_articles(store, config, [folder], NOW)
+    assert [p.post_id for p in store.queue_page(config.account)] == [queued.post_id]
+    assert store.article(config.account, "first-copy") is None
