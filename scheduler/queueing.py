@@ -26,6 +26,8 @@ def add_text(store: Store, config: Config, text: str, now: datetime, *, at: date
             f"the post is {length} characters as X counts them (links 23, emoji and CJK 2); the limit is "
             f"{MAX_WEIGHTED_LENGTH}: shorten it by {length - MAX_WEIGHTED_LENGTH}"
         )
+    for path in media:
+        _check_image(Path(path))
     post = NewPost(
         post_id=adhoc_post_id(text, now),
         kind="adhoc",
@@ -36,3 +38,14 @@ def add_text(store: Store, config: Config, text: str, now: datetime, *, at: date
         pinned_at=at,
     )
     return store.add_post(config.account, post, now, duplicate_window=config["queue"]["duplicate_window"])
+
+
+def _check_image(path: Path) -> None:
+    """Refuse a bad image when it is queued, not when its slot comes."""
+    from scheduler.publisher.base import Rejected
+    from scheduler.publisher.media import check_image
+
+    try:
+        check_image(path)
+    except Rejected as exc:
+        raise QueueError(f"{exc.detail}; attach a PNG, JPEG, GIF or WebP image") from None

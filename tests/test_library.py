@@ -1,4 +1,4 @@
-"""Importing is all or nothing: every article is read, composed and stored in one go, or none is."""
+"""Adding content is all or nothing: a refused article or attachment leaves the queue as it was."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from scheduler.config import parse_config
-from scheduler.errors import DuplicateError
+from scheduler.errors import DuplicateError, QueueError
 from scheduler.library import compose, import_articles
 from scheduler.queueing import add_text
 from scheduler.store import Store
@@ -34,3 +34,13 @@ def test_an_import_refused_part_way_writes_no_article(tmp_path):
         import_articles(store, config, [folder], NOW)
     assert [p.post_id for p in store.queue_page(config.account)] == [queued.post_id]
     assert store.article(config.account, "first-copy") is None
+
+
+def test_an_attachment_that_is_not_an_image_is_refused_when_queued(tmp_path):
+    config = parse_config("", source=None, env={"SCHEDULER_HOME": str(tmp_path)})
+    store = Store.open(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+    fake = tmp_path / "photo.png"
+    fake.write_text("not a picture")
+    with pytest.raises(QueueError, match=r"photo\.png: the content is not an image"):
+        add_text(store, config, "With a picture", NOW, media=[fake])
+    assert store.queue_page(config.account) == []
