@@ -40,3 +40,7 @@ class CredentialsError(SchedulerError):
 
 class StoreError(SchedulerError):
     """The ledger cannot be opened or migrated."""
+
+
+class OutputError(SchedulerError):
+    """A file the command was asked to write (an --ics export...) cannot be written."""

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 
 from scheduler import __version__
+from scheduler.errors import OutputError
 from scheduler.models import QueuedPost
 from scheduler.planner import PlanEntry
 
@@ -40,7 +41,10 @@ def write_ics(
     for entry in entries:
         if entry.post is not None:
             calendar.add_component(_event(entry, entry.post, handle, now.astimezone(UTC)))
-    _write_atomically(Path(path), calendar.to_ical())
+    try:
+        _write_atomically(Path(path), calendar.to_ical())
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write the calendar file ({exc.strerror}); choose a writable path") from None
 
 
 def _event(entry: PlanEntry, post: QueuedPost, handle: str, stamp: datetime) -> icalendar.Event:

@@ -6,6 +6,7 @@ import icalendar
 import pytest
 
 from scheduler import ics
+from scheduler.errors import OutputError
 from scheduler.models import PostState, QueuedPost
 from scheduler.planner import PlanEntry
 
@@ -83,13 +84,18 @@ def test_failed_write_leaves_the_previous_file_whole(
     before = path.read_bytes()
 
     def disk_full(*_: object) -> None:
-        raise OSError("no space left on device")
+        raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(ics.os, "replace", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match="plan.ics: cannot write the calendar file \\(No space left on device\\)"):
         ics.write_ics(ENTRIES, handle="tipster", tz=NY, path=path, now=NOW)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["plan.ics"]  # no temp file left behind
+
+
+def test_a_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="nowhere/plan.ics: cannot write the calendar file"):
+        ics.write_ics(ENTRIES, handle="t", tz=NY, path=tmp_path / "nowhere" / "plan.ics", now=NOW)
 
 
 def test_naive_now_is_refused(tmp_path: Path) -> None:
