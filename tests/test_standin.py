@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import errno
 import hashlib
+import html
 import importlib
 import os
 import re
@@ -14,6 +15,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from requests_oauthlib import OAuth1
 
 from scheduler.publisher.transport import mount
@@ -614,3 +617,37 @@ def test_without_the_reference_the_projects_counter_judges(api, standin, monkeyp
     assert weighted_length(text) == 280 and post(api, text=text).status_code == 201
     assert post(api, text=text + "!").status_code == 400
     assert requests.get(f"{standin.url}/_standin/stats", timeout=2).json()["length_judge"] == "scheduler.tweet_length"
+
+
+_PIECES = st.sampled_from(
+    ["&", "<", ">", "&amp;", "tips", "see", "example.com/a", "https://www.nhs.uk/x?y=1&z=2", "x.ai", "bit.ly",
+     "www.example.org", "http://example.com", "😷", "日本", "(example.com/b)", "a.b", "\n", "."]
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(words=st.lists(st.one_of(_PIECES, st.text(max_size=6)), min_size=1, max_size=12), glue=st.sampled_from([" ", ""]))
+def test_rewritten_text_holds_the_posted_text(api, standin, words, glue):
+    """Whatever is posted: unescape the returned text and put each link back, and the posted text returns."""
+    standin.reset()
+    r = post(api, text=glue.join(words))
+    if r.status_code != 201:
+        return  # blank, or too long: nothing was created to check
+    [stored] = standin.timeline()
+    posted, returned, urls = stored["text"], r.json()["data"]["text"], stored["entities"]["urls"]
+    assert stored["rendered_text"] == returned
+    assert len({u["url"] for u in urls}) == len(urls)
+    pieces, done = [], 0
+    for u in urls:
+        assert returned[u["start"] : u["end"]] == u["url"] and re.fullmatch(TCO, u["url"])
+        assert "&" not in returned[done : u["start"]].replace("&amp;", "").replace("&lt;", "").replace("&gt;", "")
+        pieces.append(html.unescape(returned[done : u["start"]]))
+        # the link as posted: expanded_url, less the "http://" X adds to a link written without a scheme
+        link = u["expanded_url"]
+        if not posted.startswith(link, len("".join(pieces))):
+            link = link.removeprefix("http://")
+        pieces.append(link)
+        done = u["end"]
+    pieces.append(html.unescape(returned[done:]))
+    assert "".join(pieces) == posted
+    assert "<" not in returned and ">" not in returned
