@@ -319,12 +319,15 @@ def resolve(obj: Context, post_id, tweet_id, retry):
 @pass_ctx
 def serve(obj: Context, log_json, until_empty, log_level):
     """Run the publishing service in the foreground (SIGHUP reloads, SIGTERM stops)."""
+    from scheduler.signals import Signals
+
+    signals = Signals().install()  # before anything slow: a signal while starting is handled too
     import logging
 
     from scheduler.service import run_service
 
     sys.exit(run_service(obj.config_path, log_json=log_json, until_empty=until_empty,
-                         log_level=getattr(logging, log_level.upper())))
+                         log_level=getattr(logging, log_level.upper()), signals=signals))
 
 
 @cli.command()

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import threading
 from collections.abc import Callable
@@ -36,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 
 from scheduler.config import Config, load_config
 from scheduler.errors import SchedulerError
+from scheduler.signals import Signals
 from scheduler.store import LostClaim, Store
 
 log = logging.getLogger("scheduler.service")
@@ -47,30 +47,6 @@ ERROR_RETRY = timedelta(seconds=5)
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class Signals:
-    """What the signal handlers ask for. Installed first thing, before configuration or ledger."""
-
-    def __init__(self) -> None:
-        self.stopping = threading.Event()
-        self.wake = threading.Event()
-        self.reload_requested = False
-
-    def install(self) -> Signals:
-        signal.signal(signal.SIGTERM, self._stop)
-        signal.signal(signal.SIGINT, self._stop)
-        signal.signal(signal.SIGHUP, self._hup)
-        return self
-
-    def _stop(self, signum, _frame) -> None:
-        log.info("received %s: stopping", signal.Signals(signum).name)
-        self.stopping.set()
-        self.wake.set()
-
-    def _hup(self, _signum, _frame) -> None:
-        self.reload_requested = True
-        self.wake.set()
 
 
 class Service:
@@ -316,8 +292,10 @@ class Service:
 
 
 def run_service(config_path: str | None, *, log_json: bool = False, until_empty: bool = False,
-                log_level: int = logging.INFO) -> int:
-    signals = Signals().install()  # first: a SIGTERM or SIGHUP while starting must not kill the process
+                log_level: int = logging.INFO, signals: Signals | None = None) -> int:
+    # First: a SIGTERM or SIGHUP while starting must not kill the process (the CLI installs them
+    # even earlier, before importing this module).
+    signals = signals or Signals().install()
     from scheduler.logs import setup_logging
 
     setup_logging(json_lines=log_json, level=log_level)

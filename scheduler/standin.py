@@ -132,6 +132,7 @@ FAULT_KINDS = (
     "create_then_unavailable",  # do the work, then answer 503
     "create_then_gateway_timeout",  # do the work, then answer 504
     "drop",  # close the connection unanswered without doing anything
+    "echo_request",  # 400 whose detail echoes the request's Authorization, as a misconfigured proxy may
 )
 # The gateway errors that may come back after the work was done, by the fault kind that produces them.
 _AFTER_WORK_STATUS = {
@@ -843,6 +844,8 @@ class StandinX:
                 return _Reply(0, {}, drop=True)
             if fault.kind == "slow":
                 self._sleep(fault.seconds)
+            elif fault.kind == "echo_request":
+                return _Reply(*_invalid(f"Malformed request; it carried {req.headers.get('Authorization', '')}"))
             elif not fault.kind.startswith("create_then_"):
                 return _fault_reply(fault)
         reply = self._dispatch(endpoint, route, req)
