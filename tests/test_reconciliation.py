@@ -120,3 +120,77 @@ def test_duplicate_403_after_an_uncertain_attempt_means_it_was_sent(sqlite_store
     final = engine.publish("p", None)
     [on_x] = standin.timeline()
     assert (final.state, sqlite_store.get("p").tweet_id) == ("sent", on_x["id"])
+
+
+# -- a post being retried keeps its slot (hole 3) ---------------------------------------------------------
+
+CALENDAR = """\
+[account]
+handle = "tipbot"
+timezone = "America/New_York"
+
+[calendar]
+slots = []
+cron = ["* * * * *"]
+series_gap = "0s"
+
+[quota]
+daily = 0
+monthly = 0
+"""
+
+
+def test_a_503_does_not_let_the_next_post_take_the_slot_seconds_before_the_retry(sqlite_store, x_publisher,
+                                                                                   standin, tmp_path):
+    from scheduler.config import parse_config
+    from scheduler.publishing import publish_due
+    from tests.helpers_ledger import FakeClock
+
+    config = parse_config(CALENDAR, source=None, env={"SCHEDULER_HOME": str(tmp_path)})
+    now = datetime.now(timezone.utc)
+    slot = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    clock = FakeClock(slot)
+    for n in (1, 2):
+        sqlite_store.add_post(ACCOUNT, new_post(f"p{n}", f"Post {n} & its link https://example.com/{n}"), now)
+    engine = make_engine(sqlite_store, x_publisher, clock)
+    standin.inject("tweets", "unavailable")
+
+    [(entry, outcome)] = publish_due(engine, config)  # the service's own loop, at the slot
+    assert (entry.post.post_id, outcome.state) == ("p1", "retrying")
+    assert sqlite_store.get("p2").state is PostState.QUEUED  # p2 waits: the slot is still p1's
+
+    clock.set(sqlite_store.get("p1").next_attempt_at)
+    assert [(e.post.post_id, o.state) for e, o in publish_due(engine, config)] == [("p1", "sent")]
+    clock.set(slot + timedelta(minutes=1))
+    assert [(e.post.post_id, o.state) for e, o in publish_due(engine, config)] == [("p2", "sent")]
+    assert (sqlite_store.get("p1").slot_at, sqlite_store.get("p2").slot_at) == (slot, slot + timedelta(minutes=1))
+    assert [t["text"] for t in standin.timeline()] == [f"Post {n} & its link https://example.com/{n}" for n in (1, 2)]
+
+
+# -- an unexpected error between claim and call (hole 5) ----------------------------------------------------
+
+
+class BrokenUpload:
+    """The real publisher, but its media upload hits a bug (not a PublishError)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name = inner, inner.name
+
+    def upload_media(self, path):
+        raise RuntimeError("bug in the image code")
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_an_unexpected_error_after_the_claim_never_leaves_the_post_sending(sqlite_store, x_publisher, standin,
+                                                                           fake_clock, tmp_path):
+    image = tiny_png(tmp_path / "a.png")
+    sqlite_store.add_post(ACCOUNT, new_post("p", "With a picture", media=(str(image),)), fake_clock())
+    outcome = make_engine(sqlite_store, BrokenUpload(x_publisher), fake_clock).publish("p", None)
+    post = sqlite_store.get("p")
+    assert (outcome.state, post.state) == ("retrying", PostState.RETRYING)
+    assert "bug in the image code" in post.last_error
+    fake_clock.set(post.next_attempt_at)
+    assert make_engine(sqlite_store, x_publisher, fake_clock).publish("p", None).state == "sent"
+    assert len(standin.timeline()) == 1
