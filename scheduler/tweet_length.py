@@ -60,6 +60,7 @@ _MAX_TCO_SLUG_LENGTH = 40
 # A top-level domain X may know that twitter-text does not: a run of 2 to 63 ASCII letters, ending the word or
 # followed by punctuation ("münchen.café" and "notes.txt_old" are not links with domains "caf" and "txt").
 _ANY_ASCII_TLD = r"[a-z]{2,63}(?![\w@+-])"
+_ASCII_TLD = re.compile(rf"\.({_ANY_ASCII_TLD})", re.IGNORECASE)
 
 # Words (runs of what twitter-text does not call a space) are weighed apart: a link or an emoji holds no space.
 _WORD = re.compile(rf"[^{_SPACES}]+")
@@ -181,25 +182,23 @@ def _links_in_word(
     """
     if not _DOT_LETTER.search(word):
         return (), ()
-    patterns = _url_patterns()
     shift = 0 if at_start else 1
     text = word if at_start else " " + word
-    links = [
-        (start - shift, end - shift, skipped)
-        for start, end, skipped in _extract_urls(text, patterns.url, patterns.ascii_domain)
-    ]
+    links = [(start - shift, end - shift, skipped) for start, end, skipped in _extract_urls(text, _url_patterns())]
+    if not any(tld.lower() not in _known_tlds() for tld in _ASCII_TLD.findall(word)):
+        return tuple(links), ()  # the search with any top-level domain would find the very same links
     maybe = [
         (start - shift, end - shift)
-        for start, end, _ in _extract_urls(text, patterns.url_any_tld, patterns.ascii_domain_any_tld)
+        for start, end, _ in _extract_urls(text, _any_tld_url_patterns())
         if not any(start - shift < other_end and other_start < end - shift for other_start, other_end, _ in links)
     ]
     return tuple(links), tuple(maybe)
 
 
-def _extract_urls(text: str, url: re.Pattern[str], ascii_domain: re.Pattern[str]) -> list[tuple[int, int, int]]:
+def _extract_urls(text: str, patterns: _UrlPatterns) -> list[tuple[int, int, int]]:
     """twitter-text's extractUrlsWithIndices: (start, end, code points the length walk skips)."""
     found: list[list[int]] = []
-    for match in url.finditer(text):
+    for match in patterns.url.finditer(text):
         before, whole, protocol, domain, path = match.group(2, 3, 4, 5, 7)
         end = match.end()
         start = end - len(whole)
@@ -210,7 +209,7 @@ def _extract_urls(text: str, url: re.Pattern[str], ascii_domain: re.Pattern[str]
             if before in ("-", "_", ".", "/"):
                 continue
             last = None
-            for ascii_match in ascii_domain.finditer(domain):
+            for ascii_match in patterns.ascii_domain.finditer(domain):
                 last = [start + ascii_match.start(), start + ascii_match.end(), len(ascii_match.group())]
                 found.append(last)
             if last is None:
@@ -241,38 +240,44 @@ def _is_valid_url(url: str, protocol: str, domain: str) -> bool:
 
 
 class _UrlPatterns:
-    """twitter-text's URL regular expressions, with its top-level domains or with any ASCII one."""
+    """twitter-text's URL regular expressions, for a given pattern of top-level domains."""
 
     def __init__(self, tld: str) -> None:
-        self.url = self._url(tld)
-        self.ascii_domain = self._ascii_domain(tld)
-        any_tld = rf"(?:(?:{tld}|{_ANY_ASCII_TLD})(?=[^0-9a-zA-Z@+-]|$))"
-        self.url_any_tld = self._url(any_tld)
-        self.ascii_domain_any_tld = self._ascii_domain(any_tld)
-
-    @staticmethod
-    def _url(tld: str) -> re.Pattern[str]:
         domain = rf"(?:{_SUBDOMAIN}*{_DOMAIN_NAME}(?:{tld}|{_PUNYCODE}))"
-        return re.compile(
+        self.url = re.compile(
             rf"(({_PRECEDING})((https?:\/\/)?({domain})(?::([0-9]+))?(\/{_PATH}*)?(\?{_QUERY_CHAR}*{_QUERY_END})?))",
             re.IGNORECASE,
         )
-
-    @staticmethod
-    def _ascii_domain(tld: str) -> re.Pattern[str]:
-        return re.compile(rf"(?:(?:[\-a-z0-9{_LATIN}]+)\.)+(?:{tld}|{_PUNYCODE})", re.IGNORECASE)
+        self.ascii_domain = re.compile(rf"(?:(?:[\-a-z0-9{_LATIN}]+)\.)+(?:{tld}|{_PUNYCODE})", re.IGNORECASE)
 
 
 @functools.cache
-def _url_patterns() -> _UrlPatterns:
-    """Compiled on first use (CLI start-up is benchmarked)."""
+def _known_tld_pattern() -> str:
     from scheduler.twitter_text_data import COUNTRY_TLDS, GENERIC_TLDS
 
     # twitter-text tries every generic domain, then every country code, each followed by neither a letter, a digit,
     # '@', '+' nor '-'. A trie matching the longest first is the same (only two domains are prefixes of others,
     # and twitter-text lists the longer first) and far faster than 1,574 alternatives.
-    known = _trie_pattern(GENERIC_TLDS.split() + COUNTRY_TLDS.split())
-    return _UrlPatterns(rf"(?:{known}(?=[^0-9a-zA-Z@+-]|$))")
+    return _trie_pattern(GENERIC_TLDS.split() + COUNTRY_TLDS.split())
+
+
+@functools.cache
+def _known_tlds() -> frozenset[str]:
+    from scheduler.twitter_text_data import COUNTRY_TLDS, GENERIC_TLDS
+
+    return frozenset(GENERIC_TLDS.split() + COUNTRY_TLDS.split())
+
+
+@functools.cache
+def _url_patterns() -> _UrlPatterns:
+    """twitter-text's, compiled on first use (CLI start-up is benchmarked)."""
+    return _UrlPatterns(rf"(?:{_known_tld_pattern()}(?=[^0-9a-zA-Z@+-]|$))")
+
+
+@functools.cache
+def _any_tld_url_patterns() -> _UrlPatterns:
+    """twitter-text's, as if it knew every ASCII top-level domain too."""
+    return _UrlPatterns(rf"(?:(?:{_known_tld_pattern()}|{_ANY_ASCII_TLD})(?=[^0-9a-zA-Z@+-]|$))")
 
 
 @functools.cache
