@@ -1,4 +1,4 @@
-"""Our counter weighs every text as twitter-text's reference implementation does, never less.
+"""Our counter weighs every text as twitter-text's reference implementation does, never less, and finds its links.
 
 The reference is PyPI's twitter-text-parser (module ``twitter_text``), a port of twitter-text that passes its
 conformance suite; X refuses (400) a post that twitter-text weighs over 280. Accepted deviations, all on the side
@@ -30,7 +30,7 @@ from twitter_text.regexp.emoji import emoji_list
 
 from scheduler import twitter_text_data
 from scheduler import twitter_text_reference
-from scheduler.tweet_length import MAX_WEIGHTED_LENGTH, is_valid, weighted_length
+from scheduler.tweet_length import MAX_WEIGHTED_LENGTH, is_valid, url_spans, weighted_length
 from scheduler.twitter_text_reference import ReferenceUnavailable, reference_is_valid, reference_weighted_length
 
 DATA = Path(__file__).parent / "data" / "twitter-text"
@@ -49,11 +49,8 @@ def _known_tlds() -> frozenset[str]:
 _ASCII_TLD = re.compile(r"\.([a-z]{2,63})(?![\w@+-])", re.IGNORECASE)
 
 
-def _may_weigh_an_unknown_domain(text: str) -> bool:
+def _may_weigh_an_unknown_domain(text: str, links: list[tuple[int, int]]) -> bool:
     unknown = [match.start() for match in _ASCII_TLD.finditer(text) if match.group(1).lower() not in _known_tlds()]
-    if not unknown:
-        return False
-    links = [url["indices"] for url in twitter_text.extract_urls_with_indices(text)]
     return any(not any(start <= dot < end for start, end in links) for dot in unknown)
 
 
@@ -156,7 +153,10 @@ def check_against_reference(text: str, tally: Counter) -> None:
     if is_valid(text):
         assert reference.valid, f"{text!r}: we call it valid, twitter-text does not"
     tally["texts"] += 1
-    if _may_weigh_an_unknown_domain(unicodedata.normalize("NFC", text)):
+    normalized = unicodedata.normalize("NFC", text)
+    links = [tuple(url["indices"]) for url in twitter_text.extract_urls_with_indices(normalized)]
+    assert url_spans(normalized) == links, f"{normalized!r}: links at {url_spans(normalized)}, twitter-text's at {links}"
+    if _may_weigh_an_unknown_domain(normalized, links):
         return
     line_ends = text.count("\r\n")
     assert ours == reference.weightedLength + line_ends, f"{text!r}: we weigh {ours}, twitter-text {reference}"
@@ -165,7 +165,7 @@ def check_against_reference(text: str, tally: Counter) -> None:
     tally["exact"] += 1
 
 
-def test_weighs_every_generated_text_as_twitter_text_does() -> None:
+def test_weighs_and_finds_links_in_every_generated_text_as_twitter_text_does() -> None:
     tally: Counter = Counter()
 
     @settings(
