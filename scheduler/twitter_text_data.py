@@ -91,8 +91,9 @@ dm dk dj de cz cy cx cw cv cu cr co cn cm cl ck ci ch cg cf cd cc ca bz by bw bv
 bh bg bf be bd bb ba az ax aw au at as ar aq ao an am al ai ag af ae ad ac
 """
 
-# Unicode's emoji-test.txt 12.0, as the reference implementation reads it: every sequence outside the
-# Component group (skin tones and hair alone are not emoji to it), one a line, as hex code points.
+# Unicode's emoji-test.txt 12.0 (© 2019 Unicode, Inc., https://www.unicode.org/terms_of_use.html), as the
+# reference implementation reads it: every sequence outside the Component group (skin tones and hair alone
+# are not emoji to it), one a line, as hex code points.
 EMOJI = """
 1F600
 1F603

@@ -49,8 +49,9 @@ def main() -> None:
         f'GENERIC_TLDS = """\n{wrap(tlds("generic"))}\n"""\n'
         f'COUNTRY_TLDS = """\n{wrap(tlds("country"))}\n"""\n'
         "\n"
-        "# Unicode's emoji-test.txt 12.0, as the reference implementation reads it: every sequence outside the\n"
-        "# Component group (skin tones and hair alone are not emoji to it), one a line, as hex code points.\n"
+        "# Unicode's emoji-test.txt 12.0 (© 2019 Unicode, Inc., https://www.unicode.org/terms_of_use.html), as the\n"
+        "# reference implementation reads it: every sequence outside the Component group (skin tones and hair alone\n"
+        "# are not emoji to it), one a line, as hex code points.\n"
         f'EMOJI = """\n{chr(10).join(emoji_code_points())}\n"""\n',
         encoding="utf-8",
     )
