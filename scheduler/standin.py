@@ -66,7 +66,6 @@ import struct
 import sys
 import threading
 import time
-import warnings
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -1056,28 +1055,32 @@ def _display_url(expanded: str) -> str:
     return shown if len(shown) <= DISPLAY_URL_LENGTH else shown[:DISPLAY_URL_LENGTH] + "\u2026"
 
 
-@functools.cache
-def _reference_counter() -> Callable[[str], int] | None:
-    """twitter-text's own weighted length (PyPI ``twitter-text-parser``), or None when it is not installed."""
+def _reference_available() -> bool:
+    from scheduler.twitter_text_reference import ReferenceUnavailable, reference_weighted_length
+
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # it imports pkg_resources, which newer setuptools deprecates
-            from twitter_text import parse_tweet
-    except ImportError:
-        return None
-    return lambda text: parse_tweet(text).weightedLength
+        reference_weighted_length("")
+    except ReferenceUnavailable:
+        return False
+    return True
 
 
 def _weighted_length(text: str) -> int:
     """The length X judges ``text`` by: the reference twitter-text, as X's own servers use.
 
     Falls back to the project's counter (scheduler.tweet_length) when ``twitter-text-parser`` is not installed
-    (it comes with the ``test`` extra; it needs setuptools for pkg_resources). Then the stand-in judges with the
-    very counter the tests should check, and cannot catch its mistakes. ``/_standin/stats`` says which is used.
+    (it comes with the ``test`` extra). Then the stand-in judges with the very counter the tests should check,
+    and cannot catch its mistakes. ``/_standin/stats`` says which is used. A text that is not valid Unicode
+    (a lone surrogate from JSON) is refused as X refuses it.
     """
-    reference = _reference_counter()
-    if reference is not None:
-        return reference(text)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return MAX_TEXT_LENGTH + 1
+    if _reference_available():
+        from scheduler.twitter_text_reference import reference_weighted_length
+
+        return reference_weighted_length(text)
     from scheduler.tweet_length import weighted_length
 
     return weighted_length(text)
@@ -1085,7 +1088,7 @@ def _weighted_length(text: str) -> int:
 
 def length_judge() -> str:
     """Which counter decides "too long": the reference twitter-text, or the project's own fallback."""
-    return "twitter-text" if _reference_counter() is not None else "scheduler.tweet_length"
+    return "twitter-text" if _reference_available() else "scheduler.tweet_length"
 
 
 def _multipart_fields(content_type: str, body: bytes) -> dict[str, bytes]:

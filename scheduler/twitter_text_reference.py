@@ -9,6 +9,7 @@ it needs setuptools below 82 for ``pkg_resources``.
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Any
 
 from scheduler.errors import SchedulerError
@@ -21,7 +22,9 @@ class ReferenceUnavailable(SchedulerError):
 @functools.cache
 def _parse_tweet() -> Any:
     try:
-        from twitter_text import parse_tweet
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # it imports pkg_resources, which setuptools deprecates
+            from twitter_text import parse_tweet
     except ImportError as exc:
         raise ReferenceUnavailable(
             f"the twitter-text reference implementation cannot be imported ({exc}); install the test extra: "

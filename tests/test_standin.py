@@ -612,7 +612,7 @@ def test_without_the_reference_the_projects_counter_judges(api, standin, monkeyp
     from scheduler import standin as module
     from scheduler.tweet_length import weighted_length
 
-    monkeypatch.setattr(module, "_reference_counter", lambda: None)
+    monkeypatch.setattr(module, "_reference_available", lambda: False)
     text = "é" * 280
     assert weighted_length(text) == 280 and post(api, text=text).status_code == 201
     assert post(api, text=text + "!").status_code == 400
