@@ -107,7 +107,8 @@ def import_cmd(obj: Context, paths, url, as_json):
         emit_json([
             {"source": r.article.source, "article": r.article.key, "title": r.article.title, "tips": len(r.article.tips),
              "added": r.report.added, "updated": r.report.updated, "unchanged": r.report.unchanged,
-             "removed": r.report.removed, "kept_sent": r.report.kept_sent, "warnings": r.article.warnings}
+             "removed": r.report.removed, "kept_sent": r.report.kept_sent, "warnings": r.article.warnings,
+             "metadata": r.article.metadata}
             for r in results
         ])
         return

@@ -54,7 +54,7 @@ def article_paths(paths: Sequence[Path]) -> list[Path]:
 
 
 def compose(config: Config, paths: Sequence[Path], *, url: str | None = None) -> list[Composed]:
-    from scheduler.article import load_article
+    from scheduler.article import hashtags_from_metadata, load_article
     from scheduler.compose import compose_article
     from scheduler.templates import load_templates
 
@@ -62,7 +62,8 @@ def compose(config: Config, paths: Sequence[Path], *, url: str | None = None) ->
     results = []
     for path in article_paths(paths):
         article = load_article(path, url=url)
-        hashtags = article.hashtags or config["compose"]["hashtags"]
+        hashtags = (article.hashtags or hashtags_from_metadata(article.metadata, config["compose"]["hashtags_from"])
+                    or config["compose"]["hashtags"])
         posts = compose_article(article, handle=config.handle, hashtags=hashtags, env=env)
         results.append(Composed(article, tuple(posts)))
     return results
