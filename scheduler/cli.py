@@ -93,16 +93,24 @@ def cli(ctx, config_path):
     ctx.obj = Context(config_path)
 
 
+def article_sources(values) -> list:
+    """Command-line article arguments: http(s) URLs stay text, everything else is a path."""
+    from scheduler.library import is_url
+
+    return [value if is_url(value) else Path(value) for value in values]
+
+
 @cli.command("import")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, metavar="[PATH_OR_URL]...")
 @click.option("--url", help="The article's public URL (overrides front matter / canonical link).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
 @pass_ctx
 def import_cmd(obj: Context, paths, url, as_json):
-    """Import articles (.txt, .md, .html) and queue their tips as posts. Default: the posts/ library."""
+    """Import articles (.txt, .md, .html files, or https:// pages) and queue their tips. Default: posts/."""
     from scheduler.library import import_articles
 
-    results = import_articles(obj.store, obj.config, list(paths) or [obj.config.posts_dir], now_utc(), url=url)
+    sources = article_sources(paths) or [obj.config.posts_dir]
+    results = import_articles(obj.store, obj.config, sources, now_utc(), url=url)
     if as_json:
         emit_json([
             {"source": r.article.source, "article": r.article.key, "title": r.article.title, "tips": len(r.article.tips),
@@ -122,15 +130,15 @@ def import_cmd(obj: Context, paths, url, as_json):
 
 
 @cli.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", metavar="PATH_OR_URL")
 @click.option("--url", help="The article's public URL.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of posts.")
 @pass_ctx
 def compose(obj: Context, path, url, as_json):
-    """Show the posts an article yields, without storing anything."""
+    """Show the posts an article (a file or an https:// page) yields, without storing anything."""
     from scheduler.library import compose as compose_posts
 
-    composed = compose_posts(obj.config, [path], url=url)
+    composed = compose_posts(obj.config, article_sources([path]), url=url)
     posts = [p for item in composed for p in item.posts]
     if as_json:
         emit_json([
