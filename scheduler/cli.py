@@ -339,6 +339,81 @@ def demo(every, home):
 
 
 @cli.group()
+def feeds():
+    """Follow blogs' feeds: each new article's tips are queued by the service."""
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.option("--account", metavar="NAME", help="The account the posts are for (default: the configured one).")
+@click.option("--backfill", default=0, show_default=True, type=click.IntRange(0, 1000), metavar="N",
+              help="Import the newest N entries now; the others are marked as seen.")
+@pass_ctx
+def feeds_add(obj: Context, url, account, backfill):
+    """Follow an RSS or Atom feed (its current entries are marked as seen)."""
+    from scheduler import feeds as feeding
+
+    parsed, result = feeding.follow(obj.store, obj.config, url, now_utc(), backfill=backfill, account=account)
+    seen = len(parsed.entries) - min(backfill, len(parsed.entries))
+    click.echo(f"following {parsed.title or url} ({url}): {seen} existing entries marked as seen")
+    if backfill:
+        for line in feeding.describe([result])[1:]:
+            click.echo(line)
+
+
+@feeds.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def feeds_list(obj: Context, as_json):
+    """Followed feeds: state, last and next check, entries imported and skipped (with reasons)."""
+    from scheduler import views
+
+    report = views.feeds_report(obj.store, obj.config)
+    if as_json:
+        emit_json(report)
+    else:
+        click.echo(views.feeds_text(report))
+
+
+@feeds.command("remove")
+@click.argument("url")
+@click.option("--account", metavar="NAME", help="The account the feed was followed for.")
+@pass_ctx
+def feeds_remove(obj: Context, url, account):
+    """Stop following a feed (posts already queued from it stay queued)."""
+    from scheduler import feeds as feeding
+
+    feeding.unfollow(obj.store, obj.config, url, account=account)
+    click.echo(f"no longer following {url}")
+
+
+@feeds.command("poll")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def feeds_poll(obj: Context, as_json):
+    """Check every followed feed now, as the service does on its schedule."""
+    from scheduler import feeds as feeding
+    from scheduler.fetching import Fetcher, FetchSettings
+
+    fetcher = Fetcher(FetchSettings.from_config(obj.config))
+    try:
+        results = feeding.poll_due(obj.store, obj.config, now_utc(), fetcher, every=True)
+    finally:
+        fetcher.close()
+    if as_json:
+        emit_json([
+            {"url": r.url, "state": r.state, "error": r.error,
+             "imported": [{"entry": e.key, "title": e.title, "article": key, "added": added}
+                          for e, key, added in r.imported],
+             "skipped": [{"entry": e.key, "title": e.title, "reason": reason} for e, reason in r.skipped],
+             "pending": [{"entry": e.key, "title": e.title, "reason": reason} for e, reason in r.pending]}
+            for r in results
+        ])
+        return
+    click.echo("\n".join(feeding.describe(results)) or "No feeds followed: `scheduler feeds add URL`.")
+
+
+@cli.group()
 def auth():
     """X credentials."""
 
