@@ -199,10 +199,11 @@ def _failed(store: Store, config: Config, feed: FeedRecord, now: datetime, error
     retry_after = getattr(error, "retry_after", None)
     if retry_after:
         wait = max(wait, retry_after)
-    change = store.record_feed_check(feed.account, feed.url, now, next_check_at=now + wait, error=str(error))
+    message = str(error).removeprefix(f"{feed.url}: ")  # shown beside the feed's URL everywhere
+    change = store.record_feed_check(feed.account, feed.url, now, next_check_at=now + wait, error=message)
     if change is not None:
-        _log_change(feed.url, change[0], change[1], str(error))
-    return CheckResult(feed.url, "failing", error=str(error))
+        _log_change(feed.url, change[0], change[1], message)
+    return CheckResult(feed.url, "failing", error=message)
 
 
 def _log_change(url: str, before: str, after: str, error: str | None) -> None:
