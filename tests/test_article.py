@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -413,3 +415,32 @@ def test_generated_articles_round_trip_their_tips(tips, fmt):
     article = parse_article("\n".join(lines), fmt=fmt, source="generated")
     assert [t.number for t in article.tips] == list(range(1, len(tips) + 1))
     assert [t.headline for t in article.tips] == [headline for headline, _ in tips]
+
+
+_KEY = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12)
+_VALUE = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20) | st.dates(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEY, inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(front=st.dictionaries(_KEY, _VALUE, max_size=6))
+def test_any_front_matter_gives_an_article_with_json_metadata_or_an_article_error(front):
+    text = "---\n" + yaml.safe_dump(front, allow_unicode=True) + "---\n\n1. A tip.\n"
+    try:
+        article = parse_article(text, fmt="md", source="any.md")
+    except ArticleError:
+        return
+    json.dumps(article.metadata)
+    assert set(article.metadata) == {str(k) for k in front} - {"title", "url", "canonical", "hashtags"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(terms=st.lists(st.text(max_size=30), max_size=6))
+def test_hashtags_from_any_terms_are_single_words(terms):
+    tags = hashtags_from_metadata({"tags": terms}, ["tags"])
+    assert len(tags) <= 3
+    assert all(re.fullmatch(r"\w+", tag) for tag in tags)
+    assert len({t.casefold() for t in tags}) == len(tags)

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from xml.sax.saxutils import escape
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scheduler import feeds
 from scheduler.config import parse_config
 from scheduler.errors import FeedError, FetchError
-from scheduler.fetching import Fetcher, FetchSettings
+from scheduler.fetching import Fetcher, FetchSettings, Page
 from scheduler.store import Store
 from tests.feed_site import Blog, Post
 from tests.web_site import WebSite
@@ -268,3 +271,31 @@ def test_removing_a_feed_stops_its_checks_and_keeps_its_posts(site, ledger, conf
     blog.publish(Post("not-followed", tips=1))
     assert poll(ledger, config, NOW + 3 * HOUR, web) == []
     assert queued(ledger, config) == ["kept-1"]
+
+
+# --- Properties ----------------------------------------------------------------------------------
+
+_ITEM = st.fixed_dictionaries({
+    "title": st.text(max_size=20), "link": st.text(max_size=20), "guid": st.text(max_size=20),
+})
+
+
+@settings(max_examples=150, deadline=None)
+@given(body=st.one_of(
+    st.binary(max_size=300),
+    st.text(max_size=300).map(str.encode),
+    st.lists(_ITEM, max_size=4).map(lambda items: (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>' + "".join(
+            f"<item><title>{escape(i['title'])}</title><link>{escape(i['link'])}</link>"
+            f"<guid>{escape(i['guid'])}</guid></item>" for i in items) + "</channel></rss>").encode()),
+))
+def test_any_response_gives_entries_with_unique_keys_or_a_feed_error(body):
+    page = Page(url="http://127.0.0.1:9/feed.xml", status=200, content=body, media_type="application/rss+xml",
+                charset=None, etag=None, last_modified=None)
+    try:
+        parsed = feeds.parse_feed(page)
+    except FeedError as error:
+        assert str(error).startswith("http://127.0.0.1:9/feed.xml: ")
+        return
+    keys = [entry.key for entry in parsed.entries]
+    assert len(keys) == len(set(keys)) and all(0 < len(key) <= 500 for key in keys)
