@@ -98,11 +98,11 @@ class Service:
         self._scheduler.add_job(self._beat, "interval", seconds=service["heartbeat"].total_seconds(), id="heartbeat")
         self._scheduler.add_job(self._watch, "interval", seconds=service["watch_interval"].total_seconds(), id="watch")
         self._scheduler.start()
+        self._replan()
+        self._install_signals()
         from scheduler.feeds import start_polling
 
         start_polling(self.store, lambda: self.config, self.stopping, self.clock)
-        self._replan()
-        self._install_signals()
         while not self.stopping.is_set():
             self.wake.wait()
             self.wake.clear()
