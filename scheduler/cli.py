@@ -222,7 +222,7 @@ def queue_add(obj: Context, text, at, media):
 @pass_ctx
 def queue_remove(obj: Context, post_id):
     """Take a pending post out of the queue."""
-    obj.store.remove(obj.config.account, post_id)
+    obj.store.remove(obj.config.account, post_id, now_utc())
     click.echo(f"removed {post_id}")
 
 
@@ -312,19 +312,31 @@ def resolve(obj: Context, post_id, tweet_id, retry):
         raise click.UsageError("give --sent TWEET_ID or --retry")
     if tweet_id and not tweet_id.isdigit():
         raise click.BadParameter(f"{tweet_id!r} is not a post id (digits, as in x.com/<handle>/status/<id>)")
-    obj.store.resolve(obj.config.account, post_id, sent_tweet_id=tweet_id, retry=retry, now=now_utc())
+    from scheduler.publishing import live_instances
+
+    now = now_utc()
+    live = live_instances(obj.store, obj.config.account, now, obj.config["service"]["heartbeat"] * 3)
+    obj.store.resolve(obj.config.account, post_id, sent_tweet_id=tweet_id, retry=retry, now=now, live_instances=live)
     click.echo(f"{post_id}: recorded as sent ({tweet_id})" if tweet_id else f"{post_id}: queued for a new attempt")
 
 
 @cli.command()
 @click.option("--log-json", is_flag=True, help="Log JSON lines instead of readable lines.")
 @click.option("--until-empty", is_flag=True, help="Exit once nothing is left to publish (for demos and batch runs).")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
+              show_default=True, help="Least severe log lines written (debug includes the HTTP libraries').")
 @pass_ctx
-def serve(obj: Context, log_json, until_empty):
+def serve(obj: Context, log_json, until_empty, log_level):
     """Run the publishing service in the foreground (SIGHUP reloads, SIGTERM stops)."""
+    from scheduler.signals import Signals
+
+    signals = Signals().install()  # before anything slow: a signal while starting is handled too
+    import logging
+
     from scheduler.service import run_service
 
-    sys.exit(run_service(obj.config_path, log_json=log_json, until_empty=until_empty))
+    sys.exit(run_service(obj.config_path, log_json=log_json, until_empty=until_empty,
+                         log_level=getattr(logging, log_level.upper()), signals=signals))
 
 
 @cli.command()

@@ -101,10 +101,28 @@ class PostState(str, enum.Enum):
     SENT = "sent"
     FAILED = "failed"  # permanent, with reason
     UNKNOWN = "unknown"  # outcome uncertain and not reconcilable automatically: a person decides
+    REMOVED = "removed"  # taken out of the queue by a person; kept, so a re-import does not bring it back
 
     @property
     def is_pending(self) -> bool:
         return self in (PostState.QUEUED, PostState.RETRYING)
+
+
+# Every state change a post may make; the ledger holds the same pairs in its post_transitions table and
+# refuses any other change (a trigger), whatever program writes to it.
+TRANSITIONS: frozenset[tuple[PostState, PostState]] = frozenset(
+    (PostState(a), PostState(b))
+    for a, b in (
+        ("queued", "sending"), ("queued", "removed"),  # claimed for a slot / removed by a person
+        ("retrying", "sending"), ("retrying", "removed"),
+        ("sending", "sent"), ("sending", "failed"), ("sending", "unknown"),
+        ("sending", "retrying"),  # a passing error, a rate limit, a lost response to look up
+        ("sending", "queued"),  # released untouched when the account pauses
+        ("unknown", "sent"), ("unknown", "retrying"),  # settled by a person (`scheduler resolve`)
+        ("failed", "sent"), ("failed", "retrying"),
+        ("removed", "queued"),  # restored
+    )
+)
 
 
 @dataclass(frozen=True)
