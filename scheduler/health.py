@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from scheduler.config import Config
 from scheduler.models import PostState
 from scheduler.store import Store
-from scheduler.views import iso
+from scheduler.views import feeds_report, iso
 
 # A call to X ends within its timeouts; a post held longer than this is stuck, whoever holds it.
 STUCK_AFTER = timedelta(minutes=5)
@@ -49,6 +49,10 @@ def status(store: Store, config: Config, now: datetime) -> dict:
         attention.append(f"{post.post_id}: outcome unknown - {post.last_error}")
     for post in store.history(account, limit=20, states=(PostState.FAILED.value,)):
         attention.append(f"{post.post_id}: failed - {post.last_error}")
+    feeds = feeds_report(store, config)
+    for feed in feeds:
+        if feed["state"] == "failing":
+            attention.append(f"feed {feed['url']} is failing ({feed['failures']} checks): {feed['last_error']}")
     if not alive:
         attention.append("no service is running: start `scheduler serve` (see README, Running as a service)")
 
@@ -92,6 +96,12 @@ def status(store: Store, config: Config, now: datetime) -> dict:
             "daily_cap": config["quota"]["daily"],
             "monthly_cap": config["quota"]["monthly"],
         },
+        "feeds": [
+            {key: feed[key] for key in ("url", "title", "state", "last_error", "checked_at", "next_check_at",
+                                        "imported", "skipped")}
+            | {"skipped_entries": feed["skipped_entries"][:5]}
+            for feed in feeds
+        ],
         "attention": attention,
     }
 

@@ -1,5 +1,8 @@
 """The content library: articles in, queued posts out.
 
+Articles come from files (``posts/`` by default) or from web pages (``https://...`` sources,
+read by ``article_web``); both go through the same tip finding, composing and import.
+
 Importing is all-or-nothing per run: every article is read and every post composed before the
 ledger is touched, so an article with no tips, or a template that cannot fit a tip, leaves the
 queue exactly as it was.
@@ -7,6 +10,7 @@ queue exactly as it was.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,11 +37,21 @@ class Imported:
     report: ImportReport
 
 
-def article_paths(paths: Sequence[Path]) -> list[Path]:
-    """Expand directories into the articles they hold (README files are documentation, not articles)."""
-    found: list[Path] = []
+Source = Path | str  # a file or folder, or an http(s) URL
+
+
+def is_url(source: str | Path) -> bool:
+    return isinstance(source, str) and source.startswith(("http://", "https://"))
+
+
+def article_paths(paths: Sequence[Source]) -> list[Source]:
+    """Expand directories into the articles they hold (README files are documentation, not articles);
+    URLs are kept as they are."""
+    found: list[Source] = []
     for path in paths:
-        if path.is_dir():
+        if is_url(path):
+            found.append(path)
+        elif path.is_dir():
             found.extend(
                 p for p in sorted(path.iterdir())
                 if p.suffix.lower() in ARTICLE_SUFFIXES and p.stem.upper() != "README"
@@ -53,32 +67,60 @@ def article_paths(paths: Sequence[Path]) -> list[Path]:
     return found
 
 
-def compose(config: Config, paths: Sequence[Path], *, url: str | None = None) -> list[Composed]:
+def compose(config: Config, paths: Sequence[Source], *, url: str | None = None, fetcher=None) -> list[Composed]:
+    """Read every article (files, folders, URLs), then compose its posts; nothing is stored."""
+    from scheduler.templates import load_templates
+
+    sources = article_paths(paths)
+    own_fetcher = fetcher is None and any(is_url(s) for s in sources)
+    if own_fetcher:
+        from scheduler.fetching import Fetcher, FetchSettings
+
+        fetcher = Fetcher(FetchSettings.from_config(config))
+    try:
+        articles = [_read(source, url, fetcher) for source in sources]
+    finally:
+        if own_fetcher:
+            fetcher.close()
+    env = load_templates(config.templates_dir)
+    return [compose_read(config, article, env) for article in articles]
+
+
+def _read(source: Source, url: str | None, fetcher) -> Article:
     from scheduler.article import load_article
+
+    if is_url(source):
+        from scheduler.article_web import read_url
+
+        article = read_url(source, fetcher)
+        return dataclasses.replace(article, url=url) if url else article
+    return load_article(source, url=url)
+
+
+def compose_read(config: Config, article: Article, env=None) -> Composed:
+    """The posts of an article already read (``env``: templates loaded once per run)."""
+    from scheduler.article import hashtags_from_metadata
     from scheduler.compose import compose_article
     from scheduler.templates import load_templates
 
-    env = load_templates(config.templates_dir)
-    results = []
-    for path in article_paths(paths):
-        article = load_article(path, url=url)
-        hashtags = article.hashtags or config["compose"]["hashtags"]
-        posts = compose_article(article, handle=config.handle, hashtags=hashtags, env=env)
-        results.append(Composed(article, tuple(posts)))
-    return results
+    env = env or load_templates(config.templates_dir)
+    hashtags = (article.hashtags or hashtags_from_metadata(article.metadata, config["compose"]["hashtags_from"])
+                or config["compose"]["hashtags"])
+    posts = compose_article(article, handle=config.handle, hashtags=hashtags, env=env)
+    return Composed(article, tuple(posts))
 
 
-def import_articles(store: Store, config: Config, paths: Sequence[Path], now: datetime, *,
+def import_articles(store: Store, config: Config, paths: Sequence[Source], now: datetime, *,
                     url: str | None = None) -> list[Imported]:
     """Read and compose every article first, then store them all in one transaction."""
     composed = compose(config, paths, url=url)
-    reports = store.import_articles(config.account, [_article_import(item) for item in composed], now)
+    reports = store.import_articles(config.account, [article_import(item) for item in composed], now)
     return [Imported(item.article, report) for item, report in zip(composed, reports, strict=True)]
 
 
-def _article_import(item: Composed) -> ArticleImport:
+def article_import(item: Composed) -> ArticleImport:
     article = item.article
-    base = Path(article.source).parent
+    base = Path.cwd() if is_url(article.source) else Path(article.source).parent
     new_posts = [
         NewPost(
             post_id=post_id_for(article.key, post.tip),

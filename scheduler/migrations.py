@@ -429,8 +429,81 @@ def _m003_repair(conn: Connection) -> None:
             conn.execute(sa.text("UPDATE posts SET position = :p WHERE post_id = :id"), {"p": float(rank), "id": post_id})
 
 
+# -- followed feeds (issue 13) ----------------------------------------------------------------
+
+feeds = sa.Table(
+    "feeds",
+    metadata,
+    sa.Column("account", sa.String(64), primary_key=True),
+    sa.Column("url", sa.String(2000), primary_key=True),
+    sa.Column("title", sa.Text),
+    sa.Column("added_at", UTCDateTime, nullable=False),
+    sa.Column("etag", sa.Text),
+    sa.Column("last_modified", sa.Text),
+    sa.Column("checked_at", UTCDateTime),
+    sa.Column("next_check_at", UTCDateTime, nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # ok | failing
+    sa.Column("last_error", sa.Text),
+)
+
+# One row per (feed, entry) ever seen: the UNIQUE key that makes each entry's import happen once.
+feed_entries = sa.Table(
+    "feed_entries",
+    metadata,
+    sa.Column("account", sa.String(64), primary_key=True),
+    sa.Column("feed_url", sa.String(2000), primary_key=True),
+    sa.Column("entry_key", sa.String(500), primary_key=True),
+    sa.Column("outcome", sa.String(16), nullable=False),  # imported | seen | skipped
+    sa.Column("link", sa.Text),
+    sa.Column("title", sa.Text),
+    sa.Column("article_key", sa.String(100)),
+    sa.Column("reason", sa.Text),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+)
+
+
+def m004_feeds(conn: Connection) -> None:
+    """Followed feeds and every entry seen in them. The entry's primary key is recorded in the
+    transaction that imports it, so a crash, a restart or a second service never imports it twice."""
+    _ddl(conn, """
+CREATE TABLE feeds (
+    account VARCHAR(64) NOT NULL,
+    url VARCHAR(2000) NOT NULL,
+    title TEXT,
+    added_at {ts} NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    checked_at {ts},
+    next_check_at {ts} NOT NULL,
+    failures INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),
+    state VARCHAR(16) NOT NULL DEFAULT 'ok' CHECK (state IN ('ok', 'failing')),
+    last_error TEXT,
+    PRIMARY KEY (account, url)
+)
+
+CREATE INDEX ix_feeds_due ON feeds (next_check_at)
+
+CREATE TABLE feed_entries (
+    account VARCHAR(64) NOT NULL,
+    feed_url VARCHAR(2000) NOT NULL,
+    entry_key VARCHAR(500) NOT NULL,
+    outcome VARCHAR(16) NOT NULL CHECK (outcome IN ('imported', 'seen', 'skipped')),
+    link TEXT,
+    title TEXT,
+    article_key VARCHAR(100),
+    reason TEXT,
+    recorded_at {ts} NOT NULL,
+    PRIMARY KEY (account, feed_url, entry_key),
+    FOREIGN KEY (account, feed_url) REFERENCES feeds (account, url) ON DELETE CASCADE,
+    CHECK (outcome <> 'skipped' OR reason IS NOT NULL)
+)
+""")
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_time_indexes", m002_time_indexes),
     ("m003_invariants", m003_invariants),
+    ("m004_feeds", m004_feeds),
 ]

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class Article:
     conclusion: str = ""
     hashtags: tuple[str, ...] = ()  # from front matter, without '#'
     warnings: tuple[str, ...] = ()  # numbering that skips or restarts, etc.
+    # Front matter keys the scheduler does not use (author, date, tags...), JSON-ready values.
+    metadata: dict[str, Any] = field(default_factory=dict, hash=False)
 
     @property
     def key(self) -> str:

@@ -103,6 +103,9 @@ class Service:
                                 id="recover", kwargs={"own": True})
         self._scheduler.start()
         self._replan()
+        from scheduler.feeds import start_polling
+
+        start_polling(self.store, lambda: self.config, self.stopping, self.clock)
         while not self.stopping.is_set():
             self.wake.wait()
             self.wake.clear()

@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 from scheduler import migrations as m
 from scheduler.errors import DuplicateError, QueueError, StoreError
 from scheduler.models import PostState, QueuedPost, text_fingerprint
+from scheduler.store_feeds import FeedEntry, FeedLedger
 from scheduler.store_types import UTCDateTime
 
 PENDING = (PostState.QUEUED.value, PostState.RETRYING.value)
@@ -199,7 +200,7 @@ def _json(value):
     return json.loads(value) if isinstance(value, str) else value
 
 
-class Store:
+class Store(FeedLedger):
     """The ledger. Open with ``Store.open(url)``; every public method is one transaction."""
 
     def __init__(self, engine: Engine):
@@ -318,13 +319,18 @@ class Store:
         """Add or update one article's posts (see ``import_articles``)."""
         return self.import_articles(account, [ArticleImport(**fields)], now)[0]
 
-    def import_articles(self, account: str, items: Sequence[ArticleImport], now: datetime) -> list[ImportReport]:
+    def import_articles(self, account: str, items: Sequence[ArticleImport], now: datetime, *,
+                        feed_entry: tuple[str, FeedEntry] | None = None) -> list[ImportReport]:
         """Add or update articles' posts, all in one transaction: a failure leaves the ledger as it was.
 
         Unsent posts follow the article's new text; sent ones stay as history; tips that
-        disappeared lose their unsent posts.
+        disappeared lose their unsent posts. ``feed_entry`` (feed URL, entry): record that entry
+        as imported in the same transaction; ``store_feeds.AlreadyRecorded`` (nothing imported)
+        if it was recorded before.
         """
         with self.engine.begin() as conn:
+            if feed_entry is not None:
+                self._insert_entry(conn, account, feed_entry[0], feed_entry[1], now)
             self._ensure_account(conn, account)
             return [self._import_one(conn, account, item, now) for item in items]
 
