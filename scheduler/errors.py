@@ -44,3 +44,11 @@ class StoreError(SchedulerError):
 
 class OutputError(SchedulerError):
     """A file the command was asked to write (an --ics export...) cannot be written."""
+
+
+class ReviewError(SchedulerError):
+    """A review decision cannot be taken (post not waiting, changed since shown, a blocking finding...)."""
+
+
+class NoticeError(SchedulerError):
+    """A notice to reviewers could not be delivered (it is kept and retried)."""
