@@ -122,7 +122,7 @@ def _with_slot(item: ReviewItem, slot) -> ReviewItem:
 
 def item(store: Store, config: Config, post_id: str, now: datetime) -> ReviewItem:
     """One post as a reviewer sees it, whatever its status."""
-    post = store.get(post_id)
+    post = _get(store, config, post_id)
     if post.account != config.account:
         raise ReviewError(f"no post with id {post_id!r} for @{config.handle}")
     digest = hash_of(post)
@@ -180,7 +180,7 @@ def items_for(store: Store, config: Config, post_ids: Sequence[str], expected: d
     items = []
     reviews = store.reviews(ids)
     for post_id in ids:
-        post = store.get(post_id)
+        post = _get(store, config, post_id)
         if post.account != config.account:
             raise ReviewError(f"no post with id {post_id!r} for @{config.handle}")
         if post.state not in (PostState.QUEUED, PostState.RETRYING):
@@ -192,6 +192,16 @@ def items_for(store: Store, config: Config, post_ids: Sequence[str], expected: d
         items.append(ReviewItem(post, digest, status_of(digest, reviews.get(post_id)), reviews.get(post_id),
                                 ruleset.check(post.parts)))
     return items
+
+
+def _get(store: Store, config: Config, post_id: str) -> PostRecord:
+    from scheduler.errors import QueueError
+
+    try:
+        return store.get(post_id)
+    except QueueError:
+        raise ReviewError(f"no post with id {post_id!r}; `scheduler review list` shows the posts awaiting "
+                          "review") from None
 
 
 def decision_for(item: ReviewItem) -> Decision:
