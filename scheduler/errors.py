@@ -44,3 +44,7 @@ class StoreError(SchedulerError):
 
 class OutputError(SchedulerError):
     """A file the command was asked to write (an --ics export...) cannot be written."""
+
+
+class AccessError(SchedulerError):
+    """The dashboard's sign-in or API tokens cannot be set up as asked (weak password, unknown token...)."""

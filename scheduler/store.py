@@ -33,6 +33,7 @@ from scheduler import migrations as m
 from scheduler.errors import DuplicateError, QueueError, StoreError
 from scheduler.models import PostState, QueuedPost, text_fingerprint
 from scheduler.store_types import UTCDateTime
+from scheduler.store_web import WebLedger
 
 PENDING = (PostState.QUEUED.value, PostState.RETRYING.value)
 
@@ -199,7 +200,7 @@ def _json(value):
     return json.loads(value) if isinstance(value, str) else value
 
 
-class Store:
+class Store(WebLedger):
     """The ledger. Open with ``Store.open(url)``; every public method is one transaction."""
 
     def __init__(self, engine: Engine):
