@@ -87,14 +87,14 @@ class Guard:
         if path.startswith("/static/") or (path in PUBLIC_PATHS and method not in UNSAFE):
             return await self.app(scope, receive, send_with_headers)
 
-        principal = await run_in_threadpool(self._identify, request)
-        if principal is None and path == "/login" and method == "POST":
+        if path == "/login" and method == "POST":
             receive, form = await _buffered_form(scope, receive)
             expected = request.cookies.get(LOGIN_COOKIE, "")
             if not expected or not hmac.compare_digest(expected, form.get("csrf", "")):
                 return await _deny(request, 403, "the login form expired or did not come from this site; "
                                    "reload the login page and try again", send_with_headers, receive)
             return await self.app(scope, receive, send_with_headers)
+        principal = await run_in_threadpool(self._identify, request)
         if principal is None and open_mode and not api and method == "GET":
             session = await run_in_threadpool(self.web.open_session, "local")
             extra_headers.append((b"set-cookie", cookie_header(request, SESSION_COOKIE, session.cookie,
