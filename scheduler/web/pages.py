@@ -96,7 +96,11 @@ async def login_page(request: Request, *, error: str | None = None, status: int 
     from scheduler.web.security import LOGIN_COOKIE, cookie_header
 
     web = web_of(request)
-    token = secrets.token_urlsafe(32)
+    # Keep the token a login page already gave this browser: a second tab (or the browser's favicon
+    # request, redirected here) must not invalidate the first form.
+    token = request.cookies.get(LOGIN_COOKIE, "")
+    if len(token) < 32:
+        token = secrets.token_urlsafe(32)
     response = await render(request, "login.html", status, title="Sign in", login_csrf=token, error=error,
                             open_mode=await run_in_threadpool(web.open_mode),
                             next=_safe_next(request.query_params.get("next")))

@@ -29,7 +29,7 @@ SESSION_COOKIE = "tsid"
 LOGIN_COOKIE = "tlogin"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
-PUBLIC_PATHS = {"/login", "/api/v1/openapi.json"}
+PUBLIC_PATHS = {"/login", "/api/v1/openapi.json", "/favicon.ico"}
 MAX_FORM_BYTES = 3 * 1024 * 1024
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "

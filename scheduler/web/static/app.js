@@ -44,6 +44,7 @@
     window.Sortable.create(list, {
       handle: ".drag",
       animation: 120,
+      forceFallback: true,  // pointer events rather than native drag and drop: the same on touch screens
       onEnd: function (event) {
         if (event.oldIndex === event.newIndex) return;
         var item = event.item;
