@@ -51,7 +51,8 @@ def make_server(config: Config, store: Store, host: str, port: int):
     # log_config=None: uvicorn's lines go through the project's logging (and its redaction).
     # Proxy headers (X-Forwarded-Proto, for Secure cookies) are trusted from 127.0.0.1 only.
     server_config = uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="off",
-                                   proxy_headers=True, forwarded_allow_ips="127.0.0.1", server_header=False)
+                                   proxy_headers=True, forwarded_allow_ips="127.0.0.1", server_header=False,
+                                   access_log=False)  # each open page polls every 2 s: no line per request
     return uvicorn.Server(server_config)
 
 
