@@ -360,8 +360,10 @@ def resolve(obj: Context, post_id, tweet_id, retry):
 @click.option("--until-empty", is_flag=True, help="Exit once nothing is left to publish (for demos and batch runs).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True, help="Least severe log lines written (debug includes the HTTP libraries').")
+@click.option("--web", "web_address", metavar="[HOST:]PORT",
+              help="Also serve the dashboard and API in this process (e.g. 8040 or 127.0.0.1:8040).")
 @pass_ctx
-def serve(obj: Context, log_json, until_empty, log_level):
+def serve(obj: Context, log_json, until_empty, log_level, web_address):
     """Run the publishing service in the foreground (SIGHUP reloads, SIGTERM stops)."""
     from scheduler.signals import Signals
 
@@ -371,7 +373,86 @@ def serve(obj: Context, log_json, until_empty, log_level):
     from scheduler.service import run_service
 
     sys.exit(run_service(obj.config_path, log_json=log_json, until_empty=until_empty,
-                         log_level=getattr(logging, log_level.upper()), signals=signals))
+                         log_level=getattr(logging, log_level.upper()), signals=signals, web=web_address))
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback needs a password (`scheduler web passwd`).")
+@click.option("--port", default=8040, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--log-json", is_flag=True, help="Log JSON lines instead of readable lines.")
+@click.pass_context
+def web(ctx, host, port, log_json):
+    """Serve the dashboard and the HTTP API (see `scheduler web --help` for passwords and tokens)."""
+    if ctx.invoked_subcommand:
+        return
+    from scheduler.logs import setup_logging
+    from scheduler.web.server import serve_forever
+
+    setup_logging(json_lines=log_json)
+    sys.exit(serve_forever(ctx.obj.config, host, port))
+
+
+@web.command("passwd")
+@click.option("--user", default="admin", show_default=True, help="User name to sign in with.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
+@pass_ctx
+def web_passwd(obj: Context, user, password_stdin):
+    """Set the dashboard password (stored as a slow salted hash; open sessions of that user end)."""
+    from scheduler.web.access import hash_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    obj.store.set_password(user, hash_password(password), now_utc())
+    click.echo(f"password set for {user}; the dashboard now asks for it")
+
+
+@web.group("token")
+def web_token():
+    """API tokens for scripts (`Authorization: Bearer <token>`)."""
+
+
+@web_token.command("create")
+@click.argument("name")
+@pass_ctx
+def web_token_create(obj: Context, name):
+    """Create a token; it is shown once and stored only as a hash."""
+    from scheduler.web.access import create_token
+
+    token = create_token(obj.store, name, now_utc())
+    click.echo(token.secret)
+    click.echo(f"token {token.name!r} (id {token.token_id}) created; it is shown only now, store it safely",
+               err=True)
+
+
+@web_token.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def web_token_list(obj: Context, as_json):
+    """Tokens by name and id (never their values), with last use and revocation."""
+    from scheduler.views import iso
+
+    rows = [{"name": t.name, "id": t.token_id, "created_at": iso(t.created_at), "last_used_at": iso(t.last_used_at),
+             "revoked_at": iso(t.revoked_at)} for t in obj.store.tokens()]
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo("No API tokens. `scheduler web token create NAME` makes one.")
+    for r in rows:
+        state = f"revoked {r['revoked_at']}" if r["revoked_at"] else f"last used {r['last_used_at'] or 'never'}"
+        click.echo(f"{r['name']:<24} id {r['id']}  created {r['created_at']}  {state}")
+
+
+@web_token.command("revoke")
+@click.argument("name_or_id")
+@pass_ctx
+def web_token_revoke(obj: Context, name_or_id):
+    """Revoke a token by name or id; it is refused from the next request on."""
+    token = obj.store.revoke_token(name_or_id, now_utc())
+    click.echo(f"revoked {token.name!r} (id {token.token_id})")
 
 
 @cli.command()

@@ -70,3 +70,7 @@ class ReviewError(SchedulerError):
 
 class NoticeError(SchedulerError):
     """A notice to reviewers could not be delivered (it is kept and retried)."""
+
+
+class AccessError(SchedulerError):
+    """The dashboard's sign-in or API tokens cannot be set up as asked (weak password, unknown token...)."""

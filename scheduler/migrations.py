@@ -131,6 +131,52 @@ instances = sa.Table(
 )
 
 
+# The dashboard (scheduler.web): who may sign in, API tokens, open sessions, and the record of every change
+# made through the web. Secrets are stored only as hashes (passwords: scrypt; tokens and sessions: SHA-256 of
+# 256 random bits, which no search can invert).
+web_users = sa.Table(
+    "web_users",
+    metadata,
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+web_tokens = sa.Table(
+    "web_tokens",
+    metadata,
+    sa.Column("token_id", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_used_at", UTCDateTime),
+    sa.Column("revoked_at", UTCDateTime),
+)
+
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("session_hash", sa.String(64), primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
+web_audit = sa.Table(
+    "web_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(120), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("post_id", sa.String(160)),
+    sa.Column("detail", sa.Text),
+    sa.Index("ix_web_audit_account", "account", "id"),
+)
+
+
 def _ddl(conn: Connection, statements: str) -> None:
     """Run DDL written for both backends: ``{ts}`` is the timestamp type, ``{serial}`` an auto-numbered
     integer key; statements are separated by blank lines (a trigger body may hold semicolons)."""
@@ -696,6 +742,45 @@ BEGIN
 END
 """)
 
+def m006_web_access(conn: Connection) -> None:
+    """The dashboard's users, API tokens, sessions and audit trail (see scheduler/web)."""
+    _ddl(conn, """
+CREATE TABLE IF NOT EXISTS web_users (
+    username VARCHAR(64) NOT NULL PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    updated_at {ts} NOT NULL
+)
+
+CREATE TABLE IF NOT EXISTS web_tokens (
+    token_id VARCHAR(16) NOT NULL PRIMARY KEY,
+    name VARCHAR(100) NOT NULL,
+    token_hash VARCHAR(64) NOT NULL UNIQUE,
+    created_at {ts} NOT NULL,
+    last_used_at {ts},
+    revoked_at {ts}
+)
+
+CREATE TABLE IF NOT EXISTS web_sessions (
+    session_hash VARCHAR(64) NOT NULL PRIMARY KEY,
+    username VARCHAR(64) NOT NULL,
+    csrf VARCHAR(64) NOT NULL,
+    created_at {ts} NOT NULL,
+    expires_at {ts} NOT NULL
+)
+
+CREATE TABLE IF NOT EXISTS web_audit (
+    id {serial} PRIMARY KEY,
+    account VARCHAR(64) NOT NULL,
+    at {ts} NOT NULL,
+    actor VARCHAR(120) NOT NULL,
+    action VARCHAR(40) NOT NULL,
+    post_id VARCHAR(160),
+    detail TEXT
+)
+
+CREATE INDEX IF NOT EXISTS ix_web_audit_account ON web_audit (account, id)
+""")
+
 
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
@@ -703,4 +788,5 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m003_invariants", m003_invariants),
     ("m004_feeds", m004_feeds),
     ("m005_review", m005_review),
+    ("m006_web_access", m006_web_access),
 ]

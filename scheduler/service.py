@@ -317,17 +317,27 @@ class Service:
 
 
 def run_service(config_path: str | None, *, log_json: bool = False, until_empty: bool = False,
-                log_level: int = logging.INFO, signals: Signals | None = None) -> int:
+                log_level: int = logging.INFO, signals: Signals | None = None, web: str | None = None) -> int:
     # First: a SIGTERM or SIGHUP while starting must not kill the process (the CLI installs them
     # even earlier, before importing this module).
     signals = signals or Signals().install()
     from scheduler.logs import setup_logging
 
     setup_logging(json_lines=log_json, level=log_level)
+    dashboard = None
     try:
         config = load_config(config_path)
         service = Service(config, config_path, signals=signals)
+        if web:  # `serve --web`: the dashboard in a thread of this process, on its own ledger connection
+            from scheduler.web.server import WebThread, parse_address
+
+            dashboard = WebThread(config, *parse_address(web))
+            dashboard.start()
     except SchedulerError as exc:
         log.error("%s", exc)
         return exc.exit_code
-    return service.run(until_empty=until_empty)
+    try:
+        return service.run(until_empty=until_empty)
+    finally:
+        if dashboard is not None:
+            dashboard.stop()

@@ -35,6 +35,7 @@ from scheduler.models import PostState, QueuedPost, text_fingerprint
 from scheduler.store_feeds import FeedEntry, FeedLedger
 from scheduler.store_review import ReviewLedger
 from scheduler.store_types import UTCDateTime
+from scheduler.store_web import WebLedger
 
 PENDING = (PostState.QUEUED.value, PostState.RETRYING.value)
 
@@ -201,7 +202,7 @@ def _json(value):
     return json.loads(value) if isinstance(value, str) else value
 
 
-class Store(FeedLedger, ReviewLedger):
+class Store(FeedLedger, ReviewLedger, WebLedger):
     """The ledger. Open with ``Store.open(url)``; every public method is one transaction."""
 
     def __init__(self, engine: Engine):
