@@ -159,7 +159,7 @@ class BlueskyPublisher:
         # An upload whose answer was lost leaves an unreferenced blob the PDS deletes: safe to retry.
         response = self._call(upload, creates=False)
         blob = response.blob
-        return json.dumps({"$type": "blob", "ref": {"$link": str(blob.cid)}, "mimeType": blob.mime_type,
+        return json.dumps({"$type": "blob", "ref": {"$link": str(blob.ref.link)}, "mimeType": blob.mime_type,
                            "size": blob.size})
 
     def find_post(self, text: str, *, since: datetime, reply_to: str | None = None,

@@ -453,7 +453,7 @@ class StandinBluesky(StandinServer):
 
     def _upload_blob(self, account: Account, req: Request) -> Reply:
         mime = req.headers.get("Content-Type", "application/octet-stream").split(";")[0].strip()
-        cid = "bafkrei" + _base32(hashlib.sha256(req.body).digest())[:52]
+        cid = "b" + _base32(bytes([0x01, 0x55, 0x12, 0x20]) + hashlib.sha256(req.body).digest())  # CIDv1, raw
         self._state.blobs[cid] = (account.did, mime, len(req.body))
         return Reply(200, {"blob": {"$type": "blob", "ref": {"$link": cid}, "mimeType": mime, "size": len(req.body)}})
 

@@ -131,6 +131,7 @@ class StandinServer:
         self._thread: threading.Thread | None = None
         self._faults: dict[str, deque[Fault]] = {}
         self._log: list[_LogEntry] = []
+        self._received: dict[str, int] = {}
         self._latency_s = latency_ms / 1000.0
         self._fault_rate = 0.0
         self._fault_rate_kinds: tuple[str, ...] = ()
@@ -224,6 +225,11 @@ class StandinServer:
         with self._lock:
             return sum(1 for e in self._log if endpoint is None or e.endpoint == endpoint)
 
+    def requests_received(self, endpoint: str) -> int:
+        """Requests to ``endpoint`` that arrived, answered or not yet (the log has only answered ones)."""
+        with self._lock:
+            return self._received.get(endpoint, 0)
+
     def request_log(self) -> list[dict[str, Any]]:
         with self._lock:
             return [vars(e).copy() for e in self._log]
@@ -233,6 +239,7 @@ class StandinServer:
         with self._lock:
             self._faults.clear()
             self._log.clear()
+            self._received.clear()
             self._fault_rate = 0.0
 
     # -- what a subclass supplies ------------------------------------------------------------------
@@ -300,6 +307,8 @@ class StandinServer:
         endpoint = self.route(req.method, req.path)
         if endpoint is None:
             return self.not_found()
+        with self._lock:
+            self._received[endpoint] = self._received.get(endpoint, 0) + 1
         fault = self._next_fault(endpoint)
         if fault is not None:
             if fault.kind == "drop":
