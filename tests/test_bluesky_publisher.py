@@ -242,3 +242,13 @@ def test_keys_are_tids_that_sort_by_time(bluesky_publisher):
     assert all(len(k) == 13 and k[0] in "234567abcdefghij" for k in keys)
     same = [bluesky_publisher.new_key(moments[0]) for _ in range(3)]
     assert len(set(same)) == 3  # the same instant twice never gives the same key
+
+
+def test_a_connection_refused_is_a_transient_error_not_an_uncertain_one(closed_port_url, tmp_path):
+    from scheduler.publisher.base import TransientError
+    from scheduler.publisher.bluesky import BlueskyPublisher
+
+    publisher = BlueskyPublisher(handle="tipbot.bsky.social", app_password="x", service_url=closed_port_url,
+                                 session_file=tmp_path / "s", timeout=(1, 2))
+    with pytest.raises(TransientError, match="not sent"):
+        publisher.create_post("hello", key=publisher.new_key(datetime.now(timezone.utc)))
