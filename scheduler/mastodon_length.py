@@ -38,7 +38,7 @@ _HTTP = re.compile(r"https?://", re.IGNORECASE)
 _OTHER_SCHEME = re.compile(r"(?<![^\W_])(?:dat|dweb|ipfs|ipns|ssb|gopher|gemini)://\S+", re.IGNORECASE)
 # What may not end a link's path on Mastodon (its valid_url_path_ending_chars, negated), among what twitter-text
 # lets a path end with or hold.
-_NOT_PATH_END = "()?!*\"'「」<>;:=,.$%[]~&|@"
+_NOT_PATH_END = "?!*\"'「」<>;:=,.$%[]~&|@"  # a balanced "(...)" may end it on both
 _GRAPHEME = regex.compile(r"\X")
 
 
@@ -81,7 +81,9 @@ def length(text: str, limits: Limits = Limits()) -> int:
         if not _HTTP.match(link) or any(s < end and start < e for s, e, _ in links):
             continue  # Mastodon counts a link without its scheme as text
         tail = ""
-        if "?" not in link and link.count("/") > 2:
+        if "?" not in link and link.count("/") > 2 and link.endswith("="):
+            # "=" is the one ending twitter-text allows a path and Mastodon does not: Mastodon's link stops at
+            # the last character it allows, and counts the rest as text.
             kept = link.rstrip(_NOT_PATH_END)
             tail = link[len(kept):]
         links.append((start, end, reserved + tail))

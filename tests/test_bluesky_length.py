@@ -67,7 +67,11 @@ def test_the_text_as_sent_is_what_the_sdk_text_builder_makes_of_the_same_pieces(
     builder = TextBuilder()
     position = 0
     raw = text.encode()
+    kept = []
     for facet in bl.facets(text):  # over the text as written
+        if facet.byte_start < position:
+            continue  # inside the one before (a $CASHTAG in a link's path): the text as sent has no room for it
+        kept.append(facet)
         builder.text(raw[position:facet.byte_start].decode())
         shown = raw[facet.byte_start:facet.byte_end].decode()
         if facet.kind == "link":
@@ -83,7 +87,7 @@ def test_the_text_as_sent_is_what_the_sdk_text_builder_makes_of_the_same_pieces(
     built = [(f.index.byte_start, f.index.byte_end) for f in builder.build_facets()]
     assert [(f.byte_start, f.byte_end) for f in sent.facets] == built
     # Every link facet keeps the whole URL the author wrote, whatever the text shows.
-    assert [f.value for f in sent.facets] == [f.value for f in bl.facets(text)]
+    assert [f.value for f in sent.facets] == [f.value for f in kept]
 
 
 @SETTINGS
