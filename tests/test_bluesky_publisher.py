@@ -252,3 +252,23 @@ def test_a_connection_refused_is_a_transient_error_not_an_uncertain_one(closed_p
                                  session_file=tmp_path / "s", timeout=(1, 2))
     with pytest.raises(TransientError, match="not sent"):
         publisher.create_post("hello", key=publisher.new_key(datetime.now(timezone.utc)))
+
+
+def test_without_a_key_the_look_up_finds_the_post_by_its_text_as_sent_and_its_parent(bluesky_publisher):
+    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+    first = bluesky_publisher.create_post(TEXT, key=bluesky_publisher.new_key(datetime.now(timezone.utc)))
+    reply = bluesky_publisher.create_post("more", reply_to=first,
+                                          key=bluesky_publisher.new_key(datetime.now(timezone.utc)))
+    assert bluesky_publisher.find_post(TEXT, since=since) == first  # compared as sent: the link shortened
+    assert bluesky_publisher.find_post("more", since=since, reply_to=first) == reply
+    assert bluesky_publisher.find_post("more", since=since, reply_to="3aaaaaaaaaaaa") is None
+    assert bluesky_publisher.find_post(TEXT.replace("walking", "running"), since=since) is None
+
+
+def test_an_unreadable_session_file_means_logging_in_again(bluesky_standin, tmp_path):
+    from scheduler.credentials import write_private
+
+    write_private(tmp_path / "s", "not a session\n")
+    publisher = bluesky_publisher_for(bluesky_standin, tmp_path / "s")
+    publisher.create_post("hello", key=publisher.new_key(datetime.now(timezone.utc)))
+    assert bluesky_standin.sessions_created() == 1 and len(bluesky_standin.posts()) == 1

@@ -115,10 +115,12 @@ class BlueskyPublisher:
 
     def create_post(self, text: str, *, reply_to: str | None = None, media_ids: tuple[str, ...] = (),
                     key: str | None = None) -> str:
+        from atproto_client import models
+
         key = key or self.new_key(self._clock())
-        record: dict[str, Any] = {"$type": POST, "text": "", "createdAt": _iso(self._clock())}
         sent = rich_text(text)
-        record["text"] = sent.text
+        record: dict[str, Any] = {"$type": POST, "text": sent.text, "createdAt": _iso(self._clock())}
+        did = self._read(self._did)
         facets = self._read(lambda client: self._facets(client, sent))
         if facets:
             record["facets"] = facets
@@ -129,14 +131,11 @@ class BlueskyPublisher:
             record["embed"] = {"$type": "app.bsky.embed.images",
                                "images": [{"alt": "", "image": json.loads(m)} for m in media_ids]}
 
-        def create(client: Any) -> Any:
-            from atproto_client import models
-
-            data = models.ComAtprotoRepoCreateRecord.Data(repo=self._did(client), collection=POST, rkey=key,
-                                                          record=record)
-            return client.com.atproto.repo.create_record(data)
-
-        response = self._call(create, creates=True)
+        try:
+            data = models.ComAtprotoRepoCreateRecord.Data(repo=did, collection=POST, rkey=key, record=record)
+        except ValueError as exc:  # checked before anything is sent
+            raise Rejected(f"not a valid Bluesky record: {exc}"[:DETAIL_MAX]) from None
+        response = self._call(lambda client: client.com.atproto.repo.create_record(data), creates=True)
         uri, cid = getattr(response, "uri", None), getattr(response, "cid", None)
         if not uri or not cid:
             raise OutcomeUnknown("Bluesky answered with a success status but no record URI")
@@ -268,9 +267,13 @@ class BlueskyPublisher:
         client = Client(base_url=self.service_url, request=request)
         client.on_session_change(lambda _event, session: self._keep_session(session.export()))
         stored = self._stored_session()
-        if stored:
-            client.login(session_string=stored, fetch_bsky_profile=False)
-        else:
+        try:
+            if stored:
+                client.login(session_string=stored, fetch_bsky_profile=False)
+        except ValueError:
+            log.warning("the stored Bluesky session of %s is not readable: logging in again", self.handle)
+            stored = None
+        if not stored:
             self._login(client)
         self._client = client
         return client
