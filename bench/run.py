@@ -796,7 +796,10 @@ def ledger_cost(store, account: str, n: int = 200) -> tuple[str, float]:
     class InstantPublisher:
         name = "instant"
 
-        def create_post(self, text, *, reply_to=None, media_ids=()):
+        def new_key(self, now):
+            return None
+
+        def create_post(self, text, *, reply_to=None, media_ids=(), key=None):
             return str(time.time_ns())
 
         def post_url(self, tweet_id):

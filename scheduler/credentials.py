@@ -134,7 +134,7 @@ def _credentials_file_values(env: Mapping[str, str]) -> dict[str, str]:
     if not name:
         return {}
     path = Path(name).expanduser()
-    text = _read_private(path)
+    text = read_private(path)
     try:
         raw: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
@@ -169,7 +169,7 @@ def check_private(path: Path) -> None:
         raise CredentialsError(f"{path} is {how} by other users (mode {mode:04o}); run: chmod 600 {path}")
 
 
-def _read_private(path: Path) -> str:
+def read_private(path: Path) -> str:
     try:
         check_private(path)
         return path.read_text(encoding="utf-8")
@@ -183,7 +183,7 @@ def _read_private(path: Path) -> str:
 
 
 def read_tokens(path: Path) -> OAuth2Tokens:
-    text = _read_private(path)
+    text = read_private(path)
     try:
         data = json.loads(text)
     except ValueError:
@@ -222,13 +222,17 @@ def store_tokens(path: Path, tokens: OAuth2Tokens) -> None:
     keeping a torn file) loses the account's authorization.
     """
     register_secrets(secret_values(tokens))
+    write_private(path, json.dumps(tokens.to_json(), indent=2) + "\n")
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace ``path`` (mode 0600) with ``text`` atomically and durably."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(tokens.to_json(), f, indent=2)
-            f.write("\n")
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -782,6 +782,37 @@ CREATE INDEX IF NOT EXISTS ix_web_audit_account ON web_audit (account, id)
 """)
 
 
+# The idempotency key of each part of a post, chosen before its first attempt and kept for every later
+# one: a Bluesky record key, a Mastodon Idempotency-Key (X has none: no row). Unique across the ledger,
+# so a key can never settle another post's outcome.
+publish_keys = sa.Table(
+    "publish_keys",
+    metadata,
+    sa.Column("post_id", sa.String(160), sa.ForeignKey("posts.post_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("part", sa.Integer, primary_key=True),
+    sa.Column("publish_key", sa.String(100), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+
+def m007_publish_keys(conn: Connection) -> None:
+    """Per-part idempotency keys (Bluesky record keys, Mastodon Idempotency-Keys), stored before the call."""
+    _ddl(conn, """
+CREATE TABLE publish_keys (
+    post_id VARCHAR(160) NOT NULL,
+    part INTEGER NOT NULL,
+    publish_key VARCHAR(100) NOT NULL,
+    created_at {ts} NOT NULL,
+    PRIMARY KEY (post_id, part),
+    CONSTRAINT fk_publish_keys_post FOREIGN KEY (post_id) REFERENCES posts (post_id) ON DELETE CASCADE,
+    CONSTRAINT ck_publish_keys_part CHECK (part >= 0),
+    CONSTRAINT ck_publish_keys_key CHECK (publish_key <> '')
+)
+
+CREATE UNIQUE INDEX ux_publish_keys_key ON publish_keys (publish_key)
+""")
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_time_indexes", m002_time_indexes),
@@ -789,4 +820,5 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m004_feeds", m004_feeds),
     ("m005_review", m005_review),
     ("m006_web_access", m006_web_access),
+    ("m007_publish_keys", m007_publish_keys),
 ]

@@ -21,6 +21,9 @@ The rules that keep the account safe:
 - An unexpected error between claim and call puts the post back to retry (looked up first if a
   call was open); a post still left ``sending`` is recovered by the service while it runs.
 - 401 and permission 403s pause the account and put the post back in its place in the queue.
+- Where the network offers idempotency (a Bluesky record key, a Mastodon Idempotency-Key), each
+  part's key is chosen by the publisher and stored before the part's first call; every later call
+  and every look-up of that part carries the same key (``create_post``/``find_post`` ``key=``).
 - Threads go out part by part as a reply chain; each part's id is stored as soon as it is known,
   so an interrupted thread resumes at its first unsent part.
 - With review on (``require_review``), the claim itself checks that what is about to be sent hashes
@@ -267,12 +270,14 @@ class PublishingEngine:
                     media_ids = tuple(self.publisher.upload_media(Path(path)) for path in post.media)
                 except PublishError as exc:
                     return self._failure(post, exc, part_ids, attempt=None)
+            key = self._publish_key(post, index)
             attempt = self.store.begin_attempt(post.post_id, self.account, index, self.instance, self.clock())
             try:
                 tweet_id = self.publisher.create_post(
                     post.parts[index],
                     reply_to=part_ids[-1] if part_ids else None,
                     media_ids=media_ids if index == 0 else (),
+                    key=key,
                 )
             except OutcomeUnknown as exc:
                 self.store.end_attempt(attempt, "lost", self.clock(), status=exc.status, detail=exc.detail)
@@ -301,6 +306,14 @@ class PublishingEngine:
         # Every part was already out (found on X while reconciling).
         self.store.mark_sent(post.post_id, self.instance, part_ids, self.clock())
         return self._sent(post, part_ids)
+
+    def _publish_key(self, post: PostRecord, index: int) -> str | None:
+        """The part's idempotency key, stored before its first call and reused by every later one; None
+        for a network that has none (X)."""
+        fresh = self.publisher.new_key(self.clock())
+        if fresh is None:
+            return None
+        return self.store.keep_publish_key(post.post_id, self.instance, index, fresh, self.clock())
 
     def _sent(self, post: PostRecord, part_ids: list[str]) -> Outcome:
         return Outcome(post.post_id, post.slot_at, PostState.SENT.value, tuple(part_ids),
@@ -381,6 +394,7 @@ class PublishingEngine:
             since=since,
             reply_to=part_ids[-1] if part_ids else None,
             with_media=bool(post.media) and index == 0,
+            key=self.store.publish_keys(post.post_id).get(index),
         )
 
     def _unexpected(self, post: PostRecord, exc: Exception) -> Outcome:

@@ -828,6 +828,28 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
             )
             return result.inserted_primary_key[0]
 
+    def keep_publish_key(self, post_id: str, instance: str, part: int, key: str, now: datetime) -> str:
+        """The idempotency key of a part: the one stored, else ``key``, stored now (committed before
+        the call, so every later attempt, after a crash too, carries the same one)."""
+        with self.engine.begin() as conn:
+            self._owned(conn, post_id, instance)
+            stored = self._publish_keys(conn, post_id).get(part)
+            if stored is not None:
+                return stored
+            conn.execute(m.publish_keys.insert().values(post_id=post_id, part=part, publish_key=key, created_at=now))
+            return key
+
+    def publish_keys(self, post_id: str) -> dict[int, str]:
+        """Part number -> its idempotency key, for the parts that have one."""
+        with self._read() as conn:
+            return self._publish_keys(conn, post_id)
+
+    @staticmethod
+    def _publish_keys(conn: Connection, post_id: str) -> dict[int, str]:
+        rows = conn.execute(sa.select(m.publish_keys.c.part, m.publish_keys.c.publish_key)
+                            .where(m.publish_keys.c.post_id == post_id))
+        return {row.part: row.publish_key for row in rows}
+
     def end_attempt(self, attempt_id: int, outcome: str, now: datetime, *, status: int | None = None,
                     detail: str | None = None, tweet_id: str | None = None) -> None:
         with self.engine.begin() as conn:

@@ -1,4 +1,4 @@
-pytest_plugins = ["tests.conftest_standin", "tests.helpers_ledger"]
+pytest_plugins = ["tests.conftest_standin", "tests.conftest_networks", "tests.helpers_ledger"]
 
 import os
 

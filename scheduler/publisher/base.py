@@ -1,7 +1,8 @@
 """The publisher protocol: the one place a post leaves this program.
 
-Implementations: ``x.XPublisher`` (tweepy against X or the stand-in), ``outbox.OutboxPublisher``
-(a JSON-lines file, the default without credentials). Each turns every failure into one of the
+Implementations: ``x.XPublisher`` (tweepy against X or the stand-in), ``bluesky.BlueskyPublisher``
+(atproto), ``mastodon.MastodonPublisher`` (Mastodon.py), ``outbox.OutboxPublisher`` (a JSON-lines
+file, the default without credentials). Each turns every failure into one of the
 exceptions below, so the publishing engine can decide what happens next without knowing HTTP.
 Error details never contain credentials: implementations build them from the response body only.
 """
@@ -37,7 +38,8 @@ class TransientError(PublishError):
 
 
 class RateLimited(PublishError):
-    """429 (rate limit or usage cap). ``reset_at``: when X says the window resets (aware UTC)."""
+    """429 (rate limit or usage cap). ``reset_at``: when the network says the window resets (aware UTC),
+    from its own headers (X: x-rate-limit-reset; Bluesky: ratelimit-reset; Mastodon: X-RateLimit-Reset)."""
 
     def __init__(self, detail: str, status: int | None = 429, reset_at: datetime | None = None):
         super().__init__(detail, status)
@@ -66,22 +68,35 @@ class LookupUnavailable(PublishError):
 
 
 class Publisher(Protocol):
-    name: str  # "x", "outbox", ...
+    name: str  # "x", "bluesky", "mastodon", "outbox", ...
 
-    def create_post(self, text: str, *, reply_to: str | None = None, media_ids: tuple[str, ...] = ()) -> str:
-        """Publish one post; return its id. Raises a PublishError subclass on failure."""
+    def new_key(self, now: datetime) -> str | None:
+        """A fresh idempotency key for one part of a post, or None when the network has none (X).
+
+        The engine stores it in the ledger before the part's first call and passes the stored key
+        (``key=``) to every call and look-up of that part, after a restart too: a Bluesky record key
+        (a TID), a Mastodon ``Idempotency-Key``.
+        """
+
+    def create_post(self, text: str, *, reply_to: str | None = None, media_ids: tuple[str, ...] = (),
+                    key: str | None = None) -> str:
+        """Publish one post; return its id. Raises a PublishError subclass on failure.
+
+        ``key``: this part's idempotency key (see ``new_key``); a publisher whose network has none
+        ignores it."""
 
     def upload_media(self, path: Path) -> str:
         """Upload an image; return the media id to attach."""
 
     def find_post(self, text: str, *, since: datetime, reply_to: str | None = None,
-                  with_media: bool = False) -> str | None:
+                  with_media: bool = False, key: str | None = None) -> str | None:
         """The id of the account's post created at or after ``since`` whose text, as the network
         rewrites it, is ``text`` (and which replies to ``reply_to``, when given); None if there is none.
 
         Reconciliation after an uncertain outcome. The publisher owns its network's text rules
         (escaping, link wrapping, media links) and reads as few posts as it can: reads can be billed.
-        Raises LookupUnavailable when the account's plan or credentials cannot read them.
+        With a ``key``, a network that can read a post by its key does (Bluesky reads that exact
+        record). Raises LookupUnavailable when the account's plan or credentials cannot read them.
         """
 
     def post_url(self, tweet_id: str) -> str:

@@ -40,7 +40,8 @@ class OutboxPublisher:
         self._clock = clock
         self._media: dict[str, Path] = {}  # local media id -> image path, for this process's posts
 
-    def create_post(self, text: str, *, reply_to: str | None = None, media_ids: tuple[str, ...] = ()) -> str:
+    def create_post(self, text: str, *, reply_to: str | None = None, media_ids: tuple[str, ...] = (),
+                    key: str | None = None) -> str:
         if not text.strip() and not media_ids:
             raise Rejected("a post needs text or media")
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -75,7 +76,7 @@ class OutboxPublisher:
         return media_id
 
     def find_post(self, text: str, *, since: datetime, reply_to: str | None = None,
-                  with_media: bool = False) -> str | None:
+                  with_media: bool = False, key: str | None = None) -> str | None:
         for post in self.recent_posts(since):
             if post.text == text and (reply_to is None or post.in_reply_to == reply_to):
                 return post.tweet_id
@@ -88,6 +89,9 @@ class OutboxPublisher:
             if created >= since:
                 posts.append(PublishedTweet(record["id"], record["text"], created, record.get("reply_to")))
         return posts
+
+    def new_key(self, now: datetime) -> None:
+        return None  # a post is looked up by its text, as on X
 
     def post_url(self, tweet_id: str) -> str:
         return f"{self.path.resolve().as_uri()}#{tweet_id}"

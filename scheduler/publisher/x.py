@@ -97,7 +97,8 @@ class XPublisher:
 
     # -- Publisher protocol ------------------------------------------------------------------------
 
-    def create_post(self, text: str, *, reply_to: str | None = None, media_ids: tuple[str, ...] = ()) -> str:
+    def create_post(self, text: str, *, reply_to: str | None = None, media_ids: tuple[str, ...] = (),
+                    key: str | None = None) -> str:
         self._refresh_bearer()
         try:
             response = self._client.create_tweet(
@@ -145,7 +146,7 @@ class XPublisher:
             raise TransientError(f"{path}: the media upload answered without a media id") from None
 
     def find_post(self, text: str, *, since: datetime, reply_to: str | None = None,
-                  with_media: bool = False) -> str | None:
+                  with_media: bool = False, key: str | None = None) -> str | None:
         for tweet, urls in self._posts_since(since):
             if reply_to is not None and tweet.in_reply_to != reply_to:
                 continue
@@ -181,6 +182,9 @@ class XPublisher:
         except requests.RequestException as exc:
             # A read has no side effect: whatever happened, asking again is safe.
             raise _network_error(exc, sent_means=TransientError) from None
+
+    def new_key(self, now: datetime) -> None:
+        return None  # X offers no idempotency: an uncertain post is looked up by its text
 
     def post_url(self, tweet_id: str) -> str:
         return f"https://x.com/{self.handle}/status/{tweet_id}"
