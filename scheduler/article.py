@@ -34,7 +34,7 @@ from .models import Article
 
 FORMATS_BY_SUFFIX = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}
 FORMATS = frozenset(FORMATS_BY_SUFFIX.values())
-FRONT_MATTER_KEYS = ("canonical", "hashtags", "title", "url")
+FRONT_MATTER_KEYS = ("canonical", "hashtags", "id", "tags", "title", "url")
 
 STYLES_TRIED = (
     f"{numbering_styles_tried()} lines, Markdown ordered lists and '## 1.' headings, "
@@ -49,6 +49,7 @@ class FrontMatter:
     title: str = ""
     url: str | None = None
     hashtags: tuple[str, ...] = ()
+    id: str | None = None
 
 
 def load_article(path: Path, *, url: str | None = None) -> Article:
@@ -90,6 +91,7 @@ def parse_article(text: str, *, fmt: str, source: str, url: str | None = None) -
         conclusion=layout.conclusion,
         hashtags=front.hashtags,
         warnings=warnings,
+        id=front.id,
     )
 
 
@@ -172,10 +174,12 @@ def _front_matter(metadata: dict[Any, Any], yaml_lines: list[str], source: str) 
     canonical = _text_value(metadata, "canonical", source)
     if url and canonical and url != canonical:
         raise ArticleError(f"{source}: front matter gives both url and canonical, and they differ. Keep one.")
+    hashtags = _hashtags(metadata.get("hashtags"), source)
     return FrontMatter(
         title=_text_value(metadata, "title", source),
         url=url or canonical or None,
-        hashtags=_hashtags(metadata.get("hashtags"), source),
+        hashtags=hashtags or _tags(metadata.get("tags"), source),
+        id=_identity(metadata.get("id"), source),
     )
 
 
@@ -205,6 +209,34 @@ def _hashtags(value: Any, source: str) -> tuple[str, ...]:
                 f"{source}: hashtag '{tag}' is not a single word. Write hashtags without spaces or punctuation."
             )
     return tags
+
+
+def _tags(value: Any, source: str) -> tuple[str, ...]:
+    """A blog's tags as hashtags, used when there is no ``hashtags`` key: "back pain" becomes BackPain."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list) or not all(isinstance(tag, str | int) for tag in value):
+        raise ArticleError(f"{source}: front matter 'tags' must be a list, e.g. [back pain, massage].")
+    tags = []
+    for tag in map(str, value):
+        words = _HASHTAG.findall(tag.lstrip("#"))
+        joined = words[0] if len(words) == 1 else "".join(w[:1].upper() + w[1:] for w in words)
+        if joined and joined not in tags:
+            tags.append(joined)
+    return tuple(tags)
+
+
+def _identity(value: Any, source: str) -> str | None:
+    """Front matter ``id``: the article's key in the ledger, whatever its URL, title or file name."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int) or not re.search(r"[A-Za-z0-9]", str(value)):
+        raise ArticleError(
+            f"{source}: front matter 'id' must be a short name of letters and digits, e.g. id: desk-setup."
+        )
+    return str(value).strip()
 
 
 # --- Title -------------------------------------------------------------------------------

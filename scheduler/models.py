@@ -31,10 +31,23 @@ class Article:
     conclusion: str = ""
     hashtags: tuple[str, ...] = ()  # from front matter, without '#'
     warnings: tuple[str, ...] = ()  # numbering that skips or restarts, etc.
+    id: str | None = None  # front matter `id`, or the key the ledger already knows the article by
 
     @property
     def key(self) -> str:
-        """Stable identity: the URL's last path segment, else the title, as a slug."""
+        """Stable identity: the ``id``, else the file's name as a slug.
+
+        Never the URL or the title: adding or changing either must not make the article a new one, whose
+        tips would be queued a second time.
+        """
+        if self.id:
+            return slugify(self.id)
+        return source_slug(self.source) or self.legacy_key
+
+    @property
+    def legacy_key(self) -> str:
+        """The key earlier versions gave the article (the URL's last path segment, else the title), which
+        ledgers written by them still use."""
         return article_key(self.title, self.url)
 
 
@@ -42,6 +55,13 @@ def slugify(text: str, max_len: int = 48) -> str:
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return slug[:max_len].rstrip("-") or "article"
+
+
+def source_slug(source: str) -> str:
+    """The slug of the file (or page) an article was read from: "posts/drink-water.md" -> "drink-water"."""
+    name = re.split(r"[/\\]", source.split("?")[0].split("#")[0].rstrip("/\\"))[-1] if source else ""
+    stem = re.sub(r"\.[A-Za-z0-9]{1,8}$", "", name)
+    return slugify(stem) if re.search(r"[A-Za-z0-9]", stem) else ""
 
 
 def article_key(title: str, url: str | None) -> str:

@@ -268,7 +268,7 @@ def test_no_tips_names_the_file_and_the_styles_tried():
         ("latin1.txt", "not UTF-8 text (byte 0xe9 on line 3)"),
         ("notes.docx", "unsupported article type '.docx'"),
         ("missing.txt", "cannot read the article"),
-        ("bad-key.md", "unknown front matter key 'hashtag' (line 3). Allowed keys: canonical, hashtags, title, url."),
+        ("bad-key.md", "unknown front matter key 'hashtag' (line 3). Allowed keys: canonical, hashtags, id, tags, title, url."),
     ],
 )
 def test_unusable_files_raise_article_error_naming_file_and_fix(name, expected):
@@ -341,3 +341,26 @@ def test_generated_articles_round_trip_their_tips(tips, fmt):
     article = parse_article("\n".join(lines), fmt=fmt, source="generated")
     assert [t.number for t in article.tips] == list(range(1, len(tips) + 1))
     assert [t.headline for t in article.tips] == [headline for headline, _ in tips]
+
+
+def test_an_article_is_known_by_its_id_else_its_file_name_never_its_url_or_title():
+    text = "---\ntitle: Drink More Water\n{extra}---\n\n1. Drink a glass before each meal.\n"
+    plain = parse_article(text.format(extra=""), fmt="md", source="posts/hydration.md")
+    with_url = parse_article(text.format(extra="url: https://example.com/blog/water-tips/\n"), fmt="md",
+                             source="posts/hydration.md")
+    retitled = parse_article(text.format(extra="").replace("Drink More Water", "Seven Glasses a Day"), fmt="md",
+                             source="posts/hydration.md")
+    assert plain.key == with_url.key == retitled.key == "hydration"
+    named = parse_article(text.format(extra="id: Water Tips 2026\n"), fmt="md", source="posts/hydration.md")
+    assert named.key == "water-tips-2026"
+    # Ledgers written before keyed articles by their URL's last segment, else their title.
+    assert with_url.legacy_key == "water-tips" and plain.legacy_key == "drink-more-water"
+
+
+def test_blog_tags_become_hashtags_when_there_are_no_hashtags():
+    article = parse_article("---\ntags: [back pain, lifting, '#Posture']\n---\nT\n\n1. Tip.\n", fmt="md", source="t.md")
+    assert article.hashtags == ("BackPain", "lifting", "Posture")
+    both = parse_article("---\nhashtags: [Spine]\ntags: [back pain]\n---\nT\n\n1. Tip.\n", fmt="md", source="t.md")
+    assert both.hashtags == ("Spine",)
+    with pytest.raises(ArticleError, match="'id' must be a short name"):
+        parse_article("---\nid: [a, b]\n---\nT\n\n1. Tip.\n", fmt="md", source="i.md")
