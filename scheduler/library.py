@@ -8,8 +8,8 @@ queue exactly as it was.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -23,7 +23,7 @@ ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 
 @dataclass(frozen=True)
 class Composed:
-    article: Article
+    article: Article  # its warnings include the tips left out
     posts: tuple[ComposedPost, ...]
 
 
@@ -53,18 +53,42 @@ def article_paths(paths: Sequence[Path]) -> list[Path]:
     return found
 
 
-def compose(config: Config, paths: Sequence[Path], *, url: str | None = None) -> list[Composed]:
+def load(paths: Sequence[Path], *, url: str | None = None) -> list[Article]:
+    """The articles at ``paths`` (directories are read for their articles), each with its warnings."""
     from scheduler.article import load_article
-    from scheduler.compose import compose_article
+
+    articles = []
+    for path in article_paths(paths):
+        article = load_article(path, url=url)
+        if not article.url:
+            article = replace(article, warnings=(
+                *article.warnings,
+                f"{article.source}: no URL, so its posts will carry no link to the article; add 'url:' front "
+                "matter (or give --url) to link them",
+            ))
+        articles.append(article)
+    return articles
+
+
+def compose(config: Config, paths: Sequence[Path], *, url: str | None = None) -> list[Composed]:
+    return compose_articles(config, load(paths, url=url))
+
+
+def compose_articles(
+    config: Config, articles: Sequence[Article], chosen: Mapping[str, Mapping[int, int]] | None = None
+) -> list[Composed]:
+    """Each article's posts; ``chosen`` holds the variants a person picked, by article key and tip."""
+    from scheduler.compose import compose_posts
     from scheduler.templates import load_templates
 
     env = load_templates(config.templates_dir)
     results = []
-    for path in article_paths(paths):
-        article = load_article(path, url=url)
+    for article in articles:
         hashtags = article.hashtags or config["compose"]["hashtags"]
-        posts = compose_article(article, handle=config.handle, hashtags=hashtags, env=env)
-        results.append(Composed(article, tuple(posts)))
+        made = compose_posts(article, handle=config.handle, hashtags=hashtags, env=env,
+                             variants=(chosen or {}).get(article.key))
+        article = replace(article, warnings=(*article.warnings, *made.notes))
+        results.append(Composed(article, made.posts))
     return results
 
 
