@@ -15,7 +15,7 @@ from pathlib import Path
 
 from scheduler.config import Config
 from scheduler.errors import ArticleError
-from scheduler.models import Article, ComposedPost, post_id_for
+from scheduler.models import Article, ComposedPost, article_key, post_id_for, source_slug
 from scheduler.store import ArticleImport, ImportReport, NewPost, Store
 
 ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
@@ -94,10 +94,41 @@ def compose_articles(
 
 def import_articles(store: Store, config: Config, paths: Sequence[Path], now: datetime, *,
                     url: str | None = None) -> list[Imported]:
-    """Read and compose every article first, then store them all in one transaction."""
-    composed = compose(config, paths, url=url)
+    """Read and compose every article first, then store them all in one transaction.
+
+    Each article keeps the key the ledger knows it by (``ledger_key``), and the template variants a person chose
+    for its posts, so a re-import changes unsent posts and never queues a tip a second time.
+    """
+    known = store.article_keys(config.account)
+    articles = [ledger_key(article, known) for article in load(paths, url=url)]
+    composed = compose_articles(config, articles, store.chosen_variants(config.account))
     reports = store.import_articles(config.account, [_article_import(item) for item in composed], now)
     return [Imported(item.article, report) for item, report in zip(composed, reports, strict=True)]
+
+
+def ledger_key(article: Article, known: Mapping[str, str]) -> Article:
+    """The article under the key the ledger already knows it by, if it knows it under another.
+
+    Its own key (front matter ``id``, else the file's name) when the ledger has it or knows nothing of it; else
+    the key it was imported under before: the file's name (an ``id`` added since), the key older versions made
+    from the URL or title (or from the title alone, before a URL was added), or the key of an article read from
+    the same file.
+    """
+    own = article.key
+    if own in known:
+        return article
+    candidates = [source_slug(article.source), article.legacy_key, article_key(article.title, None)]
+    candidates += [key for key, source in known.items() if source == article.source]
+    found = next((key for key in candidates if key and key in known), None)
+    if found is None:
+        return article
+    warnings = article.warnings
+    if article.id:
+        warnings += (
+            f"{article.source}: front matter id '{article.id}' is new, but the ledger knows this article as "
+            f"'{found}': kept '{found}', so none of its tips is queued twice",
+        )
+    return replace(article, id=found, warnings=warnings)
 
 
 def _article_import(item: Composed) -> ArticleImport:

@@ -46,6 +46,8 @@ articles = sa.Table(
     sa.Column("tips", sa.JSON, nullable=False),
     sa.Column("hashtags", sa.JSON, nullable=False),
     sa.Column("imported_at", UTCDateTime, nullable=False),
+    # Taken off with `scheduler articles remove` (m0xx_editing): imports skip it until it is restored.
+    sa.Column("removed_at", UTCDateTime),
 )
 
 posts = sa.Table(
@@ -80,6 +82,10 @@ posts = sa.Table(
     sa.Column("last_status", sa.Integer),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # A person changed it (m0xx_editing): when, and how ("text": never overwritten by a re-import; "variant": a
+    # template variant chosen, kept when the article is composed again).
+    sa.Column("edited_at", UTCDateTime),
+    sa.Column("edit_kind", sa.String(16)),
     sa.Index("ix_posts_queue", "account", "state", "position"),
     sa.Index("ix_posts_fingerprint", "account", "fingerprint"),
     sa.Index("ix_posts_sent", "account", "state", "sent_at"),
@@ -117,6 +123,20 @@ instances = sa.Table(
 )
 
 
+# Posts taken out of the queue by a person (m0xx_editing): a re-import does not queue them again, and
+# `scheduler queue restore` puts them back from what is kept here.
+removed_posts = sa.Table(
+    "removed_posts",
+    metadata,
+    sa.Column("post_id", sa.String(160), primary_key=True),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("article_key", sa.String(100)),
+    sa.Column("tip", sa.Integer),
+    sa.Column("removed_at", UTCDateTime, nullable=False),
+    sa.Column("post", sa.Text, nullable=False),  # the post's content as JSON
+)
+
+
 def m001_initial(conn: Connection) -> None:
     for table in (accounts, articles, posts, attempts, instances):
         table.create(conn, checkfirst=True)
@@ -130,7 +150,35 @@ def m002_time_indexes(conn: Connection) -> None:
         conn.execute(sa.text(f"CREATE INDEX IF NOT EXISTS ix_posts_{column} ON posts (account, {column})"))
 
 
+def m0xx_editing(conn: Connection) -> None:
+    """Editing the queue: hand edits that re-imports keep, removals that stay removed, removed articles."""
+    # A ledger created from the Table objects above already has the new columns; older ones get them here.
+    columns = {
+        table: {column["name"] for column in sa.inspect(conn).get_columns(table)} for table in ("posts", "articles")
+    }
+    for table, column, ddl in (
+        ("posts", "edited_at", "ALTER TABLE posts ADD COLUMN edited_at TIMESTAMP"),
+        ("posts", "edit_kind", "ALTER TABLE posts ADD COLUMN edit_kind VARCHAR(16)"),
+        ("articles", "removed_at", "ALTER TABLE articles ADD COLUMN removed_at TIMESTAMP"),
+    ):
+        if column not in columns[table]:
+            conn.execute(sa.text(ddl))
+    conn.execute(sa.text(
+        "CREATE TABLE IF NOT EXISTS removed_posts ("
+        " post_id VARCHAR(160) NOT NULL PRIMARY KEY,"
+        " account VARCHAR(64) NOT NULL,"
+        " article_key VARCHAR(100),"
+        " tip INTEGER,"
+        " removed_at TIMESTAMP NOT NULL,"
+        " post TEXT NOT NULL)"
+    ))
+    conn.execute(sa.text(
+        "CREATE INDEX IF NOT EXISTS ix_removed_posts_article ON removed_posts (account, article_key)"
+    ))
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_time_indexes", m002_time_indexes),
+    ("m0xx_editing", m0xx_editing),
 ]

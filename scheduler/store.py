@@ -68,6 +68,30 @@ class ImportReport:
     unchanged: tuple[str, ...]
     removed: tuple[str, ...]
     kept_sent: tuple[str, ...]  # sent posts whose tip changed: left as history
+    kept_edit: tuple[str, ...] = ()  # posts a person edited: their text stays as edited
+    kept_removed: tuple[str, ...] = ()  # posts a person removed from the queue: they stay removed
+    article_removed: bool = False  # the article was removed with `articles remove`: nothing was imported
+
+
+@dataclass(frozen=True)
+class RemovedPost:
+    post_id: str
+    account: str
+    article_key: str | None
+    tip: int | None
+    removed_at: datetime
+    text: str
+
+
+@dataclass(frozen=True)
+class ArticleSummary:
+    article_key: str
+    title: str
+    url: str | None
+    source: str
+    imported_at: datetime
+    removed_at: datetime | None
+    counts: dict[str, int]  # posts by state, and "removed" for those taken out of the queue
 
 
 @dataclass(frozen=True)
@@ -101,6 +125,8 @@ class PostRecord:
     last_status: int | None
     created_at: datetime
     updated_at: datetime
+    edited_at: datetime | None = None  # when a person last changed it
+    edit_kind: str | None = None  # "text" (kept by re-imports) or "variant" (a template chosen)
 
     def as_queued(self) -> QueuedPost:
         return QueuedPost(
@@ -184,6 +210,8 @@ def _record(row) -> PostRecord:
         last_status=row.last_status,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        edited_at=row.edited_at,
+        edit_kind=row.edit_kind,
     )
 
 
@@ -303,7 +331,7 @@ class Store:
             return [self._import_one(conn, account, item, now) for item in items]
 
     def _import_one(self, conn: Connection, account: str, item: ArticleImport, now: datetime) -> ImportReport:
-        added, updated, unchanged, removed, kept_sent = [], [], [], [], []
+        added, updated, unchanged, removed, kept_sent, kept_edit = [], [], [], [], [], []
         article_row = {
             "title": item.title,
             "url": item.url,
@@ -314,10 +342,13 @@ class Store:
             "imported_at": now,
         }
         exists = conn.execute(
-            sa.select(m.articles.c.article_key).where(
+            sa.select(m.articles.c.article_key, m.articles.c.removed_at, m.articles.c.tips).where(
                 m.articles.c.account == account, m.articles.c.article_key == item.article_key
             )
         ).first()
+        if exists and exists.removed_at is not None:
+            # Removed by a person: it stays out until `scheduler articles restore`.
+            return ImportReport((), (), (), (), (), article_removed=True)
         if exists:
             conn.execute(
                 m.articles.update()
@@ -337,16 +368,35 @@ class Store:
                 )
             )
         }
+        taken_out = set(
+            conn.execute(
+                sa.select(m.removed_posts.c.post_id).where(
+                    m.removed_posts.c.account == account, m.removed_posts.c.article_key == item.article_key
+                )
+            ).scalars()
+        )
+        kept_removed = [post.post_id for post in item.posts if post.post_id in taken_out and post.post_id not in current]
+        before = {tip["number"]: tip for tip in _json(exists.tips)} if exists else {}
+        after = {tip["number"]: tip for tip in item.tips}
+
+        def tip_changed(number: int | None) -> bool:
+            return before.get(number) != after.get(number)
+
         position = self._end_position(conn, account)
         for post in item.posts:
             row = current.pop(post.post_id, None)
             if row is None:
+                if post.post_id in taken_out:
+                    continue
                 position += 1
                 self._check_duplicate(conn, account, post.text, now, window=None, ignore=())
                 conn.execute(m.posts.insert().values(**self._new_row(account, post, position, now)))
                 added.append(post.post_id)
             elif row.text == post.text and tuple(_json(row.parts)) == post.parts:
                 unchanged.append(post.post_id)
+            elif row.state in PENDING and row.edit_kind == "text":
+                # A person's text stays; say so when the article's tip changed under it.
+                (kept_edit if tip_changed(post.tip) else unchanged).append(post.post_id)
             elif row.state in PENDING:
                 conn.execute(
                     m.posts.update()
@@ -357,12 +407,223 @@ class Store:
             else:
                 kept_sent.append(post.post_id)
         for post_id, row in current.items():
-            if row.state in PENDING:
+            if row.state in PENDING and row.edit_kind == "text":
+                kept_edit.append(post_id)  # its tip left the article, but a person wrote this post
+            elif row.state in PENDING:
                 conn.execute(m.posts.delete().where(m.posts.c.post_id == post_id, m.posts.c.state.in_(PENDING)))
                 removed.append(post_id)
         if added or updated or removed:
             self._bump(conn, account)
-        return ImportReport(tuple(added), tuple(updated), tuple(unchanged), tuple(removed), tuple(kept_sent))
+        return ImportReport(tuple(added), tuple(updated), tuple(unchanged), tuple(removed), tuple(kept_sent),
+                            tuple(kept_edit), tuple(kept_removed))
+
+    # -- editing: what a person changes by hand (see scheduler.editing) --------------------------------
+
+    def article_keys(self, account: str) -> dict[str, str]:
+        """Every article the ledger knows for the account, removed ones too: key -> the source it came from."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(m.articles.c.article_key, m.articles.c.source).where(m.articles.c.account == account)
+            ).all()
+        return {row.article_key: row.source for row in rows}
+
+    def chosen_variants(self, account: str) -> dict[str, dict[int, int]]:
+        """Template variants a person chose for unsent posts, by article and tip: re-imports keep them."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(m.posts.c.article_key, m.posts.c.tip, m.posts.c.variant).where(
+                    m.posts.c.account == account,
+                    m.posts.c.kind == "tip",
+                    m.posts.c.edit_kind == "variant",
+                    m.posts.c.state.in_(PENDING),
+                )
+            ).all()
+        chosen: dict[str, dict[int, int]] = {}
+        for row in rows:
+            chosen.setdefault(row.article_key, {})[row.tip] = row.variant
+        return chosen
+
+    def edit_post(self, account: str, post_id: str, now: datetime, *, text: str, parts: Sequence[str],
+                  weighted_length: int, edit_kind: str, template: str | None = None, variant: int | None = None,
+                  duplicate_window: timedelta | None = None) -> PostRecord:
+        """Change a waiting post's content by hand, checked for duplicates like a new one, in one transaction."""
+        with self.engine.begin() as conn:
+            row = self._pending_row(conn, account, post_id, "edit")
+            if row.uncertain or _json(row.part_ids):
+                raise QueueError(
+                    f"cannot edit {post_id!r}: part of it may already be on X ({'its last attempt lost its answer' if row.uncertain else 'a thread partly sent'}); "
+                    "let the service settle it first"
+                )
+            self._check_duplicate(conn, account, text, now, window=duplicate_window, ignore=(post_id,))
+            values = {
+                "text": text,
+                "parts": list(parts),
+                "weighted_length": weighted_length,
+                "fingerprint": text_fingerprint(text),
+                "edited_at": now,
+                "edit_kind": edit_kind,
+                "updated_at": now,
+            }
+            if variant is not None:
+                values.update(template=template, variant=variant)
+            done = conn.execute(
+                m.posts.update()
+                .where(m.posts.c.post_id == post_id, m.posts.c.state.in_(PENDING), sa.not_(m.posts.c.uncertain))
+                .values(**values)
+            ).rowcount
+            if not done:
+                self._explain_not_pending(conn, post_id, "edit")
+            self._bump(conn, account)
+        return self.get(post_id)
+
+    def remove_post(self, account: str, post_id: str, now: datetime) -> None:
+        """Take a waiting post out of the queue, keeping it aside: re-imports leave it out, ``restore_post``
+        puts it back."""
+        with self.engine.begin() as conn:
+            row = self._pending_row(conn, account, post_id, "remove")
+            self._take_out(conn, row, now)
+            self._bump(conn, account)
+
+    def _take_out(self, conn: Connection, row, now: datetime) -> None:
+        kept = {
+            "kind": row.kind, "text": row.text, "parts": _json(row.parts), "media": _json(row.media),
+            "weighted_length": row.weighted_length, "template": row.template, "variant": row.variant,
+            "edited_at": row.edited_at.isoformat() if row.edited_at else None, "edit_kind": row.edit_kind,
+            "state": row.state,
+        }
+        done = conn.execute(
+            m.posts.delete().where(m.posts.c.post_id == row.post_id, m.posts.c.state.in_(PENDING))
+        ).rowcount
+        if not done:
+            self._explain_not_pending(conn, row.post_id, "remove")
+        conn.execute(m.removed_posts.delete().where(m.removed_posts.c.post_id == row.post_id))
+        conn.execute(
+            m.removed_posts.insert().values(
+                post_id=row.post_id, account=row.account, article_key=row.article_key, tip=row.tip,
+                removed_at=now, post=json.dumps(kept, ensure_ascii=False),
+            )
+        )
+
+    def restore_post(self, account: str, post_id: str, now: datetime, *,
+                     duplicate_window: timedelta | None = None) -> PostRecord:
+        """Put a removed post back, at the end of the queue (unpinned)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.select(m.removed_posts).where(
+                    m.removed_posts.c.account == account, m.removed_posts.c.post_id == post_id
+                )
+            ).first()
+            if row is None:
+                if conn.execute(sa.select(m.posts.c.state).where(m.posts.c.post_id == post_id)).first():
+                    raise QueueError(f"cannot restore {post_id!r}: it was not removed (`scheduler queue show {post_id}`)")
+                raise QueueError(
+                    f"cannot restore {post_id!r}: no removed post has that id; `scheduler articles list` shows "
+                    "what was removed"
+                )
+            self._put_back(conn, account, row, now, duplicate_window)
+            self._bump(conn, account)
+        return self.get(post_id)
+
+    def _put_back(self, conn: Connection, account: str, row, now: datetime, window: timedelta | None) -> None:
+        kept = json.loads(row.post)
+        self._check_duplicate(conn, account, kept["text"], now, window=window, ignore=())
+        post = NewPost(
+            post_id=row.post_id, kind=kept["kind"], text=kept["text"], parts=tuple(kept["parts"]),
+            weighted_length=kept["weighted_length"], article_key=row.article_key, tip=row.tip,
+            template=kept["template"], variant=kept["variant"], media=tuple(kept["media"]),
+        )
+        values = self._new_row(account, post, self._end_position(conn, account) + 1, now)
+        if kept.get("edited_at"):
+            values.update(edited_at=datetime.fromisoformat(kept["edited_at"]), edit_kind=kept["edit_kind"])
+        conn.execute(m.posts.insert().values(**values))
+        conn.execute(m.removed_posts.delete().where(m.removed_posts.c.post_id == row.post_id))
+
+    def removed(self, account: str, article_key: str | None = None) -> list[RemovedPost]:
+        """Posts taken out of the queue by a person, oldest removal first."""
+        query = sa.select(m.removed_posts).where(m.removed_posts.c.account == account)
+        if article_key is not None:
+            query = query.where(m.removed_posts.c.article_key == article_key)
+        with self._read() as conn:
+            rows = conn.execute(query.order_by(m.removed_posts.c.removed_at, m.removed_posts.c.post_id)).all()
+        return [RemovedPost(r.post_id, r.account, r.article_key, r.tip, r.removed_at, json.loads(r.post)["text"])
+                for r in rows]
+
+    def remove_article(self, account: str, article_key: str, now: datetime) -> list[str]:
+        """Take an article's waiting posts out of the queue and keep later imports from adding them; sent ones
+        stay as history. Returns the posts taken out."""
+        with self.engine.begin() as conn:
+            self._article_row(conn, account, article_key, "remove")
+            rows = conn.execute(
+                sa.select(m.posts).where(
+                    m.posts.c.account == account, m.posts.c.article_key == article_key, m.posts.c.state.in_(PENDING)
+                ).order_by(m.posts.c.position)
+            ).all()
+            taken = []
+            for row in rows:
+                if row.uncertain or _json(row.part_ids):
+                    continue  # may be on X already: the service settles it
+                self._take_out(conn, row, now)
+                taken.append(row.post_id)
+            conn.execute(
+                m.articles.update()
+                .where(m.articles.c.account == account, m.articles.c.article_key == article_key)
+                .values(removed_at=now)
+            )
+            self._bump(conn, account)
+        return taken
+
+    def restore_article(self, account: str, article_key: str, now: datetime, *,
+                        duplicate_window: timedelta | None = None) -> list[str]:
+        """Undo ``remove_article``: imports take the article again and its removed posts come back."""
+        with self.engine.begin() as conn:
+            self._article_row(conn, account, article_key, "restore")
+            rows = conn.execute(
+                sa.select(m.removed_posts).where(
+                    m.removed_posts.c.account == account, m.removed_posts.c.article_key == article_key
+                ).order_by(m.removed_posts.c.tip, m.removed_posts.c.post_id)
+            ).all()
+            for row in rows:
+                self._put_back(conn, account, row, now, duplicate_window)
+            conn.execute(
+                m.articles.update()
+                .where(m.articles.c.account == account, m.articles.c.article_key == article_key)
+                .values(removed_at=None)
+            )
+            self._bump(conn, account)
+        return [row.post_id for row in rows]
+
+    def _article_row(self, conn: Connection, account: str, article_key: str, verb: str):
+        row = conn.execute(
+            sa.select(m.articles).where(m.articles.c.account == account, m.articles.c.article_key == article_key)
+        ).first()
+        if row is None:
+            raise QueueError(f"cannot {verb} article {article_key!r}: no such article; `scheduler articles list` shows them")
+        return row
+
+    def articles(self, account: str) -> list[ArticleSummary]:
+        """Every article imported for the account, with its posts counted by state."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(m.articles).where(m.articles.c.account == account).order_by(m.articles.c.article_key)
+            ).all()
+            counts: dict[str, dict[str, int]] = {}
+            for key, state, count in conn.execute(
+                sa.select(m.posts.c.article_key, m.posts.c.state, sa.func.count())
+                .where(m.posts.c.account == account, m.posts.c.article_key.is_not(None))
+                .group_by(m.posts.c.article_key, m.posts.c.state)
+            ):
+                counts.setdefault(key, {})[state] = count
+            for key, count in conn.execute(
+                sa.select(m.removed_posts.c.article_key, sa.func.count())
+                .where(m.removed_posts.c.account == account, m.removed_posts.c.article_key.is_not(None))
+                .group_by(m.removed_posts.c.article_key)
+            ):
+                counts.setdefault(key, {})["removed"] = count
+        return [
+            ArticleSummary(r.article_key, r.title, r.url, r.source, r.imported_at, r.removed_at,
+                           counts.get(r.article_key, {}))
+            for r in rows
+        ]
 
     def add_post(
         self, account: str, post: NewPost, now: datetime, *, duplicate_window: timedelta | None = None
