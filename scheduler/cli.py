@@ -299,15 +299,21 @@ def queue_move(obj: Context, post_id, before, after, top, bottom):
 @queue.command("pin")
 @click.argument("post_id")
 @click.option("--at", metavar="DATETIME", help="Exact time, ISO 8601 with seconds (e.g. 2026-12-01T09:00:00-05:00).")
+@click.option("--now", "asap", is_flag=True, help="As soon as possible: pin it to this second.")
 @click.option("--clear", is_flag=True, help="Unpin: it goes back to filling slots in queue order.")
 @pass_ctx
-def queue_pin(obj: Context, post_id, at, clear):
+def queue_pin(obj: Context, post_id, at, asap, clear):
     """Pin a post to an exact time, or unpin it."""
-    if bool(at) == bool(clear):
-        raise click.UsageError("give --at DATETIME or --clear")
-    when = None if clear else parse_when(at, obj.config.tz)
-    obj.store.pin(obj.config.account, post_id, when, now_utc())
+    from scheduler import editing
+
+    if sum((bool(at), asap, clear)) != 1:
+        raise click.UsageError("give --at DATETIME, --now or --clear")
+    now = now_utc()
+    when = None if clear else now.replace(microsecond=0) if asap else parse_when(at, obj.config.tz)
+    warnings = editing.pin(obj.store, obj.config, post_id, when, now)
     click.echo(f"unpinned {post_id}" if clear else f"pinned {post_id} at {when.astimezone(obj.config.tz).isoformat()}")
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 @queue.command("pause")

@@ -142,6 +142,34 @@ def removed_posts(store: Store, config: Config, article_key: str | None = None) 
     return store.removed(config.account, article_key)
 
 
+def pin(store: Store, config: Config, post_id: str, at: datetime | None, now: datetime) -> list[str]:
+    """Pin a waiting post to ``at`` (None unpins it). A time already past is refused: pin to ``now`` for "as
+    soon as possible". Returns warnings, such as a pin that the daily or monthly cap will hold back."""
+    from scheduler import agenda
+
+    if at is not None and at < now.replace(microsecond=0):
+        raise QueueError(
+            f"{at.astimezone(config.tz).isoformat()} is in the past (it is now "
+            f"{now.astimezone(config.tz):%Y-%m-%d %H:%M:%S %Z}): give a later time, or --now to post it as soon as "
+            "possible"
+        )
+    store.pin(config.account, post_id, at, now)
+    if at is None:
+        return []
+    waiting = sum(1 for _ in zip(range(PLAN_LIMIT), store.iter_pending(config.account)))
+    for entry in agenda.upcoming(store, config, now, count=waiting + 1):
+        if entry.at == at and entry.source == "pin" and entry.reason in ("daily cap", "monthly cap"):
+            cap, period = ("daily", "day") if entry.reason == "daily cap" else ("monthly", "month")
+            return [
+                f"{post_id} is pinned at {at.astimezone(config.tz).isoformat()}, but that {period} already has its "
+                f"{config['quota'][cap]} posts ([quota] {cap}): it will wait for the next free slot instead; pin "
+                f"it to another {period}, or raise the cap"
+            ]
+        if entry.at > at:
+            break
+    return []
+
+
 # -- helpers --------------------------------------------------------------------------------------
 
 

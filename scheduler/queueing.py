@@ -20,6 +20,10 @@ def add_text(store: Store, config: Config, text: str, now: datetime, *, at: date
     text = text.strip()
     if not text:
         raise QueueError("the post text is empty")
+    if at is not None and at < now.replace(microsecond=0):
+        raise QueueError(
+            f"{at.isoformat()} is in the past: give a later time with --at, or leave it out to fill the next slot"
+        )
     length = weighted_length(text)
     if length > MAX_WEIGHTED_LENGTH:
         raise QueueError(

@@ -120,6 +120,11 @@ def history_text(records: Sequence[PostRecord], config: Config) -> str:
     if not records:
         return "Nothing sent yet."
     lines = []
+    if any(post.tweet_id and not post.tweet_id.isdigit() for post in records):
+        from scheduler.publisher.factory import outbox_path
+
+        lines.append(f"Posts marked outbox: went to the outbox file {outbox_path(config)}, not to X "
+                     "(no X credentials, or [publisher] kind = \"outbox\").")
     for post in records:
         when = post.sent_at or post.updated_at
         head = f"{when.astimezone(config.tz):%Y-%m-%d %H:%M:%S %Z}  {post.state.value:<7} {post.post_id}"
@@ -143,9 +148,16 @@ def status_text(report: dict) -> str:
         lines.append(f"           also running: {', '.join(service['others'])}")
     lines.append(f"Queue:     {report['queue']['pending']} pending ({report['queue']['retrying']} retrying), "
                  f"{report['sent']} sent, {report['failed']} failed, {report['unknown']} unknown")
+    target = report.get("publisher") or {}
+    if target.get("kind") == "outbox":
+        lines.append(f"Posts go:  to the outbox file {target['outbox']}, NOT to X ({target['why']}; "
+                     "see `scheduler auth status`)")
+    else:
+        lines.append("Posts go:  to X")
     nxt = report.get("next")
     if nxt:
-        lines.append(f"Next:      {nxt['at']}  {nxt['post_id'] or '(empty: ' + str(nxt['reason']) + ')'}")
+        when = nxt["at"] + ("  (due now)" if nxt.get("due_since") else "")
+        lines.append(f"Next:      {when}  {nxt['post_id'] or '(empty: ' + str(nxt['reason']) + ')'}")
     last = report.get("last_outcome")
     if last:
         lines.append(f"Last:      {last['at']}  {last['post_id']}  {last['outcome']}" +

@@ -201,6 +201,29 @@ def test_a_post_that_went_out_cannot_be_edited(cli, tmp_path):
     assert "is sent" in refused.stderr and "Traceback" not in refused.stderr
     refused = cli.run("queue", "remove", IDS[0], ok=False)
     assert "sent" in refused.stderr
+    # Without credentials it went to the outbox: history says so, in words.
+    assert "went to the outbox file" in cli.run("history").stdout and "not to X" in cli.run("history").stdout
+
+
+def test_pins_in_the_past_are_refused_and_a_pin_beyond_the_daily_cap_warns(cli, tmp_path):
+    cli.config.write_text(cli.config.read_text().replace("daily = 0", "daily = 1"), encoding="utf-8")
+    cli.run("import", str(article_copy(tmp_path)))
+    past = cli.run("queue", "pin", IDS[0], "--at", "2020-01-06T09:00:00", ok=False)
+    assert "in the past" in past.stderr and "--now" in past.stderr
+    assert cli.json("queue", "show", IDS[0])["pinned_at"] is None
+
+    day = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()  # within the plan's horizon
+    first = cli.run("queue", "pin", IDS[0], "--at", f"{day}T10:00:00")
+    assert "warning" not in first.stderr
+    second = cli.run("queue", "pin", IDS[1], "--at", f"{day}T11:00:00")
+    assert f"{day}T11:00:00" in second.stdout
+    assert "warning:" in second.stderr and "day already has its 1 posts ([quota] daily)" in second.stderr
+
+    asap = cli.run("queue", "pin", IDS[2], "--now")
+    assert "pinned " + IDS[2] in asap.stdout
+    assert cli.json("queue", "show", IDS[2])["pinned_at"]
+    added = cli.run("queue", "add", "Walk after every meal.", "--at", "2020-01-06T09:00:00", ok=False)
+    assert "in the past" in added.stderr
 
 
 def test_removed_posts_and_articles_stay_removed_until_restored(cli, tmp_path):
