@@ -199,14 +199,18 @@ def queue_list(obj: Context, limit, offset, as_json):
 @queue.command("add")
 @click.argument("text")
 @click.option("--at", metavar="DATETIME", help="Pin it to this exact time (ISO 8601).")
+@click.option("--now", "asap", is_flag=True, help="Pin it to this second: as soon as possible.")
 @click.option("--media", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Image to attach.")
 @pass_ctx
-def queue_add(obj: Context, text, at, media):
+def queue_add(obj: Context, text, at, asap, media):
     """Queue an ad-hoc post by its text."""
     from scheduler import queueing
 
-    record = queueing.add_text(obj.store, obj.config, text, now_utc(),
-                               at=parse_when(at, obj.config.tz) if at else None, media=media)
+    if at and asap:
+        raise click.UsageError("give --at DATETIME or --now, not both")
+    now = now_utc()
+    when = now.replace(microsecond=0) if asap else parse_when(at, obj.config.tz) if at else None
+    record = queueing.add_text(obj.store, obj.config, text, now, at=when, media=media)
     click.echo(f"queued {record.post_id} ({record.weighted_length}/280)" +
                (f", pinned at {record.pinned_at.astimezone(obj.config.tz).isoformat()}" if record.pinned_at else ""))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from scheduler.config import Config
 from scheduler.errors import QueueError
@@ -20,6 +20,8 @@ from scheduler.store import ArticleSummary, PostRecord, RemovedPost, Store
 
 # How far ahead `queue show` plans to find a post's time; a post further back shows none.
 PLAN_LIMIT = 500
+# A pin this little in the past was meant as "now" (typing it took that long); earlier is a mistake.
+PAST_PIN_TOLERANCE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -143,11 +145,11 @@ def removed_posts(store: Store, config: Config, article_key: str | None = None) 
 
 
 def pin(store: Store, config: Config, post_id: str, at: datetime | None, now: datetime) -> list[str]:
-    """Pin a waiting post to ``at`` (None unpins it). A time already past is refused: pin to ``now`` for "as
-    soon as possible". Returns warnings, such as a pin that the daily or monthly cap will hold back."""
+    """Pin a waiting post to ``at`` (None unpins it). A time more than a minute past is refused: pin to ``now``
+    for "as soon as possible". Returns warnings, such as a pin that the daily or monthly cap will hold back."""
     from scheduler import agenda
 
-    if at is not None and at < now.replace(microsecond=0):
+    if at is not None and at < now - PAST_PIN_TOLERANCE:
         raise QueueError(
             f"{at.astimezone(config.tz).isoformat()} is in the past (it is now "
             f"{now.astimezone(config.tz):%Y-%m-%d %H:%M:%S %Z}): give a later time, or --now to post it as soon as "
