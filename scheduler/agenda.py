@@ -39,13 +39,17 @@ def upcoming(store: Store, config: Config, now: datetime, *, count: int) -> list
 
     account = config.account
     settings = config.plan_settings()
-    history = [
-        SentRecord(p.post_id, p.article_key, p.slot_at, len(p.parts))
-        for p in store.published_since(account, history_start(config, now))
-    ]
-    consumed = store.consumed_slots(account, now - settings.grace - timedelta(seconds=1))
-    queue = _queue_window(store, account, count)
-    recycle = _recycle_candidates(store, config, now, count) if config["queue"]["evergreen"] else ()
+    # One snapshot: a publication committed by another service between two of these reads would
+    # otherwise be half in the plan (its slot free, its post gone, or the reverse).
+    with store.snapshot():
+        history = [
+            SentRecord(p.post_id, p.article_key, p.slot_at, len(p.parts))
+            for p in store.published_since(account, history_start(config, now))
+        ]
+        consumed = store.consumed_slots(account, now - settings.grace - timedelta(seconds=1))
+        queue = _queue_window(store, account, count)
+        recycle = _recycle_candidates(store, config, now, count) if config["queue"]["evergreen"] else ()
+        paused = store.account_state(account).paused
     return plan(
         now,
         config.calendar(),
@@ -53,7 +57,7 @@ def upcoming(store: Store, config: Config, now: datetime, *, count: int) -> list
         history,
         settings,
         count=count,
-        paused=store.account_state(account).paused,
+        paused=paused,
         consumed_slots=consumed,
         recycle=recycle,
     )

@@ -3,16 +3,20 @@
     load_article(path, url=None) -> Article       # a file; the suffix picks the format
     parse_article(text, fmt=, source=, url=None)  # text already in memory
 
-Plain text and Markdown may open with YAML front matter between two ``---`` lines,
-holding only the keys in ``FRONT_MATTER_KEYS`` (a typo is an error, not ignored).
+Plain text and Markdown may open with front matter as blog engines write it: YAML between
+``---`` lines, or TOML between ``+++`` lines. The keys in ``FRONT_MATTER_KEYS`` are the ones the scheduler uses and are
+validated; any other key (``author``, ``date``, ``tags``...) is kept as ``Article.metadata``,
+with a warning when it is a near miss of a used key (``hashtag:`` -> "did you mean 'hashtags'?").
 See posts/README.md for the format users write; ``article_tips`` for how tips are
 found; ``article_formats`` for how each format is read.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +38,7 @@ from .models import Article
 
 FORMATS_BY_SUFFIX = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}
 FORMATS = frozenset(FORMATS_BY_SUFFIX.values())
-FRONT_MATTER_KEYS = ("canonical", "hashtags", "id", "tags", "title", "url")
+FRONT_MATTER_KEYS = ("canonical", "hashtags", "id", "title", "url")
 
 STYLES_TRIED = (
     f"{numbering_styles_tried()} lines, Markdown ordered lists and '## 1.' headings, "
@@ -44,11 +48,19 @@ _TITLE_MAX_CHARS = 150
 _HASHTAG = re.compile(r"\w+")
 
 
+# How close an unused key must be to a used one to be taken for its typo (difflib's ratio):
+# "hashtag", "titel", "cannonical" are; "author", "date", "layout", "categories" are not.
+_NEAR_MISS = 0.75
+_HASHTAGS_FROM_TERMS = 3
+
+
 @dataclass(frozen=True)
 class FrontMatter:
     title: str = ""
     url: str | None = None
     hashtags: tuple[str, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)  # the keys the scheduler does not use
+    warnings: tuple[str, ...] = ()
     id: str | None = None
 
 
@@ -76,7 +88,7 @@ def parse_article(text: str, *, fmt: str, source: str, url: str | None = None) -
     found_title, blocks = _take_title(without_web_chrome(blocks), front.title)
     layout = layout_tips(blocks, source, STYLES_TRIED)
     title = front.title or found_title or page_title
-    warnings = layout.warnings
+    warnings = front.warnings + layout.warnings
     if not title:
         title = _title_from_source(source)
         warnings += (
@@ -91,6 +103,7 @@ def parse_article(text: str, *, fmt: str, source: str, url: str | None = None) -
         conclusion=layout.conclusion,
         hashtags=front.hashtags,
         warnings=warnings,
+        metadata=front.metadata,
         id=front.id,
     )
 
@@ -136,18 +149,32 @@ def _read_blocks(text: str, fmt: str, first_line: int) -> tuple[list[Block], str
 
 
 def _split_front_matter(text: str, source: str) -> tuple[FrontMatter, str, int]:
-    """(front matter, the text after it, the line that text starts on)."""
+    """(front matter, the text after it, the line that text starts on).
+
+    YAML between ``---`` lines (Jekyll, Hugo, most engines) or TOML between ``+++`` lines (Hugo)."""
     lines = text.split("\n")
-    if lines[0].strip() != "---":
+    fence = lines[0].strip()
+    if fence not in ("---", "+++"):
         return FrontMatter(), text, 1
-    closing = next((i for i, line in enumerate(lines[1:], start=1) if line.strip() in ("---", "...")), None)
+    ends = ("---", "...") if fence == "---" else ("+++",)
+    closing = next((i for i, line in enumerate(lines[1:], start=1) if line.strip() in ends), None)
     if closing is None:
         raise ArticleError(
-            f"{source}: front matter opened with '---' on line 1 is never closed. Add a '---' line after it."
+            f"{source}: front matter opened with '{fence}' on line 1 is never closed. Add a '{fence}' line after it."
         )
-    yaml_lines = lines[1:closing]
-    metadata = _load_yaml("\n".join(yaml_lines), source)
-    return _front_matter(metadata, yaml_lines, source), "\n".join(lines[closing + 1 :]), closing + 2
+    meta_lines = lines[1:closing]
+    load = _load_yaml if fence == "---" else _load_toml
+    metadata = load("\n".join(meta_lines), source)
+    return _front_matter(metadata, meta_lines, source), "\n".join(lines[closing + 1 :]), closing + 2
+
+
+def _load_toml(toml_text: str, source: str) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        return tomllib.loads(toml_text)
+    except tomllib.TOMLDecodeError as error:
+        raise ArticleError(f"{source}: front matter is not valid TOML: {error}. Write 'key = value' lines.") from error
 
 
 def _load_yaml(yaml_text: str, source: str) -> dict[str, Any]:
@@ -162,25 +189,76 @@ def _load_yaml(yaml_text: str, source: str) -> dict[str, Any]:
     return metadata
 
 
-def _front_matter(metadata: dict[Any, Any], yaml_lines: list[str], source: str) -> FrontMatter:
-    for key in metadata:
-        if key not in FRONT_MATTER_KEYS:
-            line = next((i for i, text in enumerate(yaml_lines, start=2) if text.startswith(f"{key}:")), None)
+def _front_matter(metadata: dict[Any, Any], meta_lines: list[str], source: str) -> FrontMatter:
+    kept: dict[str, Any] = {}
+    warnings: list[str] = []
+    for key, value in metadata.items():
+        if key in FRONT_MATTER_KEYS:
+            continue
+        kept[str(key)] = _plain(value)
+        if near := difflib.get_close_matches(str(key).lower(), FRONT_MATTER_KEYS, n=1, cutoff=_NEAR_MISS):
+            line = next((i for i, text in enumerate(meta_lines, start=2) if _names_key(text, key)), None)
             where = f" (line {line})" if line else ""
-            raise ArticleError(
-                f"{source}: unknown front matter key '{key}'{where}. Allowed keys: {', '.join(FRONT_MATTER_KEYS)}."
+            warnings.append(
+                f"{source}: front matter key '{key}'{where} is not used; did you mean '{near[0]}'? "
+                "It is kept as metadata only."
             )
     url = _text_value(metadata, "url", source)
     canonical = _text_value(metadata, "canonical", source)
     if url and canonical and url != canonical:
         raise ArticleError(f"{source}: front matter gives both url and canonical, and they differ. Keep one.")
-    hashtags = _hashtags(metadata.get("hashtags"), source)
     return FrontMatter(
         title=_text_value(metadata, "title", source),
         url=url or canonical or None,
-        hashtags=hashtags or _tags(metadata.get("tags"), source),
+        hashtags=_hashtags(metadata.get("hashtags"), source),
+        metadata=kept,
+        warnings=tuple(warnings),
         id=_identity(metadata.get("id"), source),
     )
+
+
+def _identity(value: Any, source: str) -> str | None:
+    """Front matter ``id``: the article's key in the ledger, whatever its URL, title or file name."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int) or not re.search(r"[A-Za-z0-9]", str(value)):
+        raise ArticleError(
+            f"{source}: front matter 'id' must be a short name of letters and digits, e.g. id: desk-setup."
+        )
+    return str(value).strip()
+
+
+def _names_key(line: str, key: Any) -> bool:
+    return re.match(rf"\s*['\"]?{re.escape(str(key))}['\"]?\s*[:=]", line) is not None
+
+
+def _plain(value: Any) -> Any:
+    """YAML values as JSON would hold them (dates as ISO text), so metadata can be stored and printed."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def hashtags_from_metadata(metadata: dict[str, Any], keys: Sequence[str]) -> tuple[str, ...]:
+    """Hashtags made from the terms under ``keys`` (e.g. ``tags``, ``categories``): "back pain" ->
+    ``BackPain``. At most three, in the order written; terms that make no word are left out."""
+    tags: list[str] = []
+    for key in keys:
+        value = metadata.get(key)
+        terms = value if isinstance(value, list) else [value] if isinstance(value, str) else []
+        for term in terms:
+            for piece in str(term).split(","):
+                words = _HASHTAG.findall(piece)
+                tag = "".join(word if word[:1].isupper() else word[:1].upper() + word[1:] for word in words)
+                if tag and tag.casefold() not in (t.casefold() for t in tags):
+                    tags.append(tag)
+    return tuple(tags[:_HASHTAGS_FROM_TERMS])
 
 
 def _text_value(metadata: dict[Any, Any], key: str, source: str) -> str:
@@ -209,34 +287,6 @@ def _hashtags(value: Any, source: str) -> tuple[str, ...]:
                 f"{source}: hashtag '{tag}' is not a single word. Write hashtags without spaces or punctuation."
             )
     return tags
-
-
-def _tags(value: Any, source: str) -> tuple[str, ...]:
-    """A blog's tags as hashtags, used when there is no ``hashtags`` key: "back pain" becomes BackPain."""
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        value = value.split(",")
-    if not isinstance(value, list) or not all(isinstance(tag, str | int) for tag in value):
-        raise ArticleError(f"{source}: front matter 'tags' must be a list, e.g. [back pain, massage].")
-    tags = []
-    for tag in map(str, value):
-        words = _HASHTAG.findall(tag.lstrip("#"))
-        joined = words[0] if len(words) == 1 else "".join(w[:1].upper() + w[1:] for w in words)
-        if joined and joined not in tags:
-            tags.append(joined)
-    return tuple(tags)
-
-
-def _identity(value: Any, source: str) -> str | None:
-    """Front matter ``id``: the article's key in the ledger, whatever its URL, title or file name."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int) or not re.search(r"[A-Za-z0-9]", str(value)):
-        raise ArticleError(
-            f"{source}: front matter 'id' must be a short name of letters and digits, e.g. id: desk-setup."
-        )
-    return str(value).strip()
 
 
 # --- Title -------------------------------------------------------------------------------

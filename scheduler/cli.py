@@ -93,23 +93,31 @@ def cli(ctx, config_path):
     ctx.obj = Context(config_path)
 
 
+def article_sources(values) -> list:
+    """Command-line article arguments: http(s) URLs stay text, everything else is a path."""
+    from scheduler.library import is_url
+
+    return [value if is_url(value) else Path(value) for value in values]
+
+
 @cli.command("import")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, metavar="[PATH_OR_URL]...")
 @click.option("--url", help="The article's public URL (overrides front matter / canonical link).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
 @pass_ctx
 def import_cmd(obj: Context, paths, url, as_json):
-    """Import articles (.txt, .md, .html) and queue their tips as posts. Default: the posts/ library."""
+    """Import articles (.txt, .md, .html files, or https:// pages) and queue their tips. Default: posts/."""
     from scheduler.library import import_articles
 
-    results = import_articles(obj.store, obj.config, list(paths) or [obj.config.posts_dir], now_utc(), url=url)
+    sources = article_sources(paths) or [obj.config.posts_dir]
+    results = import_articles(obj.store, obj.config, sources, now_utc(), url=url)
     if as_json:
         emit_json([
             {"source": r.article.source, "article": r.article.key, "title": r.article.title, "tips": len(r.article.tips),
              "added": r.report.added, "updated": r.report.updated, "unchanged": r.report.unchanged,
              "removed": r.report.removed, "kept_sent": r.report.kept_sent, "kept_edit": r.report.kept_edit,
              "kept_removed": r.report.kept_removed, "article_removed": r.report.article_removed,
-             "warnings": r.article.warnings}
+             "warnings": r.article.warnings, "metadata": r.article.metadata}
             for r in results
         ])
         return
@@ -122,15 +130,15 @@ def import_cmd(obj: Context, paths, url, as_json):
 
 
 @cli.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", metavar="PATH_OR_URL")
 @click.option("--url", help="The article's public URL.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of posts.")
 @pass_ctx
 def compose(obj: Context, path, url, as_json):
-    """Show the posts an article yields, without storing anything."""
+    """Show the posts an article (a file or an https:// page) yields, without storing anything."""
     from scheduler.library import compose as compose_posts
 
-    composed = compose_posts(obj.config, [path], url=url)
+    composed = compose_posts(obj.config, article_sources([path]), url=url)
     posts = [p for item in composed for p in item.posts]
     if as_json:
         emit_json([
@@ -278,11 +286,11 @@ def queue_remove(obj: Context, post_id):
 @click.argument("post_id")
 @pass_ctx
 def queue_restore(obj: Context, post_id):
-    """Put a removed post back, at the end of the queue."""
+    """Put a removed post back in the queue, in the place it had."""
     from scheduler import editing
 
     record = editing.restore(obj.store, obj.config, post_id, now_utc())
-    click.echo(f"restored {record.post_id} at the end of the queue")
+    click.echo(f"restored {record.post_id} to its place in the queue")
 
 
 @queue.command("move")
@@ -419,19 +427,31 @@ def resolve(obj: Context, post_id, tweet_id, retry):
         raise click.UsageError("give --sent TWEET_ID or --retry")
     if tweet_id and not tweet_id.isdigit():
         raise click.BadParameter(f"{tweet_id!r} is not a post id (digits, as in x.com/<handle>/status/<id>)")
-    obj.store.resolve(obj.config.account, post_id, sent_tweet_id=tweet_id, retry=retry, now=now_utc())
+    from scheduler.publishing import live_instances
+
+    now = now_utc()
+    live = live_instances(obj.store, obj.config.account, now, obj.config["service"]["heartbeat"] * 3)
+    obj.store.resolve(obj.config.account, post_id, sent_tweet_id=tweet_id, retry=retry, now=now, live_instances=live)
     click.echo(f"{post_id}: recorded as sent ({tweet_id})" if tweet_id else f"{post_id}: queued for a new attempt")
 
 
 @cli.command()
 @click.option("--log-json", is_flag=True, help="Log JSON lines instead of readable lines.")
 @click.option("--until-empty", is_flag=True, help="Exit once nothing is left to publish (for demos and batch runs).")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
+              show_default=True, help="Least severe log lines written (debug includes the HTTP libraries').")
 @pass_ctx
-def serve(obj: Context, log_json, until_empty):
+def serve(obj: Context, log_json, until_empty, log_level):
     """Run the publishing service in the foreground (SIGHUP reloads, SIGTERM stops)."""
+    from scheduler.signals import Signals
+
+    signals = Signals().install()  # before anything slow: a signal while starting is handled too
+    import logging
+
     from scheduler.service import run_service
 
-    sys.exit(run_service(obj.config_path, log_json=log_json, until_empty=until_empty))
+    sys.exit(run_service(obj.config_path, log_json=log_json, until_empty=until_empty,
+                         log_level=getattr(logging, log_level.upper()), signals=signals))
 
 
 @cli.command()
@@ -443,6 +463,81 @@ def demo(every, home):
     from scheduler.demo import run_demo
 
     sys.exit(run_demo(home=home, every=every))
+
+
+@cli.group()
+def feeds():
+    """Follow blogs' feeds: each new article's tips are queued by the service."""
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.option("--account", metavar="NAME", help="The account the posts are for (default: the configured one).")
+@click.option("--backfill", default=0, show_default=True, type=click.IntRange(0, 1000), metavar="N",
+              help="Import the newest N entries now; the others are marked as seen.")
+@pass_ctx
+def feeds_add(obj: Context, url, account, backfill):
+    """Follow an RSS or Atom feed (its current entries are marked as seen)."""
+    from scheduler import feeds as feeding
+
+    parsed, result = feeding.follow(obj.store, obj.config, url, now_utc(), backfill=backfill, account=account)
+    seen = len(parsed.entries) - min(backfill, len(parsed.entries))
+    click.echo(f"following {parsed.title or url} ({url}): {seen} existing entries marked as seen")
+    if backfill:
+        for line in feeding.describe([result])[1:]:
+            click.echo(line)
+
+
+@feeds.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def feeds_list(obj: Context, as_json):
+    """Followed feeds: state, last and next check, entries imported and skipped (with reasons)."""
+    from scheduler import views
+
+    report = views.feeds_report(obj.store, obj.config)
+    if as_json:
+        emit_json(report)
+    else:
+        click.echo(views.feeds_text(report))
+
+
+@feeds.command("remove")
+@click.argument("url")
+@click.option("--account", metavar="NAME", help="The account the feed was followed for.")
+@pass_ctx
+def feeds_remove(obj: Context, url, account):
+    """Stop following a feed (posts already queued from it stay queued)."""
+    from scheduler import feeds as feeding
+
+    feeding.unfollow(obj.store, obj.config, url, account=account)
+    click.echo(f"no longer following {url}")
+
+
+@feeds.command("poll")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def feeds_poll(obj: Context, as_json):
+    """Check every followed feed now, as the service does on its schedule."""
+    from scheduler import feeds as feeding
+    from scheduler.fetching import Fetcher, FetchSettings
+
+    fetcher = Fetcher(FetchSettings.from_config(obj.config))
+    try:
+        results = feeding.poll_due(obj.store, obj.config, now_utc(), fetcher, every=True)
+    finally:
+        fetcher.close()
+    if as_json:
+        emit_json([
+            {"url": r.url, "state": r.state, "error": r.error,
+             "imported": [{"entry": e.key, "title": e.title, "article": key, "added": added}
+                          for e, key, added in r.imported],
+             "skipped": [{"entry": e.key, "title": e.title, "reason": reason} for e, reason in r.skipped],
+             "pending": [{"entry": e.key, "title": e.title, "reason": reason} for e, reason in r.pending]}
+            for r in results
+        ])
+        return
+    click.echo("\n".join(feeding.describe(results)) or "No feeds followed: `scheduler feeds add URL`.")
 
 
 @cli.group()

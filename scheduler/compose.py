@@ -127,7 +127,7 @@ def _distinct(
 
 def opening(text: str) -> tuple[str, ...]:
     """The first three words of a post, as a reader compares them."""
-    return tuple(word.casefold() for word in tip_points.words(text[:200])[:3])
+    return tuple(word.casefold() for word in tip_points.words(text[:100])[:3])
 
 
 def tip_word_count(post: ComposedPost, tip: Tip, templates: TemplateSet) -> int:

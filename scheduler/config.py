@@ -35,6 +35,13 @@ def _duration(value: Any) -> timedelta:
     return parse_duration(value)
 
 
+def _positive_duration(value: Any) -> timedelta:
+    duration = _duration(value)
+    if duration <= timedelta(0):
+        raise ValueError(f"{value!r} must be longer than 0s")
+    return duration
+
+
 def _string(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not a string")
@@ -129,6 +136,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "compose": {
         "templates": Key(_string, "", "directory of Jinja2 templates (default: the bundled templates/)"),
         "hashtags": Key(_string_list, (), "hashtags for articles whose front matter names none, without #"),
+        "hashtags_from": Key(_string_list, (), "front matter keys (e.g. \"tags\", \"categories\") whose terms "
+                             "become hashtags when an article names none"),
         "posts": Key(_string, "posts", "content library imported by `scheduler import` with no path"),
     },
     "publisher": {
@@ -149,6 +158,15 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "database": {
         "url": Key(_string, "", "SQLAlchemy URL; default: SQLite file in the data directory"),
+    },
+    "fetch": {
+        "timeout": Key(_positive_duration, "20s", "longest time one web page or feed may take to arrive, in all"),
+        "max_bytes": Key(_positive_int, 5_000_000, "largest page or feed accepted, in bytes"),
+        "user_agent": Key(_string, "", "User-Agent sent with every request (default: tip-scheduler/<version> ...)"),
+    },
+    "feeds": {
+        "interval": Key(_positive_duration, "1h", "how often the service checks each followed feed"),
+        "backoff_max": Key(_positive_duration, "1d", "a failing feed is checked less often, doubling the wait up to this"),
     },
 }
 

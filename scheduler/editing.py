@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from scheduler.config import Config
 from scheduler.errors import QueueError
 from scheduler.models import PostState
-from scheduler.store import ArticleSummary, PostRecord, RemovedPost, Store
+from scheduler.store import ArticleSummary, PostRecord, Store
 
 # How far ahead `queue show` plans to find a post's time; a post further back shows none.
 PLAN_LIMIT = 500
@@ -38,16 +38,7 @@ def show(store: Store, config: Config, post_id: str, now: datetime) -> PostDetai
     """The post whole, with its planned time and the template variants it may switch to."""
     from scheduler import agenda
 
-    try:
-        record = store.get(post_id)
-    except QueueError:
-        removed = _removed(store, config, post_id)
-        if removed is None:
-            raise
-        raise QueueError(
-            f"{post_id} was removed from the queue on {removed.removed_at.astimezone(config.tz):%Y-%m-%d %H:%M %Z}; "
-            f"`scheduler queue restore {post_id}` brings it back"
-        ) from None
+    record = store.get(post_id)
     if record.account != config.account:
         raise QueueError(f"no post with id {post_id!r}; `scheduler queue list` shows the ids")
     planned = None
@@ -116,12 +107,13 @@ def switch_variant(store: Store, config: Config, post_id: str, variant: int, now
 
 def remove(store: Store, config: Config, post_id: str, now: datetime) -> None:
     """Take a waiting post out of the queue; re-imports leave it out until ``restore``."""
-    store.remove_post(config.account, post_id, now)
+    store.remove(config.account, post_id, now)
 
 
 def restore(store: Store, config: Config, post_id: str, now: datetime) -> PostRecord:
-    """Put a removed post back, at the end of the queue."""
-    return store.restore_post(config.account, post_id, now, duplicate_window=config["queue"]["duplicate_window"])
+    """Put a removed post back in the queue, in the place it had."""
+    store.restore(config.account, post_id, now)
+    return store.get(post_id)
 
 
 def articles(store: Store, config: Config) -> list[ArticleSummary]:
@@ -135,13 +127,13 @@ def remove_article(store: Store, config: Config, article_key: str, now: datetime
 
 
 def restore_article(store: Store, config: Config, article_key: str, now: datetime) -> list[str]:
-    """Undo ``remove_article``: its removed posts come back at the end of the queue, and imports take it again."""
-    return store.restore_article(config.account, article_key, now,
-                                 duplicate_window=config["queue"]["duplicate_window"])
+    """Undo ``remove_article``: its removed posts go back in their places, and imports take it again."""
+    return store.restore_article(config.account, article_key, now)
 
 
-def removed_posts(store: Store, config: Config, article_key: str | None = None) -> list[RemovedPost]:
-    return store.removed(config.account, article_key)
+def removed_posts(store: Store, config: Config) -> list[PostRecord]:
+    """Posts a person took out of the queue (or whose tip left its article after an attempt)."""
+    return store.posts_in_state(config.account, PostState.REMOVED)
 
 
 def pin(store: Store, config: Config, post_id: str, at: datetime | None, now: datetime) -> list[str]:
@@ -177,25 +169,16 @@ def pin(store: Store, config: Config, post_id: str, at: datetime | None, now: da
 
 def _own(store: Store, config: Config, post_id: str) -> PostRecord:
     """The account's post, if it is still waiting to go out."""
-    try:
-        record = store.get(post_id)
-    except QueueError:
-        if _removed(store, config, post_id):
-            raise QueueError(
-                f"{post_id} was removed from the queue: `scheduler queue restore {post_id}` first"
-            ) from None
-        raise
+    record = store.get(post_id)
     if record.account != config.account:
         raise QueueError(f"no post with id {post_id!r}; `scheduler queue list` shows the ids")
+    if record.state is PostState.REMOVED:
+        raise QueueError(f"{post_id} was removed from the queue: `scheduler queue restore {post_id}` first")
     if not record.state.is_pending:
         if record.state is PostState.SENDING:
             raise QueueError(f"{post_id} is being sent right now: it can no longer be edited")
         raise QueueError(f"{post_id} is {record.state.value}: only posts waiting in the queue can be edited")
     return record
-
-
-def _removed(store: Store, config: Config, post_id: str) -> RemovedPost | None:
-    return next((r for r in store.removed(config.account) if r.post_id == post_id), None)
 
 
 def _place_in_queue(store: Store, config: Config, record: PostRecord) -> int | None:

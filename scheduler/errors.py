@@ -44,3 +44,21 @@ class StoreError(SchedulerError):
 
 class OutputError(SchedulerError):
     """A file the command was asked to write (an --ics export...) cannot be written."""
+
+
+class FetchError(SchedulerError):
+    """A page or feed could not be fetched (not found, not HTML, too large, timed out...).
+
+    ``transient``: trying again later may work (timeouts, 5xx, 429); ``retry_after``: the wait
+    the server asked for; ``status``: the HTTP status, when there was one."""
+
+    def __init__(self, message: str, *, status: int | None = None, transient: bool = False,
+                 retry_after=None):
+        super().__init__(message)
+        self.status = status
+        self.transient = transient
+        self.retry_after = retry_after
+
+
+class FeedError(SchedulerError):
+    """A feed cannot be added, read or found."""

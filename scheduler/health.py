@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from scheduler.config import Config
 from scheduler.errors import CredentialsError
 from scheduler.models import PostState
 from scheduler.store import Store
-from scheduler.views import iso
+from scheduler.views import feeds_report, iso
+
+# A call to X ends within its timeouts; a post held longer than this is stuck, whoever holds it.
+STUCK_AFTER = timedelta(minutes=5)
 
 
 def destination(config: Config) -> dict:
@@ -50,10 +53,26 @@ def status(store: Store, config: Config, now: datetime) -> dict:
     attention = []
     if state.paused:
         attention.append(f"publishing is paused: {state.pause_reason} (`scheduler queue resume` when fixed)")
+    stuck = []
+    for post in store.posts_in_state(account, PostState.SENDING):
+        holder = next((i for i in alive if i.instance == post.claimed_by), None)
+        if holder is None or post.claimed_at is None or now - post.claimed_at > STUCK_AFTER:
+            stuck.append(post.post_id)
+            who = (f"the running service pid {holder.pid} on {holder.host}" if holder
+                   else f"{post.claimed_by}, which is not running")
+            since = iso(post.claimed_at, tz) or "an unknown time"
+            attention.append(
+                f"{post.post_id}: stuck in sending since {since}, held by {who}; a running service recovers it "
+                f"(looking it up on X first), or settle it with `scheduler resolve {post.post_id}`"
+            )
     for post in store.posts_in_state(account, PostState.UNKNOWN):
         attention.append(f"{post.post_id}: outcome unknown - {post.last_error}")
     for post in store.history(account, limit=20, states=(PostState.FAILED.value,)):
         attention.append(f"{post.post_id}: failed - {post.last_error}")
+    feeds = feeds_report(store, config)
+    for feed in feeds:
+        if feed["state"] == "failing":
+            attention.append(f"feed {feed['url']} is failing ({feed['failures']} checks): {feed['last_error']}")
     if not alive:
         attention.append("no service is running: start `scheduler serve` (see README, Running as a service)")
 
@@ -74,6 +93,7 @@ def status(store: Store, config: Config, now: datetime) -> dict:
             "pending": counts.get(PostState.QUEUED.value, 0) + counts.get(PostState.RETRYING.value, 0),
             "retrying": counts.get(PostState.RETRYING.value, 0),
             "sending": counts.get(PostState.SENDING.value, 0),
+            "stuck": stuck,
         },
         "sent": counts.get(PostState.SENT.value, 0),
         "failed": counts.get(PostState.FAILED.value, 0),
@@ -99,6 +119,12 @@ def status(store: Store, config: Config, now: datetime) -> dict:
             "daily_cap": config["quota"]["daily"],
             "monthly_cap": config["quota"]["monthly"],
         },
+        "feeds": [
+            {key: feed[key] for key in ("url", "title", "state", "last_error", "checked_at", "next_check_at",
+                                        "imported", "skipped")}
+            | {"skipped_entries": feed["skipped_entries"][:5]}
+            for feed in feeds
+        ],
         "attention": attention,
     }
 

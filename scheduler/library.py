@@ -1,5 +1,8 @@
 """The content library: articles in, queued posts out.
 
+Articles come from files (``posts/`` by default) or from web pages (``https://...`` sources,
+read by ``article_web``); both go through the same tip finding, composing and import.
+
 Importing is all-or-nothing per run: every article is read and every post composed before the
 ledger is touched, so an article with no tips, or a template that cannot fit a tip, leaves the
 queue exactly as it was.
@@ -7,6 +10,7 @@ queue exactly as it was.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -33,11 +37,21 @@ class Imported:
     report: ImportReport
 
 
-def article_paths(paths: Sequence[Path]) -> list[Path]:
-    """Expand directories into the articles they hold (README files are documentation, not articles)."""
-    found: list[Path] = []
+Source = Path | str  # a file or folder, or an http(s) URL
+
+
+def is_url(source: str | Path) -> bool:
+    return isinstance(source, str) and source.startswith(("http://", "https://"))
+
+
+def article_paths(paths: Sequence[Source]) -> list[Source]:
+    """Expand directories into the articles they hold (README files are documentation, not articles);
+    URLs are kept as they are."""
+    found: list[Source] = []
     for path in paths:
-        if path.is_dir():
+        if is_url(path):
+            found.append(path)
+        elif path.is_dir():
             found.extend(
                 p for p in sorted(path.iterdir())
                 if p.suffix.lower() in ARTICLE_SUFFIXES and p.stem.upper() != "README"
@@ -53,46 +67,70 @@ def article_paths(paths: Sequence[Path]) -> list[Path]:
     return found
 
 
-def load(paths: Sequence[Path], *, url: str | None = None) -> list[Article]:
-    """The articles at ``paths`` (directories are read for their articles), each with its warnings."""
+def compose(config: Config, paths: Sequence[Source], *, url: str | None = None, fetcher=None) -> list[Composed]:
+    """Read every article (files, folders, URLs), then compose its posts; nothing is stored."""
+    return compose_articles(config, load(config, paths, url=url, fetcher=fetcher))
+
+
+def load(config: Config, paths: Sequence[Source], *, url: str | None = None, fetcher=None) -> list[Article]:
+    """Read every article (files, folders, URLs), each with its warnings."""
+    sources = article_paths(paths)
+    own_fetcher = fetcher is None and any(is_url(s) for s in sources)
+    if own_fetcher:
+        from scheduler.fetching import Fetcher, FetchSettings
+
+        fetcher = Fetcher(FetchSettings.from_config(config))
+    try:
+        return [_read(source, url, fetcher) for source in sources]
+    finally:
+        if own_fetcher:
+            fetcher.close()
+
+
+def _read(source: Source, url: str | None, fetcher) -> Article:
     from scheduler.article import load_article
 
-    articles = []
-    for path in article_paths(paths):
-        article = load_article(path, url=url)
-        if not article.url:
-            article = replace(article, warnings=(
-                *article.warnings,
-                f"{article.source}: no URL, so its posts will carry no link to the article; add 'url:' front "
-                "matter (or give --url) to link them",
-            ))
-        articles.append(article)
-    return articles
+    if is_url(source):
+        from scheduler.article_web import read_url
 
-
-def compose(config: Config, paths: Sequence[Path], *, url: str | None = None) -> list[Composed]:
-    return compose_articles(config, load(paths, url=url))
+        article = read_url(source, fetcher)
+        article = dataclasses.replace(article, url=url) if url else article
+    else:
+        article = load_article(source, url=url)
+    if not article.url:
+        article = replace(article, warnings=(
+            *article.warnings,
+            f"{article.source}: no URL, so its posts will carry no link to the article; add 'url:' front "
+            "matter (or give --url) to link them",
+        ))
+    return article
 
 
 def compose_articles(
     config: Config, articles: Sequence[Article], chosen: Mapping[str, Mapping[int, int]] | None = None
 ) -> list[Composed]:
     """Each article's posts; ``chosen`` holds the variants a person picked, by article key and tip."""
-    from scheduler.compose import compose_posts
     from scheduler.templates import load_templates
 
     env = load_templates(config.templates_dir)
-    results = []
-    for article in articles:
-        hashtags = article.hashtags or config["compose"]["hashtags"]
-        made = compose_posts(article, handle=config.handle, hashtags=hashtags, env=env,
-                             variants=(chosen or {}).get(article.key))
-        article = replace(article, warnings=(*article.warnings, *made.notes))
-        results.append(Composed(article, made.posts))
-    return results
+    return [compose_read(config, article, env, (chosen or {}).get(article.key)) for article in articles]
 
 
-def import_articles(store: Store, config: Config, paths: Sequence[Path], now: datetime, *,
+def compose_read(config: Config, article: Article, env=None, chosen: Mapping[int, int] | None = None) -> Composed:
+    """The posts of an article already read (``env``: templates loaded once per run); the tips left out are
+    named in the article's warnings."""
+    from scheduler.article import hashtags_from_metadata
+    from scheduler.compose import compose_posts
+    from scheduler.templates import load_templates
+
+    env = env or load_templates(config.templates_dir)
+    hashtags = (article.hashtags or hashtags_from_metadata(article.metadata, config["compose"]["hashtags_from"])
+                or config["compose"]["hashtags"])
+    made = compose_posts(article, handle=config.handle, hashtags=hashtags, env=env, variants=chosen)
+    return Composed(replace(article, warnings=(*article.warnings, *made.notes)), made.posts)
+
+
+def import_articles(store: Store, config: Config, paths: Sequence[Source], now: datetime, *,
                     url: str | None = None) -> list[Imported]:
     """Read and compose every article first, then store them all in one transaction.
 
@@ -100,9 +138,9 @@ def import_articles(store: Store, config: Config, paths: Sequence[Path], now: da
     for its posts, so a re-import changes unsent posts and never queues a tip a second time.
     """
     known = store.article_keys(config.account)
-    articles = [ledger_key(article, known) for article in load(paths, url=url)]
+    articles = [ledger_key(article, known) for article in load(config, paths, url=url)]
     composed = compose_articles(config, articles, store.chosen_variants(config.account))
-    reports = store.import_articles(config.account, [_article_import(item) for item in composed], now)
+    reports = store.import_articles(config.account, [article_import(item) for item in composed], now)
     return [Imported(item.article, report) for item, report in zip(composed, reports, strict=True)]
 
 
@@ -131,9 +169,9 @@ def ledger_key(article: Article, known: Mapping[str, str]) -> Article:
     return replace(article, id=found, warnings=warnings)
 
 
-def _article_import(item: Composed) -> ArticleImport:
+def article_import(item: Composed) -> ArticleImport:
     article = item.article
-    base = Path(article.source).parent
+    base = Path.cwd() if is_url(article.source) else Path(article.source).parent
     new_posts = [
         NewPost(
             post_id=post_id_for(article.key, post.tip),

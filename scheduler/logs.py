@@ -21,8 +21,13 @@ _TOKEN_PARAM = re.compile(
 )
 
 
+# The attributes every LogRecord has; anything else on a record came from ``extra=`` (structured fields).
+_STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
 class RedactingFilter(logging.Filter):
-    """Redacts the secrets registered with scheduler.credentials, and anything shaped like a token."""
+    """Redacts the secrets registered with scheduler.credentials, and anything shaped like a token, from
+    the message, the traceback and every structured field (the JSON format writes those out too)."""
 
     def redact(self, text: str) -> str:
         from scheduler.credentials import redact
@@ -30,12 +35,28 @@ class RedactingFilter(logging.Filter):
         text = _AUTH_HEADER.sub(r"\1\2 ***", redact(text))
         return _TOKEN_PARAM.sub(r"\1***", text)
 
+    def redact_value(self, value):
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        if isinstance(value, dict):
+            return {self.redact(str(k)): self.redact_value(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return [self.redact_value(v) for v in value]
+        return self.redact(str(value))
+
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self.redact(record.getMessage())
         record.args = None
         if record.exc_info:
             record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        for name, value in list(vars(record).items()):
+            if name not in _STANDARD_ATTRIBUTES:
+                setattr(record, name, self.redact_value(value))
         return True
 
 

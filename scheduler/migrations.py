@@ -2,6 +2,10 @@
 
 Each migration runs once, inside the transaction that records it in ``schema_migrations``; the
 store applies the missing ones whenever it opens. Never edit a migration that has shipped: add one.
+
+The Table objects describe the newest schema, for the store's queries. Migrations never use them:
+each is frozen DDL, so a ledger created today and one migrated from the first release end up with
+the same schema, whatever later migrations add.
 """
 
 from __future__ import annotations
@@ -82,6 +86,8 @@ posts = sa.Table(
     sa.Column("last_status", sa.Integer),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # The calendar slot it was claimed for (unique per account: m003); None for pins and ad-hoc sends.
+    sa.Column("calendar_slot", UTCDateTime),
     # A person changed it (m0xx_editing): when, and how ("text": never overwritten by a re-import; "variant": a
     # template variant chosen, kept when the article is composed again).
     sa.Column("edited_at", UTCDateTime),
@@ -96,17 +102,25 @@ attempts = sa.Table(
     "attempts",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("post_id", sa.String(160), nullable=False, index=True),
+    sa.Column("post_id", sa.String(160), sa.ForeignKey("posts.post_id"), nullable=False, index=True),
     sa.Column("account", sa.String(64), nullable=False),
     sa.Column("part", sa.Integer, nullable=False),
     sa.Column("instance", sa.String(80), nullable=False),
     sa.Column("started_at", UTCDateTime, nullable=False),
     sa.Column("finished_at", UTCDateTime),
     # sending (in flight) | sent | reconciled | lost | retry | rate_limited | failed | auth | unknown | abandoned
+    # | duplicate | resolved (the CHECK in m003 lists them)
     sa.Column("outcome", sa.String(16), nullable=False),
     sa.Column("http_status", sa.Integer),
     sa.Column("detail", sa.Text),
     sa.Column("tweet_id", sa.String(40)),
+)
+
+post_transitions = sa.Table(
+    "post_transitions",
+    metadata,
+    sa.Column("from_state", sa.String(16), primary_key=True),
+    sa.Column("to_state", sa.String(16), primary_key=True),
 )
 
 instances = sa.Table(
@@ -123,62 +137,392 @@ instances = sa.Table(
 )
 
 
-# Posts taken out of the queue by a person (m0xx_editing): a re-import does not queue them again, and
-# `scheduler queue restore` puts them back from what is kept here.
-removed_posts = sa.Table(
-    "removed_posts",
-    metadata,
-    sa.Column("post_id", sa.String(160), primary_key=True),
-    sa.Column("account", sa.String(64), nullable=False),
-    sa.Column("article_key", sa.String(100)),
-    sa.Column("tip", sa.Integer),
-    sa.Column("removed_at", UTCDateTime, nullable=False),
-    sa.Column("post", sa.Text, nullable=False),  # the post's content as JSON
-)
+def _ddl(conn: Connection, statements: str) -> None:
+    """Run DDL written for both backends: ``{ts}`` is the timestamp type, ``{serial}`` an auto-numbered
+    integer key; statements are separated by blank lines (a trigger body may hold semicolons)."""
+    postgres = conn.dialect.name == "postgresql"
+    words = {
+        "ts": "TIMESTAMP WITHOUT TIME ZONE" if postgres else "DATETIME",
+        "serial": "SERIAL NOT NULL" if postgres else "INTEGER NOT NULL",
+    }
+    for statement in statements.format(**words).split("\n\n"):
+        if statement.strip():
+            conn.exec_driver_sql(statement)
 
+
+# Migrations are frozen DDL: they never read the Table objects above, which describe the newest schema.
+# A migration that built tables from them would create columns that a later migration then adds again.
 
 def m001_initial(conn: Connection) -> None:
-    for table in (accounts, articles, posts, attempts, instances):
-        table.create(conn, checkfirst=True)
+    _ddl(conn, """
+CREATE TABLE IF NOT EXISTS accounts (
+    account VARCHAR(64) NOT NULL PRIMARY KEY,
+    paused BOOLEAN NOT NULL,
+    pause_reason TEXT,
+    paused_at {ts},
+    revision BIGINT NOT NULL
+)
+
+CREATE TABLE IF NOT EXISTS articles (
+    account VARCHAR(64) NOT NULL,
+    article_key VARCHAR(100) NOT NULL,
+    title TEXT NOT NULL,
+    url TEXT,
+    source TEXT NOT NULL,
+    fingerprint VARCHAR(64) NOT NULL,
+    tips JSON NOT NULL,
+    hashtags JSON NOT NULL,
+    imported_at {ts} NOT NULL,
+    PRIMARY KEY (account, article_key)
+)
+
+CREATE TABLE IF NOT EXISTS posts (
+    post_id VARCHAR(160) NOT NULL PRIMARY KEY,
+    account VARCHAR(64) NOT NULL,
+    kind VARCHAR(16) NOT NULL,
+    article_key VARCHAR(100),
+    tip INTEGER,
+    template TEXT,
+    variant INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    parts JSON NOT NULL,
+    media JSON NOT NULL,
+    weighted_length INTEGER NOT NULL,
+    fingerprint VARCHAR(64) NOT NULL,
+    state VARCHAR(16) NOT NULL,
+    position FLOAT NOT NULL,
+    pinned_at {ts},
+    next_attempt_at {ts},
+    attempts INTEGER NOT NULL,
+    uncertain BOOLEAN NOT NULL,
+    slot_at {ts},
+    claimed_by VARCHAR(80),
+    claimed_at {ts},
+    part_ids JSON NOT NULL,
+    tweet_id VARCHAR(40),
+    sent_at {ts},
+    last_error TEXT,
+    last_status INTEGER,
+    created_at {ts} NOT NULL,
+    updated_at {ts} NOT NULL
+)
+
+CREATE INDEX IF NOT EXISTS ix_posts_queue ON posts (account, state, position)
+
+CREATE INDEX IF NOT EXISTS ix_posts_article ON posts (account, article_key, tip)
+
+CREATE INDEX IF NOT EXISTS ix_posts_fingerprint ON posts (account, fingerprint)
+
+CREATE INDEX IF NOT EXISTS ix_posts_sent ON posts (account, state, sent_at)
+
+CREATE TABLE IF NOT EXISTS attempts (
+    id {serial} PRIMARY KEY,
+    post_id VARCHAR(160) NOT NULL,
+    account VARCHAR(64) NOT NULL,
+    part INTEGER NOT NULL,
+    instance VARCHAR(80) NOT NULL,
+    started_at {ts} NOT NULL,
+    finished_at {ts},
+    outcome VARCHAR(16) NOT NULL,
+    http_status INTEGER,
+    detail TEXT,
+    tweet_id VARCHAR(40)
+)
+
+CREATE INDEX IF NOT EXISTS ix_attempts_post_id ON attempts (post_id)
+
+CREATE TABLE IF NOT EXISTS instances (
+    instance VARCHAR(80) NOT NULL PRIMARY KEY,
+    account VARCHAR(64) NOT NULL,
+    pid INTEGER NOT NULL,
+    host VARCHAR(255) NOT NULL,
+    started_at {ts} NOT NULL,
+    beat_at {ts} NOT NULL,
+    stopped_at {ts},
+    last_outcome TEXT
+)
+""")
 
 
 def m002_time_indexes(conn: Connection) -> None:
     """Planning reads publications by slot time and the posts that carry a time of their own;
     without these, a ledger of 100,000 posts is scanned whole on every preview."""
-    # Plain DDL: an sa.Index here would attach itself to the shared ``posts`` Table object.
     for column in ("slot_at", "pinned_at", "next_attempt_at"):
         conn.execute(sa.text(f"CREATE INDEX IF NOT EXISTS ix_posts_{column} ON posts (account, {column})"))
 
 
+
+# The state changes a post may make, as m003 wrote them into post_transitions (models.TRANSITIONS must
+# say the same: a test compares them). A later change of the rules is a new migration.
+M003_TRANSITIONS = (
+    ("queued", "sending"), ("queued", "removed"),
+    ("retrying", "sending"), ("retrying", "removed"),
+    ("sending", "sent"), ("sending", "failed"), ("sending", "unknown"), ("sending", "retrying"),
+    ("sending", "queued"),
+    ("unknown", "sent"), ("unknown", "retrying"),
+    ("failed", "sent"), ("failed", "retrying"),
+    ("removed", "queued"),
+)
+
+M003_POST_CHECKS = """
+    CONSTRAINT ck_posts_state CHECK (state IN ('queued', 'sending', 'retrying', 'sent', 'failed', 'unknown',
+                                               'removed')),
+    CONSTRAINT ck_posts_kind CHECK (kind IN ('tip', 'adhoc', 'recycle')),
+    CONSTRAINT ck_posts_sent_has_id CHECK (state <> 'sent' OR tweet_id IS NOT NULL),
+    CONSTRAINT ck_posts_sending_is_claimed CHECK (state <> 'sending' OR claimed_by IS NOT NULL),
+    CONSTRAINT ck_posts_retry_has_time CHECK (state <> 'retrying' OR next_attempt_at IS NOT NULL),
+    CONSTRAINT ck_posts_attempts CHECK (attempts >= 0)"""
+
+M003_ATTEMPT_CHECKS = """
+    CONSTRAINT fk_attempts_post FOREIGN KEY (post_id) REFERENCES posts (post_id),
+    CONSTRAINT ck_attempts_outcome CHECK (outcome IN ('sending', 'sent', 'reconciled', 'lost', 'retry',
+        'rate_limited', 'failed', 'auth', 'unknown', 'abandoned', 'duplicate', 'resolved'))"""
+
+M003_POST_COLUMNS = (
+    "post_id, account, kind, article_key, tip, template, variant, text, parts, media, weighted_length, "
+    "fingerprint, state, position, pinned_at, next_attempt_at, attempts, uncertain, slot_at, claimed_by, "
+    "claimed_at, part_ids, tweet_id, sent_at, last_error, last_status, created_at, updated_at"
+)
+M003_ATTEMPT_COLUMNS = "id, post_id, account, part, instance, started_at, finished_at, outcome, http_status, detail, tweet_id"
+
+
+def m003_invariants(conn: Connection) -> None:
+    """The database itself refuses what must never happen: an unknown state, a transition the state
+    machine does not allow, two posts for one calendar slot of an account, two posts at one queue
+    position, an attempt of no post.
+
+    ``calendar_slot`` is the calendar slot a post was claimed for (None for a pin or an ad-hoc send:
+    several pins may share a second); ``slot_at`` stays the time it went out for."""
+    _m003_repair(conn)
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("ALTER TABLE posts ADD COLUMN calendar_slot TIMESTAMP WITHOUT TIME ZONE")
+        checks = M003_POST_CHECKS.strip().replace("CONSTRAINT", "ADD CONSTRAINT")
+        conn.exec_driver_sql(f"ALTER TABLE posts {checks}")
+        checks = M003_ATTEMPT_CHECKS.strip().replace("CONSTRAINT", "ADD CONSTRAINT")
+        conn.exec_driver_sql(f"ALTER TABLE attempts {checks}")
+    else:
+        # SQLite cannot add a constraint to a table: build the table anew and copy the rows over.
+        _ddl(conn, f"""
+CREATE TABLE posts_new (
+    post_id VARCHAR(160) NOT NULL PRIMARY KEY,
+    account VARCHAR(64) NOT NULL,
+    kind VARCHAR(16) NOT NULL,
+    article_key VARCHAR(100),
+    tip INTEGER,
+    template TEXT,
+    variant INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    parts JSON NOT NULL,
+    media JSON NOT NULL,
+    weighted_length INTEGER NOT NULL,
+    fingerprint VARCHAR(64) NOT NULL,
+    state VARCHAR(16) NOT NULL,
+    position FLOAT NOT NULL,
+    pinned_at {{ts}},
+    next_attempt_at {{ts}},
+    attempts INTEGER NOT NULL,
+    uncertain BOOLEAN NOT NULL,
+    slot_at {{ts}},
+    claimed_by VARCHAR(80),
+    claimed_at {{ts}},
+    part_ids JSON NOT NULL,
+    tweet_id VARCHAR(40),
+    sent_at {{ts}},
+    last_error TEXT,
+    last_status INTEGER,
+    created_at {{ts}} NOT NULL,
+    updated_at {{ts}} NOT NULL,
+    calendar_slot {{ts}},{M003_POST_CHECKS}
+)
+
+INSERT INTO posts_new ({M003_POST_COLUMNS}) SELECT {M003_POST_COLUMNS} FROM posts
+
+DROP TABLE posts
+
+ALTER TABLE posts_new RENAME TO posts
+
+CREATE TABLE attempts_new (
+    id INTEGER NOT NULL PRIMARY KEY,
+    post_id VARCHAR(160) NOT NULL,
+    account VARCHAR(64) NOT NULL,
+    part INTEGER NOT NULL,
+    instance VARCHAR(80) NOT NULL,
+    started_at {{ts}} NOT NULL,
+    finished_at {{ts}},
+    outcome VARCHAR(16) NOT NULL,
+    http_status INTEGER,
+    detail TEXT,
+    tweet_id VARCHAR(40),{M003_ATTEMPT_CHECKS}
+)
+
+INSERT INTO attempts_new ({M003_ATTEMPT_COLUMNS}) SELECT {M003_ATTEMPT_COLUMNS} FROM attempts
+
+DROP TABLE attempts
+
+ALTER TABLE attempts_new RENAME TO attempts
+
+CREATE INDEX ix_attempts_post_id ON attempts (post_id)
+
+CREATE INDEX ix_posts_queue ON posts (account, state, position)
+
+CREATE INDEX ix_posts_article ON posts (account, article_key, tip)
+
+CREATE INDEX ix_posts_fingerprint ON posts (account, fingerprint)
+
+CREATE INDEX ix_posts_sent ON posts (account, state, sent_at)
+
+CREATE INDEX ix_posts_pinned_at ON posts (account, pinned_at)
+
+CREATE INDEX ix_posts_next_attempt_at ON posts (account, next_attempt_at)
+""")
+    _ddl(conn, """
+CREATE UNIQUE INDEX ux_posts_calendar_slot ON posts (account, calendar_slot)
+
+CREATE UNIQUE INDEX ux_posts_position ON posts (account, position)
+
+CREATE TABLE post_transitions (
+    from_state VARCHAR(16) NOT NULL,
+    to_state VARCHAR(16) NOT NULL,
+    PRIMARY KEY (from_state, to_state)
+)
+""")
+    for from_state, to_state in M003_TRANSITIONS:
+        conn.execute(sa.text("INSERT INTO post_transitions (from_state, to_state) VALUES (:a, :b)"),
+                     {"a": from_state, "b": to_state})
+    if conn.dialect.name == "postgresql":
+        _ddl(conn, """
+CREATE FUNCTION posts_state_transition() RETURNS trigger AS $$
+BEGIN
+    IF NEW.state <> OLD.state AND NOT EXISTS (
+        SELECT 1 FROM post_transitions WHERE from_state = OLD.state AND to_state = NEW.state
+    ) THEN
+        RAISE EXCEPTION 'post %% may not go from %% to %%', OLD.post_id, OLD.state, NEW.state
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END
+$$ LANGUAGE plpgsql
+
+CREATE TRIGGER posts_state_transition BEFORE UPDATE OF state ON posts
+    FOR EACH ROW EXECUTE FUNCTION posts_state_transition()
+""")
+    else:
+        _ddl(conn, """
+CREATE TRIGGER posts_state_transition BEFORE UPDATE OF state ON posts
+FOR EACH ROW WHEN NEW.state <> OLD.state AND NOT EXISTS (
+    SELECT 1 FROM post_transitions WHERE from_state = OLD.state AND to_state = NEW.state
+)
+BEGIN
+    SELECT RAISE(ABORT, 'post state transition not allowed by post_transitions');
+END
+""")
+
+
+def _m003_repair(conn: Connection) -> None:
+    """Bring rows written before the constraints existed within them, keeping every order and meaning."""
+    # Removing a queued post used to delete it, leaving its attempts pointing at nothing.
+    conn.exec_driver_sql("DELETE FROM attempts WHERE post_id NOT IN (SELECT post_id FROM posts)")
+    conn.exec_driver_sql("UPDATE posts SET claimed_by = 'unknown' WHERE state = 'sending' AND claimed_by IS NULL")
+    conn.exec_driver_sql("UPDATE posts SET next_attempt_at = updated_at WHERE state = 'retrying' "
+                         "AND next_attempt_at IS NULL")
+    # Repeated moves could tie positions: renumber a tied account's posts 1..n in their current order.
+    tied = conn.exec_driver_sql(
+        "SELECT DISTINCT account FROM posts GROUP BY account, position HAVING COUNT(*) > 1").scalars().all()
+    for account in tied:
+        ids = conn.execute(sa.text("SELECT post_id FROM posts WHERE account = :a ORDER BY position, post_id"),
+                           {"a": account}).scalars().all()
+        for rank, post_id in enumerate(ids, start=1):
+            conn.execute(sa.text("UPDATE posts SET position = :p WHERE post_id = :id"), {"p": float(rank), "id": post_id})
+
+
+# -- followed feeds (issue 13) ----------------------------------------------------------------
+
+feeds = sa.Table(
+    "feeds",
+    metadata,
+    sa.Column("account", sa.String(64), primary_key=True),
+    sa.Column("url", sa.String(2000), primary_key=True),
+    sa.Column("title", sa.Text),
+    sa.Column("added_at", UTCDateTime, nullable=False),
+    sa.Column("etag", sa.Text),
+    sa.Column("last_modified", sa.Text),
+    sa.Column("checked_at", UTCDateTime),
+    sa.Column("next_check_at", UTCDateTime, nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # ok | failing
+    sa.Column("last_error", sa.Text),
+)
+
+# One row per (feed, entry) ever seen: the UNIQUE key that makes each entry's import happen once.
+feed_entries = sa.Table(
+    "feed_entries",
+    metadata,
+    sa.Column("account", sa.String(64), primary_key=True),
+    sa.Column("feed_url", sa.String(2000), primary_key=True),
+    sa.Column("entry_key", sa.String(500), primary_key=True),
+    sa.Column("outcome", sa.String(16), nullable=False),  # imported | seen | skipped
+    sa.Column("link", sa.Text),
+    sa.Column("title", sa.Text),
+    sa.Column("article_key", sa.String(100)),
+    sa.Column("reason", sa.Text),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+)
+
+
+def m004_feeds(conn: Connection) -> None:
+    """Followed feeds and every entry seen in them. The entry's primary key is recorded in the
+    transaction that imports it, so a crash, a restart or a second service never imports it twice."""
+    _ddl(conn, """
+CREATE TABLE feeds (
+    account VARCHAR(64) NOT NULL,
+    url VARCHAR(2000) NOT NULL,
+    title TEXT,
+    added_at {ts} NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    checked_at {ts},
+    next_check_at {ts} NOT NULL,
+    failures INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),
+    state VARCHAR(16) NOT NULL DEFAULT 'ok' CHECK (state IN ('ok', 'failing')),
+    last_error TEXT,
+    PRIMARY KEY (account, url)
+)
+
+CREATE INDEX ix_feeds_due ON feeds (next_check_at)
+
+CREATE TABLE feed_entries (
+    account VARCHAR(64) NOT NULL,
+    feed_url VARCHAR(2000) NOT NULL,
+    entry_key VARCHAR(500) NOT NULL,
+    outcome VARCHAR(16) NOT NULL CHECK (outcome IN ('imported', 'seen', 'skipped')),
+    link TEXT,
+    title TEXT,
+    article_key VARCHAR(100),
+    reason TEXT,
+    recorded_at {ts} NOT NULL,
+    PRIMARY KEY (account, feed_url, entry_key),
+    FOREIGN KEY (account, feed_url) REFERENCES feeds (account, url) ON DELETE CASCADE,
+    CHECK (outcome <> 'skipped' OR reason IS NOT NULL)
+)
+""")
+
+
 def m0xx_editing(conn: Connection) -> None:
-    """Editing the queue: hand edits that re-imports keep, removals that stay removed, removed articles."""
-    # A ledger created from the Table objects above already has the new columns; older ones get them here.
-    columns = {
-        table: {column["name"] for column in sa.inspect(conn).get_columns(table)} for table in ("posts", "articles")
-    }
-    for table, column, ddl in (
-        ("posts", "edited_at", "ALTER TABLE posts ADD COLUMN edited_at TIMESTAMP"),
-        ("posts", "edit_kind", "ALTER TABLE posts ADD COLUMN edit_kind VARCHAR(16)"),
-        ("articles", "removed_at", "ALTER TABLE articles ADD COLUMN removed_at TIMESTAMP"),
-    ):
-        if column not in columns[table]:
-            conn.execute(sa.text(ddl))
-    conn.execute(sa.text(
-        "CREATE TABLE IF NOT EXISTS removed_posts ("
-        " post_id VARCHAR(160) NOT NULL PRIMARY KEY,"
-        " account VARCHAR(64) NOT NULL,"
-        " article_key VARCHAR(100),"
-        " tip INTEGER,"
-        " removed_at TIMESTAMP NOT NULL,"
-        " post TEXT NOT NULL)"
-    ))
-    conn.execute(sa.text(
-        "CREATE INDEX IF NOT EXISTS ix_removed_posts_article ON removed_posts (account, article_key)"
-    ))
+    """Editing by hand: when and how a person changed a post (an edited text is never overwritten by a re-import;
+    a chosen variant is kept), and articles a person removed (imports skip them until restored)."""
+    _ddl(conn, """
+ALTER TABLE posts ADD COLUMN edited_at {ts}
+
+ALTER TABLE posts ADD COLUMN edit_kind VARCHAR(16) CHECK (edit_kind IN ('text', 'variant'))
+
+ALTER TABLE articles ADD COLUMN removed_at {ts}
+""")
 
 
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_time_indexes", m002_time_indexes),
+    ("m003_invariants", m003_invariants),
+    ("m004_feeds", m004_feeds),
     ("m0xx_editing", m0xx_editing),
 ]

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class Article:
     conclusion: str = ""
     hashtags: tuple[str, ...] = ()  # from front matter, without '#'
     warnings: tuple[str, ...] = ()  # numbering that skips or restarts, etc.
+    # Front matter keys the scheduler does not use (author, date, tags...), JSON-ready values.
+    metadata: dict[str, Any] = field(default_factory=dict, hash=False)
     id: str | None = None  # front matter `id`, or the key the ledger already knows the article by
 
     @property
@@ -118,10 +121,28 @@ class PostState(str, enum.Enum):
     SENT = "sent"
     FAILED = "failed"  # permanent, with reason
     UNKNOWN = "unknown"  # outcome uncertain and not reconcilable automatically: a person decides
+    REMOVED = "removed"  # taken out of the queue by a person; kept, so a re-import does not bring it back
 
     @property
     def is_pending(self) -> bool:
         return self in (PostState.QUEUED, PostState.RETRYING)
+
+
+# Every state change a post may make; the ledger holds the same pairs in its post_transitions table and
+# refuses any other change (a trigger), whatever program writes to it.
+TRANSITIONS: frozenset[tuple[PostState, PostState]] = frozenset(
+    (PostState(a), PostState(b))
+    for a, b in (
+        ("queued", "sending"), ("queued", "removed"),  # claimed for a slot / removed by a person
+        ("retrying", "sending"), ("retrying", "removed"),
+        ("sending", "sent"), ("sending", "failed"), ("sending", "unknown"),
+        ("sending", "retrying"),  # a passing error, a rate limit, a lost response to look up
+        ("sending", "queued"),  # released untouched when the account pauses
+        ("unknown", "sent"), ("unknown", "retrying"),  # settled by a person (`scheduler resolve`)
+        ("failed", "sent"), ("failed", "retrying"),
+        ("removed", "queued"),  # restored
+    )
+)
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,21 @@ The rules that keep the account safe:
 - A post is claimed (one conditional UPDATE) and each call is recorded as an attempt, committed,
   *before* the call goes out. A process killed mid-call leaves the post ``sending`` with an open
   attempt; whoever recovers it knows a request may have reached X.
-- A lost response (timeout, dropped connection) is never answered with a blind re-post. The post
-  becomes *uncertain*: the account's recent posts are searched for its text. Found: it was sent.
-  Not found: look again after ``reconcile_delay``, then send. Cannot look (no read access): the
-  post becomes ``unknown`` and waits for a person (``scheduler resolve``).
+- An uncertain outcome is never answered with a blind re-post. Uncertain is anything after which
+  the post may exist: a timeout or dropped connection after the request went out, and any 5xx
+  (X's gateways answer 5xx after the post was created). The post is looked up on X at once
+  (``Publisher.find_post``: the publisher knows how X rewrites text); found: it was sent. Not
+  found: look again after ``reconcile_delay`` (X's timelines lag) and only then send again, with
+  backoff, a bounded number of times. Cannot look (no read access): the post becomes ``unknown``
+  and waits for a person (``scheduler resolve``). Look-ups read only posts created since the
+  attempt, a small page at a time: reads are billed.
 - A duplicate-content 403 after an uncertain attempt means the earlier attempt went out: it is
-  reconciled, not failed. Without an earlier uncertain attempt it is a permanent failure.
-- 429 waits for the reset time in X's headers (bounded); 5xx and network errors before sending
+  looked up, not failed. Without an earlier uncertain attempt it is a permanent failure.
+- 429 waits for the reset time in X's headers (bounded); network errors before anything was sent
   back off exponentially with jitter, a bounded number of times, then fail with the reason.
+- A post being retried keeps the slot it was claimed for (the next post waits for its own slot).
+- An unexpected error between claim and call puts the post back to retry (looked up first if a
+  call was open); a post still left ``sending`` is recovered by the service while it runs.
 - 401 and permission 403s pause the account and put the post back in its place in the queue.
 - Threads go out part by part as a reply chain; each part's id is stored as soon as it is known,
   so an interrupted thread resumes at its first unsent part.
@@ -26,9 +33,7 @@ from __future__ import annotations
 import logging
 import os
 import random
-import re
 import socket
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -52,8 +57,13 @@ log = logging.getLogger("scheduler.publishing")
 
 Clock = Callable[[], datetime]
 
-# How far before the first attempt to search the timeline when reconciling.
-LOOKBACK = timedelta(minutes=10)
+# A publication run takes every entry due within this margin, so posts pinned a few
+# milliseconds apart go out in one wake-up instead of one wake-up each.
+DUE_MARGIN = timedelta(milliseconds=5)
+
+# How far before the first attempt to search the account's posts when reconciling: room for a clock
+# difference between this machine and X, no more (every post read is billed).
+CLOCK_SKEW = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,15 @@ def instance_is_alive(record: InstanceRecord, now: datetime, stale_after: timede
     return record.beat_at >= now - stale_after
 
 
+def live_instances(store: Store, account: str, now: datetime, stale_after: timedelta) -> dict[str, str]:
+    """The services running on this account's ledger: instance id -> "pid N on HOST"."""
+    return {
+        record.instance: f"pid {record.pid} on {record.host}"
+        for record in store.instances(account)
+        if instance_is_alive(record, now, stale_after)
+    }
+
+
 def _pid_running(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -115,13 +134,33 @@ def _pid_running(pid: int) -> bool:
     return True
 
 
-_URL = re.compile(r"https?://\S+")
+def publish_due(engine: PublishingEngine, config, *, should_stop: Callable[[], bool] = lambda: False,
+                on_start: Callable[[object], None] | None = None,
+                on_done: Callable[[object, Outcome], None] | None = None) -> list[tuple[object, Outcome]]:
+    """One publication run, as the service does it: publish every planned entry whose time has come,
+    re-planning after each, until nothing is due. Returns each entry with its outcome."""
+    from scheduler import agenda, evergreen
 
-
-def comparable(text: str) -> str:
-    """X rewrites links to t.co and may normalize: compare texts without links or spacing."""
-    text = unicodedata.normalize("NFC", text)
-    return " ".join(_URL.sub("<url>", text).split())
+    done: list[tuple[object, Outcome]] = []
+    skipped: set[str] = set()
+    while not should_stop():
+        now = engine.clock()
+        due = [e for e in agenda.upcoming(engine.store, config, now, count=5)
+               if e.post is not None and e.at <= now + DUE_MARGIN and e.post.post_id not in skipped]
+        if not due:
+            break
+        entry = due[0]
+        if entry.source == "recycle":
+            evergreen.materialize(engine.store, config, entry.post, now)
+        if on_start is not None:
+            on_start(entry)
+        outcome = engine.publish(entry.post.post_id, entry.at, source=entry.source)
+        if outcome.state == "skipped":
+            skipped.add(entry.post.post_id)  # taken by another service: the next plan shows where it went
+        done.append((entry, outcome))
+        if on_done is not None:
+            on_done(entry, outcome)
+    return done
 
 
 class PublishingEngine:
@@ -146,28 +185,39 @@ class PublishingEngine:
 
     # -- entry points ----------------------------------------------------------------------
 
-    def publish(self, post_id: str, slot_at: datetime | None) -> Outcome:
-        """Claim and send one pending post for the given slot time."""
-        post = self.store.claim_post(post_id, self.instance, slot_at or self.clock(), self.clock())
+    def publish(self, post_id: str, slot_at: datetime | None, *, source: str = "pin") -> Outcome:
+        """Claim and send one pending post for its planned time. ``source`` is the plan entry's: a
+        calendar slot ("slot", "missed pin", ...) is held by one post only; a "retry" goes out for
+        the slot it was first claimed for; a "pin" has a moment of its own."""
+        now = self.clock()
+        calendar = slot_at is not None and source not in ("pin", "retry")
+        post = self.store.claim_post(post_id, self.instance, slot_at or now, now, calendar_slot=calendar,
+                                     keep_slot=source == "retry")
         if post is None:
-            return Outcome(post_id, slot_at, "skipped", detail="taken by another publisher, or no longer pending")
+            holder = self.store.slot_holder(self.account, slot_at) if calendar else None
+            detail = (f"slot already taken by {holder}" if holder and holder != post_id
+                      else "taken by another publisher, or no longer pending")
+            return Outcome(post_id, slot_at, "skipped", detail=detail)
         try:
             return self._send(post)
         except LostClaim:
             return Outcome(post_id, slot_at, "skipped", detail="the claim was taken over while sending")
+        except Exception as exc:
+            return self._unexpected(post, exc)
 
-    def recover(self, stale_after: timedelta) -> list[str]:
+    def recover(self, stale_after: timedelta, *, own: bool = False) -> list[str]:
         """Take back posts left ``sending`` by a publisher that is gone, to be reconciled first.
 
-        Returns the ids recovered. A post whose open attempt may have reached X becomes uncertain,
-        so the next try looks it up on X before sending anything.
+        ``own``: also this instance's own claims; the caller guarantees no publication of this
+        process is in flight. Returns the ids recovered. A post whose open attempt may have reached
+        X becomes uncertain, so the next try looks it up on X before sending anything.
         """
         now = self.clock()
-        alive = {
-            record.instance
-            for record in self.store.instances(self.account)
-            if record.instance == self.instance or instance_is_alive(record, now, stale_after)
-        }
+        alive = set(live_instances(self.store, self.account, now, stale_after))
+        if own:
+            alive.discard(self.instance)
+        else:
+            alive.add(self.instance)
         recovered = []
         for post in self.store.posts_in_state(self.account, PostState.SENDING):
             if post.claimed_by in alive:
@@ -180,7 +230,8 @@ class PublishingEngine:
                     self.store.set_uncertain(post.post_id, self.instance, True, now)
                 self.store.mark_retrying(
                     post.post_id, self.instance, now, now,
-                    error="recovered after the publishing process stopped mid-call" if in_flight else None,
+                    error="recovered after the publishing process stopped mid-call" if in_flight
+                    else "recovered: it was left sending without a call in flight",
                     status=None, count_attempt=False,
                 )
             except LostClaim:
@@ -214,16 +265,17 @@ class PublishingEngine:
                     media_ids=media_ids if index == 0 else (),
                 )
             except OutcomeUnknown as exc:
-                self.store.end_attempt(attempt, "lost", self.clock(), detail=exc.detail)
+                self.store.end_attempt(attempt, "lost", self.clock(), status=exc.status, detail=exc.detail)
                 self.store.set_uncertain(post.post_id, self.instance, True, self.clock())
-                settled = self._settle_uncertain(post, part_ids, just_lost=True)
+                settled = self._settle_uncertain(post, part_ids, just_lost=exc)
                 if settled is not None:
                     return settled
                 continue
             except DuplicateContent as exc:
-                if self._had_lost_attempt(post.post_id, index):
+                if self._attempts_of(post.post_id, index, "lost"):
                     # An earlier attempt went out after all: find it rather than fail it.
                     self.store.end_attempt(attempt, "duplicate", self.clock(), status=exc.status, detail=exc.detail)
+                    self.store.set_uncertain(post.post_id, self.instance, True, self.clock())
                     settled = self._settle_uncertain(post, part_ids, duplicate=True)
                     if settled is not None:
                         return settled
@@ -244,25 +296,27 @@ class PublishingEngine:
         return Outcome(post.post_id, post.slot_at, PostState.SENT.value, tuple(part_ids),
                        self.publisher.post_url(part_ids[0]))
 
-    def _had_lost_attempt(self, post_id: str, part: int) -> bool:
-        return any(a.part == part and a.outcome == "lost" for a in self.store.attempts(post_id))
+    def _attempts_of(self, post_id: str, part: int, outcome: str) -> list[datetime]:
+        return [a.started_at for a in self.store.attempts(post_id) if a.part == part and a.outcome == outcome]
 
-    def _settle_uncertain(self, post: PostRecord, part_ids: list[str], *, just_lost: bool = False,
+    def _settle_uncertain(self, post: PostRecord, part_ids: list[str], *, just_lost: OutcomeUnknown | None = None,
                           duplicate: bool = False) -> Outcome | None:
-        """Find the next part on X after a lost response. None: go on sending (part_ids may have grown)."""
+        """Look the next part up on X after an uncertain attempt. None: go on sending (``part_ids``
+        may have grown by the part found); otherwise what became of the post for now."""
         index = len(part_ids)
+        where = f" (part {index + 1} of {len(post.parts)})" if len(post.parts) > 1 else ""
         try:
-            found = self._find_on_x(post, part_ids)
+            found = self._look_up(post, part_ids)
         except LookupUnavailable as exc:
             reason = (
-                f"the response to part {index + 1} was lost and the account's posts cannot be read to check "
+                f"the outcome of a call{where} is unknown and the account's posts cannot be read to check "
                 f"({exc.detail}); look at x.com and run `scheduler resolve {post.post_id} --sent TWEET_ID` "
                 "or `--retry`"
             )
             self.store.mark_unknown(post.post_id, self.instance, reason, self.clock())
             return Outcome(post.post_id, post.slot_at, PostState.UNKNOWN.value, tuple(part_ids), detail=reason)
         except PublishError as exc:
-            # The lookup itself failed for a passing reason: stay uncertain, look again later.
+            # The look-up itself failed for a passing reason: stay uncertain, look again later.
             at = self.clock() + self.policy.reconcile_delay
             self.store.mark_retrying(post.post_id, self.instance, at, self.clock(),
                                      error=f"could not look the post up yet: {exc.detail}", status=exc.status,
@@ -274,42 +328,69 @@ class PublishingEngine:
             self.store.record_part(post.post_id, self.instance, part_ids, now, uncertain=False)
             self.store.end_attempt(
                 self.store.begin_attempt(post.post_id, self.account, index, self.instance, now),
-                "reconciled", now, tweet_id=found, detail="found on the account's timeline",
+                "reconciled", now, tweet_id=found, detail="found among the account's posts",
             )
-            log.info("post %s part %d was published after all (id %s); not sending again",
-                     post.post_id, index + 1, found)
+            log.info("post %s%s was published after all (id %s); not sending it again", post.post_id, where, found)
             return None
-        if duplicate:
-            reason = ("X calls it a duplicate but it is not among the account's recent posts; "
-                      f"check x.com and run `scheduler resolve {post.post_id} --sent TWEET_ID` or `--retry`")
+        lost = self._attempts_of(post.post_id, index, "lost")
+        duplicates = self._attempts_of(post.post_id, index, "duplicate")
+        settle_at = max(lost + duplicates, default=now) + self.policy.reconcile_delay
+        if just_lost is not None or duplicate or now < settle_at:
+            # Not visible yet: X's timelines lag behind its writes. Look again before any new attempt.
+            tries = post.attempts + (1 if just_lost is not None else 0)
+            at = max(settle_at, now)
+            if just_lost is not None:
+                at = max(at, now + self.policy.delay(tries, self.rng))
+            detail = just_lost.detail if just_lost is not None else "X calls it a duplicate of an earlier attempt"
+            self.store.mark_retrying(post.post_id, self.instance, at, now,
+                                     error=f"{detail}{where}; not on X yet, looking again before any new attempt",
+                                     status=just_lost.status if just_lost is not None else None,
+                                     count_attempt=just_lost is not None)
+            return Outcome(post.post_id, post.slot_at, PostState.RETRYING.value, tuple(part_ids),
+                           detail=f"outcome uncertain{where}: {detail}; will look it up again", retry_at=at)
+        if duplicates:
+            reason = (f"X calls it a duplicate{where}, so an earlier attempt went out, but it is not among the "
+                      f"account's posts; check x.com and run `scheduler resolve {post.post_id} --sent TWEET_ID` "
+                      "or `--retry`")
             self.store.mark_unknown(post.post_id, self.instance, reason, now)
             return Outcome(post.post_id, post.slot_at, PostState.UNKNOWN.value, tuple(part_ids), detail=reason)
-        lost_at = self._last_lost_at(post.post_id, index) or now
-        if just_lost or now < lost_at + self.policy.reconcile_delay:
-            at = max(lost_at + self.policy.reconcile_delay, now)
-            self.store.mark_retrying(post.post_id, self.instance, at, now,
-                                     error="response lost; not on X yet, looking again before any new attempt",
-                                     status=None, count_attempt=False)
-            return Outcome(post.post_id, post.slot_at, PostState.RETRYING.value, tuple(part_ids),
-                           detail="response lost; will look it up again", retry_at=at)
-        # Looked twice, a safe delay apart: it did not go out. Sending is safe now.
+        # Looked twice, a safe delay apart: it did not go out.
+        if post.attempts >= self.policy.max_attempts:
+            reason = f"gave up after {post.attempts} attempts{where}, none of which reached X: {post.last_error}"
+            self.store.mark_failed(post.post_id, self.instance, reason, post.last_status, now)
+            return Outcome(post.post_id, post.slot_at, PostState.FAILED.value, tuple(part_ids), detail=reason)
         self.store.set_uncertain(post.post_id, self.instance, False, now)
         return None
 
-    def _last_lost_at(self, post_id: str, part: int) -> datetime | None:
-        lost = [a.started_at for a in self.store.attempts(post_id) if a.part == part and a.outcome == "lost"]
-        return max(lost) if lost else None
-
-    def _find_on_x(self, post: PostRecord, part_ids: list[str]) -> str | None:
+    def _look_up(self, post: PostRecord, part_ids: list[str]) -> str | None:
         index = len(part_ids)
-        attempts = [a.started_at for a in self.store.attempts(post.post_id) if a.part == index]
-        since = (min(attempts) if attempts else self.clock()) - LOOKBACK
-        wanted = comparable(post.parts[index])
-        reply_to = part_ids[-1] if part_ids else None
-        for tweet in self.publisher.recent_posts(since):
-            if comparable(tweet.text) == wanted and (reply_to is None or tweet.in_reply_to in (None, reply_to)):
-                return tweet.tweet_id
-        return None
+        started = [a.started_at for a in self.store.attempts(post.post_id) if a.part == index]
+        since = (min(started) if started else self.clock()) - CLOCK_SKEW
+        return self.publisher.find_post(
+            post.parts[index],
+            since=since,
+            reply_to=part_ids[-1] if part_ids else None,
+            with_media=bool(post.media) and index == 0,
+        )
+
+    def _unexpected(self, post: PostRecord, exc: Exception) -> Outcome:
+        """A bug or a ledger hiccup between claim and call: never leave the post ``sending``."""
+        log.error("unexpected error while publishing %s: %s", post.post_id, exc, exc_info=exc)
+        now = self.clock()
+        detail = f"unexpected error: {type(exc).__name__}: {exc}"[:300]
+        at = now + self.policy.backoff
+        try:
+            for attempt in self.store.open_attempts(post.post_id):
+                self.store.end_attempt(attempt.id, "lost", now, detail=detail)
+                self.store.set_uncertain(post.post_id, self.instance, True, now)
+            self.store.mark_retrying(post.post_id, self.instance, at, now, error=detail, status=None,
+                                     count_attempt=True)
+        except LostClaim:
+            return Outcome(post.post_id, post.slot_at, "skipped", detail="the claim was taken over while sending")
+        except Exception:
+            log.exception("could not record the error for %s; the service will recover it", post.post_id)
+            return Outcome(post.post_id, post.slot_at, PostState.SENDING.value, detail=detail)
+        return Outcome(post.post_id, post.slot_at, PostState.RETRYING.value, detail=detail, retry_at=at)
 
     def _failure(self, post: PostRecord, exc: PublishError, part_ids: list[str], attempt: int | None) -> Outcome:
         now = self.clock()

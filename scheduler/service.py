@@ -17,14 +17,17 @@ in order, one per slot, never a burst.
 SIGTERM / SIGINT: no new publication starts; the call in flight may finish for
 ``[service] stop_timeout``; if it has not, it is abandoned with its outcome recorded as lost
 (the post becomes uncertain and is looked up on X before any new attempt), and the process
-exits 0.
+exits 0. The handlers are installed before anything else, so a signal at any moment from start
+to exit is handled (one that arrives while starting stops the service as soon as it is up).
+
+Posts left ``sending`` (a process killed mid-call, or an error between claim and call) are
+recovered at start and then every three heartbeats while running.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import threading
 from collections.abc import Callable
@@ -32,14 +35,12 @@ from datetime import UTC, datetime, timedelta
 
 from scheduler.config import Config, load_config
 from scheduler.errors import SchedulerError
+from scheduler.signals import Signals
 from scheduler.store import LostClaim, Store
 
 log = logging.getLogger("scheduler.service")
 
 PUBLISH_JOB = "publish"
-# A publication run takes every entry due within this margin, so posts pinned a few
-# milliseconds apart go out in one wake-up instead of one wake-up each.
-DUE_MARGIN = timedelta(milliseconds=5)
 # When the ledger cannot be read, try again after this long rather than stopping.
 ERROR_RETRY = timedelta(seconds=5)
 
@@ -49,7 +50,8 @@ def utc_now() -> datetime:
 
 
 class Service:
-    def __init__(self, config: Config, config_path: str | None, *, clock: Callable[[], datetime] = utc_now):
+    def __init__(self, config: Config, config_path: str | None, *, clock: Callable[[], datetime] = utc_now,
+                 signals: Signals | None = None):
         from scheduler.publishing import new_instance_id
 
         self.config = config
@@ -58,10 +60,12 @@ class Service:
         self.instance = new_instance_id()
         self.store = Store.open(config.database_url)
         self.engine = self._make_engine(config)
-        self.stopping = threading.Event()
-        self.wake = threading.Event()
-        self.reload_requested = False
+        self.signals = signals or Signals()
+        self.stopping = self.signals.stopping
+        self.wake = self.signals.wake
         self.until_empty = False
+        self._beat_lock = threading.Lock()
+        self._stopped = False
         self._plan_lock = threading.Lock()
         self._busy = threading.Lock()
         self._current: str | None = None
@@ -86,9 +90,7 @@ class Service:
         self.until_empty = until_empty
         self._announce()
         self._beat()
-        recovered = self.engine.recover(self._stale_after())
-        if recovered:
-            log.warning("recovered %d post(s) left mid-send by a stopped process: %s", len(recovered), ", ".join(recovered))
+        self._recover(own=False)
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={"default": ThreadPoolExecutor(2), "publisher": ThreadPoolExecutor(1)},
@@ -97,16 +99,38 @@ class Service:
         service = self.config["service"]
         self._scheduler.add_job(self._beat, "interval", seconds=service["heartbeat"].total_seconds(), id="heartbeat")
         self._scheduler.add_job(self._watch, "interval", seconds=service["watch_interval"].total_seconds(), id="watch")
+        self._scheduler.add_job(self._recover, "interval", seconds=self._stale_after().total_seconds(),
+                                id="recover", kwargs={"own": True})
         self._scheduler.start()
         self._replan()
-        self._install_signals()
+        from scheduler.feeds import start_polling
+
+        start_polling(self.store, lambda: self.config, self.stopping, self.clock)
         while not self.stopping.is_set():
             self.wake.wait()
             self.wake.clear()
-            if self.reload_requested:
-                self.reload_requested = False
+            if self.signals.reload_requested:
+                self.signals.reload_requested = False
                 self._reload()
         return self._stop()
+
+    def _recover(self, *, own: bool) -> None:
+        """Take back posts left ``sending``: by a stopped process, and (``own``) by this one when no
+        publication of it is in flight, after an error between claim and call."""
+        if own and not self._busy.acquire(blocking=False):
+            return  # a publication is in flight: its post is not stuck
+        try:
+            recovered = self.engine.recover(self._stale_after(), own=own)
+        except Exception:
+            log.exception("could not check for posts left sending")
+            return
+        finally:
+            if own:
+                self._busy.release()
+        if recovered:
+            log.warning("recovered %d post(s) left mid-send: %s", len(recovered), ", ".join(recovered))
+            if self._scheduler is not None and self._scheduler.running:
+                self._replan()
 
     def _announce(self) -> None:
         from scheduler.publishing import instance_is_alive
@@ -121,32 +145,20 @@ class Service:
         log.info("service started: @%s, %s, publisher %s, instance %s", self.config.handle,
                  self.config.calendar().describe(), self.engine.publisher.name, self.instance)
 
-    def _install_signals(self) -> None:
-        def stop(signum, _frame):
-            log.info("received %s: stopping", signal.Signals(signum).name)
-            self.stopping.set()
-            self.wake.set()
-
-        def hup(_signum, _frame):
-            self.reload_requested = True
-            self.wake.set()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGHUP, hup)
-
     def _stop(self) -> int:
         timeout = self.config["service"]["stop_timeout"].total_seconds()
+        self._scheduler.shutdown(wait=False)  # no job starts any more
         finished = self._busy.acquire(timeout=timeout)
         if not finished:
             self._abandon()
-        self.store.stop_instance(self.instance, self.clock())
+        with self._beat_lock:  # a heartbeat still running must not mark the instance alive again
+            self._stopped = True
+            self.store.stop_instance(self.instance, self.clock())
         log.info("service stopped")
         logging.shutdown()
         if not finished:
             # The worker thread is stuck in a network call; the ledger already says what happened.
             os._exit(0)
-        self._scheduler.shutdown(wait=False)
         return 0
 
     def _abandon(self) -> None:
@@ -182,11 +194,14 @@ class Service:
     # -- jobs ------------------------------------------------------------------------------
 
     def _beat(self) -> None:
-        try:
-            self.store.beat(self.instance, self.config.account, os.getpid(), socket.gethostname(), self.clock(),
-                            self._last_outcome)
-        except Exception:
-            log.exception("could not record the heartbeat")
+        with self._beat_lock:
+            if self._stopped:
+                return
+            try:
+                self.store.beat(self.instance, self.config.account, os.getpid(), socket.gethostname(),
+                                self.clock(), self._last_outcome)
+            except Exception:
+                log.exception("could not record the heartbeat")
 
     def _watch(self) -> None:
         try:
@@ -240,23 +255,19 @@ class Service:
             self._scheduler.remove_job(PUBLISH_JOB)
 
     def _publish_due(self) -> None:
-        from scheduler import agenda, evergreen
+        from scheduler.publishing import publish_due
+
+        def started(entry) -> None:
+            self._current = entry.post.post_id
+
+        def done(entry, outcome) -> None:
+            self._current = None
+            self._report(entry, outcome)
 
         with self._busy:
             try:
-                while not self.stopping.is_set():
-                    now = self.clock()
-                    due = [e for e in agenda.upcoming(self.store, self.config, now, count=5)
-                           if e.post is not None and e.at <= now + DUE_MARGIN]
-                    if not due:
-                        break
-                    entry = due[0]
-                    if entry.source == "recycle":
-                        evergreen.materialize(self.store, self.config, entry.post, now)
-                    self._current = entry.post.post_id
-                    outcome = self.engine.publish(entry.post.post_id, entry.at)
-                    self._current = None
-                    self._report(entry, outcome)
+                publish_due(self.engine, self.config, should_stop=self.stopping.is_set, on_start=started,
+                            on_done=done)
             except Exception:
                 log.exception("publication run failed; the ledger keeps each post's state")
             finally:
@@ -283,13 +294,17 @@ class Service:
         self._last_outcome = f"{outcome.post_id} {outcome.state} at {now.isoformat(timespec='seconds')}"
 
 
-def run_service(config_path: str | None, *, log_json: bool = False, until_empty: bool = False) -> int:
+def run_service(config_path: str | None, *, log_json: bool = False, until_empty: bool = False,
+                log_level: int = logging.INFO, signals: Signals | None = None) -> int:
+    # First: a SIGTERM or SIGHUP while starting must not kill the process (the CLI installs them
+    # even earlier, before importing this module).
+    signals = signals or Signals().install()
     from scheduler.logs import setup_logging
 
-    setup_logging(json_lines=log_json)
+    setup_logging(json_lines=log_json, level=log_level)
     try:
         config = load_config(config_path)
-        service = Service(config, config_path)
+        service = Service(config, config_path, signals=signals)
     except SchedulerError as exc:
         log.error("%s", exc)
         return exc.exit_code

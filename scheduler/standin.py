@@ -1,16 +1,45 @@
 """A stand-in for the X API v2 on 127.0.0.1, for tests, demos and benchmarks.
 
-It answers the endpoints the publisher uses the way /work/shared/X_API.md says X does (status codes,
-problem-JSON bodies, rate-limit headers), verifies OAuth 1.0a HMAC signatures against X's own URL
-(so a passing request proves it was signed exactly as X would need), runs the OAuth 2.0 PKCE flow
-with single-use refresh tokens, and lets tests inject faults: error statuses, slow replies, and the
-dangerous "post created but the response never arrived".
+It answers the endpoints the publisher uses (POST /2/tweets, GET /2/users/me, GET /2/users/:id/tweets,
+POST /2/media/upload, the OAuth 2.0 authorize and token endpoints) the way X does, as far as
+/work/shared/X_API.md and X's documentation say:
+
+- OAuth 1.0a HMAC signatures are verified against X's own URL (a passing request was signed exactly as X
+  needs); OAuth 2.0 PKCE runs with single-use refresh tokens and expiring access tokens.
+- Length is judged by the reference twitter-text (PyPI ``twitter-text-parser``) when it is installed, not by
+  this project's counter, so a wrong count in the project shows up as X's 400 "too long".
+- Duplicate content (the same text as posted, before any rewriting) is refused with X's 403 body.
+- Post text comes back rewritten, in the 201 body and in timelines: ``&``, ``<``, ``>`` become ``&amp;``,
+  ``&lt;``, ``&gt;``; every link (found by ``scheduler.tweet_length.url_spans``, X's rules) becomes its own
+  ``https://t.co/`` + 10 characters link; a post with media gets one more t.co link appended after a space.
+  With ``tweet.fields=entities`` a timeline post carries ``entities.urls`` (start/end in code points over the
+  returned text, ``expanded_url`` as posted with ``http://`` added to a scheme-less link, a media entry per
+  image with ``expanded_url`` ``https://x.com/<user>/status/<id>/photo/<n>`` and its ``media_key``).
+- Timelines: newest first; ``max_results`` 5..100 (default 10, anything else 400); ``start_time`` and
+  ``end_time`` at second granularity, both inclusive, millisecond values refused; ``since_id``, ``until_id``,
+  ``exclude``; opaque ``next_token``/``previous_token`` cursors that stay right while posts arrive; only the
+  3,200 most recent posts; unknown query parameters refused. Reads lag: with ``set_read_lag(s)`` a post shows
+  in timeline reads only ``s`` seconds after it was created (the lag as set at read time).
+- Reads are billed as on pay-per-use plans: every post a read returns counts (``reads_billed()``;
+  ``/_standin/stats`` adds the cost at $0.005 a post).
+- Faults, injected one at a time (``inject``) or at random (``set_fault_rate``): X's error statuses and
+  bodies (401, 402, 403s, 429 with rate-limit headers, 500, 502, 503, 504), slow replies, and the dangerous
+  ones where the post is created but the client never learns it: the connection dropped unanswered
+  (``create_then_drop``), reset with a TCP RST as a failed TLS connection would be (``create_then_reset``),
+  or a gateway answering 502/503/504 (``create_then_bad_gateway``, ``create_then_unavailable``,
+  ``create_then_gateway_timeout``).
+
+Not reproduced, or not sure: entities other than urls (X also lists hashtags, mentions and cashtags); X's exact
+cut of a long ``display_url`` (here: scheme and ``www.`` dropped, then 30 characters and "…"); links are found
+by the project's ``url_spans``, so where it and X disagree the stand-in wraps differently; whether X counts
+entity start/end over the escaped text (as here) or the unescaped one is unconfirmed, so a client should find
+a link by its t.co ``url``, not by its offsets; search and post look-up endpoints.
 
     with StandinX() as sx:
         url = sx.url                  # http://127.0.0.1:PORT
         sx.inject("tweets", "rate_limited", times=2, reset_in=60)
         ...
-        sx.timeline("tipbot")         # what was "published"
+        sx.timeline("tipbot")         # what was "published": text as posted, and rendered_text as X shows it
 
 ``python -m scheduler.standin --port 8099`` runs it in the foreground; the ``/_standin/`` control
 endpoints steer it from another process.
@@ -20,19 +49,27 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import hashlib
 import hmac
+import html
 import itertools
 import json
+import os
 import random
+import re
 import secrets
 import signal
+import socket
+import string
+import struct
 import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,10 +79,7 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 from oauthlib.oauth1.rfc5849 import signature as oauth1_signature
 from oauthlib.oauth1.rfc5849.utils import escape, parse_authorization_header, unescape
 
-try:  # another module of this project; the stand-in must also run before it exists
-    from scheduler.tweet_length import weighted_length as _weighted_length
-except ImportError:  # pragma: no cover - depends on the tree's state
-    _weighted_length = len
+from scheduler.tweet_length import url_spans
 
 # The URLs a client may have signed its OAuth 1.0a request for: the transport adapter rewrites
 # X's URL to ours *after* signing, so the signature base string names X's host, not ours.
@@ -54,6 +88,24 @@ TWITTER_EPOCH_MS = 1288834974657
 MAX_TEXT_LENGTH = 280
 MAX_SLEEP_S = 60.0  # no fault or latency may hold a request thread longer than this
 PROBLEMS = "https://api.twitter.com/2/problems/"
+
+# X wraps every link in https://t.co/ + 10 letters and digits: 23 characters, the weight twitter-text gives a link.
+TCO_PREFIX = "https://t.co/"
+TCO_CODE_LENGTH = 10
+_TCO_ALPHABET = string.ascii_letters + string.digits
+DISPLAY_URL_LENGTH = 30  # X's own cut is not documented; a longer display_url ends in "…" here
+_SCHEME = re.compile(r"https?://", re.IGNORECASE)
+
+# Pay-per-use pricing (2026): each post a read returns costs this much.
+READ_COST_PER_POST_USD = 0.005
+TIMELINE_DEPTH = 3200  # GET /2/users/:id/tweets reaches only the most recent 3,200 posts
+TIMELINE_PARAMETERS = frozenset(
+    """end_time exclude expansions max_results media.fields pagination_token place.fields poll.fields since_id
+    start_time tweet.fields until_id user.fields""".split()
+)
+# "YYYY-MM-DDTHH:mm:ssZ (ISO 8601/RFC 3339)"; X's docs: "this parameter does not support a millisecond value".
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2})")
+EARLIEST_START = datetime(2010, 11, 6, tzinfo=timezone.utc)
 
 # The faults a soak test meets by default: the three kinds X really produces under load.
 DEFAULT_RANDOM_KINDS = ("unavailable", "rate_limited", "create_then_drop")
@@ -71,10 +123,22 @@ FAULT_KINDS = (
     "server_error",  # 500
     "bad_gateway",  # 502
     "unavailable",  # 503
+    "gateway_timeout",  # 504
     "slow",  # sleep `seconds`, then answer normally (a POST still creates the post)
     "create_then_drop",  # do the work (the post exists), then close the connection unanswered
+    "create_then_reset",  # do the work, then abort the connection with a TCP RST (as a failed TLS link would)
+    "create_then_bad_gateway",  # do the work, then answer 502
+    "create_then_unavailable",  # do the work, then answer 503
+    "create_then_gateway_timeout",  # do the work, then answer 504
     "drop",  # close the connection unanswered without doing anything
+    "echo_request",  # 400 whose detail echoes the request's Authorization, as a misconfigured proxy may
 )
+# The gateway errors that may come back after the work was done, by the fault kind that produces them.
+_AFTER_WORK_STATUS = {
+    "create_then_bad_gateway": "bad_gateway",
+    "create_then_unavailable": "unavailable",
+    "create_then_gateway_timeout": "gateway_timeout",
+}
 
 _ERROR_BODIES: dict[str, tuple[int, dict[str, Any]]] = {
     "unauthorized": (401, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}),
@@ -128,6 +192,10 @@ _ERROR_BODIES: dict[str, tuple[int, dict[str, Any]]] = {
         503,
         {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503},
     ),
+    "gateway_timeout": (
+        504,
+        {"title": "Gateway Timeout", "detail": "Gateway Timeout", "type": "about:blank", "status": 504},
+    ),
 }
 
 DUPLICATE_BODY = {
@@ -157,16 +225,20 @@ class Account:
 @dataclass
 class Post:
     id: str
-    text: str
+    text: str  # as posted: what duplicate detection compares, and what timeline() shows
     author_id: str
     reply_to: str | None
     media_ids: tuple[str, ...]
     created_at: datetime
+    rendered: str = ""  # as X returns it: escaped, links wrapped in t.co, a media link appended
+    urls: tuple[dict[str, Any], ...] = ()  # entities.urls over `rendered`
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "text": self.text,
+            "rendered_text": self.rendered,
+            "entities": {"urls": [dict(u) for u in self.urls]},
             "reply_to": self.reply_to,
             "media_ids": list(self.media_ids),
             "created_at": self.created_at,
@@ -218,6 +290,9 @@ class _State:
     fault_rate_endpoints: tuple[str, ...] = ("tweets",)
     fault_rate_seconds: float = 0.0
     rng: random.Random = field(default_factory=random.Random)
+    read_lag_s: float = 0.0
+    reads_billed: int = 0  # posts returned by reads, in all
+    short_codes: set[str] = field(default_factory=set)  # t.co codes handed out
 
 
 class StandinX:
@@ -353,6 +428,16 @@ class StandinX:
         with self._lock:
             self._state.read_access = enabled
 
+    def set_read_lag(self, seconds: float) -> None:
+        """Timeline reads show a post only ``seconds`` after it was created, as X's timelines lag.
+
+        The lag is applied when a read happens, so setting it back to 0 shows every post at once.
+        """
+        if not 0.0 <= float(seconds) < float("inf"):
+            raise ValueError(f"read lag must be a number of seconds >= 0, not {seconds!r}")
+        with self._lock:
+            self._state.read_lag_s = float(seconds)
+
     def set_fault_rate(
         self,
         p: float,
@@ -385,7 +470,11 @@ class StandinX:
     # -- inspection --------------------------------------------------------------------------------
 
     def timeline(self, username: str | None = None) -> list[dict[str, Any]]:
-        """The account's posts, oldest first: id, text, reply_to, media_ids, created_at (aware UTC)."""
+        """The account's posts, oldest first, at once (no read lag, not billed).
+
+        Each: id, text (as posted), rendered_text (as X returns it), entities ({"urls": [...]} over
+        rendered_text), reply_to, media_ids, created_at (aware UTC).
+        """
         with self._lock:
             account = self._state.accounts[username or self.default_account.username]
             return [p.as_dict() for p in self._state.posts if p.author_id == account.user_id]
@@ -394,18 +483,25 @@ class StandinX:
         with self._lock:
             return sum(1 for e in self._state.log if endpoint is None or e.endpoint == endpoint)
 
+    def reads_billed(self) -> int:
+        """How many posts all reads returned so far (what a pay-per-use plan bills)."""
+        with self._lock:
+            return self._state.reads_billed
+
     def request_log(self) -> list[dict[str, Any]]:
         with self._lock:
             return [vars(e).copy() for e in self._state.log]
 
     def reset(self) -> None:
-        """Forget posts, media, faults and the request log; accounts and tokens stay."""
+        """Forget posts, media, faults, billed reads and the request log; accounts, tokens and settings
+        (latency, read lag, read access) stay."""
         with self._lock:
             self._state.posts.clear()
             self._state.media.clear()
             self._state.faults.clear()
             self._state.log.clear()
             self._state.fault_rate = 0.0
+            self._state.reads_billed = 0
 
     # -- request handling (called from _Handler threads) -------------------------------------------
 
@@ -516,16 +612,65 @@ class StandinX:
                     return _invalid("Your media IDs are invalid.")
             if text and any(p.author_id == account.user_id and p.text == text for p in st.posts):
                 return 403, dict(DUPLICATE_BODY)
+            post_id = self._new_id()
+            rendered, urls = self._render_locked(text or "", post_id, account.username, [str(m) for m in media_ids])
             post = Post(
-                id=self._new_id(),
+                id=post_id,
                 text=text or "",
                 author_id=account.user_id,
                 reply_to=reply_to,
                 media_ids=tuple(str(m) for m in media_ids),
                 created_at=datetime.now(timezone.utc),
+                rendered=rendered,
+                urls=urls,
             )
             st.posts.append(post)
-        return 201, {"data": {"id": post.id, "text": post.text, "edit_history_tweet_ids": [post.id]}}
+        return 201, {"data": {"id": post.id, "text": post.rendered, "edit_history_tweet_ids": [post.id]}}
+
+    def _render_locked(
+        self, text: str, post_id: str, username: str, media_ids: list[str]
+    ) -> tuple[str, tuple[dict[str, Any], ...]]:
+        """The text as X returns it, and its entities.urls (start/end: code points of the returned text)."""
+        pieces: list[str] = []
+        urls: list[dict[str, Any]] = []
+        written = 0  # code points so far; a Python str indexes code points
+        done = 0
+        for start, end in url_spans(text):
+            plain = html.escape(text[done:start], quote=False)  # X escapes &, < and >; quotes stay
+            link = text[start:end]
+            expanded = link if _SCHEME.match(link) else "http://" + link
+            short = TCO_PREFIX + self._short_code_locked()
+            written += len(plain)
+            urls.append(
+                {"start": written, "end": written + len(short), "url": short, "expanded_url": expanded,
+                 "display_url": _display_url(expanded)}
+            )
+            pieces += [plain, short]
+            written += len(short)
+            done = end
+        rendered = "".join(pieces) + html.escape(text[done:], quote=False)
+        if media_ids:
+            # One link for all the post's images, appended after a space; an entry per image.
+            code = self._short_code_locked()
+            short = TCO_PREFIX + code
+            if rendered:
+                rendered += " "
+            start = len(rendered)
+            rendered += short
+            urls += [
+                {"start": start, "end": start + len(short), "url": short,
+                 "expanded_url": f"https://x.com/{username}/status/{post_id}/photo/{n}",
+                 "display_url": f"pic.x.com/{code}", "media_key": f"3_{media_id}"}
+                for n, media_id in enumerate(media_ids, start=1)
+            ]
+        return rendered, tuple(urls)
+
+    def _short_code_locked(self) -> str:
+        codes = self._state.short_codes
+        while (code := "".join(secrets.choice(_TCO_ALPHABET) for _ in range(TCO_CODE_LENGTH))) in codes:
+            pass  # 62**10 codes: a clash is all but impossible, but each link must be its own
+        codes.add(code)
+        return code
 
     def _user_tweets(self, user_id: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
         with self._lock:
@@ -533,29 +678,37 @@ class StandinX:
                 return _ERROR_BODIES["client_forbidden"]
             owner = next((a for a in self._state.accounts.values() if a.user_id == user_id), None)
             posts = [p for p in self._state.posts if owner and p.author_id == owner.user_id]
+            lag = timedelta(seconds=self._state.read_lag_s)
         if owner is None:
             return 404, {"title": "Not Found Error", "type": PROBLEMS + "resource-not-found", "detail": "Could not find user"}
-        try:
-            max_results = int(query.get("max_results", "10"))
-            start = _parse_time(query["start_time"]) if "start_time" in query else None
-            end = _parse_time(query["end_time"]) if "end_time" in query else None
-            offset = int(query.get("pagination_token", "0") or "0")
-        except ValueError:
-            return _invalid("One or more parameters to your request was invalid.")
-        if not 5 <= max_results <= 100:
-            return _invalid("The `max_results` query parameter value is not between 5 and 100")
-        fields = set(filter(None, query.get("tweet.fields", "").split(",")))
-        selected = [p for p in reversed(posts) if (start is None or p.created_at >= start) and (end is None or p.created_at < end)]
-        page = selected[offset : offset + max_results]
+        params = _timeline_params(query)
+        if isinstance(params, tuple):
+            return params
+        visible_before = datetime.now(timezone.utc) - lag
+        # Newest first; X reaches back only so far, and a post shows only once the timeline has caught up.
+        newest_first = [p for p in reversed(posts) if p.created_at <= visible_before][:TIMELINE_DEPTH]
+        matching = [p for p in newest_first if _matches(p, params)]
+        direction, boundary = params.get("cursor", ("next", None))
+        if direction == "next":
+            after = [p for p in matching if boundary is None or int(p.id) < boundary]
+            page = after[: params["max_results"]]
+        else:  # previous page: the posts just newer than the boundary, still newest first
+            before = [p for p in matching if int(p.id) > boundary]
+            page = before[-params["max_results"] :]
+        with self._lock:
+            self._state.reads_billed += len(page)
         meta: dict[str, Any] = {"result_count": len(page)}
         if not page:
             return 200, {"meta": meta}  # X omits "data" when nothing matches
         meta.update(newest_id=page[0].id, oldest_id=page[-1].id)
-        if offset + max_results < len(selected):
-            meta["next_token"] = str(offset + max_results)
+        if any(int(p.id) < int(page[-1].id) for p in matching):
+            meta["next_token"] = _page_token("next", page[-1].id)
+        if any(int(p.id) > int(page[0].id) for p in matching):
+            meta["previous_token"] = _page_token("previous", page[0].id)
+        fields = params["fields"]
         data = []
         for p in page:
-            item: dict[str, Any] = {"id": p.id, "text": p.text, "edit_history_tweet_ids": [p.id]}
+            item: dict[str, Any] = {"id": p.id, "text": p.rendered, "edit_history_tweet_ids": [p.id]}
             if "created_at" in fields:
                 item["created_at"] = p.created_at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{p.created_at.microsecond // 1000:03d}Z"
             if "author_id" in fields:
@@ -564,6 +717,10 @@ class StandinX:
                 item["referenced_tweets"] = [{"type": "replied_to", "id": p.reply_to}]
             if p.reply_to and "in_reply_to_user_id" in fields:
                 item["in_reply_to_user_id"] = p.author_id
+            if p.urls and "entities" in fields:
+                item["entities"] = {"urls": [dict(u) for u in p.urls]}
+            if p.media_ids and "attachments" in fields:
+                item["attachments"] = {"media_keys": [f"3_{m}" for m in p.media_ids]}
             data.append(item)
         return 200, {"data": data, "meta": meta}
 
@@ -650,13 +807,22 @@ class StandinX:
                 self.set_latency(float(args["ms"]))
             elif action == "read_access" and req.method == "POST":
                 self.set_read_access(bool(args["enabled"]))
+            elif action == "read_lag" and req.method == "POST":
+                self.set_read_lag(float(args["seconds"]))
             elif action == "reset" and req.method == "POST":
                 self.reset()
             elif action == "timeline" and req.method == "GET":
                 posts = self.timeline(args.get("username"))
                 return 200, {"data": [dict(p, created_at=p["created_at"].isoformat()) for p in posts]}
             elif action == "stats" and req.method == "GET":
-                return 200, {"requests": self.request_count(), "by_endpoint": {e: self.request_count(e) for e in ENDPOINTS}}
+                billed = self.reads_billed()
+                return 200, {
+                    "requests": self.request_count(),
+                    "by_endpoint": {e: self.request_count(e) for e in ENDPOINTS},
+                    "reads_billed": billed,
+                    "read_cost_usd": round(billed * READ_COST_PER_POST_USD, 3),
+                    "length_judge": length_judge(),
+                }
             else:
                 return 404, {"error": f"unknown control action {req.method} {action}"}
         except (KeyError, ValueError, TypeError) as exc:
@@ -677,12 +843,19 @@ class StandinX:
                 return _Reply(0, {}, drop=True)
             if fault.kind == "slow":
                 self._sleep(fault.seconds)
-            elif fault.kind != "create_then_drop":
+            elif fault.kind == "echo_request":
+                return _Reply(*_invalid(f"Malformed request; it carried {req.headers.get('Authorization', '')}"))
+            elif not fault.kind.startswith("create_then_"):
                 return _fault_reply(fault)
         reply = self._dispatch(endpoint, route, req)
-        if fault is not None and fault.kind == "create_then_drop":
+        if fault is None or not fault.kind.startswith("create_then_"):
+            return reply
+        # The work is done (a POST created its post); the client learns nothing of it.
+        if fault.kind == "create_then_drop":
             return _Reply(0, {}, drop=True)
-        return reply
+        if fault.kind == "create_then_reset":
+            return _Reply(0, {}, reset=True)
+        return _fault_reply(Fault(_AFTER_WORK_STATUS[fault.kind]))
 
     def _dispatch(self, endpoint: str, route: list[str], req: _Request) -> _Reply:
         query = {k: v[-1] for k, v in parse_qs(req.query).items()}
@@ -724,7 +897,8 @@ class _Reply:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
-    drop: bool = False
+    drop: bool = False  # close the connection unanswered (FIN)
+    reset: bool = False  # abort the connection unanswered (RST)
 
 
 def _route(method: str, path: str) -> tuple[str | None, list[str]]:
@@ -766,8 +940,155 @@ def _fault_reply(fault: Fault) -> _Reply:
     return _Reply(status, dict(body), headers=headers)
 
 
-def _parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+def _invalid_parameter(name: str, value: str, message: str) -> tuple[int, dict[str, Any]]:
+    """X's 400 for a bad query parameter: the parameter and value in ``errors``, a general ``detail``."""
+    return 400, {
+        "errors": [{"parameters": {name: [value]}, "message": message}],
+        "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "type": PROBLEMS + "invalid-request",
+    }
+
+
+TWEET_FIELDS = frozenset(
+    """attachments author_id card_uri community_id context_annotations conversation_id created_at display_text_range
+    edit_controls edit_history_tweet_ids entities geo id in_reply_to_user_id lang media_metadata non_public_metrics
+    note_tweet organic_metrics possibly_sensitive promoted_metrics public_metrics referenced_tweets reply_settings
+    scopes source text withheld""".split()
+)
+
+
+def _timeline_params(query: dict[str, str]) -> dict[str, Any] | tuple[int, dict[str, Any]]:
+    """The checked query of GET /2/users/:id/tweets, or X's 400 for the first thing wrong with it."""
+    unknown = sorted(set(query) - TIMELINE_PARAMETERS)
+    if unknown:
+        return _invalid_parameter(
+            unknown[0], query[unknown[0]],
+            f"The query parameter [{unknown[0]}] is not one of [{','.join(sorted(TIMELINE_PARAMETERS))}]",
+        )
+    params: dict[str, Any] = {}
+    raw = query.get("max_results", "10")
+    if not raw.isdigit() or not 5 <= int(raw) <= 100:
+        return _invalid_parameter(
+            "max_results", raw, f"The `max_results` query parameter value [{raw}] is not between 5 and 100"
+        )
+    params["max_results"] = int(raw)
+    for name, earliest in (("start_time", EARLIEST_START), ("end_time", EARLIEST_START + timedelta(seconds=1))):
+        value = query.get(name)
+        if value is None:
+            params[name] = None
+            continue
+        try:
+            if not _TIMESTAMP.fullmatch(value):  # no milliseconds: X's docs say it does not support them
+                raise ValueError(value)
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+        except ValueError:
+            return _invalid_parameter(
+                name, value, f"Invalid '{name}':'{value}'. '{name}' must be YYYY-MM-DDTHH:mm:ssZ (RFC 3339)"
+            )
+        if moment < earliest:
+            return _invalid_parameter(
+                name, value, f"Invalid '{name}':'{value}'. '{name}' must be on or after {earliest:%Y-%m-%dT%H:%M:%SZ}"
+            )
+        params[name] = moment
+    if params["start_time"] and params["end_time"] and params["start_time"] > params["end_time"]:
+        return _invalid_parameter(
+            "start_time", query["start_time"], "Invalid 'start_time'. 'start_time' must be on or before 'end_time'"
+        )
+    for name in ("since_id", "until_id"):
+        value = query.get(name)
+        if value is not None and not value.isdigit():
+            return _invalid_parameter(name, value, f"The `{name}` query parameter value [{value}] is not valid")
+        params[name] = int(value) if value is not None else None
+    exclude = set(filter(None, query.get("exclude", "").split(",")))
+    fields = set(filter(None, query.get("tweet.fields", "").split(",")))
+    for name, given, allowed in (("exclude", exclude, {"replies", "retweets"}), ("tweet.fields", fields, TWEET_FIELDS)):
+        if given - allowed:
+            wrong = sorted(given - allowed)[0]
+            return _invalid_parameter(
+                name, wrong, f"The `{name}` query parameter value [{wrong}] is not one of [{','.join(sorted(allowed))}]"
+            )
+    params["exclude"], params["fields"] = exclude, fields
+    if "pagination_token" in query:
+        cursor = _read_page_token(query["pagination_token"])
+        if cursor is None:
+            token = query["pagination_token"]
+            return _invalid_parameter(
+                "pagination_token", token, f"The `pagination_token` query parameter value [{token}] is not valid"
+            )
+        params["cursor"] = cursor
+    return params
+
+
+def _matches(post: Post, params: dict[str, Any]) -> bool:
+    """Whether a timeline query's filters keep ``post``; times compare by the second, both ends inclusive."""
+    second = post.created_at.replace(microsecond=0)
+    post_id = int(post.id)
+    return (
+        (params["start_time"] is None or second >= params["start_time"])
+        and (params["end_time"] is None or second <= params["end_time"])
+        and (params["since_id"] is None or post_id > params["since_id"])
+        and (params["until_id"] is None or post_id < params["until_id"])
+        and not ("replies" in params["exclude"] and post.reply_to)
+    )
+
+
+def _page_token(direction: str, post_id: str) -> str:
+    """An opaque cursor: the page before or after ``post_id``. A cursor, not an offset, so that posts arriving
+    while a client pages neither repeat nor hide a post (X's tokens behave so)."""
+    return base64.b32encode(f"{direction}:{post_id}".encode()).decode().rstrip("=").lower()
+
+
+def _read_page_token(token: str) -> tuple[str, int] | None:
+    try:
+        direction, post_id = base64.b32decode(token.upper() + "=" * (-len(token) % 8)).decode().split(":")
+        if direction in ("next", "previous") and post_id.isdigit():
+            return direction, int(post_id)
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        pass
+    return None
+
+
+def _display_url(expanded: str) -> str:
+    """The link as X shows it: no scheme, no "www.", long ones cut with an ellipsis (X's exact cut unknown)."""
+    shown = re.sub(r"^https?://(?:www\.)?", "", expanded, flags=re.IGNORECASE)
+    return shown if len(shown) <= DISPLAY_URL_LENGTH else shown[:DISPLAY_URL_LENGTH] + "\u2026"
+
+
+def _reference_available() -> bool:
+    from scheduler.twitter_text_reference import ReferenceUnavailable, reference_weighted_length
+
+    try:
+        reference_weighted_length("")
+    except ReferenceUnavailable:
+        return False
+    return True
+
+
+def _weighted_length(text: str) -> int:
+    """The length X judges ``text`` by: the reference twitter-text, as X's own servers use.
+
+    Falls back to the project's counter (scheduler.tweet_length) when ``twitter-text-parser`` is not installed
+    (it comes with the ``test`` extra). Then the stand-in judges with the very counter the tests should check,
+    and cannot catch its mistakes. ``/_standin/stats`` says which is used. A text that is not valid Unicode
+    (a lone surrogate from JSON) is refused as X refuses it.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return MAX_TEXT_LENGTH + 1
+    if _reference_available():
+        from scheduler.twitter_text_reference import reference_weighted_length
+
+        return reference_weighted_length(text)
+    from scheduler.tweet_length import weighted_length
+
+    return weighted_length(text)
+
+
+def length_judge() -> str:
+    """Which counter decides "too long": the reference twitter-text, or the project's own fallback."""
+    return "twitter-text" if _reference_available() else "scheduler.tweet_length"
 
 
 def _multipart_fields(content_type: str, body: bytes) -> dict[str, bytes]:
@@ -781,6 +1102,17 @@ def _multipart_fields(content_type: str, body: bytes) -> dict[str, bytes]:
         if name:
             fields[str(name)] = part.get_payload(decode=True) or b""
     return fields
+
+
+def _abort(connection: socket.socket) -> None:
+    """Close ``connection`` with a TCP RST instead of an orderly FIN, as when a TLS session fails.
+
+    SO_LINGER on with a zero timeout makes close() discard what is unsent and send RST. The descriptor is
+    detached and closed here, at once: the server's own shutdown_request() would send a FIN first
+    (shutdown(SHUT_WR)), and the handler's file objects would delay the close.
+    """
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    os.close(connection.detach())
 
 
 class _Server(ThreadingHTTPServer):
@@ -808,10 +1140,12 @@ class _Handler(BaseHTTPRequestHandler):
         req = _Request(self.command, split.path, split.query, self.headers, body)
         endpoint = _route(self.command, split.path)[0]
         reply = self.standin._handle(req)
-        if reply.drop:
-            # The work (if any) is done; the client gets EOF instead of a response.
+        if reply.drop or reply.reset:
+            # The work (if any) is done; the client gets EOF, or a reset, instead of a response.
             self.standin._log(self.command, split.path, endpoint, None)
             self.close_connection = True
+            if reply.reset:
+                _abort(self.connection)
             return
         if not split.path.startswith("/_standin/"):
             self.standin._log(self.command, split.path, endpoint, reply.status)

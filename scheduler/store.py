@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,6 +32,8 @@ from sqlalchemy.engine import Connection, Engine
 from scheduler import migrations as m
 from scheduler.errors import DuplicateError, QueueError, StoreError
 from scheduler.models import PostState, QueuedPost, text_fingerprint
+from scheduler.store_feeds import FeedEntry, FeedLedger
+from scheduler.store_types import UTCDateTime
 
 PENDING = (PostState.QUEUED.value, PostState.RETRYING.value)
 
@@ -74,16 +78,6 @@ class ImportReport:
 
 
 @dataclass(frozen=True)
-class RemovedPost:
-    post_id: str
-    account: str
-    article_key: str | None
-    tip: int | None
-    removed_at: datetime
-    text: str
-
-
-@dataclass(frozen=True)
 class ArticleSummary:
     article_key: str
     title: str
@@ -91,7 +85,7 @@ class ArticleSummary:
     source: str
     imported_at: datetime
     removed_at: datetime | None
-    counts: dict[str, int]  # posts by state, and "removed" for those taken out of the queue
+    counts: dict[str, int]  # its posts, by state ("removed": taken out of the queue by a person)
 
 
 @dataclass(frozen=True)
@@ -224,11 +218,13 @@ def _json(value):
     return json.loads(value) if isinstance(value, str) else value
 
 
-class Store:
+class Store(FeedLedger):
     """The ledger. Open with ``Store.open(url)``; every public method is one transaction."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        # Set inside ``snapshot()``: every read of this thread then uses that one transaction.
+        self._snapshot: ContextVar[Connection | None] = ContextVar(f"snapshot-{id(self)}", default=None)
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -248,8 +244,29 @@ class Store:
         self.engine.dispose()
 
     def _read(self):
+        conn = self._snapshot.get()
+        if conn is not None:
+            return nullcontext(conn)
         # Plain BEGIN for reads: on SQLite they then never wait for the write lock.
         return self.engine.connect().execution_options(read_only=True)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read inside sees the ledger as of one moment (one read transaction), so a plan built
+        from several reads never mixes states from before and after another process's write."""
+        if self._snapshot.get() is not None:
+            yield
+            return
+        conn = self.engine.connect().execution_options(read_only=True)
+        if self.engine.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        token = self._snapshot.set(conn)
+        try:
+            with conn.begin():
+                yield
+        finally:
+            self._snapshot.reset(token)
+            conn.close()
 
     def _migrate(self) -> None:
         if self._pending_migrations():
@@ -320,13 +337,18 @@ class Store:
         """Add or update one article's posts (see ``import_articles``)."""
         return self.import_articles(account, [ArticleImport(**fields)], now)[0]
 
-    def import_articles(self, account: str, items: Sequence[ArticleImport], now: datetime) -> list[ImportReport]:
+    def import_articles(self, account: str, items: Sequence[ArticleImport], now: datetime, *,
+                        feed_entry: tuple[str, FeedEntry] | None = None) -> list[ImportReport]:
         """Add or update articles' posts, all in one transaction: a failure leaves the ledger as it was.
 
         Unsent posts follow the article's new text; sent ones stay as history; tips that
-        disappeared lose their unsent posts.
+        disappeared lose their unsent posts. ``feed_entry`` (feed URL, entry): record that entry
+        as imported in the same transaction; ``store_feeds.AlreadyRecorded`` (nothing imported)
+        if it was recorded before.
         """
         with self.engine.begin() as conn:
+            if feed_entry is not None:
+                self._insert_entry(conn, account, feed_entry[0], feed_entry[1], now)
             self._ensure_account(conn, account)
             return [self._import_one(conn, account, item, now) for item in items]
 
@@ -368,30 +390,30 @@ class Store:
                 )
             )
         }
-        taken_out = set(
-            conn.execute(
-                sa.select(m.removed_posts.c.post_id).where(
-                    m.removed_posts.c.account == account, m.removed_posts.c.article_key == item.article_key
-                )
-            ).scalars()
-        )
-        kept_removed = [post.post_id for post in item.posts if post.post_id in taken_out and post.post_id not in current]
         before = {tip["number"]: tip for tip in _json(exists.tips)} if exists else {}
         after = {tip["number"]: tip for tip in item.tips}
 
         def tip_changed(number: int | None) -> bool:
             return before.get(number) != after.get(number)
 
+        kept_removed = []
         position = self._end_position(conn, account)
         for post in item.posts:
             row = current.pop(post.post_id, None)
             if row is None:
-                if post.post_id in taken_out:
-                    continue
                 position += 1
                 self._check_duplicate(conn, account, post.text, now, window=None, ignore=())
                 conn.execute(m.posts.insert().values(**self._new_row(account, post, position, now)))
                 added.append(post.post_id)
+            elif row.state == PostState.REMOVED.value:
+                # Taken out by a person: it stays out (with the article's new text, should it come back).
+                if row.edit_kind != "text" and (row.text != post.text or tuple(_json(row.parts)) != post.parts):
+                    conn.execute(
+                        m.posts.update()
+                        .where(m.posts.c.post_id == post.post_id, m.posts.c.state == PostState.REMOVED.value)
+                        .values(**self._content_values(post), updated_at=now)
+                    )
+                kept_removed.append(post.post_id)
             elif row.text == post.text and tuple(_json(row.parts)) == post.parts:
                 unchanged.append(post.post_id)
             elif row.state in PENDING and row.edit_kind == "text":
@@ -409,8 +431,12 @@ class Store:
         for post_id, row in current.items():
             if row.state in PENDING and row.edit_kind == "text":
                 kept_edit.append(post_id)  # its tip left the article, but a person wrote this post
-            elif row.state in PENDING:
-                conn.execute(m.posts.delete().where(m.posts.c.post_id == post_id, m.posts.c.state.in_(PENDING)))
+            elif row.state in PENDING and not row.uncertain:  # an uncertain post may be live: settle it first
+                tried = conn.execute(sa.select(m.attempts.c.id).where(m.attempts.c.post_id == post_id).limit(1)).first()
+                gone = m.posts.delete() if tried is None else m.posts.update().values(
+                    state=PostState.REMOVED.value, slot_at=None, calendar_slot=None, next_attempt_at=None,
+                    updated_at=now)
+                conn.execute(gone.where(m.posts.c.post_id == post_id, m.posts.c.state.in_(PENDING)))
                 removed.append(post_id)
         if added or updated or removed:
             self._bump(conn, account)
@@ -476,94 +502,23 @@ class Store:
             self._bump(conn, account)
         return self.get(post_id)
 
-    def remove_post(self, account: str, post_id: str, now: datetime) -> None:
-        """Take a waiting post out of the queue, keeping it aside: re-imports leave it out, ``restore_post``
-        puts it back."""
-        with self.engine.begin() as conn:
-            row = self._pending_row(conn, account, post_id, "remove")
-            self._take_out(conn, row, now)
-            self._bump(conn, account)
-
-    def _take_out(self, conn: Connection, row, now: datetime) -> None:
-        kept = {
-            "kind": row.kind, "text": row.text, "parts": _json(row.parts), "media": _json(row.media),
-            "weighted_length": row.weighted_length, "template": row.template, "variant": row.variant,
-            "edited_at": row.edited_at.isoformat() if row.edited_at else None, "edit_kind": row.edit_kind,
-            "state": row.state,
-        }
-        done = conn.execute(
-            m.posts.delete().where(m.posts.c.post_id == row.post_id, m.posts.c.state.in_(PENDING))
-        ).rowcount
-        if not done:
-            self._explain_not_pending(conn, row.post_id, "remove")
-        conn.execute(m.removed_posts.delete().where(m.removed_posts.c.post_id == row.post_id))
-        conn.execute(
-            m.removed_posts.insert().values(
-                post_id=row.post_id, account=row.account, article_key=row.article_key, tip=row.tip,
-                removed_at=now, post=json.dumps(kept, ensure_ascii=False),
-            )
-        )
-
-    def restore_post(self, account: str, post_id: str, now: datetime, *,
-                     duplicate_window: timedelta | None = None) -> PostRecord:
-        """Put a removed post back, at the end of the queue (unpinned)."""
-        with self.engine.begin() as conn:
-            row = conn.execute(
-                sa.select(m.removed_posts).where(
-                    m.removed_posts.c.account == account, m.removed_posts.c.post_id == post_id
-                )
-            ).first()
-            if row is None:
-                if conn.execute(sa.select(m.posts.c.state).where(m.posts.c.post_id == post_id)).first():
-                    raise QueueError(f"cannot restore {post_id!r}: it was not removed (`scheduler queue show {post_id}`)")
-                raise QueueError(
-                    f"cannot restore {post_id!r}: no removed post has that id; `scheduler articles list` shows "
-                    "what was removed"
-                )
-            self._put_back(conn, account, row, now, duplicate_window)
-            self._bump(conn, account)
-        return self.get(post_id)
-
-    def _put_back(self, conn: Connection, account: str, row, now: datetime, window: timedelta | None) -> None:
-        kept = json.loads(row.post)
-        self._check_duplicate(conn, account, kept["text"], now, window=window, ignore=())
-        post = NewPost(
-            post_id=row.post_id, kind=kept["kind"], text=kept["text"], parts=tuple(kept["parts"]),
-            weighted_length=kept["weighted_length"], article_key=row.article_key, tip=row.tip,
-            template=kept["template"], variant=kept["variant"], media=tuple(kept["media"]),
-        )
-        values = self._new_row(account, post, self._end_position(conn, account) + 1, now)
-        if kept.get("edited_at"):
-            values.update(edited_at=datetime.fromisoformat(kept["edited_at"]), edit_kind=kept["edit_kind"])
-        conn.execute(m.posts.insert().values(**values))
-        conn.execute(m.removed_posts.delete().where(m.removed_posts.c.post_id == row.post_id))
-
-    def removed(self, account: str, article_key: str | None = None) -> list[RemovedPost]:
-        """Posts taken out of the queue by a person, oldest removal first."""
-        query = sa.select(m.removed_posts).where(m.removed_posts.c.account == account)
-        if article_key is not None:
-            query = query.where(m.removed_posts.c.article_key == article_key)
-        with self._read() as conn:
-            rows = conn.execute(query.order_by(m.removed_posts.c.removed_at, m.removed_posts.c.post_id)).all()
-        return [RemovedPost(r.post_id, r.account, r.article_key, r.tip, r.removed_at, json.loads(r.post)["text"])
-                for r in rows]
-
     def remove_article(self, account: str, article_key: str, now: datetime) -> list[str]:
-        """Take an article's waiting posts out of the queue and keep later imports from adding them; sent ones
-        stay as history. Returns the posts taken out."""
+        """Take an article's waiting posts out of the queue (as ``remove`` does, one by one) and keep later
+        imports from adding them; sent ones stay as history. Returns the posts taken out."""
         with self.engine.begin() as conn:
             self._article_row(conn, account, article_key, "remove")
             rows = conn.execute(
-                sa.select(m.posts).where(
+                sa.select(m.posts.c.post_id, m.posts.c.uncertain).where(
                     m.posts.c.account == account, m.posts.c.article_key == article_key, m.posts.c.state.in_(PENDING)
                 ).order_by(m.posts.c.position)
             ).all()
-            taken = []
-            for row in rows:
-                if row.uncertain or _json(row.part_ids):
-                    continue  # may be on X already: the service settles it
-                self._take_out(conn, row, now)
-                taken.append(row.post_id)
+            taken = [row.post_id for row in rows if not row.uncertain]  # an uncertain one may be live: settled first
+            if taken:
+                conn.execute(
+                    m.posts.update().where(m.posts.c.post_id.in_(taken), m.posts.c.state.in_(PENDING))
+                    .values(state=PostState.REMOVED.value, slot_at=None, calendar_slot=None, next_attempt_at=None,
+                            updated_at=now)
+                )
             conn.execute(
                 m.articles.update()
                 .where(m.articles.c.account == account, m.articles.c.article_key == article_key)
@@ -572,18 +527,25 @@ class Store:
             self._bump(conn, account)
         return taken
 
-    def restore_article(self, account: str, article_key: str, now: datetime, *,
-                        duplicate_window: timedelta | None = None) -> list[str]:
-        """Undo ``remove_article``: imports take the article again and its removed posts come back."""
+    def restore_article(self, account: str, article_key: str, now: datetime) -> list[str]:
+        """Undo ``remove_article``: imports take the article again, and its removed posts go back in their places."""
         with self.engine.begin() as conn:
             self._article_row(conn, account, article_key, "restore")
             rows = conn.execute(
-                sa.select(m.removed_posts).where(
-                    m.removed_posts.c.account == account, m.removed_posts.c.article_key == article_key
-                ).order_by(m.removed_posts.c.tip, m.removed_posts.c.post_id)
+                sa.select(m.posts.c.post_id, m.posts.c.text).where(
+                    m.posts.c.account == account, m.posts.c.article_key == article_key,
+                    m.posts.c.state == PostState.REMOVED.value,
+                ).order_by(m.posts.c.position)
             ).all()
             for row in rows:
-                self._put_back(conn, account, row, now, duplicate_window)
+                self._check_duplicate(conn, account, row.text, now, window=None, ignore=(row.post_id,))
+            if rows:
+                conn.execute(
+                    m.posts.update()
+                    .where(m.posts.c.post_id.in_([row.post_id for row in rows]),
+                           m.posts.c.state == PostState.REMOVED.value)
+                    .values(state=PostState.QUEUED.value, attempts=0, updated_at=now)
+                )
             conn.execute(
                 m.articles.update()
                 .where(m.articles.c.account == account, m.articles.c.article_key == article_key)
@@ -613,12 +575,6 @@ class Store:
                 .group_by(m.posts.c.article_key, m.posts.c.state)
             ):
                 counts.setdefault(key, {})[state] = count
-            for key, count in conn.execute(
-                sa.select(m.removed_posts.c.article_key, sa.func.count())
-                .where(m.removed_posts.c.account == account, m.removed_posts.c.article_key.is_not(None))
-                .group_by(m.removed_posts.c.article_key)
-            ):
-                counts.setdefault(key, {})["removed"] = count
         return [
             ArticleSummary(r.article_key, r.title, r.url, r.source, r.imported_at, r.removed_at,
                            counts.get(r.article_key, {}))
@@ -723,7 +679,10 @@ class Store:
         return _record(row)
 
     def iter_pending(self, account: str, page: int = 500) -> Iterator[QueuedPost]:
-        """Pending posts in queue order, read a page at a time (the planner stops early)."""
+        """Pending posts in queue order, read a page at a time (the planner stops early).
+
+        Positions are unique per account (the ledger refuses a tie), so paging on them never skips
+        or repeats a post."""
         last = float("-inf")
         while True:
             with self._read() as conn:
@@ -780,13 +739,16 @@ class Store:
         return [_record(row) for row in rows]
 
     def consumed_slots(self, account: str, since: datetime) -> set[datetime]:
-        """Slot times already used by a publication (any outcome), so they are not filled twice."""
+        """Slot times already used by a publication (any outcome), so they are not filled twice.
+
+        A post being retried keeps the slot it was claimed for: the next post waits for its own slot
+        instead of taking that one seconds before the retry."""
         with self._read() as conn:
             values = conn.execute(
                 sa.select(m.posts.c.slot_at).where(
                     m.posts.c.account == account,
                     m.posts.c.slot_at >= since,
-                    m.posts.c.state.not_in(PENDING),
+                    m.posts.c.state != PostState.QUEUED.value,
                 )
             ).scalars()
             return set(values)
@@ -845,47 +807,103 @@ class Store:
 
     # -- queue commands ------------------------------------------------------------------------
 
-    def remove(self, account: str, post_id: str) -> None:
+    def remove(self, account: str, post_id: str, now: datetime) -> None:
+        """Take a pending post out of the queue. It stays in the ledger as ``removed`` (with its attempts),
+        so a re-import does not queue it again; ``restore`` puts it back in its place."""
         with self.engine.begin() as conn:
-            done = conn.execute(
-                m.posts.delete().where(
-                    m.posts.c.account == account, m.posts.c.post_id == post_id, m.posts.c.state.in_(PENDING)
+            row = self._pending_row(conn, account, post_id, "remove")
+            if row.uncertain:
+                raise QueueError(
+                    f"cannot remove {post_id!r}: its last call to X got no answer, so it may be live; it is "
+                    "being looked up on X (or run `scheduler resolve` once you know)"
                 )
-            ).rowcount
-            if not done:
-                self._explain_not_pending(conn, post_id, "remove")
+            conn.execute(
+                m.posts.update().where(m.posts.c.post_id == post_id, m.posts.c.state.in_(PENDING))
+                .values(state=PostState.REMOVED.value, slot_at=None, calendar_slot=None, next_attempt_at=None,
+                        updated_at=now)
+            )
             self._bump(conn, account)
+
+    def restore(self, account: str, post_id: str, now: datetime) -> None:
+        """Put a removed post back in the queue, at the place it had."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.select(m.posts.c.state).where(m.posts.c.account == account, m.posts.c.post_id == post_id)
+            ).first()
+            if row is None:
+                raise QueueError(f"cannot restore {post_id!r}: no such post; `scheduler history` lists posts")
+            if row.state != PostState.REMOVED.value:
+                raise QueueError(f"cannot restore {post_id!r}: it is {row.state}, not removed")
+            self._check_duplicate(conn, account, self._text_of(conn, post_id), now, window=None, ignore=(post_id,))
+            conn.execute(
+                m.posts.update().where(m.posts.c.post_id == post_id, m.posts.c.state == PostState.REMOVED.value)
+                .values(state=PostState.QUEUED.value, attempts=0, updated_at=now)
+            )
+            self._bump(conn, account)
+
+    @staticmethod
+    def _text_of(conn: Connection, post_id: str) -> str:
+        return conn.execute(sa.select(m.posts.c.text).where(m.posts.c.post_id == post_id)).scalar_one()
 
     def move(self, account: str, post_id: str, *, before: str | None = None, after: str | None = None,
              top: bool = False, bottom: bool = False) -> None:
         """Reorder: place the post before/after another pending post, or at the top/bottom."""
         with self.engine.begin() as conn:
             self._pending_row(conn, account, post_id, "move")
-            positions = sa.select(m.posts.c.position).where(
-                m.posts.c.account == account, m.posts.c.state.in_(PENDING), m.posts.c.post_id != post_id
-            )
-            if top or bottom:
-                edge = conn.execute(
-                    sa.select(sa.func.min(m.posts.c.position) if top else sa.func.max(m.posts.c.position)).where(
-                        m.posts.c.account == account, m.posts.c.state.in_(PENDING), m.posts.c.post_id != post_id
-                    )
-                ).scalar()
-                new = (edge or 0) + (-1 if top else 1)
-            else:
-                anchor_id = before or after
-                anchor = self._pending_row(conn, account, anchor_id, "move next to").position
-                if before:
-                    neighbour = conn.execute(
-                        positions.where(m.posts.c.position < anchor).order_by(m.posts.c.position.desc()).limit(1)
-                    ).scalar()
-                    new = (anchor + neighbour) / 2 if neighbour is not None else anchor - 1
-                else:
-                    neighbour = conn.execute(
-                        positions.where(m.posts.c.position > anchor).order_by(m.posts.c.position).limit(1)
-                    ).scalar()
-                    new = (anchor + neighbour) / 2 if neighbour is not None else anchor + 1
-            conn.execute(m.posts.update().where(m.posts.c.post_id == post_id).values(position=new))
+            anchor = None
+            if before or after:
+                anchor = self._pending_row(conn, account, before or after, "move next to").position
+            new = self._free_position(conn, account, post_id, anchor, before=bool(before) or top)
+            if new is None:
+                # Halving the gap between two neighbours runs out of float precision after ~50 moves.
+                self._renumber(conn, account)
+                if anchor is not None:
+                    anchor = self._pending_row(conn, account, before or after, "move next to").position
+                new = self._free_position(conn, account, post_id, anchor, before=bool(before) or top)
+            if new is not None:
+                conn.execute(m.posts.update().where(m.posts.c.post_id == post_id).values(position=new))
             self._bump(conn, account)
+
+    def _free_position(self, conn: Connection, account: str, post_id: str, anchor: float | None, *,
+                       before: bool) -> float | None:
+        """A position no other post of the account holds, right before/after ``anchor`` (None: the top or
+        bottom of the whole queue). None when no float fits between the two neighbours."""
+        others = sa.select(m.posts.c.position).where(m.posts.c.account == account, m.posts.c.post_id != post_id)
+        if anchor is None:
+            edge = conn.execute(
+                sa.select(sa.func.min(m.posts.c.position) if before else sa.func.max(m.posts.c.position))
+                .where(m.posts.c.account == account, m.posts.c.post_id != post_id)
+            ).scalar()
+            return (edge or 0.0) + (-1.0 if before else 1.0)
+        if before:
+            neighbour = conn.execute(
+                others.where(m.posts.c.position < anchor).order_by(m.posts.c.position.desc()).limit(1)
+            ).scalar()
+            new = (anchor + neighbour) / 2 if neighbour is not None else anchor - 1.0
+        else:
+            neighbour = conn.execute(
+                others.where(m.posts.c.position > anchor).order_by(m.posts.c.position).limit(1)
+            ).scalar()
+            new = (anchor + neighbour) / 2 if neighbour is not None else anchor + 1.0
+        return new if new != anchor and new != neighbour else None
+
+    def _renumber(self, conn: Connection, account: str) -> None:
+        """Spread the account's positions to 1..n in their current order (every position stays unique
+        at every step: first all move above both ranges, then each takes its rank)."""
+        low, high, n = conn.execute(
+            sa.select(sa.func.min(m.posts.c.position), sa.func.max(m.posts.c.position), sa.func.count())
+            .where(m.posts.c.account == account)
+        ).one()
+        shift = max(high, n) - low + 1
+        conn.execute(m.posts.update().where(m.posts.c.account == account)
+                     .values(position=m.posts.c.position + shift))
+        ids = conn.execute(
+            sa.select(m.posts.c.post_id).where(m.posts.c.account == account).order_by(m.posts.c.position)
+        ).scalars().all()
+        conn.execute(
+            m.posts.update().where(m.posts.c.post_id == sa.bindparam("id")).values(position=sa.bindparam("rank")),
+            [{"id": post_id, "rank": float(rank)} for rank, post_id in enumerate(ids, start=1)],
+        )
 
     def pin(self, account: str, post_id: str, at: datetime | None, now: datetime) -> None:
         """Pin a pending post to an exact time (``None`` unpins it)."""
@@ -916,23 +934,37 @@ class Store:
         """Take a pending post for sending. One atomic conditional update: true for exactly one taker."""
         return self.claim_post(post_id, instance, slot_at, now) is not None
 
-    def claim_post(self, post_id: str, instance: str, slot_at: datetime, now: datetime) -> PostRecord | None:
-        """``claim``, returning the claimed row (read in the same transaction), or None."""
-        with self.engine.begin() as conn:
-            taken = conn.execute(
-                m.posts.update()
-                .where(m.posts.c.post_id == post_id, m.posts.c.state.in_(PENDING))
-                .values(
-                    state=PostState.SENDING.value,
-                    claimed_by=instance,
-                    claimed_at=now,
-                    slot_at=slot_at,
-                    updated_at=now,
-                )
-            ).rowcount
-            if taken != 1:
-                return None
-            return _record(conn.execute(sa.select(m.posts).where(m.posts.c.post_id == post_id)).one())
+    def claim_post(self, post_id: str, instance: str, slot_at: datetime, now: datetime, *,
+                   calendar_slot: bool = False, keep_slot: bool = False) -> PostRecord | None:
+        """``claim``, returning the claimed row (read in the same transaction), or None.
+
+        ``calendar_slot``: ``slot_at`` is a slot of the calendar, which only one post of the account
+        may ever hold (the ledger's unique index refuses a second, whatever two planners decided:
+        then None). ``keep_slot``: a retry, which goes out for the slot it was first claimed for."""
+        if keep_slot:
+            values = dict(slot_at=sa.func.coalesce(m.posts.c.slot_at, sa.literal(slot_at, UTCDateTime)))
+        else:
+            values = dict(slot_at=slot_at, calendar_slot=slot_at if calendar_slot else None)
+        try:
+            with self.engine.begin() as conn:
+                taken = conn.execute(
+                    m.posts.update()
+                    .where(m.posts.c.post_id == post_id, m.posts.c.state.in_(PENDING))
+                    .values(state=PostState.SENDING.value, claimed_by=instance, claimed_at=now, updated_at=now,
+                            **values)
+                ).rowcount
+                if taken != 1:
+                    return None
+                return _record(conn.execute(sa.select(m.posts).where(m.posts.c.post_id == post_id)).one())
+        except sa.exc.IntegrityError:
+            return None
+
+    def slot_holder(self, account: str, slot_at: datetime) -> str | None:
+        """The post that holds a calendar slot, if any."""
+        with self._read() as conn:
+            return conn.execute(
+                sa.select(m.posts.c.post_id).where(m.posts.c.account == account, m.posts.c.calendar_slot == slot_at)
+            ).scalar()
 
     def take_over(self, post_id: str, dead_instance: str | None, instance: str, now: datetime) -> bool:
         """Claim a post left ``sending`` by an instance that is gone (crash recovery)."""
@@ -1055,7 +1087,8 @@ class Store:
         """Give a post back to the queue untouched (account paused mid-flight): it keeps its place."""
         with self.engine.begin() as conn:
             account = self._update_owned(
-                conn, post_id, instance, state=PostState.QUEUED.value, slot_at=None, claimed_by=None,
+                conn, post_id, instance, state=PostState.QUEUED.value, slot_at=None, calendar_slot=None,
+                claimed_by=None,
                 last_error=error, last_status=status, updated_at=now,
             )
             self._bump(conn, account)
@@ -1101,8 +1134,11 @@ class Store:
             raise LostClaim(post_id)
         return row.account
 
-    def resolve(self, account: str, post_id: str, *, sent_tweet_id: str | None, retry: bool, now: datetime) -> None:
-        """A person settles a post whose outcome is unknown (or failed)."""
+    def resolve(self, account: str, post_id: str, *, sent_tweet_id: str | None, retry: bool, now: datetime,
+                live_instances: dict[str, str] | None = None) -> None:
+        """A person settles a post whose outcome is unknown (or failed, or left ``sending`` by a process
+        that is gone). ``live_instances``: the running services (instance id -> description); a post
+        one of them holds is refused, since its call to X may still be in flight."""
         with self.engine.begin() as conn:
             row = conn.execute(
                 sa.select(m.posts).where(m.posts.c.account == account, m.posts.c.post_id == post_id)
@@ -1111,6 +1147,12 @@ class Store:
                 raise QueueError(f"no post with id {post_id!r}")
             if row.state not in (PostState.UNKNOWN.value, PostState.FAILED.value, PostState.SENDING.value):
                 raise QueueError(f"post {post_id} is {row.state}; only unknown or failed posts need resolving")
+            holder = (live_instances or {}).get(row.claimed_by) if row.state == PostState.SENDING.value else None
+            if holder is not None:
+                raise QueueError(
+                    f"post {post_id} is being sent right now by the running service {row.claimed_by} ({holder}); "
+                    "it will settle it itself: wait for `scheduler status`, or stop that service first"
+                )
             if sent_tweet_id:
                 ids = list(_json(row.part_ids))
                 ids.append(sent_tweet_id)
@@ -1122,8 +1164,19 @@ class Store:
             else:
                 values = dict(state=PostState.RETRYING.value, next_attempt_at=now, uncertain=False, attempts=0,
                               last_error="retry requested by hand")
+            settled = conn.execute(
+                m.posts.update()
+                .where(m.posts.c.post_id == post_id, m.posts.c.state == row.state,
+                       m.posts.c.claimed_by.is_(None) if row.claimed_by is None
+                       else m.posts.c.claimed_by == row.claimed_by)
+                .values(claimed_by=None, updated_at=now, **values)
+            ).rowcount
+            if not settled:
+                raise QueueError(f"post {post_id} changed while resolving it; look at `scheduler status` and try again")
             conn.execute(
-                m.posts.update().where(m.posts.c.post_id == post_id).values(claimed_by=None, updated_at=now, **values)
+                m.attempts.update()
+                .where(m.attempts.c.post_id == post_id, m.attempts.c.outcome == "sending")
+                .values(outcome="lost", finished_at=now, detail="settled by a person after the process stopped")
             )
             conn.execute(
                 m.attempts.insert().values(

@@ -165,6 +165,10 @@ def status_text(report: dict) -> str:
     quota = report["quota"]
     lines.append(f"Quota:     today {quota['today']}/{quota['daily_cap'] or '∞'}, "
                  f"this month {quota['month']}/{quota['monthly_cap'] or '∞'}")
+    for feed in report.get("feeds", ()):
+        lines.append(f"Feed:      {feed['url']}  {feed['state']}, {feed['imported']} imported, "
+                     f"{feed['skipped']} skipped, next check {feed['next_check_at']}")
+        lines.extend(f"           skipped {e['title'] or e['link']!r}: {e['reason']}" for e in feed["skipped_entries"])
     attention = report["attention"]
     if attention:
         lines.append("Needs you:")
@@ -221,6 +225,8 @@ def detail_text(detail, config: Config) -> str:
         lines.append(f"sent:     {_local_and_utc(post.sent_at, config.tz)}  {tweet_url(config.handle, post.tweet_id)}")
     if post.last_error:
         lines.append(f"last:     {post.last_error}")
+    if post.state.value == "removed":
+        lines.append(f"removed:  out of the queue (`scheduler queue restore {post.post_id}` brings it back)")
     if post.article_key:
         title = f" \"{detail.article_title}\"" if detail.article_title else ""
         lines.append(f"article:  {post.article_key}{title}, tip {post.tip}")
@@ -263,4 +269,43 @@ def articles_text(summaries, config: Config) -> str:
         parts += [f"{counts[state]} {state}" for state in ("sending", "failed", "unknown", "removed") if counts.get(state)]
         status = "  REMOVED" if summary.removed_at else ""
         lines.append(f"{summary.article_key:<40} {', '.join(parts)}{status}\n      {summary.title}")
+    return "\n".join(lines)
+
+
+def feeds_report(store, config: Config) -> list[dict]:
+    """The followed feeds as `feeds list --json` and `status` show them."""
+    skipped: dict[str, list[dict]] = {}
+    for url, entry in store.feed_entries(config.account, outcomes=("skipped",), limit=200):
+        skipped.setdefault(url, []).append({
+            "title": entry.title, "link": entry.link, "reason": entry.reason,
+            "recorded_at": iso(entry.recorded_at, config.tz),
+        })
+    return [
+        {
+            "url": feed.url,
+            "title": feed.title,
+            "state": feed.state,
+            "last_error": feed.last_error,
+            "failures": feed.failures,
+            "checked_at": iso(feed.checked_at, config.tz),
+            "next_check_at": iso(feed.next_check_at, config.tz),
+            "imported": feed.counts["imported"],
+            "seen": feed.counts["seen"],
+            "skipped": feed.counts["skipped"],
+            "skipped_entries": skipped.get(feed.url, [])[:20],
+        }
+        for feed in store.feeds(config.account)
+    ]
+
+
+def feeds_text(report: Sequence[dict]) -> str:
+    if not report:
+        return "No feeds followed. `scheduler feeds add URL` follows a blog's RSS or Atom feed."
+    lines = []
+    for feed in report:
+        state = feed["state"] if feed["state"] == "ok" else f"FAILING ({feed['failures']} checks): {feed['last_error']}"
+        lines.append(f"{feed['url']}  {feed['title'] or ''}".rstrip())
+        lines.append(f"    {state}; checked {feed['checked_at']}, next {feed['next_check_at']}")
+        lines.append(f"    entries: {feed['imported']} imported, {feed['skipped']} skipped, {feed['seen']} seen when added")
+        lines.extend(f"    skipped {e['title'] or e['link']!r}: {e['reason']}" for e in feed["skipped_entries"][:5])
     return "\n".join(lines)

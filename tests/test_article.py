@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.article import load_article, parse_article
+from scheduler.article import hashtags_from_metadata, load_article, parse_article
 from scheduler.errors import ArticleError
 
 ARTICLES = Path(__file__).parent / "data" / "articles"
@@ -268,7 +271,6 @@ def test_no_tips_names_the_file_and_the_styles_tried():
         ("latin1.txt", "not UTF-8 text (byte 0xe9 on line 3)"),
         ("notes.docx", "unsupported article type '.docx'"),
         ("missing.txt", "cannot read the article"),
-        ("bad-key.md", "unknown front matter key 'hashtag' (line 3). Allowed keys: canonical, hashtags, id, tags, title, url."),
     ],
 )
 def test_unusable_files_raise_article_error_naming_file_and_fix(name, expected):
@@ -290,6 +292,78 @@ def test_unusable_files_raise_article_error_naming_file_and_fix(name, expected):
 def test_bad_front_matter_values_are_errors(front_matter, expected):
     with pytest.raises(ArticleError, match=expected):
         parse_article(f"---\n{front_matter}\n---\n\n1. Tip.\n", fmt="txt", source="f.txt")
+
+
+def test_jekyll_front_matter_is_accepted_and_its_other_keys_kept_as_metadata():
+    article = load_article(ARTICLES / "jekyll-post.md")
+    assert article.title == "Sleep Better With Back Pain: 3 Tips"
+    assert [t.headline for t in article.tips] == [
+        "Sleep on your side.", "Choose a medium-firm mattress.", "Keep a regular bedtime."
+    ]
+    assert article.metadata["author"] == "Dr. Gleiber"
+    assert article.metadata["layout"] == "post"
+    assert article.metadata["date"] == "2026-03-14 09:30:00 -0500"  # as written: Jekyll's form is not a YAML date
+    assert article.metadata["categories"] == ["spine care", "sleep"]
+    assert article.metadata["tags"] == ["back pain", "sleep hygiene"]
+    assert article.metadata["draft"] is False
+    json.dumps(article.metadata)  # storable and printable as it is
+
+
+def test_hugo_toml_front_matter_is_read_like_yaml():
+    article = load_article(ARTICLES / "hugo-post.md")
+    assert article.title == "Desk Habits That Spare Your Neck"
+    assert article.url == "https://example.com/blog/desk-habits-neck/"
+    assert [t.number for t in article.tips] == [1, 2]
+    assert article.metadata["tags"] == ["neck pain", "office"]
+    assert article.metadata["params"] == {"author": "Clinic staff"}
+    assert article.metadata["date"] == "2026-04-02T08:00:00-04:00"
+    assert article.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("key", "meant", "line"),
+    [("hashtag", "hashtags", 3), ("titel", "title", 2), ("cannonical", "canonical", 2), ("URL", "url", 2)],
+)
+def test_a_near_miss_of_a_used_key_is_a_warning_naming_the_key_it_resembles(key, meant, line):
+    front = "title: T\nhashtag: [Oops]" if key == "hashtag" else f"{key}: x"
+    article = parse_article(f"---\n{front}\n---\n\n1. A tip.\n", fmt="md", source="typo.md")
+    assert article.warnings[0] == (
+        f"typo.md: front matter key '{key}' (line {line}) is not used; did you mean '{meant}'? "
+        "It is kept as metadata only."
+    )
+    assert key in article.metadata
+
+
+def test_blog_keys_that_resemble_nothing_the_scheduler_uses_give_no_warning():
+    article = load_article(ARTICLES / "jekyll-post.md")
+    # only the deliberate typo 'hashtag' (line 13) is flagged, not layout/date/author/categories/tags/...
+    assert [w for w in article.warnings if "front matter" in w] == [
+        f"{ARTICLES / 'jekyll-post.md'}: front matter key 'hashtag' (line 13) is not used; "
+        "did you mean 'hashtags'? It is kept as metadata only."
+    ]
+    assert article.hashtags == ()
+
+
+def test_bad_toml_front_matter_is_an_error_naming_the_file():
+    with pytest.raises(ArticleError, match=r"t.md: front matter is not valid TOML"):
+        parse_article("+++\ntitle = unquoted words\n+++\n\n1. Tip.\n", fmt="md", source="t.md")
+    with pytest.raises(ArticleError, match=r"opened with '\+\+\+' on line 1 is never closed"):
+        parse_article("+++\ntitle = 'x'\n\n1. Tip.\n", fmt="md", source="t.md")
+
+
+@pytest.mark.parametrize(
+    ("metadata", "keys", "expected"),
+    [
+        ({"tags": ["back pain", "sleep"]}, ["tags"], ("BackPain", "Sleep")),
+        ({"tags": "back pain, Sleep, sleep"}, ["tags"], ("BackPain", "Sleep")),
+        ({"categories": ["spine care"], "tags": ["a", "b", "c"]}, ["categories", "tags"], ("SpineCare", "A", "B")),
+        ({"tags": ["!!!", "McKenzie method"]}, ["tags"], ("McKenzieMethod",)),
+        ({"tags": ["x"]}, [], ()),
+        ({"tags": 3}, ["tags"], ()),
+    ],
+)
+def test_hashtags_from_metadata_terms(metadata, keys, expected):
+    assert hashtags_from_metadata(metadata, keys) == expected
 
 
 def test_front_matter_hashtags_may_be_a_string_with_hash_signs():
@@ -357,10 +431,35 @@ def test_an_article_is_known_by_its_id_else_its_file_name_never_its_url_or_title
     assert with_url.legacy_key == "water-tips" and plain.legacy_key == "drink-more-water"
 
 
-def test_blog_tags_become_hashtags_when_there_are_no_hashtags():
-    article = parse_article("---\ntags: [back pain, lifting, '#Posture']\n---\nT\n\n1. Tip.\n", fmt="md", source="t.md")
-    assert article.hashtags == ("BackPain", "lifting", "Posture")
-    both = parse_article("---\nhashtags: [Spine]\ntags: [back pain]\n---\nT\n\n1. Tip.\n", fmt="md", source="t.md")
-    assert both.hashtags == ("Spine",)
+def test_a_front_matter_id_must_be_a_name():
     with pytest.raises(ArticleError, match="'id' must be a short name"):
         parse_article("---\nid: [a, b]\n---\nT\n\n1. Tip.\n", fmt="md", source="i.md")
+
+
+_KEY = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12)
+_VALUE = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20) | st.dates(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEY, inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(front=st.dictionaries(_KEY, _VALUE, max_size=6))
+def test_any_front_matter_gives_an_article_with_json_metadata_or_an_article_error(front):
+    text = "---\n" + yaml.safe_dump(front, allow_unicode=True) + "---\n\n1. A tip.\n"
+    try:
+        article = parse_article(text, fmt="md", source="any.md")
+    except ArticleError:
+        return
+    json.dumps(article.metadata)
+    assert set(article.metadata) == {str(k) for k in front} - {"title", "url", "canonical", "hashtags", "id"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(terms=st.lists(st.text(max_size=30), max_size=6))
+def test_hashtags_from_any_terms_are_single_words(terms):
+    tags = hashtags_from_metadata({"tags": terms}, ["tags"])
+    assert len(tags) <= 3
+    assert all(re.fullmatch(r"\w+", tag) for tag in tags)
+    assert len({t.casefold() for t in tags}) == len(tags)

@@ -237,11 +237,13 @@ def test_removed_posts_and_articles_stay_removed_until_restored(cli, tmp_path):
     assert report["kept_removed"] == [IDS[2]] and report["added"] == []
     assert f"{IDS[2]} stays removed" in cli.run("import", str(path)).stdout
     assert cli.queue_ids() == IDS[:2] + IDS[3:]
-    shown = cli.run("queue", "show", IDS[2], ok=False)
-    assert "was removed" in shown.stderr and "queue restore" in shown.stderr
+    assert cli.json("queue", "show", IDS[2])["state"] == "removed"
+    assert f"queue restore {IDS[2]}" in cli.run("queue", "show", IDS[2]).stdout
+    refused = cli.run("queue", "edit", IDS[2], "--text", "Changed while out.", ok=False)
+    assert "was removed" in refused.stderr and "queue restore" in refused.stderr
 
     cli.run("queue", "restore", IDS[2])
-    assert cli.queue_ids() == IDS[:2] + IDS[3:] + [IDS[2]]  # back, at the end
+    assert cli.queue_ids() == IDS  # back, in its place
     assert "not removed" in cli.run("queue", "restore", IDS[2], ok=False).stderr
 
     # The whole article: its unsent posts go, what was sent stays as history, imports skip it.

@@ -12,6 +12,7 @@ from scheduler.compose import compose_tip, unfaithful_words
 from scheduler.models import Article, Tip
 from scheduler.templates import TemplateSet, load_templates
 from scheduler.tweet_length import MAX_WEIGHTED_LENGTH, is_valid, weighted_length
+from scheduler.twitter_text_reference import reference_is_valid
 
 HANDLE = "GleiberMD"
 HASHTAGS = ("BackPain", "Massage", "Physiotherapy")
@@ -104,6 +105,7 @@ def test_every_post_is_valid_measured_and_faithful(
     for part in post.parts:
         assert weighted_length(part) <= MAX_WEIGHTED_LENGTH
         assert is_valid(part), repr(part)
+        assert reference_is_valid(part), repr(part)  # and twitter-text agrees, so X takes it
         assert not unfaithful_words(part, tip, article, source, handle=HANDLE, hashtags=HASHTAGS), repr(part)
     if post.thread:
         assert post.thread[0] == post.text

@@ -309,7 +309,7 @@ def test_no_credential_reaches_any_log(standin, oauth1_credentials, oauth2_token
         image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 8)
         publisher = XPublisher(oauth1_credentials, handle="tipbot", api_url=standin.url, timeout=TEST_TIMEOUT)
         publisher.create_post("oauth1 post", media_ids=(publisher.upload_media(image),))
-        publisher.recent_posts(datetime.now(timezone.utc) - timedelta(hours=1))
+        publisher.find_post("oauth1 post", since=datetime.now(timezone.utc) - timedelta(hours=1))
         standin.inject("tweets", "unauthorized")
         with pytest.raises(Exception):
             publisher.create_post("refused")
@@ -320,7 +320,7 @@ def test_no_credential_reaches_any_log(standin, oauth1_credentials, oauth2_token
                             timeout=TEST_TIMEOUT, clock=clock)
         oauth2.create_post("oauth2 post")
         oauth2.upload_media(image)
-        oauth2.recent_posts(datetime.now(timezone.utc) - timedelta(hours=1))
+        oauth2.find_post("oauth2 post", since=datetime.now(timezone.utc) - timedelta(hours=1))
         after = read_tokens(oauth2_token_file)
     finally:
         for name in LIBRARY_LOGGERS:

@@ -45,8 +45,6 @@ def test_an_older_ledger_gains_the_editing_columns_and_keeps_its_posts(ledger_ur
     store = Store.open(ledger_url)
     import_articles(store, config, [POSTS], T0)
     with store.engine.begin() as conn:
-        conn.execute(sa.text("DROP TABLE removed_posts"))
-        conn.execute(sa.text("DROP INDEX IF EXISTS ix_removed_posts_article"))
         for table, column in (("posts", "edited_at"), ("posts", "edit_kind"), ("articles", "removed_at")):
             conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {column}"))
         conn.execute(m.schema_migrations.delete().where(m.schema_migrations.c.name == "m0xx_editing"))
@@ -55,12 +53,14 @@ def test_an_older_ledger_gains_the_editing_columns_and_keeps_its_posts(ledger_ur
     again = Store.open(ledger_url)
     try:
         with again.engine.connect() as conn:
-            columns = {c["name"] for c in sa.inspect(conn).get_columns("posts")}
-            assert {"edited_at", "edit_kind"} <= columns
-            assert "removed_posts" in sa.inspect(conn).get_table_names()
+            assert {"edited_at", "edit_kind"} <= {c["name"] for c in sa.inspect(conn).get_columns("posts")}
+            assert "removed_at" in {c["name"] for c in sa.inspect(conn).get_columns("articles")}
         assert len(again.queue_page(config.account)) == 5
-        editing.remove(again, config, f"{KEY}-2", T0)
-        assert [r.post_id for r in editing.removed_posts(again, config)] == [f"{KEY}-2"]
+        editing.edit_text(again, config, f"{KEY}-2", "Check with your doctor before any massage.", T0)
+        assert again.get(f"{KEY}-2").edit_kind == "text"
+        # The ledger itself refuses an edit kind it does not know.
+        with pytest.raises(sa.exc.IntegrityError), again.engine.begin() as conn:
+            conn.execute(m.posts.update().where(m.posts.c.post_id == f"{KEY}-3").values(edit_kind="magic"))
     finally:
         again.close()
 
@@ -120,9 +120,11 @@ def test_removing_an_article_spares_what_went_out_and_stops_its_recycling(import
     recycling = parse_config("[queue]\nevergreen = true\nevergreen_cooldown = \"1d\"\n", source=None,
                              env={"SCHEDULER_HOME": str(config.data_dir)})
     assert evergreen.candidates(imported, recycling, T0 + timedelta(days=200), limit=5) == []
+    assert [p.post_id for p in editing.removed_posts(imported, config)] == taken
     back = editing.restore_article(imported, config, KEY, T0)
     assert back == taken
     assert [p.post_id for p in imported.queue_page(config.account)] == taken
+    assert imported.article(config.account, KEY)["removed_at"] is None
 
 
 def _adhoc(text: str):

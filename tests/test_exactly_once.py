@@ -52,12 +52,17 @@ def driver(ledger_url: str, standin: StandinX, instance: str, mode: str, *post_i
     )
 
 
-def queue_posts(url: str, count: int, prefix: str) -> list[str]:
+def linked_text(prefix: str, n: int) -> str:
+    """What our posts look like: a link (X turns it into t.co), with & and < that X escapes."""
+    return f"{prefix} post number {n}: ice < heat & rest https://example.com/{prefix}/{n}?a=1&b=2"
+
+
+def queue_posts(url: str, count: int, prefix: str, text=lambda prefix, n: f"{prefix} post number {n}") -> list[str]:
     store = Store.open(url)
     try:
         ids = []
         for n in range(count):
-            store.add_post(ACCOUNT, new_post(f"{prefix}{n}", f"{prefix} post number {n}"), datetime.now(timezone.utc))
+            store.add_post(ACCOUNT, new_post(f"{prefix}{n}", text(prefix, n)), datetime.now(timezone.utc))
             ids.append(f"{prefix}{n}")
         return ids
     finally:
@@ -109,11 +114,15 @@ def test_two_publisher_processes_publish_each_post_once(ledger_url, standin):
 @pytest.mark.slow
 def test_sigkill_soak_publishes_every_post_exactly_once(sqlite_url, standin):
     rng = random.Random(20260302)
-    post_ids = queue_posts(sqlite_url, 100, "soak")
+    post_ids = queue_posts(sqlite_url, 100, "soak", linked_text)
     # A read timeout shorter than the slow replies makes them lost answers for posts that do get
-    # created, later; the reconcile delay is longer than the slow reply, as it must be in production.
+    # created, later; the reconcile delay is longer than the slow reply and the timeline's lag, as
+    # it must be in production.
     timing = dict(DRIVER_READ_TIMEOUT="0.3", DRIVER_BACKOFF="0.01", DRIVER_RECONCILE_DELAY="1.0")
-    standin.set_fault_rate(0.25, kinds=["unavailable", "create_then_drop", "slow", "drop"], seed=7, seconds=0.5)
+    standin.set_read_lag(0.3)
+    standin.set_fault_rate(0.3, kinds=["unavailable", "create_then_unavailable", "create_then_bad_gateway",
+                                       "create_then_drop", "create_then_reset", "rate_limited", "slow", "drop"],
+                           seed=7, seconds=0.5)
 
     kills = rng.randint(5, 8)
     recovered = 0
@@ -185,10 +194,14 @@ def test_no_credential_in_logs_output_or_ledger(kind, sqlite_store, standin, oau
     standin.inject("tweets", "unavailable")
     standin.inject("tweets", "create_then_drop")
     standin.inject("tweets", "unauthorized")
-    results = [engine.publish(f"l{n}", None).state for n in range(4)]
+    results = []
+    for n in range(4):
+        clock.advance(1)  # each send its own second; the stand-in's clock is the real one
+        results.append(engine.publish(f"l{n}", None).state)
     sqlite_store.resume(ACCOUNT)
     standin.set_read_access(False)
     standin.inject("tweets", "create_then_drop")
+    clock.advance(1)
     results.append(engine.publish("l4", None).state)
     assert results == ["sent", "retrying", "sent", "paused", "unknown"]
     publisher.close()

@@ -44,3 +44,20 @@ def test_an_attachment_that_is_not_an_image_is_refused_when_queued(tmp_path):
     with pytest.raises(QueueError, match=r"photo\.png: the content is not an image"):
         add_text(store, config, "With a picture", NOW, media=[fake])
     assert store.queue_page(config.account) == []
+
+
+ARTICLES = Path(__file__).parent / "data" / "articles"
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ('hashtags = ["Spine"]\nhashtags_from = ["tags"]', ["#BackPain", "#SleepHygiene"]),
+        ('hashtags = ["Spine"]\nhashtags_from = ["categories", "tags"]', ["#SpineCare", "#Sleep", "#BackPain"]),
+        ('hashtags = ["Spine"]', ["#Spine"]),  # not configured: the blog's tags stay metadata
+    ],
+)
+def test_blog_tags_feed_hashtags_only_when_the_config_says_so(tmp_path, settings, expected):
+    config = parse_config(f"[compose]\n{settings}\n", source=None, env={"SCHEDULER_HOME": str(tmp_path)})
+    post = compose(config, [ARTICLES / "jekyll-post.md"])[0].posts[0]
+    assert [word for word in post.text.split() if word.startswith("#")] == expected

@@ -1,7 +1,7 @@
 """Preview is the truth: what `preview` shows is exactly what the service publishes.
 
 A month of slots (Nov -> Dec, blackout over Christmas) is planned once, then published with a
-simulated clock by the same loop the service runs (``Service._publish_due``): the published
+simulated clock by the loop the service runs (``scheduler.publishing.publish_due``): the published
 (slot time, post id, text) sequence must equal the preview, and the outbox must hold those texts
 in that order.
 """
@@ -20,7 +20,7 @@ from scheduler.config import parse_config
 from scheduler.library import import_articles
 from scheduler.publisher.outbox import OutboxPublisher
 from scheduler.publishing import PublishingEngine, RetryPolicy
-from scheduler.service import DUE_MARGIN
+from scheduler.publishing import publish_due as run_due
 from scheduler.store import Store
 
 POSTS = Path(__file__).parents[1] / "posts"
@@ -62,16 +62,9 @@ def _post_entries(entries):
 
 
 def publish_due(store, config, engine, clock) -> list:
-    """``Service._publish_due``'s loop, verbatim in substance: publish every entry now due."""
+    """The service's own publication run (``scheduler.publishing.publish_due``), on the simulated clock."""
     published = []
-    while True:
-        now = clock()
-        due = [e for e in agenda.upcoming(store, config, now, count=5)
-               if e.post is not None and e.at <= now + DUE_MARGIN]
-        if not due:
-            break
-        entry = due[0]
-        outcome = engine.publish(entry.post.post_id, entry.at)
+    for entry, outcome in run_due(engine, config):
         assert outcome.state == "sent", outcome
         published.append((entry.at, entry.post.post_id, entry.post.text))
     return published

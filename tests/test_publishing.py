@@ -126,26 +126,31 @@ def test_429_wait_is_bounded_by_rate_limit_max_wait(engine, sqlite_store, standi
     assert sqlite_store.get("p1").next_attempt_at == fake_clock() + POLICY.rate_limit_max_wait
 
 
-def test_5xx_backs_off_exponentially_then_gives_up(engine, sqlite_store, standin, fake_clock):
+def test_5xx_on_create_is_looked_up_before_each_retry_with_backoff_then_gives_up(engine, sqlite_store, standin,
+                                                                                  fake_clock):
+    """A 5xx may come after X created the post: each one is settled by a look-up, never a blind re-send."""
     queue(sqlite_store, new_post("p1"))
     standin.inject("tweets", "unavailable", times=3)
     waits = []
-    for expected_attempts in (1, 2):
+    for expected_attempts in (1, 2, 3):
+        lost_at = fake_clock()
+        reads = standin.request_count("timeline")
         outcome = engine.publish("p1", None)
         post = sqlite_store.get("p1")
-        assert (outcome.state, post.state, post.attempts, post.last_status) == (
-            "retrying", PostState.RETRYING, expected_attempts, 503)
-        waits.append(post.next_attempt_at - fake_clock())
+        assert (outcome.state, post.state, post.attempts, post.last_status, post.uncertain) == (
+            "retrying", PostState.RETRYING, expected_attempts, 503, True)
+        assert standin.request_count("timeline") > reads  # looked up at once
+        waits.append(post.next_attempt_at - lost_at)
         fake_clock.set(post.next_attempt_at)
-    # equal jitter: attempt n waits between half and all of backoff * 2^(n-1)
-    assert timedelta(seconds=5) <= waits[0] <= timedelta(seconds=10)
-    assert timedelta(seconds=10) <= waits[1] <= timedelta(seconds=20)
+    # never sooner than the look-up delay; equal jitter beyond it: attempt n waits half to all of 10 s * 2^(n-1)
+    assert all(wait >= POLICY.reconcile_delay for wait in waits)
+    assert timedelta(seconds=20) <= waits[2] <= timedelta(seconds=40)
 
-    final = engine.publish("p1", None)
+    final = engine.publish("p1", None)  # looked up once more: not there, and no attempts left
     post = sqlite_store.get("p1")
     assert (final.state, post.state) == ("failed", PostState.FAILED)
     assert post.last_error.startswith("gave up after 3 attempts") and "503" in post.last_error
-    assert outcomes(sqlite_store, "p1") == ["retry", "retry", "retry"]
+    assert outcomes(sqlite_store, "p1") == ["lost", "lost", "lost"]
     assert standin.timeline() == []
 
 
@@ -253,8 +258,8 @@ def test_lost_request_that_never_landed_is_looked_up_again_then_sent_once(engine
     outcome = engine.publish("p1", None)
     post = sqlite_store.get("p1")
     assert (outcome.state, post.state, post.uncertain) == ("retrying", PostState.RETRYING, True)
-    assert post.next_attempt_at == lost_at + POLICY.reconcile_delay
-    assert post.attempts == 0 and standin.timeline() == []
+    assert lost_at + POLICY.reconcile_delay <= post.next_attempt_at <= lost_at + POLICY.reconcile_delay * 2
+    assert post.attempts == 1 and standin.timeline() == []
 
     fake_clock.advance(POLICY.reconcile_delay / 3)  # too early: look, but do not send
     assert engine.publish("p1", None).state == "retrying"
@@ -275,11 +280,11 @@ class LaggingTimeline:
     def __init__(self, inner: XPublisher, misses: int) -> None:
         self.inner, self.misses, self.name = inner, misses, inner.name
 
-    def recent_posts(self, since):
-        found = self.inner.recent_posts(since)
+    def find_post(self, text, **kwargs):
+        found = self.inner.find_post(text, **kwargs)
         if self.misses:
             self.misses -= 1
-            return []
+            return None
         return found
 
     def __getattr__(self, name):
@@ -464,6 +469,7 @@ def test_outbox_publish_and_recover_after_a_crash(sqlite_store, tmp_path, fake_c
     assert engine.publish("p1", None).state == "sent"
     assert sqlite_store.get("p1").tweet_id == "outbox-1"
 
+    fake_clock.advance(60)
     crashed_mid_call(sqlite_store, "p2", fake_clock)
     OutboxPublisher(tmp_path / "outbox.jsonl", "tipbot", clock=fake_clock).create_post("crashed while writing")
 

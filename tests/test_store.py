@@ -320,7 +320,7 @@ def test_claim_race_between_threads_has_one_winner(ledger_url):
         def racer(i: int, s: Store) -> None:
             barrier.wait()
             for n in range(20):
-                if s.claim(f"r{n}", f"inst{i}", T0, T0):
+                if s.claim(f"r{n}", f"inst{i}", T0 + timedelta(minutes=n), T0):
                     results[f"r{n}"].append(f"inst{i}")
 
         threads = [threading.Thread(target=racer, args=(i, s)) for i, s in enumerate(stores)]
@@ -399,7 +399,7 @@ def test_release_puts_the_post_back_in_its_place(five):
 def test_resolve_sent_and_retry(store):
     for pid in ("u1", "u2"):
         store.add_post(ACCOUNT, new_post(pid), T0)
-        store.claim(pid, "a", T0, T0)
+        store.claim(pid, "a", T0 + timedelta(minutes=int(pid[1:])), T0)
         store.mark_unknown(pid, "a", "response lost", T0)
     assert store.get("u1").state is PostState.UNKNOWN
 
@@ -449,7 +449,7 @@ def test_queue_page_history_and_counts(store):
     send(store, "p2", "102", T0 + timedelta(hours=2))
     store.claim("p3", "a", T0, T0)
     store.mark_failed("p3", "a", "too long", 400, T0 + timedelta(hours=3))
-    store.claim("p4", "a", T0, T0)
+    store.claim("p4", "a", T0 + timedelta(minutes=1), T0)
     store.add_post("other", new_post("o1"), T0)  # another account's post is never counted here
 
     assert [p.post_id for p in store.queue_page(ACCOUNT, offset=0, limit=2)] == ["p5", "p6"]

@@ -79,7 +79,7 @@ def test_constants_follow_the_v3_configuration() -> None:
 def test_copy_matches_shared_conformance() -> None:
     if not SHARED.is_dir():
         pytest.skip(f"no shared conformance data at {SHARED}")
-    for name in ("validate.yml", "v3.json", "LICENSE"):
+    for name in ("validate.yml", "extract.yml", "tlds.yml", "v3.json", "LICENSE"):
         assert (DATA / name).read_bytes() == (SHARED / name).read_bytes(), name
 
 
@@ -111,9 +111,48 @@ def test_a_link_with_a_top_level_domain_we_do_not_know_weighs_at_least_23() -> N
     assert weighted_length("clinic-of-doctor-smith.notarealtld") == len("clinic-of-doctor-smith.notarealtld")
 
 
-def test_a_bare_country_domain_is_no_link_but_with_a_path_it_is() -> None:
-    assert url_spans("example.jp") == []
-    assert url_spans("example.jp/x") == [(0, 12)]
+@pytest.mark.parametrize("domain", ["bit.ly", "x.ai", "nhs.uk", "example.jp", "t.co"])
+def test_a_bare_country_code_domain_is_a_link(domain: str) -> None:
+    assert url_spans(f"Read {domain} now") == [(5, 5 + len(domain))]
+    assert weighted_length(f"Read {domain} now") == URL_WEIGHT + 9
+
+
+def test_a_scheme_less_link_keeps_its_query_only_after_a_path() -> None:
+    assert url_spans("example.com/path?q=1 ok") == [(0, 20)]
+    assert url_spans("example.com?q=1 ok") == [(0, 11)]
+    assert weighted_length("example.com?q=1") == URL_WEIGHT + len("?q=1")
+
+
+def test_a_redundant_variation_selector_weighs_apart() -> None:
+    assert weighted_length("\U0001F637\uFE0F") == 4  # the mask needs no selector: the selector weighs 2
+    assert weighted_length("\u2764\uFE0F") == 2  # the heart does: it is part of the emoji
+
+
+def _extract_cases(*sections: str) -> list:
+    tests = yaml.safe_load((DATA / "extract.yml").read_text(encoding="utf-8"))["tests"]
+    return [
+        pytest.param(case["text"], case["expected"], id=f"{section}: {case['description']}")
+        for section in sections
+        for case in tests[section]
+    ]
+
+
+@pytest.mark.parametrize(("text", "expected"), _extract_cases("urls", "tco_urls_with_params"))
+def test_url_conformance(text: str, expected: list[str]) -> None:
+    assert [text[start:end] for start, end in url_spans(text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), _extract_cases("urls_with_indices", "urls_with_directional_markers")
+)
+def test_url_indices_conformance(text: str, expected: list[dict]) -> None:
+    assert url_spans(text) == [tuple(url["indices"]) for url in expected]
+
+
+def test_every_top_level_domain_twitter_text_knows_makes_a_link() -> None:
+    tests = yaml.safe_load((DATA / "tlds.yml").read_text(encoding="utf-8"))["tests"]
+    for case in tests["country"] + tests["generic"]:
+        assert [case["text"][start:end] for start, end in url_spans(case["text"])] == case["expected"]
 
 
 @pytest.mark.parametrize("text", ["故", "の", "한", "😷", "\U0001F431"])

@@ -32,7 +32,8 @@ class PublishError(Exception):
 
 
 class TransientError(PublishError):
-    """5xx, or a network error before the request was sent: safe to retry with backoff."""
+    """A failure after which nothing was created: a network error before the request was sent, a 5xx
+    on a read or an upload. Safe to retry with backoff."""
 
 
 class RateLimited(PublishError):
@@ -56,7 +57,8 @@ class Rejected(PublishError):
 
 
 class OutcomeUnknown(PublishError):
-    """The request went out but no response came back (timeout, dropped connection)."""
+    """The request to create a post went out and the post may exist: no response came back (timeout,
+    dropped connection), or a 5xx (X's gateways answer 5xx after creating the post)."""
 
 
 class LookupUnavailable(PublishError):
@@ -72,9 +74,13 @@ class Publisher(Protocol):
     def upload_media(self, path: Path) -> str:
         """Upload an image; return the media id to attach."""
 
-    def recent_posts(self, since: datetime) -> list[PublishedTweet]:
-        """The account's own posts created at or after ``since`` (for reconciliation).
+    def find_post(self, text: str, *, since: datetime, reply_to: str | None = None,
+                  with_media: bool = False) -> str | None:
+        """The id of the account's post created at or after ``since`` whose text, as the network
+        rewrites it, is ``text`` (and which replies to ``reply_to``, when given); None if there is none.
 
+        Reconciliation after an uncertain outcome. The publisher owns its network's text rules
+        (escaping, link wrapping, media links) and reads as few posts as it can: reads can be billed.
         Raises LookupUnavailable when the account's plan or credentials cannot read them.
         """
 

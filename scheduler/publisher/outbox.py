@@ -1,7 +1,7 @@
 """OutboxPublisher: "publishes" each post as one JSON line in ``outbox.jsonl``.
 
 The default without X credentials, so a schedule can run end to end (and be inspected) before
-anyone touches X. It behaves like X where the engine can tell: ids are unique, ``recent_posts``
+anyone touches X. It behaves like X where the engine can tell: ids are unique, ``find_post``
 reads the posts back for reconciliation. Each line is written with one write() and fsync'd, so
 a kill leaves at most a torn last line, which reading skips with a warning.
 """
@@ -73,6 +73,13 @@ class OutboxPublisher:
         media_id = f"outbox-media-{len(self._media) + 1}"
         self._media[media_id] = path.resolve()
         return media_id
+
+    def find_post(self, text: str, *, since: datetime, reply_to: str | None = None,
+                  with_media: bool = False) -> str | None:
+        for post in self.recent_posts(since):
+            if post.text == text and (reply_to is None or post.in_reply_to == reply_to):
+                return post.tweet_id
+        return None
 
     def recent_posts(self, since: datetime) -> list[PublishedTweet]:
         posts = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import requests
 import tweepy
@@ -18,7 +18,7 @@ from urllib3.exceptions import NewConnectionError
 from scheduler.credentials import Credentials, OAuth1Credentials, OAuth2Credentials, register_secrets, secret_values
 from scheduler.errors import CredentialsError
 from scheduler.oauth2 import TokenEndpointUnavailable, endpoints_for, ensure_fresh_access_token
-from scheduler.publisher import media
+from scheduler.publisher import media, x_text
 from scheduler.publisher.base import (
     AuthError,
     DuplicateContent,
@@ -41,7 +41,10 @@ NEVER_SENT = (
     requests.exceptions.MissingSchema,
     requests.exceptions.InvalidSchema,
 )
-MAX_LOOKUP_PAGES = 10  # 1,000 posts: far more than a reconciliation window holds
+# A look-up reads the account's posts since the attempt, newest first, in X's smallest pages: the post
+# sought is usually among the first few, and X bills every post returned.
+LOOKUP_PAGE = 5
+MAX_LOOKUP_PAGES = 20
 DETAIL_MAX = 300
 # 403 problem types that mean "this app or plan may not do this": a person must fix the setup.
 AUTH_PROBLEMS = ("oauth1-permissions", "client-forbidden", "unsupported-authentication")
@@ -103,6 +106,9 @@ class XPublisher:
                 media_ids=list(media_ids) or None,
                 user_auth=self._user_auth,
             )
+        except tweepy.TwitterServerError as exc:
+            # X's gateways answer 5xx after the post was created: an uncertain outcome, not a failure.
+            raise OutcomeUnknown(_problem_detail(exc), _status(exc)) from None
         except tweepy.HTTPException as exc:
             raise _http_error(exc) from None
         except requests.JSONDecodeError:  # a 2xx whose body is not JSON: the post may well exist
@@ -138,26 +144,36 @@ class XPublisher:
         except (ValueError, KeyError, TypeError):
             raise TransientError(f"{path}: the media upload answered without a media id") from None
 
-    def recent_posts(self, since: datetime) -> list[PublishedTweet]:
+    def find_post(self, text: str, *, since: datetime, reply_to: str | None = None,
+                  with_media: bool = False) -> str | None:
+        for tweet, urls in self._posts_since(since):
+            if reply_to is not None and tweet.in_reply_to != reply_to:
+                continue
+            if x_text.same_text(text, x_text.posted_text(tweet.text, urls)):
+                return tweet.tweet_id
+        return None
+
+    def _posts_since(self, since: datetime) -> Iterator[tuple[PublishedTweet, list[dict[str, Any]]]]:
+        """Each post (as X renders it) with its ``entities.urls``, newest first, a small page at a time."""
         self._refresh_bearer(lookup=True)
         try:
             user_id = self._me()
-            posts: list[PublishedTweet] = []
             token = None
             for _ in range(MAX_LOOKUP_PAGES):
                 page = self._client.get_users_tweets(
                     user_id,
                     start_time=since,
-                    max_results=100,
-                    tweet_fields=["created_at", "referenced_tweets"],
+                    max_results=LOOKUP_PAGE,
+                    tweet_fields=["created_at", "referenced_tweets", "entities"],
                     pagination_token=token,
                     user_auth=self._user_auth,
                 )
-                posts.extend(_published(t) for t in page.data or [])
+                for tweet in page.data or []:
+                    urls = (tweet.entities or {}).get("urls") or []
+                    yield _published(tweet), [u for u in urls if isinstance(u, dict)]
                 token = (page.meta or {}).get("next_token")
                 if not token:
-                    break
-            return posts
+                    return
         except (tweepy.Unauthorized, tweepy.Forbidden, tweepy.NotFound) as exc:
             raise LookupUnavailable(_problem_detail(exc), _status(exc)) from None
         except tweepy.HTTPException as exc:
