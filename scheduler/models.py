@@ -38,13 +38,16 @@ class Article:
 
     @property
     def key(self) -> str:
-        """Stable identity: the ``id``, else the file's name as a slug.
+        """Stable identity: the ``id``, else the article file's name as a slug; a web page is known by its
+        address (its canonical URL, the one place a page's identity is written).
 
-        Never the URL or the title: adding or changing either must not make the article a new one, whose
-        tips would be queued a second time.
+        A file's URL or title never counts: adding or changing either must not make the article a new one,
+        whose tips would be queued a second time.
         """
         if self.id:
             return slugify(self.id)
+        if self.source.startswith(("http://", "https://")) or not _ARTICLE_FILE.search(self.source):
+            return self.legacy_key  # a web page (or text with no file behind it)
         return source_slug(self.source) or self.legacy_key
 
     @property
@@ -58,6 +61,9 @@ def slugify(text: str, max_len: int = 48) -> str:
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return slug[:max_len].rstrip("-") or "article"
+
+
+_ARTICLE_FILE = re.compile(r"\.(?:md|markdown|txt|html?)$", re.IGNORECASE)
 
 
 def source_slug(source: str) -> str:
