@@ -7,7 +7,7 @@ service publishes come from the same code with the same data.
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from scheduler.config import Config
@@ -35,10 +35,30 @@ def month_start(config: Config, now: datetime) -> datetime:
 
 
 def upcoming(store: Store, config: Config, now: datetime, *, count: int) -> list:
+    """The plan: what goes out when. With review on, only approved posts fill it (see review.py)."""
+    return upcoming_with_drafts(store, config, now, count=count, drafts=0)[0]
+
+
+@dataclass(frozen=True)
+class DraftSlot:
+    """A post awaiting review, and where it would go if it were approved now (None: beyond the plan)."""
+
+    post: QueuedPost
+    content_hash: str
+    at: datetime | None
+    source: str | None
+
+
+def upcoming_with_drafts(store: Store, config: Config, now: datetime, *, count: int,
+                         drafts: int) -> tuple[list, list[DraftSlot]]:
+    """The plan, and (review on) the first ``drafts`` posts awaiting review, each with the slot it would
+    get if it alone were approved now. Drafts never fill the plan: a slot whose post is not approved
+    goes to the next approved one, or stays empty with the reason "awaiting review"."""
     from scheduler.planner import SentRecord, plan
 
     account = config.account
     settings = config.plan_settings()
+    review = config["review"]["required"]
     # One snapshot: a publication committed by another service between two of these reads would
     # otherwise be half in the plan (its slot free, its post gone, or the reverse).
     with store.snapshot():
@@ -47,33 +67,67 @@ def upcoming(store: Store, config: Config, now: datetime, *, count: int) -> list
             for p in store.published_since(account, history_start(config, now))
         ]
         consumed = store.consumed_slots(account, now - settings.grace - timedelta(seconds=1))
-        queue = _queue_window(store, account, count)
-        recycle = _recycle_candidates(store, config, now, count) if config["queue"]["evergreen"] else ()
+        queue, waiting = _queue_window(store, account, count, review=review)
+        # Recycled wordings are new texts nobody has approved: with review on they are not planned.
+        use_recycle = config["queue"]["evergreen"] and not review
+        recycle = _recycle_candidates(store, config, now, count) if use_recycle else ()
         paused = store.account_state(account).paused
-    return plan(
-        now,
-        config.calendar(),
-        queue,
-        history,
-        settings,
-        count=count,
-        paused=paused,
-        consumed_slots=consumed,
-        recycle=recycle,
-    )
+
+    def planned(posts: list[QueuedPost], n: int) -> list:
+        return plan(now, config.calendar(), posts, history, settings, count=n, paused=paused,
+                    consumed_slots=consumed, recycle=recycle)
+
+    entries = planned(queue, count)
+    if waiting:
+        entries = [replace(e, reason="awaiting review") if e.reason == "queue empty" else e for e in entries]
+    slots = []
+    for draft, content_hash in waiting[:drafts]:
+        with_it = list(heapq.merge(queue, [draft], key=lambda p: p.position))
+        timed = sum(1 for p in with_it if p.pinned_at is not None or p.next_attempt_at is not None)
+        ahead = sum(1 for p in with_it if p.position < draft.position) + timed
+        found = next((e for e in planned(with_it, ahead + 1) if e.post is not None and e.post.post_id == draft.post_id),
+                     None)
+        slots.append(DraftSlot(draft, content_hash, found.at if found else None, found.source if found else None))
+    return entries, slots
 
 
-def _queue_window(store: Store, account: str, count: int) -> list[QueuedPost]:
-    """Every pinned or retrying post, plus the head of the slot-filling queue, in queue order."""
+def _queue_window(store: Store, account: str, count: int, *,
+                  review: bool) -> tuple[list[QueuedPost], list[tuple[QueuedPost, str]]]:
+    """Every pinned or retrying post, plus the head of the slot-filling queue, in queue order; with
+    review on, only approved ones, and apart the posts awaiting review met on the way (with their hash)."""
+    from scheduler.content_hash import hash_of
+
     own_time = store.scheduled_pending(account)
     limit = max(count * READ_AHEAD_FACTOR, READ_AHEAD_MIN)
     head = []
     for post in store.iter_pending(account, page=limit):
         if post.pinned_at is None and post.next_attempt_at is None:
             head.append(post)
-            if len(head) >= limit:
+            if len(head) >= limit and not review:
                 break
-    return list(heapq.merge(own_time, head, key=lambda p: p.position))
+            if review and len(head) >= limit and len(head) % limit == 0 and _approved_count(store, head) >= limit:
+                break
+    merged = list(heapq.merge(own_time, head, key=lambda p: p.position))
+    if not review:
+        return merged, []
+    approvals = store.reviews(p.post_id for p in merged)
+    approved, waiting = [], []
+    for post in merged:
+        digest = hash_of(post)
+        review_row = approvals.get(post.post_id)
+        if review_row is not None and review_row.approved_hash == digest:
+            approved.append(post)
+        else:
+            waiting.append((post, digest))
+    return approved, waiting
+
+
+def _approved_count(store: Store, posts: list[QueuedPost]) -> int:
+    from scheduler.content_hash import hash_of
+
+    approvals = store.reviews(p.post_id for p in posts)
+    return sum(1 for p in posts
+               if (r := approvals.get(p.post_id)) is not None and r.approved_hash == hash_of(p))
 
 
 def _recycle_candidates(store: Store, config: Config, now: datetime, count: int) -> list[QueuedPost]:

@@ -111,13 +111,16 @@ def import_cmd(obj: Context, paths, url, as_json):
 
     sources = article_sources(paths) or [obj.config.posts_dir]
     results = import_articles(obj.store, obj.config, sources, now_utc(), url=url)
+    findings = _findings_of(obj, [i for r in results for i in (*r.report.added, *r.report.updated)])
     if as_json:
         emit_json([
             {"source": r.article.source, "article": r.article.key, "title": r.article.title, "tips": len(r.article.tips),
              "added": r.report.added, "updated": r.report.updated, "unchanged": r.report.unchanged,
              "removed": r.report.removed, "kept_sent": r.report.kept_sent, "kept_edit": r.report.kept_edit,
              "kept_removed": r.report.kept_removed, "article_removed": r.report.article_removed,
-             "warnings": r.article.warnings, "metadata": r.article.metadata}
+             "warnings": r.article.warnings, "metadata": r.article.metadata,
+             "findings": {i: [f.as_dict() for f in findings[i]] for i in (*r.report.added, *r.report.updated)
+                          if findings.get(i)}}
             for r in results
         ])
         return
@@ -127,6 +130,26 @@ def import_cmd(obj: Context, paths, url, as_json):
         click.echo(views.import_text(r.article, r.report))
         for warning in r.article.warnings:
             click.echo(f"  warning: {warning}", err=True)
+    _echo_findings(obj, findings)
+
+
+def _findings_of(obj: Context, post_ids) -> dict:
+    """Content-rule findings of the posts just written (see content_rules.py)."""
+    from scheduler import review
+
+    ruleset = review.rules(obj.config)
+    return {post_id: ruleset.check(obj.store.get(post_id).parts) for post_id in post_ids}
+
+
+def _echo_findings(obj: Context, findings: dict) -> None:
+    review_on = obj.config["review"]["required"]
+    for post_id, found in findings.items():
+        for finding in found:
+            click.echo(f"  {post_id}: {finding.describe()}", err=True)
+    if review_on and any(findings.values()):
+        click.echo("  (a [block] finding has to go before the post can be approved)", err=True)
+    if review_on and findings:
+        click.echo(f"  {len(findings)} post(s) await review: `scheduler review list`", err=True)
 
 
 @cli.command()
@@ -138,12 +161,16 @@ def compose(obj: Context, path, url, as_json):
     """Show the posts an article (a file or an https:// page) yields, without storing anything."""
     from scheduler.library import compose as compose_posts
 
+    from scheduler import review
+
     composed = compose_posts(obj.config, article_sources([path]), url=url)
     posts = [p for item in composed for p in item.posts]
+    ruleset = review.rules(obj.config)
     if as_json:
         emit_json([
             {"tip": p.tip, "text": p.text, "weighted_length": p.weighted_length, "template": p.template,
-             "thread": list(p.thread) if p.thread else None, "media": list(p.media)}
+             "thread": list(p.thread) if p.thread else None, "media": list(p.media),
+             "findings": [f.as_dict() for f in ruleset.check(p.parts)]}
             for p in posts
         ])
         return
@@ -154,6 +181,8 @@ def compose(obj: Context, path, url, as_json):
         click.echo(f"--- tip {p.tip} ({p.template}, {p.weighted_length}/280)")
         for i, part in enumerate(p.parts):
             click.echo(part if i == 0 else f"[reply {i + 1}] {part}")
+        for finding in ruleset.check(p.parts):
+            click.echo(f"! {finding.describe()}")
 
 
 @cli.command()
@@ -168,7 +197,8 @@ def preview(obj: Context, count, from_, as_json, ics):
 
     config = obj.config
     now = parse_when(from_, config.tz) if from_ else now_utc()
-    entries = agenda.upcoming(obj.store, config, now, count=count)
+    drafts_wanted = count if config["review"]["required"] else 0
+    entries, drafts = agenda.upcoming_with_drafts(obj.store, config, now, count=count, drafts=drafts_wanted)
     if ics:
         from scheduler.ics import write_ics
 
@@ -176,7 +206,11 @@ def preview(obj: Context, count, from_, as_json, ics):
     if as_json:
         emit_json([views.entry_json(e, config.tz) for e in entries])
     else:
+        from scheduler.review_views import drafts_text
+
         click.echo(views.preview_text(entries, config))
+        if drafts:
+            click.echo(drafts_text(drafts, config))
         if ics:
             click.echo(f"wrote {ics}")
 
@@ -221,6 +255,7 @@ def queue_add(obj: Context, text, at, asap, media):
     record = queueing.add_text(obj.store, obj.config, text, now, at=when, media=media)
     click.echo(f"queued {record.post_id} ({record.weighted_length}/280)" +
                (f", pinned at {record.pinned_at.astimezone(obj.config.tz).isoformat()}" if record.pinned_at else ""))
+    _echo_findings(obj, _findings_of(obj, [record.post_id]))
 
 
 @queue.command("show")
@@ -440,8 +475,10 @@ def resolve(obj: Context, post_id, tweet_id, retry):
 @click.option("--until-empty", is_flag=True, help="Exit once nothing is left to publish (for demos and batch runs).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True, help="Least severe log lines written (debug includes the HTTP libraries').")
+@click.option("--web", "web_address", metavar="[HOST:]PORT",
+              help="Also serve the dashboard and API in this process (e.g. 8040 or 127.0.0.1:8040).")
 @pass_ctx
-def serve(obj: Context, log_json, until_empty, log_level):
+def serve(obj: Context, log_json, until_empty, log_level, web_address):
     """Run the publishing service in the foreground (SIGHUP reloads, SIGTERM stops)."""
     from scheduler.signals import Signals
 
@@ -451,7 +488,86 @@ def serve(obj: Context, log_json, until_empty, log_level):
     from scheduler.service import run_service
 
     sys.exit(run_service(obj.config_path, log_json=log_json, until_empty=until_empty,
-                         log_level=getattr(logging, log_level.upper()), signals=signals))
+                         log_level=getattr(logging, log_level.upper()), signals=signals, web=web_address))
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback needs a password (`scheduler web passwd`).")
+@click.option("--port", default=8040, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--log-json", is_flag=True, help="Log JSON lines instead of readable lines.")
+@click.pass_context
+def web(ctx, host, port, log_json):
+    """Serve the dashboard and the HTTP API (see `scheduler web --help` for passwords and tokens)."""
+    if ctx.invoked_subcommand:
+        return
+    from scheduler.logs import setup_logging
+    from scheduler.web.server import serve_forever
+
+    setup_logging(json_lines=log_json)
+    sys.exit(serve_forever(ctx.obj.config, host, port))
+
+
+@web.command("passwd")
+@click.option("--user", default="admin", show_default=True, help="User name to sign in with.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
+@pass_ctx
+def web_passwd(obj: Context, user, password_stdin):
+    """Set the dashboard password (stored as a slow salted hash; open sessions of that user end)."""
+    from scheduler.web.access import hash_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    obj.store.set_password(user, hash_password(password), now_utc())
+    click.echo(f"password set for {user}; the dashboard now asks for it")
+
+
+@web.group("token")
+def web_token():
+    """API tokens for scripts (`Authorization: Bearer <token>`)."""
+
+
+@web_token.command("create")
+@click.argument("name")
+@pass_ctx
+def web_token_create(obj: Context, name):
+    """Create a token; it is shown once and stored only as a hash."""
+    from scheduler.web.access import create_token
+
+    token = create_token(obj.store, name, now_utc())
+    click.echo(token.secret)
+    click.echo(f"token {token.name!r} (id {token.token_id}) created; it is shown only now, store it safely",
+               err=True)
+
+
+@web_token.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def web_token_list(obj: Context, as_json):
+    """Tokens by name and id (never their values), with last use and revocation."""
+    from scheduler.views import iso
+
+    rows = [{"name": t.name, "id": t.token_id, "created_at": iso(t.created_at), "last_used_at": iso(t.last_used_at),
+             "revoked_at": iso(t.revoked_at)} for t in obj.store.tokens()]
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo("No API tokens. `scheduler web token create NAME` makes one.")
+    for r in rows:
+        state = f"revoked {r['revoked_at']}" if r["revoked_at"] else f"last used {r['last_used_at'] or 'never'}"
+        click.echo(f"{r['name']:<24} id {r['id']}  created {r['created_at']}  {state}")
+
+
+@web_token.command("revoke")
+@click.argument("name_or_id")
+@pass_ctx
+def web_token_revoke(obj: Context, name_or_id):
+    """Revoke a token by name or id; it is refused from the next request on."""
+    token = obj.store.revoke_token(name_or_id, now_utc())
+    click.echo(f"revoked {token.name!r} (id {token.token_id})")
 
 
 @cli.command()
@@ -569,6 +685,180 @@ def auth_status(obj: Context):
     from scheduler import auth as auth_flow
 
     click.echo(auth_flow.describe(obj.config))
+
+
+@cli.group()
+def review():
+    """Approve posts before they go out ([review] required = true)."""
+
+
+@review.command("list")
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100000))
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def review_list(obj: Context, limit, as_json):
+    """Posts not approved as they are now, in queue order, with findings and the slot each would get."""
+    from scheduler import review as domain
+    from scheduler import review_views
+
+    items = domain.waiting(obj.store, obj.config, now_utc(), limit=limit)
+    if as_json:
+        emit_json([review_views.item_json(i, obj.config) for i in items])
+    else:
+        click.echo(review_views.list_text(items, obj.config))
+        if not obj.config["review"]["required"]:
+            click.echo("(review is off: these posts go out anyway; turn it on with [review] required = true)")
+
+
+@review.command("show")
+@click.argument("post_id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def review_show(obj: Context, post_id, as_json):
+    """One post as the reviewer sees it: every part, images, findings, hash, decisions."""
+    from scheduler import review as domain
+    from scheduler import review_views
+
+    item = domain.item(obj.store, obj.config, post_id, now_utc())
+    history = domain.log(obj.store, obj.config, post_id=post_id)
+    if as_json:
+        emit_json({**review_views.item_json(item, obj.config),
+                   "decisions": [review_views.log_json(e, obj.config) for e in history]})
+    else:
+        click.echo(review_views.show_text(item, history, obj.config))
+
+
+@review.command("approve")
+@click.argument("post_ids", nargs=-1, required=True)
+@click.option("--comment", help="A note kept in the review log.")
+@click.option("--as", "who", metavar="NAME", help="Who approves (default: your login name).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def review_approve(obj: Context, post_ids, comment, who, as_json):
+    """Approve posts exactly as they are now (all or none)."""
+    from scheduler import review as domain
+
+    outcome = domain.approve(obj.store, obj.config, list(post_ids), who=domain.actor(who), now=now_utc(),
+                             comment=comment)
+    if as_json:
+        emit_json({"approved": list(outcome.decided), "already_approved": list(outcome.already)})
+        return
+    for post_id in outcome.decided:
+        click.echo(f"approved {post_id}")
+    for post_id in outcome.already:
+        click.echo(f"{post_id} was already approved as it is")
+
+
+@review.command("reject")
+@click.argument("post_ids", nargs=-1, required=True)
+@click.option("--comment", required=True, help="What has to change (sent to the author).")
+@click.option("--as", "who", metavar="NAME", help="Who decides (default: your login name).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def review_reject(obj: Context, post_ids, comment, who, as_json):
+    """Send posts back to their author with a comment; they stay out of the plan until changed."""
+    from scheduler import review as domain
+
+    outcome = domain.request_changes(obj.store, obj.config, list(post_ids), who=domain.actor(who),
+                                     comment=comment, now=now_utc())
+    if as_json:
+        emit_json({"changes_requested": list(outcome.decided)})
+        return
+    for post_id in outcome.decided:
+        click.echo(f"changes requested on {post_id}")
+
+
+@review.command("log")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100000))
+@click.option("--post", "post_id", metavar="POST_ID", help="Only this post's decisions.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def review_log(obj: Context, limit, post_id, as_json):
+    """Every decision, newest first: who, when, which exact text, what comment."""
+    from scheduler import review as domain
+    from scheduler import review_views
+
+    entries = domain.log(obj.store, obj.config, limit=limit, post_id=post_id)
+    if as_json:
+        emit_json([review_views.log_json(e, obj.config) for e in entries])
+    else:
+        click.echo(review_views.log_text(entries, obj.config))
+
+
+@review.command("link")
+@click.option("--expires", default="72h", show_default=True, help="How long the link works (at most 30d).")
+@click.option("--as", "who", metavar="NAME", help="Who makes it (default: your login name).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def review_link_cmd(obj: Context, expires, who, as_json):
+    """Print a signed, expiring, single-use link to review the waiting posts on a phone."""
+    from scheduler import review as domain
+    from scheduler import review_link
+    from scheduler.calendar import parse_duration
+
+    try:
+        duration = parse_duration(expires)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--expires") from None
+    link = review_link.create(obj.store, obj.config, expires=duration, who=domain.actor(who), now=now_utc())
+    if as_json:
+        emit_json({"link_id": link.link_id, "url": link.url,
+                   "expires_at": link.expires_at.astimezone(obj.config.tz).isoformat()})
+        return
+    click.echo(link.url)
+    click.echo(f"link {link.link_id}: works once, until {link.expires_at.astimezone(obj.config.tz):%a %Y-%m-%d %H:%M %Z}; "
+               f"revoke with `scheduler review revoke {link.link_id}`. Served by the dashboard.", err=True)
+
+
+@review.command("links")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def review_links(obj: Context, as_json):
+    """Reviewer links and their state (active, used, expired, revoked); never the tokens."""
+    from scheduler import review_views
+
+    now = now_utc()
+    rows = [review_views.link_json(r, now, obj.config) for r in obj.store.links(obj.config.account)]
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo("No reviewer links.")
+    for row in rows:
+        click.echo(f"{row['link_id']}  {row['state']:<8} by {row['created_by']}, expires {row['expires_at']}")
+
+
+@review.command("revoke")
+@click.argument("link_id")
+@click.option("--as", "who", metavar="NAME", help="Who revokes (default: your login name).")
+@pass_ctx
+def review_revoke(obj: Context, link_id, who):
+    """Revoke a reviewer link: it stops working at once."""
+    from scheduler import review as domain
+    from scheduler import review_link
+
+    review_link.revoke(obj.store, obj.config, link_id, who=domain.actor(who), now=now_utc())
+    click.echo(f"revoked {link_id}")
+
+
+@review.command("notices")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100000))
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def review_notices(obj: Context, limit, as_json):
+    """Notices to reviewers and authors: sent, pending (with the next try) or failed (with why)."""
+    from scheduler import review_views
+
+    rows = [review_views.notice_json(n, obj.config) for n in obj.store.notices(obj.config.account, limit=limit)]
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo("No notices.")
+    for row in rows:
+        extra = row["error"] or ""
+        click.echo(f"{row['created_at']}  {row['kind']:<17} {row['channel']:<7} {row['state']:<7} "
+                   f"{row['post_id'] or ''}  {extra}".rstrip())
 
 
 def main() -> None:

@@ -103,6 +103,43 @@ def _url(value: Any) -> str:
     return value
 
 
+def _optional_url(value: Any) -> str:
+    return _url(value) if _string(value) else ""
+
+
+def _emails(value: Any) -> tuple[str, ...]:
+    addresses = _string_list(value)
+    for address in addresses:
+        if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", address):
+            raise ValueError(f"{address!r} is not an email address like \"name@example.com\"")
+    return addresses
+
+
+def _port(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise ValueError(f"{value!r} is not a port number (1-65535)")
+    return value
+
+
+def _env_name(value: Any) -> str:
+    value = _string(value)
+    if value and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise ValueError(f"{value!r} is not an environment variable name")
+    return value
+
+
+def _review_rules(value: Any):
+    from scheduler.content_rules import check_rules_value
+
+    return check_rules_value(value)
+
+
+def _rule_names(value: Any):
+    from scheduler.content_rules import check_rule_names
+
+    return check_rule_names(value)
+
+
 @dataclass(frozen=True)
 class Key:
     check: Callable[[Any], Any]
@@ -167,6 +204,28 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "feeds": {
         "interval": Key(_positive_duration, "1h", "how often the service checks each followed feed"),
         "backoff_max": Key(_positive_duration, "1d", "a failing feed is checked less often, doubling the wait up to this"),
+    },
+    "review": {
+        "required": Key(_boolean, False, "every post needs a reviewer's approval of its exact text before it goes out"),
+        "default_rules": Key(_boolean, True, "check posts against the shipped content rules (README, Content rules)"),
+        "disabled_rules": Key(_rule_names, (), "shipped content rules to leave out, by name"),
+        "rules": Key(_review_rules, (), "your content rules: [[review.rules]] with name, pattern, severity, message"),
+        "link_base": Key(_url, "http://127.0.0.1:8000", "the dashboard's address, for reviewer links"),
+    },
+    "notify": {
+        "reviewers": Key(_emails, (), "email addresses told when posts await review or a draft misses its slot"),
+        "authors": Key(_emails, (), "email addresses told when a reviewer requests changes"),
+        "webhook": Key(_optional_url, "", "URL that receives every notice as a JSON POST"),
+        "smtp_host": Key(_string, "", "SMTP server for email notices (empty: no email)"),
+        "smtp_port": Key(_port, 587, "SMTP port"),
+        "smtp_security": Key(_choice("starttls", "ssl", "none"), "starttls", "starttls, ssl (implicit TLS) or none"),
+        "smtp_username": Key(_string, "", "SMTP login (empty: no login)"),
+        "smtp_password_env": Key(_env_name, "SCHEDULER_SMTP_PASSWORD", "environment variable holding the SMTP password"),
+        "sender": Key(_string, "", "From: address of notices (default: the SMTP login, else scheduler@localhost)"),
+        "check_interval": Key(_duration, "1m", "how often the service looks for posts awaiting review"),
+        "timeout": Key(_duration, "10s", "how long one delivery may take"),
+        "retry": Key(_duration, "1m", "first retry delay of a failed notice, doubling each time"),
+        "max_attempts": Key(_positive_int, 8, "tries before a notice is given up (it stays listed as failed)"),
     },
 }
 
@@ -341,7 +400,7 @@ def _value_line(text: str, key_line: int | None, value: str | None) -> int | Non
     return key_line
 
 
-_TABLE = re.compile(r"^\s*\[\s*([A-Za-z0-9_.-]+)\s*\]")
+_TABLE = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.-]+)\s*\]")
 _ASSIGN = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
 
 

@@ -62,3 +62,15 @@ class FetchError(SchedulerError):
 
 class FeedError(SchedulerError):
     """A feed cannot be added, read or found."""
+
+
+class ReviewError(SchedulerError):
+    """A review decision cannot be taken (post not waiting, changed since shown, a blocking finding...)."""
+
+
+class NoticeError(SchedulerError):
+    """A notice to reviewers could not be delivered (it is kept and retried)."""
+
+
+class AccessError(SchedulerError):
+    """The dashboard's sign-in or API tokens cannot be set up as asked (weak password, unknown token...)."""

@@ -75,6 +75,10 @@ def status(store: Store, config: Config, now: datetime) -> dict:
             attention.append(f"feed {feed['url']} is failing ({feed['failures']} checks): {feed['last_error']}")
     if not alive:
         attention.append("no service is running: start `scheduler serve` (see README, Running as a service)")
+    waiting = _review_summary(store, config, now)
+    if waiting["required"] and waiting["awaiting"] + waiting["changes_requested"]:
+        attention.append(f"{waiting['awaiting']} post(s) await review, {waiting['changes_requested']} sent back for "
+                         "changes; nothing unapproved goes out: `scheduler review list`")
 
     return {
         "handle": config.handle,
@@ -125,7 +129,20 @@ def status(store: Store, config: Config, now: datetime) -> dict:
             | {"skipped_entries": feed["skipped_entries"][:5]}
             for feed in feeds
         ],
+        "review": waiting,
         "attention": attention,
+    }
+
+
+def _review_summary(store: Store, config: Config, now: datetime) -> dict:
+    from scheduler import review
+
+    items = review.waiting(store, config, now, limit=100000, slots=False) if review.required(config) else []
+    return {
+        "required": review.required(config),
+        "awaiting": sum(1 for i in items if i.status == review.AWAITING),
+        "changes_requested": sum(1 for i in items if i.status == review.CHANGES_REQUESTED),
+        "blocked": sum(1 for i in items if i.blocked),
     }
 
 

@@ -137,6 +137,52 @@ instances = sa.Table(
 )
 
 
+# The dashboard (scheduler.web): who may sign in, API tokens, open sessions, and the record of every change
+# made through the web. Secrets are stored only as hashes (passwords: scrypt; tokens and sessions: SHA-256 of
+# 256 random bits, which no search can invert).
+web_users = sa.Table(
+    "web_users",
+    metadata,
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+web_tokens = sa.Table(
+    "web_tokens",
+    metadata,
+    sa.Column("token_id", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_used_at", UTCDateTime),
+    sa.Column("revoked_at", UTCDateTime),
+)
+
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("session_hash", sa.String(64), primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
+web_audit = sa.Table(
+    "web_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(120), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("post_id", sa.String(160)),
+    sa.Column("detail", sa.Text),
+    sa.Index("ix_web_audit_account", "account", "id"),
+)
+
+
 def _ddl(conn: Connection, statements: str) -> None:
     """Run DDL written for both backends: ``{ts}`` is the timestamp type, ``{serial}`` an auto-numbered
     integer key; statements are separated by blank lines (a trigger body may hold semicolons)."""
@@ -507,6 +553,241 @@ CREATE TABLE feed_entries (
 """)
 
 
+# -- review before publishing (issue 12) ---------------------------------------------------------
+
+# The approval of a post: the content hash a reviewer approved (content_hash.py). The hash of what
+# is there now is never stored: readers recompute it, so any change of the post voids the approval.
+post_reviews = sa.Table(
+    "post_reviews",
+    metadata,
+    sa.Column("post_id", sa.String(160), sa.ForeignKey("posts.post_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("approved_hash", sa.String(64)),
+    sa.Column("approved_by", sa.Text),
+    sa.Column("approved_at", UTCDateTime),
+    # Changes requested for exactly this content: the post goes back to its author until it changes.
+    sa.Column("rejected_hash", sa.String(64)),
+    sa.Column("rejected_by", sa.Text),
+    sa.Column("rejected_at", UTCDateTime),
+    sa.Column("comment", sa.Text),
+)
+
+# Every decision, append-only: the database refuses UPDATE and DELETE (triggers in m005).
+review_log = sa.Table(
+    "review_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),  # approved | changes requested | link created | ...
+    sa.Column("post_id", sa.String(160)),
+    sa.Column("content_hash", sa.String(64)),
+    sa.Column("parts", sa.JSON),  # the exact text decided on
+    sa.Column("media", sa.JSON),
+    sa.Column("comment", sa.Text),
+    sa.Column("findings", sa.JSON),  # content-rule findings shown to the reviewer
+)
+
+review_links = sa.Table(
+    "review_links",
+    metadata,
+    sa.Column("link_id", sa.String(32), primary_key=True),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("purpose", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime),
+    sa.Column("used_at", UTCDateTime),
+)
+
+# The key that signs reviewer links: one row, made on first use.
+link_keys = sa.Table(
+    "link_keys",
+    metadata,
+    sa.Column("key_id", sa.Integer, primary_key=True),
+    sa.Column("secret", sa.String(128), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Notices to reviewers and authors, one row per (fact, channel): an outbox delivered apart from
+# publishing, retried with backoff. The unique key makes each fact told once per channel.
+notices = sa.Table(
+    "notices",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),  # awaiting review | missed slot | changes requested
+    sa.Column("channel", sa.String(16), nullable=False),  # email | webhook
+    sa.Column("dedupe_key", sa.String(400), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # pending | sent | failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+)
+
+REVIEW_ACTIONS = ("approved", "changes requested", "link created", "link revoked", "link used")
+NOTICE_KINDS = ("awaiting review", "missed slot", "changes requested")
+
+
+def m005_review(conn: Connection) -> None:
+    """Review before publishing: approvals bound to a content hash, an append-only decision log that
+    the database refuses to rewrite, reviewer links, and the notice outbox."""
+    actions = ", ".join(f"'{a}'" for a in REVIEW_ACTIONS)
+    kinds = ", ".join(f"'{k}'" for k in NOTICE_KINDS)
+    _ddl(conn, f"""
+CREATE TABLE post_reviews (
+    post_id VARCHAR(160) NOT NULL PRIMARY KEY,
+    account VARCHAR(64) NOT NULL,
+    approved_hash VARCHAR(64),
+    approved_by TEXT,
+    approved_at {{ts}},
+    rejected_hash VARCHAR(64),
+    rejected_by TEXT,
+    rejected_at {{ts}},
+    comment TEXT,
+    CONSTRAINT fk_post_reviews_post FOREIGN KEY (post_id) REFERENCES posts (post_id) ON DELETE CASCADE,
+    CONSTRAINT ck_post_reviews_approved CHECK (approved_hash IS NULL OR (approved_by IS NOT NULL
+                                                                        AND approved_at IS NOT NULL)),
+    CONSTRAINT ck_post_reviews_rejected CHECK (rejected_hash IS NULL OR (rejected_by IS NOT NULL
+                                                                        AND rejected_at IS NOT NULL))
+)
+
+CREATE TABLE review_log (
+    id {{serial}} PRIMARY KEY,
+    account VARCHAR(64) NOT NULL,
+    at {{ts}} NOT NULL,
+    actor TEXT NOT NULL,
+    action VARCHAR(32) NOT NULL,
+    post_id VARCHAR(160),
+    content_hash VARCHAR(64),
+    parts JSON,
+    media JSON,
+    comment TEXT,
+    findings JSON,
+    CONSTRAINT ck_review_log_action CHECK (action IN ({actions})),
+    CONSTRAINT ck_review_log_decision CHECK (action NOT IN ('approved', 'changes requested')
+                                            OR (post_id IS NOT NULL AND content_hash IS NOT NULL
+                                                AND parts IS NOT NULL))
+)
+
+CREATE INDEX ix_review_log_account ON review_log (account, id)
+
+CREATE TABLE review_links (
+    link_id VARCHAR(32) NOT NULL PRIMARY KEY,
+    account VARCHAR(64) NOT NULL,
+    purpose VARCHAR(16) NOT NULL,
+    created_at {{ts}} NOT NULL,
+    created_by TEXT NOT NULL,
+    expires_at {{ts}} NOT NULL,
+    revoked_at {{ts}},
+    used_at {{ts}},
+    CONSTRAINT ck_review_links_purpose CHECK (purpose IN ('review')),
+    CONSTRAINT ck_review_links_expiry CHECK (expires_at > created_at)
+)
+
+CREATE TABLE link_keys (
+    key_id INTEGER NOT NULL PRIMARY KEY,
+    secret VARCHAR(128) NOT NULL,
+    created_at {{ts}} NOT NULL,
+    CONSTRAINT ck_link_keys_one CHECK (key_id = 1)
+)
+
+CREATE TABLE notices (
+    id {{serial}} PRIMARY KEY,
+    account VARCHAR(64) NOT NULL,
+    kind VARCHAR(32) NOT NULL,
+    channel VARCHAR(16) NOT NULL,
+    dedupe_key VARCHAR(400) NOT NULL,
+    payload JSON NOT NULL,
+    state VARCHAR(16) NOT NULL,
+    attempts INTEGER NOT NULL,
+    created_at {{ts}} NOT NULL,
+    next_attempt_at {{ts}},
+    sent_at {{ts}},
+    last_error TEXT,
+    CONSTRAINT ck_notices_kind CHECK (kind IN ({kinds})),
+    CONSTRAINT ck_notices_channel CHECK (channel IN ('email', 'webhook')),
+    CONSTRAINT ck_notices_state CHECK (state IN ('pending', 'sent', 'failed')),
+    CONSTRAINT ck_notices_pending_has_time CHECK (state <> 'pending' OR next_attempt_at IS NOT NULL),
+    CONSTRAINT ck_notices_attempts CHECK (attempts >= 0)
+)
+
+CREATE UNIQUE INDEX ux_notices_fact ON notices (account, channel, dedupe_key)
+
+CREATE INDEX ix_notices_due ON notices (account, state, next_attempt_at)
+""")
+    if conn.dialect.name == "postgresql":
+        _ddl(conn, """
+CREATE FUNCTION review_log_append_only() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION 'the review log is append-only: %% refused', TG_OP USING ERRCODE = 'check_violation';
+END
+$$ LANGUAGE plpgsql
+
+CREATE TRIGGER review_log_append_only BEFORE UPDATE OR DELETE ON review_log
+    FOR EACH ROW EXECUTE FUNCTION review_log_append_only()
+
+CREATE TRIGGER review_log_no_truncate BEFORE TRUNCATE ON review_log
+    FOR EACH STATEMENT EXECUTE FUNCTION review_log_append_only()
+""")
+    else:
+        _ddl(conn, """
+CREATE TRIGGER review_log_no_update BEFORE UPDATE ON review_log
+BEGIN
+    SELECT RAISE(ABORT, 'the review log is append-only: UPDATE refused');
+END
+
+CREATE TRIGGER review_log_no_delete BEFORE DELETE ON review_log
+BEGIN
+    SELECT RAISE(ABORT, 'the review log is append-only: DELETE refused');
+END
+""")
+
+def m006_web_access(conn: Connection) -> None:
+    """The dashboard's users, API tokens, sessions and audit trail (see scheduler/web)."""
+    _ddl(conn, """
+CREATE TABLE IF NOT EXISTS web_users (
+    username VARCHAR(64) NOT NULL PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    updated_at {ts} NOT NULL
+)
+
+CREATE TABLE IF NOT EXISTS web_tokens (
+    token_id VARCHAR(16) NOT NULL PRIMARY KEY,
+    name VARCHAR(100) NOT NULL,
+    token_hash VARCHAR(64) NOT NULL UNIQUE,
+    created_at {ts} NOT NULL,
+    last_used_at {ts},
+    revoked_at {ts}
+)
+
+CREATE TABLE IF NOT EXISTS web_sessions (
+    session_hash VARCHAR(64) NOT NULL PRIMARY KEY,
+    username VARCHAR(64) NOT NULL,
+    csrf VARCHAR(64) NOT NULL,
+    created_at {ts} NOT NULL,
+    expires_at {ts} NOT NULL
+)
+
+CREATE TABLE IF NOT EXISTS web_audit (
+    id {serial} PRIMARY KEY,
+    account VARCHAR(64) NOT NULL,
+    at {ts} NOT NULL,
+    actor VARCHAR(120) NOT NULL,
+    action VARCHAR(40) NOT NULL,
+    post_id VARCHAR(160),
+    detail TEXT
+)
+
+CREATE INDEX IF NOT EXISTS ix_web_audit_account ON web_audit (account, id)
+""")
+
+
 def m0xx_editing(conn: Connection) -> None:
     """Editing by hand: when and how a person changed a post (an edited text is never overwritten by a re-import;
     a chosen variant is kept), and articles a person removed (imports skip them until restored)."""
@@ -524,5 +805,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m002_time_indexes", m002_time_indexes),
     ("m003_invariants", m003_invariants),
     ("m004_feeds", m004_feeds),
+    ("m005_review", m005_review),
+    ("m006_web_access", m006_web_access),
     ("m0xx_editing", m0xx_editing),
 ]

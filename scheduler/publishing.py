@@ -23,6 +23,9 @@ The rules that keep the account safe:
 - 401 and permission 403s pause the account and put the post back in its place in the queue.
 - Threads go out part by part as a reply chain; each part's id is stored as soon as it is known,
   so an interrupted thread resumes at its first unsent part.
+- With review on (``require_review``), the claim itself checks that what is about to be sent hashes
+  to what a reviewer approved, in the claim's transaction; a post edited after the plan was made
+  (by any process) is not claimed, and the engine sends only the row it claimed.
 
 Retries are not slept on here: a post to retry goes back to the ledger as ``retrying`` with its
 ``next_attempt_at``, and the planner (so preview and the service) shows it at that time.
@@ -51,7 +54,7 @@ from scheduler.publisher.base import (
     Rejected,
     TransientError,
 )
-from scheduler.store import InstanceRecord, LostClaim, PostRecord, Store
+from scheduler.store import InstanceRecord, LostClaim, NotApproved, PostRecord, Store
 
 log = logging.getLogger("scheduler.publishing")
 
@@ -174,7 +177,9 @@ class PublishingEngine:
         policy: RetryPolicy,
         clock: Clock,
         rng: random.Random | None = None,
+        require_review: bool = False,
     ):
+        self.require_review = require_review
         self.store = store
         self.publisher = publisher
         self.account = account
@@ -191,8 +196,13 @@ class PublishingEngine:
         the slot it was first claimed for; a "pin" has a moment of its own."""
         now = self.clock()
         calendar = slot_at is not None and source not in ("pin", "retry")
-        post = self.store.claim_post(post_id, self.instance, slot_at or now, now, calendar_slot=calendar,
-                                     keep_slot=source == "retry")
+        try:
+            post = self.store.claim_post(post_id, self.instance, slot_at or now, now, calendar_slot=calendar,
+                                         keep_slot=source == "retry", require_approval=self.require_review)
+        except NotApproved:
+            log.warning("not sending %s: what it would send is not what a reviewer approved", post_id)
+            return Outcome(post_id, slot_at, "skipped",
+                           detail="awaiting review: it changed since it was approved, or was never approved")
         if post is None:
             holder = self.store.slot_holder(self.account, slot_at) if calendar else None
             detail = (f"slot already taken by {holder}" if holder and holder != post_id

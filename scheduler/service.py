@@ -22,6 +22,9 @@ to exit is handled (one that arrives while starting stops the service as soon as
 
 Posts left ``sending`` (a process killed mid-call, or an error between claim and call) are
 recovered at start and then every three heartbeats while running.
+
+Review notices (notices.py) are checked and delivered every ``[notify] check_interval`` on an
+executor of their own: a slow or failing SMTP server or webhook never holds up a publication.
 """
 
 from __future__ import annotations
@@ -72,6 +75,9 @@ class Service:
         self._revision = -1
         self._last_outcome: str | None = None
         self._scheduler = None
+        from scheduler.notices import ReviewWatcher
+
+        self._review_watcher = ReviewWatcher()
 
     def _make_engine(self, config: Config):
         from scheduler.publisher.factory import make_publisher
@@ -79,7 +85,8 @@ class Service:
 
         publisher = make_publisher(config, clock=self.clock)
         return PublishingEngine(self.store, publisher, account=config.account, instance=self.instance,
-                                policy=RetryPolicy.from_config(config["publisher"]), clock=self.clock)
+                                policy=RetryPolicy.from_config(config["publisher"]), clock=self.clock,
+                                require_review=config["review"]["required"])
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -93,7 +100,8 @@ class Service:
         self._recover(own=False)
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
-            executors={"default": ThreadPoolExecutor(2), "publisher": ThreadPoolExecutor(1)},
+            executors={"default": ThreadPoolExecutor(2), "publisher": ThreadPoolExecutor(1),
+                       "notices": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         service = self.config["service"]
@@ -101,6 +109,8 @@ class Service:
         self._scheduler.add_job(self._watch, "interval", seconds=service["watch_interval"].total_seconds(), id="watch")
         self._scheduler.add_job(self._recover, "interval", seconds=self._stale_after().total_seconds(),
                                 id="recover", kwargs={"own": True})
+        self._scheduler.add_job(self._notices, "interval", seconds=self.config["notify"]["check_interval"].total_seconds(),
+                                id="notices", executor="notices", next_run_time=self.clock())
         self._scheduler.start()
         self._replan()
         from scheduler.feeds import start_polling
@@ -203,6 +213,18 @@ class Service:
             except Exception:
                 log.exception("could not record the heartbeat")
 
+    def _notices(self) -> None:
+        """Queue notices about posts awaiting review (or missing their slot), then deliver what is due."""
+        from scheduler.notices import deliver_due
+
+        config = self.config
+        try:
+            self._review_watcher.check(self.store, config, self.clock())
+            deliver_due(self.store, config, self.clock())
+        except Exception:
+            log.exception("could not check or deliver review notices; trying again in %s",
+                          config["notify"]["check_interval"])
+
     def _watch(self) -> None:
         try:
             revision = self.store.revision(self.config.account)
@@ -295,17 +317,27 @@ class Service:
 
 
 def run_service(config_path: str | None, *, log_json: bool = False, until_empty: bool = False,
-                log_level: int = logging.INFO, signals: Signals | None = None) -> int:
+                log_level: int = logging.INFO, signals: Signals | None = None, web: str | None = None) -> int:
     # First: a SIGTERM or SIGHUP while starting must not kill the process (the CLI installs them
     # even earlier, before importing this module).
     signals = signals or Signals().install()
     from scheduler.logs import setup_logging
 
     setup_logging(json_lines=log_json, level=log_level)
+    dashboard = None
     try:
         config = load_config(config_path)
         service = Service(config, config_path, signals=signals)
+        if web:  # `serve --web`: the dashboard in a thread of this process, on its own ledger connection
+            from scheduler.web.server import WebThread, parse_address
+
+            dashboard = WebThread(config, *parse_address(web))
+            dashboard.start()
     except SchedulerError as exc:
         log.error("%s", exc)
         return exc.exit_code
-    return service.run(until_empty=until_empty)
+    try:
+        return service.run(until_empty=until_empty)
+    finally:
+        if dashboard is not None:
+            dashboard.stop()

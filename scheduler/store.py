@@ -33,7 +33,9 @@ from scheduler import migrations as m
 from scheduler.errors import DuplicateError, QueueError, StoreError
 from scheduler.models import PostState, QueuedPost, text_fingerprint
 from scheduler.store_feeds import FeedEntry, FeedLedger
+from scheduler.store_review import ReviewLedger
 from scheduler.store_types import UTCDateTime
+from scheduler.store_web import WebLedger
 
 PENDING = (PostState.QUEUED.value, PostState.RETRYING.value)
 
@@ -218,7 +220,7 @@ def _json(value):
     return json.loads(value) if isinstance(value, str) else value
 
 
-class Store(FeedLedger):
+class Store(FeedLedger, ReviewLedger, WebLedger):
     """The ledger. Open with ``Store.open(url)``; every public method is one transaction."""
 
     def __init__(self, engine: Engine):
@@ -935,12 +937,17 @@ class Store(FeedLedger):
         return self.claim_post(post_id, instance, slot_at, now) is not None
 
     def claim_post(self, post_id: str, instance: str, slot_at: datetime, now: datetime, *,
-                   calendar_slot: bool = False, keep_slot: bool = False) -> PostRecord | None:
+                   calendar_slot: bool = False, keep_slot: bool = False,
+                   require_approval: bool = False) -> PostRecord | None:
         """``claim``, returning the claimed row (read in the same transaction), or None.
 
         ``calendar_slot``: ``slot_at`` is a slot of the calendar, which only one post of the account
         may ever hold (the ledger's unique index refuses a second, whatever two planners decided:
-        then None). ``keep_slot``: a retry, which goes out for the slot it was first claimed for."""
+        then None). ``keep_slot``: a retry, which goes out for the slot it was first claimed for.
+        ``require_approval`` (review is on): the row about to be sent must hash to its approved hash,
+        checked inside this transaction, after the UPDATE locked the row; otherwise nothing is
+        claimed and ``NotApproved`` is raised. The engine sends the returned row, so what goes out
+        is exactly what was checked."""
         if keep_slot:
             values = dict(slot_at=sa.func.coalesce(m.posts.c.slot_at, sa.literal(slot_at, UTCDateTime)))
         else:
@@ -955,7 +962,10 @@ class Store(FeedLedger):
                 ).rowcount
                 if taken != 1:
                     return None
-                return _record(conn.execute(sa.select(m.posts).where(m.posts.c.post_id == post_id)).one())
+                row = conn.execute(sa.select(m.posts).where(m.posts.c.post_id == post_id)).one()
+                if require_approval and not self.approved_for_sending(conn, row):
+                    raise NotApproved(post_id)  # rolls the claim back
+                return _record(row)
         except sa.exc.IntegrityError:
             return None
 
@@ -1230,6 +1240,10 @@ class Store(FeedLedger):
 
 class LostClaim(Exception):
     """This instance no longer holds the post (another took over, or a person resolved it)."""
+
+
+class NotApproved(Exception):
+    """Review is on and what the post would send is not what a reviewer approved: it was not claimed."""
 
 
 def _db_now() -> datetime:

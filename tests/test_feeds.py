@@ -299,3 +299,24 @@ def test_any_response_gives_entries_with_unique_keys_or_a_feed_error(body):
         return
     keys = [entry.key for entry in parsed.entries]
     assert len(keys) == len(set(keys)) and all(0 < len(key) <= 500 for key in keys)
+
+
+def test_with_review_on_a_new_entry_becomes_drafts_awaiting_review_not_planned_posts(site, ledger, tmp_path, web):
+    from scheduler import agenda, review
+
+    config = parse_config('[fetch]\ntimeout = "2s"\n\n[feeds]\ninterval = "1h"\n\n[review]\nrequired = true\n\n'
+                          '[calendar]\nslots = ["daily 09:00"]\n\n[quota]\ndaily = 0\nmonthly = 0\n',
+                          source=None, env={"SCHEDULER_HOME": str(tmp_path)})
+    blog = Blog(site)
+    blog.publish(Post("older-advice"))
+    feeds.follow(ledger, config, blog.feed_url, NOW, fetcher=web)
+    blog.publish(Post("fresh-advice", tips=2))
+    [result] = poll(ledger, config, NOW + HOUR, web)
+    assert [key for _, key, _ in result.imported] == ["fresh-advice"]
+    waiting = [item.post.post_id for item in review.waiting(ledger, config, NOW + HOUR)]
+    assert waiting == ["fresh-advice-1", "fresh-advice-2"]
+    planned = [e for e in agenda.upcoming(ledger, config, NOW + HOUR, count=5) if e.post is not None]
+    assert planned == []  # nothing goes out until a reviewer approves it
+    review.approve(ledger, config, ["fresh-advice-1"], who="dr-test", now=NOW + HOUR)
+    planned = [e.post.post_id for e in agenda.upcoming(ledger, config, NOW + HOUR, count=5) if e.post is not None]
+    assert planned == ["fresh-advice-1"]

@@ -1,0 +1,212 @@
+"""The page a reviewer link opens: the posts awaiting review as cards, with Approve and Request changes.
+
+The dashboard's server mounts it (``GET`` and ``POST`` on ``/review/<token>``); this module has no
+server of its own. ``handle`` is a plain function from (token, method, form) to a response, and
+``wsgi_app`` wraps it for any WSGI server, so the dashboard can mount either.
+
+Usable on a phone without an account: the token in the URL is the only credential (review_link.py).
+The page shows the waiting posts and nothing else; one form sends every decision at once, and its
+submission spends the link. Each card carries the hash of the text shown, so a decision about a
+text that changed meanwhile is refused, not applied to the new text. Responses are never cached
+and send no Referer (the token is in the URL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from scheduler.config import Config
+from scheduler.errors import ReviewError
+from scheduler.store import Store
+
+HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex, nofollow",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+}
+
+PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }}</title>
+<style>
+body { font: 16px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 40rem; padding: 1rem; color: #1d1d1f; }
+h1 { font-size: 1.3rem; }
+.card { border: 1px solid #ccd; border-radius: .6rem; padding: .8rem 1rem; margin: 1rem 0; }
+.text { white-space: pre-wrap; margin: .4rem 0; }
+.reply { border-left: 3px solid #ccd; padding-left: .6rem; }
+.meta { color: #555; font-size: .85rem; }
+.block { color: #a00; font-weight: 600; }
+.warn { color: #8a5a00; }
+.choices label { display: inline-block; margin: .3rem 1rem .3rem 0; }
+textarea, input[type=text] { width: 100%; box-sizing: border-box; font: inherit; }
+button { font: inherit; padding: .6rem 1.2rem; }
+.notice { background: #eef5ee; padding: .8rem; border-radius: .5rem; }
+.error { background: #fbeaea; padding: .8rem; border-radius: .5rem; }
+</style>
+</head>
+<body>
+<h1>{{ title }}</h1>
+{% if error %}<p class="error">{{ error }}</p>{% endif %}
+{% if message %}<p class="notice">{{ message }}</p>{% endif %}
+{% if items is not none %}
+{% if not items %}<p>Nothing awaits review right now.</p>{% else %}
+<form method="post">
+<p class="meta">Each post goes out only with your approval of exactly this text. Choose for each, then send
+your decisions once: the link then stops working. It expires {{ expires }}.</p>
+{% for item in items %}
+<div class="card">
+  <div class="meta">{{ item.post.post_id }} &middot; {{ item.status }}
+    {% if item.would_go_at %}&middot; would go out {{ local(item.would_go_at) }} if approved now{% endif %}</div>
+  {% for part in item.post.parts %}
+  <div class="text{% if not loop.first %} reply{% endif %}">{{ part }}</div>
+  {% endfor %}
+  {% for path in item.post.media %}<div class="meta">image: {{ basename(path) }}</div>{% endfor %}
+  {% if item.review and item.review.comment and item.status == "changes requested" %}
+  <div class="meta">changes requested by {{ item.review.rejected_by }}: {{ item.review.comment }}</div>{% endif %}
+  {% for f in item.findings %}
+  <div class="{{ f.severity }}">{{ "Blocks approval" if f.severity == "block" else "Check" }}: "{{ f.match }}" &ndash; {{ f.message }}</div>
+  {% endfor %}
+  <input type="hidden" name="hash-{{ item.post.post_id }}" value="{{ item.content_hash }}">
+  <div class="choices">
+    <label><input type="radio" name="decision-{{ item.post.post_id }}" value="approve"{% if item.blocked %} disabled{% endif %}> Approve</label>
+    <label><input type="radio" name="decision-{{ item.post.post_id }}" value="changes"> Request changes</label>
+    <label><input type="radio" name="decision-{{ item.post.post_id }}" value="leave" checked> Decide later</label>
+  </div>
+  <textarea name="comment-{{ item.post.post_id }}" rows="2" placeholder="What should change? (needed to request changes)"></textarea>
+</div>
+{% endfor %}
+<p><label>Your name (for the review log)<input type="text" name="reviewer" maxlength="80"></label></p>
+<p><button type="submit">Send my decisions</button></p>
+</form>
+{% endif %}
+{% endif %}
+</body>
+</html>
+"""
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: str
+    headers: dict[str, str] = field(default_factory=lambda: dict(HEADERS))
+
+
+def handle(store: Store, config: Config, token: str, method: str, form: Mapping[str, str], now: datetime) -> Response:
+    """``GET``: the waiting posts as cards. ``POST``: record the decisions and spend the link."""
+    from scheduler import review, review_link
+
+    try:
+        link = review_link.verify(store, config, token, now)
+    except review_link.LinkInvalid as exc:
+        return _render(config, exc.status, error=str(exc))
+    if method == "GET":
+        return _page(store, config, link, now)
+    if method != "POST":
+        return Response(405, "method not allowed", {**HEADERS, "Content-Type": "text/plain", "Allow": "GET, POST"})
+    try:
+        message = _decide(store, config, link, form, now)
+    except ReviewError as exc:
+        return _page(store, config, link, now, status=400, error=str(exc))
+    return _render(config, 200, message=message)
+
+
+def _page(store, config, link, now, *, status: int = 200, error: str | None = None) -> Response:
+    from scheduler import review
+
+    items = review.waiting(store, config, now)
+    return _render(config, status, items=items, error=error,
+                   expires=link.expires_at.astimezone(config.tz).strftime("%a %d %b %H:%M %Z"))
+
+
+def _decide(store: Store, config: Config, link, form: Mapping[str, str], now: datetime) -> str:
+    from scheduler import notices, review
+    from scheduler.store_review import Decision
+
+    name = (form.get("reviewer") or "").strip()[:80]
+    who = f"{name or 'reviewer'} (link {link.link_id})"
+    chosen = {key.removeprefix("decision-"): value for key, value in form.items()
+              if key.startswith("decision-") and value in ("approve", "changes")}
+    if not chosen:
+        raise ReviewError("choose Approve or Request changes for at least one post")
+    expected = {}
+    for post_id in chosen:
+        if not form.get(f"hash-{post_id}"):
+            raise ReviewError(f"the form is missing the text shown for {post_id}; reload the page")
+        expected[post_id] = form[f"hash-{post_id}"]
+    try:
+        items = {i.post.post_id: i for i in review.items_for(store, config, list(chosen), expected)}
+    except ReviewError as exc:
+        raise ReviewError(f"{exc}. Nothing was recorded; the page below shows the posts as they are now") from None
+    approvals, changes, back = [], [], []
+    for post_id, value in chosen.items():
+        item = items[post_id]
+        if value == "approve":
+            if item.blocked:
+                raise ReviewError(f"{post_id} has a finding that blocks approval; request changes instead")
+            approvals.append(review.decision_for(item))
+        else:
+            comment = (form.get(f"comment-{post_id}") or "").strip()
+            if not comment:
+                raise ReviewError(f"say what should change in {post_id} (the box under it)")
+            changes.append((review.decision_for(item), comment[:2000]))
+            back.extend(notices.changes_requested(config, [item], who=who, comment=comment[:2000]))
+    store.record_link_decisions(config.account, link.link_id, approvals, changes, actor=who, now=now, notices=back)
+    return (f"Thank you. {len(approvals)} approved, {len(changes)} sent back with your comments. "
+            "This link has now been used; ask for a new one to review more.")
+
+
+def _render(config: Config, status: int, **values) -> Response:
+    import os
+
+    from jinja2 import Environment
+
+    env = Environment(autoescape=True)
+    template = env.from_string(PAGE)
+    values.setdefault("items", None)
+    body = template.render(title=f"Posts awaiting review for @{config.handle}", error=values.pop("error", None),
+                           message=values.pop("message", None), basename=os.path.basename,
+                           local=lambda at: at.astimezone(config.tz).strftime("%a %d %b %H:%M %Z"), **values)
+    return Response(status, body)
+
+
+def wsgi_app(open_store: Callable[[], Store], config: Config, clock: Callable[[], datetime]):
+    """A WSGI application serving ``/review/<token>`` (for a dashboard that mounts WSGI apps, and tests)."""
+    from urllib.parse import parse_qsl
+
+    reasons = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 410: "Gone",
+               413: "Payload Too Large"}
+
+    def app(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if not path.startswith("/review/"):
+            response = Response(404, "not found", {**HEADERS, "Content-Type": "text/plain"})
+        else:
+            form: dict[str, str] = {}
+            if method == "POST":
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                if length > 1_000_000:
+                    response = Response(413, "too large", {**HEADERS, "Content-Type": "text/plain"})
+                    start_response(f"413 {reasons[413]}", list(response.headers.items()))
+                    return [response.body.encode()]
+                raw = environ["wsgi.input"].read(length).decode("utf-8", "replace")
+                form = dict(parse_qsl(raw, keep_blank_values=True))
+            store = open_store()
+            try:
+                response = handle(store, config, path.removeprefix("/review/"), method, form, clock())
+            finally:
+                store.close()
+        start_response(f"{response.status} {reasons.get(response.status, 'OK')}", list(response.headers.items()))
+        return [response.body.encode("utf-8")]
+
+    return app

@@ -1,0 +1,159 @@
+"""The ledger's part for the dashboard: users, API tokens, sessions and the audit trail.
+
+A mixin of ``Store`` (the one class that speaks SQL), kept apart so the publishing ledger reads on
+its own. Only hashes of secrets are stored; the web layer (scheduler.web.access) makes and checks them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from scheduler import migrations as m
+from scheduler.errors import AccessError
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    token_id: str
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    username: str
+    csrf: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    post_id: str | None
+    detail: str | None
+
+
+def _token(row) -> TokenRecord:
+    return TokenRecord(row.token_id, row.name, row.created_at, row.last_used_at, row.revoked_at)
+
+
+class WebLedger:
+    """Methods of ``Store`` for the dashboard; each is one transaction."""
+
+    engine: sa.engine.Engine
+
+    # -- users ---------------------------------------------------------------------------------
+
+    def set_password(self, username: str, password_hash: str, now: datetime) -> None:
+        """Set (or replace) a user's password hash; that user's open sessions end."""
+        with self.engine.begin() as conn:
+            done = conn.execute(m.web_users.update().where(m.web_users.c.username == username)
+                                .values(password_hash=password_hash, updated_at=now)).rowcount
+            if not done:
+                conn.execute(m.web_users.insert().values(username=username, password_hash=password_hash,
+                                                         updated_at=now))
+            conn.execute(m.web_sessions.delete().where(m.web_sessions.c.username == username))
+
+    def password_hash(self, username: str) -> str | None:
+        with self._read() as conn:
+            return conn.execute(sa.select(m.web_users.c.password_hash)
+                                .where(m.web_users.c.username == username)).scalar()
+
+    def has_password(self) -> bool:
+        with self._read() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(m.web_users)).scalar() > 0
+
+    # -- API tokens ----------------------------------------------------------------------------
+
+    def add_token(self, token_id: str, name: str, token_hash: str, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            taken = conn.execute(sa.select(m.web_tokens.c.token_id).where(
+                m.web_tokens.c.name == name, m.web_tokens.c.revoked_at.is_(None))).first()
+            if taken:
+                raise AccessError(f"an API token named {name!r} exists already; revoke it first "
+                                  f"(`scheduler web token revoke {name}`) or choose another name")
+            conn.execute(m.web_tokens.insert().values(token_id=token_id, name=name, token_hash=token_hash,
+                                                      created_at=now))
+
+    def tokens(self) -> list[TokenRecord]:
+        with self._read() as conn:
+            rows = conn.execute(sa.select(m.web_tokens).order_by(m.web_tokens.c.created_at)).all()
+        return [_token(r) for r in rows]
+
+    def revoke_token(self, name_or_id: str, now: datetime) -> TokenRecord:
+        """Revoke the live token with this name or id; it is refused from the next request on."""
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(m.web_tokens).where(
+                sa.or_(m.web_tokens.c.name == name_or_id, m.web_tokens.c.token_id == name_or_id),
+                m.web_tokens.c.revoked_at.is_(None))).first()
+            if row is None:
+                raise AccessError(f"no live API token named {name_or_id!r}; `scheduler web token list` shows them")
+            conn.execute(m.web_tokens.update().where(m.web_tokens.c.token_id == row.token_id).values(revoked_at=now))
+        return _token(row)
+
+    def token_by_hash(self, token_hash: str, now: datetime) -> TokenRecord | None:
+        """The live token with this hash (its last use is recorded), or None."""
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(m.web_tokens).where(
+                m.web_tokens.c.token_hash == token_hash, m.web_tokens.c.revoked_at.is_(None))).first()
+            if row is None:
+                return None
+            conn.execute(m.web_tokens.update().where(m.web_tokens.c.token_id == row.token_id)
+                         .values(last_used_at=now))
+        return _token(row)
+
+    # -- sessions ------------------------------------------------------------------------------
+
+    def create_session(self, session_hash: str, username: str, csrf: str, now: datetime,
+                       expires_at: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(m.web_sessions.delete().where(m.web_sessions.c.expires_at <= now))
+            conn.execute(m.web_sessions.insert().values(session_hash=session_hash, username=username, csrf=csrf,
+                                                        created_at=now, expires_at=expires_at))
+
+    def session(self, session_hash: str, now: datetime) -> SessionRecord | None:
+        with self._read() as conn:
+            row = conn.execute(sa.select(m.web_sessions).where(
+                m.web_sessions.c.session_hash == session_hash, m.web_sessions.c.expires_at > now)).first()
+        return SessionRecord(row.username, row.csrf, row.expires_at) if row else None
+
+    def end_session(self, session_hash: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(m.web_sessions.delete().where(m.web_sessions.c.session_hash == session_hash))
+
+    # -- articles (read-only, for the Articles page) ------------------------------------------------
+
+    def article_summaries(self, account: str) -> list[dict]:
+        """Every imported article of the account: key, title, url, source, tip count, imported_at; by title."""
+        with self._read() as conn:
+            rows = conn.execute(sa.select(m.articles).where(m.articles.c.account == account)
+                                .order_by(m.articles.c.title)).all()
+        summaries = []
+        for r in rows:
+            tips = r.tips if isinstance(r.tips, list) else json.loads(r.tips)
+            summaries.append({"article": r.article_key, "title": r.title, "url": r.url, "source": r.source,
+                              "tips": len(tips), "imported_at": r.imported_at})
+        return summaries
+
+    # -- audit -----------------------------------------------------------------------------------
+
+    def record_audit(self, account: str, actor: str, action: str, now: datetime, *, post_id: str | None = None,
+                     detail: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(m.web_audit.insert().values(account=account, at=now, actor=actor, action=action,
+                                                     post_id=post_id, detail=detail))
+
+    def audit(self, account: str, *, limit: int = 50) -> list[AuditRecord]:
+        with self._read() as conn:
+            rows = conn.execute(sa.select(m.web_audit).where(m.web_audit.c.account == account)
+                                .order_by(m.web_audit.c.id.desc()).limit(limit)).all()
+        return [AuditRecord(r.id, r.at, r.actor, r.action, r.post_id, r.detail) for r in rows]

@@ -1,0 +1,136 @@
+"""Every change the dashboard and the API can make, each the CLI's own domain call plus an audit record.
+
+Pages and API routes call these and nothing else to change the ledger, so both check input exactly
+as the CLI does, and every change made through the web is recorded (who, when, what) for the
+History page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from scheduler.config import Config
+from scheduler.errors import ArticleError, QueueError
+from scheduler.store import PostRecord, Store
+
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+
+
+class EditingUnavailable(QueueError):
+    """This build has no post editing (scheduler.editing)."""
+
+
+@dataclass
+class Actions:
+    store: Store
+    config: Config
+    actor: str  # "user:NAME", "token:NAME" or "local"
+    clock: Callable[[], datetime]
+
+    def _audit(self, action: str, post_id: str | None = None, detail: str | None = None) -> None:
+        self.store.record_audit(self.config.account, self.actor, action, self.clock(), post_id=post_id,
+                                detail=detail)
+
+    def _local(self, at: datetime | None) -> str:
+        return at.astimezone(self.config.tz).isoformat() if at else "-"
+
+    def add(self, text: str, at: datetime | None) -> PostRecord:
+        from scheduler import queueing
+
+        record = queueing.add_text(self.store, self.config, text, self.clock(), at=at)
+        self._audit("add", record.post_id, f"queued ({record.weighted_length}/280)" +
+                    (f", pinned at {self._local(at)}" if at else ""))
+        return record
+
+    def edit(self, post_id: str, text: str) -> PostRecord:
+        try:
+            from scheduler import editing
+        except ImportError:
+            raise EditingUnavailable(
+                "editing a post's text is not available in this version (it needs scheduler.editing); "
+                "remove the post and queue the new text instead") from None
+        before = self.store.get(post_id)
+        editing.edit_text(self.store, self.config, post_id, text, self.clock())
+        after = self.store.get(post_id)
+        self._audit("edit", post_id, f"text changed ({before.weighted_length} -> {after.weighted_length}/280)")
+        return after
+
+    def remove(self, post_id: str) -> None:
+        self.store.remove(self.config.account, post_id, self.clock())
+        self._audit("remove", post_id)
+
+    def restore(self, post_id: str) -> None:
+        self.store.restore(self.config.account, post_id, self.clock())
+        self._audit("restore", post_id)
+
+    def move(self, post_id: str, *, before: str | None = None, after: str | None = None, top: bool = False,
+             bottom: bool = False) -> None:
+        if sum(bool(x) for x in (before, after, top, bottom)) != 1:
+            raise QueueError("say where to move the post: exactly one of before, after, top, bottom")
+        self.store.move(self.config.account, post_id, before=before, after=after, top=top, bottom=bottom)
+        where = (f"before {before}" if before else f"after {after}" if after else "to the top" if top
+                 else "to the bottom")
+        self._audit("move", post_id, where)
+
+    def pin(self, post_id: str, at: datetime | None) -> None:
+        self.store.pin(self.config.account, post_id, at, self.clock())
+        self._audit("pin" if at else "unpin", post_id, f"at {self._local(at)}" if at else None)
+
+    def pause(self, reason: str) -> None:
+        reason = reason.strip() or "paused from the dashboard"
+        self.store.pause(self.config.account, reason, self.clock())
+        self._audit("pause", None, reason)
+
+    def resume(self) -> None:
+        self.store.resume(self.config.account)
+        self._audit("resume")
+
+    def resolve(self, post_id: str, *, tweet_id: str | None, retry: bool) -> None:
+        from scheduler.publishing import live_instances
+
+        if bool(tweet_id) == bool(retry):
+            raise QueueError("say how it ended: the post's id on X if it went out, or retry if it did not")
+        if tweet_id and not tweet_id.isdigit():
+            raise QueueError(f"{tweet_id!r} is not a post id (digits, as in x.com/<handle>/status/<id>)")
+        now = self.clock()
+        live = live_instances(self.store, self.config.account, now, self.config["service"]["heartbeat"] * 3)
+        self.store.resolve(self.config.account, post_id, sent_tweet_id=tweet_id, retry=retry, now=now,
+                           live_instances=live)
+        self._audit("resolve", post_id, f"sent as {tweet_id}" if tweet_id else "retry")
+
+    def import_upload(self, filename: str, data: bytes) -> list:
+        """Store an uploaded article under the data directory's uploads/ and import it like `scheduler import`."""
+        from scheduler.library import ARTICLE_SUFFIXES, import_articles
+
+        name = Path(filename or "").name
+        suffix = Path(name).suffix.lower()
+        if suffix not in ARTICLE_SUFFIXES:
+            raise ArticleError(f"{name or 'the upload'}: not an article file; upload one ending in "
+                               f"{', '.join(ARTICLE_SUFFIXES)}")
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise ArticleError(f"{name}: {len(data):,} bytes; articles up to {MAX_UPLOAD_BYTES:,} bytes can be uploaded")
+        if not data.strip():
+            raise ArticleError(f"{name}: the file is empty")
+        folder = self.config.data_dir / "uploads"
+        folder.mkdir(parents=True, exist_ok=True)
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(name).stem).strip(".-")[:80] or "article"
+        path = folder / f"{safe}{suffix}"
+        previous = path.read_bytes() if path.exists() else None
+        path.write_bytes(data)
+        try:
+            results = import_articles(self.store, self.config, [path], self.clock())
+        except Exception:
+            # Nothing half-written: the import wrote nothing, and the file goes back to what it was.
+            if previous is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_bytes(previous)
+            raise
+        for r in results:
+            self._audit("import", None, f"{name}: \"{r.article.title}\", {len(r.report.added)} added, "
+                        f"{len(r.report.updated)} updated, {len(r.report.unchanged)} unchanged")
+        return results

@@ -1,0 +1,321 @@
+"""The HTTP JSON API under /api/v1: the CLI's --json shapes (scheduler.views), over HTTP.
+
+Errors are ``{"error": {"status": N, "message": "..."}}`` with a message a person can act on:
+400 a bad parameter, 401 no credentials, 403 no CSRF token, 404 no such post, 409 the post's state
+does not allow it (or a duplicate text), 422 a text X would refuse, 501 not in this version.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from scheduler.errors import ArticleError, DuplicateError, QueueError, SchedulerError
+from scheduler.web.security import json_error
+
+
+class BadRequest(HTTPException):
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(status_code=status, detail=message)
+
+
+def web_of(request: Request):
+    return request.app.state.web
+
+
+def parse_when(value: str, tz) -> datetime:
+    """ISO 8601 as the CLI reads it (without an offset: the account's local time)."""
+    import click
+
+    from scheduler.cli import parse_when as cli_parse_when
+
+    try:
+        return cli_parse_when(value, tz)
+    except click.BadParameter as exc:
+        raise BadRequest(exc.message) from None
+
+
+def int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name}={raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise BadRequest(f"{name}={value} is out of range; use {low} to {high}")
+    return value
+
+
+async def json_body(request: Request) -> dict:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the request body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object, e.g. {\"text\": \"...\"}")
+    return body
+
+
+def own_post(web, post_id: str):
+    try:
+        post = web.store.get(post_id)
+    except QueueError:
+        post = None
+    if post is None or post.account != web.config.account:
+        raise BadRequest(f"no post with id {post_id!r}; GET /api/v1/queue lists the queue", 404)
+    return post
+
+
+def domain_status(exc: SchedulerError) -> int:
+    from scheduler.web.actions import EditingUnavailable
+
+    if isinstance(exc, EditingUnavailable):
+        return 501
+    if isinstance(exc, DuplicateError):
+        return 409
+    if isinstance(exc, QueueError):
+        return 409
+    if isinstance(exc, ArticleError):
+        return 422
+    return 400
+
+
+# -- handlers --------------------------------------------------------------------------------------
+
+async def preview(request: Request):
+    from scheduler import agenda, views
+
+    web = web_of(request)
+    count = int_param(request, "count", 10, 1, 10000)
+    raw = request.query_params.get("from")
+    now = parse_when(raw, web.config.tz) if raw else web.clock()
+    entries = await run_in_threadpool(agenda.upcoming, web.store, web.config, now, count=count)
+    return JSONResponse([views.entry_json(e, web.config.tz) for e in entries])
+
+
+async def queue_list(request: Request):
+    from scheduler import views
+
+    web = web_of(request)
+    limit = int_param(request, "limit", 50, 1, 100000)
+    offset = int_param(request, "offset", 0, 0, 10**9)
+    posts = await run_in_threadpool(web.store.queue_page, web.config.account, offset=offset, limit=limit)
+    return JSONResponse([views.post_json(p, web.config) for p in posts])
+
+
+async def queue_add(request: Request):
+    from scheduler import views
+
+    web = web_of(request)
+    body = await json_body(request)
+    text = body.get("text")
+    if not isinstance(text, str):
+        raise BadRequest("give the post's text: {\"text\": \"...\"} (and optionally \"at\": an ISO 8601 time)")
+    at = body.get("at")
+    when = parse_when(at, web.config.tz) if isinstance(at, str) and at else None
+    try:
+        record = await run_in_threadpool(web.actions(request).add, text, when)
+    except DuplicateError:
+        raise
+    except QueueError as exc:
+        raise BadRequest(str(exc), 422) from None
+    return JSONResponse(views.post_json(record, web.config), status_code=201)
+
+
+async def queue_get(request: Request):
+    from scheduler import views
+
+    web = web_of(request)
+    post = await run_in_threadpool(own_post, web, request.path_params["post_id"])
+    return JSONResponse(views.post_json(post, web.config))
+
+
+async def queue_patch(request: Request):
+    """Change a post's text, pin (null unpins) and/or position; applied in that order."""
+    from scheduler import views
+
+    web = web_of(request)
+    post_id = request.path_params["post_id"]
+    body = await json_body(request)
+    known = {"text", "pinned_at", "position"}
+    if not body or set(body) - known:
+        raise BadRequest(f"give one or more of {', '.join(sorted(known))}; unknown: "
+                         f"{', '.join(sorted(set(body) - known)) or 'none given'}")
+    await run_in_threadpool(own_post, web, post_id)
+    actions = web.actions(request)
+    if "text" in body:
+        if not isinstance(body["text"], str):
+            raise BadRequest("text must be a string")
+        await run_in_threadpool(actions.edit, post_id, body["text"])
+    if "pinned_at" in body:
+        value = body["pinned_at"]
+        if value is not None and not isinstance(value, str):
+            raise BadRequest("pinned_at must be an ISO 8601 time, or null to unpin")
+        await run_in_threadpool(actions.pin, post_id, parse_when(value, web.config.tz) if value else None)
+    if "position" in body:
+        await run_in_threadpool(lambda: actions.move(post_id, **_position(body["position"])))
+    post = await run_in_threadpool(own_post, web, post_id)
+    return JSONResponse(views.post_json(post, web.config))
+
+
+def _position(value) -> dict:
+    if value in ("top", "bottom"):
+        return {value: True}
+    if isinstance(value, dict) and len(value) == 1 and set(value) <= {"before", "after"}:
+        (key, other), = value.items()
+        if isinstance(other, str) and other:
+            return {key: other}
+    raise BadRequest('position must be "top", "bottom", {"before": POST_ID} or {"after": POST_ID}')
+
+
+async def queue_delete(request: Request):
+    from scheduler import views
+
+    web = web_of(request)
+    post_id = request.path_params["post_id"]
+    await run_in_threadpool(own_post, web, post_id)
+    await run_in_threadpool(web.actions(request).remove, post_id)
+    return JSONResponse(views.post_json(await run_in_threadpool(own_post, web, post_id), web.config))
+
+
+async def queue_restore(request: Request):
+    from scheduler import views
+
+    web = web_of(request)
+    post_id = request.path_params["post_id"]
+    await run_in_threadpool(own_post, web, post_id)
+    await run_in_threadpool(web.actions(request).restore, post_id)
+    return JSONResponse(views.post_json(await run_in_threadpool(own_post, web, post_id), web.config))
+
+
+async def pause(request: Request):
+    web = web_of(request)
+    body = await json_body(request)
+    await run_in_threadpool(web.actions(request).pause, str(body.get("reason") or ""))
+    state = await run_in_threadpool(web.store.account_state, web.config.account)
+    return JSONResponse({"paused": state.paused, "paused_reason": state.pause_reason})
+
+
+async def resume(request: Request):
+    web = web_of(request)
+    await run_in_threadpool(web.actions(request).resume)
+    return JSONResponse({"paused": False, "paused_reason": None})
+
+
+async def resolve(request: Request):
+    from scheduler import views
+
+    web = web_of(request)
+    post_id = request.path_params["post_id"]
+    body = await json_body(request)
+    await run_in_threadpool(own_post, web, post_id)
+    await run_in_threadpool(lambda: web.actions(request).resolve(
+        post_id, tweet_id=str(body.get("tweet_id") or "") or None, retry=bool(body.get("retry"))))
+    return JSONResponse(views.post_json(await run_in_threadpool(own_post, web, post_id), web.config))
+
+
+async def history(request: Request):
+    from scheduler import views
+
+    web = web_of(request)
+    limit = int_param(request, "limit", 50, 1, 100000)
+    records = await run_in_threadpool(web.store.history, web.config.account, limit=limit)
+    return JSONResponse([views.post_json(p, web.config) for p in records])
+
+
+async def status(request: Request):
+    from scheduler import health
+
+    web = web_of(request)
+    return JSONResponse(await run_in_threadpool(health.status, web.store, web.config, web.clock()))
+
+
+async def revision(request: Request):
+    web = web_of(request)
+    return JSONResponse({"revision": await run_in_threadpool(web.store.revision, web.config.account)})
+
+
+async def audit(request: Request):
+    web = web_of(request)
+    limit = int_param(request, "limit", 50, 1, 10000)
+    records = await run_in_threadpool(web.store.audit, web.config.account, limit=limit)
+    return JSONResponse([audit_json(r, web.config.tz) for r in records])
+
+
+def audit_json(record, tz) -> dict:
+    return {"at": record.at.astimezone(tz).isoformat(), "actor": record.actor, "action": record.action,
+            "post_id": record.post_id, "detail": record.detail}
+
+
+async def openapi(request: Request):
+    from scheduler.web.openapi import spec
+
+    return JSONResponse(spec())
+
+
+def routes() -> list:
+    return [
+        Route("/preview", preview),
+        Route("/queue", queue_list, methods=["GET"]),
+        Route("/queue", queue_add, methods=["POST"]),
+        Route("/queue/{post_id}", queue_get, methods=["GET"]),
+        Route("/queue/{post_id}", queue_patch, methods=["PATCH"]),
+        Route("/queue/{post_id}", queue_delete, methods=["DELETE"]),
+        Route("/queue/{post_id}/restore", queue_restore, methods=["POST"]),
+        Route("/queue/{post_id}/resolve", resolve, methods=["POST"]),
+        Route("/pause", pause, methods=["POST"]),
+        Route("/resume", resume, methods=["POST"]),
+        Route("/history", history),
+        Route("/status", status),
+        Route("/revision", revision),
+        Route("/audit", audit),
+        Route("/openapi.json", openapi),
+    ]
+
+
+# -- errors ------------------------------------------------------------------------------------------
+
+async def _http_error(request: Request, exc: HTTPException):
+    if request.url.path.startswith("/api/"):
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no such endpoint {request.url.path}; GET /api/v1/openapi.json lists them"
+        if exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}; GET /api/v1/openapi.json lists the methods"
+        return json_error(exc.status_code, message)
+    from scheduler.web.pages import error_page
+
+    return error_page(request, exc.status_code, exc.detail if isinstance(exc.detail, str) else "request failed")
+
+
+async def _domain_error(request: Request, exc: SchedulerError):
+    status = domain_status(exc)
+    if request.url.path.startswith("/api/"):
+        return json_error(status, str(exc))
+    from scheduler.web.pages import error_page
+
+    return error_page(request, status, str(exc))
+
+
+async def _unexpected(request: Request, exc: Exception):
+    import logging
+
+    logging.getLogger("scheduler.web").exception("unexpected error on %s %s", request.method, request.url.path)
+    message = "the server failed on this request; the log has the details"
+    if request.url.path.startswith("/api/"):
+        return json_error(500, message)
+    from scheduler.web.pages import error_page
+
+    return error_page(request, 500, message)
+
+
+def exception_handlers() -> dict:
+    return {HTTPException: _http_error, SchedulerError: _domain_error, Exception: _unexpected}

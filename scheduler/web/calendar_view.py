@@ -1,0 +1,86 @@
+"""The calendar page's data: a week or a month of the account's local days, with the plan's entries
+(exactly what `preview --json` lists for those days) and the posts already sent in them."""
+
+from __future__ import annotations
+
+import calendar as _cal
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from scheduler.config import Config
+from scheduler.store import Store
+
+MAX_PLAN = 10000  # preview's own --count limit
+
+
+@dataclass
+class Day:
+    day: date
+    in_range: bool
+    planned: list = field(default_factory=list)  # views.entry_json dicts
+    sent: list = field(default_factory=list)  # views.post_json dicts
+
+
+@dataclass
+class CalendarPage:
+    view: str  # week | month
+    start: date  # first day shown (a Monday)
+    end: date  # the day after the last day shown
+    first: date  # first day of the week or month asked for
+    previous: date
+    next: date
+    days: list[Day]
+
+    @property
+    def weeks(self) -> list[list[Day]]:
+        return [self.days[i:i + 7] for i in range(0, len(self.days), 7)]
+
+
+def span(view: str, around: date) -> tuple[date, date, date, date, date]:
+    """(first day asked for, first shown, end shown, previous period's first day, next period's first day)."""
+    if view == "week":
+        first = around - timedelta(days=around.weekday())
+        return first, first, first + timedelta(days=7), first - timedelta(days=7), first + timedelta(days=7)
+    first = around.replace(day=1)
+    last = first.replace(day=_cal.monthrange(first.year, first.month)[1])
+    start = first - timedelta(days=first.weekday())
+    end = last + timedelta(days=7 - last.weekday())
+    previous = (first - timedelta(days=1)).replace(day=1)
+    return first, start, end, previous, last + timedelta(days=1)
+
+
+def planned_between(store: Store, config: Config, now: datetime, start: datetime, end: datetime) -> list:
+    """The plan's entries with ``start <= at < end``: the preview from ``now``, read as far as ``end``."""
+    from scheduler import agenda
+
+    if end <= now - config["calendar"]["grace"]:
+        return []
+    count, entries, seen = 50, [], -1
+    while True:
+        entries = agenda.upcoming(store, config, now, count=count)
+        if not entries or entries[-1].at >= end or len(entries) == seen or count >= MAX_PLAN:
+            break
+        seen, count = len(entries), min(count * 4, MAX_PLAN)
+    return [e for e in entries if start <= e.at < end]
+
+
+def calendar_page(store: Store, config: Config, now: datetime, *, view: str, around: date | None) -> CalendarPage:
+    from scheduler import views
+
+    tz = config.tz
+    around = around or now.astimezone(tz).date()
+    first, start, end, previous, nxt = span(view, around)
+    start_at = datetime.combine(start, time(0), tz)
+    end_at = datetime.combine(end, time(0), tz)
+    days = {start + timedelta(days=i): Day(start + timedelta(days=i), view == "week" or
+                                           (start + timedelta(days=i)).month == first.month)
+            for i in range((end - start).days)}
+    for entry in planned_between(store, config, now, start_at, end_at):
+        days[entry.at.astimezone(tz).date()].planned.append(views.entry_json(entry, tz))
+    for post in store.published_since(config.account, start_at):
+        at = post.slot_at or post.sent_at
+        if at is not None and at < end_at:
+            day = days.get(at.astimezone(tz).date())
+            if day is not None:
+                day.sent.append(views.post_json(post, config))
+    return CalendarPage(view, start, end, first, previous, nxt, list(days.values()))

@@ -1,0 +1,139 @@
+"""The API's OpenAPI 3.1 description, served at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _ok(schema: dict, description: str = "OK") -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERRORS = {str(code): {"$ref": f"#/components/responses/E{code}"} for code in (400, 401, 403, 404, 409, 422)}
+POST_ID = {"name": "post_id", "in": "path", "required": True, "schema": {"type": "string"}}
+NULLABLE_STRING = {"type": ["string", "null"]}
+
+
+def spec() -> dict:
+    entry = {
+        "type": "object",
+        "description": "One entry of the plan: the same object as `scheduler preview --json` prints.",
+        "properties": {
+            "at": {"type": "string", "format": "date-time", "description": "slot time with the account's offset"},
+            "at_utc": {"type": "string", "format": "date-time"},
+            "post_id": NULLABLE_STRING,
+            "text": NULLABLE_STRING,
+            "weighted_length": {"type": ["integer", "null"]},
+            "thread": {"type": ["array", "null"], "items": {"type": "string"}},
+            "source": {"enum": ["slot", "pin", "retry", "missed pin", "missed retry", "recycle"]},
+            "reason": {"type": ["string", "null"], "description": "why the slot is empty"},
+            "article": NULLABLE_STRING,
+            "tip": {"type": ["integer", "null"]},
+        },
+    }
+    post = {
+        "type": "object",
+        "description": "A post in the ledger: the same object as `scheduler queue list --json` and `history --json`.",
+        "properties": {
+            "post_id": {"type": "string"},
+            "state": {"enum": ["queued", "retrying", "sending", "sent", "failed", "unknown", "removed"]},
+            "text": {"type": "string"},
+            "weighted_length": {"type": "integer"},
+            "thread": {"type": ["array", "null"], "items": {"type": "string"}},
+            "article": NULLABLE_STRING, "tip": {"type": ["integer", "null"]},
+            "position": {"type": "number"},
+            "pinned_at": NULLABLE_STRING, "next_attempt_at": NULLABLE_STRING,
+            "attempts": {"type": "integer"},
+            "slot_at": NULLABLE_STRING, "sent_at": NULLABLE_STRING,
+            "tweet_id": NULLABLE_STRING, "tweet_ids": {"type": "array", "items": {"type": "string"}},
+            "url": {"type": ["string", "null"], "description": "https://x.com/<handle>/status/<id>"},
+            "error": NULLABLE_STRING, "http_status": {"type": ["integer", "null"]},
+        },
+    }
+    error = {"type": "object", "properties": {"error": {"type": "object", "properties": {
+        "status": {"type": "integer"}, "message": {"type": "string", "description": "what went wrong and how to fix it"}}}}}
+    responses = {
+        f"E{code}": _ok(_ref("Error"), text) for code, text in [
+            (400, "a bad parameter or body"), (401, "no API token or session"),
+            (403, "a session request without its CSRF token: nothing changed"), (404, "no such post"),
+            (409, "the post's state does not allow this, or the text is a duplicate"),
+            (422, "a text X would refuse (empty, too long)")]
+    }
+    limit = {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 50, "minimum": 1}}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "tip-scheduler API",
+            "version": "1",
+            "description": "The CLI's --json output over HTTP. Authenticate with `Authorization: Bearer <token>` "
+                           "(`scheduler web token create NAME`). Times without an offset are read in the "
+                           "account's time zone.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"PlanEntry": entry, "Post": post, "Error": error},
+            "responses": responses,
+        },
+        "paths": {
+            "/preview": {"get": {
+                "summary": "The next posts exactly as they will be sent (`scheduler preview --json`)",
+                "parameters": [
+                    {"name": "count", "in": "query", "schema": {"type": "integer", "default": 10, "minimum": 1,
+                                                                 "maximum": 10000}},
+                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date-time"},
+                     "description": "plan from this time instead of now"}],
+                "responses": {"200": _ok({"type": "array", "items": _ref("PlanEntry")}), **ERRORS}}},
+            "/queue": {
+                "get": {"summary": "Pending posts in queue order (`scheduler queue list --json`)",
+                        "parameters": [limit, {"name": "offset", "in": "query", "schema": {"type": "integer"}}],
+                        "responses": {"200": _ok({"type": "array", "items": _ref("Post")}), **ERRORS}},
+                "post": {"summary": "Queue a post by its text (`scheduler queue add`)",
+                         "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                             "type": "object", "required": ["text"], "properties": {
+                                 "text": {"type": "string"},
+                                 "at": {"type": "string", "format": "date-time", "description": "pin it to this time"}}}}}},
+                         "responses": {"201": _ok(_ref("Post"), "queued"), **ERRORS}}},
+            "/queue/{post_id}": {
+                "parameters": [POST_ID],
+                "get": {"summary": "One post", "responses": {"200": _ok(_ref("Post")), **ERRORS}},
+                "patch": {"summary": "Change text, pin and/or position (applied in that order)",
+                          "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                              "type": "object", "properties": {
+                                  "text": {"type": "string", "description": "checked as the CLI checks it; 501 "
+                                           "where this version cannot edit"},
+                                  "pinned_at": {"type": ["string", "null"], "format": "date-time",
+                                                "description": "null unpins"},
+                                  "position": {"oneOf": [{"enum": ["top", "bottom"]},
+                                                         {"type": "object", "properties": {"before": {"type": "string"}}},
+                                                         {"type": "object", "properties": {"after": {"type": "string"}}}]}}}}}},
+                          "responses": {"200": _ok(_ref("Post")), **ERRORS}},
+                "delete": {"summary": "Remove from the queue (kept in the ledger as removed)",
+                           "responses": {"200": _ok(_ref("Post")), **ERRORS}}},
+            "/queue/{post_id}/restore": {"parameters": [POST_ID], "post": {
+                "summary": "Put a removed post back in its place", "responses": {"200": _ok(_ref("Post")), **ERRORS}}},
+            "/queue/{post_id}/resolve": {"parameters": [POST_ID], "post": {
+                "summary": "Settle an unknown or failed post (`scheduler resolve`)",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"tweet_id": {"type": "string"}, "retry": {"type": "boolean"}}}}}},
+                "responses": {"200": _ok(_ref("Post")), **ERRORS}}},
+            "/pause": {"post": {"summary": "Pause publishing (`scheduler queue pause`)",
+                                "requestBody": {"content": {"application/json": {"schema": {
+                                    "type": "object", "properties": {"reason": {"type": "string"}}}}}},
+                                "responses": {"200": _ok({"type": "object"}), **ERRORS}}},
+            "/resume": {"post": {"summary": "Resume publishing", "responses": {"200": _ok({"type": "object"}), **ERRORS}}},
+            "/history": {"get": {"summary": "Sent, failed and unknown posts, newest first (`scheduler history --json`)",
+                                 "parameters": [limit],
+                                 "responses": {"200": _ok({"type": "array", "items": _ref("Post")}), **ERRORS}}},
+            "/status": {"get": {"summary": "Service, queue, quota, what needs a person (`scheduler status --json`)",
+                                "responses": {"200": _ok({"type": "object"}), **ERRORS}}},
+            "/revision": {"get": {"summary": "The ledger's revision: it moves on every change to the account",
+                                  "responses": {"200": _ok({"type": "object", "properties": {
+                                      "revision": {"type": "integer"}}}), **ERRORS}}},
+            "/audit": {"get": {"summary": "Changes made through the web and the API (who, when, what)",
+                               "parameters": [limit], "responses": {"200": _ok({"type": "array"}), **ERRORS}}},
+        },
+    }

@@ -1,0 +1,466 @@
+"""The dashboard's pages: server-rendered HTML (Jinja2, autoescaped), refreshed by htmx.
+
+Each handler reads through the same functions as the CLI and changes the ledger only through
+scheduler.web.actions. Forms post back and redirect (303); a refused change shows the page again
+with the domain's own message and a 4xx status.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import date
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from scheduler.errors import SchedulerError
+from scheduler.web.app import HERE
+
+QUEUE_PAGE = 50
+
+
+@functools.cache
+def _env():
+    import jinja2
+
+    from scheduler.web.render import post_html
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["post_html"] = post_html
+    return env
+
+
+def editing_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("scheduler.editing") is not None
+
+
+def _page_context(request: Request) -> dict:
+    web = request.app.state.web
+    principal = request.scope.get("state", {}).get("principal")
+    return {
+        "request": request,
+        "handle": web.config.handle,
+        "zone": web.config.tz.key,
+        "csrf": principal.csrf if principal and principal.csrf else "",
+        "actor": principal.actor if principal else None,
+        "revision": web.store.revision(web.config.account),
+        "editing": editing_available(),
+        "error": None,
+        "notice": None,
+        "path": request.url.path,
+        "live_url": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+    }
+
+
+def render_sync(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
+    html = _env().get_template(template).render(**{**_page_context(request), **context})
+    return HTMLResponse(html, status_code=status)
+
+
+async def render(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
+    return await run_in_threadpool(render_sync, request, template, status, **context)
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    try:
+        return render_sync(request, "error.html", status, error=message, title=str(status))
+    except Exception:
+        from markupsafe import escape
+
+        return HTMLResponse(f"<!doctype html><title>{status}</title><p role=alert>{escape(message)}</p>", status)
+
+
+def web_of(request: Request):
+    return request.app.state.web
+
+
+async def _form(request: Request) -> dict:
+    async with request.form() as form:
+        return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def _back(to: str) -> RedirectResponse:
+    return RedirectResponse(to, status_code=303)
+
+
+# -- sign in -------------------------------------------------------------------------------------
+
+async def login_page(request: Request, *, error: str | None = None, status: int = 200):
+    import secrets
+
+    from scheduler.web.security import LOGIN_COOKIE, cookie_header
+
+    web = web_of(request)
+    # Keep the token a login page already gave this browser: a second tab (or the browser's favicon
+    # request, redirected here) must not invalidate the first form.
+    token = request.cookies.get(LOGIN_COOKIE, "")
+    if len(token) < 32:
+        token = secrets.token_urlsafe(32)
+    response = await render(request, "login.html", status, title="Sign in", login_csrf=token, error=error,
+                            open_mode=await run_in_threadpool(web.open_mode),
+                            next=_safe_next(request.query_params.get("next")))
+    response.headers.append("set-cookie", cookie_header(request, LOGIN_COOKIE, token, 3600))
+    return response
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a path on this site: never an open redirect to another."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/calendar"
+
+
+async def login(request: Request):
+    from scheduler.web.access import DEFAULT_USER, verify_password
+    from scheduler.web.security import SESSION_COOKIE, cookie_header
+
+    web = web_of(request)
+    form = await _form(request)
+    username = (form.get("username") or DEFAULT_USER).strip()
+    password = form.get("password", "")
+    client = request.client.host if request.client else "unknown"
+    keys = [f"ip:{client}", f"user:{username}"]
+    now = web.clock()
+    wait = web.limiter.retry_after(keys, now)
+    if wait is not None:
+        minutes = max(1, int(wait.total_seconds() // 60) + 1)
+        return await login_page(request, error=f"too many failed sign-ins; try again in {minutes} minute(s)",
+                                status=429)
+    stored = await run_in_threadpool(web.store.password_hash, username)
+    if not await run_in_threadpool(verify_password, password, stored):
+        web.limiter.failed(keys, now)
+        return await login_page(request, error="wrong user name or password", status=401)
+    web.limiter.succeeded(keys)
+    session = await run_in_threadpool(web.open_session, username)
+    response = _back(_safe_next(form.get("next")))
+    response.headers.append("set-cookie", cookie_header(request, SESSION_COOKIE, session.cookie, web.session_seconds))
+    return response
+
+
+async def logout(request: Request):
+    from scheduler.web.security import SESSION_COOKIE, cookie_header
+
+    web = web_of(request)
+    principal = request.state.principal
+    if principal.session_hash:
+        await run_in_threadpool(web.store.end_session, principal.session_hash)
+    response = _back("/login")
+    response.headers.append("set-cookie", cookie_header(request, SESSION_COOKIE, "", 0))
+    return response
+
+
+# -- calendar ------------------------------------------------------------------------------------
+
+async def calendar(request: Request):
+    from scheduler.web.calendar_view import calendar_page
+
+    web = web_of(request)
+    view = request.query_params.get("view", "week")
+    if view not in ("week", "month"):
+        return error_page(request, 400, f"view={view!r}: use week or month")
+    raw = request.query_params.get("date")
+    try:
+        around = date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return error_page(request, 400, f"date={raw!r} is not a date; use YYYY-MM-DD")
+    page = await run_in_threadpool(calendar_page, web.store, web.config, web.clock(), view=view, around=around)
+    today = web.clock().astimezone(web.config.tz).date()
+    return await render(request, "calendar.html", title="Calendar", page=page, today=today)
+
+
+# -- queue ---------------------------------------------------------------------------------------
+
+def _queue_context(web, offset: int) -> dict:
+    from scheduler import views
+
+    account = web.config.account
+    posts = web.store.queue_page(account, offset=offset, limit=QUEUE_PAGE + 1)
+    removed = web.store.queue_page(account, limit=20, states=("removed",))
+    return {
+        "posts": [views.post_json(p, web.config) | {"media": list(p.media)} for p in posts[:QUEUE_PAGE]],
+        "more": len(posts) > QUEUE_PAGE,
+        "offset": offset,
+        "page_size": QUEUE_PAGE,
+        "removed": [views.post_json(p, web.config) for p in removed],
+        "account_state": web.store.account_state(account),
+    }
+
+
+async def queue(request: Request, *, error: str | None = None, status: int = 200, form: dict | None = None):
+    web = web_of(request)
+    try:
+        offset = max(0, int(request.query_params.get("offset", "0")))
+    except ValueError:
+        offset = 0
+    context = await run_in_threadpool(_queue_context, web, offset)
+    return await render(request, "queue.html", status, title="Queue", error=error, form=form or {}, **context)
+
+
+async def _queue_change(request: Request, change, *, back: str = "/queue"):
+    """Run a change; htmx callers get 204 (the page refreshes itself), forms a redirect or the page with the error."""
+    from scheduler.web.api import domain_status
+
+    try:
+        await run_in_threadpool(change)
+    except SchedulerError as exc:
+        if request.headers.get("hx-request"):
+            return Response(str(exc), status_code=domain_status(exc), media_type="text/plain")
+        return await queue(request, error=str(exc), status=domain_status(exc))
+    if request.headers.get("hx-request"):
+        return Response(status_code=204, headers={"HX-Trigger": "ledger-changed"})
+    return _back(back)
+
+
+def _when(web, value: str):
+    from scheduler.errors import QueueError
+    from scheduler.web.api import BadRequest, parse_when
+
+    try:
+        return parse_when(value, web.config.tz)
+    except BadRequest as exc:
+        raise QueueError(exc.detail) from None
+
+
+async def queue_add(request: Request):
+    web = web_of(request)
+    form = await _form(request)
+    actions = web.actions(request)
+
+    def change():
+        at = _when(web, form["at"]) if form.get("at") else None
+        actions.add(form.get("text", ""), at)
+
+    try:
+        await run_in_threadpool(change)
+    except SchedulerError as exc:
+        from scheduler.web.api import domain_status
+
+        return await queue(request, error=str(exc), status=domain_status(exc), form=form)
+    return _back("/queue")
+
+
+async def queue_move(request: Request):
+    web = web_of(request)
+    form = await _form(request)
+    post_id = request.path_params["post_id"]
+    where = {k: form[k] for k in ("before", "after") if form.get(k)}
+    where |= {k: True for k in ("top", "bottom") if form.get("to") == k}
+    return await _queue_change(request, lambda: web.actions(request).move(post_id, **where))
+
+
+async def queue_pin(request: Request):
+    web = web_of(request)
+    form = await _form(request)
+    post_id = request.path_params["post_id"]
+
+    def change():
+        at = None if form.get("clear") else _when(web, form.get("at", ""))
+        web.actions(request).pin(post_id, at)
+
+    return await _queue_change(request, change)
+
+
+async def queue_remove(request: Request):
+    web = web_of(request)
+    post_id = request.path_params["post_id"]
+    return await _queue_change(request, lambda: web.actions(request).remove(post_id))
+
+
+async def queue_restore(request: Request):
+    web = web_of(request)
+    post_id = request.path_params["post_id"]
+    return await _queue_change(request, lambda: web.actions(request).restore(post_id))
+
+
+async def queue_edit(request: Request):
+    web = web_of(request)
+    form = await _form(request)
+    post_id = request.path_params["post_id"]
+    return await _queue_change(request, lambda: web.actions(request).edit(post_id, form.get("text", "")))
+
+
+async def queue_pause(request: Request):
+    web = web_of(request)
+    form = await _form(request)
+    return await _queue_change(request, lambda: web.actions(request).pause(form.get("reason", "")))
+
+
+async def queue_resume(request: Request):
+    web = web_of(request)
+    return await _queue_change(request, lambda: web.actions(request).resume())
+
+
+async def count(request: Request):
+    """The live weighted-length counter: X's count of the text as typed (the CLI's own counter)."""
+    from scheduler.tweet_length import MAX_WEIGHTED_LENGTH, weighted_length
+
+    form = await _form(request)
+    text = form.get("text", "").strip()
+    length = weighted_length(text)
+    return await render(request, "_count.html", length=length, limit=MAX_WEIGHTED_LENGTH,
+                        over=length > MAX_WEIGHTED_LENGTH)
+
+
+async def media(request: Request):
+    """An image of a post, by its place in the post's media list (only files the ledger names)."""
+    from starlette.responses import FileResponse
+
+    from scheduler.web.api import own_post
+
+    web = web_of(request)
+    post = await run_in_threadpool(own_post, web, request.path_params["post_id"])
+    index = request.path_params["index"]
+    if index >= len(post.media):
+        return error_page(request, 404, "no such image")
+    return FileResponse(post.media[index])
+
+
+# -- articles ------------------------------------------------------------------------------------
+
+async def articles(request: Request, *, error: str | None = None, status: int = 200, notice: str | None = None):
+    web = web_of(request)
+    summaries = await run_in_threadpool(web.store.article_summaries, web.config.account)
+    return await render(request, "articles.html", status, title="Articles", articles=summaries, error=error,
+                        notice=notice)
+
+
+async def articles_upload(request: Request):
+    from scheduler.web.api import domain_status
+
+    web = web_of(request)
+    async with request.form(max_part_size=3 * 1024 * 1024) as form:
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str) or not upload.filename:
+            return await articles(request, error="choose an article file to upload (.md, .txt or .html)", status=400)
+        data = await upload.read()
+        filename = upload.filename
+    try:
+        results = await run_in_threadpool(web.actions(request).import_upload, filename, data)
+    except SchedulerError as exc:
+        return await articles(request, error=str(exc), status=domain_status(exc))
+    first = results[0]
+    return _back(f"/articles/{first.article.key}")
+
+
+def _article_detail(web, key: str):
+    from scheduler.compose import compose_tip
+    from scheduler.evergreen import _article
+    from scheduler.templates import TIP, load_templates
+
+    article = _article(web.store, web.config, key)
+    if article is None:
+        return None
+    env = load_templates(web.config.templates_dir)
+    hashtags = article.hashtags or web.config["compose"]["hashtags"]
+    tips = []
+    for tip in article.tips:
+        variants, seen = [], set()
+        for n in range(len(env.variants(TIP))):
+            post = compose_tip(article, tip, handle=web.config.handle, hashtags=hashtags, variant=n, env=env)
+            if post.text not in seen:
+                seen.add(post.text)
+                variants.append(post)
+        tips.append((tip, variants))
+    return article, tips
+
+
+async def article(request: Request):
+    web = web_of(request)
+    key = request.path_params["key"]
+    try:
+        found = await run_in_threadpool(_article_detail, web, key)
+    except SchedulerError as exc:
+        return error_page(request, 422, str(exc))
+    if found is None:
+        return error_page(request, 404, f"no article {key!r}; the Articles page lists them")
+    art, tips = found
+    return await render(request, "article.html", title=art.title, article=art, key=key, tips=tips)
+
+
+# -- history and status ----------------------------------------------------------------------------
+
+def _history_context(web) -> dict:
+    from scheduler import views
+    from scheduler.web.api import audit_json
+
+    account = web.config.account
+    return {
+        "records": [views.post_json(p, web.config) for p in web.store.history(account, limit=100)],
+        "audit": [audit_json(r, web.config.tz) for r in web.store.audit(account, limit=100)],
+    }
+
+
+async def history(request: Request, *, error: str | None = None, status: int = 200):
+    web = web_of(request)
+    context = await run_in_threadpool(_history_context, web)
+    return await render(request, "history.html", status, title="History", error=error, **context)
+
+
+async def resolve(request: Request):
+    from scheduler.web.api import domain_status
+
+    web = web_of(request)
+    form = await _form(request)
+    post_id = request.path_params["post_id"]
+    try:
+        await run_in_threadpool(lambda: web.actions(request).resolve(
+            post_id, tweet_id=form.get("tweet_id", "").strip() or None, retry=form.get("retry") == "1"))
+    except SchedulerError as exc:
+        return await history(request, error=str(exc), status=domain_status(exc))
+    return _back("/history")
+
+
+async def status_page(request: Request):
+    from scheduler import health
+
+    web = web_of(request)
+    report = await run_in_threadpool(health.status, web.store, web.config, web.clock())
+    return await render(request, "status.html", title="Status", report=report)
+
+
+async def live(request: Request):
+    """Polled by every page: 204 while the ledger's revision stands, else a new poller and a
+    ``ledger-changed`` event that makes the page's live region reload itself."""
+    web = web_of(request)
+    current = await run_in_threadpool(web.store.revision, web.config.account)
+    if request.query_params.get("rev") == str(current):
+        return Response(status_code=204)
+    return HTMLResponse(_env().get_template("_live.html").render(revision=current),
+                        headers={"HX-Trigger": "ledger-changed"})
+
+
+async def home(request: Request):
+    return _back("/calendar")
+
+
+def routes() -> list:
+    return [
+        Route("/", home),
+        Route("/login", login_page, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/calendar", calendar),
+        Route("/queue", queue, methods=["GET"]),
+        Route("/queue", queue_add, methods=["POST"]),
+        Route("/queue/pause", queue_pause, methods=["POST"]),
+        Route("/queue/resume", queue_resume, methods=["POST"]),
+        Route("/queue/{post_id}/move", queue_move, methods=["POST"]),
+        Route("/queue/{post_id}/pin", queue_pin, methods=["POST"]),
+        Route("/queue/{post_id}/remove", queue_remove, methods=["POST"]),
+        Route("/queue/{post_id}/restore", queue_restore, methods=["POST"]),
+        Route("/queue/{post_id}/edit", queue_edit, methods=["POST"]),
+        Route("/compose/count", count, methods=["POST"]),
+        Route("/media/{post_id}/{index:int}", media),
+        Route("/articles", articles, methods=["GET"]),
+        Route("/articles", articles_upload, methods=["POST"]),
+        Route("/articles/{key}", article),
+        Route("/history", history, methods=["GET"]),
+        Route("/history/{post_id}/resolve", resolve, methods=["POST"]),
+        Route("/status", status_page),
+        Route("/live", live),
+    ]

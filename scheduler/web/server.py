@@ -1,0 +1,102 @@
+"""Running the dashboard: the bind rule, and uvicorn on its own or beside the publishing service."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+
+from scheduler.config import Config
+from scheduler.errors import AccessError
+from scheduler.store import Store
+
+log = logging.getLogger("scheduler.web")
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8040
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(store: Store, host: str) -> None:
+    """Only a loopback address may serve without a password."""
+    if not is_loopback(host) and not store.has_password():
+        raise AccessError(
+            f"refusing to listen on {host}: no dashboard password is set, so anyone who can reach this "
+            "address could change the queue. Set one with `scheduler web passwd`, or keep the default "
+            f"--host {DEFAULT_HOST} (reach it from elsewhere through an SSH tunnel or a proxy)")
+
+
+def parse_address(value: str) -> tuple[str, int]:
+    """``[HOST:]PORT`` as given to ``serve --web``."""
+    host, _, port = value.rpartition(":")
+    host = host.strip("[]") or DEFAULT_HOST
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise AccessError(f"--web {value!r}: give [HOST:]PORT, e.g. 8040 or 127.0.0.1:8040")
+    return host, int(port)
+
+
+def make_server(config: Config, store: Store, host: str, port: int):
+    import uvicorn
+
+    from scheduler.web.app import create_app
+
+    check_bind(store, host)
+    app = create_app(config, store, local_only=is_loopback(host))
+    # log_config=None: uvicorn's lines go through the project's logging (and its redaction).
+    # Proxy headers (X-Forwarded-Proto, for Secure cookies) are trusted from 127.0.0.1 only.
+    server_config = uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="off",
+                                   proxy_headers=True, forwarded_allow_ips="127.0.0.1", server_header=False,
+                                   access_log=False)  # each open page polls every 2 s: no line per request
+    return uvicorn.Server(server_config)
+
+
+def describe(store: Store, host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    access = "sign-in required" if store.has_password() else "no password set: open to this machine only"
+    return f"dashboard on http://{shown}:{port}/ ({access}); API under /api/v1 (OpenAPI: /api/v1/openapi.json)"
+
+
+def serve_forever(config: Config, host: str, port: int) -> int:
+    """`scheduler web`: the dashboard alone, in the foreground, until SIGINT/SIGTERM."""
+    store = Store.open(config.database_url)
+    try:
+        server = make_server(config, store, host, port)
+        log.info("%s", describe(store, host, port))
+        server.run()
+    finally:
+        store.close()
+    return 0
+
+
+class WebThread:
+    """The dashboard in a thread of the publishing service (`scheduler serve --web`)."""
+
+    def __init__(self, config: Config, host: str, port: int):
+        self.store = Store.open(config.database_url)
+        self.server = make_server(config, self.store, host, port)
+        self.description = describe(self.store, host, port)
+        self.thread = threading.Thread(target=self.server.run, name="web", daemon=True)
+
+    def start(self, timeout: float = 15.0) -> None:
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started and self.thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if not self.server.started:
+            self.stop()
+            raise AccessError(f"the dashboard could not listen on {self.server.config.host}:"
+                              f"{self.server.config.port} (is the port in use?); the log says why")
+        log.info("%s", self.description)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+        self.store.close()

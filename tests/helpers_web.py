@@ -1,0 +1,102 @@
+"""Fixtures for the dashboard's tests: a real ledger file, the seed's posts, and the app in-process.
+
+web        a WebEnv: config and Store on a SQLite file in tmp_path, posts/ imported, a fixed clock
+           (Monday 2026-11-30 00:00 in New York), and ``client()`` for Starlette's TestClient aimed
+           at http://127.0.0.1 (the host the open, password-less mode answers to)
+"""
+
+from __future__ import annotations
+
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from scheduler.config import load_config
+from scheduler.store import Store
+
+REPO = Path(__file__).parents[1]
+POSTS = REPO / "posts"
+TIP_IDS = [f"massage-therapy-for-back-pain-{n}" for n in range(1, 6)]
+NOW = datetime(2026, 11, 30, 5, 0, tzinfo=UTC)  # 00:00 in New York, a Monday
+
+CONFIG = """\
+[account]
+handle = "GleiberMD"
+timezone = "America/New_York"
+
+[calendar]
+slots = ["mon-fri 09:00", "sat 11:30"]
+
+[quota]
+daily = 0
+monthly = 0
+
+[publisher]
+kind = "outbox"
+
+[service]
+heartbeat = "1s"
+watch_interval = "1s"
+"""
+
+
+class WebEnv:
+    def __init__(self, tmp: Path, monkeypatch):
+        self.tmp = tmp
+        self.home = tmp / "home"
+        self.config_path = tmp / "scheduler.toml"
+        self.config_path.write_text(CONFIG, encoding="utf-8")
+        monkeypatch.setenv("SCHEDULER_HOME", str(self.home))
+        monkeypatch.delenv("SCHEDULER_DATABASE_URL", raising=False)
+        self.config = load_config(str(self.config_path))
+        self.store = Store.open(self.config.database_url)
+        self.now = NOW
+
+    def clock(self) -> datetime:
+        return self.now
+
+    def import_posts(self) -> None:
+        from scheduler.library import import_articles
+
+        import_articles(self.store, self.config, [POSTS], self.now)
+
+    def app(self, *, local_only: bool = True):
+        from scheduler.web.app import create_app
+
+        return create_app(self.config, self.store, local_only=local_only, clock=self.clock)
+
+    def client(self, *, local_only: bool = True, base_url: str = "http://127.0.0.1"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from starlette.testclient import TestClient
+
+        return TestClient(self.app(local_only=local_only), base_url=base_url)
+
+    def queue_ids(self) -> list[str]:
+        return [p.post_id for p in self.store.queue_page(self.config.account, limit=1000)]
+
+    def token(self, name: str = "script") -> str:
+        from scheduler.web.access import create_token
+
+        return create_token(self.store, name, self.now).secret
+
+    def set_password(self, password: str = "correct horse battery", user: str = "admin") -> None:
+        from scheduler.web.access import hash_password
+
+        self.store.set_password(user, hash_password(password), self.now)
+
+
+@pytest.fixture
+def web(tmp_path, monkeypatch):
+    env = WebEnv(tmp_path, monkeypatch)
+    env.import_posts()
+    yield env
+    env.store.close()
+
+
+def csrf_of(html: str) -> str:
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup(html, "html.parser").find("meta", attrs={"name": "csrf-token"})["content"]

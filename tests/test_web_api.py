@@ -1,0 +1,167 @@
+"""The HTTP JSON API (/api/v1) in-process against a real ledger file: the CLI's field names, its checks,
+JSON errors a person can act on, and an audit record for every change."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers_web import NOW, REPO, TIP_IDS, web  # noqa: F401
+
+FROM = "2026-11-30T00:00:00-05:00"
+
+
+@pytest.fixture
+def api(web):  # noqa: F811
+    client = web.client()
+    client.headers["Authorization"] = f"Bearer {web.token('tests')}"
+    return client
+
+
+def cli_json(web, *args):  # noqa: F811
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("X_", "SCHEDULER_"))},
+           "SCHEDULER_HOME": str(web.home), "SCHEDULER_CONFIG": str(web.config_path)}
+    out = subprocess.run([sys.executable, "-m", "scheduler", *args, "--json"], env=env, capture_output=True,
+                         text=True, timeout=60, cwd=REPO, check=True).stdout
+    return json.loads(out)
+
+
+def test_reads_are_the_cli_json_field_for_field(web, api):  # noqa: F811
+    preview = api.get("/api/v1/preview", params={"from": FROM, "count": 12})
+    assert preview.status_code == 200
+    assert preview.json() == cli_json(web, "preview", "--from", FROM, "--count", "12")
+    assert [e["post_id"] for e in preview.json() if e["post_id"]][:5] == TIP_IDS
+
+    queue = api.get("/api/v1/queue", params={"limit": 3, "offset": 1})
+    assert queue.json() == cli_json(web, "queue", "list", "--limit", "3", "--offset", "1")
+    assert [p["post_id"] for p in queue.json()] == TIP_IDS[1:4]
+
+    assert api.get("/api/v1/history").json() == cli_json(web, "history") == []
+    status = api.get("/api/v1/status").json()
+    assert set(status) == set(cli_json(web, "status"))
+    assert status["queue"]["pending"] == 5
+
+
+def test_add_checks_the_text_like_the_cli(web, api):  # noqa: F811
+    added = api.post("/api/v1/queue", json={"text": "Walk ten minutes after every meal.",
+                                            "at": "2026-12-01T12:30:00"})
+    assert added.status_code == 201
+    body = added.json()
+    assert body["state"] == "queued" and body["weighted_length"] == 34
+    assert body["pinned_at"] == "2026-12-01T12:30:00-05:00"  # no offset: the account's zone
+    assert body["post_id"] in [p["post_id"] for p in api.get("/api/v1/queue").json()]
+
+    too_long = api.post("/api/v1/queue", json={"text": "x" * 281})
+    assert too_long.status_code == 422
+    assert "shorten it by 1" in too_long.json()["error"]["message"]
+
+    again = api.post("/api/v1/queue", json={"text": "Walk ten minutes after every meal."})
+    assert again.status_code == 409
+    assert body["post_id"] in again.json()["error"]["message"]
+
+    for bad, status in [({}, 400), ({"text": 5}, 400), ({"text": "x", "at": "tomorrow"}, 400)]:
+        response = api.post("/api/v1/queue", json=bad)
+        assert response.status_code == status, bad
+        assert response.json()["error"]["message"]
+    not_json = api.post("/api/v1/queue", content=b"text=hi", headers={"Content-Type": "text/plain"})
+    assert not_json.status_code == 400 and "not JSON" in not_json.json()["error"]["message"]
+
+
+def test_patch_pins_moves_and_refuses_what_it_cannot(web, api):  # noqa: F811
+    pinned = api.patch(f"/api/v1/queue/{TIP_IDS[2]}", json={"pinned_at": "2026-12-02T07:15:00-05:00"})
+    assert pinned.status_code == 200 and pinned.json()["pinned_at"] == "2026-12-02T07:15:00-05:00"
+    plan = api.get("/api/v1/preview", params={"from": FROM, "count": 6}).json()
+    assert {"at": "2026-12-02T07:15:00-05:00", "post_id": TIP_IDS[2], "source": "pin"}.items() <= \
+        next(e for e in plan if e["post_id"] == TIP_IDS[2]).items()
+    assert api.patch(f"/api/v1/queue/{TIP_IDS[2]}", json={"pinned_at": None}).json()["pinned_at"] is None
+
+    moved = api.patch(f"/api/v1/queue/{TIP_IDS[4]}", json={"position": "top"})
+    assert moved.status_code == 200
+    assert web.queue_ids()[0] == TIP_IDS[4]
+    api.patch(f"/api/v1/queue/{TIP_IDS[4]}", json={"position": {"after": TIP_IDS[1]}})
+    assert web.queue_ids() == [TIP_IDS[0], TIP_IDS[1], TIP_IDS[4], TIP_IDS[2], TIP_IDS[3]]
+
+    assert api.patch("/api/v1/queue/no-such-post", json={"position": "top"}).status_code == 404
+    bad = api.patch(f"/api/v1/queue/{TIP_IDS[0]}", json={"position": "sideways"})
+    assert bad.status_code == 400 and '"top"' in bad.json()["error"]["message"]
+    assert api.patch(f"/api/v1/queue/{TIP_IDS[0]}", json={"colour": "red"}).status_code == 400
+    other = api.patch(f"/api/v1/queue/{TIP_IDS[0]}", json={"position": {"before": "nope"}})
+    assert other.status_code == 409 and "nope" in other.json()["error"]["message"]
+
+
+def test_patch_text_edits_through_the_cli_editing_function(web, api):  # noqa: F811
+    import importlib.util
+
+    response = api.patch(f"/api/v1/queue/{TIP_IDS[0]}", json={"text": "A new wording for tip one."})
+    if importlib.util.find_spec("scheduler.editing") is None:
+        # Editing is issue 10's module; until it is merged, the API says so and changes nothing.
+        assert response.status_code == 501
+        assert "not available" in response.json()["error"]["message"]
+        assert web.store.get(TIP_IDS[0]).text != "A new wording for tip one."
+        pytest.skip("scheduler.editing (issue 10) is not in this build: text edits answer 501")
+    assert response.status_code == 200
+    assert response.json()["text"] == "A new wording for tip one."
+    assert response.json()["weighted_length"] == 25
+    assert api.patch(f"/api/v1/queue/{TIP_IDS[0]}", json={"text": "y" * 300}).status_code in (409, 422)
+
+
+def test_delete_keeps_the_post_as_removed_and_restore_brings_it_back(web, api):  # noqa: F811
+    removed = api.delete(f"/api/v1/queue/{TIP_IDS[1]}")
+    assert removed.status_code == 200 and removed.json()["state"] == "removed"
+    assert TIP_IDS[1] not in web.queue_ids()
+    again = api.delete(f"/api/v1/queue/{TIP_IDS[1]}")
+    assert again.status_code == 409 and "removed" in again.json()["error"]["message"]
+    restored = api.post(f"/api/v1/queue/{TIP_IDS[1]}/restore")
+    assert restored.status_code == 200 and restored.json()["state"] == "queued"
+    assert web.queue_ids() == TIP_IDS
+
+
+def test_pause_and_resume(web, api):  # noqa: F811
+    assert api.post("/api/v1/pause", json={"reason": "holiday"}).json() == {"paused": True, "paused_reason": "holiday"}
+    plan = api.get("/api/v1/preview", params={"from": FROM, "count": 2}).json()
+    assert plan[0]["post_id"] is None and plan[0]["reason"] == "paused"
+    assert api.post("/api/v1/resume").json()["paused"] is False
+    assert api.get("/api/v1/preview", params={"from": FROM, "count": 1}).json()[0]["post_id"] == TIP_IDS[0]
+
+
+def test_every_change_is_audited_with_who_and_what(web, api):  # noqa: F811
+    api.patch(f"/api/v1/queue/{TIP_IDS[3]}", json={"position": "top"})
+    api.delete(f"/api/v1/queue/{TIP_IDS[2]}")
+    api.post("/api/v1/queue", json={"text": "Stretch before you lift anything heavy."})
+    api.get("/api/v1/queue")  # reads are not changes
+    audit = api.get("/api/v1/audit").json()
+    assert [(a["actor"], a["action"], a["post_id"]) for a in audit][1:] == [
+        ("token:tests", "remove", TIP_IDS[2]), ("token:tests", "move", TIP_IDS[3])]
+    assert audit[0]["action"] == "add" and audit[0]["detail"].startswith("queued (")
+    assert audit[-1]["detail"] == "to the top"
+    assert audit[0]["at"] == NOW.astimezone(web.config.tz).isoformat()
+
+
+def test_errors_are_json_with_an_actionable_message(web, api):  # noqa: F811
+    for method, path, status, words in [
+        ("get", "/api/v1/nothing", 404, "openapi.json"),
+        ("put", "/api/v1/queue", 405, "not allowed"),
+        ("get", "/api/v1/preview?count=0", 400, "1 to 10000"),
+        ("get", "/api/v1/preview?count=ten", 400, "whole number"),
+        ("get", "/api/v1/preview?from=soon", 400, "ISO 8601"),
+        ("get", "/api/v1/queue/nope", 404, "no post with id"),
+    ]:
+        response = getattr(api, method)(path)
+        assert response.status_code == status, path
+        assert response.headers["content-type"].startswith("application/json")
+        assert words in response.json()["error"]["message"], path
+
+
+def test_openapi_documents_every_route(web):  # noqa: F811
+    from scheduler.web import api as api_module
+
+    spec = web.client().get("/api/v1/openapi.json").json()  # public: it holds no data
+    assert spec["openapi"].startswith("3.")
+    documented = {(path, method) for path, item in spec["paths"].items() for method in item if method != "parameters"}
+    served = {(r.path.replace("/api/v1", ""), m.lower()) for r in api_module.routes() for m in (r.methods or ())
+              if m != "HEAD" and r.path != "/openapi.json"}
+    assert served == documented

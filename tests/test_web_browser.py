@@ -1,0 +1,187 @@
+"""The dashboard in a real headless browser: Chromium from the operating system's packages, driven by
+Playwright for Python, against `scheduler serve --web` (the service and the dashboard in one process)
+publishing into the outbox.
+
+Without /usr/bin/chromium these tests skip, except under CI=true, where they fail: .ci/run installs it.
+With SCHEDULER_SCREENSHOTS=DIR they save the README's screenshots there (see README, "Dashboard").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli import CLI, POSTS, TIP_IDS
+from tests.test_web_cli import call, free_port, wait_for
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+PASSWORD = "a long enough password"
+
+if not CHROMIUM.exists():
+    if os.environ.get("CI"):
+        pytest.fail("CI=true but /usr/bin/chromium is missing: .ci/run installs it with apt-get", pytrace=False)
+    pytest.skip("no /usr/bin/chromium (apt-get install chromium) for the browser tests", allow_module_level=True)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def dashboard(tmp_path):
+    """`scheduler serve --web` on a free port, with the seed's posts, a password and an API token."""
+    cli = CLI(tmp_path)
+    cli.run("import", str(POSTS))
+    subprocess.run([sys.executable, "-m", "scheduler", "web", "passwd", "--password-stdin"], input=PASSWORD + "\n",
+                   env=cli.env, cwd=cli.tmp, check=True, capture_output=True, text=True)
+    token = cli.run("web", "token", "create", "browser-test").stdout.strip()
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "scheduler", "serve", "--web", f"127.0.0.1:{port}"], env=cli.env,
+                            cwd=cli.tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(port, token, proc)
+        yield cli, port, token
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def shot(page, name: str) -> None:
+    folder = os.environ.get("SCHEDULER_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def queue_ids(port, token) -> list[str]:
+    return [p["post_id"] for p in call(port, "/api/v1/queue", token)[1]]
+
+
+def open_signed_in(browser, port, *, width=1280):
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(f"{msg.text} @ {msg.location}") if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.goto(f"http://127.0.0.1:{port}/queue")
+    assert "/login" in page.url
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"http://127.0.0.1:{port}/queue")
+    return page, problems
+
+
+def test_sign_in_calendar_drag_keyboard_counter(dashboard, browser):
+    from playwright.sync_api import expect
+
+    cli, port, token = dashboard
+    page, problems = open_signed_in(browser, port)
+
+    # The calendar shows exactly the preview for the week of the first planned post.
+    plan = call(port, "/api/v1/preview?count=50", token)[1]
+    first_day = date.fromisoformat(plan[0]["at"][:10])
+    page.goto(f"http://127.0.0.1:{port}/calendar?view=week&date={first_day}")
+    monday = first_day - timedelta(days=first_day.weekday())
+    week = [e for e in plan if monday <= date.fromisoformat(e["at"][:10]) < monday + timedelta(days=7)]
+    cards = page.eval_on_selector_all(
+        ".card.planned, .slot.empty",
+        "els => els.map(e => [e.dataset.at, e.dataset.postId || null, e.dataset.reason || null])")
+    assert cards == [[e["at"], e["post_id"], e["reason"]] for e in week]
+    assert page.locator(".card.planned .tweet .hashtag").first.is_visible()
+    shot(page, "calendar-week")
+
+    # Drag the third post above the first.
+    page.goto(f"http://127.0.0.1:{port}/queue")
+    expect(page.locator("#queue-list")).to_have_attribute("data-sortable", "on")
+    page.set_viewport_size({"width": 1280, "height": 3000})  # both items on screen at once
+    handle = page.locator(f'li[data-post-id="{TIP_IDS[2]}"] .drag')
+    target = page.locator(f'li[data-post-id="{TIP_IDS[0]}"] .item-head')
+    box_from, box_to = handle.bounding_box(), target.bounding_box()
+    x, y = box_from["x"] + box_from["width"] / 2, box_from["y"] + box_from["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for step in range(1, 31):
+        page.mouse.move(x, y + (box_to["y"] - 10 - y) * step / 30)
+        page.wait_for_timeout(15)
+    page.mouse.up()
+    expect(page.locator("#queue-list > li").first).to_have_attribute("data-post-id", TIP_IDS[2])
+    expect_order = [TIP_IDS[2], TIP_IDS[0], TIP_IDS[1], TIP_IDS[3], TIP_IDS[4]]
+    page.wait_for_timeout(300)
+    for _ in range(50):
+        if queue_ids(port, token) == expect_order:
+            break
+        page.wait_for_timeout(100)
+    assert queue_ids(port, token) == expect_order
+
+    # The keyboard alternative: focus a Move button and press Enter.
+    page.locator(f'li[data-post-id="{TIP_IDS[4]}"]').get_by_role("button", name="Top").focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert queue_ids(port, token)[0] == TIP_IDS[4]
+
+    # The counter follows the text as X counts it (a link weighs 23).
+    box = page.get_by_label("Text", exact=True)
+    box.fill("Read this https://example.com/a/long/path/that/is/not/counted/in/full")
+    expect(page.locator("#new-count output")).to_have_attribute("data-length", "33")
+    box.press_sequentially(" now")
+    expect(page.locator("#new-count output")).to_have_attribute("data-length", "37")
+    shot(page, "queue")
+
+    if page.locator("details.edit").count():  # post editing (issue 10) is in this build
+        edit = page.locator("details.edit").first
+        edit.locator("summary").click()
+        area = edit.locator("textarea")
+        area.fill("Short.")
+        expect(edit.locator("output")).to_have_attribute("data-length", "6")
+    assert not [p for p in problems if "Content Security Policy" in p or "Refused" in p], problems
+
+
+def test_a_post_turns_sent_on_the_open_page_without_a_reload(dashboard, browser):
+    cli, port, token = dashboard
+    page, problems = open_signed_in(browser, port)
+    page.goto(f"http://127.0.0.1:{port}/history")
+    page.evaluate("window.__notReloaded = true")
+    at = (datetime.now(UTC) + timedelta(seconds=3)).replace(microsecond=0).isoformat()
+    call(port, f"/api/v1/queue/{TIP_IDS[1]}", token, method="PATCH", body={"pinned_at": at})
+    sent = page.locator(f'li[data-post-id="{TIP_IDS[1]}"][data-state="sent"]')
+    sent.wait_for(timeout=30000)  # the pin's 3 s, the service's publication, and the page's 2 s poll
+    assert page.evaluate("window.__notReloaded") is True
+    outbox = [json.loads(line) for line in (cli.home / "outbox.jsonl").read_text().splitlines()]
+    assert [o["text"] for o in outbox] == [call(port, f"/api/v1/queue/{TIP_IDS[1]}", token)[1]["text"]]
+    # The change made through the API is on the History page, with who made it.
+    row = page.locator("table.audit tbody tr").first
+    assert "token:browser-test" in row.inner_text() and "pin" in row.inner_text()
+    shot(page, "history")
+    assert not problems, problems
+
+
+def test_usable_at_375_px(dashboard, browser):
+    cli, port, token = dashboard
+    page, problems = open_signed_in(browser, port, width=375)
+    for path in ("/calendar", "/calendar?view=month", "/queue", "/articles", "/history", "/status"):
+        page.goto(f"http://127.0.0.1:{port}{path}")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at 375 px"
+        unlabeled = page.evaluate("""[...document.querySelectorAll('input:not([type=hidden]), textarea, select')]
+            .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map(e => e.name)""")
+        assert unlabeled == [], (path, unlabeled)
+    page.goto(f"http://127.0.0.1:{port}/calendar")
+    shot(page, "calendar-phone")
+    assert not problems, problems

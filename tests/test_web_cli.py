@@ -1,0 +1,106 @@
+"""`scheduler web ...` and `scheduler serve --web` as a user runs them: real subprocesses, real HTTP."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.test_cli import CLI, POSTS, TIP_IDS
+
+
+@pytest.fixture
+def cli(tmp_path) -> CLI:
+    return CLI(tmp_path)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(port: int, path: str, token: str, *, method: str = "GET", body: dict | None = None):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, json.loads(response.read())
+
+
+def wait_for(port: int, token: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"exited {proc.returncode}: {proc.stderr.read()}")
+        try:
+            call(port, "/api/v1/revision", token)
+            return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+    raise AssertionError("the dashboard did not answer")
+
+
+def test_passwd_and_tokens(cli):
+    created = cli.run("web", "token", "create", "ci-bot")
+    secret = created.stdout.strip()
+    assert secret.startswith("tsk_") and "shown only now" in created.stderr
+    listed = cli.json("web", "token", "list")
+    assert [(t["name"], t["revoked_at"]) for t in listed] == [("ci-bot", None)]
+    assert secret not in cli.run("web", "token", "list").stdout + json.dumps(listed)
+    again = cli.run("web", "token", "create", "ci-bot", ok=False)
+    assert "exists already" in again.stderr
+    assert "revoked 'ci-bot'" in cli.run("web", "token", "revoke", "ci-bot").stdout
+    assert cli.json("web", "token", "list")[0]["revoked_at"]
+    assert "no live API token" in cli.run("web", "token", "revoke", "ci-bot", ok=False).stderr
+
+    short = subprocess.run([sys.executable, "-m", "scheduler", "web", "passwd", "--password-stdin"], input="short\n",
+                           env=cli.env, capture_output=True, text=True, cwd=cli.tmp)
+    assert short.returncode != 0 and "at least 10" in short.stderr
+    done = subprocess.run([sys.executable, "-m", "scheduler", "web", "passwd", "--password-stdin"],
+                          input="a long enough password\n", env=cli.env, capture_output=True, text=True, cwd=cli.tmp)
+    assert done.returncode == 0 and "password set for admin" in done.stdout
+
+
+def test_web_refuses_a_public_bind_without_a_password(cli):
+    for args in (["web", "--host", "0.0.0.0", "--port", str(free_port())], ["serve", "--web", f"0.0.0.0:{free_port()}"]):
+        result = cli.run(*args, ok=False, timeout=60)
+        assert "refusing to listen on 0.0.0.0" in result.stderr and "scheduler web passwd" in result.stderr, args
+
+
+@pytest.mark.slow
+def test_serve_web_publishes_and_serves_in_one_process(cli):
+    cli.run("import", str(POSTS))
+    token = cli.run("web", "token", "create", "test").stdout.strip()
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "scheduler", "serve", "--web", str(port)], env=cli.env,
+                            cwd=cli.tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(port, token, proc)
+        status, report = call(port, "/api/v1/status", token)
+        assert report["service"]["running"] and report["service"]["pid"] == proc.pid  # same process
+        at = (datetime.now(UTC) + timedelta(seconds=3)).replace(microsecond=0).isoformat()
+        status, post = call(port, f"/api/v1/queue/{TIP_IDS[0]}", token, method="PATCH", body={"pinned_at": at})
+        assert status == 200
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            history = call(port, "/api/v1/history", token)[1]
+            if history and history[0]["state"] == "sent":
+                break
+            time.sleep(0.5)
+        assert history[0]["post_id"] == TIP_IDS[0] and history[0]["state"] == "sent"
+        outbox = [json.loads(line) for line in (cli.home / "outbox.jsonl").read_text().splitlines()]
+        assert outbox[0]["text"] == post["text"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert f"dashboard on http://127.0.0.1:{port}/" in err

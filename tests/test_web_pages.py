@@ -1,0 +1,242 @@
+"""The dashboard's pages in-process against a real ledger file: the calendar is the preview, the queue's
+forms do what the CLI's queue commands do (the keyboard path of drag and drop), uploads import,
+history shows sent posts, failures and the audit, and a page learns of a ledger change by polling."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime
+
+import pytest
+from bs4 import BeautifulSoup
+
+from tests.helpers_web import REPO, TIP_IDS, csrf_of, web  # noqa: F401
+from tests.test_web_api import cli_json
+
+
+def soup(response):
+    assert response.status_code == 200, response.text[:500]
+    return BeautifulSoup(response.text, "html.parser")
+
+
+def calendar_cards(page) -> list[dict]:
+    cards = []
+    for el in page.select(".card.planned, .slot.empty"):
+        cards.append({"at": el["data-at"], "post_id": el.get("data-post-id"), "reason": el.get("data-reason"),
+                      "source": el.get("data-source")})
+    return cards
+
+
+def preview_between(web, start: str, end: str) -> list[dict]:  # noqa: F811
+    plan = cli_json(web, "preview", "--from", web.now.isoformat(), "--count", "200")
+    lo, hi = datetime.fromisoformat(start), datetime.fromisoformat(end)
+    return [{"at": e["at"], "post_id": e["post_id"], "reason": e["reason"],
+             "source": e["source"] if e["post_id"] else None}
+            for e in plan if lo <= datetime.fromisoformat(e["at"]) < hi]
+
+
+@pytest.mark.parametrize("view, day, start, end", [
+    ("week", "2026-11-30", "2026-11-30T00:00:00-05:00", "2026-12-07T00:00:00-05:00"),
+    ("month", "2026-12-15", "2026-11-30T00:00:00-05:00", "2027-01-04T00:00:00-05:00"),
+])
+def test_calendar_shows_exactly_what_preview_gives(web, view, day, start, end):  # noqa: F811
+    web.store.pin(web.config.account, TIP_IDS[3], datetime.fromisoformat("2026-12-01T15:45:00-05:00"), web.now)
+    page = soup(web.client().get(f"/calendar?view={view}&date={day}"))
+    expected = preview_between(web, start, end)
+    assert calendar_cards(page) == expected
+    assert sum(1 for e in expected if e["post_id"]) == 5
+    assert any(e["reason"] == "queue empty" for e in expected)
+    pinned = page.select_one(f'.card.pinned[data-post-id="{TIP_IDS[3]}"]')
+    assert pinned is not None and "pinned" in pinned.get_text()
+    day_of_pin = pinned.find_parent("section")
+    assert day_of_pin["aria-label"] == "Tuesday 01 December 2026"  # the account's local day
+
+
+def test_calendar_week_card_looks_like_the_post_on_x(web):  # noqa: F811
+    page = soup(web.client().get("/calendar?view=week&date=2026-11-30"))
+    card = page.select_one(f'.card.planned[data-post-id="{TIP_IDS[0]}"]')
+    post = web.store.get(TIP_IDS[0])
+    assert card.select_one(".handle").get_text() == "@GleiberMD"
+    assert card.select_one(".text").get_text() == post.text
+    assert card.select_one(".link").get_text().startswith("https://")
+    assert card.select_one(".hashtag").get_text().startswith("#")
+    assert card.select_one(".len").get_text() == f"{post.weighted_length}/280"
+    assert card.select_one("time")["datetime"] == "2026-11-30T09:00:00-05:00"
+
+
+def test_a_sent_post_shows_on_the_calendar_with_its_link_on_x(web):  # noqa: F811
+    slot = datetime.fromisoformat("2026-11-30T09:00:00-05:00")
+    assert web.store.claim(TIP_IDS[0], "test-instance", slot, web.now)
+    web.store.mark_sent(TIP_IDS[0], "test-instance", ["1864000000000000001"], web.now)
+    web.now = datetime.fromisoformat("2026-11-30T12:00:00-05:00")
+    page = soup(web.client().get("/calendar?view=week&date=2026-11-30"))
+    sent = page.select_one(f'.card.sent[data-post-id="{TIP_IDS[0]}"]')
+    assert sent["data-state"] == "sent"
+    assert sent.find("a", string="View on X")["href"] == "https://x.com/GleiberMD/status/1864000000000000001"
+    assert TIP_IDS[0] not in [c["post_id"] for c in calendar_cards(page)]
+    history = soup(web.client().get("/history"))
+    assert history.select_one(f'li[data-post-id="{TIP_IDS[0]}"] a')["href"].endswith("/1864000000000000001")
+
+
+def test_queue_forms_move_pin_remove_restore_pause(web):  # noqa: F811
+    client = web.client()
+    page = soup(client.get("/queue"))
+    token = page.find("meta", attrs={"name": "csrf-token"})["content"]
+    assert [li["data-post-id"] for li in page.select("#queue-list > li")] == TIP_IDS
+    # Every field has a label.
+    for field in page.select("input:not([type=hidden]), textarea"):
+        assert page.find("label", attrs={"for": field["id"]}), field
+
+    # The keyboard path: each item's Move buttons.
+    second = page.select_one(f'li[data-post-id="{TIP_IDS[1]}"] form.move')
+    up = second.find("button", string="Move up")
+    client.post(second["action"], data={"csrf": token, up["name"]: up["value"]})
+    assert web.queue_ids()[:2] == [TIP_IDS[1], TIP_IDS[0]]
+    client.post(f"/queue/{TIP_IDS[1]}/move", data={"csrf": token, "to": "bottom"})
+    assert web.queue_ids()[-1] == TIP_IDS[1]
+
+    # Pin with the date-time picker's value: local time in the account's zone.
+    client.post(f"/queue/{TIP_IDS[2]}/pin", data={"csrf": token, "at": "2026-12-03T18:20"})
+    assert web.store.get(TIP_IDS[2]).pinned_at.isoformat() == "2026-12-03T23:20:00+00:00"
+    page = soup(client.get("/queue"))
+    assert page.select_one(f"#pin-{TIP_IDS[2]}")["value"] == "2026-12-03T18:20:00"
+    client.post(f"/queue/{TIP_IDS[2]}/pin", data={"csrf": token, "clear": "1"})
+    assert web.store.get(TIP_IDS[2]).pinned_at is None
+
+    bad = client.post(f"/queue/{TIP_IDS[2]}/pin", data={"csrf": token, "at": "next week"})
+    assert bad.status_code == 409 and "ISO 8601" in soup_text(bad)
+
+    client.post(f"/queue/{TIP_IDS[4]}/remove", data={"csrf": token})
+    page = soup(client.get("/queue"))
+    assert TIP_IDS[4] not in [li["data-post-id"] for li in page.select("#queue-list > li")]
+    assert page.select_one(f'.removed li[data-post-id="{TIP_IDS[4]}"]')
+    client.post(f"/queue/{TIP_IDS[4]}/restore", data={"csrf": token})
+    assert TIP_IDS[4] in web.queue_ids()
+
+    client.post("/queue/pause", data={"csrf": token, "reason": "holiday"})
+    assert web.store.account_state(web.config.account).paused
+    assert "Paused: holiday" in client.get("/queue").text
+    client.post("/queue/resume", data={"csrf": token})
+    assert not web.store.account_state(web.config.account).paused
+
+    actions = [a.action for a in reversed(web.store.audit(web.config.account))]
+    assert actions == ["move", "move", "pin", "unpin", "remove", "restore", "pause", "resume"]
+
+
+def soup_text(response) -> str:
+    return BeautifulSoup(response.text, "html.parser").get_text(" ")
+
+
+def test_drag_and_drop_requests_answer_204_and_errors_as_text(web):  # noqa: F811
+    client = web.client()
+    token = csrf_of(client.get("/queue").text)
+    headers = {"HX-Request": "true", "X-CSRF-Token": token}
+    moved = client.post(f"/queue/{TIP_IDS[4]}/move", data={"after": TIP_IDS[0]}, headers=headers)
+    assert moved.status_code == 204 and moved.headers["hx-trigger"] == "ledger-changed"
+    assert web.queue_ids()[:2] == [TIP_IDS[0], TIP_IDS[4]]
+    refused = client.post(f"/queue/{TIP_IDS[4]}/move", data={"after": "gone"}, headers=headers)
+    assert refused.status_code == 409 and "gone" in refused.text
+
+
+def test_adding_a_post_from_the_page_checks_it_like_the_cli(web):  # noqa: F811
+    client = web.client()
+    token = csrf_of(client.get("/queue").text)
+    too_long = client.post("/queue", data={"csrf": token, "text": "y" * 290})
+    assert too_long.status_code == 409 and "shorten it by 10" in soup_text(too_long)
+    # What was typed stays in the form.
+    assert BeautifulSoup(too_long.text, "html.parser").select_one("#new-text").get_text() == "y" * 290
+    ok = client.post("/queue", data={"csrf": token, "text": "Stand up every half hour.", "at": ""},
+                     follow_redirects=False)
+    assert ok.status_code == 303 and len(web.queue_ids()) == 6
+
+
+def test_the_counter_counts_as_x_does(web):  # noqa: F811
+    client = web.client()
+    token = csrf_of(client.get("/queue").text)
+    counted = client.post("/compose/count", data={"text": "Read https://example.com/a/very/long/path/indeed now"},
+                          headers={"X-CSRF-Token": token})
+    output = BeautifulSoup(counted.text, "html.parser").find("output")
+    assert output["data-length"] == str(5 + 23 + 4)
+    over = client.post("/compose/count", data={"text": "é" * 281}, headers={"X-CSRF-Token": token})
+    assert "1 too many" in over.text and "over" in BeautifulSoup(over.text, "html.parser").output["class"]
+
+
+def test_upload_imports_and_shows_tips_with_variants(web):  # noqa: F811
+    client = web.client()
+    token = csrf_of(client.get("/articles").text)
+    article = (b"---\ntitle: Better sleep\n---\n# Better sleep\n\n"
+               b"1. Keep one schedule. Go to bed at the same time every night.\n"
+               b"2. Dim the lights. An hour before bed, lower every light you can.\n")
+    done = client.post("/articles", data={"csrf": token}, files={"file": ("../../evil name.md", article, "text/markdown")},
+                       follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/articles/better-sleep"
+    assert (web.home / "uploads" / "evil-name.md").read_bytes() == article  # no way out of uploads/
+    assert web.queue_ids()[-2:] == ["better-sleep-1", "better-sleep-2"]
+    page = soup(client.get("/articles/better-sleep"))
+    tips = page.select("section.tip")
+    assert [t.h2.get_text() for t in tips] == ["Tip 1: Keep one schedule.", "Tip 2: Dim the lights."]
+    variants = tips[0].select(".variant")
+    assert len(variants) >= 2 and len({v.select_one(".text").get_text() for v in variants}) == len(variants)
+    listing = soup(client.get("/articles"))
+    assert [a.get_text() for a in listing.select(".articles a")] == ["Better sleep", "Massage Therapy for Back Pain: 5 Things You Should Know"]
+
+
+def test_a_bad_upload_is_refused_with_its_reason_and_nothing_is_written(web):  # noqa: F811
+    client = web.client()
+    token = csrf_of(client.get("/articles").text)
+    revision = web.store.revision(web.config.account)
+    for name, data, words in [("notes.pdf", b"%PDF", "not an article file"),
+                              ("empty.md", b"   ", "empty"),
+                              ("prose.md", b"# Prose\n\nJust a paragraph with no numbered tips.\n", "prose.md")]:
+        response = client.post("/articles", data={"csrf": token}, files={"file": (name, data, "text/plain")})
+        assert response.status_code == 422, name
+        assert words in soup_text(response), name
+    assert web.store.revision(web.config.account) == revision
+    uploads = web.home / "uploads"
+    assert not uploads.exists() or not any(uploads.iterdir())
+
+
+def test_history_offers_the_actions_that_settle_an_unknown_post(web):  # noqa: F811
+    slot = datetime.fromisoformat("2026-11-30T09:00:00-05:00")
+    web.store.claim(TIP_IDS[0], "gone-instance", slot, web.now)
+    web.store.mark_unknown(TIP_IDS[0], "gone-instance", "no answer from X and not found on the timeline", web.now)
+    client = web.client()
+    page = soup(client.get("/history"))
+    item = page.select_one(f'li[data-post-id="{TIP_IDS[0]}"]')
+    assert item["data-state"] == "unknown" and "not found on the timeline" in item.get_text()
+    token = csrf_of(client.get("/history").text)
+    client.post(f"/history/{TIP_IDS[0]}/resolve", data={"csrf": token, "tweet_id": "1864000000000000009"})
+    assert web.store.get(TIP_IDS[0]).tweet_id == "1864000000000000009"
+    page = soup(client.get("/history"))
+    row = page.select_one("table.audit tbody tr")
+    assert [td.get_text() for td in row.find_all("td")][1:] == ["local", "resolve", TIP_IDS[0], "sent as 1864000000000000009"]
+
+
+def test_status_page_shows_what_needs_a_person(web):  # noqa: F811
+    web.store.pause(web.config.account, "X refused our credentials", web.now)
+    page = soup(web.client().get("/status"))
+    items = [li.get_text() for li in page.select(".attention li")]
+    assert any("X refused our credentials" in i for i in items)
+    assert any("no service is running" in i for i in items)
+
+
+def test_live_poll_is_204_until_the_ledger_changes(web):  # noqa: F811
+    client = web.client()
+    page = soup(client.get("/calendar"))
+    poll = page.select_one("#live")["hx-get"]
+    assert client.get(poll).status_code == 204
+    web.store.move(web.config.account, TIP_IDS[4], top=True)  # as the CLI would, from another process
+    changed = client.get(poll)
+    assert changed.status_code == 200 and changed.headers["hx-trigger"] == "ledger-changed"
+    new_poll = BeautifulSoup(changed.text, "html.parser").select_one("#live")["hx-get"]
+    assert new_poll != poll and client.get(new_poll).status_code == 204
+
+
+def test_cli_start_up_imports_nothing_of_the_web_stack():
+    code = ("import sys; from scheduler.cli import cli\n"
+            "try:\n    cli(['--help'], standalone_mode=False)\nexcept SystemExit: pass\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('starlette', 'uvicorn', 'multipart', 'httpx')"
+            " or m.startswith('scheduler.web')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
