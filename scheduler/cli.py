@@ -232,8 +232,7 @@ def queue_list(obj: Context, limit, offset, as_json):
     posts = obj.store.queue_page(obj.config.account, offset=offset, limit=limit)
     planned = agenda.planned_times(obj.store, obj.config, now_utc(), count=offset + limit) if posts else {}
     if as_json:
-        emit_json([{**views.post_json(p, obj.config), "planned_at": views.iso(planned.get(p.post_id), obj.config.tz)}
-                   for p in posts])
+        emit_json(views.queue_json(posts, obj.config, planned))
     else:
         click.echo(views.queue_text(posts, obj.config, offset=offset, planned=planned))
 

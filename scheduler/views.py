@@ -66,6 +66,11 @@ def post_json(post: PostRecord, config: Config) -> dict:
     }
 
 
+def queue_json(posts: Sequence[PostRecord], config: Config, planned: dict[str, datetime]) -> list[dict]:
+    """`queue list --json` (and the API's queue): each post, with its time in the plan (``planned_at``)."""
+    return [{**post_json(p, config), "planned_at": iso(planned.get(p.post_id), config.tz)} for p in posts]
+
+
 def _local_and_utc(at: datetime, tz: tzinfo) -> str:
     from datetime import UTC
 
