@@ -154,3 +154,8 @@ def quota_usage(store: Store, config: Config, now: datetime) -> QuotaUsage:
             if when.date() == local_now.date():
                 today += len(post.part_ids) or len(post.parts)
     return QuotaUsage(today, month)
+
+
+def planned_times(store: Store, config: Config, now: datetime, *, count: int) -> dict[str, datetime]:
+    """When the plan puts each of the next ``count`` posts (the same plan preview shows)."""
+    return {entry.post.post_id: entry.at for entry in upcoming(store, config, now, count=count) if entry.post}

@@ -38,7 +38,7 @@ from .models import Article
 
 FORMATS_BY_SUFFIX = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}
 FORMATS = frozenset(FORMATS_BY_SUFFIX.values())
-FRONT_MATTER_KEYS = ("canonical", "hashtags", "title", "url")
+FRONT_MATTER_KEYS = ("canonical", "hashtags", "id", "title", "url")
 
 STYLES_TRIED = (
     f"{numbering_styles_tried()} lines, Markdown ordered lists and '## 1.' headings, "
@@ -61,6 +61,7 @@ class FrontMatter:
     hashtags: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)  # the keys the scheduler does not use
     warnings: tuple[str, ...] = ()
+    id: str | None = None
 
 
 def load_article(path: Path, *, url: str | None = None) -> Article:
@@ -103,6 +104,7 @@ def parse_article(text: str, *, fmt: str, source: str, url: str | None = None) -
         hashtags=front.hashtags,
         warnings=warnings,
         metadata=front.metadata,
+        id=front.id,
     )
 
 
@@ -211,7 +213,19 @@ def _front_matter(metadata: dict[Any, Any], meta_lines: list[str], source: str) 
         hashtags=_hashtags(metadata.get("hashtags"), source),
         metadata=kept,
         warnings=tuple(warnings),
+        id=_identity(metadata.get("id"), source),
     )
+
+
+def _identity(value: Any, source: str) -> str | None:
+    """Front matter ``id``: the article's key in the ledger, whatever its URL, title or file name."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int) or not re.search(r"[A-Za-z0-9]", str(value)):
+        raise ArticleError(
+            f"{source}: front matter 'id' must be a short name of letters and digits, e.g. id: desk-setup."
+        )
+    return str(value).strip()
 
 
 def _names_key(line: str, key: Any) -> bool:

@@ -116,18 +116,18 @@ def import_cmd(obj: Context, paths, url, as_json):
         emit_json([
             {"source": r.article.source, "article": r.article.key, "title": r.article.title, "tips": len(r.article.tips),
              "added": r.report.added, "updated": r.report.updated, "unchanged": r.report.unchanged,
-             "removed": r.report.removed, "kept_sent": r.report.kept_sent, "warnings": r.article.warnings,
-             "metadata": r.article.metadata,
+             "removed": r.report.removed, "kept_sent": r.report.kept_sent, "kept_edit": r.report.kept_edit,
+             "kept_removed": r.report.kept_removed, "article_removed": r.report.article_removed,
+             "warnings": r.article.warnings, "metadata": r.article.metadata,
              "findings": {i: [f.as_dict() for f in findings[i]] for i in (*r.report.added, *r.report.updated)
                           if findings.get(i)}}
             for r in results
         ])
         return
+    from scheduler import views
+
     for r in results:
-        rep = r.report
-        click.echo(f"{r.article.source}: \"{r.article.title}\" - {len(r.article.tips)} tips: "
-                   f"{len(rep.added)} added, {len(rep.updated)} updated, {len(rep.unchanged)} unchanged, "
-                   f"{len(rep.removed)} removed" + (f", {len(rep.kept_sent)} already sent (kept)" if rep.kept_sent else ""))
+        click.echo(views.import_text(r.article, r.report))
         for warning in r.article.warnings:
             click.echo(f"  warning: {warning}", err=True)
     _echo_findings(obj, findings)
@@ -226,39 +226,105 @@ def queue():
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def queue_list(obj: Context, limit, offset, as_json):
-    """Pending posts in queue order (pinned ones show their time)."""
-    from scheduler import views
+    """Pending posts in queue order, each with its planned time."""
+    from scheduler import agenda, views
 
     posts = obj.store.queue_page(obj.config.account, offset=offset, limit=limit)
+    planned = agenda.planned_times(obj.store, obj.config, now_utc(), count=offset + limit) if posts else {}
     if as_json:
-        emit_json([views.post_json(p, obj.config) for p in posts])
+        emit_json(views.queue_json(posts, obj.config, planned))
     else:
-        click.echo(views.queue_text(posts, obj.config, offset=offset))
+        click.echo(views.queue_text(posts, obj.config, offset=offset, planned=planned))
 
 
 @queue.command("add")
 @click.argument("text")
 @click.option("--at", metavar="DATETIME", help="Pin it to this exact time (ISO 8601).")
+@click.option("--now", "asap", is_flag=True, help="Pin it to this second: as soon as possible.")
 @click.option("--media", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Image to attach.")
 @pass_ctx
-def queue_add(obj: Context, text, at, media):
+def queue_add(obj: Context, text, at, asap, media):
     """Queue an ad-hoc post by its text."""
     from scheduler import queueing
 
-    record = queueing.add_text(obj.store, obj.config, text, now_utc(),
-                               at=parse_when(at, obj.config.tz) if at else None, media=media)
+    if at and asap:
+        raise click.UsageError("give --at DATETIME or --now, not both")
+    now = now_utc()
+    when = now.replace(microsecond=0) if asap else parse_when(at, obj.config.tz) if at else None
+    record = queueing.add_text(obj.store, obj.config, text, now, at=when, media=media)
     click.echo(f"queued {record.post_id} ({record.weighted_length}/280)" +
                (f", pinned at {record.pinned_at.astimezone(obj.config.tz).isoformat()}" if record.pinned_at else ""))
     _echo_findings(obj, _findings_of(obj, [record.post_id]))
+
+
+@queue.command("show")
+@click.argument("post_id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def queue_show(obj: Context, post_id, as_json):
+    """One post whole: its text and thread parts, media, template, article and tip, state and planned time."""
+    from scheduler import editing, views
+
+    detail = editing.show(obj.store, obj.config, post_id, now_utc())
+    if as_json:
+        emit_json(views.detail_json(detail, obj.config))
+    else:
+        click.echo(views.detail_text(detail, obj.config))
+
+
+@queue.command("edit")
+@click.argument("post_id")
+@click.option("--text", "texts", multiple=True, metavar="TEXT",
+              help="The new text; give it again for each further part of a thread.")
+@click.option("--editor", is_flag=True, help="Edit the text in $EDITOR (thread parts apart by a line '---').")
+@click.option("--variant", type=int, metavar="N", help="Compose the tip again with its N-th template variant.")
+@pass_ctx
+def queue_edit(obj: Context, post_id, texts, editor, variant):
+    """Change a waiting post: its text (kept by re-imports), or its template variant."""
+    from scheduler import editing
+
+    if sum((bool(texts), editor, variant is not None)) != 1:
+        raise click.UsageError("give one of --text, --editor or --variant N")
+    now = now_utc()
+    if variant is not None:
+        record = editing.switch_variant(obj.store, obj.config, post_id, variant, now)
+        click.echo(f"{post_id}: now {record.template} ({record.weighted_length}/280)")
+        click.echo(record.text)
+        return
+    if editor:
+        current = editing.show(obj.store, obj.config, post_id, now).record
+        edited = click.edit(THREAD_SEPARATOR.join(current.parts) + "\n", extension=".txt", require_save=True)
+        if edited is None or [p.strip() for p in edited.split(THREAD_SEPARATOR)] == list(current.parts):
+            click.echo(f"{post_id}: unchanged")
+            return
+        texts = tuple(part for part in edited.split(THREAD_SEPARATOR))
+    record = editing.edit_text(obj.store, obj.config, post_id, list(texts), now)
+    click.echo(f"{post_id}: edited ({record.weighted_length}/280); re-imports of its article keep this text")
+
+
+THREAD_SEPARATOR = "\n---\n"
 
 
 @queue.command("remove")
 @click.argument("post_id")
 @pass_ctx
 def queue_remove(obj: Context, post_id):
-    """Take a pending post out of the queue."""
-    obj.store.remove(obj.config.account, post_id, now_utc())
-    click.echo(f"removed {post_id}")
+    """Take a waiting post out of the queue (re-imports leave it out; `queue restore` puts it back)."""
+    from scheduler import editing
+
+    editing.remove(obj.store, obj.config, post_id, now_utc())
+    click.echo(f"removed {post_id} (`scheduler queue restore {post_id}` brings it back)")
+
+
+@queue.command("restore")
+@click.argument("post_id")
+@pass_ctx
+def queue_restore(obj: Context, post_id):
+    """Put a removed post back in the queue, in the place it had."""
+    from scheduler import editing
+
+    record = editing.restore(obj.store, obj.config, post_id, now_utc())
+    click.echo(f"restored {record.post_id} to its place in the queue")
 
 
 @queue.command("move")
@@ -279,15 +345,21 @@ def queue_move(obj: Context, post_id, before, after, top, bottom):
 @queue.command("pin")
 @click.argument("post_id")
 @click.option("--at", metavar="DATETIME", help="Exact time, ISO 8601 with seconds (e.g. 2026-12-01T09:00:00-05:00).")
+@click.option("--now", "asap", is_flag=True, help="As soon as possible: pin it to this second.")
 @click.option("--clear", is_flag=True, help="Unpin: it goes back to filling slots in queue order.")
 @pass_ctx
-def queue_pin(obj: Context, post_id, at, clear):
+def queue_pin(obj: Context, post_id, at, asap, clear):
     """Pin a post to an exact time, or unpin it."""
-    if bool(at) == bool(clear):
-        raise click.UsageError("give --at DATETIME or --clear")
-    when = None if clear else parse_when(at, obj.config.tz)
-    obj.store.pin(obj.config.account, post_id, when, now_utc())
+    from scheduler import editing
+
+    if sum((bool(at), asap, clear)) != 1:
+        raise click.UsageError("give --at DATETIME, --now or --clear")
+    now = now_utc()
+    when = None if clear else now.replace(microsecond=0) if asap else parse_when(at, obj.config.tz)
+    warnings = editing.pin(obj.store, obj.config, post_id, when, now)
     click.echo(f"unpinned {post_id}" if clear else f"pinned {post_id} at {when.astimezone(obj.config.tz).isoformat()}")
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 @queue.command("pause")
@@ -305,6 +377,48 @@ def queue_resume(obj: Context):
     """Resume publishing for the account."""
     obj.store.resume(obj.config.account)
     click.echo(f"resumed @{obj.config.handle}")
+
+
+@cli.group()
+def articles():
+    """The articles imported, and taking one out of the queue."""
+
+
+@articles.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def articles_list(obj: Context, as_json):
+    """Every article imported, with its posts counted by state."""
+    from scheduler import editing, views
+
+    found = editing.articles(obj.store, obj.config)
+    if as_json:
+        emit_json([views.article_json(a, obj.config) for a in found])
+    else:
+        click.echo(views.articles_text(found, obj.config))
+
+
+@articles.command("remove")
+@click.argument("slug")
+@pass_ctx
+def articles_remove(obj: Context, slug):
+    """Take an article's unsent posts out of the queue and keep re-imports from adding them (history stays)."""
+    from scheduler import editing
+
+    taken = editing.remove_article(obj.store, obj.config, slug, now_utc())
+    click.echo(f"removed article {slug}: {len(taken)} unsent posts taken out of the queue; sent ones stay in the "
+               f"history (`scheduler articles restore {slug}` brings it back)")
+
+
+@articles.command("restore")
+@click.argument("slug")
+@pass_ctx
+def articles_restore(obj: Context, slug):
+    """Undo `articles remove`: its removed posts come back at the end of the queue."""
+    from scheduler import editing
+
+    back = editing.restore_article(obj.store, obj.config, slug, now_utc())
+    click.echo(f"restored article {slug}: {len(back)} posts back in the queue")
 
 
 @cli.command()

@@ -1,18 +1,24 @@
 """Composing posts: a tip rendered through a template into text that X accepts as it is.
 
-Every post is valid by construction (weighted length <= 280). When a rendering is too long the composer shortens
-it as a person would: it drops hashtags one at a time from the last, then cuts the body after a sentence, else
-after a word with an ellipsis, never inside a word or a link; or, when the template asks for a thread, it moves the
-rest of the body into replies. Nothing is invented: every word of a post comes from the tip, the article, the
-template's own text, the handle or the hashtags (see unfaithful_words).
+Every post is valid by construction (weighted length <= 280). A post carries its tip's headline and *point*, the
+body's most useful whole sentences (see tip_points). When a rendering is too long the composer shortens it as a
+person would: it drops hashtags one at a time from the last, then takes a leaner point (fewer whole sentences);
+only when even the headline alone does not fit does it cut the body, else the headline, after a sentence or a word
+(with an ellipsis), never inside a word or a link. A template that asks for a thread moves the rest of the body
+into replies instead. Nothing is invented: every word of a post comes from the tip, the article, the template's
+own text, the handle or the hashtags (see unfaithful_words).
+
+``compose_article`` also keeps an article's posts apart from each other (no two open with the same three words)
+and leaves out a tip whose post would say too little (``tip_points.MIN_TIP_WORDS``), saying which and why.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,9 +26,11 @@ from typing import Any
 import jinja2
 import regex
 
+from scheduler import tip_points
 from scheduler.errors import TemplateError
 from scheduler.models import Article, ComposedPost, Tip
 from scheduler.templates import (
+    AVOID,
     TIP,
     ArticleView,
     SeriesView,
@@ -53,15 +61,99 @@ _UNSPACED = regex.compile(r"(?<=[\p{Han}\p{Hiragana}\p{Katakana}])(?=[\p{Han}\p{
 _TOPIC_END = regex.compile(r"\s*(?::|\s[-\u2013\u2014]\s).*$", regex.DOTALL)
 
 
+@dataclass(frozen=True)
+class ArticlePosts:
+    posts: tuple[ComposedPost, ...]  # in tip order
+    notes: tuple[str, ...]  # tips left out, and why
+
+
 def compose_article(
     article: Article, *, handle: str, hashtags: Sequence[str], env: TemplateSet | None = None
 ) -> list[ComposedPost]:
-    """One post per tip, in tip order."""
+    """One post per tip worth posting, in tip order."""
+    return list(compose_posts(article, handle=handle, hashtags=hashtags, env=env).posts)
+
+
+def compose_posts(
+    article: Article,
+    *,
+    handle: str,
+    hashtags: Sequence[str],
+    env: TemplateSet | None = None,
+    variants: Mapping[int, int] | None = None,
+) -> ArticlePosts:
+    """The article's posts, and notes on the tips left out.
+
+    ``variants`` holds variants a person chose, by tip number; they are kept as chosen. Otherwise each tip gets
+    its stable variant, or the next one whose post does not open with the same three words as an earlier post
+    of the article.
+    """
     templates = env or load_templates()
     shared = _Shared.of(article, handle, hashtags)
-    return [
-        _compose(templates, shared, tip, position, None) for position, tip in enumerate(article.tips, start=1)
-    ]
+    chosen = variants or {}
+    openings: set[tuple[str, ...]] = set()
+    posts, notes = [], []
+    for position, tip in enumerate(article.tips, start=1):
+        if tip.number in chosen:
+            made = _compose(templates, shared, tip, position, chosen[tip.number])
+        else:
+            made = _distinct(templates, shared, tip, position, openings)
+        if made.tip_words < tip_points.MIN_TIP_WORDS:
+            notes.append(
+                f"{article.source}: tip {tip.number} (\"{_short(tip.headline)}\") is left out: its post would carry "
+                f"only {made.tip_words} words of the tip, and a post needs {tip_points.MIN_TIP_WORDS} to say "
+                "something on its own. Give the tip a fuller headline, or a body with its how-to."
+            )
+            continue
+        openings.add(made.opening)
+        posts.append(made.post)
+    return ArticlePosts(tuple(posts), tuple(notes))
+
+
+def _distinct(
+    templates: TemplateSet, shared: _Shared, tip: Tip, position: int, openings: set[tuple[str, ...]]
+) -> _Made:
+    """The tip's stable variant, or the next one that opens differently from the article's earlier posts."""
+    first = default_variant(shared.key, tip.number)
+    made = _compose(templates, shared, tip, position, first)
+    if made.opening not in openings:
+        return made
+    for step in range(1, len(templates.variants(_kind(templates, shared, tip)))):
+        other = _compose(templates, shared, tip, position, first + step)
+        if other.opening not in openings:
+            return other
+    return made
+
+
+def opening(text: str) -> tuple[str, ...]:
+    """The first three words of a post, as a reader compares them."""
+    return tuple(word.casefold() for word in tip_points.words(text[:100])[:3])
+
+
+def tip_word_count(post: ComposedPost, tip: Tip, templates: TemplateSet) -> int:
+    """How many words of the post come from the tip itself: not the link, the hashtags or the template's own text."""
+    own = {w.casefold() for w in tip_points.words(f"{tip.headline} {tip.body}")}
+    template_words = _template_words(templates.directory / post.template)
+    text = post.text
+    for start, end in reversed(url_spans(text)):
+        text = text[:start] + " " + text[end:]
+    return sum(
+        1
+        for token in text.split()
+        if not token.startswith("#")
+        for word in tip_points.words(token)
+        if word.casefold() in own and word.casefold() not in template_words
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _template_words(path: Path) -> frozenset[str]:
+    source = path.read_text(encoding="utf-8")
+    return frozenset(w.casefold() for text in _template_text(source) for w in tip_points.words(text))
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + ELLIPSIS
 
 
 def compose_tip(
@@ -81,7 +173,7 @@ def compose_tip(
     position = next((i for i, t in enumerate(article.tips, start=1) if t is tip), None)
     if position is None:
         position = article.tips.index(tip) + 1 if tip in article.tips else len(article.tips) + 1
-    return _compose(env or load_templates(), _Shared.of(article, handle, hashtags), tip, position, variant)
+    return _compose(env or load_templates(), _Shared.of(article, handle, hashtags), tip, position, variant).post
 
 
 @dataclass(frozen=True)
@@ -93,6 +185,7 @@ class _Shared:
     view: ArticleView
     handle: str
     hashtags: tuple[str, ...]
+    avoid_list: bool  # the article's tips are things to avoid
 
     @classmethod
     def of(cls, article: Article, handle: str, hashtags: Sequence[str]) -> _Shared:
@@ -103,25 +196,88 @@ class _Shared:
             url=article.url.strip() if article.url else None,
             key=article.key,
         )
-        return cls(article, view.key, view, handle.lstrip("@"), _merge_hashtags(article.hashtags, hashtags))
+        avoid_list = tip_points.lists_things_to_avoid(title, article.intro)
+        return cls(article, view.key, view, handle.lstrip("@"), _merge_hashtags(article.hashtags, hashtags), avoid_list)
 
 
-def _compose(templates: TemplateSet, shared: _Shared, tip: Tip, position: int, variant: int | None) -> ComposedPost:
+def _kind(templates: TemplateSet, shared: _Shared, tip: Tip) -> str:
+    """Tips naming a thing to avoid read as warnings (``avoid/`` templates, when the set has them)."""
+    if shared.avoid_list and tip_points.names_a_thing(tip.headline) and templates.has(AVOID):
+        return AVOID
+    return TIP
+
+
+@dataclass(frozen=True)
+class _Made:
+    post: ComposedPost
+    tip_words: int  # words of the tip it carries, besides the link and hashtags
+    opening: tuple[str, ...]
+
+
+def _compose(templates: TemplateSet, shared: _Shared, tip: Tip, position: int, variant: int | None) -> _Made:
     if variant is None:
         variant = default_variant(shared.key, tip.number)
-    index, chosen = templates.pick(TIP, variant)
+    index, chosen = templates.pick(_kind(templates, shared, tip), variant)
     render = _Renderer(chosen, shared, tip, position)
-    headline, body, tags = clean(tip.headline), clean(tip.body), shared.hashtags
+    headline, body, tags = render.headline, render.body, shared.hashtags
+    points: Sequence[str] = ("",)
+    if "point" in chosen.source:
+        # Room for the point: what the template, link and hashtags leave, less the headline. Links weigh the
+        # same whatever they are, so this is measured once per template and hashtags; an estimate, checked by
+        # rendering.
+        key = (chosen.name, shared.view.url is None, tags)
+        overhead = templates.overheads.get(key)
+        if overhead is None:
+            overhead = templates.overheads[key] = weighted_length(render("", "", "", tags))
+        room = MAX_WEIGHTED_LENGTH - overhead - _weigh(headline) - 2
+        points = tip_points.point_options(headline, render.paragraphs, room, _weigh)
 
-    text, exports = render.with_exports(headline, body, tags)
+    text, exports = render.with_exports(headline, body, points[0], tags)
     if not text:
         raise TemplateError(f"{chosen.path}: renders an empty post for {render.where}")
     media = _media(exports.get("media"), templates.directory, render.where, chosen)
+    point: str | None = points[0]
     if _fits(text):
-        return _post(tip, chosen, index, (text,), media)
-    if exports.get("thread"):
-        return _post(tip, chosen, index, _thread(render, headline, body, tags), media)
-    return _post(tip, chosen, index, (_shorten(render, headline, body, tags),), media)
+        parts: tuple[str, ...] = (text,)
+    elif exports.get("thread"):
+        parts, point = _thread(render, headline, body, tags), None
+    else:
+        if points[0]:
+            # The estimate was short: the richest point that fits in what the rest of the post really leaves.
+            room = MAX_WEIGHTED_LENGTH - (weighted_length(text) - _weigh(points[0]))
+            points = tip_points.point_options(headline, render.paragraphs, room, _weigh)
+        text, point = _shorten(render, headline, body, points, tags, tried=text)
+        parts = (text,)
+    post = _post(tip, chosen, index, parts, media)
+    return _Made(post, _tip_words(post, tip, templates, headline, point, chosen), opening(post.text))
+
+
+def _tip_words(
+    post: ComposedPost, tip: Tip, templates: TemplateSet, headline: str, point: str | None, chosen: Variant
+) -> int:
+    """Words of the tip in the post: its headline and point when the post shows them whole, else counted."""
+    if point is not None and "body" not in chosen.source and headline in post.text and point in post.text:
+        return len(tip_points.words(headline)) + len(tip_points.words(point))
+    return tip_word_count(post, tip, templates)
+
+
+# ASCII text without a dot inside a word holds no link: X counts it character by character.
+_DOT_IN_WORD = re.compile(r"\.[^\s.]")
+
+
+def _weigh(text: str) -> int:
+    """``weighted_length``, with a short way for the common case of tip sentences."""
+    if text.isascii() and not _DOT_IN_WORD.search(text):
+        return len(text)
+    return weighted_length(text)
+
+
+_ENDS_IN_A_WORD = re.compile(r"[^\W_][\"'\u2019\u201D)\]]*$")
+
+
+def _as_headline(text: str) -> str:
+    """A headline that ends like a sentence, so the point or the link can follow it: "Child's pose" -> "Child's pose."."""
+    return text + "." if _ENDS_IN_A_WORD.search(text) else text
 
 
 def _post(tip: Tip, chosen: Variant, index: int, parts: tuple[str, ...], media: tuple[str, ...]) -> ComposedPost:
@@ -136,30 +292,41 @@ def _post(tip: Tip, chosen: Variant, index: int, parts: tuple[str, ...], media: 
     )
 
 
-def _shorten(render: _Renderer, headline: str, body: str, tags: tuple[str, ...]) -> str:
-    for kept in range(len(tags) - 1, -1, -1):
-        text = render(headline, body, tags[:kept])
-        if _fits(text):
-            return text
+def _shorten(
+    render: _Renderer, headline: str, body: str, points: Sequence[str], tags: tuple[str, ...], tried: str
+) -> tuple[str, str | None]:
+    """The richest point that fits with all hashtags; else hashtags go, one at a time, before the point gets
+    leaner, a whole sentence at a time. ``tried`` is a rendering already known not to fit. Returns the text and
+    the point it shows (None when the body or headline had to be cut)."""
+    bare = render(headline, "", "", ())
+    if not _fits(bare):
+        points = ()  # the headline alone is too long: only cutting helps
+    for point in points:
+        for kept in range(len(tags), -1, -1):
+            text = render(headline, body, point, tags[:kept])
+            if text == tried:
+                continue
+            if _fits(text):
+                return text, point
     # Cutting the body cannot help when the post is too long even without it: the headline must give way too.
     fitted = None
-    if weighted_length(render(headline, "", ())) <= MAX_WEIGHTED_LENGTH:
-        fitted = _fit_prefix(lambda shorter: render(headline, shorter, ()), body)
+    if weighted_length(bare) <= MAX_WEIGHTED_LENGTH:
+        fitted = _fit_prefix(lambda shorter: render(headline, shorter, "", ()), body)
     if fitted is None:
-        fitted = _fit_prefix(lambda shorter: render(shorter, "", ()), headline)
+        fitted = _fit_prefix(lambda shorter: render(shorter, "", "", ()), headline)
     if fitted is None:
         raise render.fixed_parts_too_long()
-    return fitted[0]
+    return fitted[0], None
 
 
 def _thread(render: _Renderer, headline: str, body: str, tags: tuple[str, ...]) -> tuple[str, ...]:
     """The template with as much of the body as fits, then the rest of the body in replies."""
     for kept in range(len(tags), -1, -1):
-        fitted = _fit_prefix(lambda shorter: render(headline, shorter, tags[:kept]), body)
+        fitted = _fit_prefix(lambda shorter: render(headline, shorter, "", tags[:kept]), body)
         if fitted is not None:
             break
     else:
-        fitted = _fit_prefix(lambda shorter: render(shorter, "", ()), headline)
+        fitted = _fit_prefix(lambda shorter: render(shorter, "", "", ()), headline)
         if fitted is None:
             raise render.fixed_parts_too_long()
         fitted = fitted[0], 0  # the headline was cut: the whole body follows in replies
@@ -250,6 +417,11 @@ class _Renderer:
     def __init__(self, variant: Variant, shared: _Shared, tip: Tip, position: int) -> None:
         self.variant = variant
         self.tip_number = tip.number
+        paragraphs = [cleaned for paragraph in tip.body.split("\n\n") if (cleaned := clean(paragraph))]
+        self.paragraphs = "\n\n".join(paragraphs)  # for the point, which may keep a list's items apart
+        self.body = " ".join(paragraphs)  # as clean(tip.body): the body on one line
+        self.headline = _as_headline(clean(tip.headline))
+        self.how_to = tip_points.is_how_to(self.headline, self.paragraphs)
         self.where = f"{shared.article.source}, tip {tip.number}"
         self.fixed = {
             "article": shared.view,
@@ -257,14 +429,16 @@ class _Renderer:
             "handle": shared.handle,
         }
 
-    def __call__(self, headline: str, body: str, hashtags: tuple[str, ...]) -> str:
-        return self.with_exports(headline, body, hashtags)[0]
+    def __call__(self, headline: str, body: str, point: str, hashtags: tuple[str, ...]) -> str:
+        return self.with_exports(headline, body, point, hashtags)[0]
 
-    def with_exports(self, headline: str, body: str, hashtags: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+    def with_exports(
+        self, headline: str, body: str, point: str, hashtags: tuple[str, ...]
+    ) -> tuple[str, dict[str, Any]]:
         """The tidied text, and the variables the template set for the composer (thread, media)."""
         context = {
             **self.fixed,
-            "tip": TipView(number=self.tip_number, headline=headline, body=body),
+            "tip": TipView(number=self.tip_number, headline=headline, body=body, point=point, how_to=self.how_to),
             "hashtags": list(hashtags),
             "hashtag_line": " ".join("#" + tag for tag in hashtags),
         }
@@ -277,7 +451,7 @@ class _Renderer:
         return tidy(text), module.__dict__
 
     def fixed_parts_too_long(self) -> TemplateError:
-        bare = self("", "", ())
+        bare = self("", "", "", ())
         if not bare:
             return TemplateError(
                 f"{self.variant.path}: shows nothing but tip text that cannot be shortened to fit, for {self.where}"

@@ -172,7 +172,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "compose": {
         "templates": Key(_string, "", "directory of Jinja2 templates (default: the bundled templates/)"),
-        "hashtags": Key(_string_list, ("BackPain",), "hashtags offered to templates, without #"),
+        "hashtags": Key(_string_list, (), "hashtags for articles whose front matter names none, without #"),
         "hashtags_from": Key(_string_list, (), "front matter keys (e.g. \"tags\", \"categories\") whose terms "
                              "become hashtags when an article names none"),
         "posts": Key(_string, "posts", "content library imported by `scheduler import` with no path"),

@@ -86,8 +86,8 @@ def materialize(store: Store, config: Config, post: QueuedPost, now: datetime) -
 
 def _article(store: Store, config: Config, key: str) -> Article | None:
     row = store.article(config.account, key)
-    if row is None:
-        return None
+    if row is None or row.get("removed_at"):
+        return None  # gone from the ledger, or removed by a person: its tips do not come back
     tips = tuple(Tip(t["number"], t["headline"], t["body"]) for t in row["tips"])
     return Article(title=row["title"], url=row["url"], tips=tips, source=row["source"],
-                   hashtags=tuple(row["hashtags"]))
+                   hashtags=tuple(row["hashtags"]), id=key)

@@ -5,12 +5,32 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from scheduler.config import Config
+from scheduler.errors import CredentialsError
 from scheduler.models import PostState
 from scheduler.store import Store
 from scheduler.views import feeds_report, iso
 
 # A call to X ends within its timeouts; a post held longer than this is stuck, whoever holds it.
 STUCK_AFTER = timedelta(minutes=5)
+
+
+def destination(config: Config) -> dict:
+    """Where posts go: X, or the outbox file (and why), told without loading the X client."""
+    import os
+
+    from scheduler.credentials import load_credentials
+    from scheduler.publisher.factory import outbox_path, token_file
+
+    kind = config["publisher"]["kind"]
+    if kind == "outbox":
+        return {"kind": "outbox", "outbox": str(outbox_path(config)), "why": "[publisher] kind = \"outbox\""}
+    try:
+        found = load_credentials(os.environ, token_file(config)) is not None
+    except CredentialsError:  # incomplete or insecure credentials: `auth status` says which; X is meant
+        found = True
+    if found or kind == "x":
+        return {"kind": "x", "outbox": None, "why": None}
+    return {"kind": "outbox", "outbox": str(outbox_path(config)), "why": "no X credentials"}
 
 
 def status(store: Store, config: Config, now: datetime) -> dict:
@@ -82,11 +102,14 @@ def status(store: Store, config: Config, now: datetime) -> dict:
         "sent": counts.get(PostState.SENT.value, 0),
         "failed": counts.get(PostState.FAILED.value, 0),
         "unknown": counts.get(PostState.UNKNOWN.value, 0),
+        # A post whose moment has come (a slot missed by less than the grace) goes at once: never a past "next".
         "next": {
-            "at": iso(first.at, tz),
+            "at": iso(max(first.at, now), tz),
+            "due_since": iso(first.at, tz) if first.at < now else None,
             "post_id": first.post.post_id if first.post else None,
             "reason": first.reason,
         } if first else None,
+        "publisher": destination(config),
         "last_outcome": {
             "at": iso(last.finished_at or last.started_at, tz),
             "post_id": last.post_id,

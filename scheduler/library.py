@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from scheduler.config import Config
 from scheduler.errors import ArticleError
-from scheduler.models import Article, ComposedPost, post_id_for
+from scheduler.models import Article, ComposedPost, article_key, post_id_for, source_slug
 from scheduler.store import ArticleImport, ImportReport, NewPost, Store
 
 ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
@@ -27,7 +27,7 @@ ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 
 @dataclass(frozen=True)
 class Composed:
-    article: Article
+    article: Article  # its warnings include the tips left out
     posts: tuple[ComposedPost, ...]
 
 
@@ -69,8 +69,11 @@ def article_paths(paths: Sequence[Source]) -> list[Source]:
 
 def compose(config: Config, paths: Sequence[Source], *, url: str | None = None, fetcher=None) -> list[Composed]:
     """Read every article (files, folders, URLs), then compose its posts; nothing is stored."""
-    from scheduler.templates import load_templates
+    return compose_articles(config, load(config, paths, url=url, fetcher=fetcher))
 
+
+def load(config: Config, paths: Sequence[Source], *, url: str | None = None, fetcher=None) -> list[Article]:
+    """Read every article (files, folders, URLs), each with its warnings."""
     sources = article_paths(paths)
     own_fetcher = fetcher is None and any(is_url(s) for s in sources)
     if own_fetcher:
@@ -78,12 +81,10 @@ def compose(config: Config, paths: Sequence[Source], *, url: str | None = None, 
 
         fetcher = Fetcher(FetchSettings.from_config(config))
     try:
-        articles = [_read(source, url, fetcher) for source in sources]
+        return [_read(source, url, fetcher) for source in sources]
     finally:
         if own_fetcher:
             fetcher.close()
-    env = load_templates(config.templates_dir)
-    return [compose_read(config, article, env) for article in articles]
 
 
 def _read(source: Source, url: str | None, fetcher) -> Article:
@@ -93,29 +94,79 @@ def _read(source: Source, url: str | None, fetcher) -> Article:
         from scheduler.article_web import read_url
 
         article = read_url(source, fetcher)
-        return dataclasses.replace(article, url=url) if url else article
-    return load_article(source, url=url)
+        article = dataclasses.replace(article, url=url) if url else article
+    else:
+        article = load_article(source, url=url)
+    if not article.url:
+        article = replace(article, warnings=(
+            *article.warnings,
+            f"{article.source}: no URL, so its posts will carry no link to the article; add 'url:' front "
+            "matter (or give --url) to link them",
+        ))
+    return article
 
 
-def compose_read(config: Config, article: Article, env=None) -> Composed:
-    """The posts of an article already read (``env``: templates loaded once per run)."""
+def compose_articles(
+    config: Config, articles: Sequence[Article], chosen: Mapping[str, Mapping[int, int]] | None = None
+) -> list[Composed]:
+    """Each article's posts; ``chosen`` holds the variants a person picked, by article key and tip."""
+    from scheduler.templates import load_templates
+
+    env = load_templates(config.templates_dir)
+    return [compose_read(config, article, env, (chosen or {}).get(article.key)) for article in articles]
+
+
+def compose_read(config: Config, article: Article, env=None, chosen: Mapping[int, int] | None = None) -> Composed:
+    """The posts of an article already read (``env``: templates loaded once per run); the tips left out are
+    named in the article's warnings."""
     from scheduler.article import hashtags_from_metadata
-    from scheduler.compose import compose_article
+    from scheduler.compose import compose_posts
     from scheduler.templates import load_templates
 
     env = env or load_templates(config.templates_dir)
     hashtags = (article.hashtags or hashtags_from_metadata(article.metadata, config["compose"]["hashtags_from"])
                 or config["compose"]["hashtags"])
-    posts = compose_article(article, handle=config.handle, hashtags=hashtags, env=env)
-    return Composed(article, tuple(posts))
+    made = compose_posts(article, handle=config.handle, hashtags=hashtags, env=env, variants=chosen)
+    return Composed(replace(article, warnings=(*article.warnings, *made.notes)), made.posts)
 
 
 def import_articles(store: Store, config: Config, paths: Sequence[Source], now: datetime, *,
                     url: str | None = None) -> list[Imported]:
-    """Read and compose every article first, then store them all in one transaction."""
-    composed = compose(config, paths, url=url)
+    """Read and compose every article first, then store them all in one transaction.
+
+    Each article keeps the key the ledger knows it by (``ledger_key``), and the template variants a person chose
+    for its posts, so a re-import changes unsent posts and never queues a tip a second time.
+    """
+    known = store.article_keys(config.account)
+    articles = [ledger_key(article, known) for article in load(config, paths, url=url)]
+    composed = compose_articles(config, articles, store.chosen_variants(config.account))
     reports = store.import_articles(config.account, [article_import(item) for item in composed], now)
     return [Imported(item.article, report) for item, report in zip(composed, reports, strict=True)]
+
+
+def ledger_key(article: Article, known: Mapping[str, str]) -> Article:
+    """The article under the key the ledger already knows it by, if it knows it under another.
+
+    Its own key (front matter ``id``, else the file's name) when the ledger has it or knows nothing of it; else
+    the key it was imported under before: the file's name (an ``id`` added since), the key older versions made
+    from the URL or title (or from the title alone, before a URL was added), or the key of an article read from
+    the same file.
+    """
+    own = article.key
+    if own in known:
+        return article
+    candidates = [source_slug(article.source), article.legacy_key, article_key(article.title, None)]
+    candidates += [key for key, source in known.items() if source == article.source]
+    found = next((key for key in candidates if key and key in known), None)
+    if found is None:
+        return article
+    warnings = article.warnings
+    if article.id:
+        warnings += (
+            f"{article.source}: front matter id '{article.id}' is new, but the ledger knows this article as "
+            f"'{found}': kept '{found}', so none of its tips is queued twice",
+        )
+    return replace(article, id=found, warnings=warnings)
 
 
 def article_import(item: Composed) -> ArticleImport:

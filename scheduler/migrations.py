@@ -50,6 +50,8 @@ articles = sa.Table(
     sa.Column("tips", sa.JSON, nullable=False),
     sa.Column("hashtags", sa.JSON, nullable=False),
     sa.Column("imported_at", UTCDateTime, nullable=False),
+    # Taken off with `scheduler articles remove` (m0xx_editing): imports skip it until it is restored.
+    sa.Column("removed_at", UTCDateTime),
 )
 
 posts = sa.Table(
@@ -86,6 +88,10 @@ posts = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     # The calendar slot it was claimed for (unique per account: m003); None for pins and ad-hoc sends.
     sa.Column("calendar_slot", UTCDateTime),
+    # A person changed it (m0xx_editing): when, and how ("text": never overwritten by a re-import; "variant": a
+    # template variant chosen, kept when the article is composed again).
+    sa.Column("edited_at", UTCDateTime),
+    sa.Column("edit_kind", sa.String(16)),
     sa.Index("ix_posts_queue", "account", "state", "position"),
     sa.Index("ix_posts_fingerprint", "account", "fingerprint"),
     sa.Index("ix_posts_sent", "account", "state", "sent_at"),
@@ -813,6 +819,18 @@ CREATE UNIQUE INDEX ux_publish_keys_key ON publish_keys (publish_key)
 """)
 
 
+def m008_editing(conn: Connection) -> None:
+    """Editing by hand: when and how a person changed a post (an edited text is never overwritten by a re-import;
+    a chosen variant is kept), and articles a person removed (imports skip them until restored)."""
+    _ddl(conn, """
+ALTER TABLE posts ADD COLUMN edited_at {ts}
+
+ALTER TABLE posts ADD COLUMN edit_kind VARCHAR(16) CHECK (edit_kind IN ('text', 'variant'))
+
+ALTER TABLE articles ADD COLUMN removed_at {ts}
+""")
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_time_indexes", m002_time_indexes),
@@ -821,4 +839,5 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m005_review", m005_review),
     ("m006_web_access", m006_web_access),
     ("m007_publish_keys", m007_publish_keys),
+    ("m008_editing", m008_editing),
 ]

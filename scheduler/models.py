@@ -34,10 +34,26 @@ class Article:
     warnings: tuple[str, ...] = ()  # numbering that skips or restarts, etc.
     # Front matter keys the scheduler does not use (author, date, tags...), JSON-ready values.
     metadata: dict[str, Any] = field(default_factory=dict, hash=False)
+    id: str | None = None  # front matter `id`, or the key the ledger already knows the article by
 
     @property
     def key(self) -> str:
-        """Stable identity: the URL's last path segment, else the title, as a slug."""
+        """Stable identity: the ``id``, else the article file's name as a slug; a web page is known by its
+        address (its canonical URL, the one place a page's identity is written).
+
+        A file's URL or title never counts: adding or changing either must not make the article a new one,
+        whose tips would be queued a second time.
+        """
+        if self.id:
+            return slugify(self.id)
+        if self.source.startswith(("http://", "https://")) or not _ARTICLE_FILE.search(self.source):
+            return self.legacy_key  # a web page (or text with no file behind it)
+        return source_slug(self.source) or self.legacy_key
+
+    @property
+    def legacy_key(self) -> str:
+        """The key earlier versions gave the article (the URL's last path segment, else the title), which
+        ledgers written by them still use."""
         return article_key(self.title, self.url)
 
 
@@ -45,6 +61,16 @@ def slugify(text: str, max_len: int = 48) -> str:
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return slug[:max_len].rstrip("-") or "article"
+
+
+_ARTICLE_FILE = re.compile(r"\.(?:md|markdown|txt|html?)$", re.IGNORECASE)
+
+
+def source_slug(source: str) -> str:
+    """The slug of the file (or page) an article was read from: "posts/drink-water.md" -> "drink-water"."""
+    name = re.split(r"[/\\]", source.split("?")[0].split("#")[0].rstrip("/\\"))[-1] if source else ""
+    stem = re.sub(r"\.[A-Za-z0-9]{1,8}$", "", name)
+    return slugify(stem) if re.search(r"[A-Za-z0-9]", stem) else ""
 
 
 def article_key(title: str, url: str | None) -> str:

@@ -61,7 +61,7 @@ Queue empty
 
 Length
   Planning stops after ``count`` entries that carry a post, after ``count * 10 + 50``
-  empty entries, or at ``now + horizon``, whichever comes first.
+  empty entries (``count`` while paused), or at ``now + horizon``, whichever comes first.
 
 Stability
   An entry's time is its slot's (or pin's) time, never ``now``, so planning again later
@@ -339,7 +339,9 @@ class _Planner:
         entries: list[PlanEntry] = []
         posts = empties = 0
         queue_empty_shown = False
-        while posts < count and empties < count * 10 + 50:
+        # Paused, every entry is empty: listing more of them than asked for says nothing more.
+        most_empties = count if self.paused else count * 10 + 50
+        while posts < count and empties < most_empties:
             timed = self.timed[self.next_timed] if self.next_timed < len(self.timed) else None
             # At the same second the pin goes first and the slot yields to it.
             if timed and (self.slot is None or timed.at <= self.slot):

@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from scheduler.config import Config
+from scheduler.editing import PAST_PIN_TOLERANCE
 from scheduler.errors import QueueError
 from scheduler.models import adhoc_post_id
 from scheduler.store import NewPost, PostRecord, Store
@@ -20,6 +21,11 @@ def add_text(store: Store, config: Config, text: str, now: datetime, *, at: date
     text = text.strip()
     if not text:
         raise QueueError("the post text is empty")
+    if at is not None and at < now - PAST_PIN_TOLERANCE:
+        raise QueueError(
+            f"{at.isoformat()} is in the past: give a later time with --at, --now for as soon as possible, or "
+            "neither to fill the next slot"
+        )
     length = weighted_length(text)
     if length > MAX_WEIGHTED_LENGTH:
         raise QueueError(

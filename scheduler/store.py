@@ -74,6 +74,20 @@ class ImportReport:
     unchanged: tuple[str, ...]
     removed: tuple[str, ...]
     kept_sent: tuple[str, ...]  # sent posts whose tip changed: left as history
+    kept_edit: tuple[str, ...] = ()  # posts a person edited: their text stays as edited
+    kept_removed: tuple[str, ...] = ()  # posts a person removed from the queue: they stay removed
+    article_removed: bool = False  # the article was removed with `articles remove`: nothing was imported
+
+
+@dataclass(frozen=True)
+class ArticleSummary:
+    article_key: str
+    title: str
+    url: str | None
+    source: str
+    imported_at: datetime
+    removed_at: datetime | None
+    counts: dict[str, int]  # its posts, by state ("removed": taken out of the queue by a person)
 
 
 @dataclass(frozen=True)
@@ -107,6 +121,8 @@ class PostRecord:
     last_status: int | None
     created_at: datetime
     updated_at: datetime
+    edited_at: datetime | None = None  # when a person last changed it
+    edit_kind: str | None = None  # "text" (kept by re-imports) or "variant" (a template chosen)
 
     def as_queued(self) -> QueuedPost:
         return QueuedPost(
@@ -190,6 +206,8 @@ def _record(row) -> PostRecord:
         last_status=row.last_status,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        edited_at=row.edited_at,
+        edit_kind=row.edit_kind,
     )
 
 
@@ -337,7 +355,7 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
             return [self._import_one(conn, account, item, now) for item in items]
 
     def _import_one(self, conn: Connection, account: str, item: ArticleImport, now: datetime) -> ImportReport:
-        added, updated, unchanged, removed, kept_sent = [], [], [], [], []
+        added, updated, unchanged, removed, kept_sent, kept_edit = [], [], [], [], [], []
         article_row = {
             "title": item.title,
             "url": item.url,
@@ -348,10 +366,13 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
             "imported_at": now,
         }
         exists = conn.execute(
-            sa.select(m.articles.c.article_key).where(
+            sa.select(m.articles.c.article_key, m.articles.c.removed_at, m.articles.c.tips).where(
                 m.articles.c.account == account, m.articles.c.article_key == item.article_key
             )
         ).first()
+        if exists and exists.removed_at is not None:
+            # Removed by a person: it stays out until `scheduler articles restore`.
+            return ImportReport((), (), (), (), (), article_removed=True)
         if exists:
             conn.execute(
                 m.articles.update()
@@ -371,6 +392,13 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
                 )
             )
         }
+        before = {tip["number"]: tip for tip in _json(exists.tips)} if exists else {}
+        after = {tip["number"]: tip for tip in item.tips}
+
+        def tip_changed(number: int | None) -> bool:
+            return before.get(number) != after.get(number)
+
+        kept_removed = []
         position = self._end_position(conn, account)
         for post in item.posts:
             row = current.pop(post.post_id, None)
@@ -379,8 +407,20 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
                 self._check_duplicate(conn, account, post.text, now, window=None, ignore=())
                 conn.execute(m.posts.insert().values(**self._new_row(account, post, position, now)))
                 added.append(post.post_id)
+            elif row.state == PostState.REMOVED.value:
+                # Taken out by a person: it stays out (with the article's new text, should it come back).
+                if row.edit_kind != "text" and (row.text != post.text or tuple(_json(row.parts)) != post.parts):
+                    conn.execute(
+                        m.posts.update()
+                        .where(m.posts.c.post_id == post.post_id, m.posts.c.state == PostState.REMOVED.value)
+                        .values(**self._content_values(post), updated_at=now)
+                    )
+                kept_removed.append(post.post_id)
             elif row.text == post.text and tuple(_json(row.parts)) == post.parts:
                 unchanged.append(post.post_id)
+            elif row.state in PENDING and row.edit_kind == "text":
+                # A person's text stays; say so when the article's tip changed under it.
+                (kept_edit if tip_changed(post.tip) else unchanged).append(post.post_id)
             elif row.state in PENDING:
                 conn.execute(
                     m.posts.update()
@@ -391,7 +431,9 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
             else:
                 kept_sent.append(post.post_id)
         for post_id, row in current.items():
-            if row.state in PENDING and not row.uncertain:  # an uncertain post may be live: settle it first
+            if row.state in PENDING and row.edit_kind == "text":
+                kept_edit.append(post_id)  # its tip left the article, but a person wrote this post
+            elif row.state in PENDING and not row.uncertain:  # an uncertain post may be live: settle it first
                 tried = conn.execute(sa.select(m.attempts.c.id).where(m.attempts.c.post_id == post_id).limit(1)).first()
                 gone = m.posts.delete() if tried is None else m.posts.update().values(
                     state=PostState.REMOVED.value, slot_at=None, calendar_slot=None, next_attempt_at=None,
@@ -400,7 +442,146 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
                 removed.append(post_id)
         if added or updated or removed:
             self._bump(conn, account)
-        return ImportReport(tuple(added), tuple(updated), tuple(unchanged), tuple(removed), tuple(kept_sent))
+        return ImportReport(tuple(added), tuple(updated), tuple(unchanged), tuple(removed), tuple(kept_sent),
+                            tuple(kept_edit), tuple(kept_removed))
+
+    # -- editing: what a person changes by hand (see scheduler.editing) --------------------------------
+
+    def article_keys(self, account: str) -> dict[str, str]:
+        """Every article the ledger knows for the account, removed ones too: key -> the source it came from."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(m.articles.c.article_key, m.articles.c.source).where(m.articles.c.account == account)
+            ).all()
+        return {row.article_key: row.source for row in rows}
+
+    def chosen_variants(self, account: str) -> dict[str, dict[int, int]]:
+        """Template variants a person chose for unsent posts, by article and tip: re-imports keep them."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(m.posts.c.article_key, m.posts.c.tip, m.posts.c.variant).where(
+                    m.posts.c.account == account,
+                    m.posts.c.kind == "tip",
+                    m.posts.c.edit_kind == "variant",
+                    m.posts.c.state.in_(PENDING),
+                )
+            ).all()
+        chosen: dict[str, dict[int, int]] = {}
+        for row in rows:
+            chosen.setdefault(row.article_key, {})[row.tip] = row.variant
+        return chosen
+
+    def edit_post(self, account: str, post_id: str, now: datetime, *, text: str, parts: Sequence[str],
+                  weighted_length: int, edit_kind: str, template: str | None = None, variant: int | None = None,
+                  duplicate_window: timedelta | None = None) -> PostRecord:
+        """Change a waiting post's content by hand, checked for duplicates like a new one, in one transaction."""
+        with self.engine.begin() as conn:
+            row = self._pending_row(conn, account, post_id, "edit")
+            if row.uncertain or _json(row.part_ids):
+                raise QueueError(
+                    f"cannot edit {post_id!r}: part of it may already be on X ({'its last attempt lost its answer' if row.uncertain else 'a thread partly sent'}); "
+                    "let the service settle it first"
+                )
+            self._check_duplicate(conn, account, text, now, window=duplicate_window, ignore=(post_id,))
+            values = {
+                "text": text,
+                "parts": list(parts),
+                "weighted_length": weighted_length,
+                "fingerprint": text_fingerprint(text),
+                "edited_at": now,
+                "edit_kind": edit_kind,
+                "updated_at": now,
+            }
+            if variant is not None:
+                values.update(template=template, variant=variant)
+            done = conn.execute(
+                m.posts.update()
+                .where(m.posts.c.post_id == post_id, m.posts.c.state.in_(PENDING), sa.not_(m.posts.c.uncertain))
+                .values(**values)
+            ).rowcount
+            if not done:
+                self._explain_not_pending(conn, post_id, "edit")
+            self._bump(conn, account)
+        return self.get(post_id)
+
+    def remove_article(self, account: str, article_key: str, now: datetime) -> list[str]:
+        """Take an article's waiting posts out of the queue (as ``remove`` does, one by one) and keep later
+        imports from adding them; sent ones stay as history. Returns the posts taken out."""
+        with self.engine.begin() as conn:
+            self._article_row(conn, account, article_key, "remove")
+            rows = conn.execute(
+                sa.select(m.posts.c.post_id, m.posts.c.uncertain).where(
+                    m.posts.c.account == account, m.posts.c.article_key == article_key, m.posts.c.state.in_(PENDING)
+                ).order_by(m.posts.c.position)
+            ).all()
+            taken = [row.post_id for row in rows if not row.uncertain]  # an uncertain one may be live: settled first
+            if taken:
+                conn.execute(
+                    m.posts.update().where(m.posts.c.post_id.in_(taken), m.posts.c.state.in_(PENDING))
+                    .values(state=PostState.REMOVED.value, slot_at=None, calendar_slot=None, next_attempt_at=None,
+                            updated_at=now)
+                )
+            conn.execute(
+                m.articles.update()
+                .where(m.articles.c.account == account, m.articles.c.article_key == article_key)
+                .values(removed_at=now)
+            )
+            self._bump(conn, account)
+        return taken
+
+    def restore_article(self, account: str, article_key: str, now: datetime) -> list[str]:
+        """Undo ``remove_article``: imports take the article again, and its removed posts go back in their places."""
+        with self.engine.begin() as conn:
+            self._article_row(conn, account, article_key, "restore")
+            rows = conn.execute(
+                sa.select(m.posts.c.post_id, m.posts.c.text).where(
+                    m.posts.c.account == account, m.posts.c.article_key == article_key,
+                    m.posts.c.state == PostState.REMOVED.value,
+                ).order_by(m.posts.c.position)
+            ).all()
+            for row in rows:
+                self._check_duplicate(conn, account, row.text, now, window=None, ignore=(row.post_id,))
+            if rows:
+                conn.execute(
+                    m.posts.update()
+                    .where(m.posts.c.post_id.in_([row.post_id for row in rows]),
+                           m.posts.c.state == PostState.REMOVED.value)
+                    .values(state=PostState.QUEUED.value, attempts=0, updated_at=now)
+                )
+            conn.execute(
+                m.articles.update()
+                .where(m.articles.c.account == account, m.articles.c.article_key == article_key)
+                .values(removed_at=None)
+            )
+            self._bump(conn, account)
+        return [row.post_id for row in rows]
+
+    def _article_row(self, conn: Connection, account: str, article_key: str, verb: str):
+        row = conn.execute(
+            sa.select(m.articles).where(m.articles.c.account == account, m.articles.c.article_key == article_key)
+        ).first()
+        if row is None:
+            raise QueueError(f"cannot {verb} article {article_key!r}: no such article; `scheduler articles list` shows them")
+        return row
+
+    def articles(self, account: str) -> list[ArticleSummary]:
+        """Every article imported for the account, with its posts counted by state."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(m.articles).where(m.articles.c.account == account).order_by(m.articles.c.article_key)
+            ).all()
+            counts: dict[str, dict[str, int]] = {}
+            for key, state, count in conn.execute(
+                sa.select(m.posts.c.article_key, m.posts.c.state, sa.func.count())
+                .where(m.posts.c.account == account, m.posts.c.article_key.is_not(None))
+                .group_by(m.posts.c.article_key, m.posts.c.state)
+            ):
+                counts.setdefault(key, {})[state] = count
+        return [
+            ArticleSummary(r.article_key, r.title, r.url, r.source, r.imported_at, r.removed_at,
+                           counts.get(r.article_key, {}))
+            for r in rows
+        ]
 
     def add_post(
         self, account: str, post: NewPost, now: datetime, *, duplicate_window: timedelta | None = None

@@ -23,6 +23,7 @@ import scheduler
 from scheduler.errors import TemplateError
 
 TIP = "tip"
+AVOID = "avoid"  # tips of an article that lists things to avoid
 SUFFIX = ".j2"
 
 # A sentence ends at '.', '!' or '?' (and closing quotes or brackets) before a space and a word that is not
@@ -49,6 +50,8 @@ class TipView:
     number: int
     headline: str
     body: str  # all of it, or what the composer kept when shortening
+    point: str = ""  # the body's most useful whole sentences (or its list), as many as fit
+    how_to: bool = False  # the tip tells what to do: "Lift with your legs.", or an exercise and its steps
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +73,7 @@ class SeriesView:
 
 
 CONTEXT_HELP = (
-    "templates can use tip (number, headline, body), article (title, topic, url, key), handle, "
+    "templates can use tip (number, headline, body, point, how_to), article (title, topic, url, key), handle, "
     "series (position, total, label), hashtags, hashtag_line, and the filters first_sentence and hashtag"
 )
 
@@ -101,6 +104,8 @@ class TemplateSet:
         )
         self.environment.filters["first_sentence"] = first_sentence
         self.environment.filters["hashtag"] = lambda tag: "#" + str(tag).lstrip("#")
+        # What each template weighs without its tip's text, measured by the composer as it goes.
+        self.overheads: dict[tuple, int] = {}
         # Every file is compiled now, so a broken template is reported before any post is made.
         self._variants = {
             kind.name: tuple(self._compile(kind)) for kind in sorted(self.directory.iterdir()) if kind.is_dir()
@@ -111,6 +116,9 @@ class TemplateSet:
         if not found:
             raise TemplateError(f"no {kind} templates: add {self.directory / kind}/1{SUFFIX}")
         return found
+
+    def has(self, kind: str) -> bool:
+        return bool(self._variants.get(kind))
 
     def pick(self, kind: str, variant: int) -> tuple[int, Variant]:
         """Variant ``variant`` of ``kind`` (any integer: it wraps around) and its index."""

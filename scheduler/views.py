@@ -66,6 +66,11 @@ def post_json(post: PostRecord, config: Config) -> dict:
     }
 
 
+def queue_json(posts: Sequence[PostRecord], config: Config, planned: dict[str, datetime]) -> list[dict]:
+    """`queue list --json` (and the API's queue): each post, with its time in the plan (``planned_at``)."""
+    return [{**post_json(p, config), "planned_at": iso(planned.get(p.post_id), config.tz)} for p in posts]
+
+
 def _local_and_utc(at: datetime, tz: tzinfo) -> str:
     from datetime import UTC
 
@@ -95,18 +100,24 @@ def preview_text(entries: Sequence, config: Config) -> str:
     return "\n".join(blocks).rstrip()
 
 
-def queue_text(posts: Sequence[PostRecord], config: Config, *, offset: int = 0) -> str:
+def queue_text(posts: Sequence[PostRecord], config: Config, *, offset: int = 0,
+               planned: dict[str, datetime] | None = None) -> str:
     if not posts:
         return "The queue is empty. `scheduler import` queues the tips of posts/."
+    planned = planned or {}
     lines = []
     for n, post in enumerate(posts, start=offset + 1):
+        at = planned.get(post.post_id)
+        when = f"  {at.astimezone(config.tz):%a %Y-%m-%d %H:%M %Z}" if at else "  (not planned yet)"
         extra = ""
         if post.pinned_at:
-            extra = f"  pinned {_local_and_utc(post.pinned_at, config.tz)}"
+            extra = "  pinned"
         elif post.next_attempt_at:
-            extra = f"  retry {_local_and_utc(post.next_attempt_at, config.tz)} ({post.last_error})"
+            extra = f"  retry ({post.last_error})"
+        if post.edit_kind == "text":
+            extra += "  edited"
         summary = textwrap.shorten(post.text.replace("\n", " "), 70, placeholder="…")
-        lines.append(f"{n:>4}  {post.post_id:<40} {post.state.value:<8}{extra}\n      {summary}")
+        lines.append(f"{n:>4}  {post.post_id:<40} {post.state.value:<8}{when}{extra}\n      {summary}")
     return "\n".join(lines)
 
 
@@ -114,6 +125,11 @@ def history_text(records: Sequence[PostRecord], config: Config) -> str:
     if not records:
         return "Nothing sent yet."
     lines = []
+    if any(post.tweet_id and not post.tweet_id.isdigit() for post in records):
+        from scheduler.publisher.factory import outbox_path
+
+        lines.append(f"Posts marked outbox: went to the outbox file {outbox_path(config)}, not to X "
+                     "(no X credentials, or [publisher] kind = \"outbox\").")
     for post in records:
         when = post.sent_at or post.updated_at
         head = f"{when.astimezone(config.tz):%Y-%m-%d %H:%M:%S %Z}  {post.state.value:<7} {post.post_id}"
@@ -137,9 +153,16 @@ def status_text(report: dict) -> str:
         lines.append(f"           also running: {', '.join(service['others'])}")
     lines.append(f"Queue:     {report['queue']['pending']} pending ({report['queue']['retrying']} retrying), "
                  f"{report['sent']} sent, {report['failed']} failed, {report['unknown']} unknown")
+    target = report.get("publisher") or {}
+    if target.get("kind") == "outbox":
+        lines.append(f"Posts go:  to the outbox file {target['outbox']}, NOT to X ({target['why']}; "
+                     "see `scheduler auth status`)")
+    else:
+        lines.append("Posts go:  to X")
     nxt = report.get("next")
     if nxt:
-        lines.append(f"Next:      {nxt['at']}  {nxt['post_id'] or '(empty: ' + str(nxt['reason']) + ')'}")
+        when = nxt["at"] + ("  (due now)" if nxt.get("due_since") else "")
+        lines.append(f"Next:      {when}  {nxt['post_id'] or '(empty: ' + str(nxt['reason']) + ')'}")
     last = report.get("last_outcome")
     if last:
         lines.append(f"Last:      {last['at']}  {last['post_id']}  {last['outcome']}" +
@@ -155,6 +178,102 @@ def status_text(report: dict) -> str:
     if attention:
         lines.append("Needs you:")
         lines.extend(f"  - {item}" for item in attention)
+    return "\n".join(lines)
+
+
+def import_text(article, report) -> str:
+    """One article's import, in a line (and what a person's changes kept)."""
+    head = f"{article.source}: \"{article.title}\" - {len(article.tips)} tips"
+    if report.article_removed:
+        return (f"{head}: skipped, the article was removed (`scheduler articles restore {article.key}` "
+                "brings it back)")
+    line = (f"{head}: {len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+            f"{len(report.removed)} removed")
+    if report.kept_sent:
+        line += f", {len(report.kept_sent)} already sent (kept)"
+    lines = [line]
+    for post_id in report.kept_edit:
+        lines.append(f"  kept your edit of {post_id} (`scheduler queue show {post_id}`)")
+    for post_id in report.kept_removed:
+        lines.append(f"  {post_id} stays removed (`scheduler queue restore {post_id}` brings it back)")
+    return "\n".join(lines)
+
+
+def detail_json(detail, config: Config) -> dict:
+    post = detail.record
+    return {
+        **post_json(post, config),
+        "kind": post.kind,
+        "parts": list(post.parts),
+        "media": list(post.media),
+        "template": post.template,
+        "variant": post.variant + 1 if post.template else None,
+        "variants": list(detail.variants),
+        "article_title": detail.article_title,
+        "planned_at": iso(detail.planned_at, config.tz),
+        "edited_at": iso(post.edited_at, config.tz),
+        "edited": post.edit_kind,
+        "created_at": iso(post.created_at, config.tz),
+    }
+
+
+def detail_text(detail, config: Config) -> str:
+    post = detail.record
+    lines = [f"{post.post_id}  {post.state.value}  {post.weighted_length}/280"]
+    if detail.planned_at:
+        lines.append(f"planned:  {_local_and_utc(detail.planned_at, config.tz)}")
+    elif post.state.is_pending:
+        lines.append("planned:  not within the next posts the calendar can place (`scheduler preview --count N`)")
+    if post.pinned_at:
+        lines.append(f"pinned:   {_local_and_utc(post.pinned_at, config.tz)}")
+    if post.sent_at:
+        lines.append(f"sent:     {_local_and_utc(post.sent_at, config.tz)}  {tweet_url(config.handle, post.tweet_id)}")
+    if post.last_error:
+        lines.append(f"last:     {post.last_error}")
+    if post.state.value == "removed":
+        lines.append(f"removed:  out of the queue (`scheduler queue restore {post.post_id}` brings it back)")
+    if post.article_key:
+        title = f" \"{detail.article_title}\"" if detail.article_title else ""
+        lines.append(f"article:  {post.article_key}{title}, tip {post.tip}")
+    else:
+        lines.append("article:  none (written by hand)")
+    if post.template:
+        others = ", ".join(f"{n} {name}" for n, name in enumerate(detail.variants, start=1))
+        lines.append(f"template: {post.template}" + (f"  (variants: {others})" if others else ""))
+    if post.edited_at:
+        what = "text edited by hand" if post.edit_kind == "text" else "variant chosen by hand"
+        lines.append(f"edited:   {_local_and_utc(post.edited_at, config.tz)}  ({what})")
+    for path in post.media:
+        lines.append(f"media:    {path}")
+    lines.append("")
+    for i, part in enumerate(post.parts):
+        lines.append(_indented(part if len(post.parts) == 1 else f"[{i + 1}/{len(post.parts)}] {part}"))
+    return "\n".join(lines)
+
+
+def article_json(summary, config: Config) -> dict:
+    return {
+        "article": summary.article_key,
+        "title": summary.title,
+        "url": summary.url,
+        "source": summary.source,
+        "imported_at": iso(summary.imported_at, config.tz),
+        "removed_at": iso(summary.removed_at, config.tz),
+        "posts": dict(summary.counts),
+    }
+
+
+def articles_text(summaries, config: Config) -> str:
+    if not summaries:
+        return "No articles yet. `scheduler import` reads posts/."
+    lines = []
+    for summary in summaries:
+        counts = summary.counts
+        waiting = counts.get("queued", 0) + counts.get("retrying", 0)
+        parts = [f"{waiting} queued", f"{counts.get('sent', 0)} sent"]
+        parts += [f"{counts[state]} {state}" for state in ("sending", "failed", "unknown", "removed") if counts.get(state)]
+        status = "  REMOVED" if summary.removed_at else ""
+        lines.append(f"{summary.article_key:<40} {', '.join(parts)}{status}\n      {summary.title}")
     return "\n".join(lines)
 
 

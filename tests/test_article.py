@@ -417,6 +417,25 @@ def test_generated_articles_round_trip_their_tips(tips, fmt):
     assert [t.headline for t in article.tips] == [headline for headline, _ in tips]
 
 
+def test_an_article_is_known_by_its_id_else_its_file_name_never_its_url_or_title():
+    text = "---\ntitle: Drink More Water\n{extra}---\n\n1. Drink a glass before each meal.\n"
+    plain = parse_article(text.format(extra=""), fmt="md", source="posts/hydration.md")
+    with_url = parse_article(text.format(extra="url: https://example.com/blog/water-tips/\n"), fmt="md",
+                             source="posts/hydration.md")
+    retitled = parse_article(text.format(extra="").replace("Drink More Water", "Seven Glasses a Day"), fmt="md",
+                             source="posts/hydration.md")
+    assert plain.key == with_url.key == retitled.key == "hydration"
+    named = parse_article(text.format(extra="id: Water Tips 2026\n"), fmt="md", source="posts/hydration.md")
+    assert named.key == "water-tips-2026"
+    # Ledgers written before keyed articles by their URL's last segment, else their title.
+    assert with_url.legacy_key == "water-tips" and plain.legacy_key == "drink-more-water"
+
+
+def test_a_front_matter_id_must_be_a_name():
+    with pytest.raises(ArticleError, match="'id' must be a short name"):
+        parse_article("---\nid: [a, b]\n---\nT\n\n1. Tip.\n", fmt="md", source="i.md")
+
+
 _KEY = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12)
 _VALUE = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20) | st.dates(),
@@ -434,7 +453,7 @@ def test_any_front_matter_gives_an_article_with_json_metadata_or_an_article_erro
     except ArticleError:
         return
     json.dumps(article.metadata)
-    assert set(article.metadata) == {str(k) for k in front} - {"title", "url", "canonical", "hashtags"}
+    assert set(article.metadata) == {str(k) for k in front} - {"title", "url", "canonical", "hashtags", "id"}
 
 
 @settings(max_examples=200, deadline=None)

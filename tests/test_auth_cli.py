@@ -63,11 +63,10 @@ def test_login_stores_tokens_privately_and_publishing_uses_them(tmp_path):
                                 capture_output=True, text=True, timeout=30)
         assert "OAuth 2.0 user tokens" in status.stdout and tokens["access_token"] not in status.stdout
 
-        queued = subprocess.run([sys.executable, "-m", "scheduler", "queue", "add", "Posted with OAuth 2.0",
-                                 "--at", "2020-01-01T00:00:00+00:00"], env=env, capture_output=True, text=True,
-                                timeout=30)
+        queued = subprocess.run([sys.executable, "-m", "scheduler", "queue", "add", "Posted with OAuth 2.0"],
+                                env=env, capture_output=True, text=True, timeout=30)
         assert queued.returncode == 0, queued.stderr
-        # A pin long past is a missed pin: it takes the next slot; give it one right away.
+        # It fills the next slot: give it one right away.
         config.write_text(config.read_text().replace("slots = []", 'slots = []\ncron = ["* * * * * *"]'))
         served = subprocess.run([sys.executable, "-m", "scheduler", "serve", "--until-empty"], env=env,
                                 capture_output=True, text=True, timeout=60)

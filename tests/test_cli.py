@@ -176,7 +176,7 @@ def test_bad_input_is_refused_and_changes_nothing(cli, tmp_path):
     assert result.returncode == 2 and "second precision" in result.stderr
 
     for args in (("queue", "remove", "nope-123"), ("queue", "move", "nope-123", "--top"),
-                 ("queue", "pin", "nope-123", "--at", "2026-12-01T09:00:00-05:00")):
+                 ("queue", "pin", "nope-123", "--at", "2036-12-01T09:00:00-05:00")):
         result = cli.run(*args, ok=False)
         assert "'nope-123'" in result.stderr and "no such post" in result.stderr, args
         assert "Traceback" not in result.stderr
@@ -207,16 +207,19 @@ def test_queue_commands(cli):
     cli.run("queue", "move", adhoc, "--top")
     assert cli.queue_ids() == [adhoc] + TIP_IDS
 
-    out = cli.run("queue", "pin", TIP_IDS[3], "--at", "2026-12-01T09:00:00-05:00").stdout
-    assert "2026-12-01T09:00:00-05:00" in out
-    preview = cli.json("preview", "--count", "6", "--from", FROM)
+    # A pin in the past is refused (pins are checked against the real clock: these dates are far ahead).
+    past = cli.run("queue", "pin", TIP_IDS[3], "--at", "2020-12-01T09:00:00-05:00", ok=False)
+    assert "in the past" in past.stderr and "--now" in past.stderr
+    out = cli.run("queue", "pin", TIP_IDS[3], "--at", "2036-12-02T09:00:00-05:00").stdout
+    assert "2036-12-02T09:00:00-05:00" in out
+    preview = cli.json("preview", "--count", "6", "--from", "2036-12-01T00:00:00-05:00")
     pinned = [e for e in preview if e["post_id"] == TIP_IDS[3]]
     assert len(pinned) == 1
-    assert pinned[0]["at"] == "2026-12-01T09:00:00-05:00"
-    assert pinned[0]["at_utc"] == "2026-12-01T14:00:00+00:00"
+    assert pinned[0]["at"] == "2036-12-02T09:00:00-05:00"
+    assert pinned[0]["at_utc"] == "2036-12-02T14:00:00+00:00"
     assert pinned[0]["source"] == "pin"
     # At the same second the pin goes and the slot yields to it (listed empty).
-    same = [e for e in preview if e["at"] == "2026-12-01T09:00:00-05:00"]
+    same = [e for e in preview if e["at"] == "2036-12-02T09:00:00-05:00"]
     assert [e["post_id"] for e in same] == [TIP_IDS[3], None]
     assert same[1]["source"] == "slot" and same[1]["reason"] == "min spacing"
 

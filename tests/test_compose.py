@@ -56,7 +56,9 @@ SEED_TIPS = (
         "It’s all in the technique.",
         "Every person is different, which is why it is important to consult with your doctor and find an "
         "experienced massage therapist before beginning massage therapy. However, some techniques may be more "
-        "effective in relieving your back pain than others.",
+        "effective in relieving your back pain than others. Swedish massage uses long gliding strokes and kneading "
+        "motions to improve circulation and promote relaxation. If your pain is limited to a particular area of "
+        "your back, as with a muscle strain, a technique called neuromuscular therapy may be recommended.",
     ),
 )
 
@@ -259,7 +261,7 @@ def test_an_undefined_variable_names_file_line_and_what_is_available(tmp_path: P
         compose_tip(article, SEED_TIPS[0], handle=HANDLE, hashtags=(), env=templates)
     message = str(caught.value)
     assert f"{tmp_path / 'tip' / 'typo.j2'}, line 3" in message
-    assert "bdy" in message and "tip (number, headline, body)" in message
+    assert "bdy" in message and "tip (number, headline, body, point, how_to)" in message
 
 
 def test_a_syntax_error_names_file_and_line_when_loading(tmp_path: Path) -> None:
@@ -311,13 +313,14 @@ def test_unfaithful_words_catches_invented_words(article: Article) -> None:
 
 def test_the_default_templates_are_the_repository_ones_in_a_checkout() -> None:
     assert default_templates_dir() == Path(__file__).resolve().parents[1] / "templates"
-    assert len(load_templates().variants("tip")) == 3
+    assert len(load_templates().variants("tip")) == 4
+    assert len(load_templates().variants("avoid")) == 3
 
 
 def test_a_headline_too_long_for_any_post_is_cut_after_a_word_and_the_link_kept(article: Article) -> None:
     tip = Tip(1, "Gentle stretching every morning keeps the lower back supple " * 6, "Short body.")
     with_tip = replace(article, tips=(tip,))
-    for variant in range(3):
+    for variant in range(4):
         post = compose_tip(with_tip, tip, handle=HANDLE, hashtags=HASHTAGS, variant=variant)
         assert URL in post.text
         cut = re.search(rf"(\S+){ELLIPSIS}", post.text)

@@ -57,6 +57,14 @@ FRAGMENTS = st.one_of(
             "\u00a0",
             "\ufeff",
             "\u3000",
+            # Shapes the point finder reads: steps, lists, sentences leaning on the one before.
+            "Hold for 30 seconds.",
+            "Lie on your back.",
+            "This is why it matters.",
+            "Everyone is different.",
+            "\n\n• ",
+            "\n\n2. ",
+            "see these:\n\n",
         ]
     ),
     st.text(alphabet=st.characters(categories=["L", "M", "N", "P", "S", "Z"]), min_size=1, max_size=20),
@@ -80,12 +88,15 @@ def user_templates(tmp_path_factory: pytest.TempPathFactory) -> TemplateSet:
     number=st.integers(min_value=0, max_value=10_000),
     variant=st.integers(min_value=0, max_value=5),
     user=st.booleans(),
+    avoid=st.booleans(),
 )
 def test_every_post_is_valid_measured_and_faithful(
-    user_templates: TemplateSet, headline: str, body: str, number: int, variant: int, user: bool
+    user_templates: TemplateSet, headline: str, body: str, number: int, variant: int, user: bool, avoid: bool
 ) -> None:
     tip = Tip(number, headline, body)
-    article = replace(ARTICLE, tips=(tip,))
+    # An article of things to avoid is composed with the avoid/ templates.
+    title = "7 Habits That Make Back Pain Worse" if avoid else ARTICLE.title
+    article = replace(ARTICLE, tips=(tip,), title=title)
     templates = user_templates if user else load_templates()
     post = compose_tip(article, tip, handle=HANDLE, hashtags=HASHTAGS, variant=variant, env=templates)
 

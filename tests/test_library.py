@@ -33,7 +33,7 @@ def test_an_import_refused_part_way_writes_no_article(tmp_path):
     with pytest.raises(DuplicateError, match=queued.post_id):
         import_articles(store, config, [folder], NOW)
     assert [p.post_id for p in store.queue_page(config.account)] == [queued.post_id]
-    assert store.article(config.account, "first-copy") is None
+    assert store.article(config.account, "a-first") is None
 
 
 def test_an_attachment_that_is_not_an_image_is_refused_when_queued(tmp_path):

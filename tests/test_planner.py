@@ -114,16 +114,16 @@ def test_naive_now_is_refused() -> None:
 # --- paused, blackout ------------------------------------------------------------------------
 
 
-def test_paused_lists_every_slot_and_pin_as_paused() -> None:
+def test_paused_lists_every_slot_and_pin_as_paused_as_many_as_asked() -> None:
     pin_at = ny(2, 10)
-    entries = run([post("a"), post("p", pinned=pin_at)], paused=True, count=1)
-    assert len(entries) == 1 * 10 + 50  # bounded, so the preview can say why
-    assert shown(entries[:3]) == [
+    entries = run([post("a"), post("p", pinned=pin_at)], paused=True, count=3)
+    assert shown(entries) == [
         (ny(2, 9), "<paused>"),
         (pin_at, "<paused>"),
         (ny(2, 13), "<paused>"),
     ]
     assert all(e.post is None and e.reason == "paused" for e in entries)
+    assert len(run([post("a")], paused=True, count=1)) == 1  # `preview --count 1` while paused: one line
 
 
 def test_blackout_empties_slots_but_pins_still_go() -> None:

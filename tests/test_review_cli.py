@@ -81,7 +81,10 @@ def test_review_story(cli):
 
 def test_compose_shows_findings(cli, tmp_path):
     article = tmp_path / "dose.md"
-    article.write_text("# Pain relief\n\n1. Take 400 mg of ibuprofen\n\nWith food.\n\n2. Walk daily\n\nIt helps.\n",
+    # Tips with enough to say to be posted (a post needs 10 words of its tip: templates/README.md).
+    article.write_text("# Pain relief\n\n1. Take 400 mg of ibuprofen with food when your back pain flares up\n\n"
+                       "Keep to the dose on the label.\n\n2. Walk for twenty minutes every day\n\n"
+                       "Gentle movement keeps the muscles of your back strong.\n",
                        encoding="utf-8")
     posts = cli.json("compose", str(article))
     assert [f["rule"] for f in posts[0]["findings"]] == ["dosage"] and posts[1]["findings"] == []

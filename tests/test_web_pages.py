@@ -170,10 +170,11 @@ def test_upload_imports_and_shows_tips_with_variants(web):  # noqa: F811
                b"2. Dim the lights. An hour before bed, lower every light you can.\n")
     done = client.post("/articles", data={"csrf": token}, files={"file": ("../../evil name.md", article, "text/markdown")},
                        follow_redirects=False)
-    assert done.status_code == 303 and done.headers["location"] == "/articles/better-sleep"
+    # An article file is known by its name (issue 10): here the upload's name, made safe.
+    assert done.status_code == 303 and done.headers["location"] == "/articles/evil-name"
     assert (web.home / "uploads" / "evil-name.md").read_bytes() == article  # no way out of uploads/
-    assert web.queue_ids()[-2:] == ["better-sleep-1", "better-sleep-2"]
-    page = soup(client.get("/articles/better-sleep"))
+    assert web.queue_ids()[-2:] == ["evil-name-1", "evil-name-2"]
+    page = soup(client.get("/articles/evil-name"))
     tips = page.select("section.tip")
     assert [t.h2.get_text() for t in tips] == ["Tip 1: Keep one schedule.", "Tip 2: Dim the lights."]
     variants = tips[0].select(".variant")

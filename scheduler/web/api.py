@@ -102,13 +102,15 @@ async def preview(request: Request):
 
 
 async def queue_list(request: Request):
-    from scheduler import views
+    from scheduler import agenda, views
 
     web = web_of(request)
     limit = int_param(request, "limit", 50, 1, 100000)
     offset = int_param(request, "offset", 0, 0, 10**9)
     posts = await run_in_threadpool(web.store.queue_page, web.config.account, offset=offset, limit=limit)
-    return JSONResponse([views.post_json(p, web.config) for p in posts])
+    planned = await run_in_threadpool(agenda.planned_times, web.store, web.config, web.clock(),
+                                      count=offset + limit) if posts else {}
+    return JSONResponse(views.queue_json(posts, web.config, planned))
 
 
 async def queue_add(request: Request):

@@ -1,0 +1,62 @@
+"""`scheduler status` and `history` tell the truth a newcomer needs: where posts go, and what is next."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from scheduler import health, views
+from scheduler.config import parse_config
+from scheduler.queueing import add_text
+from scheduler.store import Store
+
+CONFIG = """
+[calendar]
+slots = []
+cron = ["* * * * *"]
+grace = "15m"
+series_gap = "0s"
+
+[quota]
+daily = 0
+monthly = 0
+
+[publisher]
+kind = "{kind}"
+"""
+
+
+def make(tmp_path, kind="auto"):
+    config = parse_config(CONFIG.format(kind=kind), source=None, env={"SCHEDULER_HOME": str(tmp_path)})
+    return config, Store.open(config.database_url)
+
+
+def test_next_is_never_a_time_already_past(tmp_path, monkeypatch):
+    config, store = make(tmp_path)
+    now = datetime(2026, 3, 2, 14, 0, 40, tzinfo=UTC)  # 40 s after a slot the service has not filled
+    add_text(store, config, "Walk for ten minutes after every meal.", now - timedelta(hours=1))
+    report = health.status(store, config, now)
+    assert report["next"]["at"] == now.astimezone(config.tz).isoformat()
+    assert report["next"]["due_since"] == datetime(2026, 3, 2, 14, 0, tzinfo=UTC).astimezone(config.tz).isoformat()
+    assert "(due now)" in views.status_text(report)
+    on_time = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)  # exactly on a slot: it is next, and not overdue
+    later = health.status(store, config, on_time)
+    assert later["next"]["due_since"] is None and later["next"]["at"] == on_time.astimezone(config.tz).isoformat()
+
+
+def test_status_says_plainly_when_posts_go_to_the_outbox(tmp_path, monkeypatch):
+    for name in ("X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET", "X_CREDENTIALS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    config, store = make(tmp_path)
+    report = health.status(store, config, datetime.now(UTC))
+    assert report["publisher"] == {"kind": "outbox", "outbox": str(tmp_path / "outbox.jsonl"),
+                                   "why": "no X credentials"}
+    assert "NOT to X" in views.status_text(report)
+
+    monkeypatch.setenv("X_API_KEY", "k")
+    monkeypatch.setenv("X_API_SECRET", "s")
+    monkeypatch.setenv("X_ACCESS_TOKEN", "t")
+    monkeypatch.setenv("X_ACCESS_TOKEN_SECRET", "ts")
+    with_keys = health.status(store, config, datetime.now(UTC))
+    assert with_keys["publisher"]["kind"] == "x" and "Posts go:  to X" in views.status_text(with_keys)
+    forced, _ = make(tmp_path, kind="outbox")
+    assert health.status(store, forced, datetime.now(UTC))["publisher"]["kind"] == "outbox"
