@@ -50,7 +50,7 @@ articles = sa.Table(
     sa.Column("tips", sa.JSON, nullable=False),
     sa.Column("hashtags", sa.JSON, nullable=False),
     sa.Column("imported_at", UTCDateTime, nullable=False),
-    # Taken off with `scheduler articles remove` (m0xx_editing): imports skip it until it is restored.
+    # Taken off with `scheduler articles remove` (m008_editing): imports skip it until it is restored.
     sa.Column("removed_at", UTCDateTime),
 )
 
@@ -88,7 +88,7 @@ posts = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     # The calendar slot it was claimed for (unique per account: m003); None for pins and ad-hoc sends.
     sa.Column("calendar_slot", UTCDateTime),
-    # A person changed it (m0xx_editing): when, and how ("text": never overwritten by a re-import; "variant": a
+    # A person changed it (m008_editing): when, and how ("text": never overwritten by a re-import; "variant": a
     # template variant chosen, kept when the article is composed again).
     sa.Column("edited_at", UTCDateTime),
     sa.Column("edit_kind", sa.String(16)),

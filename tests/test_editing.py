@@ -47,7 +47,7 @@ def test_an_older_ledger_gains_the_editing_columns_and_keeps_its_posts(ledger_ur
     with store.engine.begin() as conn:
         for table, column in (("posts", "edited_at"), ("posts", "edit_kind"), ("articles", "removed_at")):
             conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {column}"))
-        conn.execute(m.schema_migrations.delete().where(m.schema_migrations.c.name == "m0xx_editing"))
+        conn.execute(m.schema_migrations.delete().where(m.schema_migrations.c.name == "m008_editing"))
     store.close()
 
     again = Store.open(ledger_url)
