@@ -255,10 +255,17 @@ def hashtags_from_metadata(metadata: dict[str, Any], keys: Sequence[str]) -> tup
         for term in terms:
             for piece in str(term).split(","):
                 words = _HASHTAG.findall(piece)
-                tag = "".join(word if word[:1].isupper() else word[:1].upper() + word[1:] for word in words)
+                tag = "".join(_capitalized(word) for word in words)
                 if tag and tag.casefold() not in (t.casefold() for t in tags):
                     tags.append(tag)
     return tuple(tags[:_HASHTAGS_FROM_TERMS])
+
+
+def _capitalized(word: str) -> str:
+    """The word with a capital first letter, where that capital is one character: some letters' capitals
+    are a letter plus a combining mark ('ὐ' -> 'Υ̓'), which would break the hashtag in two."""
+    first = word[:1].upper()
+    return first + word[1:] if len(first) == 1 else word
 
 
 def _text_value(metadata: dict[Any, Any], key: str, source: str) -> str:

@@ -463,3 +463,7 @@ def test_hashtags_from_any_terms_are_single_words(terms):
     assert len(tags) <= 3
     assert all(re.fullmatch(r"\w+", tag) for tag in tags)
     assert len({t.casefold() for t in tags}) == len(tags)
+
+
+def test_a_letter_whose_capital_takes_two_characters_keeps_its_hashtag_whole():
+    assert hashtags_from_metadata({"tags": ["ὐ", "back pain"]}, ["tags"]) == ("ὐ", "BackPain")
