@@ -154,6 +154,12 @@ class Service:
                         other.pid, other.host, other.beat_at.isoformat(timespec="seconds"))
         log.info("service started: @%s, %s, publisher %s, instance %s", self.config.handle,
                  self.config.calendar().describe(), self.engine.publisher.name, self.instance)
+        if self.engine.publisher.name == "outbox":
+            from scheduler.health import destination
+
+            why = destination(self.config)["why"] or "the outbox was chosen"
+            log.warning("posts go to the outbox file %s, NOT to X (%s); set X credentials (README, Credentials) "
+                        "to publish", self.engine.publisher.path, why)
 
     def _stop(self) -> int:
         timeout = self.config["service"]["stop_timeout"].total_seconds()
