@@ -68,10 +68,10 @@ class ArticlePosts:
 
 
 def compose_article(
-    article: Article, *, handle: str, hashtags: Sequence[str], env: TemplateSet | None = None
+    article: Article, *, handle: str, hashtags: Sequence[str], env: TemplateSet | None = None, disclaimer: str = ""
 ) -> list[ComposedPost]:
     """One post per tip worth posting, in tip order."""
-    return list(compose_posts(article, handle=handle, hashtags=hashtags, env=env).posts)
+    return list(compose_posts(article, handle=handle, hashtags=hashtags, env=env, disclaimer=disclaimer).posts)
 
 
 def compose_posts(
@@ -81,15 +81,17 @@ def compose_posts(
     hashtags: Sequence[str],
     env: TemplateSet | None = None,
     variants: Mapping[int, int] | None = None,
+    disclaimer: str = "",
 ) -> ArticlePosts:
     """The article's posts, and notes on the tips left out.
 
     ``variants`` holds variants a person chose, by tip number; they are kept as chosen. Otherwise each tip gets
     its stable variant, or the next one whose post does not open with the same three words as an earlier post
-    of the article.
+    of the article. ``disclaimer`` (``[review] disclaimer``) ends every post, before its hashtags, and counts
+    toward the 280: the tip's text is shortened to make room for it, never the disclaimer.
     """
     templates = env or load_templates()
-    shared = _Shared.of(article, handle, hashtags)
+    shared = _Shared.of(article, handle, hashtags, disclaimer)
     chosen = variants or {}
     openings: set[tuple[str, ...]] = set()
     posts, notes = [], []
@@ -164,6 +166,7 @@ def compose_tip(
     hashtags: Sequence[str],
     variant: int | None = None,
     env: TemplateSet | None = None,
+    disclaimer: str = "",
 ) -> ComposedPost:
     """The post for one tip of ``article``.
 
@@ -173,7 +176,8 @@ def compose_tip(
     position = next((i for i, t in enumerate(article.tips, start=1) if t is tip), None)
     if position is None:
         position = article.tips.index(tip) + 1 if tip in article.tips else len(article.tips) + 1
-    return _compose(env or load_templates(), _Shared.of(article, handle, hashtags), tip, position, variant).post
+    shared = _Shared.of(article, handle, hashtags, disclaimer)
+    return _compose(env or load_templates(), shared, tip, position, variant).post
 
 
 @dataclass(frozen=True)
@@ -186,9 +190,10 @@ class _Shared:
     handle: str
     hashtags: tuple[str, ...]
     avoid_list: bool  # the article's tips are things to avoid
+    disclaimer: str = ""
 
     @classmethod
-    def of(cls, article: Article, handle: str, hashtags: Sequence[str]) -> _Shared:
+    def of(cls, article: Article, handle: str, hashtags: Sequence[str], disclaimer: str = "") -> _Shared:
         title = clean(article.title)
         view = ArticleView(
             title=title,
@@ -197,7 +202,8 @@ class _Shared:
             key=article.key,
         )
         avoid_list = tip_points.lists_things_to_avoid(title, article.intro)
-        return cls(article, view.key, view, handle.lstrip("@"), _merge_hashtags(article.hashtags, hashtags), avoid_list)
+        return cls(article, view.key, view, handle.lstrip("@"), _merge_hashtags(article.hashtags, hashtags), avoid_list,
+                   clean(disclaimer))
 
 
 def _kind(templates: TemplateSet, shared: _Shared, tip: Tip) -> str:
@@ -423,6 +429,7 @@ class _Renderer:
         self.headline = _as_headline(clean(tip.headline))
         self.how_to = tip_points.is_how_to(self.headline, self.paragraphs)
         self.where = f"{shared.article.source}, tip {tip.number}"
+        self.disclaimer = shared.disclaimer
         self.fixed = {
             "article": shared.view,
             "series": SeriesView(position=position, total=len(shared.article.tips)),
@@ -448,7 +455,7 @@ class _Renderer:
             text = str(module)
         except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
             raise render_error(exc, self.variant, sys.exc_info()[2], self.where) from exc
-        return tidy(text), module.__dict__
+        return with_disclaimer(tidy(text), self.disclaimer), module.__dict__
 
     def fixed_parts_too_long(self) -> TemplateError:
         bare = self("", "", "", ())
@@ -460,6 +467,22 @@ class _Renderer:
             f"{self.variant.path}: even without its headline, body and hashtags, the post for {self.where} "
             f"weighs {weighted_length(bare)} of {MAX_WEIGHTED_LENGTH}; shorten the template's own text"
         )
+
+
+_LINK_OR_TAGS = regex.compile(r"https?://|^\s*(?:#\w+\s*)+$")
+
+
+def with_disclaimer(text: str, disclaimer: str) -> str:
+    """``text`` with ``disclaimer`` ending its last line of prose: after the tip, before the line that leads to
+    the link ("Read more: https://...") and the hashtags."""
+    if not disclaimer or not text:
+        return text
+    lines = text.split("\n")
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].strip() and not _LINK_OR_TAGS.search(lines[i]):
+            lines[i] = f"{lines[i].rstrip()} {disclaimer}"
+            return "\n".join(lines)
+    return f"{disclaimer} {text}"
 
 
 def clean(text: str) -> str:

@@ -54,6 +54,16 @@ def _string_list(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _disclaimer(value: Any) -> str:
+    from scheduler.tweet_length import weighted_length
+
+    text = " ".join(_string(value).split())
+    if weighted_length(text) > 100:
+        raise ValueError(f"{text!r} weighs {weighted_length(text)} of a post's 280; keep a disclaimer under 100 "
+                         "(or link to a page that says it)")
+    return text
+
+
 def _boolean(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"{value!r} is not true or false")
@@ -211,6 +221,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "disabled_rules": Key(_rule_names, (), "shipped content rules to leave out, by name"),
         "rules": Key(_review_rules, (), "your content rules: [[review.rules]] with name, pattern, severity, message"),
         "link_base": Key(_url, "http://127.0.0.1:8000", "the dashboard's address, for reviewer links"),
+        "disclaimer": Key(_disclaimer, "", "a sentence (or a link to one) the composer ends every post with, "
+                                           "within the 280 rule, e.g. \"Not medical advice.\""),
     },
     "notify": {
         "reviewers": Key(_emails, (), "email addresses told when posts await review or a draft misses its slot"),

@@ -97,7 +97,7 @@ def switch_variant(store: Store, config: Config, post_id: str, variant: int, now
             f"({', '.join(f'{n} {name}' for n, name in enumerate(names, start=1))})"
         )
     composed = compose_tip(article, tip, handle=config.handle, hashtags=_hashtags(config, article),
-                           variant=variant - 1, env=_templates(config))
+                           variant=variant - 1, env=_templates(config), disclaimer=config["review"]["disclaimer"])
     return store.edit_post(
         config.account, post_id, now, text=composed.text, parts=composed.parts,
         weighted_length=composed.weighted_length, edit_kind="variant", template=composed.template,

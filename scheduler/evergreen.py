@@ -46,7 +46,7 @@ def candidates(store: Store, config: Config, now: datetime, *, limit: int) -> li
         hashtags = article.hashtags or config["compose"]["hashtags"]
         for step in range(1, 8):
             composed = compose_tip(article, tip, handle=config.handle, hashtags=hashtags,
-                                   variant=post.variant + step, env=env)
+                                   variant=post.variant + step, env=env, disclaimer=config["review"]["disclaimer"])
             if store.find_duplicate(config.account, composed.text, now, window) is None:
                 break
         else:

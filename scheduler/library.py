@@ -126,7 +126,8 @@ def compose_read(config: Config, article: Article, env=None, chosen: Mapping[int
     env = env or load_templates(config.templates_dir)
     hashtags = (article.hashtags or hashtags_from_metadata(article.metadata, config["compose"]["hashtags_from"])
                 or config["compose"]["hashtags"])
-    made = compose_posts(article, handle=config.handle, hashtags=hashtags, env=env, variants=chosen)
+    made = compose_posts(article, handle=config.handle, hashtags=hashtags, env=env, variants=chosen,
+                         disclaimer=config["review"]["disclaimer"])
     return Composed(replace(article, warnings=(*article.warnings, *made.notes)), made.posts)
 
 

@@ -130,3 +130,29 @@ def test_an_exercise_carries_its_steps_in_order(composed):
     steps = ["Sit on the floor", "Bend your right knee", "Twist gently to the right"]
     positions = [post.text.find(step) for step in steps]
     assert -1 not in positions and positions == sorted(positions), post.text
+
+
+@pytest.mark.parametrize("disclaimer", ["Not medical advice.", "Info only, not advice: https://example.com/disclaimer"])
+def test_a_disclaimer_ends_every_post_within_the_limit(tmp_path, disclaimer):
+    from scheduler.twitter_text_reference import reference_weighted_length
+
+    config = parse_config(f'[review]\ndisclaimer = "{disclaimer}"\n', source=None,
+                          env={"SCHEDULER_HOME": str(tmp_path)})
+    plain = parse_config("", source=None, env={"SCHEDULER_HOME": str(tmp_path)})
+    for name in ARTICLES:
+        with_it = compose(config, [DATA / name])[0].posts
+        without = compose(plain, [DATA / name])[0].posts
+        assert [p.tip for p in with_it] == [p.tip for p in without]
+        for post in with_it:
+            assert post.text.count(disclaimer) == 1, post.text
+            assert reference_weighted_length(post.text) <= MAX_WEIGHTED_LENGTH  # the judge is not our counter
+            prose = [line for line in post.text.split("\n") if disclaimer in line][0]
+            assert prose.endswith(disclaimer)  # after the tip, before the link line and the hashtags
+
+
+def test_a_disclaimer_too_long_for_a_post_is_refused_naming_it(tmp_path):
+    from scheduler.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="disclaimer"):
+        parse_config(f'[review]\ndisclaimer = "{"Consult your doctor. " * 8}"\n', source=None,
+                     env={"SCHEDULER_HOME": str(tmp_path)})
