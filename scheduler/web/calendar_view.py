@@ -1,5 +1,9 @@
 """The calendar page's data: a week or a month of the account's local days, with the plan's entries
-(exactly what `preview --json` lists for those days) and the posts already sent in them."""
+(exactly what `preview --json` lists for those days) and the posts already sent in them.
+
+With review on, the posts awaiting review are kept apart from the plan, as `preview` keeps them: each
+shown on the day of the slot it would get if approved now (review.waiting, as `review list` gives
+``would_go_at``), never as a planned post."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ class Day:
     in_range: bool
     planned: list = field(default_factory=list)  # views.entry_json dicts
     sent: list = field(default_factory=list)  # views.post_json dicts
+    drafts: list = field(default_factory=list)  # review_views.item_json dicts: awaiting review, NOT going out
 
 
 @dataclass
@@ -30,6 +35,7 @@ class CalendarPage:
     previous: date
     next: date
     days: list[Day]
+    review: dict | None = None  # with review on: how many posts await review, how many are shown, blocked
 
     @property
     def weeks(self) -> list[list[Day]]:
@@ -83,4 +89,20 @@ def calendar_page(store: Store, config: Config, now: datetime, *, view: str, aro
             day = days.get(at.astimezone(tz).date())
             if day is not None:
                 day.sent.append(views.post_json(post, config))
-    return CalendarPage(view, start, end, first, previous, nxt, list(days.values()))
+    review_summary = None
+    if config["review"]["required"]:
+        review_summary = _place_drafts(store, config, now, days, start_at, end_at)
+    return CalendarPage(view, start, end, first, previous, nxt, list(days.values()), review_summary)
+
+
+def _place_drafts(store: Store, config: Config, now: datetime, days: dict, start_at: datetime,
+                  end_at: datetime) -> dict:
+    from scheduler import review, review_views
+
+    items = review.waiting(store, config, now)
+    shown = 0
+    for item in items:
+        if item.would_go_at is not None and start_at <= item.would_go_at < end_at:
+            days[item.would_go_at.astimezone(config.tz).date()].drafts.append(review_views.item_json(item, config))
+            shown += 1
+    return {"waiting": len(items), "shown": shown, "blocked": sum(1 for i in items if i.blocked)}
