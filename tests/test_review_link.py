@@ -178,6 +178,18 @@ def test_the_link_opens_its_page_and_nothing_else(store, served):
     assert [p.post_id for p in store.queue_page(ACCOUNT, limit=10)] == ["p"]
 
 
+def test_an_oversized_form_is_refused_and_the_link_stays_usable(store, served):
+    config, clock, base = served
+    store.add_post(ACCOUNT, new_post("p", "Some words."), T0)
+    link = review_link.create(store, config, expires=timedelta(hours=1), who="editor", now=T0)
+    fields = form_fields(requests.get(base + path_of(link), timeout=10).text)
+    answer = requests.post(base + path_of(link), timeout=10,
+                           data={**fields, "decision-p": "approve", "reviewer": "x" * 1_100_000})
+    assert answer.status_code == 413 and answer.headers["Referrer-Policy"] == "no-referrer"
+    assert review.item(store, config, "p", T0).status == "awaiting review"
+    assert review_link.verify(store, config, link.token, T0).used_at is None
+
+
 def test_link_lifetime_is_bounded(store):
     config = make_config()
     with pytest.raises(ReviewError, match="at most 30 days"):

@@ -92,6 +92,9 @@ async def review_decide(request: Request):
     if not chosen or action not in ("approve", "reject"):
         return await review_page(request, status=400, error="select at least one post (the box beside its name), "
                                  "then choose Approve selected or Request changes")
+    if action == "reject" and not comment:
+        return await review_page(request, status=400, error="write in the comment box what has to change: it goes "
+                                 "to the author with the posts")
     actions = web.actions(request)
     try:
         if action == "approve":
