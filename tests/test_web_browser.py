@@ -82,7 +82,7 @@ def shot(page, name: str) -> None:
     folder = os.environ.get("SCHEDULER_SCREENSHOTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"))  # what the screen shows, as in the README
 
 
 def queue_ids(port, token) -> list[str]:
@@ -170,6 +170,8 @@ def test_sign_in_calendar_drag_keyboard_counter(dashboard, browser):
     expect(page.locator("#new-count output")).to_have_attribute("data-length", "33")
     box.press_sequentially(" now")
     expect(page.locator("#new-count output")).to_have_attribute("data-length", "37")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.locator("#queue-h").scroll_into_view_if_needed()
     shot(page, "queue")
 
     if page.locator("details.edit").count():  # post editing (issue 10) is in this build
