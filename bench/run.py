@@ -565,7 +565,7 @@ steps = {
     "published_since": lambda: store.published_since(config.account, agenda.history_start(config, now)),
     "consumed_slots": lambda: store.consumed_slots(config.account, now - timedelta(minutes=16)),
     "scheduled_pending": lambda: store.scheduled_pending(config.account),
-    "queue window": lambda: agenda._queue_window(store, config.account, 50),
+    "queue window": lambda: agenda._queue_window(store, config.account, 50, review=False),
     "whole agenda.upcoming": lambda: agenda.upcoming(store, config, now, count=50),
 }
 for name, step in steps.items():
@@ -582,6 +582,211 @@ def preview_breakdown(env: dict, cwd: Path) -> dict[str, float]:
     if done.returncode != 0:
         return {"breakdown failed": float("nan")}
     return json.loads(done.stdout)
+
+
+# -- row 7: the dashboard ----------------------------------------------------------------------------
+
+DASHBOARD_PATHS = {"month": "/calendar?view=month", "preview": "/api/v1/preview?count=50"}
+IDLE_WARM_PATHS = ("/calendar", "/calendar?view=month", "/queue", "/articles", "/review", "/history", "/status",
+                   "/api/v1/preview?count=50")
+
+
+def inprocess_times(app, token: str, paths: dict[str, str], runs: int) -> dict[str, list[float]]:
+    """Wall times (ms) of GET requests to the ASGI app in this process (httpx's ASGI transport: no socket),
+    round-robin over ``paths`` after one warm-up each."""
+    import asyncio
+
+    import httpx
+
+    async def measure():
+        times: dict[str, list[float]] = {name: [] for name in paths}
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1",
+                                     headers={"Authorization": f"Bearer {token}"}) as client:
+            for path in paths.values():
+                response = await client.get(path)
+                if response.status_code != 200:
+                    raise RuntimeError(f"GET {path} answered {response.status_code}: {response.text[:300]}")
+            for _ in range(runs):
+                for name, path in paths.items():
+                    start = time.perf_counter()
+                    response = await client.get(path)
+                    times[name].append((time.perf_counter() - start) * 1000)
+                    if response.status_code != 200:
+                        raise RuntimeError(f"GET {path} answered {response.status_code}")
+        return times
+
+    return asyncio.run(measure())
+
+
+def concurrent_times(port: int, token: str, path: str, *, clients: int, each: int) -> list[float]:
+    """Wall times (ms) of ``clients`` threads each making ``each`` GET requests at once over keep-alive HTTP."""
+    import http.client
+    import threading
+
+    times: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(clients)
+
+    def client():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        try:
+            barrier.wait()
+            for _ in range(each):
+                start = time.perf_counter()
+                conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+                response = conn.getresponse()
+                response.read()
+                elapsed = (time.perf_counter() - start) * 1000
+                with lock:
+                    times.append(elapsed)
+                    if response.status != 200:
+                        errors.append(f"{path}: {response.status}")
+        except Exception as exc:  # reported below: a row must not hide a failed request
+            with lock:
+                errors.append(f"{path}: {exc!r}")
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} failed requests, e.g. {errors[0]}")
+    return times
+
+
+def wait_for_web(port: int, token: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"scheduler web exited {proc.returncode}")
+        try:
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/revision",
+                                             headers={"Authorization": f"Bearer {token}"})
+            with urllib.request.urlopen(request, timeout=5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("scheduler web did not answer within 60 s")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def bench_dashboard(args, work: Path) -> list[Row]:
+    from scheduler.config import load_config
+    from scheduler.store import Store
+    from scheduler.web.access import create_token
+    from scheduler.web.app import create_app
+    from scheduler.web.calendar_view import entries_before, span
+
+    total = 20_000 if args.quick else 100_000
+    queued = 1000 if args.quick else 5000
+    runs = 7 if args.quick else 21
+    clients, each = 20, (2 if args.quick else 5)
+    window = 10 if args.quick else 60
+    config_path = write_config(work / "dash.toml", BIG_CONFIG)
+    big_home, empty_home = work / "dash-home", work / "dash-empty-home"
+    env_big = clean_env(big_home, SCHEDULER_CONFIG=str(config_path))
+    config = load_config(config_path, env=env_big)
+    empty_config = load_config(config_path, env=clean_env(empty_home, SCHEDULER_CONFIG=str(config_path)))
+    log(f"row 7: dashboard, building a ledger of {total:,} posts ({queued:,} queued)")
+    now = datetime.now(UTC)
+    store = Store.open(config.database_url)
+    built = build_big_ledger(store, config.account, total=total, queued=queued, now=now, every=timedelta(minutes=30))
+    token = create_token(store, "bench", now).secret
+    empty = Store.open(empty_config.database_url)
+    empty_token = create_token(empty, "bench", now).secret
+
+    # In-process: the app as `scheduler web` builds it, called without a socket.
+    log(f"row 7: in-process, {runs} runs per page on each ledger")
+    big_times = inprocess_times(create_app(config, store), token, DASHBOARD_PATHS, runs)
+    empty_times = inprocess_times(create_app(empty_config, empty), empty_token, DASHBOARD_PATHS, runs)
+    first, start, end, _, _ = span("month", now.astimezone(config.tz).date())
+    end_at = datetime.combine(end, datetime.min.time(), config.tz)
+    plan_reach = entries_before(store, config, now, end_at)
+    empty.close()
+    store.close()
+
+    # Through the real server: `scheduler web` in a subprocess, 20 clients at once.
+    port = free_port()
+    log_file = open(work / "dash-web.log", "w")
+    web = subprocess.Popen([SCHEDULER, "web", "--port", str(port)], env=env_big, cwd=work, stdout=log_file,
+                           stderr=log_file)
+    bare = subprocess.Popen([PYTHON, "-c", "import time; time.sleep(100000)"], cwd=work)
+    try:
+        wait_for_web(port, token, web)
+        started_rss = proc_rss_mb(web.pid)
+        for path in IDLE_WARM_PATHS:  # idle after someone looked at every page once
+            concurrent_times(port, token, path, clients=1, each=1)
+        log(f"row 7: idle dashboard RSS over {window} s")
+        rss, bare_rss = [], []
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < window:
+            rss.append(proc_rss_mb(web.pid))
+            bare_rss.append(proc_rss_mb(bare.pid))
+            time.sleep(1)
+        concurrent: dict[str, list[float]] = {}
+        for name, path in [("revision", "/api/v1/revision"), *DASHBOARD_PATHS.items()]:
+            log(f"row 7: {clients} concurrent clients x {each} GET {path}")
+            concurrent[name] = concurrent_times(port, token, path, clients=clients, each=each)
+        after_burst_rss = proc_rss_mb(web.pid)
+        threads = int(next(line.split()[1] for line in Path(f"/proc/{web.pid}/status").read_text().splitlines()
+                           if line.startswith("Threads:")))
+    finally:
+        stop_process(web)
+        stop_process(bare)
+        log_file.close()
+
+    ledger_note = (f"ledger: {built['rows']:,} posts {built['by_state']}, row 3's config (a slot every 30 min, no caps), "
+                   f"API token auth")
+    month_note = (f"the current month's grid ({start} to {end}, times in {config.tz.key}): planned from now to its "
+                  f"end, up to {plan_reach:,} entries, plus the sent posts of its past days; median of {runs}, "
+                  f"min {min(big_times['month']):.0f}, max {max(big_times['month']):.0f} ms; baseline = same page, "
+                  f"same config, empty ledger")
+    rows = [
+        Row("7a", f"dashboard in-process: calendar month page, {total:,}-post ledger", median(big_times["month"]),
+            "ms", "same, empty ledger", median(empty_times["month"]), "ms", "< 50 ms median",
+            median(big_times["month"]) < 50, ratio_meaning="x the empty-ledger time",
+            notes=f"{ledger_note}; {month_note}",
+            extra={"runs_ms": big_times["month"], "empty_runs_ms": empty_times["month"], "plan_reach": plan_reach}),
+        Row("7b", f"dashboard in-process: GET /api/v1/preview?count=50, {total:,}-post ledger",
+            median(big_times["preview"]), "ms", "same, empty ledger", median(empty_times["preview"]), "ms",
+            "< 50 ms median", median(big_times["preview"]) < 50, ratio_meaning="x the empty-ledger time",
+            notes=f"median of {runs}, min {min(big_times['preview']):.0f}, max {max(big_times['preview']):.0f} ms",
+            extra={"runs_ms": big_times["preview"], "empty_runs_ms": empty_times["preview"]}),
+    ]
+    base_p99 = percentile(concurrent["revision"], 99)
+    for key, name in (("month", "calendar month page"), ("preview", "GET /api/v1/preview?count=50")):
+        p99 = percentile(concurrent[key], 99)
+        rows.append(Row(f"7{'c' if key == 'month' else 'd'}",
+                        f"dashboard server: {name}, p99 with {clients} concurrent clients", p99, "ms",
+                        f"GET /api/v1/revision, same clients", base_p99, "ms", "p99 < 250 ms", p99 < 250,
+                        ratio_meaning="x a trivial request's p99",
+                        notes=f"`scheduler web` (uvicorn) in a subprocess, {clients} threads x {each} requests over "
+                              f"keep-alive connections, started together; p50 {fmt(percentile(concurrent[key], 50), 'ms')}, "
+                              f"max {fmt(max(concurrent[key]), 'ms')}; baseline p50 "
+                              f"{fmt(percentile(concurrent['revision'], 50), 'ms')}",
+                        extra={"times_ms": concurrent[key], "baseline_ms": concurrent["revision"]}))
+    rss_max = max(rss)
+    rows.append(Row("7e", f"dashboard idle: RSS of `scheduler web` (max over {window} s)", rss_max, "MB",
+                    "bare python interpreter RSS", max(bare_rss), "MB", "< 80 MB", rss_max < 80,
+                    ratio_meaning="x a bare interpreter",
+                    notes=f"on the {total:,}-post ledger, after one GET of each page ({', '.join(IDLE_WARM_PATHS)}); "
+                          f"{len(rss)} samples, min {min(rss):.1f} MB; {started_rss:.1f} MB just started; "
+                          f"{after_burst_rss:.1f} MB after rows 7c-7d's bursts (memory Python keeps); {threads} threads",
+                    extra={"rss_mb": rss, "bare_rss_mb": bare_rss, "started_mb": started_rss,
+                           "after_bursts_mb": after_burst_rss}))
+    return rows
 
 
 # -- row 4: on-time publication --------------------------------------------------------------------
@@ -880,7 +1085,7 @@ def markdown(rows: list[Row], machine: dict, args, total_s: float) -> str:
 
 
 BENCHES = {"1": bench_startup, "2": bench_compose, "3": bench_big_ledger, "4": bench_on_time, "5": bench_idle,
-           "6": bench_throughput}
+           "6": bench_throughput, "7": bench_dashboard}
 
 
 def main(argv: list[str] | None = None) -> int:

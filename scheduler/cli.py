@@ -791,9 +791,12 @@ def review_log(obj: Context, limit, post_id, as_json):
 @pass_ctx
 def review_link_cmd(obj: Context, expires, who, as_json):
     """Print a signed, expiring, single-use link to review the waiting posts on a phone."""
+    from urllib.parse import urlsplit
+
     from scheduler import review as domain
     from scheduler import review_link
     from scheduler.calendar import parse_duration
+    from scheduler.web.server import is_loopback
 
     try:
         duration = parse_duration(expires)
@@ -806,7 +809,11 @@ def review_link_cmd(obj: Context, expires, who, as_json):
         return
     click.echo(link.url)
     click.echo(f"link {link.link_id}: works once, until {link.expires_at.astimezone(obj.config.tz):%a %Y-%m-%d %H:%M %Z}; "
-               f"revoke with `scheduler review revoke {link.link_id}`. Served by the dashboard.", err=True)
+               f"revoke with `scheduler review revoke {link.link_id}`. Served by the dashboard "
+               "(`scheduler web` or `scheduler serve --web`).", err=True)
+    if is_loopback(urlsplit(link.url).hostname or ""):
+        click.echo("This address opens only on this machine. For a phone, set [review] link_base to the address "
+                   "reviewers reach the dashboard by (e.g. https://dash.example.com).", err=True)
 
 
 @review.command("links")

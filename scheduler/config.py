@@ -220,7 +220,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "default_rules": Key(_boolean, True, "check posts against the shipped content rules (README, Content rules)"),
         "disabled_rules": Key(_rule_names, (), "shipped content rules to leave out, by name"),
         "rules": Key(_review_rules, (), "your content rules: [[review.rules]] with name, pattern, severity, message"),
-        "link_base": Key(_url, "http://127.0.0.1:8000", "the dashboard's address, for reviewer links"),
+        # The dashboard's own default address (`scheduler web`, scheduler/web/server.py): a link works on this
+        # machine as soon as the dashboard runs; set the address reviewers reach it by for a phone.
+        "link_base": Key(_url, "http://127.0.0.1:8040", "the dashboard's address, for reviewer links"),
         "disclaimer": Key(_disclaimer, "", "a sentence (or a link to one) the composer ends every post with, "
                                            "within the 280 rule, e.g. \"Not medical advice.\""),
     },

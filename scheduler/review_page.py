@@ -1,19 +1,21 @@
 """The page a reviewer link opens: the posts awaiting review as cards, with Approve and Request changes.
 
-The dashboard's server mounts it (``GET`` and ``POST`` on ``/review/<token>``); this module has no
-server of its own. ``handle`` is a plain function from (token, method, form) to a response, and
-``wsgi_app`` wraps it for any WSGI server, so the dashboard can mount either.
+The dashboard's server mounts it (``GET`` and ``POST`` on ``/review/<token>``, scheduler/web/review_routes.py);
+this module has no server of its own: ``handle`` is a plain function from (token, method, form) to a
+response.
 
 Usable on a phone without an account: the token in the URL is the only credential (review_link.py).
 The page shows the waiting posts and nothing else; one form sends every decision at once, and its
 submission spends the link. Each card carries the hash of the text shown, so a decision about a
 text that changed meanwhile is refused, not applied to the new text. Responses are never cached
-and send no Referer (the token is in the URL).
+and send no Referer (the token is in the URL). The page runs no script at all and takes its one
+stylesheet from the dashboard's /static/ files: its Content-Security-Policy is stricter than the
+dashboard's (no script source whatever, no inline style).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -28,7 +30,8 @@ HEADERS = {
     "X-Robots-Tag": "noindex, nofollow",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    "Content-Security-Policy": ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+                                "frame-ancestors 'none'; base-uri 'none'"),
 }
 
 PAGE = """<!doctype html>
@@ -37,21 +40,8 @@ PAGE = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ title }}</title>
-<style>
-body { font: 16px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 40rem; padding: 1rem; color: #1d1d1f; }
-h1 { font-size: 1.3rem; }
-.card { border: 1px solid #ccd; border-radius: .6rem; padding: .8rem 1rem; margin: 1rem 0; }
-.text { white-space: pre-wrap; margin: .4rem 0; }
-.reply { border-left: 3px solid #ccd; padding-left: .6rem; }
-.meta { color: #555; font-size: .85rem; }
-.block { color: #a00; font-weight: 600; }
-.warn { color: #8a5a00; }
-.choices label { display: inline-block; margin: .3rem 1rem .3rem 0; }
-textarea, input[type=text] { width: 100%; box-sizing: border-box; font: inherit; }
-button { font: inherit; padding: .6rem 1.2rem; }
-.notice { background: #eef5ee; padding: .8rem; border-radius: .5rem; }
-.error { background: #fbeaea; padding: .8rem; border-radius: .5rem; }
-</style>
+<link rel="stylesheet" href="/static/review.css">
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
 </head>
 <body>
 <h1>{{ title }}</h1>
@@ -81,7 +71,8 @@ your decisions once: the link then stops working. It expires {{ expires }}.</p>
     <label><input type="radio" name="decision-{{ item.post.post_id }}" value="changes"> Request changes</label>
     <label><input type="radio" name="decision-{{ item.post.post_id }}" value="leave" checked> Decide later</label>
   </div>
-  <textarea name="comment-{{ item.post.post_id }}" rows="2" placeholder="What should change? (needed to request changes)"></textarea>
+  <label class="comment" for="comment-{{ item.post.post_id }}">What should change? (needed to request changes)</label>
+  <textarea id="comment-{{ item.post.post_id }}" name="comment-{{ item.post.post_id }}" rows="2"></textarea>
 </div>
 {% endfor %}
 <p><label>Your name (for the review log)<input type="text" name="reviewer" maxlength="80"></label></p>
@@ -177,36 +168,3 @@ def _render(config: Config, status: int, **values) -> Response:
                            message=values.pop("message", None), basename=os.path.basename,
                            local=lambda at: at.astimezone(config.tz).strftime("%a %d %b %H:%M %Z"), **values)
     return Response(status, body)
-
-
-def wsgi_app(open_store: Callable[[], Store], config: Config, clock: Callable[[], datetime]):
-    """A WSGI application serving ``/review/<token>`` (for a dashboard that mounts WSGI apps, and tests)."""
-    from urllib.parse import parse_qsl
-
-    reasons = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 410: "Gone",
-               413: "Payload Too Large"}
-
-    def app(environ, start_response):
-        path = environ.get("PATH_INFO", "")
-        method = environ.get("REQUEST_METHOD", "GET")
-        if not path.startswith("/review/"):
-            response = Response(404, "not found", {**HEADERS, "Content-Type": "text/plain"})
-        else:
-            form: dict[str, str] = {}
-            if method == "POST":
-                length = int(environ.get("CONTENT_LENGTH") or 0)
-                if length > 1_000_000:
-                    response = Response(413, "too large", {**HEADERS, "Content-Type": "text/plain"})
-                    start_response(f"413 {reasons[413]}", list(response.headers.items()))
-                    return [response.body.encode()]
-                raw = environ["wsgi.input"].read(length).decode("utf-8", "replace")
-                form = dict(parse_qsl(raw, keep_blank_values=True))
-            store = open_store()
-            try:
-                response = handle(store, config, path.removeprefix("/review/"), method, form, clock())
-            finally:
-                store.close()
-        start_response(f"{response.status} {reasons.get(response.status, 'OK')}", list(response.headers.items()))
-        return [response.body.encode("utf-8")]
-
-    return app

@@ -688,12 +688,7 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
         last = float("-inf")
         while True:
             with self._read() as conn:
-                rows = conn.execute(
-                    sa.select(m.posts)
-                    .where(m.posts.c.account == account, m.posts.c.state.in_(PENDING), m.posts.c.position > last)
-                    .order_by(m.posts.c.position)
-                    .limit(page)
-                ).all()
+                rows = self._in_queue_order(conn, account, PENDING, after=last, limit=page)
             for row in rows:
                 yield _record(row).as_queued()
             if len(rows) < page:
@@ -715,14 +710,27 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
 
     def queue_page(self, account: str, *, offset: int = 0, limit: int = 50, states: Sequence[str] = PENDING) -> list[PostRecord]:
         with self._read() as conn:
-            rows = conn.execute(
-                sa.select(m.posts)
-                .where(m.posts.c.account == account, m.posts.c.state.in_(list(states)))
-                .order_by(m.posts.c.position)
-                .offset(offset)
-                .limit(limit)
-            ).all()
+            rows = self._in_queue_order(conn, account, states, limit=offset + limit)[offset:]
         return [_record(row) for row in rows]
+
+    @staticmethod
+    def _in_queue_order(conn: Connection, account: str, states: Sequence[str], *, after: float | None = None,
+                        limit: int) -> list:
+        """The first ``limit`` posts in ``states`` (after position ``after``), in queue order.
+
+        One query per state, merged: each walks ix_posts_queue (account, state, position) in order and
+        stops at ``limit``. A single ``state IN (...)`` query leads SQLite to walk ux_posts_position
+        (account, position) instead, through every sent post of the account's history: ~25 ms on a
+        100,000-post ledger for every plan, queue page and dashboard poll, whatever ANALYZE says."""
+        import heapq
+
+        streams = []
+        for state in dict.fromkeys(states):
+            query = sa.select(m.posts).where(m.posts.c.account == account, m.posts.c.state == state)
+            if after is not None:
+                query = query.where(m.posts.c.position > after)
+            streams.append(conn.execute(query.order_by(m.posts.c.position).limit(limit)).all())
+        return list(heapq.merge(*streams, key=lambda row: row.position))[:limit]
 
     def published_since(self, account: str, since: datetime) -> list[PostRecord]:
         """Posts sent (or being sent) for a slot at or after ``since``: caps and spacing.

@@ -3,11 +3,16 @@
 web        a WebEnv: config and Store on a SQLite file in tmp_path, posts/ imported, a fixed clock
            (Monday 2026-11-30 00:00 in New York), and ``client()`` for Starlette's TestClient aimed
            at http://127.0.0.1 (the host the open, password-less mode answers to)
+serving    a context manager: an app on uvicorn in a thread on a free 127.0.0.1 port, yielding its base URL
 """
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 import warnings
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -94,6 +99,28 @@ def web(tmp_path, monkeypatch):
     env.import_posts()
     yield env
     env.store.close()
+
+
+@contextmanager
+def serving(app):
+    """``app`` served by uvicorn (as `scheduler web` serves it) on 127.0.0.1, in a thread of this process."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="off", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
 
 
 def csrf_of(html: str) -> str:

@@ -1,24 +1,22 @@
 """Reviewer links: the token (signed, expiring, revocable, single-purpose) and the page it opens, served
-over real HTTP on 127.0.0.1 by ``review_page.wsgi_app`` (the dashboard mounts the same handler)."""
+over real HTTP on 127.0.0.1 by the dashboard's own app (uvicorn, as `scheduler web` runs it)."""
 
 from __future__ import annotations
 
 import re
-import threading
 from datetime import datetime, timedelta, timezone
 from html import unescape
-from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scheduler import review, review_link, review_page
+from scheduler import review, review_link
 from scheduler.config import parse_config
 from scheduler.errors import ReviewError
-from scheduler.store import Store
 from tests.helpers_ledger import ACCOUNT, FakeClock, new_post
+from tests.helpers_web import serving
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
 
@@ -40,22 +38,15 @@ webhook = "http://127.0.0.1:9/hook"
 """, source=None)
 
 
-class QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
-def served(store, ledger_url):
-    """The review page on a real HTTP server; ``clock`` moves the server's time."""
+def served(store):
+    """The dashboard on a real HTTP server, no password (as on a laptop); ``clock`` moves the server's time."""
+    from scheduler.web.app import create_app
+
     config = make_config()
     clock = FakeClock(T0)
-    app = review_page.wsgi_app(lambda: Store.open(ledger_url), config, clock)
-    server = make_server("127.0.0.1", 0, app, handler_class=QuietHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield config, clock, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with serving(create_app(config, store, local_only=True, clock=clock)) as base:
+        yield config, clock, base
 
 
 def path_of(link) -> str:
@@ -162,7 +153,41 @@ def test_a_forged_or_altered_token_opens_nothing(store, served):
         answer = requests.get(f"{base}/review/{token}", timeout=10)
         assert answer.status_code == 404, token
         assert "Secret draft words." not in answer.text
-    assert requests.get(f"{base}/status", timeout=10).status_code == 404  # the token opens this page only
+
+
+def test_the_link_opens_its_page_and_nothing_else(store, served):
+    from scheduler.web.access import hash_password
+
+    config, clock, base = served
+    store.set_password("admin", hash_password("a long enough password"), T0)
+    store.add_post(ACCOUNT, new_post("p", "Draft words."), T0)
+    link = review_link.create(store, config, expires=timedelta(hours=1), who="editor", now=T0)
+    with requests.Session() as phone:
+        page = phone.get(base + path_of(link), timeout=10)
+        assert page.status_code == 200 and "Draft words." in page.text
+        assert "set-cookie" not in page.headers and not phone.cookies  # no session comes with a link
+        csp = page.headers["Content-Security-Policy"]
+        assert "script-src" not in csp and "default-src 'none'" in csp and "unsafe-inline" not in csp
+        assert phone.get(f"{base}/status", timeout=10, allow_redirects=False).headers["location"].startswith("/login")
+        assert phone.get(f"{base}/api/v1/queue", timeout=10).status_code == 401
+        assert phone.post(f"{base}/queue", data={"text": "sneaked in"}, timeout=10,
+                          allow_redirects=False).status_code in (401, 403)
+        assert phone.post(f"{base}/review", data={"post": "p", "action": "approve", "hash-p": "x"},
+                          timeout=10, allow_redirects=False).status_code in (401, 403)
+    assert review.item(store, config, "p", T0).status == "awaiting review"
+    assert [p.post_id for p in store.queue_page(ACCOUNT, limit=10)] == ["p"]
+
+
+def test_an_oversized_form_is_refused_and_the_link_stays_usable(store, served):
+    config, clock, base = served
+    store.add_post(ACCOUNT, new_post("p", "Some words."), T0)
+    link = review_link.create(store, config, expires=timedelta(hours=1), who="editor", now=T0)
+    fields = form_fields(requests.get(base + path_of(link), timeout=10).text)
+    answer = requests.post(base + path_of(link), timeout=10,
+                           data={**fields, "decision-p": "approve", "reviewer": "x" * 1_100_000})
+    assert answer.status_code == 413 and answer.headers["Referrer-Policy"] == "no-referrer"
+    assert review.item(store, config, "p", T0).status == "awaiting review"
+    assert review_link.verify(store, config, link.token, T0).used_at is None
 
 
 def test_link_lifetime_is_bounded(store):

@@ -72,6 +72,19 @@ def test_migrations_applied_on_open_and_idempotent_on_reopen(ledger_url):
         again.close()
 
 
+def test_planning_reads_are_indexed_on_both_backends(ledger_url):
+    """Every plan reads publications by slot time: without (account, slot_at) it scans the whole ledger
+    (m003 once dropped that index on SQLite)."""
+    store = Store.open(ledger_url)
+    try:
+        with store.engine.connect() as conn:
+            indexes = {tuple(i["column_names"]) for i in sa.inspect(conn).get_indexes("posts")}
+        assert {("account", "slot_at"), ("account", "pinned_at"), ("account", "next_attempt_at"),
+                ("account", "state", "position")} <= indexes
+    finally:
+        store.close()
+
+
 def race_first_opens(url: str, openers: int = 6) -> list[Exception]:
     errors: list[Exception] = []
     stores: list[Store] = []

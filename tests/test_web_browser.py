@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -34,15 +35,13 @@ if not CHROMIUM.exists():
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def dashboard(tmp_path):
-    """`scheduler serve --web` on a free port, with the seed's posts, a password and an API token."""
-    cli = CLI(tmp_path)
+@contextmanager
+def running_dashboard(cli: CLI, port: int):
+    """`scheduler serve --web` on ``port``, with the seed's posts, a password and an API token."""
     cli.run("import", str(POSTS))
     subprocess.run([sys.executable, "-m", "scheduler", "web", "passwd", "--password-stdin"], input=PASSWORD + "\n",
                    env=cli.env, cwd=cli.tmp, check=True, capture_output=True, text=True)
     token = cli.run("web", "token", "create", "browser-test").stdout.strip()
-    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "scheduler", "serve", "--web", f"127.0.0.1:{port}"], env=cli.env,
                             cwd=cli.tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -51,6 +50,22 @@ def dashboard(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
+
+
+@pytest.fixture
+def dashboard(tmp_path):
+    with running_dashboard(CLI(tmp_path), free_port()) as running:
+        yield running
+
+
+@pytest.fixture
+def reviewed_dashboard(tmp_path):
+    """The same with `[review] required = true`, reviewer links pointing at this dashboard."""
+    cli, port = CLI(tmp_path), free_port()
+    cli.config.write_text(cli.config.read_text() + f'\n[review]\nrequired = true\nlink_base = "http://127.0.0.1:{port}"\n',
+                          encoding="utf-8")
+    with running_dashboard(cli, port) as running:
+        yield running
 
 
 @pytest.fixture
@@ -67,19 +82,32 @@ def shot(page, name: str) -> None:
     folder = os.environ.get("SCHEDULER_SCREENSHOTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"))  # what the screen shows, as in the README
 
 
 def queue_ids(port, token) -> list[str]:
     return [p["post_id"] for p in call(port, "/api/v1/queue", token)[1]]
 
 
-def open_signed_in(browser, port, *, width=1280):
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
+def watch_problems(page) -> list[str]:
+    """Console errors and page errors (a CSP violation is one) seen by ``page``."""
     problems: list[str] = []
     page.on("console", lambda msg: problems.append(f"{msg.text} @ {msg.location}") if msg.type == "error" else None)
     page.on("pageerror", lambda exc: problems.append(str(exc)))
+    return problems
+
+
+def sideways_and_unlabelled(page) -> tuple[int, list]:
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    unlabeled = page.evaluate("""[...document.querySelectorAll('input:not([type=hidden]), textarea, select')]
+        .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map(e => e.name)""")
+    return overflow, unlabeled
+
+
+def open_signed_in(browser, port, *, width=1280):
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    problems = watch_problems(page)
     page.goto(f"http://127.0.0.1:{port}/queue")
     assert "/login" in page.url
     page.get_by_label("Password").fill(PASSWORD)
@@ -142,6 +170,8 @@ def test_sign_in_calendar_drag_keyboard_counter(dashboard, browser):
     expect(page.locator("#new-count output")).to_have_attribute("data-length", "33")
     box.press_sequentially(" now")
     expect(page.locator("#new-count output")).to_have_attribute("data-length", "37")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.locator("#queue-h").scroll_into_view_if_needed()
     shot(page, "queue")
 
     if page.locator("details.edit").count():  # post editing (issue 10) is in this build
@@ -175,13 +205,86 @@ def test_a_post_turns_sent_on_the_open_page_without_a_reload(dashboard, browser)
 def test_usable_at_375_px(dashboard, browser):
     cli, port, token = dashboard
     page, problems = open_signed_in(browser, port, width=375)
-    for path in ("/calendar", "/calendar?view=month", "/queue", "/articles", "/history", "/status"):
+    for path in ("/calendar", "/calendar?view=month", "/queue", "/articles", "/review", "/history", "/status"):
         page.goto(f"http://127.0.0.1:{port}{path}")
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        overflow, unlabeled = sideways_and_unlabelled(page)
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at 375 px"
-        unlabeled = page.evaluate("""[...document.querySelectorAll('input:not([type=hidden]), textarea, select')]
-            .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map(e => e.name)""")
         assert unlabeled == [], (path, unlabeled)
     page.goto(f"http://127.0.0.1:{port}/calendar")
     shot(page, "calendar-phone")
+    assert not problems, problems
+
+
+def test_a_reviewer_approves_on_a_phone_by_link_and_the_open_calendar_shows_it_planned(reviewed_dashboard, browser):
+    from playwright.sync_api import expect
+
+    cli, port, token = reviewed_dashboard
+    # The editor's calendar is open on the week where the first draft would go if approved now.
+    desk, desk_problems = open_signed_in(browser, port)
+    would_go_at = call(port, "/api/v1/review", token)[1][0]["would_go_at"]
+    desk.goto(f"http://127.0.0.1:{port}/calendar?view=week&date={would_go_at[:10]}")
+    draft = desk.locator(f'.card.draft[data-post-id="{TIP_IDS[0]}"]')
+    expect(draft).to_be_visible()
+    assert desk.locator(f'.card.planned[data-post-id="{TIP_IDS[0]}"]').count() == 0
+    assert "not going out" in draft.inner_text()
+    desk.evaluate("window.__notReloaded = true")
+    shot(desk, "calendar-review")
+
+    made = cli.run("review", "link", "--expires", "1h")
+    url = made.stdout.strip()
+    assert url.startswith(f"http://127.0.0.1:{port}/review/"), url
+
+    # On a phone, with no account and no cookie: the link alone opens the page.
+    phone = browser.new_context(viewport={"width": 375, "height": 800}, is_mobile=True, has_touch=True).new_page()
+    phone_problems = watch_problems(phone)
+    phone.goto(url)
+    overflow, unlabeled = sideways_and_unlabelled(phone)
+    assert overflow <= 0 and unlabeled == [], (overflow, unlabeled)
+    card = phone.locator(".card").filter(has_text=TIP_IDS[0])
+    card.get_by_label("Approve", exact=True).check()
+    phone.get_by_label("Your name (for the review log)").fill("Dr Gleiber")
+    shot(phone, "review-link-phone")
+    phone.get_by_role("button", name="Send my decisions").click()
+    expect(phone.locator(".notice")).to_contain_text("1 approved")
+
+    # Planned: in the API's preview, and on the open calendar without a reload.
+    assert TIP_IDS[0] in [e["post_id"] for e in call(port, "/api/v1/preview?count=5", token)[1]]
+    desk.locator(f'.card.planned[data-post-id="{TIP_IDS[0]}"]').wait_for(timeout=20000)
+    assert draft.count() == 0 and desk.evaluate("window.__notReloaded") is True
+    assert cli.json("review", "log")[1]["actor"].startswith("Dr Gleiber (link ")  # newest first: "link used" on top
+
+    assert not desk_problems and not phone_problems, (desk_problems, phone_problems)
+
+    phone.goto(url)  # the link is spent (the browser logs the 410 it gets)
+    expect(phone.locator(".error")).to_contain_text("has been used")
+    assert phone.context.cookies() == []
+
+
+def test_the_review_page_approves_several_and_a_ticked_box_survives_a_live_refresh(reviewed_dashboard, browser):
+    from playwright.sync_api import expect
+
+    cli, port, token = reviewed_dashboard
+    page, problems = open_signed_in(browser, port)
+    page.goto(f"http://127.0.0.1:{port}/review")
+    page.get_by_label(f"Select {TIP_IDS[0]}").check()
+    page.get_by_label(f"Select {TIP_IDS[1]}").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Approve selected").click()
+    expect(page.locator(".notice")).to_contain_text("Approved 2 post(s)")
+    assert [i["post_id"] for i in call(port, "/api/v1/review", token)[1]] == TIP_IDS[2:]
+
+    # Someone else decides meanwhile: the list refreshes itself, and the box ticked here stays ticked.
+    page.evaluate("window.__notReloaded = true")
+    page.get_by_label(f"Select {TIP_IDS[2]}").check()
+    call(port, "/api/v1/review/approve", token, method="POST", body={"post_ids": [TIP_IDS[3]]})
+    expect(page.locator(f'li.review-item[data-post-id="{TIP_IDS[3]}"]')).to_have_count(0, timeout=20000)
+    assert page.get_by_label(f"Select {TIP_IDS[2]}").is_checked()
+    assert page.evaluate("window.__notReloaded") is True
+    page.get_by_label("Comment").fill("Say where this advice comes from.")
+    shot(page, "review")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Request changes on selected").click()
+    sent_back = page.locator(f'li.review-item[data-post-id="{TIP_IDS[2]}"]')
+    expect(sent_back).to_have_attribute("data-status", "changes requested")
+    expect(sent_back).to_contain_text("Say where this advice comes from.")
     assert not problems, problems

@@ -241,3 +241,24 @@ def test_cli_start_up_imports_nothing_of_the_web_stack():
             " or m.startswith('scheduler.web')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_a_crowded_day_of_the_month_view_lists_the_first_entries_and_links_to_the_rest(web):  # noqa: F811
+    from scheduler import queueing
+    from scheduler.web.calendar_view import MONTH_CELL
+
+    for n in range(12):
+        queueing.add_text(web.store, web.config, f"Announcement {n}: clinic hours change.", web.now,
+                          at=datetime.fromisoformat(f"2026-12-02T{10 + n // 2:02d}:{30 * (n % 2):02d}:00-05:00"))
+    day_start, day_end = "2026-12-02T00:00:00-05:00", "2026-12-03T00:00:00-05:00"
+    expected = preview_between(web, day_start, day_end)
+    assert len(expected) > MONTH_CELL
+    month = soup(web.client().get("/calendar?view=month&date=2026-12-01"))
+    cell = month.find("section", attrs={"aria-label": "Wednesday 02 December 2026"})
+    assert calendar_cards(cell) == expected[:MONTH_CELL]
+    more = cell.select_one("a.more")
+    assert more.get_text() == f"+{len(expected) - MONTH_CELL} more this day"
+    assert more["href"] == "/calendar?view=week&date=2026-12-02"
+    week = soup(web.client().get(more["href"]))
+    cell = week.find("section", attrs={"aria-label": "Wednesday 02 December 2026"})
+    assert calendar_cards(cell) == expected and not cell.select_one("a.more")

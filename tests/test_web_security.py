@@ -15,7 +15,7 @@ from tests.helpers_web import TIP_IDS, csrf_of, web  # noqa: F401
 
 PASSWORD = "correct horse battery"
 PAGES = ["/calendar", "/calendar?view=month", "/queue", "/articles", "/articles/massage-therapy-for-back-pain",
-         "/history", "/status"]
+         "/review", "/history", "/status"]
 
 
 def test_api_without_a_token_is_401_and_changes_nothing(web):  # noqa: F811
@@ -186,7 +186,7 @@ def test_a_hostile_post_is_shown_as_text_everywhere(web):  # noqa: F811
     token = csrf_of(client.get("/queue").text)
     assert client.post("/queue", data={"csrf": token, "text": HOSTILE}, follow_redirects=False).status_code == 303
     web.store.move(web.config.account, web.queue_ids()[-1], top=True)
-    for path in ("/queue", "/calendar", "/calendar?view=month", "/history"):
+    for path in ("/queue", "/calendar", "/calendar?view=month", "/review", "/history"):
         page = client.get(path).text
         soup = BeautifulSoup(page, "html.parser")
         assert all(tag.get("src") for tag in soup.find_all("script")), path  # no inline script at all

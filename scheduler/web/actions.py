@@ -102,6 +102,27 @@ class Actions:
                            live_instances=live)
         self._audit("resolve", post_id, f"sent as {tweet_id}" if tweet_id else "retry")
 
+    def approve(self, post_ids: list[str], *, comment: str | None = None,
+                expected: dict[str, str] | None = None):
+        """`scheduler review approve`: all or none, as the posts are now (or, with ``expected``, as they were shown)."""
+        from scheduler import review
+
+        outcome = review.approve(self.store, self.config, post_ids, who=self.actor, now=self.clock(),
+                                 comment=comment, expected=expected)
+        for post_id in outcome.decided:
+            self._audit("approve", post_id, comment)
+        return outcome
+
+    def request_changes(self, post_ids: list[str], *, comment: str, expected: dict[str, str] | None = None):
+        """`scheduler review reject --comment`: back to the author, out of the plan until the text changes."""
+        from scheduler import review
+
+        outcome = review.request_changes(self.store, self.config, post_ids, who=self.actor, comment=comment,
+                                         now=self.clock(), expected=expected)
+        for post_id in outcome.decided:
+            self._audit("request changes", post_id, comment.strip())
+        return outcome
+
     def import_upload(self, filename: str, data: bytes) -> list:
         """Store an uploaded article under the data directory's uploads/ and import it like `scheduler import`."""
         from scheduler.library import ARTICLE_SUFFIXES, import_articles

@@ -2,7 +2,8 @@
 
 Errors are ``{"error": {"status": N, "message": "..."}}`` with a message a person can act on:
 400 a bad parameter, 401 no credentials, 403 no CSRF token, 404 no such post, 409 the post's state
-does not allow it (or a duplicate text), 422 a text X would refuse, 501 not in this version.
+does not allow it (a duplicate text; for review: a blocking finding, or a text changed since it was
+shown), 422 a text X would refuse, 501 not in this version. /api/v1/review is in web/review_routes.py.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from scheduler.errors import ArticleError, DuplicateError, QueueError, SchedulerError
+from scheduler.errors import ArticleError, DuplicateError, QueueError, ReviewError, SchedulerError
 from scheduler.web.security import json_error
 
 
@@ -85,6 +86,8 @@ def domain_status(exc: SchedulerError) -> int:
         return 409
     if isinstance(exc, ArticleError):
         return 422
+    if isinstance(exc, ReviewError):
+        return 409  # a blocking finding, a post not waiting, or a text changed since it was shown
     return 400
 
 

@@ -61,14 +61,15 @@ def create_app(config: Config, store: Store, *, local_only: bool = True,
     from starlette.routing import Mount
     from starlette.staticfiles import StaticFiles
 
-    from scheduler.web import api, pages
+    from scheduler.web import api, pages, review_routes
     from scheduler.web.security import Guard
 
     web = Web(config, store, local_only, clock)
     routes = [
-        Mount("/api/v1", routes=api.routes()),
+        Mount("/api/v1", routes=api.routes() + review_routes.api_routes()),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
         *pages.routes(),
+        *review_routes.routes(),
     ]
     app = Starlette(routes=routes, middleware=[Middleware(Guard, web=web)],
                     exception_handlers=api.exception_handlers())

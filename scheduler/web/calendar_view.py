@@ -1,5 +1,9 @@
 """The calendar page's data: a week or a month of the account's local days, with the plan's entries
-(exactly what `preview --json` lists for those days) and the posts already sent in them."""
+(exactly what `preview --json` lists for those days) and the posts already sent in them.
+
+With review on, the posts awaiting review are kept apart from the plan, as `preview` keeps them: each
+shown on the day of the slot it would get if approved now (review.waiting, as `review list` gives
+``would_go_at``), never as a planned post."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from scheduler.config import Config
 from scheduler.store import Store
 
 MAX_PLAN = 10000  # preview's own --count limit
+MONTH_CELL = 8  # entries listed in one day of the month view
 
 
 @dataclass
@@ -19,6 +24,8 @@ class Day:
     in_range: bool
     planned: list = field(default_factory=list)  # views.entry_json dicts
     sent: list = field(default_factory=list)  # views.post_json dicts
+    drafts: list = field(default_factory=list)  # review_views.item_json dicts: awaiting review, NOT going out
+    more: int = 0  # month view: entries not listed in the day's cell (the week view lists them all)
 
 
 @dataclass
@@ -30,6 +37,7 @@ class CalendarPage:
     previous: date
     next: date
     days: list[Day]
+    review: dict | None = None  # with review on: how many posts await review, how many are shown, blocked
 
     @property
     def weeks(self) -> list[list[Day]]:
@@ -55,13 +63,18 @@ def planned_between(store: Store, config: Config, now: datetime, start: datetime
 
     if end <= now - config["calendar"]["grace"]:
         return []
-    count, entries, seen = 50, [], -1
-    while True:
-        entries = agenda.upcoming(store, config, now, count=count)
-        if not entries or entries[-1].at >= end or len(entries) == seen or count >= MAX_PLAN:
-            break
-        seen, count = len(entries), min(count * 4, MAX_PLAN)
+    entries = agenda.upcoming(store, config, now, count=min(entries_before(store, config, now, end), MAX_PLAN))
     return [e for e in entries if start <= e.at < end]
+
+
+def entries_before(store: Store, config: Config, now: datetime, end: datetime) -> int:
+    """At most how many entries the plan holds before ``end``: one per calendar slot from where planning
+    starts (``now - grace``), plus one per post with a time of its own. Planning that many reaches
+    ``end`` in one pass (a plan's entries before ``end`` are the same however far it goes on)."""
+    from itertools import takewhile
+
+    slots = takewhile(lambda at: at < end, config.calendar().slots_after(now - config["calendar"]["grace"]))
+    return 1 + sum(1 for _ in slots) + len(store.scheduled_pending(config.account))
 
 
 def calendar_page(store: Store, config: Config, now: datetime, *, view: str, around: date | None) -> CalendarPage:
@@ -83,4 +96,34 @@ def calendar_page(store: Store, config: Config, now: datetime, *, view: str, aro
             day = days.get(at.astimezone(tz).date())
             if day is not None:
                 day.sent.append(views.post_json(post, config))
-    return CalendarPage(view, start, end, first, previous, nxt, list(days.values()))
+    review_summary = None
+    if config["review"]["required"]:
+        review_summary = _place_drafts(store, config, now, days, start_at, end_at)
+    if view == "month":
+        for day in days.values():
+            _fit_month_cell(day)
+    return CalendarPage(view, start, end, first, previous, nxt, list(days.values()), review_summary)
+
+
+def _fit_month_cell(day: Day) -> None:
+    """A month cell lists its first ``MONTH_CELL`` entries (sent, then planned, then drafts) and counts the
+    rest: a calendar posting every half hour would otherwise put ~1,500 cards on one page."""
+    budget = MONTH_CELL
+    for name in ("sent", "planned", "drafts"):
+        entries = getattr(day, name)
+        day.more += max(0, len(entries) - budget)
+        setattr(day, name, entries[:budget])
+        budget = max(0, budget - len(entries))
+
+
+def _place_drafts(store: Store, config: Config, now: datetime, days: dict, start_at: datetime,
+                  end_at: datetime) -> dict:
+    from scheduler import review, review_views
+
+    items = review.waiting(store, config, now)
+    shown = 0
+    for item in items:
+        if item.would_go_at is not None and start_at <= item.would_go_at < end_at:
+            days[item.would_go_at.astimezone(config.tz).date()].drafts.append(review_views.item_json(item, config))
+            shown += 1
+    return {"waiting": len(items), "shown": shown, "blocked": sum(1 for i in items if i.blocked)}

@@ -52,13 +52,64 @@ def spec() -> dict:
             "error": NULLABLE_STRING, "http_status": {"type": ["integer", "null"]},
         },
     }
+    finding = {
+        "type": "object",
+        "description": "A content rule's finding (README, Content rules): `block` prevents approval, `warn` is shown.",
+        "properties": {"rule": {"type": "string"}, "severity": {"enum": ["warn", "block"]}, "message": {"type": "string"},
+                       "part": {"type": "integer"}, "start": {"type": "integer"}, "end": {"type": "integer"},
+                       "match": {"type": "string"}},
+    }
+    review_item = {
+        "type": "object",
+        "description": "A post not approved as it is now: the same object as `scheduler review list --json`.",
+        "properties": {
+            "post_id": {"type": "string"},
+            "status": {"enum": ["awaiting review", "changes requested", "approved"]},
+            "state": {"type": "string"},
+            "text": {"type": "string"},
+            "thread": {"type": ["array", "null"], "items": {"type": "string"}},
+            "media": {"type": "array", "items": {"type": "string"}},
+            "weighted_length": {"type": "integer"},
+            "article": NULLABLE_STRING, "tip": {"type": ["integer", "null"]},
+            "content_hash": {"type": "string", "description": "hash of exactly what would be sent; an approval is bound to it"},
+            "would_go_at": {"type": ["string", "null"], "format": "date-time",
+                            "description": "the slot it would get if approved now (null: not within the plan)"},
+            "findings": {"type": "array", "items": _ref("Finding")},
+            "blocked": {"type": "boolean", "description": "a `block` finding: cannot be approved until the text changes"},
+            "approved_by": NULLABLE_STRING, "approved_at": NULLABLE_STRING,
+            "changes_requested_by": NULLABLE_STRING, "comment": NULLABLE_STRING,
+        },
+    }
+    review_log_entry = {
+        "type": "object",
+        "description": "One decision of the append-only review log (`scheduler review log --json`).",
+        "properties": {
+            "id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"}, "actor": {"type": "string"},
+            "action": {"enum": ["approved", "changes requested", "link created", "link used", "link revoked"]},
+            "post_id": NULLABLE_STRING, "content_hash": NULLABLE_STRING,
+            "parts": {"type": ["array", "null"], "items": {"type": "string"}},
+            "media": {"type": ["array", "null"], "items": {"type": "string"}},
+            "comment": NULLABLE_STRING, "findings": {"type": "array", "items": _ref("Finding")},
+        },
+    }
+    decision = {
+        "type": "object", "required": ["post_ids"],
+        "properties": {
+            "post_ids": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            "comment": {"type": "string", "description": "kept in the review log; required to request changes"},
+            "content_hashes": {"type": "object", "additionalProperties": {"type": "string"},
+                               "description": "post id -> the content_hash you reviewed: a post that changed since is "
+                                              "refused (409) instead of being decided on its new text"},
+        },
+    }
     error = {"type": "object", "properties": {"error": {"type": "object", "properties": {
         "status": {"type": "integer"}, "message": {"type": "string", "description": "what went wrong and how to fix it"}}}}}
     responses = {
         f"E{code}": _ok(_ref("Error"), text) for code, text in [
             (400, "a bad parameter or body"), (401, "no API token or session"),
             (403, "a session request without its CSRF token: nothing changed"), (404, "no such post"),
-            (409, "the post's state does not allow this, or the text is a duplicate"),
+            (409, "the post's state does not allow this, or the text is a duplicate; for review: a blocking "
+                  "finding, a post not waiting to be sent, or a text changed since it was shown"),
             (422, "a text X would refuse (empty, too long)")]
     }
     limit = {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 50, "minimum": 1}}
@@ -75,7 +126,8 @@ def spec() -> dict:
         "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"PlanEntry": entry, "Post": post, "Error": error},
+            "schemas": {"PlanEntry": entry, "Post": post, "Error": error, "Finding": finding,
+                        "ReviewItem": review_item, "ReviewLogEntry": review_log_entry, "Decision": decision},
             "responses": responses,
         },
         "paths": {
@@ -133,6 +185,30 @@ def spec() -> dict:
             "/revision": {"get": {"summary": "The ledger's revision: it moves on every change to the account",
                                   "responses": {"200": _ok({"type": "object", "properties": {
                                       "revision": {"type": "integer"}}}), **ERRORS}}},
+            "/review": {"get": {
+                "summary": "Posts not approved as they are now, in queue order, with findings and the slot each "
+                           "would get (`scheduler review list --json`)",
+                "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "default": 200,
+                                                                            "minimum": 1}}],
+                "responses": {"200": _ok({"type": "array", "items": _ref("ReviewItem")}), **ERRORS}}},
+            "/review/approve": {"post": {
+                "summary": "Approve posts exactly as they are now, all or none (`scheduler review approve`)",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("Decision")}}},
+                "responses": {"200": _ok({"type": "object", "properties": {
+                    "approved": {"type": "array", "items": {"type": "string"}},
+                    "already_approved": {"type": "array", "items": {"type": "string"}}}}), **ERRORS}}},
+            "/review/reject": {"post": {
+                "summary": "Send posts back to their author with a comment (`scheduler review reject --comment`)",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("Decision")}}},
+                "responses": {"200": _ok({"type": "object", "properties": {
+                    "changes_requested": {"type": "array", "items": {"type": "string"}}}}), **ERRORS}}},
+            "/review/log": {"get": {
+                "summary": "The review log, newest first (`scheduler review log --json`)",
+                "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "default": 100,
+                                                                            "minimum": 1}},
+                               {"name": "post", "in": "query", "schema": {"type": "string"},
+                                "description": "only this post's decisions"}],
+                "responses": {"200": _ok({"type": "array", "items": _ref("ReviewLogEntry")}), **ERRORS}}},
             "/audit": {"get": {"summary": "Changes made through the web and the API (who, when, what)",
                                "parameters": [limit], "responses": {"200": _ok({"type": "array"}), **ERRORS}}},
         },

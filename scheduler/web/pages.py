@@ -183,12 +183,24 @@ def _queue_context(web, offset: int) -> dict:
     removed = web.store.queue_page(account, limit=20, states=("removed",))
     return {
         "posts": [views.post_json(p, web.config) | {"media": list(p.media)} for p in posts[:QUEUE_PAGE]],
+        "review_status": _review_status(web, posts[:QUEUE_PAGE]),
         "more": len(posts) > QUEUE_PAGE,
         "offset": offset,
         "page_size": QUEUE_PAGE,
         "removed": [views.post_json(p, web.config) for p in removed],
         "account_state": web.store.account_state(account),
     }
+
+
+def _review_status(web, posts) -> dict[str, str]:
+    """With review on, each post's review status (approved, awaiting review, changes requested)."""
+    from scheduler import review
+    from scheduler.content_hash import hash_of
+
+    if not review.required(web.config):
+        return {}
+    reviews = web.store.reviews(p.post_id for p in posts)
+    return {p.post_id: review.status_of(hash_of(p), reviews.get(p.post_id)) for p in posts}
 
 
 async def queue(request: Request, *, error: str | None = None, status: int = 200, form: dict | None = None):
