@@ -197,6 +197,7 @@ def article_import(item: Composed) -> ArticleImport:
         tips=[{"number": t.number, "headline": t.headline, "body": t.body} for t in article.tips],
         hashtags=article.hashtags,
         posts=new_posts,
+        metadata=article.metadata,
     )
 
 

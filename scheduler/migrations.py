@@ -50,6 +50,8 @@ articles = sa.Table(
     sa.Column("tips", sa.JSON, nullable=False),
     sa.Column("hashtags", sa.JSON, nullable=False),
     sa.Column("imported_at", UTCDateTime, nullable=False),
+    # Front matter the scheduler does not use itself (author, date, tags...), as the blog wrote it (m010).
+    sa.Column("metadata", sa.JSON),
     # Taken off with `scheduler articles remove` (m008_editing): imports skip it until it is restored.
     sa.Column("removed_at", UTCDateTime),
 )
@@ -838,6 +840,11 @@ def m009_slot_index(conn: Connection) -> None:
     conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_posts_slot_at ON posts (account, slot_at)"))
 
 
+def m010_article_metadata(conn: Connection) -> None:
+    """An article's front matter beyond what the scheduler uses (author, date, tags...), kept with it."""
+    _ddl(conn, "ALTER TABLE articles ADD COLUMN metadata JSON")
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_time_indexes", m002_time_indexes),
@@ -848,4 +855,5 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m007_publish_keys", m007_publish_keys),
     ("m008_editing", m008_editing),
     ("m009_slot_index", m009_slot_index),
+    ("m010_article_metadata", m010_article_metadata),
 ]

@@ -65,6 +65,7 @@ class ArticleImport:
     tips: Sequence[dict]
     posts: Sequence[NewPost]
     hashtags: Sequence[str] = ()
+    metadata: dict | None = None  # front matter the scheduler does not use (author, date, tags...)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class ArticleSummary:
     imported_at: datetime
     removed_at: datetime | None
     counts: dict[str, int]  # its posts, by state ("removed": taken out of the queue by a person)
+    metadata: dict = None  # type: ignore[assignment]  # front matter kept as the blog wrote it
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,11 @@ def _record(row) -> PostRecord:
 def _attempt(row) -> AttemptRecord:
     return AttemptRecord(row.id, row.post_id, row.part, row.instance, row.started_at, row.finished_at,
                          row.outcome, row.http_status, row.detail, row.tweet_id)
+
+
+def _json_safe(value):
+    """Front matter as JSON can hold it: YAML dates and other values become their text."""
+    return json.loads(json.dumps(value, default=str))
 
 
 def _json(value):
@@ -364,6 +371,7 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
             "tips": list(item.tips),
             "hashtags": list(item.hashtags),
             "imported_at": now,
+            "metadata": _json_safe(item.metadata or {}),
         }
         exists = conn.execute(
             sa.select(m.articles.c.article_key, m.articles.c.removed_at, m.articles.c.tips).where(
@@ -579,7 +587,7 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
                 counts.setdefault(key, {})[state] = count
         return [
             ArticleSummary(r.article_key, r.title, r.url, r.source, r.imported_at, r.removed_at,
-                           counts.get(r.article_key, {}))
+                           counts.get(r.article_key, {}), _json(r.metadata) or {})
             for r in rows
         ]
 
@@ -671,7 +679,8 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
             ).first()
         if row is None:
             return None
-        return {**row._mapping, "tips": _json(row.tips), "hashtags": _json(row.hashtags)}
+        return {**row._mapping, "tips": _json(row.tips), "hashtags": _json(row.hashtags),
+                "metadata": _json(row.metadata) or {}}
 
     def get(self, post_id: str) -> PostRecord:
         with self._read() as conn:

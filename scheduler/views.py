@@ -260,6 +260,7 @@ def article_json(summary, config: Config) -> dict:
         "imported_at": iso(summary.imported_at, config.tz),
         "removed_at": iso(summary.removed_at, config.tz),
         "posts": dict(summary.counts),
+        "metadata": summary.metadata or {},
     }
 
 

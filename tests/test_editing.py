@@ -155,3 +155,22 @@ def test_any_edit_is_stored_as_x_will_take_it_or_refused_leaving_the_post_as_it_
     for part in record.parts:
         assert is_valid(part) and weighted_length(part) <= MAX_WEIGHTED_LENGTH
     editing.edit_text(store, config, "adhoc-1", list(before.parts), T0)  # back, for the next example
+
+
+def test_front_matter_the_scheduler_does_not_use_is_kept_with_the_article(store, tmp_path):
+    """Issue 13: `author`, `date`, `layout`, `categories`... are accepted and kept as the article's metadata."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from scheduler.config import parse_config
+    from scheduler.library import import_articles
+
+    config = parse_config("", source=None, env={"SCHEDULER_HOME": str(tmp_path)})
+    source = Path(__file__).parent / "data" / "articles" / "jekyll-post.md"
+    import_articles(store, config, [source], datetime(2026, 3, 15, tzinfo=UTC))
+    [article] = store.articles(config.account)
+    assert article.metadata["author"] == "Dr. Gleiber"
+    assert article.metadata["layout"] == "post"
+    assert article.metadata["categories"] == ["spine care", "sleep"]
+    assert article.metadata["date"].startswith("2026-03-14")  # a YAML date, kept as its text
+    assert "title" not in article.metadata  # what the scheduler uses lives in its own columns
