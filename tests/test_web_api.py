@@ -100,15 +100,7 @@ def test_patch_pins_moves_and_refuses_what_it_cannot(web, api):  # noqa: F811
 
 
 def test_patch_text_edits_through_the_cli_editing_function(web, api):  # noqa: F811
-    import importlib.util
-
     response = api.patch(f"/api/v1/queue/{TIP_IDS[0]}", json={"text": "A new wording for tip one."})
-    if importlib.util.find_spec("scheduler.editing") is None:
-        # Editing is issue 10's module; until it is merged, the API says so and changes nothing.
-        assert response.status_code == 501
-        assert "not available" in response.json()["error"]["message"]
-        assert web.store.get(TIP_IDS[0]).text != "A new wording for tip one."
-        pytest.skip("scheduler.editing (issue 10) is not in this build: text edits answer 501")
     assert response.status_code == 200
     assert response.json()["text"] == "A new wording for tip one."
     assert response.json()["weighted_length"] == len("A new wording for tip one.")

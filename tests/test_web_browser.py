@@ -174,12 +174,11 @@ def test_sign_in_calendar_drag_keyboard_counter(dashboard, browser):
     page.locator("#queue-h").scroll_into_view_if_needed()
     shot(page, "queue")
 
-    if page.locator("details.edit").count():  # post editing (issue 10) is in this build
-        edit = page.locator("details.edit").first
-        edit.locator("summary").click()
-        area = edit.locator("textarea")
-        area.fill("Short.")
-        expect(edit.locator("output")).to_have_attribute("data-length", "6")
+    edit = page.locator("details.edit").first
+    edit.locator("summary").click()
+    area = edit.locator("textarea")
+    area.fill("Short.")
+    expect(edit.locator("output")).to_have_attribute("data-length", "6")
     assert not [p for p in problems if "Content Security Policy" in p or "Refused" in p], problems
 
 

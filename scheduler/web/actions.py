@@ -20,10 +20,6 @@ from scheduler.store import PostRecord, Store
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 
 
-class EditingUnavailable(QueueError):
-    """This build has no post editing (scheduler.editing)."""
-
-
 @dataclass
 class Actions:
     store: Store
@@ -47,12 +43,8 @@ class Actions:
         return record
 
     def edit(self, post_id: str, text: str) -> PostRecord:
-        try:
-            from scheduler import editing
-        except ImportError:
-            raise EditingUnavailable(
-                "editing a post's text is not available in this version (it needs scheduler.editing); "
-                "remove the post and queue the new text instead") from None
+        from scheduler import editing
+
         before = self.store.get(post_id)
         editing.edit_text(self.store, self.config, post_id, text, self.clock())
         after = self.store.get(post_id)

@@ -3,7 +3,7 @@
 Errors are ``{"error": {"status": N, "message": "..."}}`` with a message a person can act on:
 400 a bad parameter, 401 no credentials, 403 no CSRF token, 404 no such post, 409 the post's state
 does not allow it (a duplicate text; for review: a blocking finding, or a text changed since it was
-shown), 422 a text X would refuse, 501 not in this version. /api/v1/review is in web/review_routes.py.
+shown), 422 a text X would refuse. /api/v1/review is in web/review_routes.py.
 """
 
 from __future__ import annotations
@@ -76,10 +76,6 @@ def own_post(web, post_id: str):
 
 
 def domain_status(exc: SchedulerError) -> int:
-    from scheduler.web.actions import EditingUnavailable
-
-    if isinstance(exc, EditingUnavailable):
-        return 501
     if isinstance(exc, DuplicateError):
         return 409
     if isinstance(exc, QueueError):

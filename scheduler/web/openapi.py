@@ -155,8 +155,7 @@ def spec() -> dict:
                 "patch": {"summary": "Change text, pin and/or position (applied in that order)",
                           "requestBody": {"required": True, "content": {"application/json": {"schema": {
                               "type": "object", "properties": {
-                                  "text": {"type": "string", "description": "checked as the CLI checks it; 501 "
-                                           "where this version cannot edit"},
+                                  "text": {"type": "string", "description": "checked as `scheduler queue edit` checks it"},
                                   "pinned_at": {"type": ["string", "null"], "format": "date-time",
                                                 "description": "null unpins"},
                                   "position": {"oneOf": [{"enum": ["top", "bottom"]},

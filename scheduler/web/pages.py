@@ -33,12 +33,6 @@ def _env():
     return env
 
 
-def editing_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("scheduler.editing") is not None
-
-
 def _page_context(request: Request) -> dict:
     web = request.app.state.web
     principal = request.scope.get("state", {}).get("principal")
@@ -49,7 +43,6 @@ def _page_context(request: Request) -> dict:
         "csrf": principal.csrf if principal and principal.csrf else "",
         "actor": principal.actor if principal else None,
         "revision": web.store.revision(web.config.account),
-        "editing": editing_available(),
         "error": None,
         "notice": None,
         "path": request.url.path,
