@@ -20,6 +20,7 @@ SCAN_LIMIT = 2000
 
 def candidates(store: Store, config: Config, now: datetime, *, limit: int) -> list[QueuedPost]:
     from scheduler.compose import compose_tip
+    from scheduler.post_length import rule_for
     from scheduler.templates import load_templates
 
     cooldown_start = now - config["queue"]["evergreen_cooldown"]
@@ -43,10 +44,11 @@ def candidates(store: Store, config: Config, now: datetime, *, limit: int) -> li
         if tip is None:
             continue  # the tip was edited out of its article: do not bring it back
         env = env or load_templates(config.templates_dir)
+        rule = rule_for(config)
         hashtags = article.hashtags or config["compose"]["hashtags"]
         for step in range(1, 8):
             composed = compose_tip(article, tip, handle=config.handle, hashtags=hashtags,
-                                   variant=post.variant + step, env=env)
+                                   variant=post.variant + step, env=env, rule=rule)
             if store.find_duplicate(config.account, composed.text, now, window) is None:
                 break
         else:

@@ -121,12 +121,14 @@ def compose_read(config: Config, article: Article, env=None, chosen: Mapping[int
     named in the article's warnings."""
     from scheduler.article import hashtags_from_metadata
     from scheduler.compose import compose_posts
+    from scheduler.post_length import rule_for
     from scheduler.templates import load_templates
 
     env = env or load_templates(config.templates_dir)
     hashtags = (article.hashtags or hashtags_from_metadata(article.metadata, config["compose"]["hashtags_from"])
                 or config["compose"]["hashtags"])
-    made = compose_posts(article, handle=config.handle, hashtags=hashtags, env=env, variants=chosen)
+    made = compose_posts(article, handle=config.handle, hashtags=hashtags, env=env, variants=chosen,
+                         rule=rule_for(config))
     return Composed(replace(article, warnings=(*article.warnings, *made.notes)), made.posts)
 
 

@@ -19,19 +19,35 @@ class LengthRule:
     limit: int
     measure: Callable[[str], int]
     fits: Callable[[str], bool]  # not blank and within every limit of the network
+    counting: str = ""  # how the network counts, for messages
+
+    def too_long(self, text: str, what: str = "the post") -> str | None:
+        """Why ``text`` is too long for the network, or None when it fits (a blank text is not judged here)."""
+        if not text.strip() or self.fits(text):
+            return None
+        length = self.measure(text)
+        if length <= self.limit:  # within the count, over another limit (Bluesky's 3,000 bytes)
+            return f"{what} is over {NAMES[self.network]}'s other limit ({self.counting}): shorten it"
+        return (f"{what} is {length} characters as {NAMES[self.network]} counts them ({self.counting}); the limit is "
+                f"{self.limit}: shorten it by {length - self.limit}")
+
+
+NAMES = {"x": "X", "bluesky": "Bluesky", "mastodon": "Mastodon"}
 
 
 def x_rule() -> LengthRule:
     from scheduler.tweet_length import MAX_WEIGHTED_LENGTH, weighted_length
 
     return LengthRule("x", MAX_WEIGHTED_LENGTH, weighted_length,
-                      lambda text: bool(text) and weighted_length(text) <= MAX_WEIGHTED_LENGTH)
+                      lambda text: bool(text) and weighted_length(text) <= MAX_WEIGHTED_LENGTH,
+                      "links 23, emoji and CJK 2")
 
 
 def bluesky_rule() -> LengthRule:
     from scheduler import bluesky_length
 
-    return LengthRule("bluesky", bluesky_length.MAX_GRAPHEMES, bluesky_length.length, bluesky_length.fits)
+    return LengthRule("bluesky", bluesky_length.MAX_GRAPHEMES, bluesky_length.length, bluesky_length.fits,
+                      "graphemes with long links shortened, and at most 3,000 bytes")
 
 
 def mastodon_rule(limits=None) -> LengthRule:
@@ -39,7 +55,8 @@ def mastodon_rule(limits=None) -> LengthRule:
 
     limits = limits or mastodon_length.Limits()
     return LengthRule("mastodon", limits.max_characters, lambda text: mastodon_length.length(text, limits),
-                      lambda text: mastodon_length.fits(text, limits))
+                      lambda text: mastodon_length.fits(text, limits),
+                      f"links {limits.characters_reserved_per_url}, the server's limit")
 
 
 X = x_rule()
