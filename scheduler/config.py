@@ -385,7 +385,8 @@ class Config:
     @property
     def api_url(self) -> str:
         env = os.environ.get("SCHEDULER_X_API_URL")
-        return _url(env) if env else self.values["publisher"]["api_url"]
+        own = self.selected.instance if self.selected is not None and self.selected.network == "x" else ""
+        return _url(env) if env else own or self.values["publisher"]["api_url"]
 
     @property
     def templates_dir(self) -> Path | None:

@@ -143,7 +143,8 @@ def history_text(records: Sequence[PostRecord], config: Config) -> str:
 
 def status_text(report: dict) -> str:
     service = report["service"]
-    lines = [f"Account:   @{report['handle']}" + ("  PAUSED: " + report["paused_reason"] if report["paused"] else "")]
+    on = f" on {report['network'].title()} ({report['account']})" if report.get("network", "x") != "x" else ""
+    lines = [f"Account:   @{report['handle']}{on}" + ("  PAUSED: " + report["paused_reason"] if report["paused"] else "")]
     if service["running"]:
         lines.append(f"Service:   running (pid {service['pid']} on {service['host']}, last beat {service['last_beat']})")
     else:
