@@ -109,11 +109,12 @@ class AccountCommand(click.Command):
 
 
 def with_account(obj: Context, rows):
-    """``rows`` (a dict or a list of dicts) with the account each belongs to, for --json."""
+    """``rows`` (a dict or a list of dicts) with the account each belongs to (its name: for the single [account],
+    its handle in lower case, as before), for --json."""
     who = {"account": obj.config.account_name, "network": obj.config.network}
     if isinstance(rows, dict):
-        return {**who, **rows}
-    return [{**who, **row} for row in rows]
+        return {**rows, **who}
+    return [{**row, **who} for row in rows]
 
 
 class CLIGroup(click.Group):
