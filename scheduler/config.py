@@ -344,6 +344,14 @@ class Config:
         return self.chosen.key
 
     @property
+    def post_id_suffix(self) -> str:
+        """Post ids are unique in the whole ledger, and an article's tip becomes a post for each account it goes to:
+        the first X account (the single [account] too) keeps the plain ids it always had, every other account's
+        end in ``~`` and its ledger key (stable when the account is renamed)."""
+        first_x = next((a for a in self.accounts if a.network == "x"), None)
+        return "" if self.chosen is first_x else f"~{self.account}"
+
+    @property
     def account_name(self) -> str:
         return self.chosen.name
 

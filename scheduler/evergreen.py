@@ -54,7 +54,7 @@ def candidates(store: Store, config: Config, now: datetime, *, limit: int) -> li
         else:
             continue  # every wording was sent recently: wait for the window to pass
         found.append(QueuedPost(
-            post_id=f"{post_id_for(key[0], key[1])}-r{times_sent[key]}",
+            post_id=f"{post_id_for(key[0], key[1])}-r{times_sent[key]}{config.post_id_suffix}",
             account=config.account,
             text=composed.text,
             parts=composed.parts,

@@ -33,7 +33,7 @@ def add_text(store: Store, config: Config, text: str, now: datetime, *, at: date
     for path in media:
         _check_image(Path(path))
     post = NewPost(
-        post_id=adhoc_post_id(text, now),
+        post_id=adhoc_post_id(text, now) + config.post_id_suffix,
         kind="adhoc",
         text=text,
         parts=(text,),

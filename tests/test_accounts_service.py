@@ -77,6 +77,11 @@ class Three:
         }
         self.procs: list[subprocess.Popen] = []
 
+    def masto_limits(self):
+        from scheduler.post_length import instance_limits
+
+        return instance_limits(self.masto.url, 5.0)
+
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         result = subprocess.run([sys.executable, "-m", "scheduler", *args], env=self.env, capture_output=True,
                                 text=True, timeout=60)
@@ -160,3 +165,27 @@ def test_one_accounts_refused_token_pauses_only_that_account(three):
     assert three.masto.statuses() == []
     for name in ("x", "bsky"):
         assert not json.loads(three.cli("status", "--account", name, "--json").stdout)["paused"]
+
+
+def test_import_to_several_accounts_composes_for_each_network(three):
+    seed = Path(__file__).resolve().parent.parent / "posts" / "massage-therapy-for-back-pain.md"
+    report = json.loads(three.cli("import", str(seed), "--to", "x,bsky,masto", "--json").stdout)
+    assert [r["account"] for r in report] == ["x", "bsky", "masto"]
+    assert [r["network"] for r in report] == ["x", "bluesky", "mastodon"]
+    assert all(r["added"] for r in report)
+    from scheduler import bluesky_length, mastodon_length
+    from scheduler.tweet_length import weighted_length
+
+    fits = {"x": lambda t: weighted_length(t) <= 280, "bsky": bluesky_length.fits,
+            "masto": lambda t: mastodon_length.fits(t, three.masto_limits())}
+    lengths = {}
+    for name in ("x", "bsky", "masto"):
+        queue = json.loads(three.cli("queue", "list", "--account", name, "--json").stdout)
+        assert len(queue) == len(report[0]["added"]) and all(row["account"] == name for row in queue)
+        assert all(fits[name](row["text"]) for row in queue), name
+        lengths[name] = sum(len(row["text"]) for row in queue)
+    assert lengths["masto"] > lengths["x"]  # Mastodon's 500 leaves room for more of each tip
+    # An unknown name changes nothing: every name is checked before any account is imported.
+    bad = subprocess.run([sys.executable, "-m", "scheduler", "import", str(seed), "--to", "x,nope"], env=three.env,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "no account named 'nope'" in bad.stderr
