@@ -109,12 +109,9 @@ class AccountCommand(click.Command):
 
 
 def with_account(obj: Context, rows):
-    """``rows`` (a dict or a list of dicts) with the account each belongs to (its name: for the single [account],
-    its handle in lower case, as before), for --json."""
-    who = {"account": obj.config.account_name, "network": obj.config.network}
-    if isinstance(rows, dict):
-        return {**rows, **who}
-    return [{**row, **who} for row in rows]
+    from scheduler.views import with_account as add
+
+    return add(obj.config, rows)
 
 
 class CLIGroup(click.Group):

@@ -315,3 +315,12 @@ def feeds_text(report: Sequence[dict]) -> str:
         lines.append(f"    entries: {feed['imported']} imported, {feed['skipped']} skipped, {feed['seen']} seen when added")
         lines.extend(f"    skipped {e['title'] or e['link']!r}: {e['reason']}" for e in feed["skipped_entries"][:5])
     return "\n".join(lines)
+
+
+def with_account(config, rows):
+    """``rows`` (a dict or a list of dicts) with the account they belong to: its name (for the single [account],
+    its handle in lower case, as before) and network. The CLI's --json and the API both add it."""
+    who = {"account": config.account_name, "network": config.network}
+    if isinstance(rows, dict):
+        return {**rows, **who}
+    return [{**row, **who} for row in rows]
