@@ -20,18 +20,34 @@ from scheduler.errors import SchedulerError
 class Context:
     """Lazily opened configuration and ledger, shared by one command's run."""
 
-    def __init__(self, config_path: str | None):
+    def __init__(self, config_path: str | None, account_name: str | None = None):
         self.config_path = config_path
+        self.account_name = account_name  # --account; None: the only account, or default_account
+        self._root = None
         self._config = None
         self._store = None
 
     @property
-    def config(self):
-        if self._config is None:
+    def root_config(self):
+        """The whole configuration, every account."""
+        if self._root is None:
             from scheduler.config import load_config
 
-            self._config = load_config(self.config_path)
+            self._root = load_config(self.config_path)
+        return self._root
+
+    @property
+    def config(self):
+        """The configuration as the chosen account sees it."""
+        if self._config is None:
+            self._config = self.root_config.for_account(self.account_name)
         return self._config
+
+    def for_account(self, name: str):
+        """Another Context on the same ledger, for account ``name``."""
+        other = Context(self.config_path, name)
+        other._root, other._store = self.root_config, self.store
+        return other
 
     @property
     def store(self):
@@ -72,7 +88,36 @@ def emit_json(data) -> None:
 pass_ctx = click.make_pass_decorator(Context)
 
 
+def _choose_account(ctx, param, value):
+    if value is not None:
+        ctx.ensure_object(Context).account_name = value
+    return value
+
+
+def account_option(expose: bool = False):
+    return click.Option(["--account"], metavar="NAME", expose_value=expose, is_eager=True, callback=_choose_account,
+                        help="The account (a name from [[accounts]]); default: the only one, or default_account.")
+
+
+class AccountCommand(click.Command):
+    """Every command takes --account NAME."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not any(getattr(p, "name", None) == "account" for p in self.params):
+            self.params.append(account_option())
+
+
+def with_account(obj: Context, rows):
+    from scheduler.views import with_account as add
+
+    return add(obj.config, rows)
+
+
 class CLIGroup(click.Group):
+    command_class = AccountCommand
+    group_class = type  # subgroups are CLIGroups too, so their commands take --account
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
@@ -86,11 +131,12 @@ class CLIGroup(click.Group):
 
 @click.group(cls=CLIGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", metavar="PATH", help="scheduler.toml to use (default: $SCHEDULER_CONFIG, ./scheduler.toml).")
+@click.option("--account", "account_name", metavar="NAME", help="The account every command below is for.")
 @click.version_option(package_name="tip-scheduler")
 @click.pass_context
-def cli(ctx, config_path):
-    """Turn articles of numbered tips into posts on X, published on a calendar."""
-    ctx.obj = Context(config_path)
+def cli(ctx, config_path, account_name):
+    """Turn articles of numbered tips into posts on X, Bluesky and Mastodon, published on a calendar."""
+    ctx.obj = Context(config_path, account_name)
 
 
 def article_sources(values) -> list:
@@ -103,17 +149,40 @@ def article_sources(values) -> list:
 @cli.command("import")
 @click.argument("paths", nargs=-1, metavar="[PATH_OR_URL]...")
 @click.option("--url", help="The article's public URL (overrides front matter / canonical link).")
+@click.option("--to", "to", metavar="NAME[,NAME...]",
+              help="The accounts to queue the posts for, each composed for its network (default: --account, else "
+                   "every account with import = true).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
 @pass_ctx
-def import_cmd(obj: Context, paths, url, as_json):
+def import_cmd(obj: Context, paths, url, to, as_json):
     """Import articles (.txt, .md, .html files, or https:// pages) and queue their tips. Default: posts/."""
+    if to and obj.account_name:
+        raise click.UsageError("give --to NAME,NAME or --account NAME, not both")
+    root = obj.root_config
+    if to:
+        names = [name.strip() for name in to.split(",") if name.strip()]
+        targets = [root.account_named(name).name for name in names]  # all checked before any is imported
+    elif obj.account_name or len(root.accounts) == 1:
+        targets = [obj.config.account_name]
+    else:
+        targets = [a.name for a in root.accounts if a.imports]
+        if not targets:
+            raise click.UsageError("every account has import = false: name the accounts with --to NAME,NAME")
+    reports = []
+    for name in dict.fromkeys(targets):
+        reports.extend(_import_for(obj.for_account(name), paths, url, as_json))
+    if as_json:
+        emit_json(reports)
+
+
+def _import_for(obj: Context, paths, url, as_json) -> list:
     from scheduler.library import import_articles
 
     sources = article_sources(paths) or [obj.config.posts_dir]
     results = import_articles(obj.store, obj.config, sources, now_utc(), url=url)
     findings = _findings_of(obj, [i for r in results for i in (*r.report.added, *r.report.updated)])
     if as_json:
-        emit_json([
+        return with_account(obj, [
             {"source": r.article.source, "article": r.article.key, "title": r.article.title, "tips": len(r.article.tips),
              "added": r.report.added, "updated": r.report.updated, "unchanged": r.report.unchanged,
              "removed": r.report.removed, "kept_sent": r.report.kept_sent, "kept_edit": r.report.kept_edit,
@@ -123,14 +192,16 @@ def import_cmd(obj: Context, paths, url, as_json):
                           if findings.get(i)}}
             for r in results
         ])
-        return
     from scheduler import views
 
+    if len(obj.root_config.accounts) > 1:
+        click.echo(f"{obj.config.account_name} ({obj.config.network}, @{obj.config.handle}):")
     for r in results:
         click.echo(views.import_text(r.article, r.report))
         for warning in r.article.warnings:
             click.echo(f"  warning: {warning}", err=True)
     _echo_findings(obj, findings)
+    return []
 
 
 def _findings_of(obj: Context, post_ids) -> dict:
@@ -204,7 +275,7 @@ def preview(obj: Context, count, from_, as_json, ics):
 
         write_ics(entries, handle=config.handle, tz=config.tz, path=ics, now=now_utc())
     if as_json:
-        emit_json([views.entry_json(e, config.tz) for e in entries])
+        emit_json(with_account(obj, [views.entry_json(e, config.tz) for e in entries]))
     else:
         from scheduler.review_views import drafts_text
 
@@ -232,7 +303,7 @@ def queue_list(obj: Context, limit, offset, as_json):
     posts = obj.store.queue_page(obj.config.account, offset=offset, limit=limit)
     planned = agenda.planned_times(obj.store, obj.config, now_utc(), count=offset + limit) if posts else {}
     if as_json:
-        emit_json(views.queue_json(posts, obj.config, planned))
+        emit_json(with_account(obj, views.queue_json(posts, obj.config, planned)))
     else:
         click.echo(views.queue_text(posts, obj.config, offset=offset, planned=planned))
 
@@ -267,7 +338,7 @@ def queue_show(obj: Context, post_id, as_json):
 
     detail = editing.show(obj.store, obj.config, post_id, now_utc())
     if as_json:
-        emit_json(views.detail_json(detail, obj.config))
+        emit_json(with_account(obj, views.detail_json(detail, obj.config)))
     else:
         click.echo(views.detail_text(detail, obj.config))
 
@@ -393,7 +464,7 @@ def articles_list(obj: Context, as_json):
 
     found = editing.articles(obj.store, obj.config)
     if as_json:
-        emit_json([views.article_json(a, obj.config) for a in found])
+        emit_json(with_account(obj, [views.article_json(a, obj.config) for a in found]))
     else:
         click.echo(views.articles_text(found, obj.config))
 
@@ -431,7 +502,7 @@ def history(obj: Context, limit, as_json):
 
     records = obj.store.history(obj.config.account, limit=limit)
     if as_json:
-        emit_json([views.post_json(p, obj.config) for p in records])
+        emit_json(with_account(obj, [views.post_json(p, obj.config) for p in records]))
     else:
         click.echo(views.history_text(records, obj.config))
 
@@ -440,14 +511,16 @@ def history(obj: Context, limit, as_json):
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def status(obj: Context, as_json):
-    """Service alive?, queue size, next post, failures, unknowns, quota used."""
+    """Service alive?, queue size, next post, failures, unknowns, quota used (each account's, with several)."""
     from scheduler import health, views
 
-    report = health.status(obj.store, obj.config, now_utc())
+    several = obj.account_name is None and obj.root_config.selected is None
+    contexts = [obj.for_account(a.name) for a in obj.root_config.accounts] if several else [obj]
+    reports = [with_account(each, health.status(each.store, each.config, now_utc())) for each in contexts]
     if as_json:
-        emit_json(report)
+        emit_json(reports if several else reports[0])
     else:
-        click.echo(views.status_text(report))
+        click.echo("\n\n".join(views.status_text(report) for report in reports))
 
 
 @cli.command()
@@ -587,7 +660,8 @@ def feeds():
 
 @feeds.command("add")
 @click.argument("url")
-@click.option("--account", metavar="NAME", help="The account the posts are for (default: the configured one).")
+@click.option("--account", metavar="NAME", is_eager=True, callback=_choose_account,
+              help="The account the posts are for (default: the only one, or default_account).")
 @click.option("--backfill", default=0, show_default=True, type=click.IntRange(0, 1000), metavar="N",
               help="Import the newest N entries now; the others are marked as seen.")
 @pass_ctx
@@ -595,7 +669,7 @@ def feeds_add(obj: Context, url, account, backfill):
     """Follow an RSS or Atom feed (its current entries are marked as seen)."""
     from scheduler import feeds as feeding
 
-    parsed, result = feeding.follow(obj.store, obj.config, url, now_utc(), backfill=backfill, account=account)
+    parsed, result = feeding.follow(obj.store, obj.config, url, now_utc(), backfill=backfill)
     seen = len(parsed.entries) - min(backfill, len(parsed.entries))
     click.echo(f"following {parsed.title or url} ({url}): {seen} existing entries marked as seen")
     if backfill:
@@ -619,13 +693,14 @@ def feeds_list(obj: Context, as_json):
 
 @feeds.command("remove")
 @click.argument("url")
-@click.option("--account", metavar="NAME", help="The account the feed was followed for.")
+@click.option("--account", metavar="NAME", is_eager=True, callback=_choose_account,
+              help="The account the feed was followed for.")
 @pass_ctx
 def feeds_remove(obj: Context, url, account):
     """Stop following a feed (posts already queued from it stay queued)."""
     from scheduler import feeds as feeding
 
-    feeding.unfollow(obj.store, obj.config, url, account=account)
+    feeding.unfollow(obj.store, obj.config, url)
     click.echo(f"no longer following {url}")
 
 

@@ -42,7 +42,8 @@ from scheduler.templates import (
     render_error,
     sentence_ends,
 )
-from scheduler.tweet_length import INVALID_CHARACTERS, MAX_WEIGHTED_LENGTH, url_spans, weighted_length
+from scheduler.post_length import X, LengthRule
+from scheduler.tweet_length import INVALID_CHARACTERS, url_spans
 
 ELLIPSIS = "\u2026"
 
@@ -68,10 +69,12 @@ class ArticlePosts:
 
 
 def compose_article(
-    article: Article, *, handle: str, hashtags: Sequence[str], env: TemplateSet | None = None, disclaimer: str = ""
+    article: Article, *, handle: str, hashtags: Sequence[str], env: TemplateSet | None = None, rule: LengthRule = X,
+    disclaimer: str = "",
 ) -> list[ComposedPost]:
     """One post per tip worth posting, in tip order."""
-    return list(compose_posts(article, handle=handle, hashtags=hashtags, env=env, disclaimer=disclaimer).posts)
+    return list(compose_posts(article, handle=handle, hashtags=hashtags, env=env, rule=rule,
+                              disclaimer=disclaimer).posts)
 
 
 def compose_posts(
@@ -81,17 +84,19 @@ def compose_posts(
     hashtags: Sequence[str],
     env: TemplateSet | None = None,
     variants: Mapping[int, int] | None = None,
+    rule: LengthRule = X,
     disclaimer: str = "",
 ) -> ArticlePosts:
     """The article's posts, and notes on the tips left out.
 
     ``variants`` holds variants a person chose, by tip number; they are kept as chosen. Otherwise each tip gets
     its stable variant, or the next one whose post does not open with the same three words as an earlier post
-    of the article. ``disclaimer`` (``[review] disclaimer``) ends every post, before its hashtags, and counts
-    toward the 280: the tip's text is shortened to make room for it, never the disclaimer.
+    of the article. ``rule``: the network's length rule (default X's 280). ``disclaimer`` (``[review] disclaimer``)
+    ends every post, before its link and hashtags, and counts toward the limit: the tip's text is shortened to
+    make room for it, never the disclaimer.
     """
     templates = env or load_templates()
-    shared = _Shared.of(article, handle, hashtags, disclaimer)
+    shared = _Shared.of(article, handle, hashtags, rule, disclaimer)
     chosen = variants or {}
     openings: set[tuple[str, ...]] = set()
     posts, notes = [], []
@@ -166,6 +171,7 @@ def compose_tip(
     hashtags: Sequence[str],
     variant: int | None = None,
     env: TemplateSet | None = None,
+    rule: LengthRule = X,
     disclaimer: str = "",
 ) -> ComposedPost:
     """The post for one tip of ``article``.
@@ -176,7 +182,7 @@ def compose_tip(
     position = next((i for i, t in enumerate(article.tips, start=1) if t is tip), None)
     if position is None:
         position = article.tips.index(tip) + 1 if tip in article.tips else len(article.tips) + 1
-    shared = _Shared.of(article, handle, hashtags, disclaimer)
+    shared = _Shared.of(article, handle, hashtags, rule, disclaimer)
     return _compose(env or load_templates(), shared, tip, position, variant).post
 
 
@@ -190,10 +196,12 @@ class _Shared:
     handle: str
     hashtags: tuple[str, ...]
     avoid_list: bool  # the article's tips are things to avoid
+    rule: LengthRule
     disclaimer: str = ""
 
     @classmethod
-    def of(cls, article: Article, handle: str, hashtags: Sequence[str], disclaimer: str = "") -> _Shared:
+    def of(cls, article: Article, handle: str, hashtags: Sequence[str], rule: LengthRule = X,
+           disclaimer: str = "") -> _Shared:
         title = clean(article.title)
         view = ArticleView(
             title=title,
@@ -203,7 +211,7 @@ class _Shared:
         )
         avoid_list = tip_points.lists_things_to_avoid(title, article.intro)
         return cls(article, view.key, view, handle.lstrip("@"), _merge_hashtags(article.hashtags, hashtags), avoid_list,
-                   clean(disclaimer))
+                   rule, clean(disclaimer))
 
 
 def _kind(templates: TemplateSet, shared: _Shared, tip: Tip) -> str:
@@ -225,36 +233,37 @@ def _compose(templates: TemplateSet, shared: _Shared, tip: Tip, position: int, v
         variant = default_variant(shared.key, tip.number)
     index, chosen = templates.pick(_kind(templates, shared, tip), variant)
     render = _Renderer(chosen, shared, tip, position)
-    headline, body, tags = render.headline, render.body, shared.hashtags
+    headline, body, tags, rule = render.headline, render.body, shared.hashtags, shared.rule
+    weigh = functools.partial(_weigh, rule=rule)
     points: Sequence[str] = ("",)
     if "point" in chosen.source:
         # Room for the point: what the template, link and hashtags leave, less the headline. Links weigh the
         # same whatever they are, so this is measured once per template and hashtags; an estimate, checked by
         # rendering.
-        key = (chosen.name, shared.view.url is None, tags)
+        key = (chosen.name, shared.view.url is None, tags, rule.network, rule.limit, shared.disclaimer)
         overhead = templates.overheads.get(key)
         if overhead is None:
-            overhead = templates.overheads[key] = weighted_length(render("", "", "", tags))
-        room = MAX_WEIGHTED_LENGTH - overhead - _weigh(headline) - 2
-        points = tip_points.point_options(headline, render.paragraphs, room, _weigh)
+            overhead = templates.overheads[key] = rule.measure(render("", "", "", tags))
+        room = rule.limit - overhead - weigh(headline) - 2
+        points = tip_points.point_options(headline, render.paragraphs, room, weigh)
 
     text, exports = render.with_exports(headline, body, points[0], tags)
     if not text:
         raise TemplateError(f"{chosen.path}: renders an empty post for {render.where}")
     media = _media(exports.get("media"), templates.directory, render.where, chosen)
     point: str | None = points[0]
-    if _fits(text):
+    if rule.fits(text):
         parts: tuple[str, ...] = (text,)
     elif exports.get("thread"):
         parts, point = _thread(render, headline, body, tags), None
     else:
         if points[0]:
             # The estimate was short: the richest point that fits in what the rest of the post really leaves.
-            room = MAX_WEIGHTED_LENGTH - (weighted_length(text) - _weigh(points[0]))
-            points = tip_points.point_options(headline, render.paragraphs, room, _weigh)
+            room = rule.limit - (rule.measure(text) - weigh(points[0]))
+            points = tip_points.point_options(headline, render.paragraphs, room, weigh)
         text, point = _shorten(render, headline, body, points, tags, tried=text)
         parts = (text,)
-    post = _post(tip, chosen, index, parts, media)
+    post = _post(tip, chosen, index, parts, media, rule)
     return _Made(post, _tip_words(post, tip, templates, headline, point, chosen), opening(post.text))
 
 
@@ -271,11 +280,12 @@ def _tip_words(
 _DOT_IN_WORD = re.compile(r"\.[^\s.]")
 
 
-def _weigh(text: str) -> int:
-    """``weighted_length``, with a short way for the common case of tip sentences."""
-    if text.isascii() and not _DOT_IN_WORD.search(text):
+def _weigh(text: str, rule: LengthRule = X) -> int:
+    """``rule.measure``, with a short way for the common case of tip sentences (every network counts ASCII
+    without links one per character)."""
+    if text.isascii() and not _DOT_IN_WORD.search(text) and "\r" not in text:
         return len(text)
-    return weighted_length(text)
+    return rule.measure(text)
 
 
 _ENDS_IN_A_WORD = re.compile(r"[^\W_][\"'\u2019\u201D)\]]*$")
@@ -286,11 +296,12 @@ def _as_headline(text: str) -> str:
     return text + "." if _ENDS_IN_A_WORD.search(text) else text
 
 
-def _post(tip: Tip, chosen: Variant, index: int, parts: tuple[str, ...], media: tuple[str, ...]) -> ComposedPost:
+def _post(tip: Tip, chosen: Variant, index: int, parts: tuple[str, ...], media: tuple[str, ...],
+          rule: LengthRule = X) -> ComposedPost:
     return ComposedPost(
         tip=tip.number,
         text=parts[0],
-        weighted_length=weighted_length(parts[0]),
+        weighted_length=rule.measure(parts[0]),
         template=chosen.name,
         variant=index,
         thread=parts if len(parts) > 1 else None,
@@ -304,22 +315,23 @@ def _shorten(
     """The richest point that fits with all hashtags; else hashtags go, one at a time, before the point gets
     leaner, a whole sentence at a time. ``tried`` is a rendering already known not to fit. Returns the text and
     the point it shows (None when the body or headline had to be cut)."""
+    fits = render.rule.fits
     bare = render(headline, "", "", ())
-    if not _fits(bare):
+    if not fits(bare):
         points = ()  # the headline alone is too long: only cutting helps
     for point in points:
         for kept in range(len(tags), -1, -1):
             text = render(headline, body, point, tags[:kept])
             if text == tried:
                 continue
-            if _fits(text):
+            if fits(text):
                 return text, point
     # Cutting the body cannot help when the post is too long even without it: the headline must give way too.
     fitted = None
-    if weighted_length(bare) <= MAX_WEIGHTED_LENGTH:
-        fitted = _fit_prefix(lambda shorter: render(headline, shorter, "", ()), body)
+    if fits(bare) or not bare:
+        fitted = _fit_prefix(lambda shorter: render(headline, shorter, "", ()), body, fits)
     if fitted is None:
-        fitted = _fit_prefix(lambda shorter: render(shorter, "", "", ()), headline)
+        fitted = _fit_prefix(lambda shorter: render(shorter, "", "", ()), headline, fits)
     if fitted is None:
         raise render.fixed_parts_too_long()
     return fitted[0], None
@@ -327,12 +339,13 @@ def _shorten(
 
 def _thread(render: _Renderer, headline: str, body: str, tags: tuple[str, ...]) -> tuple[str, ...]:
     """The template with as much of the body as fits, then the rest of the body in replies."""
+    fits = render.rule.fits
     for kept in range(len(tags), -1, -1):
-        fitted = _fit_prefix(lambda shorter: render(headline, shorter, "", tags[:kept]), body)
+        fitted = _fit_prefix(lambda shorter: render(headline, shorter, "", tags[:kept]), body, fits)
         if fitted is not None:
             break
     else:
-        fitted = _fit_prefix(lambda shorter: render(shorter, "", "", ()), headline)
+        fitted = _fit_prefix(lambda shorter: render(shorter, "", "", ()), headline, fits)
         if fitted is None:
             raise render.fixed_parts_too_long()
         fitted = fitted[0], 0  # the headline was cut: the whole body follows in replies
@@ -340,7 +353,7 @@ def _thread(render: _Renderer, headline: str, body: str, tags: tuple[str, ...]) 
     parts = [first]
     rest = body[used:].lstrip()
     while rest:
-        reply = _fit_prefix(lambda shorter: shorter, rest, whole_first=True)
+        reply = _fit_prefix(lambda shorter: shorter, rest, fits, whole_first=True)
         if reply is None:
             break  # a "word" longer than a post: left out, as a single post would leave it
         parts.append(reply[0])
@@ -348,7 +361,9 @@ def _thread(render: _Renderer, headline: str, body: str, tags: tuple[str, ...]) 
     return tuple(parts)
 
 
-def _fit_prefix(render_with: Callable[[str], str], text: str, *, whole_first: bool = False) -> tuple[str, int] | None:
+def _fit_prefix(
+    render_with: Callable[[str], str], text: str, fits: Callable[[str], bool], *, whole_first: bool = False
+) -> tuple[str, int] | None:
     """The longest rendering of a prefix of ``text`` that fits, and how much of ``text`` it used.
 
     Prefers ending after a sentence; else after a word, with an ellipsis; else drops the text. None when even
@@ -356,22 +371,22 @@ def _fit_prefix(render_with: Callable[[str], str], text: str, *, whole_first: bo
     """
     if whole_first:
         rendered = render_with(text)
-        if _fits(rendered):
+        if fits(rendered):
             return rendered, len(text)
     sentences = [end for end in sentence_ends(text) if end < len(text)]
-    found = _longest_fitting(sentences, lambda end: text[:end], render_with)
+    found = _longest_fitting(sentences, lambda end: text[:end], render_with, fits)
     if found:
         return found
     first = sentences[0] if sentences else len(text)
-    found = _longest_fitting(_word_ends(text, first), lambda end: _with_ellipsis(text[:end]), render_with)
+    found = _longest_fitting(_word_ends(text, first), lambda end: _with_ellipsis(text[:end]), render_with, fits)
     if found:
         return found
     rendered = render_with("")
-    return (rendered, 0) if _fits(rendered) else None
+    return (rendered, 0) if fits(rendered) else None
 
 
 def _longest_fitting(
-    ends: list[int], shown_for: Callable[[int], str], render_with: Callable[[str], str]
+    ends: list[int], shown_for: Callable[[int], str], render_with: Callable[[str], str], fits: Callable[[str], bool]
 ) -> tuple[str, int] | None:
     """Binary search over cut points; only the probed cuts are made, as a long text has many."""
     best = None
@@ -383,7 +398,7 @@ def _longest_fitting(
             low = middle + 1
             continue
         rendered = render_with(shown)
-        if _fits(rendered):
+        if fits(rendered):
             best = rendered, ends[middle]
             low = middle + 1
         else:
@@ -412,11 +427,6 @@ def _with_ellipsis(prefix: str) -> str:
     return f"{kept} {ELLIPSIS}" if link_end == len(kept) else kept + ELLIPSIS
 
 
-def _fits(text: str) -> bool:
-    """Whether ``text`` makes a post: something to say, within X's limit."""
-    return bool(text) and weighted_length(text) <= MAX_WEIGHTED_LENGTH
-
-
 class _Renderer:
     """Renders one template for one tip, with what the composer chooses to keep of its shrinkable parts."""
 
@@ -429,6 +439,7 @@ class _Renderer:
         self.headline = _as_headline(clean(tip.headline))
         self.how_to = tip_points.is_how_to(self.headline, self.paragraphs)
         self.where = f"{shared.article.source}, tip {tip.number}"
+        self.rule = shared.rule
         self.disclaimer = shared.disclaimer
         self.fixed = {
             "article": shared.view,
@@ -465,7 +476,7 @@ class _Renderer:
             )
         return TemplateError(
             f"{self.variant.path}: even without its headline, body and hashtags, the post for {self.where} "
-            f"weighs {weighted_length(bare)} of {MAX_WEIGHTED_LENGTH}; shorten the template's own text"
+            f"weighs {self.rule.measure(bare)} of {self.rule.limit} ({self.rule.network}); shorten the template's own text"
         )
 
 

@@ -15,7 +15,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -83,10 +83,33 @@ def _optional_cap(value: Any) -> int | None:
     return value or None
 
 
-def _handle(value: Any) -> str:
+def _handle(value: Any) -> str | None:
+    if value is None:
+        return None  # no built-in account: Config.handle says how to name one
     value = _string(value).removeprefix("@")
     if not re.fullmatch(r"[A-Za-z0-9_]{1,15}", value):
         raise ValueError(f"{value!r} is not an X handle (1-15 letters, digits or _)")
+    return value
+
+
+def _bluesky_handle(value: Any) -> str:
+    value = _string(value).removeprefix("@").lower()
+    if not re.fullmatch(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]", value):
+        raise ValueError(f"{value!r} is not a Bluesky handle, e.g. \"clinic.bsky.social\"")
+    return value
+
+
+def _mastodon_handle(value: Any) -> str:
+    value = _string(value).removeprefix("@").split("@")[0]
+    if not re.fullmatch(r"[A-Za-z0-9_]{1,30}", value):
+        raise ValueError(f"{value!r} is not a Mastodon username (letters, digits or _; the server is `instance`)")
+    return value
+
+
+def _account_name(value: Any) -> str:
+    value = _string(value)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}", value):
+        raise ValueError(f"{value!r} is not an account name (1-32 letters, digits, _ or -, e.g. \"bluesky\")")
     return value
 
 
@@ -160,7 +183,7 @@ class Key:
 # section -> key -> Key. The README's configuration reference mirrors this table.
 SCHEMA: dict[str, dict[str, Key]] = {
     "account": {
-        "handle": Key(_handle, "GleiberMD", "the X account posts go to (without @)"),
+        "handle": Key(_handle, None, "the X account posts go to (without @); required"),
         "timezone": Key(_timezone, "America/New_York", "IANA zone for slots and for showing times"),
     },
     "calendar": {
@@ -244,6 +267,62 @@ SCHEMA: dict[str, dict[str, Key]] = {
 }
 
 
+NETWORKS = ("x", "bluesky", "mastodon")
+HANDLE_CHECKS: dict[str, Callable[[Any], Any]] = {"x": _handle, "bluesky": _bluesky_handle, "mastodon": _mastodon_handle}
+DEFAULT_CREDENTIALS_ENV = {"x": "X", "bluesky": "BLUESKY", "mastodon": "MASTODON"}
+BSKY_SERVICE = "https://bsky.social"
+
+# One [[accounts]] entry: its own keys, then [accounts.calendar] and [accounts.quota] tables whose keys are those
+# of [calendar] and [quota] (a key left out takes the top-level value).
+ACCOUNT_SCHEMA: dict[str, Key] = {
+    "name": Key(_account_name, None, "what --account and import --to call it; required"),
+    "network": Key(_choice(*NETWORKS), "x", "x, bluesky or mastodon"),
+    "handle": Key(_string, None, "the account on its network: X \"GleiberMD\", Bluesky \"clinic.bsky.social\", "
+                  "Mastodon \"clinic\" (with `instance`); required"),
+    "instance": Key(_optional_url, "", "Mastodon: the server's URL (required); Bluesky: the PDS (default bsky.social); "
+                    "X: the API (default [publisher] api_url)"),
+    "timezone": Key(_timezone, None, "IANA zone of its calendar (default: [account] timezone's default)"),
+    "credentials_env": Key(_env_name, "", "prefix of the environment variables holding its credentials "
+                           "(default X, BLUESKY, MASTODON: X_API_KEY..., BLUESKY_APP_PASSWORD, MASTODON_ACCESS_TOKEN)"),
+    "credentials_file": Key(_string, "", "a 0600 file of KEY=VALUE lines (or TOML) with the same names, without prefix"),
+    "templates": Key(_string, None, "its templates directory (default: the bundled ones for its network)"),
+    "hashtags": Key(_string_list, None, "hashtags for articles naming none (default: [compose] hashtags)"),
+    "hashtags_from": Key(_string_list, None, "front matter keys for hashtags (default: [compose] hashtags_from)"),
+    "import": Key(_boolean, True, "`scheduler import` without --to imports for this account too"),
+}
+ACCOUNT_TABLES = ("calendar", "quota")
+
+
+@dataclass(frozen=True)
+class Account:
+    """One account on one network. ``key`` names its rows in the ledger: an X handle (as the single [account]
+    configuration always had), a Bluesky handle (holds a dot) or Mastodon's user@server (holds an @), so two
+    networks never share a key and renaming an account keeps its history."""
+
+    name: str
+    network: str
+    handle: str | None
+    instance: str
+    timezone: ZoneInfo
+    credentials_env: str
+    credentials_file: str
+    imports: bool
+    overrides: Mapping[str, Mapping[str, Any]]  # section -> key -> checked value, over the top-level sections
+
+    @property
+    def key(self) -> str:
+        if self.handle is None:
+            raise ConfigError(
+                "no account handle is configured: add to scheduler.toml\n  [account]\n  handle = \"YourHandle\"\n"
+                "(the X account posts go to, without @), or one [[accounts]] entry per account (README, Accounts)"
+            )
+        if self.network == "mastodon":
+            from urllib.parse import urlsplit
+
+            return f"{self.handle.lower()}@{urlsplit(self.instance).hostname}"
+        return self.handle.lower()
+
+
 @dataclass(frozen=True)
 class Config:
     """The checked configuration. ``values[section][key]`` holds checked values."""
@@ -252,22 +331,73 @@ class Config:
     source: Path | None
     data_dir: Path
     lines: Mapping[str, int] = field(default_factory=dict)
+    accounts: tuple[Account, ...] = ()
+    selected: Account | None = None  # the account the sections below are for; None: several, none chosen
+    default_account: str = ""
+    base_values: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # before any account's overrides
 
     def __getitem__(self, section: str) -> Mapping[str, Any]:
         return self.values[section]
 
     @property
+    def chosen(self) -> Account:
+        if self.selected is None:
+            names = ", ".join(a.name for a in self.accounts)
+            raise ConfigError(f"{len(self.accounts)} accounts are configured ({names}): choose one with "
+                              f"--account NAME, or set default_account = \"NAME\" at the top of scheduler.toml")
+        return self.selected
+
+    @property
     def handle(self) -> str:
-        return self.values["account"]["handle"]
+        self.chosen.key  # a missing handle is an error that says how to set it
+        return self.chosen.handle
 
     @property
     def account(self) -> str:
-        """Ledger rows are keyed by this, so more accounts can be added later."""
-        return self.values["account"]["handle"].lower()
+        """The chosen account's key: its rows in the ledger."""
+        return self.chosen.key
+
+    @property
+    def post_id_suffix(self) -> str:
+        """Post ids are unique in the whole ledger, and an article's tip becomes a post for each account it goes to:
+        the first X account (the single [account] too) keeps the plain ids it always had, every other account's
+        end in ``~`` and its ledger key (stable when the account is renamed)."""
+        first_x = next((a for a in self.accounts if a.network == "x"), None)
+        return "" if self.chosen is first_x else f"~{self.account}"
+
+    @property
+    def account_name(self) -> str:
+        return self.chosen.name
+
+    @property
+    def network(self) -> str:
+        return self.chosen.network
 
     @property
     def tz(self) -> ZoneInfo:
-        return self.values["account"]["timezone"]
+        return self.chosen.timezone
+
+    def account_named(self, name: str) -> Account:
+        wanted = name.lstrip("@").lower()
+        for account in self.accounts:
+            if wanted in (account.name.lower(), (account.handle or "").lower()):
+                return account
+        names = ", ".join(a.name for a in self.accounts) or "none"
+        raise ConfigError(f"no account named {name!r} in {self.source or CONFIG_NAME}; configured: {names}")
+
+    def for_account(self, name: str | None) -> Config:
+        """This configuration as seen by one account: its calendar, quota and compose settings over the
+        top-level ones. ``None``: the only account, else ``default_account``."""
+        if name is None:
+            return self if self.selected is not None else self._with(self.chosen)
+        return self._with(self.account_named(name))
+
+    def each_account(self) -> list[Config]:
+        return [self._with(account) for account in self.accounts]
+
+    def _with(self, account: Account) -> Config:
+        return replace(self, values=_overlay(self.base_values or self.values, account), selected=account)
+
 
     @property
     def database_url(self) -> str:
@@ -277,7 +407,8 @@ class Config:
     @property
     def api_url(self) -> str:
         env = os.environ.get("SCHEDULER_X_API_URL")
-        return _url(env) if env else self.values["publisher"]["api_url"]
+        own = self.selected.instance if self.selected is not None and self.selected.network == "x" else ""
+        return _url(env) if env else own or self.values["publisher"]["api_url"]
 
     @property
     def templates_dir(self) -> Path | None:
@@ -311,6 +442,14 @@ class Config:
             monthly_cap=quota["monthly"],
             grace=cal["grace"],
         )
+
+
+def _overlay(values: Mapping[str, Mapping[str, Any]], account: Account) -> dict[str, Mapping[str, Any]]:
+    merged: dict[str, Mapping[str, Any]] = dict(values)
+    merged["account"] = {"handle": account.handle, "timezone": account.timezone}
+    for section, keys in account.overrides.items():
+        merged[section] = {**values[section], **keys}
+    return merged
 
 
 def data_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -361,10 +500,15 @@ def parse_config(text: str, *, source: Path | None, env: Mapping[str, str] | Non
         line = lines.get(dotted) or lines.get(dotted.split(".")[0])
         return f"{name}:{line}" if line else name
 
+    default_account = raw.pop("default_account", "")
+    if not isinstance(default_account, str):
+        raise ConfigError(f"{where('default_account')}: default_account must be an account's name, as a string")
+    raw_accounts = raw.pop("accounts", None)
     values: dict[str, dict[str, Any]] = {}
     for section, value in raw.items():
         if section not in SCHEMA:
-            raise ConfigError(f"{where(section)}: unknown section [{section}]; allowed: {', '.join(SCHEMA)}")
+            raise ConfigError(f"{where(section)}: unknown section [{section}]; allowed: {', '.join(SCHEMA)}, "
+                              "[[accounts]]")
         if not isinstance(value, dict):
             raise ConfigError(f"{where(section)}: {section} must be a [{section}] table")
     for section, keys in SCHEMA.items():
@@ -384,15 +528,107 @@ def parse_config(text: str, *, source: Path | None, env: Mapping[str, str] | Non
             except ValueError as exc:
                 raise ConfigError(f"{where(f'{section}.{key}')}: [{section}] {key}: {exc}") from None
         values[section] = checked
-    config = Config(values=values, source=source, data_dir=data_dir(env), lines=lines)
-    try:
-        config.calendar()
-    except ValueError as exc:
-        key, value = _calendar_value_for(str(exc), values["calendar"])
-        line = _value_line(text, lines.get(f"calendar.{key}"), value)
-        place = f"{name}:{line}" if line else where(f"calendar.{key}")
-        raise ConfigError(f"{place}: [calendar] {key}: {exc}") from None
+    if raw_accounts is None:
+        account = values["account"]
+        accounts = (Account(name=(account["handle"] or "default").lower(), network="x", handle=account["handle"],
+                            instance="", timezone=account["timezone"], credentials_env="", credentials_file="",
+                            imports=True, overrides={}),)
+    else:
+        if "account" in raw:
+            raise ConfigError(f"{where('account')}: [account] and [[accounts]] cannot both be given: move its handle "
+                              "and timezone into an [[accounts]] entry (its ledger rows stay: they are keyed by the "
+                              "handle)")
+        accounts = _accounts(raw_accounts, values, where)
+    if default_account and not any(a.name == default_account for a in accounts):
+        raise ConfigError(f"{where('default_account')}: default_account {default_account!r} names no account; "
+                          f"configured: {', '.join(a.name for a in accounts)}")
+    selected = (next(a for a in accounts if a.name == default_account) if default_account
+                else accounts[0] if len(accounts) == 1 else None)
+    config = Config(values=values, source=source, data_dir=data_dir(env), lines=lines, accounts=accounts,
+                    default_account=default_account, base_values=values)
+    if selected is not None:
+        config = config._with(selected)
+    for each in config.each_account():
+        try:
+            each.calendar()
+        except ValueError as exc:
+            key, value = _calendar_value_for(str(exc), each.values["calendar"])
+            section = "calendar" if value in values["calendar"].get(key, ()) else "accounts.calendar"
+            line = _value_line(text, lines.get(f"{section}.{key}"), value)
+            place = f"{name}:{line}" if line else where(f"{section}.{key}")
+            raise ConfigError(f"{place}: [{section}] {key}: {exc}") from None
     return config
+
+
+def _accounts(raw: Any, values: Mapping[str, Mapping[str, Any]], where: Callable[[str], str]) -> tuple[Account, ...]:
+    if not isinstance(raw, list) or not raw or not all(isinstance(entry, dict) for entry in raw):
+        raise ConfigError(f"{where('accounts')}: accounts must be one or more [[accounts]] tables")
+    accounts: list[Account] = []
+    for number, entry in enumerate(raw, start=1):
+        label = f"[[accounts]] #{number}" + (f" ({entry['name']})" if isinstance(entry.get("name"), str) else "")
+        allowed = (*ACCOUNT_SCHEMA, *ACCOUNT_TABLES)
+        for key in entry:
+            if key not in allowed:
+                raise ConfigError(f"{where(f'accounts.{key}')}: unknown key {key!r} in {label}; allowed: "
+                                  f"{', '.join(allowed)}")
+        checked: dict[str, Any] = {}
+        for key, spec in ACCOUNT_SCHEMA.items():
+            if key not in entry:
+                checked[key] = spec.default
+                continue
+            try:
+                checked[key] = spec.check(entry[key])
+            except ValueError as exc:
+                raise ConfigError(f"{where(f'accounts.{key}')}: {label} {key}: {exc}") from None
+        for key in ("name", "handle"):
+            if checked[key] is None:
+                raise ConfigError(f"{where('accounts')}: {label} has no {key}; {ACCOUNT_SCHEMA[key].help}")
+        network = checked["network"]
+        try:
+            handle = HANDLE_CHECKS[network](checked["handle"])
+        except ValueError as exc:
+            raise ConfigError(f"{where('accounts.handle')}: {label} handle: {exc}") from None
+        instance = checked["instance"]
+        if network == "mastodon" and not instance:
+            raise ConfigError(f"{where('accounts')}: {label} is on Mastodon and needs its server: "
+                              "instance = \"https://mastodon.example\"")
+        overrides: dict[str, dict[str, Any]] = {}
+        for table in ACCOUNT_TABLES:
+            given = entry.get(table, {})
+            if not isinstance(given, dict):
+                raise ConfigError(f"{where(f'accounts.{table}')}: {label} {table} must be an [accounts.{table}] table")
+            for key, value in given.items():
+                if key not in SCHEMA[table]:
+                    raise ConfigError(f"{where(f'accounts.{table}.{key}')}: unknown key {key!r} in [accounts.{table}] "
+                                      f"of {label}; allowed: {', '.join(SCHEMA[table])}")
+                try:
+                    overrides.setdefault(table, {})[key] = SCHEMA[table][key].check(value)
+                except ValueError as exc:
+                    raise ConfigError(f"{where(f'accounts.{table}.{key}')}: {label} {table}.{key}: {exc}") from None
+        if network != "x":
+            # [quota] holds X's plan caps; other networks have rate limits, not monthly plans.
+            overrides.setdefault("quota", {})
+            for key in ("daily", "monthly"):
+                overrides["quota"].setdefault(key, None)
+        compose = {key: checked[key] for key in ("templates", "hashtags", "hashtags_from") if checked[key] is not None}
+        if compose:
+            overrides["compose"] = compose
+        accounts.append(Account(
+            name=checked["name"], network=network, handle=handle, instance=instance,
+            timezone=checked["timezone"] or values["account"]["timezone"],
+            credentials_env=checked["credentials_env"] or DEFAULT_CREDENTIALS_ENV[network],
+            credentials_file=checked["credentials_file"], imports=checked["import"], overrides=overrides,
+        ))
+    seen: dict[str, Account] = {}
+    for account in accounts:
+        for other in seen.values():
+            if other.name.lower() == account.name.lower():
+                raise ConfigError(f"{where('accounts')}: two [[accounts]] are named {account.name!r}; names must differ")
+            if other.key == account.key:
+                raise ConfigError(f"{where('accounts')}: accounts {other.name!r} and {account.name!r} are the same "
+                                  f"{account.network} account ({account.key}); keep one")
+        seen[account.name] = account
+    return tuple(accounts)
 
 
 def _calendar_value_for(message: str, calendar: Mapping[str, Any]) -> tuple[str, str | None]:

@@ -55,8 +55,10 @@ def edit_text(store: Store, config: Config, post_id: str, text: str | Sequence[s
     X's 280, no character X refuses, not a duplicate of a post sent or queued within the duplicate window.
 
     The post is marked as edited: a re-import of its article keeps this text."""
-    from scheduler.tweet_length import INVALID_CHARACTERS, MAX_WEIGHTED_LENGTH, weighted_length
+    from scheduler.post_length import rule_for
+    from scheduler.tweet_length import INVALID_CHARACTERS
 
+    rule = rule_for(config)
     parts = [text] if isinstance(text, str) else list(text)
     parts = [part.strip() for part in parts]
     if not parts or not all(parts):
@@ -66,15 +68,11 @@ def edit_text(store: Store, config: Config, post_id: str, text: str | Sequence[s
         bad = sorted({f"U+{ord(c):04X}" for c in part if c in INVALID_CHARACTERS})
         if bad:
             raise QueueError(f"{where} holds characters X refuses ({', '.join(bad)}): remove them")
-        length = weighted_length(part)
-        if length > MAX_WEIGHTED_LENGTH:
-            raise QueueError(
-                f"{where} is {length} characters as X counts them (links 23, emoji and CJK 2); the limit is "
-                f"{MAX_WEIGHTED_LENGTH}: shorten it by {length - MAX_WEIGHTED_LENGTH}"
-            )
+        if problem := rule.too_long(part, where):
+            raise QueueError(problem)
     _own(store, config, post_id)
     return store.edit_post(
-        config.account, post_id, now, text=parts[0], parts=parts, weighted_length=weighted_length(parts[0]),
+        config.account, post_id, now, text=parts[0], parts=parts, weighted_length=rule.measure(parts[0]),
         edit_kind="text", duplicate_window=config["queue"]["duplicate_window"],
     )
 
@@ -96,8 +94,11 @@ def switch_variant(store: Store, config: Config, post_id: str, variant: int, now
             f"there is no variant {variant} for {post_id}: choose 1 to {len(names)} "
             f"({', '.join(f'{n} {name}' for n, name in enumerate(names, start=1))})"
         )
+    from scheduler.post_length import rule_for
+
     composed = compose_tip(article, tip, handle=config.handle, hashtags=_hashtags(config, article),
-                           variant=variant - 1, env=_templates(config), disclaimer=config["review"]["disclaimer"])
+                           variant=variant - 1, env=_templates(config), rule=rule_for(config),
+                           disclaimer=config["review"]["disclaimer"])
     return store.edit_post(
         config.account, post_id, now, text=composed.text, parts=composed.parts,
         weighted_length=composed.weighted_length, edit_kind="variant", template=composed.template,

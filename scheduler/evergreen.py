@@ -20,6 +20,7 @@ SCAN_LIMIT = 2000
 
 def candidates(store: Store, config: Config, now: datetime, *, limit: int) -> list[QueuedPost]:
     from scheduler.compose import compose_tip
+    from scheduler.post_length import rule_for
     from scheduler.templates import load_templates
 
     cooldown_start = now - config["queue"]["evergreen_cooldown"]
@@ -43,16 +44,18 @@ def candidates(store: Store, config: Config, now: datetime, *, limit: int) -> li
         if tip is None:
             continue  # the tip was edited out of its article: do not bring it back
         env = env or load_templates(config.templates_dir)
+        rule = rule_for(config)
         hashtags = article.hashtags or config["compose"]["hashtags"]
         for step in range(1, 8):
             composed = compose_tip(article, tip, handle=config.handle, hashtags=hashtags,
-                                   variant=post.variant + step, env=env, disclaimer=config["review"]["disclaimer"])
+                                   variant=post.variant + step, env=env, rule=rule,
+                                   disclaimer=config["review"]["disclaimer"])
             if store.find_duplicate(config.account, composed.text, now, window) is None:
                 break
         else:
             continue  # every wording was sent recently: wait for the window to pass
         found.append(QueuedPost(
-            post_id=f"{post_id_for(key[0], key[1])}-r{times_sent[key]}",
+            post_id=f"{post_id_for(key[0], key[1])}-r{times_sent[key]}{config.post_id_suffix}",
             account=config.account,
             text=composed.text,
             parts=composed.parts,

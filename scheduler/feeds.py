@@ -161,7 +161,7 @@ def _take(store: Store, config: Config, account: str, url: str, entry: Entry, no
         return
     try:
         article = _with_entry_metadata(read_url(entry.link, fetcher), entry)
-        item = article_import(compose_read(config, article))
+        item = article_import(compose_read(config, article), config.post_id_suffix)
         report = store.import_articles(
             account, [item], now,
             feed_entry=(url, FeedEntry(entry.key, entry.link, entry.title, article_key=item.article_key)),

@@ -18,19 +18,19 @@ def destination(config: Config) -> dict:
     """Where posts go: X, or the outbox file (and why), told without loading the X client."""
     import os
 
-    from scheduler.credentials import load_credentials
-    from scheduler.publisher.factory import outbox_path, token_file
+    from scheduler.publisher.factory import NETWORK_NAMES, credentials_found, outbox_path
 
     kind = config["publisher"]["kind"]
     if kind == "outbox":
         return {"kind": "outbox", "outbox": str(outbox_path(config)), "why": "[publisher] kind = \"outbox\""}
     try:
-        found = load_credentials(os.environ, token_file(config)) is not None
-    except CredentialsError:  # incomplete or insecure credentials: `auth status` says which; X is meant
+        found = credentials_found(config, os.environ)
+    except CredentialsError:  # incomplete or insecure credentials: `auth status` says which; the network is meant
         found = True
     if found or kind == "x":
-        return {"kind": "x", "outbox": None, "why": None}
-    return {"kind": "outbox", "outbox": str(outbox_path(config)), "why": "no X credentials"}
+        return {"kind": config.network, "outbox": None, "why": None}
+    return {"kind": "outbox", "outbox": str(outbox_path(config)),
+            "why": f"no {NETWORK_NAMES[config.network]} credentials"}
 
 
 def status(store: Store, config: Config, now: datetime) -> dict:

@@ -121,13 +121,14 @@ def compose_read(config: Config, article: Article, env=None, chosen: Mapping[int
     named in the article's warnings."""
     from scheduler.article import hashtags_from_metadata
     from scheduler.compose import compose_posts
+    from scheduler.post_length import rule_for
     from scheduler.templates import load_templates
 
     env = env or load_templates(config.templates_dir)
     hashtags = (article.hashtags or hashtags_from_metadata(article.metadata, config["compose"]["hashtags_from"])
                 or config["compose"]["hashtags"])
     made = compose_posts(article, handle=config.handle, hashtags=hashtags, env=env, variants=chosen,
-                         disclaimer=config["review"]["disclaimer"])
+                         rule=rule_for(config), disclaimer=config["review"]["disclaimer"])
     return Composed(replace(article, warnings=(*article.warnings, *made.notes)), made.posts)
 
 
@@ -141,7 +142,7 @@ def import_articles(store: Store, config: Config, paths: Sequence[Source], now: 
     known = store.article_keys(config.account)
     articles = [ledger_key(article, known) for article in load(config, paths, url=url)]
     composed = compose_articles(config, articles, store.chosen_variants(config.account))
-    reports = store.import_articles(config.account, [article_import(item) for item in composed], now)
+    reports = store.import_articles(config.account, [article_import(item, config.post_id_suffix) for item in composed], now)
     return [Imported(item.article, report) for item, report in zip(composed, reports, strict=True)]
 
 
@@ -170,12 +171,12 @@ def ledger_key(article: Article, known: Mapping[str, str]) -> Article:
     return replace(article, id=found, warnings=warnings)
 
 
-def article_import(item: Composed) -> ArticleImport:
+def article_import(item: Composed, post_id_suffix: str = "") -> ArticleImport:
     article = item.article
     base = Path.cwd() if is_url(article.source) else Path(article.source).parent
     new_posts = [
         NewPost(
-            post_id=post_id_for(article.key, post.tip),
+            post_id=post_id_for(article.key, post.tip) + post_id_suffix,
             kind="tip",
             text=post.text,
             parts=post.parts,

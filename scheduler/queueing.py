@@ -15,9 +15,10 @@ from scheduler.store import NewPost, PostRecord, Store
 
 def add_text(store: Store, config: Config, text: str, now: datetime, *, at: datetime | None = None,
              media: Sequence[Path] = ()) -> PostRecord:
-    """Queue an ad-hoc post; refused if too long for X or a duplicate within the window."""
-    from scheduler.tweet_length import MAX_WEIGHTED_LENGTH, weighted_length
+    """Queue an ad-hoc post; refused if too long for the account's network or a duplicate within the window."""
+    from scheduler.post_length import rule_for
 
+    rule = rule_for(config)
     text = text.strip()
     if not text:
         raise QueueError("the post text is empty")
@@ -26,16 +27,13 @@ def add_text(store: Store, config: Config, text: str, now: datetime, *, at: date
             f"{at.isoformat()} is in the past: give a later time with --at, --now for as soon as possible, or "
             "neither to fill the next slot"
         )
-    length = weighted_length(text)
-    if length > MAX_WEIGHTED_LENGTH:
-        raise QueueError(
-            f"the post is {length} characters as X counts them (links 23, emoji and CJK 2); the limit is "
-            f"{MAX_WEIGHTED_LENGTH}: shorten it by {length - MAX_WEIGHTED_LENGTH}"
-        )
+    if problem := rule.too_long(text):
+        raise QueueError(problem)
+    length = rule.measure(text)
     for path in media:
         _check_image(Path(path))
     post = NewPost(
-        post_id=adhoc_post_id(text, now),
+        post_id=adhoc_post_id(text, now) + config.post_id_suffix,
         kind="adhoc",
         text=text,
         parts=(text,),

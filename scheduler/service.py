@@ -52,6 +52,24 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class Lane:
+    """One account's publishing: its engine (publisher, retries, pause), its job and its claims. Lanes share
+    nothing but the ledger, so one account failing, paused or rate-limited never holds up or changes another's
+    posts."""
+
+    def __init__(self, config: Config, instance: str, engine) -> None:
+        self.config = config
+        self.name = config.account_name
+        self.instance = instance
+        self.engine = engine
+        self.job = f"{PUBLISH_JOB}:{self.name}"
+        self.executor = f"publisher:{self.name}"
+        self.busy = threading.Lock()
+        self.current: str | None = None
+        self.revision = -1
+        self.last_outcome: str | None = None
+
+
 class Service:
     def __init__(self, config: Config, config_path: str | None, *, clock: Callable[[], datetime] = utc_now,
                  signals: Signals | None = None):
@@ -62,7 +80,7 @@ class Service:
         self.clock = clock
         self.instance = new_instance_id()
         self.store = Store.open(config.database_url)
-        self.engine = self._make_engine(config)
+        self.lanes = self._make_lanes(config)
         self.signals = signals or Signals()
         self.stopping = self.signals.stopping
         self.wake = self.signals.wake
@@ -70,21 +88,31 @@ class Service:
         self._beat_lock = threading.Lock()
         self._stopped = False
         self._plan_lock = threading.Lock()
-        self._busy = threading.Lock()
-        self._current: str | None = None
-        self._revision = -1
-        self._last_outcome: str | None = None
         self._scheduler = None
         from scheduler.notices import ReviewWatcher
 
-        self._review_watcher = ReviewWatcher()
+        self._watchers = {name: ReviewWatcher() for name in self.lanes}
 
-    def _make_engine(self, config: Config):
+    @property
+    def engine(self):
+        """The engine of the only (or default) account."""
+        return self.lanes[self.config.for_account(None).account_name].engine
+
+    def _make_lanes(self, config: Config) -> dict[str, Lane]:
+        accounts = config.each_account()
+        lanes = {}
+        for each in accounts:
+            # One instance row per account: heartbeats, claims and `status` stay per account.
+            instance = self.instance if len(accounts) == 1 else f"{self.instance}:{each.account_name}"
+            lanes[each.account_name] = Lane(each, instance, self._make_engine(each, instance))
+        return lanes
+
+    def _make_engine(self, config: Config, instance: str):
         from scheduler.publisher.factory import make_publisher
         from scheduler.publishing import PublishingEngine, RetryPolicy
 
         publisher = make_publisher(config, clock=self.clock)
-        return PublishingEngine(self.store, publisher, account=config.account, instance=self.instance,
+        return PublishingEngine(self.store, publisher, account=config.account, instance=instance,
                                 policy=RetryPolicy.from_config(config["publisher"]), clock=self.clock,
                                 require_review=config["review"]["required"])
 
@@ -95,27 +123,31 @@ class Service:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         self.until_empty = until_empty
-        self._announce()
+        for lane in self.lanes.values():
+            self._announce(lane)
         self._beat()
-        self._recover(own=False)
+        for lane in self.lanes.values():
+            self._recover(lane, own=False)
+        executors = {"default": ThreadPoolExecutor(2), "notices": ThreadPoolExecutor(1)}
+        executors.update({lane.executor: ThreadPoolExecutor(1) for lane in self.lanes.values()})
         self._scheduler = BackgroundScheduler(
-            timezone=UTC,
-            executors={"default": ThreadPoolExecutor(2), "publisher": ThreadPoolExecutor(1),
-                       "notices": ThreadPoolExecutor(1)},
+            timezone=UTC, executors=executors,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         service = self.config["service"]
         self._scheduler.add_job(self._beat, "interval", seconds=service["heartbeat"].total_seconds(), id="heartbeat")
         self._scheduler.add_job(self._watch, "interval", seconds=service["watch_interval"].total_seconds(), id="watch")
-        self._scheduler.add_job(self._recover, "interval", seconds=self._stale_after().total_seconds(),
-                                id="recover", kwargs={"own": True})
+        self._scheduler.add_job(self._recover_all, "interval", seconds=self._stale_after().total_seconds(),
+                                id="recover")
         self._scheduler.add_job(self._notices, "interval", seconds=self.config["notify"]["check_interval"].total_seconds(),
                                 id="notices", executor="notices", next_run_time=self.clock())
         self._scheduler.start()
-        self._replan()
+        for lane in self.lanes.values():
+            self._replan(lane)
         from scheduler.feeds import start_polling
 
-        start_polling(self.store, lambda: self.config, self.stopping, self.clock)
+        for name in self.lanes:
+            start_polling(self.store, lambda name=name: self.lanes[name].config, self.stopping, self.clock)
         while not self.stopping.is_set():
             self.wake.wait()
             self.wake.clear()
@@ -124,70 +156,80 @@ class Service:
                 self._reload()
         return self._stop()
 
-    def _recover(self, *, own: bool) -> None:
-        """Take back posts left ``sending``: by a stopped process, and (``own``) by this one when no
+    def _recover_all(self) -> None:
+        for lane in self.lanes.values():
+            self._recover(lane, own=True)
+
+    def _recover(self, lane: Lane, *, own: bool) -> None:
+        """Take back the account's posts left ``sending``: by a stopped process, and (``own``) by this one when no
         publication of it is in flight, after an error between claim and call."""
-        if own and not self._busy.acquire(blocking=False):
+        if own and not lane.busy.acquire(blocking=False):
             return  # a publication is in flight: its post is not stuck
         try:
-            recovered = self.engine.recover(self._stale_after(), own=own)
+            recovered = lane.engine.recover(self._stale_after(), own=own)
         except Exception:
-            log.exception("could not check for posts left sending")
+            log.exception("could not check for posts left sending (%s)", lane.name)
             return
         finally:
             if own:
-                self._busy.release()
+                lane.busy.release()
         if recovered:
             log.warning("recovered %d post(s) left mid-send: %s", len(recovered), ", ".join(recovered))
             if self._scheduler is not None and self._scheduler.running:
-                self._replan()
+                self._replan(lane)
 
-    def _announce(self) -> None:
+    def _announce(self, lane: Lane) -> None:
         from scheduler.publishing import instance_is_alive
 
         now = self.clock()
-        others = [i for i in self.store.instances(self.config.account)
-                  if instance_is_alive(i, now, self._stale_after())]
+        config = lane.config
+        others = [i for i in self.store.instances(config.account)
+                  if i.instance != lane.instance and instance_is_alive(i, now, self._stale_after())]
         for other in others:
             log.warning("another instance is active on this ledger: pid %s on %s (last beat %s); "
                         "both can run safely - each post is claimed by one of them only",
                         other.pid, other.host, other.beat_at.isoformat(timespec="seconds"))
-        log.info("service started: @%s, %s, publisher %s, instance %s", self.config.handle,
-                 self.config.calendar().describe(), self.engine.publisher.name, self.instance)
-        if self.engine.publisher.name == "outbox":
+        log.info("service started: @%s, %s, publisher %s, instance %s", config.handle,
+                 config.calendar().describe(), lane.engine.publisher.name, lane.instance)
+        if lane.engine.publisher.name == "outbox":
             from scheduler.health import destination
 
-            why = destination(self.config)["why"] or "the outbox was chosen"
-            log.warning("posts go to the outbox file %s, NOT to X (%s); set X credentials (README, Credentials) "
-                        "to publish", self.engine.publisher.path, why)
+            why = destination(config)["why"] or "the outbox was chosen"
+            log.warning("posts of %s go to the outbox file %s, NOT to %s (%s); set its credentials (README, "
+                        "Credentials) to publish", lane.name, lane.engine.publisher.path, config.network, why)
 
     def _stop(self) -> int:
         timeout = self.config["service"]["stop_timeout"].total_seconds()
         self._scheduler.shutdown(wait=False)  # no job starts any more
-        finished = self._busy.acquire(timeout=timeout)
-        if not finished:
-            self._abandon()
+        deadline = self.clock() + timedelta(seconds=timeout)
+        finished = True
+        for lane in self.lanes.values():
+            left = max(0.0, (deadline - self.clock()).total_seconds())
+            if not lane.busy.acquire(timeout=left):
+                finished = False
+                self._abandon(lane)
         with self._beat_lock:  # a heartbeat still running must not mark the instance alive again
             self._stopped = True
-            self.store.stop_instance(self.instance, self.clock())
+            for lane in self.lanes.values():
+                self.store.stop_instance(lane.instance, self.clock())
         log.info("service stopped")
         logging.shutdown()
         if not finished:
-            # The worker thread is stuck in a network call; the ledger already says what happened.
+            # A worker thread is stuck in a network call; the ledger already says what happened.
             os._exit(0)
         return 0
 
-    def _abandon(self) -> None:
-        post_id = self._current
+    def _abandon(self, lane: Lane) -> None:
+        post_id = lane.current
         if post_id is None:
             return
         now = self.clock()
         try:
             for attempt in self.store.open_attempts(post_id):
-                self.store.end_attempt(attempt.id, "lost", now, detail="abandoned at shutdown while waiting for X")
-            self.store.set_uncertain(post_id, self.instance, True, now)
-            self.store.mark_retrying(post_id, self.instance, now, now, status=None, count_attempt=False,
-                                     error="abandoned at shutdown mid-call; will be looked up on X first")
+                self.store.end_attempt(attempt.id, "lost", now, detail="abandoned at shutdown while waiting for the network")
+            self.store.set_uncertain(post_id, lane.instance, True, now)
+            self.store.mark_retrying(post_id, lane.instance, now, now, status=None, count_attempt=False,
+                                     error="abandoned at shutdown mid-call; will be looked up on the network first")
             log.warning("abandoned the call in flight for %s; it will be reconciled on the next start", post_id)
         except LostClaim:
             pass
@@ -195,14 +237,24 @@ class Service:
     def _reload(self) -> None:
         try:
             config = load_config(self.config_path)
+            if [a.name for a in config.accounts] != list(self.lanes):
+                raise SchedulerError("the accounts changed (added, removed or renamed): restart the service "
+                                     "to publish for the new set")
+            lanes = {}
+            for each in config.each_account():
+                lane = self.lanes[each.account_name]
+                lanes[lane.name] = (each, self._make_engine(each, lane.instance))
         except SchedulerError as exc:
             log.error("reload rejected, keeping the previous configuration: %s", exc)
             return
-        with self._busy:
-            self.config = config
-            self.engine = self._make_engine(config)
+        self.config = config
+        for name, (each, engine) in lanes.items():
+            lane = self.lanes[name]
+            with lane.busy:
+                lane.config, lane.engine = each, engine
         log.info("configuration reloaded from %s", config.source or "defaults")
-        self._replan()
+        for lane in self.lanes.values():
+            self._replan(lane)
 
     def _stale_after(self) -> timedelta:
         return self.config["service"]["heartbeat"] * 3
@@ -213,113 +265,117 @@ class Service:
         with self._beat_lock:
             if self._stopped:
                 return
-            try:
-                self.store.beat(self.instance, self.config.account, os.getpid(), socket.gethostname(),
-                                self.clock(), self._last_outcome)
-            except Exception:
-                log.exception("could not record the heartbeat")
+            for lane in self.lanes.values():
+                try:
+                    self.store.beat(lane.instance, lane.config.account, os.getpid(), socket.gethostname(),
+                                    self.clock(), lane.last_outcome)
+                except Exception:
+                    log.exception("could not record the heartbeat")
 
     def _notices(self) -> None:
         """Queue notices about posts awaiting review (or missing their slot), then deliver what is due."""
         from scheduler.notices import deliver_due
 
-        config = self.config
-        try:
-            self._review_watcher.check(self.store, config, self.clock())
-            deliver_due(self.store, config, self.clock())
-        except Exception:
-            log.exception("could not check or deliver review notices; trying again in %s",
-                          config["notify"]["check_interval"])
+        for lane in self.lanes.values():
+            config = lane.config
+            try:
+                self._watchers[lane.name].check(self.store, config, self.clock())
+                deliver_due(self.store, config, self.clock())
+            except Exception:
+                log.exception("could not check or deliver review notices; trying again in %s",
+                              config["notify"]["check_interval"])
 
     def _watch(self) -> None:
-        try:
-            revision = self.store.revision(self.config.account)
-        except Exception:
-            log.exception("could not read the ledger")
-            return
-        if revision != self._revision:
-            self._replan()
+        for lane in self.lanes.values():
+            try:
+                revision = self.store.revision(lane.config.account)
+            except Exception:
+                log.exception("could not read the ledger")
+                return
+            if revision != lane.revision:
+                self._replan(lane)
 
-    def _replan(self) -> None:
-        """Schedule the publication job at the next planned post (or none)."""
+    def _replan(self, lane: Lane) -> None:
+        """Schedule the account's publication job at its next planned post (or none)."""
         from scheduler import agenda
 
         if self.stopping.is_set():
             return
         with self._plan_lock:
             try:
-                self._revision = self.store.revision(self.config.account)
+                lane.revision = self.store.revision(lane.config.account)
                 now = self.clock()
-                entries = agenda.upcoming(self.store, self.config, now, count=1)
+                entries = agenda.upcoming(self.store, lane.config, now, count=1)
             except Exception:
                 log.exception("planning failed; trying again in %ss", ERROR_RETRY.total_seconds())
-                self._schedule(self.clock() + ERROR_RETRY)
+                self._schedule(lane, self.clock() + ERROR_RETRY)
                 return
             nxt = next((e for e in entries if e.post is not None), None)
             if nxt is None:
-                self._unschedule()
-                if self.until_empty and not self._work_left():
+                self._unschedule(lane)
+                if self.until_empty and not any(self._work_left(each) for each in self.lanes.values()):
                     log.info("nothing left to publish: stopping (--until-empty)")
                     self.stopping.set()
                     self.wake.set()
                 return
-            self._schedule(max(nxt.at, now))
+            self._schedule(lane, max(nxt.at, now))
             log.debug("next post %s at %s", nxt.post.post_id, nxt.at.isoformat())
 
-    def _work_left(self) -> bool:
+    def _work_left(self, lane: Lane) -> bool:
         from scheduler.models import PostState
 
-        counts = self.store.counts(self.config.account)
+        counts = self.store.counts(lane.config.account)
         return any(counts.get(s.value) for s in (PostState.QUEUED, PostState.RETRYING, PostState.SENDING))
 
-    def _schedule(self, at: datetime) -> None:
+    def _schedule(self, lane: Lane, at: datetime) -> None:
         from apscheduler.triggers.date import DateTrigger
 
-        self._scheduler.add_job(self._publish_due, DateTrigger(run_date=at), id=PUBLISH_JOB,
-                                replace_existing=True, executor="publisher")
+        self._scheduler.add_job(self._publish_due, DateTrigger(run_date=at), args=(lane,), id=lane.job,
+                                replace_existing=True, executor=lane.executor)
 
-    def _unschedule(self) -> None:
-        if self._scheduler.get_job(PUBLISH_JOB):
-            self._scheduler.remove_job(PUBLISH_JOB)
+    def _unschedule(self, lane: Lane) -> None:
+        if self._scheduler.get_job(lane.job):
+            self._scheduler.remove_job(lane.job)
 
-    def _publish_due(self) -> None:
+    def _publish_due(self, lane: Lane) -> None:
         from scheduler.publishing import publish_due
 
         def started(entry) -> None:
-            self._current = entry.post.post_id
+            lane.current = entry.post.post_id
 
         def done(entry, outcome) -> None:
-            self._current = None
-            self._report(entry, outcome)
+            lane.current = None
+            self._report(lane, entry, outcome)
 
-        with self._busy:
+        with lane.busy:
             try:
-                publish_due(self.engine, self.config, should_stop=self.stopping.is_set, on_start=started,
+                publish_due(lane.engine, lane.config, should_stop=self.stopping.is_set, on_start=started,
                             on_done=done)
             except Exception:
                 log.exception("publication run failed; the ledger keeps each post's state")
             finally:
-                self._current = None
-        self._replan()
+                lane.current = None
+        self._replan(lane)
 
-    def _report(self, entry, outcome) -> None:
+    def _report(self, lane: Lane, entry, outcome) -> None:
         now = self.clock()
         late = (now - entry.at).total_seconds()
         fields = {
             "post_id": outcome.post_id,
-            "slot": entry.at.astimezone(self.config.tz).isoformat(),
+            "slot": entry.at.astimezone(lane.config.tz).isoformat(),
             "outcome": outcome.state,
             "url": outcome.url,
             "late_s": round(late, 3),
+            "account": lane.name,
         }
         if outcome.detail:
             fields["detail"] = outcome.detail
         if outcome.retry_at:
-            fields["retry_at"] = outcome.retry_at.astimezone(self.config.tz).isoformat()
+            fields["retry_at"] = outcome.retry_at.astimezone(lane.config.tz).isoformat()
         level = logging.INFO if outcome.state in ("sent", "skipped") else logging.WARNING
         text = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
         log.log(level, "publication %s", text, extra={"fields": fields})
-        self._last_outcome = f"{outcome.post_id} {outcome.state} at {now.isoformat(timespec='seconds')}"
+        lane.last_outcome = f"{outcome.post_id} {outcome.state} at {now.isoformat(timespec='seconds')}"
 
 
 def run_service(config_path: str | None, *, log_json: bool = False, until_empty: bool = False,

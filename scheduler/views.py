@@ -143,7 +143,8 @@ def history_text(records: Sequence[PostRecord], config: Config) -> str:
 
 def status_text(report: dict) -> str:
     service = report["service"]
-    lines = [f"Account:   @{report['handle']}" + ("  PAUSED: " + report["paused_reason"] if report["paused"] else "")]
+    on = f" on {report['network'].title()} ({report['account']})" if report.get("network", "x") != "x" else ""
+    lines = [f"Account:   @{report['handle']}{on}" + ("  PAUSED: " + report["paused_reason"] if report["paused"] else "")]
     if service["running"]:
         lines.append(f"Service:   running (pid {service['pid']} on {service['host']}, last beat {service['last_beat']})")
     else:
@@ -315,3 +316,12 @@ def feeds_text(report: Sequence[dict]) -> str:
         lines.append(f"    entries: {feed['imported']} imported, {feed['skipped']} skipped, {feed['seen']} seen when added")
         lines.extend(f"    skipped {e['title'] or e['link']!r}: {e['reason']}" for e in feed["skipped_entries"][:5])
     return "\n".join(lines)
+
+
+def with_account(config, rows):
+    """``rows`` (a dict or a list of dicts) with the account they belong to: its name (for the single [account],
+    its handle in lower case, as before) and network. The CLI's --json and the API both add it."""
+    who = {"account": config.account_name, "network": config.network}
+    if isinstance(rows, dict):
+        return {**rows, **who}
+    return [{**row, **who} for row in rows]

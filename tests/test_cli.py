@@ -24,6 +24,7 @@ FROM = "2026-11-30T00:00:00-05:00"
 
 CONFIG = """\
 [account]
+handle = "GleiberMD"
 timezone = "America/New_York"
 
 [calendar]
@@ -182,11 +183,11 @@ def test_bad_input_is_refused_and_changes_nothing(cli, tmp_path):
         assert "Traceback" not in result.stderr
 
     # Last: a bad scheduler.toml (an unknown key) stops every command with exit 2.
-    cli.config.write_text('[account]\ntimezone = "America/New_York"\n\n[calendar]\nslots = []\nslotz = ["x"]\n',
+    cli.config.write_text('[account]\nhandle = "GleiberMD"\ntimezone = "America/New_York"\n\n[calendar]\nslots = []\nslotz = ["x"]\n',
                           encoding="utf-8")
     result = cli.run("status", ok=False)
     assert result.returncode == 2
-    assert f"{cli.config}:6:" in result.stderr
+    assert f"{cli.config}:7:" in result.stderr
     assert "unknown key 'slotz' in [calendar]" in result.stderr
     assert "Traceback" not in result.stderr
 

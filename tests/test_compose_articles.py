@@ -35,7 +35,7 @@ MIN_TIP_WORDS = 10
 @pytest.fixture(scope="module")
 def composed(tmp_path_factory) -> dict[str, Composed]:
     home = tmp_path_factory.mktemp("home")
-    config = parse_config("", source=None, env={"SCHEDULER_HOME": str(home)})
+    config = parse_config("[account]\nhandle = 'GleiberMD'\n", source=None, env={"SCHEDULER_HOME": str(home)})
     return {name: compose(config, [DATA / name])[0] for name in ARTICLES}
 
 

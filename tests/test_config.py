@@ -21,7 +21,11 @@ def test_defaults_without_a_file(tmp_path, monkeypatch):
     monkeypatch.setenv("SCHEDULER_HOME", str(tmp_path / "home"))
     config = load_config()
     assert config.source is None
-    assert config.handle == "GleiberMD"
+    # No account is built in: anything needing one says how to name it.
+    with pytest.raises(ConfigError, match=r'\[account\]\n  handle = "YourHandle"'):
+        config.handle
+    with pytest.raises(ConfigError, match="no account handle"):
+        config.account
     assert config.tz.key == "America/New_York"
     assert config.database_url == f"sqlite:///{tmp_path / 'home' / 'ledger.sqlite3'}"
     assert config["calendar"]["grace"] == timedelta(minutes=15)
@@ -76,7 +80,7 @@ def test_missing_explicit_file_is_an_error(tmp_path):
         ('[account]\nhandle = "x"\ncolour = "blue"\n', r"scheduler\.toml:3: unknown key 'colour' in \[account\]; allowed: handle, timezone"),
         ('[acount]\nhandle = "x"\n', r"scheduler\.toml:1: unknown section \[acount\]; allowed: account"),
         ('[quota]\n\ndaily = "ten"\n', r"scheduler\.toml:3: \[quota\] daily: 'ten' is not a whole number"),
-        ('[account]\ntimezone = "Mars/Olympus"\n', r"scheduler\.toml:2: \[account\] timezone: 'Mars/Olympus' is not an IANA time zone"),
+        ('[account]\nhandle = "GleiberMD"\ntimezone = "Mars/Olympus"\n', r"scheduler\.toml:3: \[account\] timezone: 'Mars/Olympus' is not an IANA time zone"),
         ('[calendar]\nslots = ["mon-fry 09:00"]\n', r"scheduler\.toml:2: \[calendar\] slots: .*'mon-fry 09:00'.*day must be one of"),
         ('[calendar]\nslots = [\n  "mon 09:00",\n  "tue 25:00",\n]\n', r"scheduler\.toml:4: \[calendar\] slots: .*'tue 25:00'"),
         ('[calendar]\ncron = ["61 * * * *"]\n', r"scheduler\.toml:2: \[calendar\] cron: '61 \* \* \* \*' is not a cron expression"),
@@ -93,7 +97,7 @@ def test_bad_values_name_key_line_and_what_is_allowed(tmp_path, text, expected):
 
 
 def test_every_default_passes_its_own_check():
-    config = parse_config("", source=None, env={"SCHEDULER_HOME": "/tmp/x"})
+    config = parse_config("[account]\nhandle = 'GleiberMD'\n", source=None, env={"SCHEDULER_HOME": "/tmp/x"})
     for section, keys in SCHEMA.items():
         assert set(config[section]) == set(keys)
 
@@ -101,6 +105,98 @@ def test_every_default_passes_its_own_check():
 def test_environment_overrides_database_and_api(tmp_path, monkeypatch):
     monkeypatch.setenv("SCHEDULER_DATABASE_URL", "postgresql://postgres@127.0.0.1/test")
     monkeypatch.setenv("SCHEDULER_X_API_URL", "http://127.0.0.1:9/")
-    config = parse_config("", source=None, env={"SCHEDULER_HOME": str(tmp_path)})
+    config = parse_config("[account]\nhandle = 'GleiberMD'\n", source=None, env={"SCHEDULER_HOME": str(tmp_path)})
     assert config.database_url == "postgresql://postgres@127.0.0.1/test"
     assert config.api_url == "http://127.0.0.1:9"
+
+
+THREE_ACCOUNTS = """\
+default_account = "x"
+
+[calendar]
+slots = ["mon-fri 09:00"]
+
+[quota]
+daily = 5
+
+[compose]
+hashtags = ["BackPain"]
+
+[[accounts]]
+name = "x"
+handle = "GleiberMD"
+
+[[accounts]]
+name = "bsky"
+network = "bluesky"
+handle = "@Clinic.bsky.social"
+timezone = "Europe/Paris"
+hashtags = ["Rücken"]
+credentials_env = "CLINIC_BSKY"
+
+[accounts.calendar]
+slots = ["daily 10:00"]
+
+[[accounts]]
+name = "masto"
+network = "mastodon"
+handle = "clinic"
+instance = "https://mastodon.example/"
+
+[accounts.quota]
+daily = 3
+"""
+
+
+def test_accounts_each_see_their_own_settings_over_the_shared_ones():
+    config = parse_config(THREE_ACCOUNTS, source=None)
+    assert [a.name for a in config.accounts] == ["x", "bsky", "masto"]
+    assert config.account_name == "x" and config.account == "gleibermd"  # default_account
+    x, bsky, masto = (config.for_account(name) for name in ("x", "bsky", "masto"))
+    assert x["calendar"]["slots"] == ("mon-fri 09:00",) and x["quota"]["daily"] == 5
+    assert bsky.network == "bluesky" and bsky.handle == "clinic.bsky.social" and bsky.account == "clinic.bsky.social"
+    assert bsky.tz.key == "Europe/Paris" and bsky["calendar"]["slots"] == ("daily 10:00",)
+    assert bsky["compose"]["hashtags"] == ("Rücken",) and x["compose"]["hashtags"] == ("BackPain",)
+    assert bsky.chosen.credentials_env == "CLINIC_BSKY" and masto.chosen.credentials_env == "MASTODON"
+    # X's plan caps are X's: other networks have none unless the account sets one.
+    assert bsky["quota"]["daily"] is None and masto["quota"]["daily"] == 3 and masto["quota"]["monthly"] is None
+    assert masto.account == "clinic@mastodon.example" and masto.chosen.instance == "https://mastodon.example"
+    # By handle too, and selecting twice starts from the shared settings, not the first account's.
+    assert config.for_account("@clinic.bsky.social").for_account("x")["calendar"]["slots"] == ("mon-fri 09:00",)
+
+
+def test_the_single_account_keeps_its_ledger_key_and_is_chosen_without_a_name():
+    config = parse_config('[account]\nhandle = "GleiberMD"\ntimezone = "Europe/Paris"\n', source=None)
+    assert [a.name for a in config.accounts] == ["gleibermd"]
+    assert config.for_account(None).account == "gleibermd" == config.for_account("GleiberMD").account
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (THREE_ACCOUNTS.replace('default_account = "x"\n', ""),
+         r"3 accounts are configured \(x, bsky, masto\): choose one with --account NAME, or set default_account"),
+        (THREE_ACCOUNTS.replace('default_account = "x"', 'default_account = "y"'),
+         r"scheduler\.toml:1: default_account 'y' names no account; configured: x, bsky, masto"),
+        (THREE_ACCOUNTS.replace('instance = "https://mastodon.example/"\n', ""),
+         r"\[\[accounts\]\] #3 \(masto\) is on Mastodon and needs its server: instance = "),
+        (THREE_ACCOUNTS.replace('name = "bsky"', 'name = "x"'), r"two \[\[accounts\]\] are named 'x'"),
+        (THREE_ACCOUNTS.replace('handle = "@Clinic.bsky.social"', 'handle = "clinic"'),
+         r"\[\[accounts\]\] #2 \(bsky\) handle: 'clinic' is not a Bluesky handle"),
+        (THREE_ACCOUNTS.replace('network = "bluesky"', 'network = "myspace"'),
+         r"scheduler\.toml:\d+: \[\[accounts\]\] #2 \(bsky\) network: 'myspace' is not one of: x, bluesky, mastodon"),
+        (THREE_ACCOUNTS.replace('slots = ["daily 10:00"]', 'slotz = ["daily 10:00"]'),
+         r"unknown key 'slotz' in \[accounts.calendar\] of \[\[accounts\]\] #2 \(bsky\)"),
+        (THREE_ACCOUNTS.replace('slots = ["daily 10:00"]', 'slots = ["dialy 10:00"]'),
+         r"scheduler\.toml:25: \[accounts.calendar\] slots: .*'dialy 10:00'"),
+        (THREE_ACCOUNTS + '\n[[accounts]]\nname = "x2"\nhandle = "gleibermd"\n',
+         r"accounts 'x' and 'x2' are the same x account \(gleibermd\)"),
+        ('[account]\nhandle = "GleiberMD"\n\n[[accounts]]\nname = "x"\nhandle = "GleiberMD"\n',
+         r"\[account\] and \[\[accounts\]\] cannot both be given"),
+        (THREE_ACCOUNTS.replace('name = "masto"\n', ""), r"\[\[accounts\]\] #3 has no name"),
+    ],
+)
+def test_bad_accounts_say_what_and_where(tmp_path, text, expected):
+    config = write(tmp_path, text)
+    with pytest.raises(ConfigError, match=expected):
+        load_config(config).account

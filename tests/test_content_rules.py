@@ -55,7 +55,7 @@ def test_ordinary_tips_pass_clean(text):
 def test_the_shipped_library_has_no_blocking_finding():
     from scheduler.library import compose
 
-    config = parse_config("", source=None)
+    config = parse_config("[account]\nhandle = 'GleiberMD'\n", source=None)
     for item in compose(config, [Path(__file__).parents[1] / "posts"]):
         for post in item.posts:
             assert blocking(DEFAULTS.check(post.parts)) == [], post.text
@@ -122,7 +122,7 @@ def test_a_bad_rule_is_an_error_naming_its_line(body, message):
 
 def test_an_unknown_disabled_rule_is_an_error():
     with pytest.raises(ConfigError, match="'cures' is not a shipped rule"):
-        parse_config('[review]\ndisabled_rules = ["cures"]\n', source=None)
+        parse_config('[account]\nhandle = "GleiberMD"\n[review]\ndisabled_rules = ["cures"]\n', source=None)
 
 
 # -- on any text ------------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ KEY = "massage-therapy-for-back-pain"
 
 @pytest.fixture
 def config(tmp_path):
-    return parse_config("[quota]\ndaily = 0\nmonthly = 0\n", source=None, env={"SCHEDULER_HOME": str(tmp_path)})
+    return parse_config("[account]\nhandle = 'GleiberMD'\n[quota]\ndaily = 0\nmonthly = 0\n", source=None, env={"SCHEDULER_HOME": str(tmp_path)})
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_removing_an_article_spares_what_went_out_and_stops_its_recycling(import
     # Evergreen recycling reads its tips from the article: a removed article's tips do not come back.
     from scheduler import evergreen
 
-    recycling = parse_config("[queue]\nevergreen = true\nevergreen_cooldown = \"1d\"\n", source=None,
+    recycling = parse_config("[account]\nhandle = 'GleiberMD'\n[queue]\nevergreen = true\nevergreen_cooldown = \"1d\"\n", source=None,
                              env={"SCHEDULER_HOME": str(config.data_dir)})
     assert evergreen.candidates(imported, recycling, T0 + timedelta(days=200), limit=5) == []
     assert [p.post_id for p in editing.removed_posts(imported, config)] == taken

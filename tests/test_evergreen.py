@@ -16,6 +16,7 @@ POSTS = Path(__file__).parents[1] / "posts"
 
 CONFIG = """\
 [account]
+handle = "GleiberMD"
 timezone = "America/New_York"
 
 [calendar]

@@ -31,7 +31,7 @@ def site():
 
 @pytest.fixture
 def config(tmp_path):
-    return parse_config('[fetch]\ntimeout = "2s"\n\n[feeds]\ninterval = "1h"\nbackoff_max = "6h"\n\n'
+    return parse_config('[account]\nhandle = "GleiberMD"\n[fetch]\ntimeout = "2s"\n\n[feeds]\ninterval = "1h"\nbackoff_max = "6h"\n\n'
                         '[quota]\ndaily = 0\nmonthly = 0\n', source=None, env={"SCHEDULER_HOME": str(tmp_path)})
 
 
@@ -304,7 +304,7 @@ def test_any_response_gives_entries_with_unique_keys_or_a_feed_error(body):
 def test_with_review_on_a_new_entry_becomes_drafts_awaiting_review_not_planned_posts(site, ledger, tmp_path, web):
     from scheduler import agenda, review
 
-    config = parse_config('[fetch]\ntimeout = "2s"\n\n[feeds]\ninterval = "1h"\n\n[review]\nrequired = true\n\n'
+    config = parse_config('[account]\nhandle = "GleiberMD"\n[fetch]\ntimeout = "2s"\n\n[feeds]\ninterval = "1h"\n\n[review]\nrequired = true\n\n'
                           '[calendar]\nslots = ["daily 09:00"]\n\n[quota]\ndaily = 0\nmonthly = 0\n',
                           source=None, env={"SCHEDULER_HOME": str(tmp_path)})
     blog = Blog(site)

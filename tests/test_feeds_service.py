@@ -21,6 +21,7 @@ pytestmark = pytest.mark.slow
 
 CONFIG = """\
 [account]
+handle = "GleiberMD"
 timezone = "America/New_York"
 
 [calendar]

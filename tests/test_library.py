@@ -19,7 +19,7 @@ NOW = datetime(2026, 1, 5, 12, tzinfo=UTC)
 
 def test_an_import_refused_part_way_writes_no_article(tmp_path):
     """Two articles in one import: when the ledger refuses the second, the first is not kept either."""
-    config = parse_config("[quota]\ndaily = 0\nmonthly = 0\n", source=None, env={"SCHEDULER_HOME": str(tmp_path)})
+    config = parse_config("[account]\nhandle = 'GleiberMD'\n[quota]\ndaily = 0\nmonthly = 0\n", source=None, env={"SCHEDULER_HOME": str(tmp_path)})
     store = Store.open(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
     folder = tmp_path / "articles"
     folder.mkdir()
@@ -37,7 +37,7 @@ def test_an_import_refused_part_way_writes_no_article(tmp_path):
 
 
 def test_an_attachment_that_is_not_an_image_is_refused_when_queued(tmp_path):
-    config = parse_config("", source=None, env={"SCHEDULER_HOME": str(tmp_path)})
+    config = parse_config("[account]\nhandle = 'GleiberMD'\n", source=None, env={"SCHEDULER_HOME": str(tmp_path)})
     store = Store.open(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
     fake = tmp_path / "photo.png"
     fake.write_text("not a picture")
@@ -58,6 +58,6 @@ ARTICLES = Path(__file__).parent / "data" / "articles"
     ],
 )
 def test_blog_tags_feed_hashtags_only_when_the_config_says_so(tmp_path, settings, expected):
-    config = parse_config(f"[compose]\n{settings}\n", source=None, env={"SCHEDULER_HOME": str(tmp_path)})
+    config = parse_config(f"[account]\nhandle = 'GleiberMD'\n[compose]\n{settings}\n", source=None, env={"SCHEDULER_HOME": str(tmp_path)})
     post = compose(config, [ARTICLES / "jekyll-post.md"])[0].posts[0]
     assert [word for word in post.text.split() if word.startswith("#")] == expected

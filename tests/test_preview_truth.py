@@ -29,6 +29,7 @@ COUNT = 30
 
 CONFIG = """\
 [account]
+handle = "GleiberMD"
 timezone = "America/New_York"
 
 [calendar]

@@ -10,6 +10,9 @@ from scheduler.queueing import add_text
 from scheduler.store import Store
 
 CONFIG = """
+[account]
+handle = "GleiberMD"
+
 [calendar]
 slots = []
 cron = ["* * * * *"]

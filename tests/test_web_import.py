@@ -181,7 +181,7 @@ class Run:
     def __init__(self, tmp: Path):
         self.tmp = tmp
         (tmp / "scheduler.toml").write_text(
-            '[account]\ntimezone = "America/New_York"\n\n[compose]\nhashtags_from = ["tags"]\n\n'
+            '[account]\nhandle = "GleiberMD"\ntimezone = "America/New_York"\n\n[compose]\nhashtags_from = ["tags"]\n\n'
             '[fetch]\ntimeout = "2s"\nmax_bytes = 200000\n',
             encoding="utf-8",
         )

@@ -97,7 +97,7 @@ async def preview(request: Request):
     raw = request.query_params.get("from")
     now = parse_when(raw, web.config.tz) if raw else web.clock()
     entries = await run_in_threadpool(agenda.upcoming, web.store, web.config, now, count=count)
-    return JSONResponse([views.entry_json(e, web.config.tz) for e in entries])
+    return JSONResponse(views.with_account(web.config, [views.entry_json(e, web.config.tz) for e in entries]))
 
 
 async def queue_list(request: Request):
@@ -109,7 +109,7 @@ async def queue_list(request: Request):
     posts = await run_in_threadpool(web.store.queue_page, web.config.account, offset=offset, limit=limit)
     planned = await run_in_threadpool(agenda.planned_times, web.store, web.config, web.clock(),
                                       count=offset + limit) if posts else {}
-    return JSONResponse(views.queue_json(posts, web.config, planned))
+    return JSONResponse(views.with_account(web.config, views.queue_json(posts, web.config, planned)))
 
 
 async def queue_add(request: Request):
@@ -229,14 +229,14 @@ async def history(request: Request):
     web = web_of(request)
     limit = int_param(request, "limit", 50, 1, 100000)
     records = await run_in_threadpool(web.store.history, web.config.account, limit=limit)
-    return JSONResponse([views.post_json(p, web.config) for p in records])
+    return JSONResponse(views.with_account(web.config, [views.post_json(p, web.config) for p in records]))
 
 
 async def status(request: Request):
-    from scheduler import health
+    from scheduler import health, views
 
     web = web_of(request)
-    return JSONResponse(await run_in_threadpool(health.status, web.store, web.config, web.clock()))
+    return JSONResponse(views.with_account(web.config, await run_in_threadpool(health.status, web.store, web.config, web.clock())))
 
 
 async def revision(request: Request):
