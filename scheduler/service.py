@@ -193,10 +193,12 @@ class Service:
                  config.calendar().describe(), lane.engine.publisher.name, lane.instance)
         if lane.engine.publisher.name == "outbox":
             from scheduler.health import destination
+            from scheduler.publisher.factory import NETWORK_NAMES
 
             why = destination(config)["why"] or "the outbox was chosen"
             log.warning("posts of %s go to the outbox file %s, NOT to %s (%s); set its credentials (README, "
-                        "Credentials) to publish", lane.name, lane.engine.publisher.path, config.network, why)
+                        "Credentials) to publish", lane.name, lane.engine.publisher.path,
+                        NETWORK_NAMES[config.network], why)
 
     def _stop(self) -> int:
         timeout = self.config["service"]["stop_timeout"].total_seconds()

@@ -276,7 +276,7 @@ def test_serve_until_empty_then_history_status_resolve(cli):
     result = cli.run("serve", "--until-empty", timeout=60)
     assert result.returncode == 0
     # Without credentials it says plainly, at start, that nothing goes to X.
-    assert f"posts go to the outbox file {cli.home / 'outbox.jsonl'}, NOT to X" in result.stderr
+    assert f"go to the outbox file {cli.home / 'outbox.jsonl'}, NOT to X" in result.stderr
 
     history = cli.json("history")
     assert len(history) == 5

@@ -136,9 +136,9 @@ def test_an_exercise_carries_its_steps_in_order(composed):
 def test_a_disclaimer_ends_every_post_within_the_limit(tmp_path, disclaimer):
     from scheduler.twitter_text_reference import reference_weighted_length
 
-    config = parse_config(f'[review]\ndisclaimer = "{disclaimer}"\n', source=None,
+    config = parse_config(f'[account]\nhandle = "tipbot"\n\n[review]\ndisclaimer = "{disclaimer}"\n', source=None,
                           env={"SCHEDULER_HOME": str(tmp_path)})
-    plain = parse_config("", source=None, env={"SCHEDULER_HOME": str(tmp_path)})
+    plain = parse_config('[account]\nhandle = "tipbot"\n', source=None, env={"SCHEDULER_HOME": str(tmp_path)})
     for name in ARTICLES:
         with_it = compose(config, [DATA / name])[0].posts
         without = compose(plain, [DATA / name])[0].posts
@@ -154,5 +154,5 @@ def test_a_disclaimer_too_long_for_a_post_is_refused_naming_it(tmp_path):
     from scheduler.errors import ConfigError
 
     with pytest.raises(ConfigError, match="disclaimer"):
-        parse_config(f'[review]\ndisclaimer = "{"Consult your doctor. " * 8}"\n', source=None,
+        parse_config(f'[account]\nhandle = "tipbot"\n\n[review]\ndisclaimer = "{"Consult your doctor. " * 8}"\n', source=None,
                      env={"SCHEDULER_HOME": str(tmp_path)})

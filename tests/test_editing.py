@@ -165,7 +165,7 @@ def test_front_matter_the_scheduler_does_not_use_is_kept_with_the_article(store,
     from scheduler.config import parse_config
     from scheduler.library import import_articles
 
-    config = parse_config("", source=None, env={"SCHEDULER_HOME": str(tmp_path)})
+    config = parse_config('[account]\nhandle = "tipbot"\n', source=None, env={"SCHEDULER_HOME": str(tmp_path)})
     source = Path(__file__).parent / "data" / "articles" / "jekyll-post.md"
     import_articles(store, config, [source], datetime(2026, 3, 15, tzinfo=UTC))
     [article] = store.articles(config.account)
