@@ -577,7 +577,10 @@ def web(ctx, host, port, log_json):
     from scheduler.web.server import serve_forever
 
     setup_logging(json_lines=log_json)
-    sys.exit(serve_forever(ctx.obj.config, host, port))
+    # Every account: pages and the API choose one per request (?account=NAME); --account only sets the default.
+    obj = ctx.obj
+    config = obj.root_config.for_account(obj.account_name) if obj.account_name else obj.root_config
+    sys.exit(serve_forever(config, host, port))
 
 
 @web.command("passwd")
