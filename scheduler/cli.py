@@ -54,7 +54,9 @@ class Context:
         if self._store is None:
             from scheduler.store import Store
 
-            self._store = Store.open(self.config.database_url)
+            # The ledger is every account's: opening it must not need an account chosen (`web token create`,
+            # `web passwd` and `import --to` run with several accounts and no default_account).
+            self._store = Store.open(self.root_config.database_url)
         return self._store
 
     def close(self) -> None:

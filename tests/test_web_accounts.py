@@ -262,3 +262,53 @@ def test_live_poller_keeps_the_account(two):
     fresh = client.get(f"/live?rev=-1&account=sky")
     assert account_of(BeautifulSoup(fresh.text, "html.parser").select_one("#live")["hx-get"]) == ["sky"]
     assert client.get(live).status_code == 204  # the sky account's revision stands
+
+
+@pytest.fixture
+def reviewed(tmp_path, monkeypatch):
+    env = Accounts(tmp_path, monkeypatch)
+    env.config_path.write_text(env.config_path.read_text() + "\n[review]\nrequired = true\n", encoding="utf-8")
+    from scheduler.config import load_config
+
+    env.config = load_config(str(env.config_path))
+    env.clinic, env.sky = env.config.for_account("clinic"), env.config.for_account("sky")
+    yield env
+    env.store.close()
+
+
+def review_status(env, config, post_id) -> str:
+    from scheduler import review
+
+    return review.item(env.store, config, post_id, env.now).status
+
+
+def test_review_decisions_and_reviewer_links_stay_with_their_account(reviewed):
+    from scheduler import review_link
+    from scheduler.content_hash import hash_of
+
+    env = reviewed
+    client = env.client()
+    html = page(client.get("/review?account=sky"))
+    shown = {box["value"] for box in html.select('input[type=checkbox][name=post]')}
+    assert shown == set(env.ids(env.sky))
+    chosen = env.ids(env.sky)[:2]
+    form = {"csrf": csrf_of(html.decode()), "action": "approve", "post": chosen,
+            **{f"hash-{i}": hash_of(env.store.get(i)) for i in chosen}}
+    done = client.post("/review?account=sky", data=form)
+    assert done.status_code == 303 and account_of(done.headers["location"]) == ["sky"]
+    assert [review_status(env, env.sky, i) for i in chosen] == ["approved", "approved"]
+    assert {review_status(env, env.clinic, i) for i in env.ids(env.clinic)} == {"awaiting review"}
+    # A clinic post cannot be decided from the sky account's page: refused, nothing decided.
+    other = env.ids(env.clinic)[0]
+    refused = client.post("/review?account=sky", data={**form, "post": [other], f"hash-{other}":
+                                                       hash_of(env.store.get(other))})
+    assert refused.status_code >= 400
+    assert review_status(env, env.clinic, other) == "awaiting review"
+    # A reviewer link opens its own account's review page, whatever the dashboard's default is.
+    link = review_link.create(env.store, env.sky, expires=__import__("datetime").timedelta(hours=1), who="me",
+                              now=env.now)
+    reviewer = client.get(f"/review/{link.token}")
+    assert reviewer.status_code == 200
+    on_page = {el.get("name", "")[len("hash-"):] for el in
+               BeautifulSoup(reviewer.text, "html.parser").select('input[name^="hash-"]')}
+    assert on_page == set(env.ids(env.sky)[2:])  # the sky posts still awaiting review, and no clinic post
