@@ -54,7 +54,9 @@ class Context:
         if self._store is None:
             from scheduler.store import Store
 
-            self._store = Store.open(self.config.database_url)
+            # The ledger is every account's: opening it must not need an account chosen (`web token create`,
+            # `web passwd` and `import --to` run with several accounts and no default_account).
+            self._store = Store.open(self.root_config.database_url)
         return self._store
 
     def close(self) -> None:
@@ -577,7 +579,10 @@ def web(ctx, host, port, log_json):
     from scheduler.web.server import serve_forever
 
     setup_logging(json_lines=log_json)
-    sys.exit(serve_forever(ctx.obj.config, host, port))
+    # Every account: pages and the API choose one per request (?account=NAME); --account only sets the default.
+    obj = ctx.obj
+    config = obj.root_config.for_account(obj.account_name) if obj.account_name else obj.root_config
+    sys.exit(serve_forever(config, host, port))
 
 
 @web.command("passwd")

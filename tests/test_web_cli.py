@@ -36,13 +36,13 @@ def call(port: int, path: str, token: str, *, method: str = "GET", body: dict | 
         return response.status, json.loads(response.read())
 
 
-def wait_for(port: int, token: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+def wait_for(port: int, token: str, proc: subprocess.Popen, timeout: float = 60, path: str = "/api/v1/revision") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"exited {proc.returncode}: {proc.stderr.read()}")
         try:
-            call(port, "/api/v1/revision", token)
+            call(port, path, token)
             return
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.2)
@@ -104,3 +104,30 @@ def test_serve_web_publishes_and_serves_in_one_process(cli):
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert f"dashboard on http://127.0.0.1:{port}/" in err
+
+
+def test_web_serves_every_account_and_takes_the_default_from_account(cli):
+    from tests.test_web_accounts import ACCOUNTS
+
+    cli.config.write_text(ACCOUNTS.format(default=""), encoding="utf-8")  # two accounts, no default_account
+    for name in ("clinic", "sky"):
+        cli.run("--account", name, "import", str(POSTS))
+    token = cli.run("web", "token", "create", "test").stdout.strip()
+    for args, default in [((), None), (("--account", "sky"), "sky")]:
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "scheduler", *args, "web", "--port", str(port)], env=cli.env,
+                                cwd=cli.tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for(port, token, proc, path="/api/v1/revision?account=clinic")
+            for name, network in [("clinic", "x"), ("sky", "bluesky")]:
+                rows = call(port, f"/api/v1/queue?account={name}", token)[1]
+                assert len(rows) == 5 and {(r["account"], r["network"]) for r in rows} == {(name, network)}
+            if default is None:
+                with pytest.raises(urllib.error.HTTPError) as refused:
+                    call(port, "/api/v1/queue", token)
+                assert refused.value.code == 400
+            else:
+                assert {r["account"] for r in call(port, "/api/v1/queue", token)[1]} == {default}
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=60)

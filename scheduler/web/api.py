@@ -27,7 +27,10 @@ class BadRequest(HTTPException):
 
 
 def web_of(request: Request):
-    return request.app.state.web
+    """The request's account's view of the dashboard (``?account=NAME``; scheduler.web.app)."""
+    from scheduler.web.app import account_web
+
+    return account_web(request)
 
 
 def parse_when(value: str, tz) -> datetime:
@@ -128,7 +131,7 @@ async def queue_add(request: Request):
         raise
     except QueueError as exc:
         raise BadRequest(str(exc), 422) from None
-    return JSONResponse(views.post_json(record, web.config), status_code=201)
+    return JSONResponse(views.with_account(web.config, views.post_json(record, web.config)), status_code=201)
 
 
 async def queue_get(request: Request):
@@ -136,7 +139,7 @@ async def queue_get(request: Request):
 
     web = web_of(request)
     post = await run_in_threadpool(own_post, web, request.path_params["post_id"])
-    return JSONResponse(views.post_json(post, web.config))
+    return JSONResponse(views.with_account(web.config, views.post_json(post, web.config)))
 
 
 async def queue_patch(request: Request):
@@ -164,7 +167,7 @@ async def queue_patch(request: Request):
     if "position" in body:
         await run_in_threadpool(lambda: actions.move(post_id, **_position(body["position"])))
     post = await run_in_threadpool(own_post, web, post_id)
-    return JSONResponse(views.post_json(post, web.config))
+    return JSONResponse(views.with_account(web.config, views.post_json(post, web.config)))
 
 
 def _position(value) -> dict:
@@ -184,7 +187,7 @@ async def queue_delete(request: Request):
     post_id = request.path_params["post_id"]
     await run_in_threadpool(own_post, web, post_id)
     await run_in_threadpool(web.actions(request).remove, post_id)
-    return JSONResponse(views.post_json(await run_in_threadpool(own_post, web, post_id), web.config))
+    return JSONResponse(views.with_account(web.config, views.post_json(await run_in_threadpool(own_post, web, post_id), web.config)))
 
 
 async def queue_restore(request: Request):
@@ -194,7 +197,7 @@ async def queue_restore(request: Request):
     post_id = request.path_params["post_id"]
     await run_in_threadpool(own_post, web, post_id)
     await run_in_threadpool(web.actions(request).restore, post_id)
-    return JSONResponse(views.post_json(await run_in_threadpool(own_post, web, post_id), web.config))
+    return JSONResponse(views.with_account(web.config, views.post_json(await run_in_threadpool(own_post, web, post_id), web.config)))
 
 
 async def pause(request: Request):
@@ -220,7 +223,7 @@ async def resolve(request: Request):
     await run_in_threadpool(own_post, web, post_id)
     await run_in_threadpool(lambda: web.actions(request).resolve(
         post_id, tweet_id=str(body.get("tweet_id") or "") or None, retry=bool(body.get("retry"))))
-    return JSONResponse(views.post_json(await run_in_threadpool(own_post, web, post_id), web.config))
+    return JSONResponse(views.with_account(web.config, views.post_json(await run_in_threadpool(own_post, web, post_id), web.config)))
 
 
 async def history(request: Request):

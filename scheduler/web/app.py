@@ -1,13 +1,21 @@
-"""The dashboard's application: one Starlette app over one ledger and one configuration."""
+"""The dashboard's application: one Starlette app over one ledger and one configuration of one or more accounts.
+
+Every page and API route works on one account: ``?account=NAME`` (a name or handle from ``[[accounts]]``),
+else the configuration's chosen account (the only one, ``default_account``, or ``scheduler --account NAME
+web``). With several accounts and none chosen, pages show the first and the API asks for ``?account=``, as
+the CLI asks for ``--account``. ``account_web(request)`` gives the handlers a ``Web`` whose ``config`` is that
+account's view (``Config.for_account``), so every read and every change stays within that account.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from scheduler.config import Config
+from scheduler.errors import ConfigError
 from scheduler.store import Store
 
 HERE = Path(__file__).parent
@@ -48,10 +56,74 @@ class Web:
 
         return open_session(self.store, username, self.clock())
 
+    @property
+    def several(self) -> bool:
+        """More than one account: pages show the switcher and every link names its account."""
+        return len(self.config.accounts) > 1
+
+    def for_account(self, name: str | None, *, api: bool) -> Web:
+        """This Web as account ``name`` sees it (None: the chosen account); ``AccountNotFound`` when unknown."""
+        root = self.config
+        known = ", ".join(a.name for a in root.accounts) or "none"
+        if name is None:
+            if root.selected is not None or not root.accounts:
+                return self
+            if api:
+                raise AccountNotFound(400, f"{len(root.accounts)} accounts are configured ({known}): add "
+                                           f"?account=NAME to the request (or set default_account in scheduler.toml)")
+            return replace(self, config=root.for_account(root.accounts[0].name))
+        try:
+            account = root.account_named(name)
+        except ConfigError:
+            raise AccountNotFound(404, f"no account named {name!r}; this dashboard's accounts: {known} "
+                                       f"(use ?account=NAME)") from None
+        if root.selected is account:
+            return self
+        return replace(self, config=root.for_account(account.name))
+
     def actions(self, request):
         from scheduler.web.actions import Actions
 
         return Actions(self.store, self.config, request.state.principal.actor, self.clock)
+
+
+class AccountNotFound(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def account_web(request) -> Web:
+    """The request's ``Web`` for its account (``?account=``), resolved once per request."""
+    from starlette.exceptions import HTTPException
+
+    state = request.scope.setdefault("state", {})
+    if "account_web" not in state:
+        web: Web = request.app.state.web
+        name = request.query_params.get("account") or None
+        try:
+            state["account_web"] = web.for_account(name, api=request.url.path.startswith("/api/"))
+        except AccountNotFound as exc:
+            raise HTTPException(exc.status, exc.message) from None
+    return state["account_web"]
+
+
+def account_link(request, path: str) -> str:
+    """``path`` on this site for the request's account: with several accounts it names the account, so a
+    choice made with the switcher holds while navigating. Call after ``account_web`` has succeeded."""
+    web = account_web(request)
+    return with_account_query(path, web.config.account_name if web.several else None)
+
+
+def with_account_query(path: str, account: str | None) -> str:
+    if not account:
+        return path
+    from urllib.parse import quote
+
+    path, hash_, fragment = path.partition("#")
+    sep = "&" if "?" in path else "?"
+    return f"{path}{sep}account={quote(account, safe='')}{hash_}{fragment}"
 
 
 def create_app(config: Config, store: Store, *, local_only: bool = True,

@@ -113,7 +113,7 @@ def spec() -> dict:
             (422, "a text X would refuse (empty, too long)")]
     }
     limit = {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 50, "minimum": 1}}
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": {
             "title": "tip-scheduler API",
@@ -212,3 +212,9 @@ def spec() -> dict:
                                "parameters": [limit], "responses": {"200": _ok({"type": "array"}), **ERRORS}}},
         },
     }
+    account = {"name": "account", "in": "query", "schema": {"type": "string"},
+               "description": "the account (a name from [[accounts]], or its handle); default: default_account or "
+                              "the only one. Unknown: 404 listing the accounts; several and none chosen: 400"}
+    for item in document["paths"].values():
+        item["parameters"] = [account, *item.get("parameters", [])]
+    return document

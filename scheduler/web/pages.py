@@ -34,20 +34,43 @@ def _env():
 
 
 def _page_context(request: Request) -> dict:
-    web = request.app.state.web
+    from starlette.exceptions import HTTPException
+
+    from scheduler.web.app import with_account_query
+
+    root = request.app.state.web
+    try:
+        web = web_of(request)
+    except HTTPException:  # an unknown ?account= : its error page has no account, and offers the known ones
+        web = None
     principal = request.scope.get("state", {}).get("principal")
+    chosen = web.config.account_name if web is not None and web.several else None
     return {
         "request": request,
-        "handle": web.config.handle,
-        "zone": web.config.tz.key,
+        "handle": web.config.handle if web is not None else "",
+        "network": web.config.network if web is not None else "",
+        "zone": web.config.tz.key if web is not None else "",
         "csrf": principal.csrf if principal and principal.csrf else "",
         "actor": principal.actor if principal else None,
-        "revision": web.store.revision(web.config.account),
+        "revision": web.store.revision(web.config.account) if web is not None else 0,
         "error": None,
         "notice": None,
         "path": request.url.path,
         "live_url": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        # With several accounts: the switcher, and every link and form on the page names the chosen account.
+        "accounts": root.config.accounts if root.several else (),
+        "account_name": chosen or "",
+        "section": _section(request.url.path),
+        "q": with_account_query("", chosen),  # "?account=NAME" to end a site path with, or ""
+        "qa": with_account_query("?", chosen)[1:],  # "&account=NAME" after a path's own query, or ""
     }
+
+
+def _section(path: str) -> str:
+    """Where the account switcher goes: the same page for the other account (a post or an article is the
+    chosen account's own, so its list)."""
+    first = path.strip("/").split("/")[0]
+    return f"/{first}" if first in ("calendar", "queue", "articles", "review", "history", "status") else "/calendar"
 
 
 def render_sync(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
@@ -69,7 +92,10 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
 
 
 def web_of(request: Request):
-    return request.app.state.web
+    """The request's account's view of the dashboard (``?account=NAME``; scheduler.web.app)."""
+    from scheduler.web.app import account_web
+
+    return account_web(request)
 
 
 async def _form(request: Request) -> dict:
@@ -77,7 +103,12 @@ async def _form(request: Request) -> dict:
         return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
-def _back(to: str) -> RedirectResponse:
+def _back(to: str, request: Request | None = None) -> RedirectResponse:
+    """A 303 to ``to``; with ``request``, to ``to`` for the request's account."""
+    if request is not None:
+        from scheduler.web.app import account_link
+
+        to = account_link(request, to)
     return RedirectResponse(to, status_code=303)
 
 
@@ -218,7 +249,7 @@ async def _queue_change(request: Request, change, *, back: str = "/queue"):
         return await queue(request, error=str(exc), status=domain_status(exc))
     if request.headers.get("hx-request"):
         return Response(status_code=204, headers={"HX-Trigger": "ledger-changed"})
-    return _back(back)
+    return _back(back, request)
 
 
 def _when(web, value: str):
@@ -246,7 +277,7 @@ async def queue_add(request: Request):
         from scheduler.web.api import domain_status
 
         return await queue(request, error=str(exc), status=domain_status(exc), form=form)
-    return _back("/queue")
+    return _back("/queue", request)
 
 
 async def queue_move(request: Request):
@@ -301,14 +332,16 @@ async def queue_resume(request: Request):
 
 
 async def count(request: Request):
-    """The live weighted-length counter: X's count of the text as typed (the CLI's own counter)."""
-    from scheduler.tweet_length import MAX_WEIGHTED_LENGTH, weighted_length
+    """The live length counter: the text as the account's network counts it (the CLI's own rule)."""
+    from scheduler.post_length import rule_for
 
+    web = web_of(request)
     form = await _form(request)
     text = form.get("text", "").strip()
-    length = weighted_length(text)
-    return await render(request, "_count.html", length=length, limit=MAX_WEIGHTED_LENGTH,
-                        over=length > MAX_WEIGHTED_LENGTH)
+    rule = await run_in_threadpool(rule_for, web.config)
+    length = rule.measure(text)
+    over = not rule.fits(text) and bool(text)
+    return await render(request, "_count.html", length=length, limit=rule.limit, over=over)
 
 
 async def media(request: Request):
@@ -349,7 +382,7 @@ async def articles_upload(request: Request):
     except SchedulerError as exc:
         return await articles(request, error=str(exc), status=domain_status(exc))
     first = results[0]
-    return _back(f"/articles/{first.article.key}")
+    return _back(f"/articles/{first.article.key}", request)
 
 
 def _article_detail(web, key: str):
@@ -417,7 +450,7 @@ async def resolve(request: Request):
             post_id, tweet_id=form.get("tweet_id", "").strip() or None, retry=form.get("retry") == "1"))
     except SchedulerError as exc:
         return await history(request, error=str(exc), status=domain_status(exc))
-    return _back("/history")
+    return _back("/history", request)
 
 
 async def status_page(request: Request):
@@ -431,16 +464,19 @@ async def status_page(request: Request):
 async def live(request: Request):
     """Polled by every page: 204 while the ledger's revision stands, else a new poller and a
     ``ledger-changed`` event that makes the page's live region reload itself."""
+    from scheduler.web.app import with_account_query
+
     web = web_of(request)
     current = await run_in_threadpool(web.store.revision, web.config.account)
     if request.query_params.get("rev") == str(current):
         return Response(status_code=204)
-    return HTMLResponse(_env().get_template("_live.html").render(revision=current),
+    qa = with_account_query("?", web.config.account_name if web.several else None)[1:]
+    return HTMLResponse(_env().get_template("_live.html").render(revision=current, qa=qa),
                         headers={"HX-Trigger": "ledger-changed"})
 
 
 async def home(request: Request):
-    return _back("/calendar")
+    return _back("/calendar", request)
 
 
 def routes() -> list:

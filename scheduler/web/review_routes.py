@@ -26,7 +26,10 @@ LOG_SHOWN = 50
 
 
 def web_of(request: Request):
-    return request.app.state.web
+    """The request's account's view of the dashboard (``?account=NAME``; scheduler.web.app)."""
+    from scheduler.web.app import account_web
+
+    return account_web(request)
 
 
 # -- the reviewer link ------------------------------------------------------------------------------
@@ -35,7 +38,7 @@ async def link_page(request: Request):
     """GET shows the waiting posts as cards; POST records every decision at once and spends the link."""
     from scheduler import review_page
 
-    web = web_of(request)
+    web = await run_in_threadpool(_link_web, request)
     form: dict[str, str] = {}
     if request.method == "POST":
         body = bytearray()
@@ -48,6 +51,18 @@ async def link_page(request: Request):
     answer = await run_in_threadpool(review_page.handle, web.store, web.config, request.path_params["token"],
                                      request.method, form, web.clock())
     return Response(answer.body, answer.status, headers=answer.headers)
+
+
+def _link_web(request: Request):
+    """The account a reviewer link was made for (the link names it in the ledger; its signature is checked
+    against that account), whatever ``?account=`` says: the link is its own credential."""
+    web = request.app.state.web
+    record = web.store.link(str(request.path_params["token"]).split(".")[0])
+    if record is not None:
+        for account in web.config.accounts:
+            if account.handle is not None and account.key == record.account:
+                return web.for_account(account.name, api=False)
+    return web if web.config.selected is not None else web.for_account(None, api=False)
 
 
 # -- the Review page ----------------------------------------------------------------------------------
@@ -107,7 +122,9 @@ async def review_decide(request: Request):
             done = f"changes_requested={len(outcome.decided)}"
     except SchedulerError as exc:
         return await review_page(request, error=str(exc), status=domain_status(exc))
-    return RedirectResponse(f"/review?{done}", status_code=303)
+    from scheduler.web.app import account_link
+
+    return RedirectResponse(account_link(request, f"/review?{done}"), status_code=303)
 
 
 # -- /api/v1/review -------------------------------------------------------------------------------------

@@ -8,6 +8,12 @@
     return meta ? meta.getAttribute("content") : "";
   }
 
+  function accountQuery() {  // with several accounts, the page's account: every request names it
+    var meta = document.querySelector('meta[name="account"]');
+    var name = meta ? meta.getAttribute("content") : "";
+    return name ? "?account=" + encodeURIComponent(name) : "";
+  }
+
   function announce(text) {
     var box = document.getElementById("messages");
     if (!box) return;
@@ -21,7 +27,7 @@
 
   function move(postId, where) {
     var body = new URLSearchParams(where);
-    return fetch("/queue/" + encodeURIComponent(postId) + "/move", {
+    return fetch("/queue/" + encodeURIComponent(postId) + "/move" + accountQuery(), {
       method: "POST",
       headers: {"X-CSRF-Token": csrf(), "HX-Request": "true", "Content-Type": "application/x-www-form-urlencoded"},
       body: body.toString(),
