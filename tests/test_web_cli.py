@@ -131,3 +131,4 @@ def test_web_serves_every_account_and_takes_the_default_from_account(cli):
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.communicate(timeout=60)
+        assert proc.returncode == 0  # stopped as a service manager expects

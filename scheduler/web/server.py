@@ -63,7 +63,12 @@ def describe(store: Store, host: str, port: int) -> str:
 
 
 def serve_forever(config: Config, host: str, port: int) -> int:
-    """`scheduler web`: the dashboard alone, in the foreground, until SIGINT/SIGTERM."""
+    """`scheduler web`: the dashboard alone, in the foreground, until SIGINT/SIGTERM (then exit 0)."""
+    from scheduler.signals import Signals
+
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again once its own handlers are gone: with
+    # the default handler in place the process would die of it (exit -15). Ours takes it, and we exit 0.
+    Signals().install()
     store = Store.open(config.database_url)
     try:
         server = make_server(config, store, host, port)
