@@ -250,7 +250,7 @@ class PublishingEngine:
             except LostClaim:
                 continue
             log.warning("recovered post %s left sending by %s%s", post.post_id, post.claimed_by,
-                        " (a call may have reached X: it will be looked up first)" if in_flight else "")
+                        " (a call may have reached the network: it will be looked up first)" if in_flight else "")
             recovered.append(post.post_id)
         return recovered
 

@@ -289,6 +289,7 @@ class _State:
     fault_rate_kinds: tuple[str, ...] = ()
     fault_rate_endpoints: tuple[str, ...] = ("tweets",)
     fault_rate_seconds: float = 0.0
+    fault_rate_reset_in: float = 900.0
     rng: random.Random = field(default_factory=random.Random)
     read_lag_s: float = 0.0
     reads_billed: int = 0  # posts returned by reads, in all
@@ -445,8 +446,10 @@ class StandinX:
         seed: int | None = None,
         endpoints: list[str] | tuple[str, ...] = ("tweets",),
         seconds: float = 0.0,
+        reset_in: float = 900.0,
     ) -> None:
-        """Each request to ``endpoints`` fails with probability ``p``, with a kind drawn from ``kinds``."""
+        """Each request to ``endpoints`` fails with probability ``p``, with a kind drawn from ``kinds``; a drawn
+        ``slow`` sleeps ``seconds``, a drawn ``rate_limited`` says the window resets ``reset_in`` from then."""
         unknown = [k for k in kinds if k not in FAULT_KINDS]
         if unknown or not 0.0 <= p <= 1.0:
             raise ValueError(f"bad fault rate {p!r} or kinds {unknown}")
@@ -456,6 +459,7 @@ class StandinX:
             self._state.fault_rate_endpoints = tuple(endpoints)
             self._state.rng = random.Random(seed)
             self._state.fault_rate_seconds = min(float(seconds), MAX_SLEEP_S)
+            self._state.fault_rate_reset_in = float(reset_in)
 
     def _next_fault(self, endpoint: str) -> Fault | None:
         with self._lock:
@@ -464,7 +468,8 @@ class StandinX:
                 return queue.popleft()
             st = self._state
             if st.fault_rate and endpoint in st.fault_rate_endpoints and st.rng.random() < st.fault_rate:
-                return Fault(st.rng.choice(st.fault_rate_kinds), seconds=st.fault_rate_seconds)
+                return Fault(st.rng.choice(st.fault_rate_kinds), seconds=st.fault_rate_seconds,
+                             reset_in=st.fault_rate_reset_in)
             return None
 
     # -- inspection --------------------------------------------------------------------------------
@@ -802,7 +807,8 @@ class StandinX:
                             seconds=float(args.get("seconds", 0)), reset_in=float(args.get("reset_in", 900)))
             elif action == "fault_rate" and req.method == "POST":
                 self.set_fault_rate(float(args["p"]), args.get("kinds", DEFAULT_RANDOM_KINDS), args.get("seed"),
-                                    args.get("endpoints", ("tweets",)), float(args.get("seconds", 0)))
+                                    args.get("endpoints", ("tweets",)), float(args.get("seconds", 0)),
+                                    float(args.get("reset_in", 900)))
             elif action == "latency" and req.method == "POST":
                 self.set_latency(float(args["ms"]))
             elif action == "read_access" and req.method == "POST":

@@ -58,10 +58,10 @@ credentials_file = "masto.secret"
 
 
 class Three:
-    def __init__(self, tmp: Path, x: StandinX, bsky: StandinBluesky, masto: StandinMastodon):
+    def __init__(self, tmp: Path, x: StandinX, bsky: StandinBluesky, masto: StandinMastodon, config: str = CONFIG):
         self.tmp, self.x, self.bsky, self.masto = tmp, x, bsky, masto
         self.config = tmp / "scheduler.toml"
-        self.config.write_text(CONFIG.format(
+        self.config.write_text(config.format(
             x_handle=x.default_account.username, x_url=x.url, bsky_handle=bsky.default_account.handle,
             bsky_url=bsky.url, masto_handle=masto.default_account.username, masto_url=masto.url), encoding="utf-8")
         secret = tmp / "masto.secret"

@@ -8,6 +8,7 @@ connections, a process killed mid-call) and check that exactly one post exists a
 from __future__ import annotations
 
 import random
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -166,6 +167,21 @@ def test_an_injected_429_uses_its_ratelimit_reset_header(sqlite_store, bluesky_p
     engine_for(sqlite_store, bluesky_publisher, fake_clock).publish("p", None)
     wait = sqlite_store.get("p").next_attempt_at - fake_clock()
     assert timedelta(seconds=115) <= wait <= timedelta(seconds=122)
+
+
+def test_random_faults_carry_their_reset_time_and_their_slowness(sqlite_store, bluesky_publisher, bluesky_standin,
+                                                                 fake_clock):
+    # A soak draws its faults at random: its 429s must reset soon and its slow replies be slow.
+    sqlite_store.add_post(ACCOUNT, new_post("p", TEXT), fake_clock())
+    bluesky_standin.set_fault_rate(1.0, kinds=["rate_limited"], seed=1, reset_in=120)
+    engine_for(sqlite_store, bluesky_publisher, fake_clock).publish("p", None)
+    wait = sqlite_store.get("p").next_attempt_at - fake_clock()
+    assert timedelta(seconds=115) <= wait <= timedelta(seconds=122)
+    bluesky_standin.set_fault_rate(1.0, kinds=["slow"], seed=1, seconds=0.5)
+    started = time.monotonic()
+    bluesky_publisher.create_post("slow but made", key=bluesky_publisher.new_key(fake_clock()))
+    assert time.monotonic() - started >= 0.5
+    assert [p["text"] for p in bluesky_standin.posts()] == ["slow but made"]
 
 
 def test_a_thread_replies_with_root_and_parent_references(sqlite_store, bluesky_publisher, bluesky_standin,

@@ -5,8 +5,9 @@ supply their routes, their error bodies and their rate-limit headers. The faults
 the X stand-in (``scheduler.standin``), so a test or a soak run steers every network alike:
 
 - ``inject(endpoint, kind, times=1, seconds=0, reset_in=900)`` answers the next requests to an endpoint with a
-  fault; ``set_fault_rate(p, kinds, seed, endpoints)`` draws faults at random; ``set_latency(ms)`` delays every
-  request.
+  fault; ``set_fault_rate(p, kinds, seed, endpoints, seconds, reset_in)`` draws faults at random (each drawn
+  ``slow`` sleeps ``seconds``, each drawn ``rate_limited`` resets ``reset_in`` from then); ``set_latency(ms)``
+  delays every request.
 - Kinds: the network's 401 (``unauthorized``), its 429 with its rate-limit headers (``rate_limited``), 500, 502,
   503 and 504 before any work (``server_error``, ``bad_gateway``, ``unavailable``, ``gateway_timeout``), a slow
   reply (``slow``, then the work is done), a connection closed unanswered before the work (``drop``), and the
@@ -136,6 +137,8 @@ class StandinServer:
         self._fault_rate = 0.0
         self._fault_rate_kinds: tuple[str, ...] = ()
         self._fault_rate_endpoints: tuple[str, ...] = ()
+        self._fault_rate_seconds = 0.0
+        self._fault_rate_reset_in = 900.0
         self._rng = random.Random()
 
     @property
@@ -190,8 +193,10 @@ class StandinServer:
             self._faults.setdefault(endpoint, deque()).extend([fault] * times)
 
     def set_fault_rate(self, p: float, kinds: tuple[str, ...] | list[str] = DEFAULT_RANDOM_KINDS,
-                       seed: int | None = None, endpoints: tuple[str, ...] | list[str] | None = None) -> None:
-        """Each request to ``endpoints`` (default: the ones that create) fails with probability ``p``."""
+                       seed: int | None = None, endpoints: tuple[str, ...] | list[str] | None = None,
+                       seconds: float = 0.0, reset_in: float = 900.0) -> None:
+        """Each request to ``endpoints`` (default: the ones that create) fails with probability ``p``; a drawn
+        ``slow`` sleeps ``seconds``, a drawn ``rate_limited`` says the window resets ``reset_in`` from then."""
         unknown = [k for k in kinds if k not in self.fault_kinds]
         if unknown or not 0.0 <= p <= 1.0:
             raise ValueError(f"bad fault rate {p!r} or kinds {unknown}")
@@ -199,6 +204,8 @@ class StandinServer:
             self._fault_rate = p
             self._fault_rate_kinds = tuple(kinds)
             self._fault_rate_endpoints = tuple(endpoints or self.WRITE_ENDPOINTS)
+            self._fault_rate_seconds = min(float(seconds), MAX_SLEEP_S)
+            self._fault_rate_reset_in = float(reset_in)
             self._rng = random.Random(seed)
 
     def clear_faults(self) -> None:
@@ -216,7 +223,8 @@ class StandinServer:
             if queue:
                 return queue.popleft()
             if self._fault_rate and endpoint in self._fault_rate_endpoints and self._rng.random() < self._fault_rate:
-                return Fault(self._rng.choice(self._fault_rate_kinds))
+                return Fault(self._rng.choice(self._fault_rate_kinds), seconds=self._fault_rate_seconds,
+                             reset_in=self._fault_rate_reset_in)
             return None
 
     # -- inspection --------------------------------------------------------------------------------
@@ -284,7 +292,8 @@ class StandinServer:
                             seconds=float(args.get("seconds", 0)), reset_in=float(args.get("reset_in", 900)))
             elif action == "fault_rate" and req.method == "POST":
                 self.set_fault_rate(float(args["p"]), args.get("kinds", DEFAULT_RANDOM_KINDS), args.get("seed"),
-                                    args.get("endpoints"))
+                                    args.get("endpoints"), float(args.get("seconds", 0)),
+                                    float(args.get("reset_in", 900)))
             elif action == "latency" and req.method == "POST":
                 self.set_latency(float(args["ms"]))
             elif action == "reset" and req.method == "POST":
