@@ -132,18 +132,20 @@ def test_three_accounts_survive_random_faults_and_repeated_sigkills(three):
         assert proc.returncode == -signal.SIGKILL, f"service {n} exited by itself: {proc.returncode}"
     before_final = {name: len(rows) for name, rows in on_network(three).items()}
 
-    for standin in (three.x, three.bsky, three.masto):
-        standin.clear_faults()
+    # The last service runs under the same faults until everything is out: each stand-in's seeded draws
+    # then certainly meet every network's creates, however far the killed services got.
     final = three.serve("final")
-    three.wait(lambda: all(len(on_network(three)[n]) >= len(posts[n]) for n in ACCOUNTS), timeout=90)
+    three.wait(lambda: all(len(on_network(three)[n]) >= len(posts[n]) for n in ACCOUNTS), timeout=180)
     # Nothing is pending in the ledger any more, and no late second copy turns up.
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while any(row["state"] != "sent" for name in ACCOUNTS for row in ledger(three, name)):
         assert time.monotonic() < deadline, {n: [(r["state"], r["text"]) for r in ledger(three, n)] for n in ACCOUNTS}
         time.sleep(0.5)
     time.sleep(2)
     final.send_signal(signal.SIGTERM)
     final.wait(15)
+    for standin in (three.x, three.bsky, three.masto):
+        standin.clear_faults()
 
     timelines = on_network(three)
     for name in ACCOUNTS:
