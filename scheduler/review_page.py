@@ -94,7 +94,7 @@ class Response:
 
 def handle(store: Store, config: Config, token: str, method: str, form: Mapping[str, str], now: datetime) -> Response:
     """``GET``: the waiting posts as cards. ``POST``: record the decisions and spend the link."""
-    from scheduler import review, review_link
+    from scheduler import review_link
 
     try:
         link = review_link.verify(store, config, token, now)
@@ -121,7 +121,6 @@ def _page(store, config, link, now, *, status: int = 200, error: str | None = No
 
 def _decide(store: Store, config: Config, link, form: Mapping[str, str], now: datetime) -> str:
     from scheduler import notices, review
-    from scheduler.store_review import Decision
 
     name = (form.get("reviewer") or "").strip()[:80]
     who = f"{name or 'reviewer'} (link {link.link_id})"

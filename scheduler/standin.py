@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import functools
 import hashlib
 import hmac
 import html
@@ -59,7 +58,6 @@ import os
 import random
 import re
 import secrets
-import signal
 import socket
 import string
 import struct
@@ -67,7 +65,6 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.parser import BytesParser
@@ -1170,31 +1167,23 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def main(argv: list[str] | None = None) -> int:
+    from scheduler.publisher.standin_http import serve_until_signalled
+
     parser = argparse.ArgumentParser(prog="python -m scheduler.standin", description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every API request")
     parser.add_argument("--username", default="tipbot")
     args = parser.parse_args(argv)
     standin = StandinX(port=args.port, username=args.username, latency_ms=args.latency_ms)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    url = standin.start()
     # The credentials are the stand-in's own fixed fakes, printed so a demo can use them.
     account = standin.default_account
-    print(url, flush=True)
-    print(f"SCHEDULER_X_API_URL={url}", flush=True)
-    print(f"X_API_KEY={standin.consumer_key}", flush=True)
-    print(f"X_API_SECRET={standin.consumer_secret}", flush=True)
-    print(f"X_ACCESS_TOKEN={account.access_token}", flush=True)
-    print(f"X_ACCESS_TOKEN_SECRET={account.access_token_secret}", flush=True)
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        standin.stop()
-    return 0
-
+    return serve_until_signalled(standin, lambda url: {
+        "SCHEDULER_X_API_URL": url,
+        "X_API_KEY": standin.consumer_key,
+        "X_API_SECRET": standin.consumer_secret,
+        "X_ACCESS_TOKEN": account.access_token,
+        "X_ACCESS_TOKEN_SECRET": account.access_token_secret,
+    })
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -259,7 +259,7 @@ def test_live_poller_keeps_the_account(two):
     html = page(client.get("/status?account=sky"))
     live = html.select_one("#live")["hx-get"]
     assert account_of(live) == ["sky"]
-    fresh = client.get(f"/live?rev=-1&account=sky")
+    fresh = client.get("/live?rev=-1&account=sky")
     assert account_of(BeautifulSoup(fresh.text, "html.parser").select_one("#live")["hx-get"]) == ["sky"]
     assert client.get(live).status_code == 204  # the sky account's revision stands
 

@@ -14,7 +14,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from scheduler.config import load_config
-from tests.helpers_web import REPO, TIP_IDS, WebEnv, csrf_of
+from tests.helpers_web import REPO, TIP_IDS, WebEnv
 from tests.test_web_api import cli_json
 from tests.test_web_pages import calendar_cards, preview_between, soup
 

@@ -43,15 +43,13 @@ import hashlib
 import json
 import re
 import secrets
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from scheduler.publisher.standin_http import GATEWAY_STATUS, Fault, Reply, Request, StandinServer
+from scheduler.publisher.standin_http import GATEWAY_STATUS, Fault, Reply, Request, StandinServer, serve_until_signalled
 
 POST = "app.bsky.feed.post"
 MAX_GRAPHEMES = 300
@@ -539,22 +537,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--handle", default="tipbot.bsky.social")
     args = parser.parse_args(argv)
     standin = StandinBluesky(port=args.port, handle=args.handle, latency_ms=args.latency_ms)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    url = standin.start()
-    print(url, flush=True)
     # The stand-in's own fixed fake credentials, printed so a demo can use them.
-    print(f"BLUESKY_SERVICE_URL={url}", flush=True)
-    print(f"BLUESKY_HANDLE={standin.default_account.handle}", flush=True)
-    print(f"BLUESKY_APP_PASSWORD={standin.default_account.password}", flush=True)
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        standin.stop()
-    return 0
-
+    return serve_until_signalled(standin, lambda url: {
+        "BLUESKY_SERVICE_URL": url,
+        "BLUESKY_HANDLE": standin.default_account.handle,
+        "BLUESKY_APP_PASSWORD": standin.default_account.password,
+    })
 
 if __name__ == "__main__":
     sys.exit(main())

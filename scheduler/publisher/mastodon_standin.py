@@ -40,16 +40,22 @@ import html
 import itertools
 import re
 import secrets
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlencode
 
-from scheduler.publisher.standin_http import GATEWAY_STATUS, Fault, Reply, Request, StandinServer, multipart_fields
+from scheduler.publisher.standin_http import (
+    GATEWAY_STATUS,
+    Fault,
+    Reply,
+    Request,
+    StandinServer,
+    multipart_fields,
+    serve_until_signalled,
+)
 
 MAX_MEDIA = 4
 IMAGE_SIZE_LIMIT = 16 * 1024 * 1024
@@ -502,21 +508,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     standin = StandinMastodon(port=args.port, username=args.username, max_characters=args.max_characters,
                               latency_ms=args.latency_ms)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    url = standin.start()
-    print(url, flush=True)
     # The stand-in's own fake token, printed so a demo can use it.
-    print(f"MASTODON_INSTANCE_URL={url}", flush=True)
-    print(f"MASTODON_ACCESS_TOKEN={standin.token}", flush=True)
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        standin.stop()
-    return 0
-
+    return serve_until_signalled(standin, lambda url: {"MASTODON_INSTANCE_URL": url,
+                                                       "MASTODON_ACCESS_TOKEN": standin.token})
 
 if __name__ == "__main__":
     sys.exit(main())

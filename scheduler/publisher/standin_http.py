@@ -337,6 +337,26 @@ class StandinServer:
         return self.fault_reply(Fault(fault.kind[len("create_then_"):]), endpoint)
 
 
+def serve_until_signalled(standin, settings) -> int:
+    """``python -m`` for a stand-in: start it, print its URL and then ``settings(url)`` (the fake credentials a
+    demo needs, as ``NAME=value`` lines), and serve until SIGTERM or SIGINT."""
+    import signal
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    url = standin.start()
+    print(url, flush=True)
+    for name, value in settings(url).items():
+        print(f"{name}={value}", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        standin.stop()
+    return 0
+
+
 def multipart_fields(content_type: str, body: bytes) -> dict[str, bytes]:
     """Form fields of a multipart/form-data body (the stdlib email parser does the MIME work)."""
     message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
