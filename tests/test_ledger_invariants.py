@@ -240,3 +240,16 @@ def test_a_new_ledger_and_a_migrated_one_have_the_same_schema(tmp_path):
                 "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"))
 
     assert schema(tmp_path / "fresh.sqlite3") == schema(tmp_path / "old.sqlite3")
+
+
+def test_a_post_that_may_be_live_cannot_be_removed_and_stays_as_it_was(store):
+    from scheduler.errors import QueueError
+
+    store.add_post(ACCOUNT, new_post("p"), T0)
+    assert store.claim("p", "i", T0, T0)
+    store.set_uncertain("p", "i", True, T0)
+    store.mark_retrying("p", "i", T0 + timedelta(seconds=30), T0, error="lost", status=None, count_attempt=True)
+    with pytest.raises(QueueError, match="may be live"):
+        store.remove(ACCOUNT, "p", T0)
+    post = store.get("p")
+    assert (post.state, post.uncertain) == (PostState.RETRYING, True)
