@@ -54,28 +54,20 @@ import hmac
 import html
 import itertools
 import json
-import os
-import random
 import re
 import secrets
-import socket
 import string
-import struct
 import sys
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from email.parser import BytesParser
-from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode
 
 from oauthlib.oauth1.rfc5849 import signature as oauth1_signature
 from oauthlib.oauth1.rfc5849.utils import escape, parse_authorization_header, unescape
 
+from scheduler.publisher.standin_http import Fault, Reply, Request, StandinServer, multipart_fields
 from scheduler.tweet_length import url_spans
 
 # The URLs a client may have signed its OAuth 1.0a request for: the transport adapter rewrites
@@ -83,7 +75,6 @@ from scheduler.tweet_length import url_spans
 SIGNED_HOSTS = ("https://api.twitter.com", "https://api.x.com")
 TWITTER_EPOCH_MS = 1288834974657
 MAX_TEXT_LENGTH = 280
-MAX_SLEEP_S = 60.0  # no fault or latency may hold a request thread longer than this
 PROBLEMS = "https://api.twitter.com/2/problems/"
 
 # X wraps every link in https://t.co/ + 10 letters and digits: 23 characters, the weight twitter-text gives a link.
@@ -130,13 +121,6 @@ FAULT_KINDS = (
     "drop",  # close the connection unanswered without doing anything
     "echo_request",  # 400 whose detail echoes the request's Authorization, as a misconfigured proxy may
 )
-# The gateway errors that may come back after the work was done, by the fault kind that produces them.
-_AFTER_WORK_STATUS = {
-    "create_then_bad_gateway": "bad_gateway",
-    "create_then_unavailable": "unavailable",
-    "create_then_gateway_timeout": "gateway_timeout",
-}
-
 _ERROR_BODIES: dict[str, tuple[int, dict[str, Any]]] = {
     "unauthorized": (401, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}),
     "permission": (
@@ -243,13 +227,6 @@ class Post:
 
 
 @dataclass
-class Fault:
-    kind: str
-    seconds: float = 0.0  # for "slow"
-    reset_in: float = 900.0  # for rate limits: x-rate-limit-reset = now + reset_in
-
-
-@dataclass
 class _OAuth2Grant:
     """What an authorization code or a token stands for."""
 
@@ -262,14 +239,6 @@ class _OAuth2Grant:
 
 
 @dataclass
-class _RequestLogEntry:
-    method: str
-    path: str
-    endpoint: str | None
-    status: int | None  # None: the connection was dropped
-
-
-@dataclass
 class _State:
     accounts: dict[str, Account] = field(default_factory=dict)  # by username
     posts: list[Post] = field(default_factory=list)  # creation order
@@ -278,23 +247,19 @@ class _State:
     access_tokens: dict[str, _OAuth2Grant] = field(default_factory=dict)
     refresh_tokens: dict[str, _OAuth2Grant] = field(default_factory=dict)
     spent_refresh_tokens: set[str] = field(default_factory=set)
-    faults: dict[str, deque[Fault]] = field(default_factory=dict)
-    log: list[_RequestLogEntry] = field(default_factory=list)
-    latency_ms: float = 0.0
     read_access: bool = True
-    fault_rate: float = 0.0
-    fault_rate_kinds: tuple[str, ...] = ()
-    fault_rate_endpoints: tuple[str, ...] = ("tweets",)
-    fault_rate_seconds: float = 0.0
-    fault_rate_reset_in: float = 900.0
-    rng: random.Random = field(default_factory=random.Random)
     read_lag_s: float = 0.0
     reads_billed: int = 0  # posts returned by reads, in all
     short_codes: set[str] = field(default_factory=set)  # t.co codes handed out
 
 
-class StandinX:
-    """The stand-in server. Every public method is thread-safe."""
+class StandinX(StandinServer):
+    """The stand-in server. Every public method is thread-safe. The server, the faults, the latency and the
+    request log are every stand-in's (``StandinServer``); X's routes, errors and timeline are here."""
+
+    NAME = "x"
+    ENDPOINTS = ENDPOINTS
+    WRITE_ENDPOINTS = ("tweets",)
 
     def __init__(
         self,
@@ -309,54 +274,14 @@ class StandinX:
         access_token_lifetime: int = 7200,
         latency_ms: float = 0.0,
     ) -> None:
+        super().__init__(port=port, latency_ms=latency_ms)
         self.consumer_key = consumer_key
         self.consumer_secret = consumer_secret
         self.oauth2_client_id = oauth2_client_id
         self.access_token_lifetime = access_token_lifetime
-        self._port = port
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()  # wakes sleeping request threads on stop()
         self._ids = itertools.count(1)
-        self._state = _State(latency_ms=latency_ms)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._state = _State()
         self.default_account = self.add_account(username, access_token, access_token_secret)
-
-    # -- lifecycle ---------------------------------------------------------------------------------
-
-    def start(self) -> str:
-        handler = type("_BoundHandler", (_Handler,), {"standin": self})
-        self._server = _Server(("127.0.0.1", self._port), handler)
-        self._stopping.clear()
-        # A short poll interval keeps stop() (and so every test's teardown) fast.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="standin-x", daemon=True
-        )
-        self._thread.start()
-        return self.url
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> StandinX:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the stand-in is not running; call start()")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     # -- accounts and tokens -----------------------------------------------------------------------
 
@@ -400,26 +325,11 @@ class StandinX:
             body["refresh_token"] = refresh
         return body
 
-    # -- fault injection ---------------------------------------------------------------------------
+    # -- X's own settings -------------------------------------------------------------------------
 
-    def inject(self, endpoint: str, kind: str, *, times: int = 1, seconds: float = 0.0, reset_in: float = 900.0) -> None:
-        """Answer the next ``times`` requests to ``endpoint`` with fault ``kind`` (see FAULT_KINDS)."""
-        if endpoint not in ENDPOINTS:
-            raise ValueError(f"unknown endpoint {endpoint!r}; one of {ENDPOINTS}")
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; one of {FAULT_KINDS}")
-        fault = Fault(kind, seconds=min(float(seconds), MAX_SLEEP_S), reset_in=reset_in)
-        with self._lock:
-            self._state.faults.setdefault(endpoint, deque()).extend([fault] * times)
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._state.faults.clear()
-            self._state.fault_rate = 0.0
-
-    def set_latency(self, ms: float) -> None:
-        with self._lock:
-            self._state.latency_ms = max(0.0, min(float(ms), MAX_SLEEP_S * 1000))
+    @property
+    def fault_kinds(self) -> tuple[str, ...]:
+        return FAULT_KINDS
 
     def set_read_access(self, enabled: bool) -> None:
         """Off: timeline reads get 403 client-forbidden, as on plans without read access."""
@@ -436,39 +346,6 @@ class StandinX:
         with self._lock:
             self._state.read_lag_s = float(seconds)
 
-    def set_fault_rate(
-        self,
-        p: float,
-        kinds: list[str] | tuple[str, ...] = DEFAULT_RANDOM_KINDS,
-        seed: int | None = None,
-        endpoints: list[str] | tuple[str, ...] = ("tweets",),
-        seconds: float = 0.0,
-        reset_in: float = 900.0,
-    ) -> None:
-        """Each request to ``endpoints`` fails with probability ``p``, with a kind drawn from ``kinds``; a drawn
-        ``slow`` sleeps ``seconds``, a drawn ``rate_limited`` says the window resets ``reset_in`` from then."""
-        unknown = [k for k in kinds if k not in FAULT_KINDS]
-        if unknown or not 0.0 <= p <= 1.0:
-            raise ValueError(f"bad fault rate {p!r} or kinds {unknown}")
-        with self._lock:
-            self._state.fault_rate = p
-            self._state.fault_rate_kinds = tuple(kinds)
-            self._state.fault_rate_endpoints = tuple(endpoints)
-            self._state.rng = random.Random(seed)
-            self._state.fault_rate_seconds = min(float(seconds), MAX_SLEEP_S)
-            self._state.fault_rate_reset_in = float(reset_in)
-
-    def _next_fault(self, endpoint: str) -> Fault | None:
-        with self._lock:
-            queue = self._state.faults.get(endpoint)
-            if queue:
-                return queue.popleft()
-            st = self._state
-            if st.fault_rate and endpoint in st.fault_rate_endpoints and st.rng.random() < st.fault_rate:
-                return Fault(st.rng.choice(st.fault_rate_kinds), seconds=st.fault_rate_seconds,
-                             reset_in=st.fault_rate_reset_in)
-            return None
-
     # -- inspection --------------------------------------------------------------------------------
 
     def timeline(self, username: str | None = None) -> list[dict[str, Any]]:
@@ -481,44 +358,23 @@ class StandinX:
             account = self._state.accounts[username or self.default_account.username]
             return [p.as_dict() for p in self._state.posts if p.author_id == account.user_id]
 
-    def request_count(self, endpoint: str | None = None) -> int:
-        with self._lock:
-            return sum(1 for e in self._state.log if endpoint is None or e.endpoint == endpoint)
-
     def reads_billed(self) -> int:
         """How many posts all reads returned so far (what a pay-per-use plan bills)."""
         with self._lock:
             return self._state.reads_billed
 
-    def request_log(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [vars(e).copy() for e in self._state.log]
-
     def reset(self) -> None:
         """Forget posts, media, faults, billed reads and the request log; accounts, tokens and settings
         (latency, read lag, read access) stay."""
+        super().reset()
         with self._lock:
             self._state.posts.clear()
             self._state.media.clear()
-            self._state.faults.clear()
-            self._state.log.clear()
-            self._state.fault_rate = 0.0
             self._state.reads_billed = 0
 
     # -- request handling (called from _Handler threads) -------------------------------------------
 
-    def _sleep(self, seconds: float) -> None:
-        self._stopping.wait(min(seconds, MAX_SLEEP_S))
-
-    def _log(self, method: str, path: str, endpoint: str | None, status: int | None) -> None:
-        with self._lock:
-            self._state.log.append(_RequestLogEntry(method, path, endpoint, status))
-
-    def _latency(self) -> float:
-        with self._lock:
-            return self._state.latency_ms / 1000.0
-
-    def _authenticate(self, req: _Request) -> Account | None:
+    def _authenticate(self, req: Request) -> Account | None:
         """The account a request acts for, or None (-> 401)."""
         header = req.headers.get("Authorization", "")
         if header.startswith("Bearer "):
@@ -532,7 +388,7 @@ class StandinX:
             return self._verify_oauth1(req, header)
         return None
 
-    def _verify_oauth1(self, req: _Request, header: str) -> Account | None:
+    def _verify_oauth1(self, req: Request, header: str) -> Account | None:
         try:
             params = {k: unescape(v) for k, v in parse_authorization_header(header)}
         except ValueError:
@@ -726,8 +582,8 @@ class StandinX:
             data.append(item)
         return 200, {"data": data, "meta": meta}
 
-    def _upload_media(self, account: Account, req: _Request) -> tuple[int, dict[str, Any]]:
-        fields = _multipart_fields(req.headers.get("Content-Type", ""), req.body)
+    def _upload_media(self, account: Account, req: Request) -> tuple[int, dict[str, Any]]:
+        fields = multipart_fields(req.headers.get("Content-Type", ""), req.body)
         media = fields.get("media")
         if not media:
             return _invalid("A media file is required (multipart field 'media').")
@@ -740,7 +596,7 @@ class StandinX:
             "data": {"id": media_id, "media_key": f"3_{media_id}", "size": len(media), "expires_after_secs": 86400}
         }
 
-    def _token(self, req: _Request) -> tuple[int, dict[str, Any]]:
+    def _token(self, req: Request) -> tuple[int, dict[str, Any]]:
         form = dict(parse_qsl(req.body.decode("utf-8", "replace")))
         client_id = form.get("client_id")
         basic = req.headers.get("Authorization", "")
@@ -767,7 +623,7 @@ class StandinX:
                 return 200, self._issue_tokens_locked(grant)
         return 400, {"error": "unsupported_grant_type", "error_description": f"grant_type {grant_type!r}"}
 
-    def _authorize(self, query: dict[str, str]) -> _Reply:
+    def _authorize(self, query: dict[str, str]) -> Reply:
         """Fake consent screen: redirect at once with a code for the account named by ``login``."""
         redirect_uri = query.get("redirect_uri", "")
         if (
@@ -777,11 +633,11 @@ class StandinX:
             or not query.get("code_challenge")
             or not redirect_uri
         ):
-            return _Reply(400, {"error": "invalid_request"})
+            return Reply(400, {"error": "invalid_request"})
         with self._lock:
             username = query.get("login") or self.default_account.username
             if username not in self._state.accounts:
-                return _Reply(400, {"error": "invalid_request"})
+                return Reply(400, {"error": "invalid_request"})
             code = secrets.token_urlsafe(24)
             self._state.codes[code] = _OAuth2Grant(
                 username,
@@ -792,116 +648,58 @@ class StandinX:
             )
         sep = "&" if "?" in redirect_uri else "?"
         location = redirect_uri + sep + urlencode({"state": query.get("state", ""), "code": code})
-        return _Reply(302, {}, headers={"Location": location})
+        return Reply(302, None, headers={"Location": location})
 
-    def _control(self, req: _Request) -> tuple[int, dict[str, Any]]:
-        """``/_standin/...``: steer the stand-in from another process (demo, benchmark)."""
-        action = req.path[len("/_standin/") :]
-        try:
-            args = json.loads(req.body or b"{}") if req.method == "POST" else dict(parse_qsl(req.query))
-            if action == "fault" and req.method == "POST":
-                self.inject(args["endpoint"], args["kind"], times=int(args.get("times", 1)),
-                            seconds=float(args.get("seconds", 0)), reset_in=float(args.get("reset_in", 900)))
-            elif action == "fault_rate" and req.method == "POST":
-                self.set_fault_rate(float(args["p"]), args.get("kinds", DEFAULT_RANDOM_KINDS), args.get("seed"),
-                                    args.get("endpoints", ("tweets",)), float(args.get("seconds", 0)),
-                                    float(args.get("reset_in", 900)))
-            elif action == "latency" and req.method == "POST":
-                self.set_latency(float(args["ms"]))
-            elif action == "read_access" and req.method == "POST":
-                self.set_read_access(bool(args["enabled"]))
-            elif action == "read_lag" and req.method == "POST":
-                self.set_read_lag(float(args["seconds"]))
-            elif action == "reset" and req.method == "POST":
-                self.reset()
-            elif action == "timeline" and req.method == "GET":
-                posts = self.timeline(args.get("username"))
-                return 200, {"data": [dict(p, created_at=p["created_at"].isoformat()) for p in posts]}
-            elif action == "stats" and req.method == "GET":
-                billed = self.reads_billed()
-                return 200, {
-                    "requests": self.request_count(),
-                    "by_endpoint": {e: self.request_count(e) for e in ENDPOINTS},
-                    "reads_billed": billed,
-                    "read_cost_usd": round(billed * READ_COST_PER_POST_USD, 3),
-                    "length_judge": length_judge(),
-                }
-            else:
-                return 404, {"error": f"unknown control action {req.method} {action}"}
-        except (KeyError, ValueError, TypeError) as exc:
-            return 400, {"error": f"bad control request: {exc!r}"}
-        return 200, {"ok": True}
+    def control(self, action: str, req: Request, args: dict[str, Any]) -> Reply | None:
+        """X's own ``/_standin/`` actions, beside every stand-in's (fault, fault_rate, latency, reset, stats)."""
+        if action == "read_access" and req.method == "POST":
+            self.set_read_access(bool(args["enabled"]))
+        elif action == "read_lag" and req.method == "POST":
+            self.set_read_lag(float(args["seconds"]))
+        elif action == "timeline" and req.method == "GET":
+            posts = self.timeline(args.get("username"))
+            return Reply(200, {"data": [dict(p, created_at=p["created_at"].isoformat()) for p in posts]})
+        else:
+            return None
+        return Reply(200, {"ok": True})
 
-    def _handle(self, req: _Request) -> _Reply:
-        """Route one request; the handler turns the reply into bytes (or a dropped connection)."""
-        if req.path.startswith("/_standin/"):
-            return _Reply(*self._control(req))
-        self._sleep(self._latency())
-        endpoint, route = _route(req.method, req.path)
-        if endpoint is None:
-            return _Reply(404, {"title": "Not Found Error", "type": "about:blank", "detail": "Unknown route"})
-        fault = self._next_fault(endpoint)
-        if fault is not None:
-            if fault.kind == "drop":
-                return _Reply(0, {}, drop=True)
-            if fault.kind == "slow":
-                self._sleep(fault.seconds)
-            elif fault.kind == "echo_request":
-                return _Reply(*_invalid(f"Malformed request; it carried {req.headers.get('Authorization', '')}"))
-            elif not fault.kind.startswith("create_then_"):
-                return _fault_reply(fault)
-        reply = self._dispatch(endpoint, route, req)
-        if fault is None or not fault.kind.startswith("create_then_"):
-            return reply
-        # The work is done (a POST created its post); the client learns nothing of it.
-        if fault.kind == "create_then_drop":
-            return _Reply(0, {}, drop=True)
-        if fault.kind == "create_then_reset":
-            return _Reply(0, {}, reset=True)
-        return _fault_reply(Fault(_AFTER_WORK_STATUS[fault.kind]))
+    def stats(self) -> dict[str, Any]:
+        billed = self.reads_billed()
+        return dict(super().stats(), reads_billed=billed, read_cost_usd=round(billed * READ_COST_PER_POST_USD, 3),
+                    length_judge=length_judge())
 
-    def _dispatch(self, endpoint: str, route: list[str], req: _Request) -> _Reply:
-        query = {k: v[-1] for k, v in parse_qs(req.query).items()}
+    def route(self, method: str, path: str) -> str | None:
+        return _route(method, path)[0]
+
+    def not_found(self) -> Reply:
+        return Reply(404, {"title": "Not Found Error", "type": "about:blank", "detail": "Unknown route"})
+
+    def fault_reply(self, fault: Fault, endpoint: str, req: Request) -> Reply:
+        if fault.kind == "echo_request":
+            return Reply(*_invalid(f"Malformed request; it carried {req.headers.get('Authorization', '')}"))
+        return _fault_reply(fault)
+
+    def dispatch(self, endpoint: str, req: Request) -> Reply:
+        route = _route(req.method, req.path)[1]
+        query = req.query_params()
         if endpoint == "token":
-            return _Reply(*self._token(req))
+            return Reply(*self._token(req))
         if endpoint == "authorize":
             return self._authorize(query)
         account = self._authenticate(req)
         if account is None:
-            return _Reply(*_ERROR_BODIES["unauthorized"])
+            return Reply(*_ERROR_BODIES["unauthorized"])
         if endpoint == "tweets":
             try:
                 payload = json.loads(req.body or b"null")
             except ValueError:
-                return _Reply(*_invalid("Request body is not valid JSON."))
-            return _Reply(*self._create_post(account, payload))
+                return Reply(*_invalid("Request body is not valid JSON."))
+            return Reply(*self._create_post(account, payload))
         if endpoint == "me":
-            return _Reply(200, {"data": {"id": account.user_id, "name": account.name, "username": account.username}})
+            return Reply(200, {"data": {"id": account.user_id, "name": account.name, "username": account.username}})
         if endpoint == "timeline":
-            return _Reply(*self._user_tweets(route[2], query))
-        return _Reply(*self._upload_media(account, req))
-
-
-@dataclass
-class _Request:
-    method: str
-    path: str
-    query: str
-    headers: Any  # email.message.Message-like, case-insensitive
-    body: bytes
-
-    @property
-    def is_form(self) -> bool:
-        return self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded")
-
-
-@dataclass
-class _Reply:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
-    drop: bool = False  # close the connection unanswered (FIN)
-    reset: bool = False  # abort the connection unanswered (RST)
+            return Reply(*self._user_tweets(route[2], query))
+        return Reply(*self._upload_media(account, req))
 
 
 def _route(method: str, path: str) -> tuple[str | None, list[str]]:
@@ -931,7 +729,7 @@ def _invalid(message: str) -> tuple[int, dict[str, Any]]:
     }
 
 
-def _fault_reply(fault: Fault) -> _Reply:
+def _fault_reply(fault: Fault) -> Reply:
     status, body = _ERROR_BODIES[fault.kind]
     headers: dict[str, str] = {}
     if status == 429:
@@ -940,7 +738,7 @@ def _fault_reply(fault: Fault) -> _Reply:
         if fault.kind == "usage_capped":
             headers = {"x-user-limit-24hour-limit": "17", "x-user-limit-24hour-remaining": "0",
                        "x-user-limit-24hour-reset": str(reset)}
-    return _Reply(status, dict(body), headers=headers)
+    return Reply(status, dict(body), headers=headers)
 
 
 def _invalid_parameter(name: str, value: str, message: str) -> tuple[int, dict[str, Any]]:
@@ -1092,78 +890,6 @@ def _weighted_length(text: str) -> int:
 def length_judge() -> str:
     """Which counter decides "too long": the reference twitter-text, or the project's own fallback."""
     return "twitter-text" if _reference_available() else "scheduler.tweet_length"
-
-
-def _multipart_fields(content_type: str, body: bytes) -> dict[str, bytes]:
-    """Form fields of a multipart/form-data body (the stdlib email parser does the MIME work)."""
-    if not content_type.startswith("multipart/form-data"):
-        return {}
-    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
-    fields: dict[str, bytes] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if name:
-            fields[str(name)] = part.get_payload(decode=True) or b""
-    return fields
-
-
-def _abort(connection: socket.socket) -> None:
-    """Close ``connection`` with a TCP RST instead of an orderly FIN, as when a TLS session fails.
-
-    SO_LINGER on with a zero timeout makes close() discard what is unsent and send RST. The descriptor is
-    detached and closed here, at once: the server's own shutdown_request() would send a FIN first
-    (shutdown(SHUT_WR)), and the handler's file objects would delay the close.
-    """
-    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    os.close(connection.detach())
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True  # a slow or hung client must not block stop()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hung up (timed out, as tests make it) is normal here, not an error to print."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    standin: StandinX  # set on the per-server subclass
-    protocol_version = "HTTP/1.1"  # keep-alive, as X's front end; a dropped reply then hits a live connection
-    timeout = 30  # idle keep-alive connections do not hold a thread forever
-    disable_nagle_algorithm = True  # headers and body go out in two writes; no 40 ms delayed-ACK stall
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        """Silent: tests and demos read the request log instead of stderr."""
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        split = urlsplit(self.path)
-        req = _Request(self.command, split.path, split.query, self.headers, body)
-        endpoint = _route(self.command, split.path)[0]
-        reply = self.standin._handle(req)
-        if reply.drop or reply.reset:
-            # The work (if any) is done; the client gets EOF, or a reset, instead of a response.
-            self.standin._log(self.command, split.path, endpoint, None)
-            self.close_connection = True
-            if reply.reset:
-                _abort(self.connection)
-            return
-        if not split.path.startswith("/_standin/"):
-            self.standin._log(self.command, split.path, endpoint, reply.status)
-        data = json.dumps(reply.body).encode() if reply.body else b""
-        self.send_response(reply.status)
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        if data:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = _serve
-    do_POST = _serve
 
 
 def main(argv: list[str] | None = None) -> int:

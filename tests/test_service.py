@@ -41,9 +41,12 @@ def service_started_at(h: Harness) -> datetime:
 
 
 def test_pinned_posts_go_out_within_a_second_of_their_time(harness):
-    first = seconds_ahead(3)
-    ids = [harness.add(f"On-time post number {n}", first + timedelta(seconds=n)) for n in range(3)]
+    # Lateness is the service's, not its start-up's: the pins are added to a running service (it watches the
+    # ledger), far enough ahead that three CLI calls on a busy machine are done before the first is due.
     proc = harness.serve()
+    harness.wait_for_log(proc, "service started")
+    first = seconds_ahead(8)
+    ids = [harness.add(f"On-time post number {n}", first + timedelta(seconds=n)) for n in range(3)]
     harness.wait_for_timeline(3)
     time.sleep(0.3)
     sent = sent_by_id(harness)
@@ -74,16 +77,17 @@ def test_json_logs_have_one_line_per_publication_with_its_facts(harness):
 
 
 def test_queue_changes_apply_while_running_without_restart(harness):
-    doomed = harness.add("This one will be removed before its time", seconds_ahead(6))
+    doomed_at = seconds_ahead(15)  # far enough that a slow start-up still removes it first
+    doomed = harness.add("This one will be removed before its time", doomed_at)
     proc = harness.serve()
     harness.wait_for_log(proc, "service started")
-    added_at = seconds_ahead(3)
+    added_at = seconds_ahead(4)
     added = harness.add("Added while the service runs", added_at)
     harness.cli("queue", "remove", doomed)
     harness.wait_for_timeline(1)
     post = sent_by_id(harness)[added]
     assert (parse(post["sent_at"]) - added_at).total_seconds() < 3.0
-    time.sleep(4)  # past the removed post's time
+    time.sleep(max(0.0, (doomed_at - datetime.now(UTC)).total_seconds() + 1.5))  # past the removed post's time
     assert [t["text"] for t in harness.standin.timeline()] == ["Added while the service runs"]
     harness.stop(proc)
 
@@ -135,14 +139,19 @@ def test_sigterm_during_a_slow_call_exits_0_in_time_and_the_post_is_reconciled(h
     at = seconds_ahead(2)
     post_id = harness.add("Sent while the service is told to stop", at)
     proc = harness.serve()
-    time.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds() + 0.7))  # the call is in flight
+    deadline = time.monotonic() + 60  # a busy machine may start the service late; the call is what matters
+    while harness.standin.requests_received("tweets") < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert harness.standin.requests_received("tweets") == 1, "the service never called X"
+    in_flight_since = time.monotonic()
+    time.sleep(0.5)  # the call is in flight: the stand-in answers it 8 s after it arrived
     took = harness.stop(proc)
     assert proc.returncode == 0 and took < 3 + 4, f"exit {proc.returncode} after {took:.1f}s"  # stop_timeout 3 s
     post = harness.json("queue", "list")
     assert [p["post_id"] for p in post] == [post_id]
     assert "abandoned" in post[0]["error"]
     # The slow reply created the post on X after all; the restart must find it, not post again.
-    time.sleep(max(0.0, 8.5 - took))
+    time.sleep(max(0.0, 8.5 - (time.monotonic() - in_flight_since)))
     restarted = harness.serve("restart")
     deadline = time.monotonic() + 15
     while post_id not in sent_by_id(harness) and time.monotonic() < deadline:
@@ -189,8 +198,9 @@ def test_after_downtime_missed_posts_go_one_per_slot_not_in_a_burst(harness):
     order = sorted(ids, key=lambda i: parse(sent[i]["slot_at"]))
     assert [sent[i]["text"] for i in order] == [f"Backlog post {n}" for n in range(4)]
     slots = [parse(sent[i]["slot_at"]) for i in order]
-    # Only the latest missed slot is used late; the rest wait for the slots to come, one each.
-    assert sum(slot < started for slot in slots) == 1
+    # At most the latest missed slot is used late (none when a slot passes while a slow start-up is still
+    # planning); the rest wait for the slots to come, one each, never a burst of the missed ones.
+    assert sum(slot < started for slot in slots) <= 1
     assert all((b - a).total_seconds() == 2 for a, b in zip(slots, slots[1:])), slots
     for i in order[1:]:
         assert parse(sent[i]["sent_at"]) >= parse(sent[i]["slot_at"])

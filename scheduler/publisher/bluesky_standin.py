@@ -248,7 +248,7 @@ class StandinBluesky(StandinServer):
     def not_found(self) -> Reply:
         return Reply(501, {"error": "MethodNotImplemented", "message": "Method Not Implemented"})
 
-    def fault_reply(self, fault: Fault, endpoint: str) -> Reply:
+    def fault_reply(self, fault: Fault, endpoint: str, req: Request) -> Reply:
         if fault.kind == "unauthorized":
             return _error(401, "InvalidToken", "Token could not be verified")
         if fault.kind == "expired_token":

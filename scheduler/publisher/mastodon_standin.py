@@ -225,7 +225,7 @@ class StandinMastodon(StandinServer):
     def not_found(self) -> Reply:
         return Reply(404, {"error": "Record not found"})
 
-    def fault_reply(self, fault: Fault, endpoint: str) -> Reply:
+    def fault_reply(self, fault: Fault, endpoint: str, req: Request) -> Reply:
         if fault.kind == "unauthorized":
             return Reply(401, {"error": "The access token is invalid"})
         if fault.kind == "forbidden":

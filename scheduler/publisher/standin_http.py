@@ -94,6 +94,10 @@ class Request:
                 params[name] = value
         return params
 
+    @property
+    def is_form(self) -> bool:
+        return self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded")
+
     def query_params(self) -> dict[str, str]:
         return {k: v[-1] for k, v in parse_qs(self.query).items()}
 
@@ -260,7 +264,7 @@ class StandinServer:
         """Do the work of a request and answer it."""
         raise NotImplementedError
 
-    def fault_reply(self, fault: Fault, endpoint: str) -> Reply:
+    def fault_reply(self, fault: Fault, endpoint: str, req: Request) -> Reply:
         """The network's answer for an injected fault that is an error reply."""
         raise NotImplementedError
 
@@ -325,7 +329,7 @@ class StandinServer:
             if fault.kind == "slow":
                 self.sleep(fault.seconds)
             elif not fault.kind.startswith("create_then_"):
-                return self.fault_reply(fault, endpoint)
+                return self.fault_reply(fault, endpoint, req)
         reply = self.dispatch(endpoint, req)
         if fault is None or not fault.kind.startswith("create_then_"):
             return reply
@@ -334,7 +338,7 @@ class StandinServer:
             return Reply(0, None, drop=True)
         if fault.kind == "create_then_reset":
             return Reply(0, None, reset=True)
-        return self.fault_reply(Fault(fault.kind[len("create_then_"):]), endpoint)
+        return self.fault_reply(Fault(fault.kind[len("create_then_"):]), endpoint, req)
 
 
 def serve_until_signalled(standin, settings) -> int:
@@ -358,7 +362,10 @@ def serve_until_signalled(standin, settings) -> int:
 
 
 def multipart_fields(content_type: str, body: bytes) -> dict[str, bytes]:
-    """Form fields of a multipart/form-data body (the stdlib email parser does the MIME work)."""
+    """Form fields of a multipart/form-data body (the stdlib email parser does the MIME work); none of
+    another body."""
+    if not content_type.startswith("multipart/form-data"):
+        return {}
     message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
     fields: dict[str, bytes] = {}
     for part in message.iter_parts():
