@@ -1,8 +1,8 @@
 """What every network stand-in shares: a real HTTP server on 127.0.0.1 with fault injection.
 
-The Bluesky and Mastodon stand-ins (``bluesky_standin``, ``mastodon_standin``) subclass ``StandinServer`` and
-supply their routes, their error bodies and their rate-limit headers. The faults and the control API are those of
-the X stand-in (``scheduler.standin``), so a test or a soak run steers every network alike:
+The X, Bluesky and Mastodon stand-ins (``scheduler.standin``, ``bluesky_standin``, ``mastodon_standin``) subclass
+``StandinServer`` and supply their routes, their error bodies and their rate-limit headers. The faults and the
+control API are the same for all three, so a test or a soak run steers every network alike:
 
 - ``inject(endpoint, kind, times=1, seconds=0, reset_in=900)`` answers the next requests to an endpoint with a
   fault; ``set_fault_rate(p, kinds, seed, endpoints, seconds, reset_in)`` draws faults at random (each drawn
