@@ -568,7 +568,7 @@ steps = {
     "published_since": lambda: store.published_since(config.account, agenda.history_start(config, now)),
     "consumed_slots": lambda: store.consumed_slots(config.account, now - timedelta(minutes=16)),
     "scheduled_pending": lambda: store.scheduled_pending(config.account),
-    "queue window": lambda: agenda._queue_window(store, config.account, 50, review=False),
+    "queue window": lambda: agenda.queue_window(store, config.account, 50, review=False),
     "whole agenda.upcoming": lambda: agenda.upcoming(store, config, now, count=50),
 }
 for name, step in steps.items():

@@ -67,7 +67,7 @@ def upcoming_with_drafts(store: Store, config: Config, now: datetime, *, count: 
             for p in store.published_since(account, history_start(config, now))
         ]
         consumed = store.consumed_slots(account, now - settings.grace - timedelta(seconds=1))
-        queue, waiting = _queue_window(store, account, count, review=review)
+        queue, waiting = queue_window(store, account, count, review=review)
         # Recycled wordings are new texts nobody has approved: with review on they are not planned.
         use_recycle = config["queue"]["evergreen"] and not review
         recycle = _recycle_candidates(store, config, now, count) if use_recycle else ()
@@ -91,7 +91,7 @@ def upcoming_with_drafts(store: Store, config: Config, now: datetime, *, count: 
     return entries, slots
 
 
-def _queue_window(store: Store, account: str, count: int, *,
+def queue_window(store: Store, account: str, count: int, *,
                   review: bool) -> tuple[list[QueuedPost], list[tuple[QueuedPost, str]]]:
     """Every pinned or retrying post, plus the head of the slot-filling queue, in queue order; with
     review on, only approved ones, and apart the posts awaiting review met on the way (with their hash)."""

@@ -198,6 +198,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "duplicate_window": Key(_duration, "30d", "refuse a text sent or queued within this window"),
         "evergreen": Key(_boolean, False, "when the queue runs dry, recycle sent tips in another variant"),
         "evergreen_cooldown": Key(_duration, "90d", "least time before a sent tip comes back"),
+        "evergreen_review_ahead": Key(_positive_int, 3, "with review on: recycled wordings put up for review when "
+                                      "fewer approved posts than this wait for a slot"),
     },
     "quota": {
         "daily": Key(_optional_cap, 17, "X posts per local day (0: no cap); X Free plan: 17"),

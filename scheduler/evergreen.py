@@ -4,6 +4,12 @@ A tip is eligible once its latest publication is older than ``[queue] evergreen_
 the oldest go first. Each comes back in the next template variant whose text was not sent within
 the duplicate window (X refuses exact repeats). A recycled post's id is the tip's id plus how
 many times the tip has gone out (``…-3-r2``), so the plan is the same whenever it is computed.
+
+With review on (``[review] required``), a recycled wording is a new text nobody approved, so it is never
+planned straight from here. Instead ``propose_for_review`` puts the next wordings in the ledger ahead of
+time, as posts awaiting review, whenever fewer than ``[queue] evergreen_review_ahead`` approved posts wait for
+a slot: the reviewer is told (an "awaiting review" notice) and approves them like any imported post. A wording
+a person removed is not proposed again.
 """
 
 from __future__ import annotations
@@ -94,3 +100,45 @@ def _article(store: Store, config: Config, key: str) -> Article | None:
     tips = tuple(Tip(t["number"], t["headline"], t["body"]) for t in row["tips"])
     return Article(title=row["title"], url=row["url"], tips=tips, source=row["source"],
                    hashtags=tuple(row["hashtags"]), id=key)
+
+
+def propose_for_review(store: Store, config: Config, now: datetime) -> list[str]:
+    """With review and evergreen on: put recycled wordings in the ledger as posts awaiting review, so that
+    ``[queue] evergreen_review_ahead`` posts (approved or awaiting) stand ready when the approved queue runs
+    short. Returns the ids of the posts added now; calling it again adds nothing until more are needed."""
+    from scheduler import agenda, review
+
+    if not (config["queue"]["evergreen"] and review.required(config)):
+        return []
+    ahead = config["queue"]["evergreen_review_ahead"]
+    with store.snapshot():
+        approved, waiting = agenda.queue_window(store, config.account, ahead, review=True)
+        ready = sum(1 for p in approved if p.pinned_at is None and p.next_attempt_at is None)
+        # Recycled wordings already awaiting review count toward what is wanted.
+        proposed = len(store.pending_ids(config.account, kind="recycle") - {p.post_id for p in approved})
+    want = ahead - ready - proposed
+    added: list[str] = []
+    if want <= 0:
+        return added
+    for post in candidates(store, config, now, limit=ahead + SCAN_SKIP):  # the longest-unsent tips first
+        if len(added) >= want:
+            break
+        if _exists(store, post.post_id):
+            continue  # proposed before: waiting, approved, or removed by a person (not proposed again)
+        materialize(store, config, post, now)
+        added.append(post.post_id)
+    return added
+
+
+def _exists(store: Store, post_id: str) -> bool:
+    from scheduler.errors import QueueError
+
+    try:
+        store.get(post_id)
+    except QueueError:
+        return False
+    return True
+
+
+# Candidates read past those already proposed (waiting or removed) to find new ones.
+SCAN_SKIP = 50

@@ -24,7 +24,8 @@ Posts left ``sending`` (a process killed mid-call, or an error between claim and
 recovered at start and then every three heartbeats while running.
 
 Review notices (notices.py) are checked and delivered every ``[notify] check_interval`` on an
-executor of their own: a slow or failing SMTP server or webhook never holds up a publication.
+executor of their own: a slow or failing SMTP server or webhook never holds up a publication. With review
+and evergreen on, the same job puts recycled wordings up for review when the approved queue runs short.
 """
 
 from __future__ import annotations
@@ -276,11 +277,16 @@ class Service:
 
     def _notices(self) -> None:
         """Queue notices about posts awaiting review (or missing their slot), then deliver what is due."""
+        from scheduler.evergreen import propose_for_review
         from scheduler.notices import deliver_due
 
         for lane in self.lanes.values():
             config = lane.config
             try:
+                proposed = propose_for_review(self.store, config, self.clock())
+                if proposed:
+                    log.info("%s: the approved queue runs short: %d recycled wording(s) put up for review: %s",
+                             lane.name, len(proposed), ", ".join(proposed))
                 self._watchers[lane.name].check(self.store, config, self.clock())
                 deliver_due(self.store, config, self.clock())
             except Exception:

@@ -783,6 +783,13 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
             ).all()
         return [_record(row) for row in rows]
 
+    def pending_ids(self, account: str, *, kind: str) -> set[str]:
+        """Ids of the account's queued or retrying posts of one kind (``recycle``: evergreen's proposals)."""
+        with self._read() as conn:
+            rows = conn.execute(sa.select(m.posts.c.post_id).where(
+                m.posts.c.account == account, m.posts.c.kind == kind, m.posts.c.state.in_(PENDING))).all()
+        return {row.post_id for row in rows}
+
     def sent_posts_before(self, account: str, before: datetime, *, limit: int) -> list[PostRecord]:
         """Sent tip posts last sent before ``before``, oldest first: evergreen candidates."""
         with self._read() as conn:

@@ -95,3 +95,87 @@ def test_evergreen_is_off_by_default(tmp_path):
     last = publish_everything(store, config, tmp_path, start)
     entries = agenda.upcoming(store, config, last + timedelta(days=400), count=3)
     assert [e.reason for e in entries] == ["queue empty"]
+
+
+# -- evergreen with review on: recycled wordings go to the reviewer first ---------------------------------------
+
+REVIEW = '\n[review]\nrequired = true\n\n[notify]\nwebhook = "http://127.0.0.1:9/notices"\n'
+
+
+def setup_review(tmp_path: Path, ahead: int = 3):
+    text = CONFIG.format(evergreen="true").replace("[queue]\n", f"[queue]\nevergreen_review_ahead = {ahead}\n")
+    config = parse_config(text + REVIEW, source=None, env={"SCHEDULER_HOME": str(tmp_path)})
+    store = Store.open(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+    return config, store
+
+
+def approve_pending(store, config, now, ids=None) -> list[str]:
+    from scheduler import review
+
+    waiting = [i.post.post_id for i in review.waiting(store, config, now) if ids is None or i.post.post_id in ids]
+    review.approve(store, config, waiting, who="editor", now=now)
+    return waiting
+
+
+def test_with_review_on_recycled_wordings_are_put_up_for_review_not_planned(tmp_path):
+    from scheduler import review
+    from scheduler.notices import AWAITING, ReviewWatcher
+
+    config, store = setup_review(tmp_path)
+    start = datetime(2026, 1, 5, 12, tzinfo=UTC)
+    import_articles(store, config, [POSTS], start)
+    approve_pending(store, config, start)
+    last = publish_everything(store, config, tmp_path, start)
+    sent = {p.post_id: p.text for p in store.history(config.account, limit=10)}
+
+    later = last + timedelta(days=40)  # past the cooldown: the tips may come back
+    assert {e.reason for e in agenda.upcoming(store, config, later, count=2)} == {"queue empty"}
+    proposed = evergreen.propose_for_review(store, config, later)
+    assert len(proposed) == 3
+    assert all(p.removesuffix("-r1") in sent for p in proposed)
+    assert evergreen.propose_for_review(store, config, later) == []  # enough stand ready: nothing more
+
+    # Nothing unapproved is planned: the slots wait, and say why; the reviewer sees the new wordings.
+    entries = agenda.upcoming(store, config, later, count=3)
+    assert {e.post for e in entries} == {None} and {e.reason for e in entries} == {"awaiting review"}
+    waiting = {i.post.post_id: i for i in review.waiting(store, config, later)}
+    assert set(waiting) == set(proposed)
+    for post_id in proposed:
+        assert waiting[post_id].post.text != sent[post_id.removesuffix("-r1")]  # another wording
+    ReviewWatcher().check(store, config, later)  # the service's notice job: the reviewer is told of each
+    told = {n.payload["post_id"] for n in store.notices(config.account) if n.kind == AWAITING}
+    assert told == set(proposed)
+
+    # Approved, one goes out in its slot like any post; the next check tops the proposals up again.
+    approve_pending(store, config, later, ids={proposed[0]})
+    entry = agenda.upcoming(store, config, later, count=1)[0]
+    assert entry.post.post_id == proposed[0]
+    engine = PublishingEngine(store, OutboxPublisher(tmp_path / "outbox.jsonl", config.handle, clock=lambda: entry.at),
+                              account=config.account, instance="test", policy=RetryPolicy(), clock=lambda: entry.at)
+    assert engine.publish(proposed[0], entry.at).state == "sent"
+    topped = evergreen.propose_for_review(store, config, entry.at)
+    assert len(topped) == 1 and topped[0] not in proposed
+
+
+def test_a_proposal_a_person_removed_is_not_proposed_again(tmp_path):
+    from scheduler.editing import remove as remove_post
+
+    config, store = setup_review(tmp_path, ahead=1)
+    start = datetime(2026, 1, 5, 12, tzinfo=UTC)
+    import_articles(store, config, [POSTS], start)
+    approve_pending(store, config, start)
+    later = publish_everything(store, config, tmp_path, start) + timedelta(days=40)
+    [first] = evergreen.propose_for_review(store, config, later)
+    remove_post(store, config, first, later)
+    [second] = evergreen.propose_for_review(store, config, later)
+    assert second != first
+    assert store.get(first).state.value == "removed"
+
+
+def test_nothing_is_proposed_with_review_or_evergreen_off(tmp_path):
+    config, store = setup(tmp_path, evergreen_on=True)  # review off: evergreen plans recycled posts itself
+    start = datetime(2026, 1, 5, 12, tzinfo=UTC)
+    import_articles(store, config, [POSTS], start)
+    later = publish_everything(store, config, tmp_path, start) + timedelta(days=40)
+    assert evergreen.propose_for_review(store, config, later) == []
+    assert {e.source for e in agenda.upcoming(store, config, later, count=2)} == {"recycle"}

@@ -7,10 +7,13 @@ import signal
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from scheduler.standin import StandinX
+
+REPO = Path(__file__).parents[1]
 from tests.service_harness import Harness, parse, seconds_ahead
 
 pytestmark = pytest.mark.slow
@@ -326,3 +329,27 @@ def test_a_credential_echoed_in_an_error_never_reaches_the_log(harness, json_log
         [line] = [json.loads(line) for line in log.splitlines()
                   if line.startswith("{") and json.loads(line).get("post_id") == post_id]
         assert line["outcome"] == "failed" and "***" in line["detail"]
+
+
+def test_with_review_on_the_service_puts_recycled_wordings_up_for_review_and_sends_none_unapproved(harness):
+    """Evergreen with review on: once the queue ran dry and the cooldown passed, the running service proposes
+    new wordings of sent tips for review (its notice job); none goes out until a person approves it."""
+    harness.write_config(cron=("* * * * * *",))
+    with harness.config.open("a", encoding="utf-8") as f:
+        f.write('\n[queue]\nevergreen = true\nevergreen_cooldown = "2s"\nevergreen_review_ahead = 2\n'
+                '\n[review]\nrequired = true\n\n[notify]\ncheck_interval = "1s"\n')
+    harness.cli("import", str(REPO / "posts" / "massage-therapy-for-back-pain.md"))
+    drafts = [item["post_id"] for item in harness.json("review", "list")]
+    assert drafts
+    harness.cli("review", "approve", *drafts, "--as", "editor")
+    proc = harness.serve()
+    harness.wait_for_timeline(len(drafts), timeout=60)
+    harness.wait_for_log(proc, "put up for review", timeout=60)
+    proposed = [item["post_id"] for item in harness.json("review", "list")]
+    assert len(proposed) == 2 and all(p.removesuffix("-r1") in drafts for p in proposed)
+    time.sleep(3)  # several slots pass: an unapproved wording is never sent
+    assert len(harness.standin.timeline()) == len(drafts)
+    harness.cli("review", "approve", proposed[0], "--as", "editor")
+    harness.wait_for_timeline(len(drafts) + 1, timeout=30)
+    assert sent_by_id(harness)[proposed[0]]["state"] == "sent"
+    harness.stop(proc)
