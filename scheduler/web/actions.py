@@ -102,10 +102,16 @@ class Actions:
     def resolve(self, post_id: str, *, tweet_id: str | None, retry: bool) -> None:
         from scheduler.publishing import live_instances
 
+        from scheduler.post_links import NAMES, remote_id_from
+
         if bool(tweet_id) == bool(retry):
-            raise QueueError("say how it ended: the post's id on X if it went out, or retry if it did not")
-        if tweet_id and not tweet_id.isdigit():
-            raise QueueError(f"{tweet_id!r} is not a post id (digits, as in x.com/<handle>/status/<id>)")
+            raise QueueError(f"say how it ended: the post's id on {NAMES[self.config.network]} if it went out, "
+                             "or retry if it did not")
+        if tweet_id:
+            try:
+                tweet_id = remote_id_from(self.config, tweet_id)
+            except ValueError as exc:
+                raise QueueError(str(exc)) from None
         now = self.clock()
         live = live_instances(self.store, self.config.account, now, self.config["service"]["heartbeat"] * 3)
         with self.store.unit():
