@@ -269,3 +269,17 @@ def test_mastodon_text_is_escaped_and_its_links_keep_their_address(text):
     from scheduler.web.render import post_html
 
     assert _unmarked(str(post_html(text, "mastodon")), keep_titles=True) == unicodedata.normalize("NFC", text)
+
+
+def test_each_part_of_a_thread_shows_its_own_length_on_its_network(three):
+    from scheduler import editing
+
+    post_id = three.ids("sky")[0]
+    parts = ["First: stretch every morning. " + "é" * 250, f"Then read {LONG_LINK} #backpain"]
+    editing.edit_text(three.store, three.by_name["sky"], post_id, parts, three.now)
+    card = card_of(page(three.client().get("/queue?account=sky")), post_id)
+    assert card.select_one(".len").get_text() == "280/300"  # 30 + 250 graphemes
+    reply = card.select_one(".text.reply")
+    assert reply.select_one(".part").get_text().startswith("2/2")
+    assert reply.select_one(".part-len").get_text() == "47/300"  # "Then read " 10 + shortened link 27 + " #backpain" 10
+    assert reply.select_one(".link").get_text() == "example.com/blog/massage..."
