@@ -26,7 +26,7 @@ def post_url(config: Config, remote_id: str | None) -> str | None:
     if not remote_id:
         return None
     account = config.chosen
-    if remote_id.startswith(OUTBOX_PREFIX) or (account.network == "x" and not remote_id.isdigit()):
+    if remote_id.startswith(OUTBOX_PREFIX) or (account.network == "x" and not (remote_id.isascii() and remote_id.isdigit())):
         return f"outbox:{remote_id}"
     if account.network == "bluesky":
         return f"https://bsky.app/profile/{account.handle}/post/{remote_id}"
@@ -42,13 +42,16 @@ def remote_id_from(config: Config, value: str) -> str:
     network = config.network
     address = _ADDRESS[network].fullmatch(value)
     if address:
+        own = post_url(config, "ID").rsplit("ID", 1)[0]  # this account's posts' addresses begin so
+        if network != "x" and not _strip_scheme(value).lower().startswith(_strip_scheme(own).lower()):
+            raise ValueError(f"{value!r} is not a post of this {NAMES[network]} account: its posts' addresses begin {own}")
         value = address.group("id")
     if network == "bluesky":
         if _RKEY.fullmatch(value) and value not in (".", ".."):
             return value
         raise ValueError(f"{value!r} is not a Bluesky post: give its address (bsky.app/profile/<handle>/post/<key>) "
                          "or the key at its end")
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²".isdigit() too: only 0-9 make an id
         return value
     if network == "mastodon":
         raise ValueError(f"{value!r} is not a Mastodon post: give its address (<server>/@<user>/<id>) or the digits "
@@ -57,8 +60,12 @@ def remote_id_from(config: Config, value: str) -> str:
                      "at its end")
 
 
+def _strip_scheme(url: str) -> str:
+    return re.sub(r"^https?://", "", url)
+
+
 _ADDRESS = {
-    "x": re.compile(r"(?:https?://)?(?:www\.)?(?:x|twitter)\.com/[^/]+/status/(?P<id>\d+)(?:[/?#].*)?"),
+    "x": re.compile(r"(?:https?://)?(?:www\.)?(?:x|twitter)\.com/[^/]+/status/(?P<id>[0-9]+)(?:[/?#].*)?"),
     "bluesky": re.compile(r"(?:https?://)?bsky\.app/profile/[^/]+/post/(?P<id>[^/?#]+)(?:[/?#].*)?"),
-    "mastodon": re.compile(r"(?:https?://)?[^/]+/@[^/]+/(?P<id>\d+)(?:[/?#].*)?"),
+    "mastodon": re.compile(r"(?:https?://)?[^/]+/@[^/]+/(?P<id>[0-9]+)(?:[/?#].*)?"),
 }

@@ -283,3 +283,41 @@ def test_each_part_of_a_thread_shows_its_own_length_on_its_network(three):
     assert reply.select_one(".part").get_text().startswith("2/2")
     assert reply.select_one(".part-len").get_text() == "47/300"  # "Then read " 10 + shortened link 27 + " #backpain" 10
     assert reply.select_one(".link").get_text() == "example.com/blog/massage..."
+
+
+@pytest.fixture(scope="module")
+def configs(tmp_path_factory):
+    """The three accounts' configurations (no ledger: post_links is pure)."""
+    from scheduler.config import load_config
+
+    path = tmp_path_factory.mktemp("links") / "scheduler.toml"
+    path.write_text(THREE.format(instance="https://mastodon.example"), encoding="utf-8")
+    config = load_config(str(path))
+    return {name: config.for_account(name) for name in ("clinic", "sky", "toot")}
+
+
+@given(value=st.text(max_size=80) | st.sampled_from(["https://x.com/a/status/12", "bsky.app/profile/a.b/post/3k",
+                                                     "https://mastodon.example/@clinic/77", "..", "12"]))
+def test_a_settled_posts_id_is_read_from_any_text_or_refused_with_a_message(configs, value):
+    from scheduler.post_links import post_url, remote_id_from
+
+    for name, config in configs.items():
+        try:
+            remote_id = remote_id_from(config, value)
+        except ValueError as exc:
+            assert {"clinic": "X", "sky": "Bluesky", "toot": "Mastodon"}[name] in str(exc)
+            continue
+        assert remote_id and remote_id.strip() == remote_id
+        # What was read is what the post's own address gives back.
+        assert remote_id_from(config, post_url(config, remote_id)) == remote_id
+
+
+def test_an_address_of_another_account_is_refused(configs):
+    from scheduler.post_links import remote_id_from
+
+    with pytest.raises(ValueError, match="not a post of this Bluesky account: its posts' addresses begin "
+                                         "https://bsky.app/profile/clinic.bsky.social/post/"):
+        remote_id_from(configs["sky"], "https://bsky.app/profile/someone.bsky.social/post/3lbq5wmxqez2k")
+    with pytest.raises(ValueError, match="https://mastodon.example/@clinic/"):
+        remote_id_from(configs["toot"], "https://other.example/@clinic/113542778410046655")
+    assert remote_id_from(configs["toot"], "mastodon.example/@Clinic/113542778410046655") == "113542778410046655"
