@@ -231,9 +231,39 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
     """The ledger. Open with ``Store.open(url)``; every public method is one transaction."""
 
     def __init__(self, engine: Engine):
-        self.engine = engine
+        self._engine = engine
         # Set inside ``snapshot()``: every read of this thread then uses that one transaction.
         self._snapshot: ContextVar[Connection | None] = ContextVar(f"snapshot-{id(self)}", default=None)
+        # Set inside ``unit()``: every method of this thread then reads and writes in that one transaction.
+        self._unit: ContextVar[_Unit | None] = ContextVar(f"unit-{id(self)}", default=None)
+
+    @property
+    def engine(self) -> Engine:
+        """The database; inside ``unit()``, one that runs every ``begin()`` in the unit's transaction."""
+        unit = self._unit.get()
+        return self._engine if unit is None else unit
+
+    @contextmanager
+    def unit(self) -> Iterator[None]:
+        """Every method called inside (in this thread) is part of ONE transaction, committed when the block
+        ends and rolled back, all of it, when it raises: the dashboard records a change and its audit row
+        together, so neither can land without the other. Each method's own transaction becomes a savepoint
+        of the unit (a method that fails undoes its own writes only, as before). The transaction starts at
+        the first use, so work done before any read or write (a network call) holds no lock."""
+        if self._unit.get() is not None:
+            yield
+            return
+        unit = _Unit(self._engine)
+        token = self._unit.set(unit)
+        try:
+            yield
+            unit.commit()
+        except BaseException:
+            unit.rollback()
+            raise
+        finally:
+            self._unit.reset(token)
+            unit.close()
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -250,12 +280,15 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
         return store
 
     def close(self) -> None:
-        self.engine.dispose()
+        self._engine.dispose()
 
     def _read(self):
         conn = self._snapshot.get()
         if conn is not None:
             return nullcontext(conn)
+        unit = self._unit.get()
+        if unit is not None:
+            return nullcontext(unit.connection())
         # Plain BEGIN for reads: on SQLite they then never wait for the write lock.
         return self.engine.connect().execution_options(read_only=True)
 
@@ -263,8 +296,8 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
     def snapshot(self) -> Iterator[None]:
         """Every read inside sees the ledger as of one moment (one read transaction), so a plan built
         from several reads never mixes states from before and after another process's write."""
-        if self._snapshot.get() is not None:
-            yield
+        if self._snapshot.get() is not None or self._unit.get() is not None:
+            yield  # a unit is one transaction already: its reads see its own writes
             return
         conn = self.engine.connect().execution_options(read_only=True)
         if self.engine.dialect.name == "postgresql":
@@ -1323,6 +1356,46 @@ def _enable_wal(cursor, attempts: int = 600) -> None:
                 raise
             time.sleep(0.05)
     raise sqlite3.OperationalError("database is locked: could not switch the ledger to WAL mode in 30 s")
+
+
+class _Unit:
+    """The engine as ``Store.unit()`` lends it: ``begin()`` is a savepoint in the unit's one transaction,
+    which begins at the first use (a write transaction: on SQLite, BEGIN IMMEDIATE)."""
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+        self._conn: Connection | None = None
+        self._transaction = None
+
+    def __getattr__(self, name):  # dialect, url...: the real engine's
+        return getattr(self._engine, name)
+
+    def connection(self) -> Connection:
+        if self._conn is None:
+            self._conn = self._engine.connect()
+            self._transaction = self._conn.begin()
+        return self._conn
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        conn = self.connection()
+        with conn.begin_nested():
+            yield conn
+
+    def connect(self):
+        return nullcontext(self.connection())
+
+    def commit(self) -> None:
+        if self._transaction is not None:
+            self._transaction.commit()
+
+    def rollback(self) -> None:
+        if self._transaction is not None and self._transaction.is_active:
+            self._transaction.rollback()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
 
 
 def _create_engine(url: str) -> Engine:

@@ -19,6 +19,13 @@ def iso(at: datetime | None, tz: tzinfo | None = None) -> str | None:
     return (at.astimezone(tz) if tz else at).isoformat()
 
 
+def post_url(config: Config, remote_id: str | None) -> str | None:
+    """Where the account's post is, on its network (scheduler.post_links)."""
+    from scheduler import post_links
+
+    return post_links.post_url(config, remote_id)
+
+
 def tweet_url(handle: str, tweet_id: str | None) -> str | None:
     if not tweet_id:
         return None
@@ -60,7 +67,7 @@ def post_json(post: PostRecord, config: Config) -> dict:
         "sent_at": iso(post.sent_at, config.tz),
         "tweet_id": post.tweet_id,
         "tweet_ids": list(post.part_ids),
-        "url": tweet_url(config.handle, post.tweet_id),
+        "url": post_url(config, post.tweet_id),
         "error": post.last_error,
         "http_status": post.last_status,
     }

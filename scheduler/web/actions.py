@@ -2,7 +2,8 @@
 
 Pages and API routes call these and nothing else to change the ledger, so both check input exactly
 as the CLI does, and every change made through the web is recorded (who, when, what) for the
-History page.
+History page. A change and its audit row are one transaction (``Store.unit``): neither lands without
+the other.
 """
 
 from __future__ import annotations
@@ -28,8 +29,15 @@ class Actions:
     clock: Callable[[], datetime]
 
     def _audit(self, action: str, post_id: str | None = None, detail: str | None = None) -> None:
+        """Record the change; call inside ``self.store.unit()``, in the change's own transaction."""
         self.store.record_audit(self.config.account, self.actor, action, self.clock(), post_id=post_id,
                                 detail=detail)
+
+    def _limit(self) -> int:
+        """The account's network's limit, as its posts are measured (X 280, Bluesky 300, a Mastodon server's)."""
+        from scheduler.post_length import rule_for
+
+        return rule_for(self.config).limit
 
     def _local(self, at: datetime | None) -> str:
         return at.astimezone(self.config.tz).isoformat() if at else "-"
@@ -37,82 +45,101 @@ class Actions:
     def add(self, text: str, at: datetime | None) -> PostRecord:
         from scheduler import queueing
 
-        record = queueing.add_text(self.store, self.config, text, self.clock(), at=at)
-        self._audit("add", record.post_id, f"queued ({record.weighted_length}/280)" +
-                    (f", pinned at {self._local(at)}" if at else ""))
+        limit = self._limit()  # before the transaction: a Mastodon server's limit may need a request
+        with self.store.unit():
+            record = queueing.add_text(self.store, self.config, text, self.clock(), at=at)
+            self._audit("add", record.post_id, f"queued ({record.weighted_length}/{limit})" +
+                        (f", pinned at {self._local(at)}" if at else ""))
         return record
 
     def edit(self, post_id: str, text: str) -> PostRecord:
         from scheduler import editing
 
-        before = self.store.get(post_id)
-        editing.edit_text(self.store, self.config, post_id, text, self.clock())
-        after = self.store.get(post_id)
-        self._audit("edit", post_id, f"text changed ({before.weighted_length} -> {after.weighted_length}/280)")
+        limit = self._limit()
+        with self.store.unit():
+            before = self.store.get(post_id)
+            editing.edit_text(self.store, self.config, post_id, text, self.clock())
+            after = self.store.get(post_id)
+            self._audit("edit", post_id, f"text changed ({before.weighted_length} -> {after.weighted_length}/{limit})")
         return after
 
     def remove(self, post_id: str) -> None:
-        self.store.remove(self.config.account, post_id, self.clock())
-        self._audit("remove", post_id)
+        with self.store.unit():
+            self.store.remove(self.config.account, post_id, self.clock())
+            self._audit("remove", post_id)
 
     def restore(self, post_id: str) -> None:
-        self.store.restore(self.config.account, post_id, self.clock())
-        self._audit("restore", post_id)
+        with self.store.unit():
+            self.store.restore(self.config.account, post_id, self.clock())
+            self._audit("restore", post_id)
 
     def move(self, post_id: str, *, before: str | None = None, after: str | None = None, top: bool = False,
              bottom: bool = False) -> None:
         if sum(bool(x) for x in (before, after, top, bottom)) != 1:
             raise QueueError("say where to move the post: exactly one of before, after, top, bottom")
-        self.store.move(self.config.account, post_id, before=before, after=after, top=top, bottom=bottom)
         where = (f"before {before}" if before else f"after {after}" if after else "to the top" if top
                  else "to the bottom")
-        self._audit("move", post_id, where)
+        with self.store.unit():
+            self.store.move(self.config.account, post_id, before=before, after=after, top=top, bottom=bottom)
+            self._audit("move", post_id, where)
 
     def pin(self, post_id: str, at: datetime | None) -> None:
-        self.store.pin(self.config.account, post_id, at, self.clock())
-        self._audit("pin" if at else "unpin", post_id, f"at {self._local(at)}" if at else None)
+        with self.store.unit():
+            self.store.pin(self.config.account, post_id, at, self.clock())
+            self._audit("pin" if at else "unpin", post_id, f"at {self._local(at)}" if at else None)
 
     def pause(self, reason: str) -> None:
         reason = reason.strip() or "paused from the dashboard"
-        self.store.pause(self.config.account, reason, self.clock())
-        self._audit("pause", None, reason)
+        with self.store.unit():
+            self.store.pause(self.config.account, reason, self.clock())
+            self._audit("pause", None, reason)
 
     def resume(self) -> None:
-        self.store.resume(self.config.account)
-        self._audit("resume")
+        with self.store.unit():
+            self.store.resume(self.config.account)
+            self._audit("resume")
 
     def resolve(self, post_id: str, *, tweet_id: str | None, retry: bool) -> None:
         from scheduler.publishing import live_instances
 
+        from scheduler.post_links import NAMES, remote_id_from
+
         if bool(tweet_id) == bool(retry):
-            raise QueueError("say how it ended: the post's id on X if it went out, or retry if it did not")
-        if tweet_id and not tweet_id.isdigit():
-            raise QueueError(f"{tweet_id!r} is not a post id (digits, as in x.com/<handle>/status/<id>)")
+            raise QueueError(f"say how it ended: the post's id on {NAMES[self.config.network]} if it went out, "
+                             "or retry if it did not")
+        if tweet_id:
+            try:
+                tweet_id = remote_id_from(self.config, tweet_id)
+            except ValueError as exc:
+                raise QueueError(str(exc)) from None
         now = self.clock()
         live = live_instances(self.store, self.config.account, now, self.config["service"]["heartbeat"] * 3)
-        self.store.resolve(self.config.account, post_id, sent_tweet_id=tweet_id, retry=retry, now=now,
-                           live_instances=live)
-        self._audit("resolve", post_id, f"sent as {tweet_id}" if tweet_id else "retry")
+        with self.store.unit():
+            self.store.resolve(self.config.account, post_id, sent_tweet_id=tweet_id, retry=retry, now=now,
+                               live_instances=live)
+            self._audit("resolve", post_id, f"sent as {tweet_id}" if tweet_id else "retry")
 
     def approve(self, post_ids: list[str], *, comment: str | None = None,
                 expected: dict[str, str] | None = None):
         """`scheduler review approve`: all or none, as the posts are now (or, with ``expected``, as they were shown)."""
         from scheduler import review
 
-        outcome = review.approve(self.store, self.config, post_ids, who=self.actor, now=self.clock(),
-                                 comment=comment, expected=expected)
-        for post_id in outcome.decided:
-            self._audit("approve", post_id, comment)
+        with self.store.unit():
+            outcome = review.approve(self.store, self.config, post_ids, who=self.actor, now=self.clock(),
+                                     comment=comment, expected=expected)
+            for post_id in outcome.decided:
+                self._audit("approve", post_id, comment)
         return outcome
 
     def request_changes(self, post_ids: list[str], *, comment: str, expected: dict[str, str] | None = None):
         """`scheduler review reject --comment`: back to the author, out of the plan until the text changes."""
         from scheduler import review
 
-        outcome = review.request_changes(self.store, self.config, post_ids, who=self.actor, comment=comment,
-                                         now=self.clock(), expected=expected)
-        for post_id in outcome.decided:
-            self._audit("request changes", post_id, comment.strip())
+        with self.store.unit():
+            outcome = review.request_changes(self.store, self.config, post_ids, who=self.actor, comment=comment,
+                                             now=self.clock(), expected=expected)
+            for post_id in outcome.decided:
+                self._audit("request changes", post_id, comment.strip())
         return outcome
 
     def import_upload(self, filename: str, data: bytes) -> list:
@@ -134,8 +161,13 @@ class Actions:
         path = folder / f"{safe}{suffix}"
         previous = path.read_bytes() if path.exists() else None
         path.write_bytes(data)
+        self._limit()  # a Mastodon server's limit is read (once) before the transaction, not inside it
         try:
-            results = import_articles(self.store, self.config, [path], self.clock())
+            with self.store.unit():
+                results = import_articles(self.store, self.config, [path], self.clock())
+                for r in results:
+                    self._audit("import", None, f"{name}: \"{r.article.title}\", {len(r.report.added)} added, "
+                                f"{len(r.report.updated)} updated, {len(r.report.unchanged)} unchanged")
         except Exception:
             # Nothing half-written: the import wrote nothing, and the file goes back to what it was.
             if previous is None:
@@ -143,7 +175,4 @@ class Actions:
             else:
                 path.write_bytes(previous)
             raise
-        for r in results:
-            self._audit("import", None, f"{name}: \"{r.article.title}\", {len(r.report.added)} added, "
-                        f"{len(r.report.updated)} updated, {len(r.report.unchanged)} unchanged")
         return results

@@ -3,7 +3,7 @@
 Errors are ``{"error": {"status": N, "message": "..."}}`` with a message a person can act on:
 400 a bad parameter, 401 no credentials, 403 no CSRF token, 404 no such post, 409 the post's state
 does not allow it (a duplicate text; for review: a blocking finding, or a text changed since it was
-shown), 422 a text X would refuse. /api/v1/review is in web/review_routes.py.
+shown), 422 a text the account's network would refuse. /api/v1/review is in web/review_routes.py.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ def spec() -> dict:
             "attempts": {"type": "integer"},
             "slot_at": NULLABLE_STRING, "sent_at": NULLABLE_STRING,
             "tweet_id": NULLABLE_STRING, "tweet_ids": {"type": "array", "items": {"type": "string"}},
-            "url": {"type": ["string", "null"], "description": "https://x.com/<handle>/status/<id>"},
+            "url": {"type": ["string", "null"], "description": "where the post is on its network: https://x.com/<handle>/status/<id>, https://bsky.app/profile/<handle>/post/<key>, <server>/@<user>/<id>; outbox:<id> for the outbox"},
             "error": NULLABLE_STRING, "http_status": {"type": ["integer", "null"]},
         },
     }
@@ -110,7 +110,7 @@ def spec() -> dict:
             (403, "a session request without its CSRF token: nothing changed"), (404, "no such post"),
             (409, "the post's state does not allow this, or the text is a duplicate; for review: a blocking "
                   "finding, a post not waiting to be sent, or a text changed since it was shown"),
-            (422, "a text X would refuse (empty, too long)")]
+            (422, "a text the account's network would refuse (empty, or over its limit: X 280, Bluesky 300, Mastodon the server's)")]
     }
     limit = {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 50, "minimum": 1}}
     document = {
@@ -169,7 +169,7 @@ def spec() -> dict:
             "/queue/{post_id}/resolve": {"parameters": [POST_ID], "post": {
                 "summary": "Settle an unknown or failed post (`scheduler resolve`)",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "properties": {"tweet_id": {"type": "string"}, "retry": {"type": "boolean"}}}}}},
+                    "type": "object", "properties": {"tweet_id": {"type": "string", "description": "it went out: its id or address on the account's network"}, "retry": {"type": "boolean"}}}}}},
                 "responses": {"200": _ok(_ref("Post")), **ERRORS}}},
             "/pause": {"post": {"summary": "Pause publishing (`scheduler queue pause`)",
                                 "requestBody": {"content": {"application/json": {"schema": {

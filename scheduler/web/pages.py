@@ -43,12 +43,15 @@ def _page_context(request: Request) -> dict:
         web = web_of(request)
     except HTTPException:  # an unknown ?account= : its error page has no account, and offers the known ones
         web = None
+    from scheduler.web.render import Look
+
     principal = request.scope.get("state", {}).get("principal")
     chosen = web.config.account_name if web is not None and web.several else None
     return {
         "request": request,
         "handle": web.config.handle if web is not None else "",
         "network": web.config.network if web is not None else "",
+        "net": Look(web.config) if web is not None else None,  # posts as the account's network shows them
         "zone": web.config.tz.key if web is not None else "",
         "csrf": principal.csrf if principal and principal.csrf else "",
         "actor": principal.actor if principal else None,
