@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from scheduler.errors import SchedulerError
 from tests.helpers_ledger import ledger_url, postgres_url, sqlite_url  # noqa: F401
-from tests.helpers_web import POSTS, TIP_IDS, WebEnv
+from tests.helpers_web import TIP_IDS, WebEnv
 
 ARTICLE = ("---\ntitle: Desk posture\n---\n# Desk posture\n\n"
            "1. Raise the screen. Its top line belongs at eye level.\n"
