@@ -75,18 +75,31 @@ def rule_for(config) -> LengthRule:
 
 
 _LIMITS: dict[str, object] = {}
+_FAILED: dict[str, float] = {}  # instance URL -> time.monotonic() of its last failed read
+RETRY_FAILED_AFTER_S = 300.0  # a server that could not be read is asked again only after this long
 
 
 def instance_limits(instance_url: str, timeout: float):
+    """The server's limits, read once per process. A server that cannot be read gives Mastodon's defaults, and
+    is not asked again for ``RETRY_FAILED_AFTER_S``: a dashboard page or a CLI call must not wait ``timeout``
+    on every render for a server that drops connections."""
+    import time
+
     from scheduler.mastodon_length import Limits
 
-    if instance_url not in _LIMITS:
-        import requests
+    if instance_url in _LIMITS:
+        return _LIMITS[instance_url]
+    failed_at = _FAILED.get(instance_url)
+    if failed_at is not None and time.monotonic() - failed_at < RETRY_FAILED_AFTER_S:
+        return Limits()
+    import requests
 
-        try:
-            response = requests.get(f"{instance_url}/api/v2/instance", timeout=timeout)
-            response.raise_for_status()
-            _LIMITS[instance_url] = Limits.from_instance(response.json())
-        except (requests.RequestException, ValueError):
-            return Limits()
+    try:
+        response = requests.get(f"{instance_url}/api/v2/instance", timeout=timeout)
+        response.raise_for_status()
+        _LIMITS[instance_url] = Limits.from_instance(response.json())
+    except (requests.RequestException, ValueError):
+        _FAILED[instance_url] = time.monotonic()
+        return Limits()
+    _FAILED.pop(instance_url, None)
     return _LIMITS[instance_url]

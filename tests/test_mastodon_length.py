@@ -84,3 +84,40 @@ def test_the_limits_come_from_the_instance_and_default_to_mastodons() -> None:
     assert ml.fits("x" * 500) and not ml.fits("x" * 501)
     assert ml.fits("x" * 1000, ml.Limits(1000, 23)) and not ml.fits("x" * 1001, ml.Limits(1000, 23))
     assert ml.length("https://example.com/a-long-path", ml.Limits(500, 30)) == 30
+
+
+def test_a_server_that_cannot_be_read_is_not_asked_again_on_every_render() -> None:
+    """A Mastodon server that errors gives the default limits, and is asked again only after a while: a
+    dashboard page measuring its posts must not wait for it on every render."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from scheduler import post_length
+
+    hits = []
+
+    class Failing(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - stdlib name
+            hits.append(self.path)
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        first = post_length.instance_limits(url, 5.0)
+        second = post_length.instance_limits(url, 5.0)
+        assert (first.max_characters, second.max_characters) == (500, 500)  # Mastodon's defaults
+        assert hits == ["/api/v2/instance"]  # asked once, not on the second call
+        post_length._FAILED[url] -= post_length.RETRY_FAILED_AFTER_S  # the wait is over
+        post_length.instance_limits(url, 5.0)
+        assert len(hits) == 2
+    finally:
+        server.shutdown()
+        server.server_close()
+        post_length._FAILED.pop(url, None)
