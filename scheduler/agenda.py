@@ -62,10 +62,7 @@ def upcoming_with_drafts(store: Store, config: Config, now: datetime, *, count: 
     # One snapshot: a publication committed by another service between two of these reads would
     # otherwise be half in the plan (its slot free, its post gone, or the reverse).
     with store.snapshot():
-        history = [
-            SentRecord(p.post_id, p.article_key, p.slot_at, len(p.parts))
-            for p in store.published_since(account, history_start(config, now))
-        ]
+        history = [SentRecord(*row) for row in store.sent_since(account, history_start(config, now))]
         consumed = store.consumed_slots(account, now - settings.grace - timedelta(seconds=1))
         queue, waiting = _queue_window(store, account, count, review=review)
         # Recycled wordings are new texts nobody has approved: with review on they are not planned.
