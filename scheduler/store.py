@@ -1064,6 +1064,8 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
                 row = conn.execute(sa.select(m.posts).where(m.posts.c.post_id == post_id)).one()
                 if require_approval and not self.approved_for_sending(conn, row):
                     raise NotApproved(post_id)  # rolls the claim back
+                # The post left the queue and its slot is taken: every plan changed (a cached one too).
+                self._bump(conn, row.account)
                 return _record(row)
         except sa.exc.IntegrityError:
             return None
