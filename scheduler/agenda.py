@@ -97,7 +97,9 @@ def _queue_window(store: Store, account: str, count: int, *,
     own_time = store.scheduled_pending(account)
     limit = max(count * READ_AHEAD_FACTOR, READ_AHEAD_MIN)
     head = []
-    for post in store.iter_pending(account, page=limit):
+    # One page holds the head whatever the pinned and retrying posts among it (a page of ``limit`` alone
+    # would end a few posts short, and the next page would read ``limit`` more rows to take those few).
+    for post in store.iter_pending(account, page=limit + len(own_time)):
         if post.pinned_at is None and post.next_attempt_at is None:
             head.append(post)
             if len(head) >= limit and not review:

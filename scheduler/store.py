@@ -222,22 +222,12 @@ _PUBLISHED = (PostState.SENT.value, PostState.SENDING.value, PostState.UNKNOWN.v
 
 
 def _queued(row) -> QueuedPost:
-    return QueuedPost(
-        post_id=row.post_id,
-        account=row.account,
-        text=row.text,
-        parts=tuple(_json(row.parts)),
-        weighted_length=row.weighted_length,
-        state=PostState(row.state),
-        position=row.position,
-        article_key=row.article_key,
-        tip=row.tip,
-        pinned_at=row.pinned_at,
-        next_attempt_at=row.next_attempt_at,
-        template=row.template,
-        variant=row.variant,
-        media=tuple(_json(row.media)),
-    )
+    """A row of ``_QUEUED_COLUMNS`` (unpacked by position: a plan builds thousands of these)."""
+    (post_id, account, text, parts, weighted_length, state, position, article_key, tip, pinned_at,
+     next_attempt_at, template, variant, media) = row
+    return QueuedPost(post_id, account, text, tuple(_json(parts)), weighted_length, PostState(state), position,
+                      article_key, tip, pinned_at, next_attempt_at, template, variant,
+                      tuple(_json(media)) if media else ())
 
 
 def _attempt(row) -> AttemptRecord:
