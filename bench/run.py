@@ -622,7 +622,8 @@ def inprocess_times(app, token: str, paths: dict[str, str], runs: int) -> dict[s
     return asyncio.run(measure())
 
 
-def cold_inprocess_times(app, store, account: str, token: str, paths: dict[str, str], runs: int) -> dict[str, list[float]]:
+def cold_inprocess_times(app, store, account: str, token: str, paths: dict[str, str],
+                         runs: int) -> dict[str, list[float]]:
     """Wall times (ms) of the first GET of each path after a ledger change: before each request a queued post
     is moved to the top of the queue (what dragging it there does), so the dashboard's plan cache (keyed by the
     ledger's revision) has nothing for it and the request plans and renders from the ledger."""

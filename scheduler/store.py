@@ -738,13 +738,12 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
     def own_moments(self, account: str) -> list[datetime]:
         """The pin and retry times of the pending posts (only those columns): the moments at which time
         alone changes a plan (plan_cache.stable_until)."""
+        moments: list[datetime] = []
         with self._read() as conn:
-            rows = conn.execute(
-                sa.select(m.posts.c.pinned_at, m.posts.c.next_attempt_at).where(
-                    m.posts.c.account == account, m.posts.c.state.in_(PENDING),
-                    sa.or_(m.posts.c.pinned_at.is_not(None), m.posts.c.next_attempt_at.is_not(None)))
-            ).all()
-        return [at for row in rows for at in row if at is not None]
+            for column in (m.posts.c.pinned_at, m.posts.c.next_attempt_at):  # one indexed query each
+                moments += conn.execute(sa.select(column).where(
+                    m.posts.c.account == account, column.is_not(None), m.posts.c.state.in_(PENDING))).scalars()
+        return moments
 
     def queue_page(self, account: str, *, offset: int = 0, limit: int = 50, states: Sequence[str] = PENDING) -> list[PostRecord]:
         with self._read() as conn:

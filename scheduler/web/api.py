@@ -102,7 +102,8 @@ async def preview(request: Request):
 
     def compute():
         entries = agenda.upcoming(web.store, web.config, now, count=count)
-        return JSONResponse(views.with_account(web.config, [views.entry_json(e, web.config.tz) for e in entries])).body, ()
+        rows = views.with_account(web.config, [views.entry_json(e, web.config.tz) for e in entries])
+        return JSONResponse(rows).body, ()
 
     # The same list as `preview --json` at this now: cached while neither the ledger nor time changes it.
     body = await run_in_threadpool(web.plan_cache.get, web.store, web.config, now, ("preview", count), compute)
