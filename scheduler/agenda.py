@@ -62,10 +62,7 @@ def upcoming_with_drafts(store: Store, config: Config, now: datetime, *, count: 
     # One snapshot: a publication committed by another service between two of these reads would
     # otherwise be half in the plan (its slot free, its post gone, or the reverse).
     with store.snapshot():
-        history = [
-            SentRecord(p.post_id, p.article_key, p.slot_at, len(p.parts))
-            for p in store.published_since(account, history_start(config, now))
-        ]
+        history = [SentRecord(*row) for row in store.sent_since(account, history_start(config, now))]
         consumed = store.consumed_slots(account, now - settings.grace - timedelta(seconds=1))
         queue, waiting = queue_window(store, account, count, review=review)
         # Recycled wordings are new texts nobody has approved: with review on they are not planned.
@@ -100,7 +97,9 @@ def queue_window(store: Store, account: str, count: int, *,
     own_time = store.scheduled_pending(account)
     limit = max(count * READ_AHEAD_FACTOR, READ_AHEAD_MIN)
     head = []
-    for post in store.iter_pending(account, page=limit):
+    # One page holds the head whatever the pinned and retrying posts among it (a page of ``limit`` alone
+    # would end a few posts short, and the next page would read ``limit`` more rows to take those few).
+    for post in store.iter_pending(account, page=limit + len(own_time)):
         if post.pinned_at is None and post.next_attempt_at is None:
             head.append(post)
             if len(head) >= limit and not review:

@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import heapq
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
@@ -44,6 +46,8 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 
 UTC = timezone.utc
+MEMO_STARTS = 4  # starts whose slots a Calendar keeps (a plan and its page count share one)
+MEMO_SLOTS = 2000  # slots kept per start (six weeks of a slot every 30 minutes)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # APScheduler's order, Monday = 0
 
 _SLOT_HELP = (
@@ -242,6 +246,11 @@ class Calendar:
         self._triggers = tuple(s.trigger(tz) for s in self.slots) + tuple(
             parse_cron(c, tz) for c in cron
         )
+        # Slots already computed, per start (a few starts, a bounded run of slots each): a plan and the
+        # dashboard's count of a page's slots walk the same slots from the same start, and APScheduler
+        # takes ~70 us per slot. Shared by threads, hence the lock.
+        self._lock = threading.Lock()
+        self._memo: OrderedDict[datetime, tuple[list[datetime], Iterator[datetime]]] = OrderedDict()
 
     def slots_after(self, start: datetime, *, inclusive: bool = True) -> Iterator[datetime]:
         """Slot instants (aware, UTC) from ``start`` on, in order, each instant once.
@@ -249,6 +258,33 @@ class Calendar:
         Blackout dates are not skipped here: callers ask ``is_blackout``.
         """
         start = _utc(start)
+        with self._lock:
+            memo = self._memo.get(start)
+            if memo is None:
+                memo = self._memo[start] = ([], self._slots_from(start))
+                while len(self._memo) > MEMO_STARTS:
+                    self._memo.popitem(last=False)
+        known, source = memo
+        i = 0
+        while True:
+            if i < len(known):
+                at = known[i]
+            elif i >= MEMO_SLOTS:  # past what is kept: go on alone
+                yield from (at for at in self._slots_from(known[-1]) if at > known[-1])
+                return
+            else:
+                with self._lock:
+                    if i == len(known):
+                        at = next(source, None)
+                        if at is None:
+                            return
+                        known.append(at)
+                    at = known[i]
+            i += 1
+            if inclusive or at != start:
+                yield at
+
+    def _slots_from(self, start: datetime) -> Iterator[datetime]:
         # A skipped-hour slot fires after its wall-clock time (02:30 -> 03:30), so a
         # search starting inside or just after the gap must begin before it.
         gap = _offset(start, self.tz) - _offset(start - timedelta(days=1), self.tz)
@@ -258,7 +294,7 @@ class Calendar:
         for at in merged:
             # Drops the second firing of a repeated hour (it maps back onto the first),
             # coinciding rules, and the look-back above.
-            if (last is not None and at <= last) or at < start or (at == start and not inclusive):
+            if (last is not None and at <= last) or at < start:
                 continue
             last = at
             yield at

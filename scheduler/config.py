@@ -11,6 +11,7 @@ the defaults below apply. ``$SCHEDULER_HOME`` moves the data directory (ledger, 
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tomllib
@@ -431,7 +432,7 @@ class Config:
         from scheduler.calendar import Calendar
 
         cal = self.values["calendar"]
-        return Calendar(self.tz, cal["slots"], cal["cron"], cal["blackout"])
+        return _calendar(Calendar, self.tz, tuple(cal["slots"]), tuple(cal["cron"]), tuple(cal["blackout"]))
 
     def plan_settings(self):
         from scheduler.planner import PlanSettings
@@ -668,3 +669,9 @@ def _key_lines(text: str) -> dict[str, int]:
             dotted = f"{section}.{match.group(1)}" if section else match.group(1)
             lines.setdefault(dotted, number)
     return lines
+
+
+@functools.lru_cache(maxsize=16)
+def _calendar(cls, tz, slots: tuple, cron: tuple, blackout: tuple):
+    """One Calendar per set of rules, shared: it keeps the slots it has computed (calendar.py)."""
+    return cls(tz, slots, cron, blackout)

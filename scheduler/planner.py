@@ -299,6 +299,7 @@ class _Planner:
         self.start = now - settings.grace
         self.end = now + settings.horizon
         self.consumed = {_utc(at) for at in consumed_slots}
+        self._dates: dict[datetime, date] = {}
 
         # One pass finds the few posts with their own moment; the rest is read lazily.
         timed = []
@@ -434,8 +435,16 @@ class _Planner:
         gap = self.settings.series_gap
         if gap % ONE_DAY:
             return abs(a - b) < gap
-        days_apart = abs((self.calendar.local(a).date() - self.calendar.local(b).date()).days)
+        days_apart = abs((self._local_date(a) - self._local_date(b)).days)
         return days_apart < gap.days
+
+    def _local_date(self, at: datetime) -> date:
+        """The local date of an instant, remembered: spacing asks it of the same few instants thousands of
+        times in a long plan."""
+        found = self._dates.get(at)
+        if found is None:
+            found = self._dates[at] = self.calendar.local(at).date()
+        return found
 
     def _over_cap(self, at: datetime, tweets: int, *, leave_room: bool) -> str | None:
         """The cap that ``tweets`` more X posts at ``at`` would exceed, if any."""

@@ -213,6 +213,23 @@ def _record(row) -> PostRecord:
     )
 
 
+# What the planner reads of a pending post (QueuedPost's fields), and nothing more.
+_QUEUED_COLUMNS = tuple(getattr(m.posts.c, name) for name in (
+    "post_id", "account", "text", "parts", "weighted_length", "state", "position", "article_key", "tip",
+    "pinned_at", "next_attempt_at", "template", "variant", "media"))
+# Publications: sent, being sent, or sent with the outcome unknown.
+_PUBLISHED = (PostState.SENT.value, PostState.SENDING.value, PostState.UNKNOWN.value)
+
+
+def _queued(row) -> QueuedPost:
+    """A row of ``_QUEUED_COLUMNS`` (unpacked by position: a plan builds thousands of these)."""
+    (post_id, account, text, parts, weighted_length, state, position, article_key, tip, pinned_at,
+     next_attempt_at, template, variant, media) = row
+    return QueuedPost(post_id, account, text, tuple(_json(parts)), weighted_length, PostState(state), position,
+                      article_key, tip, pinned_at, next_attempt_at, template, variant,
+                      tuple(_json(media)) if media else ())
+
+
 def _attempt(row) -> AttemptRecord:
     return AttemptRecord(row.id, row.post_id, row.part, row.instance, row.started_at, row.finished_at,
                          row.outcome, row.http_status, row.detail, row.tweet_id)
@@ -726,13 +743,14 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
         """Pending posts in queue order, read a page at a time (the planner stops early).
 
         Positions are unique per account (the ledger refuses a tie), so paging on them never skips
-        or repeats a post."""
+        or repeats a post. Only the planner's columns are read (``_QUEUED_COLUMNS``): a plan reads
+        thousands of these, and the rest of a row (six more timestamps, the part ids) is not needed."""
         last = float("-inf")
         while True:
             with self._read() as conn:
-                rows = self._in_queue_order(conn, account, PENDING, after=last, limit=page)
+                rows = self._in_queue_order(conn, account, PENDING, after=last, limit=page, columns=_QUEUED_COLUMNS)
             for row in rows:
-                yield _record(row).as_queued()
+                yield _queued(row)
             if len(rows) < page:
                 return
             last = rows[-1].position
@@ -743,12 +761,22 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
         with self._read() as conn:
             for column in (m.posts.c.pinned_at, m.posts.c.next_attempt_at):
                 rows = conn.execute(
-                    sa.select(m.posts).where(
+                    sa.select(*_QUEUED_COLUMNS).where(
                         m.posts.c.account == account, column.is_not(None), m.posts.c.state.in_(PENDING)
                     )
                 ).all()
-                found.update((row.post_id, _record(row).as_queued()) for row in rows)
+                found.update((row.post_id, _queued(row)) for row in rows)
         return sorted(found.values(), key=lambda p: p.position)
+
+    def own_moments(self, account: str) -> list[datetime]:
+        """The pin and retry times of the pending posts (only those columns): the moments at which time
+        alone changes a plan (plan_cache.stable_until)."""
+        moments: list[datetime] = []
+        with self._read() as conn:
+            for column in (m.posts.c.pinned_at, m.posts.c.next_attempt_at):  # one indexed query each
+                moments += conn.execute(sa.select(column).where(
+                    m.posts.c.account == account, column.is_not(None), m.posts.c.state.in_(PENDING))).scalars()
+        return moments
 
     def queue_page(self, account: str, *, offset: int = 0, limit: int = 50, states: Sequence[str] = PENDING) -> list[PostRecord]:
         with self._read() as conn:
@@ -757,7 +785,7 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
 
     @staticmethod
     def _in_queue_order(conn: Connection, account: str, states: Sequence[str], *, after: float | None = None,
-                        limit: int) -> list:
+                        limit: int, columns: Sequence | None = None) -> list:
         """The first ``limit`` posts in ``states`` (after position ``after``), in queue order.
 
         One query per state, merged: each walks ix_posts_queue (account, state, position) in order and
@@ -768,7 +796,7 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
 
         streams = []
         for state in dict.fromkeys(states):
-            query = sa.select(m.posts).where(m.posts.c.account == account, m.posts.c.state == state)
+            query = sa.select(*(columns or (m.posts,))).where(m.posts.c.account == account, m.posts.c.state == state)
             if after is not None:
                 query = query.where(m.posts.c.position > after)
             streams.append(conn.execute(query.order_by(m.posts.c.position).limit(limit)).all())
@@ -784,11 +812,54 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
                 .where(
                     m.posts.c.account == account,
                     m.posts.c.slot_at >= since,
-                    m.posts.c.state.in_((PostState.SENT.value, PostState.SENDING.value, PostState.UNKNOWN.value)),
+                    m.posts.c.state.in_(_PUBLISHED),
                 )
                 .order_by(m.posts.c.slot_at)
             ).all()
         return [_record(row) for row in rows]
+
+    def sent_since(self, account: str, since: datetime) -> list:
+        """``published_since`` reduced to what spacing and caps need: (post_id, article_key, slot_at, number
+        of parts) per publication, oldest first; no full records (a plan reads a day or two of them, a
+        monthly cap a whole month)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(m.posts.c.post_id, m.posts.c.article_key, m.posts.c.slot_at, m.posts.c.parts)
+                .where(
+                    m.posts.c.account == account,
+                    m.posts.c.slot_at >= since,
+                    m.posts.c.state.in_(_PUBLISHED),
+                )
+                .order_by(m.posts.c.slot_at)
+            ).all()
+        return [(row.post_id, row.article_key, row.slot_at, len(_json(row.parts))) for row in rows]
+
+    def published_slots(self, account: str, start: datetime, end: datetime) -> list[tuple[str, datetime]]:
+        """(post_id, slot_at) of the posts sent (or being sent) for a slot in ``[start, end)``, in slot order:
+        two columns, so a calendar can count a month of them and read in full only those it lists
+        (``posts_by_id``)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(m.posts.c.post_id, m.posts.c.slot_at)
+                .where(
+                    m.posts.c.account == account,
+                    m.posts.c.slot_at >= start,
+                    m.posts.c.slot_at < end,
+                    m.posts.c.state.in_(_PUBLISHED),
+                )
+                .order_by(m.posts.c.slot_at)
+            ).all()
+        return [(row.post_id, row.slot_at) for row in rows]
+
+    def posts_by_id(self, post_ids: Sequence[str]) -> dict[str, PostRecord]:
+        """Full records of these posts (those that exist), by id."""
+        found: dict[str, PostRecord] = {}
+        ids = list(dict.fromkeys(post_ids))
+        with self._read() as conn:
+            for i in range(0, len(ids), 500):
+                rows = conn.execute(sa.select(m.posts).where(m.posts.c.post_id.in_(ids[i:i + 500]))).all()
+                found.update((row.post_id, _record(row)) for row in rows)
+        return found
 
     def consumed_slots(self, account: str, since: datetime) -> set[datetime]:
         """Slot times already used by a publication (any outcome), so they are not filled twice.
@@ -1022,6 +1093,8 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
                 row = conn.execute(sa.select(m.posts).where(m.posts.c.post_id == post_id)).one()
                 if require_approval and not self.approved_for_sending(conn, row):
                     raise NotApproved(post_id)  # rolls the claim back
+                # The post left the queue and its slot is taken: every plan changed (a cached one too).
+                self._bump(conn, row.account)
                 return _record(row)
         except sa.exc.IntegrityError:
             return None

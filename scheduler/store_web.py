@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from scheduler import migrations as m
 from scheduler.errors import AccessError
+
+LAST_USE_RESOLUTION = timedelta(minutes=1)  # an API token's last use is recorded to this
 
 
 @dataclass(frozen=True)
@@ -101,14 +103,20 @@ class WebLedger:
         return _token(row)
 
     def token_by_hash(self, token_hash: str, now: datetime) -> TokenRecord | None:
-        """The live token with this hash (its last use is recorded), or None."""
-        with self.engine.begin() as conn:
-            row = conn.execute(sa.select(m.web_tokens).where(
-                m.web_tokens.c.token_hash == token_hash, m.web_tokens.c.revoked_at.is_(None))).first()
-            if row is None:
-                return None
-            conn.execute(m.web_tokens.update().where(m.web_tokens.c.token_id == row.token_id)
-                         .values(last_used_at=now))
+        """The live token with this hash (its last use is recorded, to the minute), or None.
+
+        Read in a read transaction; the last use is written only when the one recorded is a minute old or
+        more: a script polling the API would otherwise take the ledger's write lock for every request."""
+        live = (m.web_tokens.c.token_hash == token_hash, m.web_tokens.c.revoked_at.is_(None))
+        with self._read() as conn:
+            row = conn.execute(sa.select(m.web_tokens).where(*live)).first()
+        if row is None:
+            return None
+        if row.last_used_at is None or now - row.last_used_at >= LAST_USE_RESOLUTION:
+            with self.engine.begin() as conn:
+                # A token revoked in between: refused, and its record left alone.
+                if not conn.execute(m.web_tokens.update().where(*live).values(last_used_at=now)).rowcount:
+                    return None
         return _token(row)
 
     # -- sessions ------------------------------------------------------------------------------

@@ -472,3 +472,29 @@ def test_queue_page_history_and_counts(store):
     assert [p.post_id for p in store.history(ACCOUNT, states=["sent"])] == ["p2", "p1"]
     assert store.counts(ACCOUNT) == {"queued": 3, "sent": 2, "failed": 1, "sending": 1}
     assert store.counts("other") == {"queued": 1}
+
+
+def test_light_reads_give_what_the_full_records_give(five):
+    """The plan and the calendar read a few columns instead of whole records: the same posts, the same values."""
+    store = five
+    store.pin(ACCOUNT, "p4", T0 + timedelta(days=1), T0)
+    send(store, "p1", "101", T0 + timedelta(hours=1))
+    send(store, "p2", "102", T0 + timedelta(hours=2))
+    assert list(store.iter_pending(ACCOUNT)) == [store.get(i).as_queued() for i in ("p3", "p4", "p5")]
+    assert store.scheduled_pending(ACCOUNT) == [store.get("p4").as_queued()]
+    assert store.own_moments(ACCOUNT) == [T0 + timedelta(days=1)]
+    full = store.published_since(ACCOUNT, T0)
+    assert store.sent_since(ACCOUNT, T0) == [(p.post_id, p.article_key, p.slot_at, len(p.parts)) for p in full]
+    assert store.published_slots(ACCOUNT, T0, T0 + timedelta(hours=2)) == [("p1", T0 + timedelta(hours=1))]
+    assert store.posts_by_id(["p2", "nope", "p1"]) == {"p1": store.get("p1"), "p2": store.get("p2")}
+
+
+def test_claiming_a_post_changes_the_revision(five):
+    """From the claim on the post is out of the queue and its slot taken: plans keyed by revision must see it."""
+    store = five
+    revision = store.revision(ACCOUNT)
+    assert store.claim("p1", "i1", T0, T0)
+    assert store.revision(ACCOUNT) > revision
+    revision = store.revision(ACCOUNT)
+    assert not store.claim("p1", "i2", T0, T0)  # refused: nothing changed
+    assert store.revision(ACCOUNT) == revision

@@ -41,6 +41,33 @@ def test_a_revoked_token_is_refused_from_the_next_request(web):  # noqa: F811
     assert client.get("/api/v1/queue", headers=auth).status_code == 401
 
 
+def test_a_tokens_last_use_is_recorded_to_the_minute(web):  # noqa: F811
+    """`web token list` shows when a token was last used; a script polling every second does not write the
+    ledger every second for it."""
+    from datetime import timedelta
+
+    secret = web.token("ci")
+    client = web.client()
+    auth = {"Authorization": f"Bearer {secret}"}
+
+    def last_used():
+        return next(t.last_used_at for t in web.store.tokens() if t.name == "ci")
+
+    assert last_used() is None
+    first = web.now
+    assert client.get("/api/v1/queue", headers=auth).status_code == 200
+    assert last_used() == first
+    web.now = first + timedelta(seconds=30)
+    assert client.get("/api/v1/queue", headers=auth).status_code == 200
+    assert last_used() == first  # within the minute: not written again
+    web.now = first + timedelta(seconds=61)
+    assert client.get("/api/v1/queue", headers=auth).status_code == 200
+    assert last_used() == web.now
+    web.store.revoke_token("ci", web.now)
+    web.now += timedelta(seconds=5)
+    assert client.get("/api/v1/queue", headers=auth).status_code == 401
+
+
 def test_secrets_are_stored_only_as_hashes(web):  # noqa: F811
     import sqlalchemy as sa
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from scheduler.errors import ArticleError, DuplicateError, QueueError, ReviewError, SchedulerError
@@ -99,8 +99,15 @@ async def preview(request: Request):
     count = int_param(request, "count", 10, 1, 10000)
     raw = request.query_params.get("from")
     now = parse_when(raw, web.config.tz) if raw else web.clock()
-    entries = await run_in_threadpool(agenda.upcoming, web.store, web.config, now, count=count)
-    return JSONResponse(views.with_account(web.config, [views.entry_json(e, web.config.tz) for e in entries]))
+
+    def compute():
+        entries = agenda.upcoming(web.store, web.config, now, count=count)
+        rows = views.with_account(web.config, [views.entry_json(e, web.config.tz) for e in entries])
+        return JSONResponse(rows).body, ()
+
+    # The same list as `preview --json` at this now: cached while neither the ledger nor time changes it.
+    body = await run_in_threadpool(web.plan_cache.get, web.store, web.config, now, ("preview", count), compute)
+    return Response(body, media_type="application/json")
 
 
 async def queue_list(request: Request):

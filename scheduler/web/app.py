@@ -16,6 +16,7 @@ from pathlib import Path
 
 from scheduler.config import Config
 from scheduler.errors import ConfigError
+from scheduler.plan_cache import PlanCache
 from scheduler.store import Store
 
 HERE = Path(__file__).parent
@@ -34,6 +35,9 @@ class Web:
     local_only: bool  # bound to a loopback address: may run without a password
     clock: Callable[[], datetime] = utc_now
     limiter: object = field(default=None)
+    # Plans and calendar parts kept while neither the ledger nor time has changed them (shared by the
+    # accounts' views of this Web: ``for_account`` copies the reference).
+    plan_cache: PlanCache = field(default_factory=PlanCache)
 
     def __post_init__(self):
         from scheduler.web.access import LoginLimiter

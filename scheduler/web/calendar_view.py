@@ -88,26 +88,45 @@ def calendar_page(store: Store, config: Config, now: datetime, *, view: str, aro
     days = {start + timedelta(days=i): Day(start + timedelta(days=i), view == "week" or
                                            (start + timedelta(days=i)).month == first.month)
             for i in range((end - start).days)}
-    for entry in planned_between(store, config, now, start_at, end_at):
-        days[entry.at.astimezone(tz).date()].planned.append(views.entry_json(entry, tz))
-    for post in store.published_since(config.account, start_at):
-        at = post.slot_at or post.sent_at
-        if at is not None and at < end_at:
-            day = days.get(at.astimezone(tz).date())
-            if day is not None:
-                day.sent.append(views.post_json(post, config))
-    review_summary = None
-    if config["review"]["required"]:
-        review_summary = _place_drafts(store, config, now, days, start_at, end_at)
+    with store.snapshot():  # the plan, the sent posts and the drafts as of one moment of the ledger
+        for entry in planned_between(store, config, now, start_at, end_at):
+            days[entry.at.astimezone(tz).date()].planned.append(views.entry_json(entry, tz))
+        _place_sent(store, config, days, start_at, end_at, listed=MONTH_CELL if view == "month" else None)
+        review_summary = None
+        if config["review"]["required"]:
+            review_summary = _place_drafts(store, config, now, days, start_at, end_at)
     if view == "month":
         for day in days.values():
             _fit_month_cell(day)
     return CalendarPage(view, start, end, first, previous, nxt, list(days.values()), review_summary)
 
 
+def _place_sent(store: Store, config: Config, days: dict, start_at: datetime, end_at: datetime, *,
+                listed: int | None) -> None:
+    """The posts sent (or being sent, or of unknown outcome) for a slot in the range, each on its day. Two
+    columns of each are read to place them; the full record only of those a cell lists (``listed`` per
+    day; None: all). The others are counted in ``more``: a month of a busy account is ~1,500 posts."""
+    from scheduler import views
+
+    shown: dict[date, list[str]] = {}
+    for post_id, at in store.published_slots(config.account, start_at, end_at):
+        day = days.get(at.astimezone(config.tz).date())
+        if day is None:
+            continue
+        ids = shown.setdefault(day.day, [])
+        if listed is None or len(ids) < listed:
+            ids.append(post_id)
+        else:
+            day.more += 1
+    records = store.posts_by_id([post_id for ids in shown.values() for post_id in ids])
+    for day, ids in shown.items():
+        days[day].sent = [views.post_json(records[post_id], config) for post_id in ids if post_id in records]
+
+
 def _fit_month_cell(day: Day) -> None:
     """A month cell lists its first ``MONTH_CELL`` entries (sent, then planned, then drafts) and counts the
-    rest: a calendar posting every half hour would otherwise put ~1,500 cards on one page."""
+    rest: a calendar posting every half hour would otherwise put ~1,500 cards on one page. (The sent posts
+    beyond the first ``MONTH_CELL`` were counted in ``more`` already, without being read.)"""
     budget = MONTH_CELL
     for name in ("sent", "planned", "drafts"):
         entries = getattr(day, name)
