@@ -828,7 +828,7 @@ def bench_dashboard(args, work: Path) -> list[Row]:
         p99 = percentile(concurrent[key], 99)
         rows.append(Row(f"7{'c' if key == 'month' else 'd'}",
                         f"dashboard server: {name}, p99 with {clients} concurrent clients", p99, "ms",
-                        f"GET /api/v1/revision, same clients", base_p99, "ms", "p99 < 250 ms", p99 < 250,
+                        "GET /api/v1/revision, same clients", base_p99, "ms", "p99 < 250 ms", p99 < 250,
                         ratio_meaning="x a trivial request's p99",
                         notes=f"`scheduler web` (uvicorn) in a subprocess, {clients} threads x {each} requests over "
                               f"keep-alive connections, started together; p50 {fmt(percentile(concurrent[key], 50), 'ms')}, "
