@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from scheduler.errors import SchedulerError
+from scheduler.post_length import limit_for
 
 
 class Context:
@@ -250,8 +251,9 @@ def compose(obj: Context, path, url, as_json):
     for item in composed:
         for warning in item.article.warnings:
             click.echo(f"warning: {warning}", err=True)
+    limit = limit_for(obj.config)
     for p in posts:
-        click.echo(f"--- tip {p.tip} ({p.template}, {p.weighted_length}/280)")
+        click.echo(f"--- tip {p.tip} ({p.template}, {p.weighted_length}/{limit})")
         for i, part in enumerate(p.parts):
             click.echo(part if i == 0 else f"[reply {i + 1}] {part}")
         for finding in ruleset.check(p.parts):
@@ -325,7 +327,7 @@ def queue_add(obj: Context, text, at, asap, media):
     now = now_utc()
     when = now.replace(microsecond=0) if asap else parse_when(at, obj.config.tz) if at else None
     record = queueing.add_text(obj.store, obj.config, text, now, at=when, media=media)
-    click.echo(f"queued {record.post_id} ({record.weighted_length}/280)" +
+    click.echo(f"queued {record.post_id} ({record.weighted_length}/{limit_for(obj.config)})" +
                (f", pinned at {record.pinned_at.astimezone(obj.config.tz).isoformat()}" if record.pinned_at else ""))
     _echo_findings(obj, _findings_of(obj, [record.post_id]))
 
@@ -361,7 +363,7 @@ def queue_edit(obj: Context, post_id, texts, editor, variant):
     now = now_utc()
     if variant is not None:
         record = editing.switch_variant(obj.store, obj.config, post_id, variant, now)
-        click.echo(f"{post_id}: now {record.template} ({record.weighted_length}/280)")
+        click.echo(f"{post_id}: now {record.template} ({record.weighted_length}/{limit_for(obj.config)})")
         click.echo(record.text)
         return
     if editor:
@@ -372,7 +374,7 @@ def queue_edit(obj: Context, post_id, texts, editor, variant):
             return
         texts = tuple(part for part in edited.split(THREAD_SEPARATOR))
     record = editing.edit_text(obj.store, obj.config, post_id, list(texts), now)
-    click.echo(f"{post_id}: edited ({record.weighted_length}/280); re-imports of its article keep this text")
+    click.echo(f"{post_id}: edited ({record.weighted_length}/{limit_for(obj.config)}); re-imports of its article keep this text")
 
 
 THREAD_SEPARATOR = "\n---\n"

@@ -74,6 +74,11 @@ def rule_for(config) -> LengthRule:
     return X
 
 
+def limit_for(config) -> int:
+    """The limit a person is shown beside a post's length ("212/300"): the chosen account's network's."""
+    return rule_for(config).limit
+
+
 _LIMITS: dict[str, object] = {}
 
 
