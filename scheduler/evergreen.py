@@ -21,6 +21,7 @@ SCAN_LIMIT = 2000
 def candidates(store: Store, config: Config, now: datetime, *, limit: int) -> list[QueuedPost]:
     from scheduler.compose import compose_tip
     from scheduler.post_length import rule_for
+    from scheduler import post_ids
     from scheduler.templates import load_templates
 
     cooldown_start = now - config["queue"]["evergreen_cooldown"]
@@ -33,6 +34,7 @@ def candidates(store: Store, config: Config, now: datetime, *, limit: int) -> li
         key = (post.article_key, post.tip)
         latest[key] = post  # oldest first, so the last one seen is the latest
         times_sent[key] = times_sent.get(key, 0) + 1
+    suffix = post_ids.planned_suffix(store, config)
     env = None
     articles: dict[str, Article | None] = {}
     found: list[QueuedPost] = []
@@ -55,7 +57,7 @@ def candidates(store: Store, config: Config, now: datetime, *, limit: int) -> li
         else:
             continue  # every wording was sent recently: wait for the window to pass
         found.append(QueuedPost(
-            post_id=f"{post_id_for(key[0], key[1])}-r{times_sent[key]}{config.post_id_suffix}",
+            post_id=f"{post_id_for(key[0], key[1])}-r{times_sent[key]}{suffix}",
             account=config.account,
             text=composed.text,
             parts=composed.parts,

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from scheduler import post_ids
 from scheduler.config import Config
 from scheduler.errors import ArticleError
 from scheduler.models import Article, ComposedPost, article_key, post_id_for, source_slug
@@ -142,7 +143,8 @@ def import_articles(store: Store, config: Config, paths: Sequence[Source], now: 
     known = store.article_keys(config.account)
     articles = [ledger_key(article, known) for article in load(config, paths, url=url)]
     composed = compose_articles(config, articles, store.chosen_variants(config.account))
-    reports = store.import_articles(config.account, [article_import(item, config.post_id_suffix) for item in composed], now)
+    suffix = post_ids.suffix(store, config, now)
+    reports = store.import_articles(config.account, [article_import(item, suffix) for item in composed], now)
     return [Imported(item.article, report) for item, report in zip(composed, reports, strict=True)]
 
 
