@@ -739,7 +739,7 @@ def feeds_poll(obj: Context, as_json):
 
 @cli.group()
 def auth():
-    """X credentials."""
+    """Credentials: each account's, on its network."""
 
 
 @auth.command("login")
@@ -760,12 +760,23 @@ def auth_login(obj: Context, client_id, port):
 
 
 @auth.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable: one object per account (never a secret).")
+@click.option("--check", is_flag=True, help="Also ask each Mastodon server whether it answers (no token is sent).")
 @pass_ctx
-def auth_status(obj: Context):
-    """Which credentials would be used (never their values)."""
+def auth_status(obj: Context, as_json, check):
+    """Which credentials each account would use (never their values); every account's, with several."""
     from scheduler import auth as auth_flow
 
-    click.echo(auth_flow.describe(obj.config))
+    several = obj.account_name is None and obj.root_config.selected is None
+    contexts = [obj.for_account(a.name) for a in obj.root_config.accounts] if several else [obj]
+    reports = [with_account(each, auth_flow.report(each.config, check=check)) for each in contexts]
+    if as_json:
+        emit_json(reports if several else reports[0])
+    else:
+        click.echo("\n\n".join(report["summary"] for report in reports))
+    problems = [f"{r['account']}: {r['problem']}" for r in reports if r["problem"]]
+    if problems:
+        raise SchedulerError("; ".join(problems))
 
 
 @cli.group()
