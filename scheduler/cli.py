@@ -669,19 +669,38 @@ def feeds():
 @click.argument("url")
 @click.option("--account", metavar="NAME", is_eager=True, callback=_choose_account,
               help="The account the posts are for (default: the only one, or default_account).")
+@click.option("--to", "to", metavar="NAME[,NAME...]",
+              help="Follow it for each of these accounts: each entry becomes posts on each, composed for its network.")
 @click.option("--backfill", default=0, show_default=True, type=click.IntRange(0, 1000), metavar="N",
               help="Import the newest N entries now; the others are marked as seen.")
 @pass_ctx
-def feeds_add(obj: Context, url, account, backfill):
+def feeds_add(obj: Context, url, account, to, backfill):
     """Follow an RSS or Atom feed (its current entries are marked as seen)."""
     from scheduler import feeds as feeding
 
-    parsed, result = feeding.follow(obj.store, obj.config, url, now_utc(), backfill=backfill)
-    seen = len(parsed.entries) - min(backfill, len(parsed.entries))
-    click.echo(f"following {parsed.title or url} ({url}): {seen} existing entries marked as seen")
-    if backfill:
-        for line in feeding.describe([result])[1:]:
-            click.echo(line)
+    if to and account:
+        raise click.UsageError("give --to NAME,NAME or --account NAME, not both")
+    if to:
+        names = [name.strip() for name in to.split(",") if name.strip()]
+        targets = [obj.for_account(obj.root_config.account_named(name).name) for name in names]  # checked first
+    else:
+        targets = [obj]
+    several = len(targets) > 1
+    for each in {t.config.account_name: t for t in targets}.values():
+        parsed, result = feeding.follow(each.store, each.config, url, now_utc(), backfill=backfill)
+        seen = len(parsed.entries) - min(backfill, len(parsed.entries))
+        who = f" for {each.config.account_name}" if several else ""
+        click.echo(f"following {parsed.title or url} ({url}){who}: {seen} existing entries marked as seen")
+        if backfill:
+            for line in feeding.describe([result])[1:]:
+                click.echo(line)
+
+
+def _feed_accounts(obj: Context) -> list[Context]:
+    """The chosen account; every account when there are several and none is chosen (as `status`)."""
+    if obj.account_name is None and obj.root_config.selected is None:
+        return [obj.for_account(a.name) for a in obj.root_config.accounts]
+    return [obj]
 
 
 @feeds.command("list")
@@ -691,11 +710,13 @@ def feeds_list(obj: Context, as_json):
     """Followed feeds: state, last and next check, entries imported and skipped (with reasons)."""
     from scheduler import views
 
-    report = views.feeds_report(obj.store, obj.config)
+    reports = [(each, views.feeds_report(each.store, each.config)) for each in _feed_accounts(obj)]
     if as_json:
-        emit_json(report)
+        emit_json([row for each, report in reports for row in with_account(each, report)])
+    elif len(reports) == 1:
+        click.echo(views.feeds_text(reports[0][1]))
     else:
-        click.echo(views.feeds_text(report))
+        click.echo("\n\n".join(f"{each.config.account_name}:\n{views.feeds_text(report)}" for each, report in reports))
 
 
 @feeds.command("remove")
@@ -715,26 +736,33 @@ def feeds_remove(obj: Context, url, account):
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def feeds_poll(obj: Context, as_json):
-    """Check every followed feed now, as the service does on its schedule."""
+    """Check every followed feed now, as the service does on its schedule (every account's, with several)."""
     from scheduler import feeds as feeding
     from scheduler.fetching import Fetcher, FetchSettings
 
-    fetcher = Fetcher(FetchSettings.from_config(obj.config))
+    accounts = _feed_accounts(obj)
+    fetcher = Fetcher(FetchSettings.from_config(accounts[0].config))
     try:
-        results = feeding.poll_due(obj.store, obj.config, now_utc(), fetcher, every=True)
+        results = [(each, feeding.poll_due(each.store, each.config, now_utc(), fetcher, every=True))
+                   for each in accounts]
     finally:
         fetcher.close()
     if as_json:
         emit_json([
-            {"url": r.url, "state": r.state, "error": r.error,
+            {**with_account(each, {"url": r.url, "state": r.state, "error": r.error}),
              "imported": [{"entry": e.key, "title": e.title, "article": key, "added": added}
                           for e, key, added in r.imported],
              "skipped": [{"entry": e.key, "title": e.title, "reason": reason} for e, reason in r.skipped],
              "pending": [{"entry": e.key, "title": e.title, "reason": reason} for e, reason in r.pending]}
-            for r in results
+            for each, polled in results for r in polled
         ])
         return
-    click.echo("\n".join(feeding.describe(results)) or "No feeds followed: `scheduler feeds add URL`.")
+    lines = []
+    for each, polled in results:
+        described = feeding.describe(polled)
+        lines += [f"{each.config.account_name}: {line}" if len(results) > 1 and not line.startswith(" ") else line
+                  for line in described]
+    click.echo("\n".join(lines) or "No feeds followed: `scheduler feeds add URL`.")
 
 
 @cli.group()
