@@ -22,7 +22,7 @@ def candidates(store: Store, config: Config, now: datetime, *, limit: int) -> li
     from scheduler.compose import compose_tip
     from scheduler.post_length import rule_for
     from scheduler import post_ids
-    from scheduler.templates import load_templates
+    from scheduler.templates import templates_for
 
     cooldown_start = now - config["queue"]["evergreen_cooldown"]
     window = config["queue"]["duplicate_window"]
@@ -45,7 +45,7 @@ def candidates(store: Store, config: Config, now: datetime, *, limit: int) -> li
         tip = next((t for t in article.tips if t.number == key[1]), None) if article else None
         if tip is None:
             continue  # the tip was edited out of its article: do not bring it back
-        env = env or load_templates(config.templates_dir)
+        env = env or templates_for(config)
         rule = rule_for(config)
         hashtags = article.hashtags or config["compose"]["hashtags"]
         for step in range(1, 8):

@@ -111,9 +111,9 @@ def compose_articles(
     config: Config, articles: Sequence[Article], chosen: Mapping[str, Mapping[int, int]] | None = None
 ) -> list[Composed]:
     """Each article's posts; ``chosen`` holds the variants a person picked, by article key and tip."""
-    from scheduler.templates import load_templates
+    from scheduler.templates import templates_for
 
-    env = load_templates(config.templates_dir)
+    env = templates_for(config)
     return [compose_read(config, article, env, (chosen or {}).get(article.key)) for article in articles]
 
 
@@ -123,9 +123,9 @@ def compose_read(config: Config, article: Article, env=None, chosen: Mapping[int
     from scheduler.article import hashtags_from_metadata
     from scheduler.compose import compose_posts
     from scheduler.post_length import rule_for
-    from scheduler.templates import load_templates
+    from scheduler.templates import templates_for
 
-    env = env or load_templates(config.templates_dir)
+    env = env or templates_for(config)
     hashtags = (article.hashtags or hashtags_from_metadata(article.metadata, config["compose"]["hashtags_from"])
                 or config["compose"]["hashtags"])
     made = compose_posts(article, handle=config.handle, hashtags=hashtags, env=env, variants=chosen,
