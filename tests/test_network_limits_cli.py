@@ -35,8 +35,10 @@ def test_queue_add_show_and_preview_count_against_the_accounts_network(three, ac
     preview = three.cli("preview", "--account", account).stdout
     line = next(line for line in preview.splitlines() if "[pin" in line)
     assert line.endswith(f"{len(TEXT) + 8}/{limit}"), preview
+    reviewed = three.cli("review", "show", post_id, "--account", account).stdout
+    assert f"{len(TEXT) + 7}/{limit})" in reviewed.splitlines()[0], reviewed
     for other in {280, 300, 1000} - {limit}:
-        assert f"/{other}" not in added + shown + edited + preview
+        assert f"/{other}" not in added + shown + edited + preview + reviewed
 
 
 def test_compose_counts_against_the_accounts_network(three, tmp_path):
