@@ -9,11 +9,9 @@ variables, files and sources, and holds booleans: never a secret, nor any part o
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-
-from collections.abc import Mapping
 from typing import Any
 
 from scheduler.config import Config
