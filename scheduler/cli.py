@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from scheduler.errors import SchedulerError
+from scheduler.post_length import limit_for
 
 
 class Context:
@@ -250,8 +251,9 @@ def compose(obj: Context, path, url, as_json):
     for item in composed:
         for warning in item.article.warnings:
             click.echo(f"warning: {warning}", err=True)
+    limit = limit_for(obj.config)
     for p in posts:
-        click.echo(f"--- tip {p.tip} ({p.template}, {p.weighted_length}/280)")
+        click.echo(f"--- tip {p.tip} ({p.template}, {p.weighted_length}/{limit})")
         for i, part in enumerate(p.parts):
             click.echo(part if i == 0 else f"[reply {i + 1}] {part}")
         for finding in ruleset.check(p.parts):
@@ -325,7 +327,7 @@ def queue_add(obj: Context, text, at, asap, media):
     now = now_utc()
     when = now.replace(microsecond=0) if asap else parse_when(at, obj.config.tz) if at else None
     record = queueing.add_text(obj.store, obj.config, text, now, at=when, media=media)
-    click.echo(f"queued {record.post_id} ({record.weighted_length}/280)" +
+    click.echo(f"queued {record.post_id} ({record.weighted_length}/{limit_for(obj.config)})" +
                (f", pinned at {record.pinned_at.astimezone(obj.config.tz).isoformat()}" if record.pinned_at else ""))
     _echo_findings(obj, _findings_of(obj, [record.post_id]))
 
@@ -361,7 +363,7 @@ def queue_edit(obj: Context, post_id, texts, editor, variant):
     now = now_utc()
     if variant is not None:
         record = editing.switch_variant(obj.store, obj.config, post_id, variant, now)
-        click.echo(f"{post_id}: now {record.template} ({record.weighted_length}/280)")
+        click.echo(f"{post_id}: now {record.template} ({record.weighted_length}/{limit_for(obj.config)})")
         click.echo(record.text)
         return
     if editor:
@@ -372,7 +374,7 @@ def queue_edit(obj: Context, post_id, texts, editor, variant):
             return
         texts = tuple(part for part in edited.split(THREAD_SEPARATOR))
     record = editing.edit_text(obj.store, obj.config, post_id, list(texts), now)
-    click.echo(f"{post_id}: edited ({record.weighted_length}/280); re-imports of its article keep this text")
+    click.echo(f"{post_id}: edited ({record.weighted_length}/{limit_for(obj.config)}); re-imports of its article keep this text")
 
 
 THREAD_SEPARATOR = "\n---\n"
@@ -667,19 +669,38 @@ def feeds():
 @click.argument("url")
 @click.option("--account", metavar="NAME", is_eager=True, callback=_choose_account,
               help="The account the posts are for (default: the only one, or default_account).")
+@click.option("--to", "to", metavar="NAME[,NAME...]",
+              help="Follow it for each of these accounts: each entry becomes posts on each, composed for its network.")
 @click.option("--backfill", default=0, show_default=True, type=click.IntRange(0, 1000), metavar="N",
               help="Import the newest N entries now; the others are marked as seen.")
 @pass_ctx
-def feeds_add(obj: Context, url, account, backfill):
+def feeds_add(obj: Context, url, account, to, backfill):
     """Follow an RSS or Atom feed (its current entries are marked as seen)."""
     from scheduler import feeds as feeding
 
-    parsed, result = feeding.follow(obj.store, obj.config, url, now_utc(), backfill=backfill)
-    seen = len(parsed.entries) - min(backfill, len(parsed.entries))
-    click.echo(f"following {parsed.title or url} ({url}): {seen} existing entries marked as seen")
-    if backfill:
-        for line in feeding.describe([result])[1:]:
-            click.echo(line)
+    if to and account:
+        raise click.UsageError("give --to NAME,NAME or --account NAME, not both")
+    if to:
+        names = [name.strip() for name in to.split(",") if name.strip()]
+        targets = [obj.for_account(obj.root_config.account_named(name).name) for name in names]  # checked first
+    else:
+        targets = [obj]
+    several = len(targets) > 1
+    for each in {t.config.account_name: t for t in targets}.values():
+        parsed, result = feeding.follow(each.store, each.config, url, now_utc(), backfill=backfill)
+        seen = len(parsed.entries) - min(backfill, len(parsed.entries))
+        who = f" for {each.config.account_name}" if several else ""
+        click.echo(f"following {parsed.title or url} ({url}){who}: {seen} existing entries marked as seen")
+        if backfill:
+            for line in feeding.describe([result])[1:]:
+                click.echo(line)
+
+
+def _feed_accounts(obj: Context) -> list[Context]:
+    """The chosen account; every account when there are several and none is chosen (as `status`)."""
+    if obj.account_name is None and obj.root_config.selected is None:
+        return [obj.for_account(a.name) for a in obj.root_config.accounts]
+    return [obj]
 
 
 @feeds.command("list")
@@ -689,11 +710,13 @@ def feeds_list(obj: Context, as_json):
     """Followed feeds: state, last and next check, entries imported and skipped (with reasons)."""
     from scheduler import views
 
-    report = views.feeds_report(obj.store, obj.config)
+    reports = [(each, views.feeds_report(each.store, each.config)) for each in _feed_accounts(obj)]
     if as_json:
-        emit_json(report)
+        emit_json([row for each, report in reports for row in with_account(each, report)])
+    elif len(reports) == 1:
+        click.echo(views.feeds_text(reports[0][1]))
     else:
-        click.echo(views.feeds_text(report))
+        click.echo("\n\n".join(f"{each.config.account_name}:\n{views.feeds_text(report)}" for each, report in reports))
 
 
 @feeds.command("remove")
@@ -713,31 +736,38 @@ def feeds_remove(obj: Context, url, account):
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def feeds_poll(obj: Context, as_json):
-    """Check every followed feed now, as the service does on its schedule."""
+    """Check every followed feed now, as the service does on its schedule (every account's, with several)."""
     from scheduler import feeds as feeding
     from scheduler.fetching import Fetcher, FetchSettings
 
-    fetcher = Fetcher(FetchSettings.from_config(obj.config))
+    accounts = _feed_accounts(obj)
+    fetcher = Fetcher(FetchSettings.from_config(accounts[0].config))
     try:
-        results = feeding.poll_due(obj.store, obj.config, now_utc(), fetcher, every=True)
+        results = [(each, feeding.poll_due(each.store, each.config, now_utc(), fetcher, every=True))
+                   for each in accounts]
     finally:
         fetcher.close()
     if as_json:
         emit_json([
-            {"url": r.url, "state": r.state, "error": r.error,
+            {**with_account(each, {"url": r.url, "state": r.state, "error": r.error}),
              "imported": [{"entry": e.key, "title": e.title, "article": key, "added": added}
                           for e, key, added in r.imported],
              "skipped": [{"entry": e.key, "title": e.title, "reason": reason} for e, reason in r.skipped],
              "pending": [{"entry": e.key, "title": e.title, "reason": reason} for e, reason in r.pending]}
-            for r in results
+            for each, polled in results for r in polled
         ])
         return
-    click.echo("\n".join(feeding.describe(results)) or "No feeds followed: `scheduler feeds add URL`.")
+    lines = []
+    for each, polled in results:
+        described = feeding.describe(polled)
+        lines += [f"{each.config.account_name}: {line}" if len(results) > 1 and not line.startswith(" ") else line
+                  for line in described]
+    click.echo("\n".join(lines) or "No feeds followed: `scheduler feeds add URL`.")
 
 
 @cli.group()
 def auth():
-    """X credentials."""
+    """Credentials: each account's, on its network."""
 
 
 @auth.command("login")
@@ -758,12 +788,23 @@ def auth_login(obj: Context, client_id, port):
 
 
 @auth.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable: one object per account (never a secret).")
+@click.option("--check", is_flag=True, help="Also ask each Mastodon server whether it answers (no token is sent).")
 @pass_ctx
-def auth_status(obj: Context):
-    """Which credentials would be used (never their values)."""
+def auth_status(obj: Context, as_json, check):
+    """Which credentials each account would use (never their values); every account's, with several."""
     from scheduler import auth as auth_flow
 
-    click.echo(auth_flow.describe(obj.config))
+    several = obj.account_name is None and obj.root_config.selected is None
+    contexts = [obj.for_account(a.name) for a in obj.root_config.accounts] if several else [obj]
+    reports = [with_account(each, auth_flow.report(each.config, check=check)) for each in contexts]
+    if as_json:
+        emit_json(reports if several else reports[0])
+    else:
+        click.echo("\n\n".join(report["summary"] for report in reports))
+    problems = [f"{r['account']}: {r['problem']}" for r in reports if r["problem"]]
+    if problems:
+        raise SchedulerError("; ".join(problems))
 
 
 @cli.group()

@@ -1,6 +1,8 @@
-"""Composing posts: a tip rendered through a template into text that X accepts as it is.
+"""Composing posts: a tip rendered through a template into text that its network accepts as it is.
 
-Every post is valid by construction (weighted length <= 280). A post carries its tip's headline and *point*, the
+Every post is valid by construction (within the network's ``LengthRule``: X's weighted 280, Bluesky's 300
+graphemes, a Mastodon server's limit); a network with more room gets a fuller point (``tip_points.extra_sentences``)
+and its own templates (``templates.templates_for``); Mastodon's hashtags are written in CamelCase. A post carries its tip's headline and *point*, the
 body's most useful whole sentences (see tip_points). When a rendering is too long the composer shortens it as a
 person would: it drops hashtags one at a time from the last, then takes a leaner point (fewer whole sentences);
 only when even the headline alone does not fit does it cut the body, else the headline, after a sentence or a word
@@ -95,7 +97,7 @@ def compose_posts(
     ends every post, before its link and hashtags, and counts toward the limit: the tip's text is shortened to
     make room for it, never the disclaimer.
     """
-    templates = env or load_templates()
+    templates = env or load_templates(network=rule.network)
     shared = _Shared.of(article, handle, hashtags, rule, disclaimer)
     chosen = variants or {}
     openings: set[tuple[str, ...]] = set()
@@ -183,7 +185,7 @@ def compose_tip(
     if position is None:
         position = article.tips.index(tip) + 1 if tip in article.tips else len(article.tips) + 1
     shared = _Shared.of(article, handle, hashtags, rule, disclaimer)
-    return _compose(env or load_templates(), shared, tip, position, variant).post
+    return _compose(env or load_templates(network=rule.network), shared, tip, position, variant).post
 
 
 @dataclass(frozen=True)
@@ -210,8 +212,8 @@ class _Shared:
             key=article.key,
         )
         avoid_list = tip_points.lists_things_to_avoid(title, article.intro)
-        return cls(article, view.key, view, handle.lstrip("@"), _merge_hashtags(article.hashtags, hashtags), avoid_list,
-                   rule, clean(disclaimer))
+        tags = _merge_hashtags(article.hashtags, hashtags, camel=rule.network == "mastodon")
+        return cls(article, view.key, view, handle.lstrip("@"), tags, avoid_list, rule, clean(disclaimer))
 
 
 def _kind(templates: TemplateSet, shared: _Shared, tip: Tip) -> str:
@@ -245,7 +247,8 @@ def _compose(templates: TemplateSet, shared: _Shared, tip: Tip, position: int, v
         if overhead is None:
             overhead = templates.overheads[key] = rule.measure(render("", "", "", tags))
         room = rule.limit - overhead - weigh(headline) - 2
-        points = tip_points.point_options(headline, render.paragraphs, room, weigh)
+        extra = tip_points.extra_sentences(rule.limit)
+        points = tip_points.point_options(headline, render.paragraphs, room, weigh, extra=extra)
 
     text, exports = render.with_exports(headline, body, points[0], tags)
     if not text:
@@ -260,7 +263,8 @@ def _compose(templates: TemplateSet, shared: _Shared, tip: Tip, position: int, v
         if points[0]:
             # The estimate was short: the richest point that fits in what the rest of the post really leaves.
             room = rule.limit - (rule.measure(text) - weigh(points[0]))
-            points = tip_points.point_options(headline, render.paragraphs, room, weigh)
+            points = tip_points.point_options(headline, render.paragraphs, room, weigh,
+                                              extra=tip_points.extra_sentences(rule.limit))
         text, point = _shorten(render, headline, body, points, tags, tried=text)
         parts = (text,)
     post = _post(tip, chosen, index, parts, media, rule)
@@ -510,12 +514,25 @@ def tidy(text: str) -> str:
     return unicodedata.normalize("NFC", _BLANK_LINES.sub("\n\n", lines).strip())
 
 
-def _merge_hashtags(own: Iterable[str], extra: Iterable[str]) -> tuple[str, ...]:
-    """The article's hashtags, then the others, without '#', blanks or repeats (case-insensitively)."""
+_TAG_WORD_BREAK = re.compile(r"[\s_-]+")
+
+
+def _camel(tag: str) -> str:
+    """"back pain", "back-pain", "back_pain" -> "BackPain": screen readers read each word of a CamelCase hashtag
+    (Mastodon asks for it). A one-word tag keeps its own letters but its first: "backpain" -> "Backpain"."""
+    return "".join(word[:1].upper() + word[1:] for word in _TAG_WORD_BREAK.split(tag) if word)
+
+
+def _merge_hashtags(own: Iterable[str], extra: Iterable[str], *, camel: bool = False) -> tuple[str, ...]:
+    """The article's hashtags, then the others, without '#', blanks or repeats (case-insensitively);
+    ``camel``: each in CamelCase (Mastodon)."""
     seen: set[str] = set()
     merged = []
     for tag in (*own, *extra):
-        tag = clean(tag).lstrip("#").replace(" ", "")
+        tag = clean(tag).lstrip("#")
+        tag = _camel(tag) if camel else tag.replace(" ", "")
+        if not any(c.isalnum() for c in tag):
+            continue  # "-" or "…" is no hashtag: no network would link it
         if tag and tag.casefold() not in seen:
             seen.add(tag.casefold())
             merged.append(tag)
@@ -568,6 +585,9 @@ def unfaithful_words(
         *_template_text(template_source),
     ]
     allowed = {word.casefold() for source in sources for word in _words(clean(source))}
+    # A hashtag of several words is written as one ("back pain" -> #backpain, #BackPain on Mastodon).
+    allowed |= {word.casefold() for tag in (*hashtags, *article.hashtags)
+                for form in (clean(tag).replace(" ", ""), _camel(clean(tag).lstrip("#"))) for word in _words(form)}
     return {word for word in _words(unicodedata.normalize("NFC", post_text)) if word.casefold() not in allowed}
 
 

@@ -361,12 +361,10 @@ class Config:
         return self.chosen.key
 
     @property
-    def post_id_suffix(self) -> str:
-        """Post ids are unique in the whole ledger, and an article's tip becomes a post for each account it goes to:
-        the first X account (the single [account] too) keeps the plain ids it always had, every other account's
-        end in ``~`` and its ledger key (stable when the account is renamed)."""
-        first_x = next((a for a in self.accounts if a.network == "x"), None)
-        return "" if self.chosen is first_x else f"~{self.account}"
+    def first_x_account(self) -> Account | None:
+        """The first X account configured (the single [account] too): the one that gets the plain post ids when the
+        ledger has recorded none yet (scheduler.post_ids)."""
+        return next((a for a in self.accounts if a.network == "x"), None)
 
     @property
     def account_name(self) -> str:

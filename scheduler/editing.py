@@ -221,9 +221,9 @@ def _variant_names(store: Store, config: Config, record: PostRecord) -> tuple[st
 
 
 def _templates(config: Config):
-    from scheduler.templates import load_templates
+    from scheduler.templates import templates_for
 
-    return load_templates(config.templates_dir)
+    return templates_for(config)
 
 
 def _hashtags(config: Config, article) -> Sequence[str]:

@@ -27,7 +27,8 @@ SCAN_LIMIT = 2000
 def candidates(store: Store, config: Config, now: datetime, *, limit: int) -> list[QueuedPost]:
     from scheduler.compose import compose_tip
     from scheduler.post_length import rule_for
-    from scheduler.templates import load_templates
+    from scheduler import post_ids
+    from scheduler.templates import templates_for
 
     cooldown_start = now - config["queue"]["evergreen_cooldown"]
     window = config["queue"]["duplicate_window"]
@@ -39,6 +40,7 @@ def candidates(store: Store, config: Config, now: datetime, *, limit: int) -> li
         key = (post.article_key, post.tip)
         latest[key] = post  # oldest first, so the last one seen is the latest
         times_sent[key] = times_sent.get(key, 0) + 1
+    suffix = post_ids.planned_suffix(store, config)
     env = None
     articles: dict[str, Article | None] = {}
     found: list[QueuedPost] = []
@@ -49,7 +51,7 @@ def candidates(store: Store, config: Config, now: datetime, *, limit: int) -> li
         tip = next((t for t in article.tips if t.number == key[1]), None) if article else None
         if tip is None:
             continue  # the tip was edited out of its article: do not bring it back
-        env = env or load_templates(config.templates_dir)
+        env = env or templates_for(config)
         rule = rule_for(config)
         hashtags = article.hashtags or config["compose"]["hashtags"]
         for step in range(1, 8):
@@ -61,7 +63,7 @@ def candidates(store: Store, config: Config, now: datetime, *, limit: int) -> li
         else:
             continue  # every wording was sent recently: wait for the window to pass
         found.append(QueuedPost(
-            post_id=f"{post_id_for(key[0], key[1])}-r{times_sent[key]}{config.post_id_suffix}",
+            post_id=f"{post_id_for(key[0], key[1])}-r{times_sent[key]}{suffix}",
             account=config.account,
             text=composed.text,
             parts=composed.parts,

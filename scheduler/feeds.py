@@ -154,6 +154,7 @@ def _take(store: Store, config: Config, account: str, url: str, entry: Entry, no
           result: CheckResult) -> None:
     """Import one new entry, or record why not."""
     from scheduler.article_web import read_url
+    from scheduler import post_ids
     from scheduler.library import article_import, compose_read
 
     if not entry.link:
@@ -161,7 +162,7 @@ def _take(store: Store, config: Config, account: str, url: str, entry: Entry, no
         return
     try:
         article = _with_entry_metadata(read_url(entry.link, fetcher), entry)
-        item = article_import(compose_read(config, article), config.post_id_suffix)
+        item = article_import(compose_read(config, article), post_ids.suffix(store, config, now))
         report = store.import_articles(
             account, [item], now,
             feed_entry=(url, FeedEntry(entry.key, entry.link, entry.title, article_key=item.article_key)),

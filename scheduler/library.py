@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from scheduler import post_ids
 from scheduler.config import Config
 from scheduler.errors import ArticleError
 from scheduler.models import Article, ComposedPost, article_key, post_id_for, source_slug
@@ -110,9 +111,9 @@ def compose_articles(
     config: Config, articles: Sequence[Article], chosen: Mapping[str, Mapping[int, int]] | None = None
 ) -> list[Composed]:
     """Each article's posts; ``chosen`` holds the variants a person picked, by article key and tip."""
-    from scheduler.templates import load_templates
+    from scheduler.templates import templates_for
 
-    env = load_templates(config.templates_dir)
+    env = templates_for(config)
     return [compose_read(config, article, env, (chosen or {}).get(article.key)) for article in articles]
 
 
@@ -122,9 +123,9 @@ def compose_read(config: Config, article: Article, env=None, chosen: Mapping[int
     from scheduler.article import hashtags_from_metadata
     from scheduler.compose import compose_posts
     from scheduler.post_length import rule_for
-    from scheduler.templates import load_templates
+    from scheduler.templates import templates_for
 
-    env = env or load_templates(config.templates_dir)
+    env = env or templates_for(config)
     hashtags = (article.hashtags or hashtags_from_metadata(article.metadata, config["compose"]["hashtags_from"])
                 or config["compose"]["hashtags"])
     made = compose_posts(article, handle=config.handle, hashtags=hashtags, env=env, variants=chosen,
@@ -142,7 +143,8 @@ def import_articles(store: Store, config: Config, paths: Sequence[Source], now: 
     known = store.article_keys(config.account)
     articles = [ledger_key(article, known) for article in load(config, paths, url=url)]
     composed = compose_articles(config, articles, store.chosen_variants(config.account))
-    reports = store.import_articles(config.account, [article_import(item, config.post_id_suffix) for item in composed], now)
+    suffix = post_ids.suffix(store, config, now)
+    reports = store.import_articles(config.account, [article_import(item, suffix) for item in composed], now)
     return [Imported(item.article, report) for item, report in zip(composed, reports, strict=True)]
 
 

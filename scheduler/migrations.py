@@ -184,6 +184,16 @@ web_audit = sa.Table(
     sa.Index("ix_web_audit_account", "account", "id"),
 )
 
+# Which account's post ids carry no "~KEY" suffix (m011): recorded once, so that reordering [[accounts]] or adding
+# an X account before the first never changes an existing account's ids (a re-import would queue duplicates).
+plain_post_ids = sa.Table(
+    "plain_post_ids",
+    metadata,
+    sa.Column("slot", sa.Integer, primary_key=True),  # always 1: one row at most
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+)
+
 
 def _ddl(conn: Connection, statements: str) -> None:
     """Run DDL written for both backends: ``{ts}`` is the timestamp type, ``{serial}`` an auto-numbered
@@ -845,6 +855,25 @@ def m010_article_metadata(conn: Connection) -> None:
     _ddl(conn, "ALTER TABLE articles ADD COLUMN metadata JSON")
 
 
+def m011_plain_post_ids(conn: Connection) -> None:
+    """The account holding the plain post ids (the others' end in "~" and their ledger key), recorded rather than
+    taken from the order of [[accounts]]. A ledger that has posts already records the account of its oldest post
+    with a plain id: the single [account], or the X account that was first when it imported."""
+    _ddl(conn, """
+CREATE TABLE plain_post_ids (
+    slot INTEGER NOT NULL PRIMARY KEY,
+    account VARCHAR(64) NOT NULL,
+    recorded_at {ts} NOT NULL,
+    CONSTRAINT ck_plain_post_ids_one_row CHECK (slot = 1),
+    CONSTRAINT ck_plain_post_ids_account CHECK (account <> '')
+)
+""")
+    conn.execute(sa.text(
+        "INSERT INTO plain_post_ids (slot, account, recorded_at) "
+        "SELECT 1, account, created_at FROM posts WHERE post_id NOT LIKE '%~%' ORDER BY created_at, post_id LIMIT 1"
+    ))
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_time_indexes", m002_time_indexes),
@@ -856,4 +885,5 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m008_editing", m008_editing),
     ("m009_slot_index", m009_slot_index),
     ("m010_article_metadata", m010_article_metadata),
+    ("m011_plain_post_ids", m011_plain_post_ids),
 ]

@@ -74,6 +74,11 @@ def rule_for(config) -> LengthRule:
     return X
 
 
+def limit_for(config) -> int:
+    """The limit a person is shown beside a post's length ("212/300"): the chosen account's network's."""
+    return rule_for(config).limit
+
+
 _LIMITS: dict[str, object] = {}
 _FAILED: dict[str, float] = {}  # instance URL -> time.monotonic() of its last failed read
 RETRY_FAILED_AFTER_S = 300.0  # a server that could not be read is asked again only after this long

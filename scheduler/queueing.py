@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from scheduler import post_ids
 from scheduler.config import Config
 from scheduler.editing import PAST_PIN_TOLERANCE
 from scheduler.errors import QueueError
@@ -33,7 +34,7 @@ def add_text(store: Store, config: Config, text: str, now: datetime, *, at: date
     for path in media:
         _check_image(Path(path))
     post = NewPost(
-        post_id=adhoc_post_id(text, now) + config.post_id_suffix,
+        post_id=adhoc_post_id(text, now) + post_ids.suffix(store, config, now),
         kind="adhoc",
         text=text,
         parts=(text,),

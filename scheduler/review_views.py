@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from scheduler.config import Config
+from scheduler.post_length import limit_for
 from scheduler.views import iso
 
 HOW_TO = "`scheduler review approve ID...` or `scheduler review reject ID --comment TEXT`"
@@ -61,7 +62,7 @@ def list_text(items: Sequence, config: Config) -> str:
 
 def show_text(item, history: Sequence, config: Config) -> str:
     post = item.post
-    lines = [f"{post.post_id}  [{item.status}]  ({post.state.value}, {post.weighted_length}/280)",
+    lines = [f"{post.post_id}  [{item.status}]  ({post.state.value}, {post.weighted_length}/{limit_for(config)})",
              f"content hash: {item.content_hash}"]
     if item.status != "approved":
         lines.append(f"would go out: {_when(item.would_go_at, config)} if approved now")

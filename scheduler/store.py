@@ -390,6 +390,27 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
             self._ensure_account(conn, account)
             conn.execute(bump)
 
+    # -- post ids ------------------------------------------------------------------------------
+
+    def plain_ids_account(self) -> str | None:
+        """The account whose post ids carry no "~KEY" suffix, when one is recorded."""
+        with self._read() as conn:
+            return conn.execute(sa.select(m.plain_post_ids.c.account)).scalar()
+
+    def hold_plain_ids(self, account: str, now: datetime) -> str:
+        """The account holding the plain post ids: the one recorded, else ``account``, recorded now (for good)."""
+        query = sa.select(m.plain_post_ids.c.account)
+        with self.engine.begin() as conn:
+            held = conn.execute(query).scalar()
+            if held is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(m.plain_post_ids.insert().values(slot=1, account=account, recorded_at=now))
+                    held = account
+                except sa.exc.IntegrityError:
+                    held = conn.execute(query).scalar()  # recorded by a concurrent import
+        return held
+
     # -- importing and queueing ---------------------------------------------------------------
 
     def import_article(self, account: str, *, now: datetime, **fields) -> ImportReport:

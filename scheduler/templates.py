@@ -3,6 +3,11 @@
 A templates directory holds one folder per kind of post, and in it one file per variant: ``tip/1-headline.j2``,
 ``tip/2-first-sentence.j2``... Variant n of a kind is its n-th file (mod their count) in natural order, so
 "10-x.j2" comes after "9-x.j2". templates/README.md tells template authors what they can use.
+
+A directory may also hold a set per network, in a folder named for it (``bluesky/tip/...``, ``mastodon/tip/...``,
+``x/tip/...``): an account on that network uses its folder, and the top-level kinds otherwise (``templates_for``).
+The bundled templates are X's at the top, with sets for Bluesky and Mastodon beside them; a folder of one's own
+without network folders serves every network, as it always did.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from scheduler.errors import TemplateError
 TIP = "tip"
 AVOID = "avoid"  # tips of an article that lists things to avoid
 SUFFIX = ".j2"
+NETWORKS = ("x", "bluesky", "mastodon")  # folders holding a network's own set, not kinds of post
 
 # A sentence ends at '.', '!' or '?' (and closing quotes or brackets) before a space and a word that is not
 # lower case, or at the end; or at a CJK full stop. "e.g. this" and "Dr. Smith" go on.
@@ -108,7 +114,8 @@ class TemplateSet:
         self.overheads: dict[tuple, int] = {}
         # Every file is compiled now, so a broken template is reported before any post is made.
         self._variants = {
-            kind.name: tuple(self._compile(kind)) for kind in sorted(self.directory.iterdir()) if kind.is_dir()
+            kind.name: tuple(self._compile(kind)) for kind in sorted(self.directory.iterdir())
+            if kind.is_dir() and kind.name not in NETWORKS
         }
 
     def variants(self, kind: str) -> tuple[Variant, ...]:
@@ -143,16 +150,29 @@ def default_templates_dir() -> Path:
     return checkout if checkout.is_dir() else package / "_default_templates"
 
 
-def load_templates(directory: Path | None = None) -> TemplateSet:
-    """The templates of ``directory`` (default: the bundled ones, compiled once per process)."""
+def load_templates(directory: Path | None = None, network: str = "x") -> TemplateSet:
+    """The templates of ``directory`` for ``network`` (default: the bundled ones, compiled once per process):
+    its ``network`` folder when it has one with templates in it, else its own kinds."""
     if directory is None:
-        return _default_template_set()
-    return TemplateSet(directory)
+        return _default_template_set(network)
+    return TemplateSet(network_directory(directory, network))
+
+
+def templates_for(config) -> TemplateSet:
+    """The chosen account's templates: its ``templates`` setting (or [compose] templates), else the bundled
+    ones, for its network."""
+    return load_templates(config.templates_dir, config.network)
+
+
+def network_directory(directory: Path, network: str) -> Path:
+    """``directory``/``network`` when it holds a set of its own (a ``tip`` folder), else ``directory``."""
+    own = directory / network
+    return own if (own / TIP).is_dir() else directory
 
 
 @functools.cache
-def _default_template_set() -> TemplateSet:
-    return TemplateSet(default_templates_dir())
+def _default_template_set(network: str = "x") -> TemplateSet:
+    return TemplateSet(network_directory(default_templates_dir(), network))
 
 
 def default_variant(article_key: str, tip_number: int) -> int:

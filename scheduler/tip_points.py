@@ -190,23 +190,31 @@ def lists_things_to_avoid(title: str, intro: str) -> bool:
     return bool(_AVOID_TITLE.search(title) or _AVOID_INTRO.search(intro[:600]))
 
 
+def extra_sentences(limit: int) -> int:
+    """How many more units a point may hold on a network with ``limit`` than on X's 280: a post with room to spare
+    carries more of its tip (Bluesky's 300: one more; Mastodon's 500 and up: two more)."""
+    return 0 if limit <= 280 else 1 if limit < 450 else 2
+
+
 def point_options(
-    headline: str, body: str, room: int | None = None, measure: Callable[[str], int] = len
+    headline: str, body: str, room: int | None = None, measure: Callable[[str], int] = len, *, extra: int = 0
 ) -> tuple[str, ...]:
     """The points to try beside ``headline``, ending with "". ``body`` is the tip's paragraphs, each on one line
     and in NFC (as ``compose.clean`` leaves them), a blank line apart.
 
     The first is the richest that fits in ``room`` (as ``measure`` counts): the units most worth posting, taken
     while they fit; without ``room``, simply the best ones. Leaner ones follow, for when the post turns out longer
-    than foreseen.
+    than foreseen. ``extra``: units allowed beyond the two (three beside a label) an X post holds
+    (``extra_sentences``).
     """
     reading = _read(headline, body)
     if reading.steps:
         return _prefix_options(reading.steps, room, measure)
     worth = sorted((u for u in reading.units if u.score > 0), key=lambda u: (-u.score, u.start))
-    most = 3 if reading.label else 2
+    base = 3 if reading.label else 2
+    most = base + extra
     if room is not None:
-        options = [_fill(worth, most, room, measure)]
+        options = [_fill(worth, most, room, measure, base=base)]
     else:
         options = [_joined(_best(worth, size)) for size in range(most, 1, -1)]
     options += [unit.text for unit in worth]
@@ -333,14 +341,17 @@ def _prefix_options(steps: tuple[str, ...], room: int | None, measure: Callable[
     return (*prefixes[: _MAX_OPTIONS - 1], "")
 
 
-def _fill(ranked: list[_Unit], most: int, room: int, measure: Callable[[str], int]) -> str:
-    """The units most worth posting, best first, as many as fit in ``room`` (one space or line apart)."""
+def _fill(ranked: list[_Unit], most: int, room: int, measure: Callable[[str], int], base: int | None = None) -> str:
+    """The units most worth posting, best first, as many as fit in ``room`` (one space or line apart). Beyond
+    ``base`` units (the extra room of a larger network), scene-setting is never taken: room is no reason for filler."""
     chosen: list[_Unit] = []
     used = -1
     for unit in ranked:
         if len(chosen) == most:
             break
         if any(_overlap(unit, other) for other in chosen):
+            continue
+        if base is not None and len(chosen) >= base and _SCENE_SETTING.match(unit.text):
             continue
         if unit.is_list:
             unit = _longest_list_fitting(unit, room - used - 1, measure)

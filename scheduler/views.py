@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
 from scheduler.config import Config
+from scheduler.post_length import limit_for
 from scheduler.store import PostRecord
 
 
@@ -93,6 +94,7 @@ def preview_text(entries: Sequence, config: Config) -> str:
     if not entries:
         return "Nothing planned: the calendar has no slots ahead."
     blocks = [f"Upcoming posts for @{config.handle} (times in {config.tz.key}):", ""]
+    limit = limit_for(config)
     for entry in entries:
         when = _local_and_utc(entry.at, config.tz)
         if entry.post is None:
@@ -100,7 +102,7 @@ def preview_text(entries: Sequence, config: Config) -> str:
             continue
         post = entry.post
         label = "" if entry.source == "slot" else f" [{entry.source}]"
-        blocks.append(f"{when}  {post.post_id}{label}  {post.weighted_length}/280")
+        blocks.append(f"{when}  {post.post_id}{label}  {post.weighted_length}/{limit}")
         for i, part in enumerate(post.parts):
             blocks.append(_indented(part if i == 0 else f"[reply {i + 1}/{len(post.parts)}] {part}"))
         blocks.append("")
@@ -227,7 +229,7 @@ def detail_json(detail, config: Config) -> dict:
 
 def detail_text(detail, config: Config) -> str:
     post = detail.record
-    lines = [f"{post.post_id}  {post.state.value}  {post.weighted_length}/280"]
+    lines = [f"{post.post_id}  {post.state.value}  {post.weighted_length}/{limit_for(config)}"]
     if detail.planned_at:
         lines.append(f"planned:  {_local_and_utc(detail.planned_at, config.tz)}")
     elif post.state.is_pending:

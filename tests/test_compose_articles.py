@@ -1,8 +1,9 @@
-"""Posts a careful editor would publish as written.
+"""Posts a careful editor would publish as written, on every network.
 
 Every post composed from the seed and from six articles of other topics and shapes (exercises named in headings,
 habits and mistakes to avoid, a plain-text article without a link, an HTML page with a list of warning signs, a
-checklist whose tips open alike) is checked against the rules stated in templates/README.md, "What makes a post".
+checklist whose tips open alike) is checked against the rules stated in templates/README.md, "What makes a post",
+as composed for an X, a Bluesky and a Mastodon account with the bundled templates of each network.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from scheduler import bluesky_length, mastodon_length
 from scheduler.compose import unfaithful_words
 from scheduler.config import parse_config
 from scheduler.library import Composed, compose
-from scheduler.templates import default_templates_dir
+from scheduler.templates import default_templates_dir, network_directory
 from scheduler.tweet_length import MAX_WEIGHTED_LENGTH, is_valid, url_spans, weighted_length
 
 DATA = Path(__file__).parent / "data" / "articles"
@@ -32,11 +34,39 @@ WARNING_WORDS = {"avoid", "avoided", "avoiding", "don't", "don’t", "never", "s
 MIN_TIP_WORDS = 10
 
 
+NETWORKS = ("x", "bluesky", "mastodon")
+ACCOUNTS = {
+    "x": "[account]\nhandle = 'GleiberMD'\n",
+    "bluesky": "[[accounts]]\nname = 'sky'\nnetwork = 'bluesky'\nhandle = 'gleibermd.bsky.social'\n",
+    # A server that does not answer: Mastodon's stock limits (500, links 23), as the composer then assumes.
+    "mastodon": "[[accounts]]\nname = 'masto'\nnetwork = 'mastodon'\nhandle = 'gleibermd'\n"
+                "instance = 'http://127.0.0.1:9'\n",
+}
+FITS = {
+    "x": lambda text: is_valid(text) and weighted_length(text) <= MAX_WEIGHTED_LENGTH,
+    "bluesky": bluesky_length.fits,
+    "mastodon": lambda text: mastodon_length.fits(text, mastodon_length.Limits()),
+}
+
+
 @pytest.fixture(scope="module")
-def composed(tmp_path_factory) -> dict[str, Composed]:
+def composed_on(tmp_path_factory) -> dict[str, dict[str, Composed]]:
     home = tmp_path_factory.mktemp("home")
-    config = parse_config("[account]\nhandle = 'GleiberMD'\n", source=None, env={"SCHEDULER_HOME": str(home)})
-    return {name: compose(config, [DATA / name])[0] for name in ARTICLES}
+    found = {}
+    for network, account in ACCOUNTS.items():
+        config = parse_config(account, source=None, env={"SCHEDULER_HOME": str(home)})
+        found[network] = {name: compose(config, [DATA / name])[0] for name in ARTICLES}
+    return found
+
+
+@pytest.fixture(params=NETWORKS)
+def network(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def composed(composed_on, network) -> dict[str, Composed]:
+    return composed_on[network]
 
 
 def words(text: str) -> list[str]:
@@ -59,10 +89,11 @@ def ending(text: str) -> str:
 
 
 @pytest.mark.parametrize("name", ARTICLES)
-def test_every_tip_becomes_a_post_that_keeps_the_rules(composed, name):
+def test_every_tip_becomes_a_post_that_keeps_the_rules(composed, network, name):
     item = composed[name]
     article, posts = item.article, item.posts
-    templates = default_templates_dir()
+    templates = network_directory(default_templates_dir(), network)
+    assert (templates.name == network) == (network != "x")  # Bluesky and Mastodon have sets of their own
     assert [p.tip for p in posts] == [t.number for t in article.tips], item.notes
     openings = {}
     for post in posts:
@@ -71,8 +102,8 @@ def test_every_tip_becomes_a_post_that_keeps_the_rules(composed, name):
         where = f"{name} tip {post.tip}:\n{text}"
         source = (templates / post.template).read_text(encoding="utf-8")
 
-        # Valid on X, and nothing invented.
-        assert is_valid(text) and weighted_length(text) <= MAX_WEIGHTED_LENGTH, where
+        # Valid on its network, and nothing invented.
+        assert FITS[network](text), where
         assert not unfaithful_words(text, tip, article, source, hashtags=article.hashtags), where
         # At least ten words of the tip itself.
         own = {w.casefold() for w in words(f"{tip.headline} {tip.body}")}
@@ -90,8 +121,16 @@ def test_every_tip_becomes_a_post_that_keeps_the_rules(composed, name):
         assert post.thread is None and not re.search(r"\b\d+\s*/\s*\d+\b|\b\d+ of \d+\b", text), where
         assert "Thinking about" not in text and "Read why" not in text, where
         assert article.title not in text and article.title.split(":")[0] not in text, where
-        # Hashtags only from the article: none built in.
-        assert {t.lstrip("#") for t in text.split() if t.startswith("#")} <= set(article.hashtags), where
+        # Hashtags only from the article: none built in. Bluesky's are facets, two at most; Mastodon's CamelCase.
+        tags = [t.lstrip("#") for t in text.split() if t.startswith("#")]
+        if network == "x":
+            assert set(tags) <= set(article.hashtags), where
+        else:
+            assert {t.casefold() for t in tags} <= {re.sub(r"[\s_-]", "", h).casefold() for h in article.hashtags}
+        if network == "bluesky":
+            assert len(tags) <= 2, where
+        if network == "mastodon":
+            assert all(t[:1].isupper() or not t[:1].isalpha() for t in tags), where
         # Warnings for things to avoid, never advice to do them; and no warning put on advice.
         first_words = {w.casefold() for w in words(text)[:12]}
         if ARTICLES[name] == "avoid":
@@ -101,6 +140,29 @@ def test_every_tip_becomes_a_post_that_keeps_the_rules(composed, name):
         opening = tuple(w.casefold() for w in words(text)[:3])
         assert opening not in openings, f"{where}\nopens like tip {openings.get(opening)}"
         openings[opening] = post.tip
+
+
+def test_a_network_with_more_room_carries_more_of_each_tip(composed_on):
+    """The point of a network's own templates: posts that use its room. No Bluesky or Mastodon post says less of
+    its tip than X's (in words of the tip), and a tip that X's 280 could not carry whole gets more on Mastodon."""
+    def tip_words(network: str) -> dict[tuple[str, int], tuple[int, int]]:
+        counted = {}
+        for name, item in composed_on[network].items():
+            for post in item.posts:
+                tip = next(t for t in item.article.tips if t.number == post.tip)
+                own = {w.casefold() for w in words(f"{tip.headline} {tip.body}")}
+                said = sum(1 for w in words(without_link_and_hashtags(post.text)) if w.casefold() in own)
+                counted[name, post.tip] = said, len(words(f"{tip.headline} {tip.body}"))
+        return counted
+
+    x, bluesky, mastodon = (tip_words(n) for n in NETWORKS)
+    assert x.keys() == bluesky.keys() == mastodon.keys()
+    for key, (said_on_x, whole) in x.items():
+        assert bluesky[key][0] >= said_on_x and mastodon[key][0] >= said_on_x, key
+    cut_on_x = [key for key, (said, whole) in x.items() if said < whole * 0.9]
+    assert len(cut_on_x) >= 5  # the articles have tips longer than an X post
+    more = [key for key in cut_on_x if mastodon[key][0] > x[key][0]]
+    assert len(more) >= len(cut_on_x) * 0.8, sorted(set(cut_on_x) - set(more))
 
 
 def test_articles_warn_about_what_the_posts_will_lack(composed):

@@ -46,11 +46,29 @@ def session_file(config: Config) -> Path:
 
 def account_secrets(config: Config, env: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str]:
     """``names`` (without prefix) from the account's credentials file, then its prefixed environment variables."""
-    from scheduler.credentials import _key_value_lines, read_private
+    return {name: value for name, (value, _) in _secrets_and_sources(config, env, names).items()}
+
+
+def secret_sources(config: Config, env: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str]:
+    """Where each of ``names`` that is set comes from ("CLINIC_BSKY_APP_PASSWORD", "the file ..."), never its value."""
+    return {name: source for name, (_, source) in _secrets_and_sources(config, env, names).items()}
+
+
+def _secrets_and_sources(config: Config, env: Mapping[str, str],
+                         names: tuple[str, ...]) -> dict[str, tuple[str, str]]:
+    from scheduler.credentials import CREDENTIALS_FILE_ENV, _key_value_lines, read_private
 
     account = config.chosen
-    values: dict[str, str] = {}
-    if account.credentials_file:
+    values: dict[str, tuple[str, str]] = {}
+    if account.network == "x" and not _own_files(config) and not account.credentials_file:
+        # The single-account names: X_API_KEY... over the file named by X_CREDENTIALS_FILE.
+        if env.get(CREDENTIALS_FILE_ENV):
+            from scheduler.credentials import _credentials_file_values
+
+            file_values = _credentials_file_values(env)
+            values.update({name: (file_values[f"X_{name}"], f"the file {env[CREDENTIALS_FILE_ENV]}")
+                           for name in names if file_values.get(f"X_{name}")})
+    elif account.credentials_file:
         path = Path(account.credentials_file).expanduser()
         if not path.is_absolute() and config.source is not None:
             path = config.source.parent / path
@@ -59,9 +77,10 @@ def account_secrets(config: Config, env: Mapping[str, str], names: tuple[str, ..
         for key, value in raw.items():
             name = key.upper().removeprefix(prefix)
             if name in names and value:
-                values[name] = value
+                values[name] = (value, f"the file {path}")
     prefix = account.credentials_env or {"x": "X"}.get(account.network, account.network.upper())
-    values.update({name: env[f"{prefix}_{name}"] for name in names if env.get(f"{prefix}_{name}")})
+    values.update({name: (env[f"{prefix}_{name}"], f"{prefix}_{name}") for name in names
+                   if env.get(f"{prefix}_{name}")})
     return values
 
 
@@ -72,6 +91,13 @@ def credentials_found(config: Config, env: Mapping[str, str]) -> bool:
 
         return _x_credentials(config, env, load_credentials) is not None
     return bool(account_secrets(config, env, (SECRET_NAMES[network],)))
+
+
+def x_credentials(config: Config, env: Mapping[str, str]):
+    """The X account's credentials (None: none set), as its publisher would use them."""
+    from scheduler.credentials import load_credentials
+
+    return _x_credentials(config, env, load_credentials)
 
 
 def _x_credentials(config: Config, env: Mapping[str, str], load_credentials):
