@@ -321,3 +321,18 @@ def test_an_address_of_another_account_is_refused(configs):
     with pytest.raises(ValueError, match="https://mastodon.example/@clinic/"):
         remote_id_from(configs["toot"], "https://other.example/@clinic/113542778410046655")
     assert remote_id_from(configs["toot"], "mastodon.example/@Clinic/113542778410046655") == "113542778410046655"
+
+
+@pytest.mark.parametrize("name", ["clinic", "sky", "toot"])
+def test_an_articles_variants_are_composed_for_the_accounts_network(three, name):
+    """The Articles page shows each tip's wordings as this account would get them: its network's templates and
+    length rule. The wording the import queued for the account is among them, word for word up to its link
+    (which each network shows in its own way)."""
+    config = three.by_name[name]
+    queued = {p.tip: p.text for p in three.store.queue_page(config.account, limit=1000) if p.tip is not None}
+    key = next(p.article_key for p in three.store.queue_page(config.account, limit=1) if p.article_key)
+    shown = page(three.client().get(f"/articles/{key}?account={name}")).get_text()
+    flat = " ".join(shown.split())
+    for tip, text in queued.items():
+        prose = " ".join(text.split("http")[0].split())
+        assert len(prose.split()) >= 10 and prose in flat, f"tip {tip} of {name} not shown as queued"

@@ -417,18 +417,21 @@ async def articles_upload(request: Request):
 def _article_detail(web, key: str):
     from scheduler.compose import compose_tip
     from scheduler.evergreen import _article
-    from scheduler.templates import TIP, load_templates
+    from scheduler.post_length import rule_for
+    from scheduler.templates import TIP, templates_for
 
     article = _article(web.store, web.config, key)
     if article is None:
         return None
-    env = load_templates(web.config.templates_dir)
+    # The variants as this account's network would get them: its templates, its length rule, the disclaimer.
+    env, rule = templates_for(web.config), rule_for(web.config)
     hashtags = article.hashtags or web.config["compose"]["hashtags"]
     tips = []
     for tip in article.tips:
         variants, seen = [], set()
         for n in range(len(env.variants(TIP))):
-            post = compose_tip(article, tip, handle=web.config.handle, hashtags=hashtags, variant=n, env=env)
+            post = compose_tip(article, tip, handle=web.config.handle, hashtags=hashtags, variant=n, env=env,
+                               rule=rule, disclaimer=web.config["review"]["disclaimer"])
             if post.text not in seen:
                 seen.add(post.text)
                 variants.append(post)
