@@ -650,14 +650,18 @@ def web_token_revoke(obj: Context, name_or_id):
 
 
 @cli.command()
-@click.option("--every", default=5, show_default=True, type=click.IntRange(1, 3600), help="Seconds between demo slots.")
+@click.option("--every", type=click.IntRange(1, 3600),
+              help="Seconds between demo slots (default 5; 60 with --web, time to edit a post before it goes).")
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-data"), show_default=True,
               help="Data directory for the demo (kept apart from your real ledger).")
-def demo(every, home):
+@click.option("--web", "web_port", type=click.IntRange(1, 65535), metavar="PORT",
+              help="Run the service with the dashboard on 127.0.0.1:PORT until Ctrl-C, instead of until the queue "
+                   "is empty.")
+def demo(every, home, web_port):
     """Import posts/, preview, then publish them into a local outbox on a fast demo calendar."""
     from scheduler.demo import run_demo
 
-    sys.exit(run_demo(home=home, every=every))
+    sys.exit(run_demo(home=home, every=every or (60 if web_port else 5), web_port=web_port))
 
 
 @cli.group()

@@ -3,6 +3,7 @@
 It uses a data directory of its own (default ./demo-data) and a demo calendar with a slot
 every few seconds, imports the posts/ library, shows the preview, then runs the real service
 until the queue is empty, publishing into the local outbox, and prints the ledger's history.
+With ``--web PORT`` it runs the service with the dashboard instead, until stopped.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ kind = "outbox"
 """
 
 
-def run_demo(*, home: Path, every: int) -> int:
+def run_demo(*, home: Path, every: int, web_port: int | None = None) -> int:
+    """The demo. With ``web_port``: import and preview, then run the service and the dashboard together on
+    127.0.0.1 until Ctrl-C (SIGINT) or SIGTERM, so the posts can be seen, edited and moved before they go out."""
     home = home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     posts = Path("posts").resolve()
@@ -47,15 +50,41 @@ def run_demo(*, home: Path, every: int) -> int:
     steps = [
         ("Importing the content library (posts/)", ["import"]),
         ("The upcoming posts, exactly as they will be sent", ["preview", "--count", "10"]),
-        (f"Running the service until the queue is empty (outbox: {home / 'outbox.jsonl'})", ["serve", "--until-empty"]),
-        ("What was sent", ["history"]),
-        ("Status", ["status"]),
     ]
+    if web_port is None:
+        steps += [
+            (f"Running the service until the queue is empty (outbox: {home / 'outbox.jsonl'})",
+             ["serve", "--until-empty"]),
+            ("What was sent", ["history"]),
+            ("Status", ["status"]),
+        ]
     for title, args in steps:
         print(f"\n== {title}\n$ scheduler {' '.join(args)}", flush=True)
         code = subprocess.call([sys.executable, "-m", "scheduler", *args], env=env)
         if code != 0:
             print(f"demo stopped: `scheduler {' '.join(args)}` exited with {code}", file=sys.stderr)
             return code
+    if web_port is not None:
+        return _serve_with_dashboard(env, home, web_port, every)
     print(f"\nDone. The ledger and outbox are in {home}; delete it to run the demo afresh.")
     return 0
+
+
+def _serve_with_dashboard(env: dict[str, str], home: Path, port: int, every: int) -> int:
+    """Run ``scheduler serve --web`` in the foreground; Ctrl-C or SIGTERM stops it (and the demo) cleanly."""
+    import signal
+
+    print(f"\n== The service and the dashboard: open http://127.0.0.1:{port}/ (Ctrl-C stops)\n"
+          f"A post goes out every {every} s into {home / 'outbox.jsonl'}: edit or move one on the Queue page "
+          f"before its slot, and watch the calendar mark it sent.\n$ scheduler serve --web 127.0.0.1:{port}",
+          flush=True)
+    proc = subprocess.Popen([sys.executable, "-m", "scheduler", "serve", "--web", f"127.0.0.1:{port}"], env=env)
+
+    def forward(signum, _frame) -> None:
+        proc.send_signal(signal.SIGTERM)  # the service's own clean stop, whichever signal the demo got
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, forward)
+    code = proc.wait()
+    print(f"\nStopped. The ledger and outbox are in {home}; delete it to run the demo afresh.")
+    return code
