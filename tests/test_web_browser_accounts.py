@@ -18,7 +18,7 @@ import pytest
 
 from scheduler.publisher.mastodon_standin import StandinMastodon
 from tests.test_cli import CLI, POSTS
-from tests.test_web_browser import PASSWORD, browser, dashboard, open_signed_in, watch_problems  # noqa: F401
+from tests.test_web_browser import PASSWORD, browser, dashboard, open_signed_in, shot, watch_problems  # noqa: F401
 from tests.test_web_cli import call, free_port, wait_for
 
 pytestmark = pytest.mark.slow
@@ -118,6 +118,7 @@ def test_the_switcher_shows_each_accounts_own_posts_as_its_network_does(three_ac
         shown = page.eval_on_selector_all(".card.planned .tweet", """els => els.map(e => [e.dataset.network,
             e.querySelector('.handle').textContent, e.querySelector('.len').textContent.split('/')[1]])""")
         assert shown and set(map(tuple, shown)) == {(network, handle, str(limit))}
+        shot(page, f"calendar-{network}")  # the README's screenshots, with SCHEDULER_SCREENSHOTS=DIR
 
         # The queue (the main menu keeps the account): its posts, and the counter as its network counts.
         page.get_by_role("link", name="Queue").click()
