@@ -466,11 +466,13 @@ class _Renderer:
         }
         template = self.variant.template
         try:
-            module = template.make_module(context)
-            text = str(module)
+            # What make_module does (a fresh context, the body rendered, its exported names), without building
+            # the module object around them.
+            rendered = template.new_context(context)
+            text = "".join(template.root_render_func(rendered))
         except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
             raise render_error(exc, self.variant, sys.exc_info()[2], self.where) from exc
-        return with_disclaimer(tidy(text), self.disclaimer), module.__dict__
+        return with_disclaimer(tidy(text), self.disclaimer), rendered.get_exported()
 
     def fixed_parts_too_long(self) -> TemplateError:
         bare = self("", "", "", ())

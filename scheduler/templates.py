@@ -78,6 +78,25 @@ class SeriesView:
         return f"{self.position}/{self.total}"
 
 
+# What a template may read of each view: its fields, and the series label.
+_VIEW_ATTRIBUTES: dict[type, frozenset[str]] = {
+    TipView: frozenset(TipView.__slots__),
+    ArticleView: frozenset(ArticleView.__slots__),
+    SeriesView: frozenset((*SeriesView.__slots__, "label")),
+}
+
+
+class _Sandbox(SandboxedEnvironment):
+    """The sandbox, with a short way to the views' own fields: ``tip.headline`` is read several times in every
+    rendering, and the sandbox's checks would find every field safe (plain data, no leading underscore) anyway."""
+
+    def getattr(self, obj: object, attribute: str) -> object:
+        allowed = _VIEW_ATTRIBUTES.get(type(obj))
+        if allowed is not None and attribute in allowed:
+            return getattr(obj, attribute)
+        return super().getattr(obj, attribute)
+
+
 CONTEXT_HELP = (
     "templates can use tip (number, headline, body, point, how_to), article (title, topic, url, key), handle, "
     "series (position, total, label), hashtags, hashtag_line, and the filters first_sentence and hashtag"
@@ -99,7 +118,7 @@ class TemplateSet:
         self.directory = directory.resolve()
         if not self.directory.is_dir():
             raise TemplateError(f"templates directory {self.directory} does not exist")
-        self.environment = SandboxedEnvironment(
+        self.environment = _Sandbox(
             loader=jinja2.FileSystemLoader(self.directory),
             undefined=jinja2.StrictUndefined,
             autoescape=False,  # posts are plain text, not HTML

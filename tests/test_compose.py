@@ -271,10 +271,13 @@ def test_a_syntax_error_names_file_and_line_when_loading(tmp_path: Path) -> None
         load_templates(tmp_path)
 
 
-def test_the_sandbox_blocks_unsafe_attributes(tmp_path: Path, article: Article) -> None:
-    templates = load_templates(write_templates(tmp_path, evil="{{ tip.__class__.__mro__ }}"))
+@pytest.mark.parametrize("expression", ["tip.__class__.__mro__", "article.__class__", "series.__init__.__globals__",
+                                        "tip.__slots__", "series.__class__.label.fget"])
+def test_the_sandbox_blocks_unsafe_attributes(tmp_path: Path, article: Article, expression: str) -> None:
+    templates = load_templates(write_templates(tmp_path, evil=f"{{{{ {expression} }}}}"))
+    unsafe = expression.split(".")[1]
 
-    with pytest.raises(TemplateError, match=r"evil\.j2, line 1: not allowed in a template: .*__class__"):
+    with pytest.raises(TemplateError, match=rf"evil\.j2, line 1: not allowed in a template: .*{unsafe}"):
         compose_tip(article, SEED_TIPS[0], handle=HANDLE, hashtags=(), env=templates)
 
 
