@@ -459,6 +459,7 @@ class _Renderer:
     ) -> tuple[str, dict[str, Any]]:
         """The tidied text, and the variables the template set for the composer (thread, media)."""
         context = {
+            **self.variant.globals,
             **self.fixed,
             "tip": TipView(number=self.tip_number, headline=headline, body=body, point=point, how_to=self.how_to),
             "hashtags": list(hashtags),
@@ -467,8 +468,9 @@ class _Renderer:
         template = self.variant.template
         try:
             # What make_module does (a fresh context, the body rendered, its exported names), without building
-            # the module object around them.
-            rendered = template.new_context(context)
+            # the module object around them; the context holds the template's globals already (shared=True: it
+            # is used as it is, not merged with them again).
+            rendered = template.new_context(context, shared=True)
             text = "".join(template.root_render_func(rendered))
         except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
             raise render_error(exc, self.variant, sys.exc_info()[2], self.where) from exc

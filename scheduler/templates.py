@@ -12,6 +12,7 @@ without network folders serves every network, as it always did.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import zlib
@@ -109,6 +110,9 @@ class Variant:
     path: Path
     source: str
     template: jinja2.Template
+    # The template's globals (range, namespace...) as one dict, for the composer's context: Jinja would merge its
+    # layers anew for every rendering.
+    globals: dict[str, object] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
 
 class TemplateSet:
@@ -159,7 +163,7 @@ class TemplateSet:
                 template = self.environment.get_template(name)
             except jinja2.TemplateSyntaxError as exc:
                 raise TemplateError(f"{path}, line {exc.lineno}: {exc.message}") from exc
-            yield Variant(name, path, path.read_text(encoding="utf-8"), template)
+            yield Variant(name, path, path.read_text(encoding="utf-8"), template, dict(template.globals))
 
 
 def default_templates_dir() -> Path:
