@@ -203,6 +203,17 @@ def test_a_link_in_the_body_is_never_cut(tmp_path: Path, article: Article) -> No
     assert_sound(post, tip, replace(article, tips=(tip,)), "{{ tip.body }}")
 
 
+def test_templates_can_use_jinjas_own_globals(tmp_path: Path, article: Article) -> None:
+    # range and namespace are Jinja's globals, not the composer's variables: they must stay reachable.
+    source = ("{% set ns = namespace(n=0) %}{% for i in range(3) %}{% set ns.n = ns.n + i %}{% endfor %}"
+              "{{ tip.headline }} ({{ ns.n }} of {{ series.label }}) {{ hashtag_line }}")
+    templates = load_templates(write_templates(tmp_path, sums=source))
+    tip = SEED_TIPS[0]
+    post = compose_tip(article, tip, handle=HANDLE, hashtags=("Massage",), env=templates)
+
+    assert post.text == f"{tip.headline} (3 of 1/{len(article.tips)}) #Massage"
+
+
 THREAD_TEMPLATE = "{% set thread = true %}\n{{ tip.headline }}\n{{ tip.body }}\n{{ article.url }} {{ hashtag_line }}"
 
 
