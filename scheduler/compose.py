@@ -146,13 +146,9 @@ def tip_word_count(post: ComposedPost, tip: Tip, templates: TemplateSet) -> int:
     text = post.text
     for start, end in reversed(url_spans(text)):
         text = text[:start] + " " + text[end:]
-    return sum(
-        1
-        for token in text.split()
-        if not token.startswith("#")
-        for word in tip_points.words(token)
-        if word.casefold() in own and word.casefold() not in template_words
-    )
+    # Words never span a space, so the words of the text less its hashtags are those of each other token.
+    prose = " ".join(token for token in text.split() if not token.startswith("#"))
+    return sum(1 for word in tip_points.words(prose) if (folded := word.casefold()) in own and folded not in template_words)
 
 
 @functools.lru_cache(maxsize=64)
@@ -292,12 +288,16 @@ def _weigh(text: str, rule: LengthRule = X) -> int:
     return rule.measure(text)
 
 
-_ENDS_IN_A_WORD = re.compile(r"[^\W_][\"'\u2019\u201D)\]]*$")
+_CLOSING = "\"'\u2019\u201D)]"
+_ENDS_IN_A_WORD = re.compile(rf"[^\W_][{re.escape(_CLOSING)}]*$")
 
 
 def _as_headline(text: str) -> str:
     """A headline that ends like a sentence, so the point or the link can follow it: "Child's pose" -> "Child's pose."."""
-    return text + "." if _ENDS_IN_A_WORD.search(text) else text
+    # A match can only start at the last character before the closing quotes and brackets (and a final newline,
+    # before which $ also matches): searching from there spares a scan of the whole headline.
+    start = max(len(text.rstrip(_CLOSING + "\n")) - 1, 0)
+    return text + "." if _ENDS_IN_A_WORD.search(text, start) else text
 
 
 def _post(tip: Tip, chosen: Variant, index: int, parts: tuple[str, ...], media: tuple[str, ...],
@@ -445,6 +445,7 @@ class _Renderer:
         self.where = f"{shared.article.source}, tip {tip.number}"
         self.rule = shared.rule
         self.disclaimer = shared.disclaimer
+        self._rendered: dict[tuple, tuple[str, dict[str, Any]]] = {}  # the shortening tries some twice
         self.fixed = {
             "article": shared.view,
             "series": SeriesView(position=position, total=len(shared.article.tips)),
@@ -458,7 +459,12 @@ class _Renderer:
         self, headline: str, body: str, point: str, hashtags: tuple[str, ...]
     ) -> tuple[str, dict[str, Any]]:
         """The tidied text, and the variables the template set for the composer (thread, media)."""
+        key = (headline, body, point, hashtags)
+        found = self._rendered.get(key)
+        if found is not None:
+            return found
         context = {
+            **self.variant.globals,
             **self.fixed,
             "tip": TipView(number=self.tip_number, headline=headline, body=body, point=point, how_to=self.how_to),
             "hashtags": list(hashtags),
@@ -466,11 +472,15 @@ class _Renderer:
         }
         template = self.variant.template
         try:
-            module = template.make_module(context)
-            text = str(module)
+            # What make_module does (a fresh context, the body rendered, its exported names), without building
+            # the module object around them; the context holds the template's globals already (shared=True: it
+            # is used as it is, not merged with them again).
+            rendered = template.new_context(context, shared=True)
+            text = "".join(template.root_render_func(rendered))
         except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
             raise render_error(exc, self.variant, sys.exc_info()[2], self.where) from exc
-        return with_disclaimer(tidy(text), self.disclaimer), module.__dict__
+        found = self._rendered[key] = with_disclaimer(tidy(text), self.disclaimer), rendered.get_exported()
+        return found
 
     def fixed_parts_too_long(self) -> TemplateError:
         bare = self("", "", "", ())
@@ -511,7 +521,9 @@ def tidy(text: str) -> str:
     Characters X refuses go too, such as the byte-order mark some editors put at the start of a template.
     """
     lines = "\n".join(" ".join(line.split()) for line in _TO_SPACE.sub(" ", text).split("\n"))
-    return unicodedata.normalize("NFC", _BLANK_LINES.sub("\n\n", lines).strip())
+    if "\n\n\n" in lines:  # the search alone costs more than the rest when there is nothing to replace
+        lines = _BLANK_LINES.sub("\n\n", lines)
+    return unicodedata.normalize("NFC", lines.strip())
 
 
 _TAG_WORD_BREAK = re.compile(r"[\s_-]+")

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -35,18 +36,25 @@ class LengthRule:
 NAMES = {"x": "X", "bluesky": "Bluesky", "mastodon": "Mastodon"}
 
 
+def _remembered(measure: Callable[[str], int]) -> Callable[[str], int]:
+    """``measure``, remembering its last answers: the composer judges a text (``fits``), then records its length
+    (``measure``), and the editors measure what they just judged; each is a pure function of the text."""
+    return functools.lru_cache(maxsize=256)(measure)
+
+
 def x_rule() -> LengthRule:
     from scheduler.tweet_length import MAX_WEIGHTED_LENGTH, weighted_length
 
-    return LengthRule("x", MAX_WEIGHTED_LENGTH, weighted_length,
-                      lambda text: bool(text) and weighted_length(text) <= MAX_WEIGHTED_LENGTH,
+    measure = _remembered(weighted_length)
+    return LengthRule("x", MAX_WEIGHTED_LENGTH, measure, lambda text: bool(text) and measure(text) <= MAX_WEIGHTED_LENGTH,
                       "links 23, emoji and CJK 2")
 
 
 def bluesky_rule() -> LengthRule:
     from scheduler import bluesky_length
 
-    return LengthRule("bluesky", bluesky_length.MAX_GRAPHEMES, bluesky_length.length, bluesky_length.fits,
+    return LengthRule("bluesky", bluesky_length.MAX_GRAPHEMES, _remembered(bluesky_length.length),
+                      _remembered(bluesky_length.fits),
                       "graphemes with long links shortened, and at most 3,000 bytes")
 
 
@@ -54,8 +62,10 @@ def mastodon_rule(limits=None) -> LengthRule:
     from scheduler import mastodon_length
 
     limits = limits or mastodon_length.Limits()
-    return LengthRule("mastodon", limits.max_characters, lambda text: mastodon_length.length(text, limits),
-                      lambda text: mastodon_length.fits(text, limits),
+    measure = _remembered(lambda text: mastodon_length.length(text, limits))
+    # mastodon_length.fits, with the length remembered
+    return LengthRule("mastodon", limits.max_characters, measure,
+                      lambda text: bool(text.strip()) and measure(text) <= limits.max_characters,
                       f"links {limits.characters_reserved_per_url}, the server's limit")
 
 

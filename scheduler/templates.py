@@ -12,6 +12,7 @@ without network folders serves every network, as it always did.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import zlib
@@ -78,6 +79,25 @@ class SeriesView:
         return f"{self.position}/{self.total}"
 
 
+# What a template may read of each view: its fields, and the series label.
+_VIEW_ATTRIBUTES: dict[type, frozenset[str]] = {
+    TipView: frozenset(TipView.__slots__),
+    ArticleView: frozenset(ArticleView.__slots__),
+    SeriesView: frozenset((*SeriesView.__slots__, "label")),
+}
+
+
+class _Sandbox(SandboxedEnvironment):
+    """The sandbox, with a short way to the views' own fields: ``tip.headline`` is read several times in every
+    rendering, and the sandbox's checks would find every field safe (plain data, no leading underscore) anyway."""
+
+    def getattr(self, obj: object, attribute: str) -> object:
+        allowed = _VIEW_ATTRIBUTES.get(type(obj))
+        if allowed is not None and attribute in allowed:
+            return getattr(obj, attribute)
+        return super().getattr(obj, attribute)
+
+
 CONTEXT_HELP = (
     "templates can use tip (number, headline, body, point, how_to), article (title, topic, url, key), handle, "
     "series (position, total, label), hashtags, hashtag_line, and the filters first_sentence and hashtag"
@@ -90,6 +110,9 @@ class Variant:
     path: Path
     source: str
     template: jinja2.Template
+    # The template's globals (range, namespace...) as one dict, for the composer's context: Jinja would merge its
+    # layers anew for every rendering.
+    globals: dict[str, object] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
 
 class TemplateSet:
@@ -99,7 +122,7 @@ class TemplateSet:
         self.directory = directory.resolve()
         if not self.directory.is_dir():
             raise TemplateError(f"templates directory {self.directory} does not exist")
-        self.environment = SandboxedEnvironment(
+        self.environment = _Sandbox(
             loader=jinja2.FileSystemLoader(self.directory),
             undefined=jinja2.StrictUndefined,
             autoescape=False,  # posts are plain text, not HTML
@@ -140,7 +163,7 @@ class TemplateSet:
                 template = self.environment.get_template(name)
             except jinja2.TemplateSyntaxError as exc:
                 raise TemplateError(f"{path}, line {exc.lineno}: {exc.message}") from exc
-            yield Variant(name, path, path.read_text(encoding="utf-8"), template)
+            yield Variant(name, path, path.read_text(encoding="utf-8"), template, dict(template.globals))
 
 
 def default_templates_dir() -> Path:

@@ -93,9 +93,14 @@ def url_spans(text: str) -> list[tuple[int, int]]:
     Pass NFC text (the composer does) for the spans to match what weighted_length counts.
     """
     spans = []
+    if not _DOT_LETTER.search(text):
+        return spans  # no word holds a '.' before a letter, so none a link (_links_in_word)
     for word in _WORD.finditer(text):
+        found = word.group()
+        if "." not in found:
+            continue  # as above, for this word
         offset = word.start()
-        spans.extend((offset + start, offset + end) for start, end, _ in _links_in_word(word.group(), offset == 0)[0])
+        spans.extend((offset + start, offset + end) for start, end, _ in _links_in_word(found, offset == 0)[0])
     return spans
 
 

@@ -203,6 +203,17 @@ def test_a_link_in_the_body_is_never_cut(tmp_path: Path, article: Article) -> No
     assert_sound(post, tip, replace(article, tips=(tip,)), "{{ tip.body }}")
 
 
+def test_templates_can_use_jinjas_own_globals(tmp_path: Path, article: Article) -> None:
+    # range and namespace are Jinja's globals, not the composer's variables: they must stay reachable.
+    source = ("{% set ns = namespace(n=0) %}{% for i in range(3) %}{% set ns.n = ns.n + i %}{% endfor %}"
+              "{{ tip.headline }} ({{ ns.n }} of {{ series.label }}) {{ hashtag_line }}")
+    templates = load_templates(write_templates(tmp_path, sums=source))
+    tip = SEED_TIPS[0]
+    post = compose_tip(article, tip, handle=HANDLE, hashtags=("Massage",), env=templates)
+
+    assert post.text == f"{tip.headline} (3 of 1/{len(article.tips)}) #Massage"
+
+
 THREAD_TEMPLATE = "{% set thread = true %}\n{{ tip.headline }}\n{{ tip.body }}\n{{ article.url }} {{ hashtag_line }}"
 
 
@@ -271,10 +282,13 @@ def test_a_syntax_error_names_file_and_line_when_loading(tmp_path: Path) -> None
         load_templates(tmp_path)
 
 
-def test_the_sandbox_blocks_unsafe_attributes(tmp_path: Path, article: Article) -> None:
-    templates = load_templates(write_templates(tmp_path, evil="{{ tip.__class__.__mro__ }}"))
+@pytest.mark.parametrize("expression", ["tip.__class__.__mro__", "article.__class__", "series.__init__.__globals__",
+                                        "tip.__slots__", "series.__class__.label.fget"])
+def test_the_sandbox_blocks_unsafe_attributes(tmp_path: Path, article: Article, expression: str) -> None:
+    templates = load_templates(write_templates(tmp_path, evil=f"{{{{ {expression} }}}}"))
+    unsafe = expression.split(".")[1]
 
-    with pytest.raises(TemplateError, match=r"evil\.j2, line 1: not allowed in a template: .*__class__"):
+    with pytest.raises(TemplateError, match=rf"evil\.j2, line 1: not allowed in a template: .*{unsafe}"):
         compose_tip(article, SEED_TIPS[0], handle=HANDLE, hashtags=(), env=templates)
 
 

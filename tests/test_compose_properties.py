@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scheduler.compose import compose_tip, unfaithful_words
+from scheduler import tip_points
+from scheduler.compose import _as_headline, compose_tip, unfaithful_words
 from scheduler.models import Article, Tip
 from scheduler.templates import TemplateSet, load_templates
 from scheduler.tweet_length import MAX_WEIGHTED_LENGTH, is_valid, weighted_length
@@ -109,3 +111,21 @@ def test_every_post_is_valid_measured_and_faithful(
         assert not unfaithful_words(part, tip, article, source, handle=HANDLE, hashtags=HASHTAGS), repr(part)
     if post.thread:
         assert post.thread[0] == post.text
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=TEXTS | st.text(alphabet="a_1. \n\"'\u2019\u201d)]!é", max_size=12))
+def test_a_headline_gets_a_full_stop_exactly_when_it_ends_in_a_word(text: str) -> None:
+    # What _as_headline promises, stated whole: a letter or digit, then only closing quotes and brackets, at the
+    # end (or before a final newline, as $ reads it). It searches only the end of the text, for speed.
+    ends_in_a_word = re.search(r"[^\W_][\"'\u2019\u201D)\]]*$", text) is not None
+    assert _as_headline(text) == (text + "." if ends_in_a_word else text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=TEXTS | st.text(alphabet="aZ09_'\u2019 .-é\u00b2\u0661", max_size=20))
+def test_words_are_read_alike_in_ascii_and_in_any_text(text: str) -> None:
+    # The ASCII shortcuts must find exactly the words the Unicode patterns find.
+    for sample in (text, text.encode("ascii", "ignore").decode()):
+        assert tip_points.words(sample) == tip_points._WORD.findall(sample)
+        assert tip_points._folded_words(sample.casefold()) == tip_points._FOLDED_WORD.findall(sample.casefold())
