@@ -74,7 +74,7 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_left, bisect_right, insort
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import NamedTuple
@@ -116,7 +116,7 @@ class PlanEntry:
 def plan(
     now: datetime,
     calendar: Calendar,
-    queue: Sequence[QueuedPost],
+    queue: Iterable[QueuedPost],
     history: Sequence[SentRecord],
     settings: PlanSettings,
     *,
@@ -124,8 +124,12 @@ def plan(
     paused: bool = False,
     consumed_slots: Collection[datetime] = (),
     recycle: Sequence[QueuedPost] = (),
+    own_time: Sequence[QueuedPost] | None = None,
 ) -> list[PlanEntry]:
-    return _Planner(now, calendar, queue, history, settings, paused, consumed_slots, recycle).run(
+    """The plan (see the module's note). ``own_time``: the posts of ``queue`` that carry a pin or retry
+    time, in queue order, when the caller has them apart; then ``queue`` may be read lazily (an iterator),
+    and only as far as the plan needs. Without it ``queue`` is read whole to find them."""
+    return _Planner(now, calendar, queue, history, settings, paused, consumed_slots, recycle, own_time).run(
         count
     )
 
@@ -158,7 +162,7 @@ class _Timed(NamedTuple):
     """A pending post with its own moment: a pin or a retry."""
 
     at: datetime
-    index: int  # queue position breaks ties between equal times
+    index: int  # queue order breaks ties between equal times
     source: str
     post: QueuedPost
 
@@ -331,12 +335,13 @@ class _Planner:
         self,
         now: datetime,
         calendar: Calendar,
-        queue: Sequence[QueuedPost],
+        queue: Iterable[QueuedPost],
         history: Sequence[SentRecord],
         settings: PlanSettings,
         paused: bool,
         consumed_slots: Collection[datetime],
         recycle: Sequence[QueuedPost],
+        own_time: Sequence[QueuedPost] | None,
     ) -> None:
         now = _utc(now)
         self.calendar = calendar
@@ -349,20 +354,23 @@ class _Planner:
         # A series gap of whole days counts local dates; any other, elapsed time.
         self._by_days = bool(settings.series_gap) and not settings.series_gap % ONE_DAY
 
-        # One pass finds the few posts with their own moment; the rest is read lazily.
+        # The few posts with their own moment (found in one pass unless the caller has them apart); the rest
+        # is read lazily. Among pins and retries at the same second, queue order goes first.
+        if own_time is None:
+            queue = list(queue)
+            own_time = [p for p in queue if p.pinned_at or p.next_attempt_at]
         timed = []
-        for index in [i for i, p in enumerate(queue) if p.pinned_at or p.next_attempt_at]:
-            post = queue[index]
+        for order, post in enumerate(own_time):
             moment = _own_moment(post) if post.state.is_pending else None
             if moment:
-                timed.append(_Timed(moment[0], index, moment[1], post))
+                timed.append(_Timed(moment[0], order, moment[1], post))
         timed.sort()
-        has_moment = {t.index for t in timed}
+        has_moment = {id(t.post) for t in timed}
         waiting = (
             (i, p)
             for i, p in enumerate(queue)
             if (p.state is PostState.QUEUED or p.state is PostState.RETRYING)
-            and i not in has_moment
+            and id(p) not in has_moment
         )
         self.fill = _FillOrder(waiting, recycle)
         for t in timed:
