@@ -45,7 +45,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 UTC = timezone.utc
 WALK_SLOTS = 2000  # a walk from a start goes on as a new walk from its 2000th slot (see slots_after)
-MEMO_FIRES = 10000  # fire times a Calendar remembers the next fire time of (~2.5 MB at most)
+MEMO_FIRES = 5000  # fire times whose next fire time a Calendar remembers, per rule (~1.2 MB each at most)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # APScheduler's order, Monday = 0
 
 _SLOT_HELP = (
