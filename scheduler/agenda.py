@@ -7,6 +7,7 @@ service publishes come from the same code with the same data.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -18,6 +19,7 @@ from scheduler.store import Store
 # Far more than `count` so that series spacing can step over a long run of one article.
 READ_AHEAD_FACTOR = 5
 READ_AHEAD_MIN = 200
+HEAD_PAGE = 250  # slot-filling posts read at once when the plan reads them as it goes
 
 
 def history_start(config: Config, now: datetime) -> datetime:
@@ -64,11 +66,21 @@ def upcoming_with_drafts(store: Store, config: Config, now: datetime, *, count: 
     with store.snapshot():
         history = [SentRecord(*row) for row in store.sent_since(account, history_start(config, now))]
         consumed = store.consumed_slots(account, now - settings.grace - timedelta(seconds=1))
-        queue, waiting = queue_window(store, account, count, review=review)
         # Recycled wordings are new texts nobody has approved: with review on they are not planned.
         use_recycle = config["queue"]["evergreen"] and not review
         recycle = _recycle_candidates(store, config, now, count) if use_recycle else ()
         paused = store.account_state(account).paused
+        if not review:
+            # The same window of the queue as queue_window's, read as the planner goes (it stops at the
+            # few hundred posts a month of slots takes, of the thousands the window may hold), so the
+            # plan is made inside the snapshot.
+            own_time = store.scheduled_pending(account)
+            head = _queue_head(store, account, count, len(own_time))
+            queue = heapq.merge(own_time, head, key=lambda p: p.position)
+            entries = plan(now, config.calendar(), queue, history, settings, count=count, paused=paused,
+                           consumed_slots=consumed, recycle=recycle, own_time=own_time)
+            return entries, []
+        queue, waiting = queue_window(store, account, count, review=review)
 
     def planned(posts: list[QueuedPost], n: int) -> list:
         return plan(now, config.calendar(), posts, history, settings, count=n, paused=paused,
@@ -86,6 +98,19 @@ def upcoming_with_drafts(store: Store, config: Config, now: datetime, *, count: 
                      None)
         slots.append(DraftSlot(draft, content_hash, found.at if found else None, found.source if found else None))
     return entries, slots
+
+
+def _queue_head(store: Store, account: str, count: int, own_time: int) -> Iterator[QueuedPost]:
+    """queue_window's head without review: the first ``max(count * READ_AHEAD_FACTOR, READ_AHEAD_MIN)``
+    slot-filling posts (no pin or retry time) in queue order, read a page at a time as they are asked for."""
+    limit = max(count * READ_AHEAD_FACTOR, READ_AHEAD_MIN)
+    taken = 0
+    for post in store.iter_pending(account, page=min(limit + own_time, HEAD_PAGE)):
+        if post.pinned_at is None and post.next_attempt_at is None:
+            yield post
+            taken += 1
+            if taken >= limit:
+                return
 
 
 def queue_window(store: Store, account: str, count: int, *,

@@ -36,8 +36,6 @@ from __future__ import annotations
 
 import heapq
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
@@ -46,8 +44,8 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 
 UTC = timezone.utc
-MEMO_STARTS = 4  # starts whose slots a Calendar keeps (a plan and its page count share one)
-MEMO_SLOTS = 2000  # slots kept per start (six weeks of a slot every 30 minutes)
+WALK_SLOTS = 2000  # a walk from a start goes on as a new walk from its 2000th slot (see slots_after)
+MEMO_FIRES = 5000  # fire times whose next fire time a Calendar remembers, per rule (~1.2 MB each at most)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # APScheduler's order, Monday = 0
 
 _SLOT_HELP = (
@@ -246,11 +244,11 @@ class Calendar:
         self._triggers = tuple(s.trigger(tz) for s in self.slots) + tuple(
             parse_cron(c, tz) for c in cron
         )
-        # Slots already computed, per start (a few starts, a bounded run of slots each): a plan and the
-        # dashboard's count of a page's slots walk the same slots from the same start, and APScheduler
-        # takes ~70 us per slot. Shared by threads, hence the lock.
-        self._lock = threading.Lock()
-        self._memo: OrderedDict[datetime, tuple[list[datetime], Iterator[datetime]]] = OrderedDict()
+        # Each rule's next fire time after a fire time (APScheduler takes ~70-200 us to find one), kept
+        # across calls: every plan, page count and cache expiry walks the same slots again, each from a start
+        # of its own (a new ``now`` each time), and a walk's fires after its first are each found from the
+        # previous one alone. Per rule: {(wall-clock time, fold) of a fire: the next fire or None}.
+        self._next_fires: list[dict[tuple[datetime, int], datetime | None]] = [{} for _ in self._triggers]
 
     def slots_after(self, start: datetime, *, inclusive: bool = True) -> Iterator[datetime]:
         """Slot instants (aware, UTC) from ``start`` on, in order, each instant once.
@@ -258,38 +256,29 @@ class Calendar:
         Blackout dates are not skipped here: callers ask ``is_blackout``.
         """
         start = _utc(start)
-        with self._lock:
-            memo = self._memo.get(start)
-            if memo is None:
-                memo = self._memo[start] = ([], self._slots_from(start))
-                while len(self._memo) > MEMO_STARTS:
-                    self._memo.popitem(last=False)
-        known, source = memo
-        i = 0
-        while True:
-            if i < len(known):
-                at = known[i]
-            elif i >= MEMO_SLOTS:  # past what is kept: go on alone
-                yield from (at for at in self._slots_from(known[-1]) if at > known[-1])
+        # Past its WALK_SLOTS-th slot a walk goes on as a walk from that slot: plans have always been made
+        # so (the slots after a start were kept only that far), and APScheduler's next fire time can
+        # depend on where a search starts (a search across a DST change), so this keeps them unchanged.
+        last = None
+        for i, at in enumerate(self._slots_from(start)):
+            if i == WALK_SLOTS:
+                yield from (at for at in self._slots_from(last) if at > last)
                 return
-            else:
-                with self._lock:
-                    if i == len(known):
-                        at = next(source, None)
-                        if at is None:
-                            return
-                        known.append(at)
-                    at = known[i]
-            i += 1
+            last = at
             if inclusive or at != start:
                 yield at
 
-    def _slots_from(self, start: datetime) -> Iterator[datetime]:
+    def _slots_from(self, start: datetime, *, remember: bool = True) -> Iterator[datetime]:
         # A skipped-hour slot fires after its wall-clock time (02:30 -> 03:30), so a
         # search starting inside or just after the gap must begin before it.
         gap = _offset(start, self.tz) - _offset(start - timedelta(days=1), self.tz)
         search_from = start - max(gap, timedelta(0))
-        merged = heapq.merge(*(self._fires(t, search_from) for t in self._triggers))
+        merged = heapq.merge(
+            *(
+                self._fires(t, search_from, next_fires if remember else None)
+                for t, next_fires in zip(self._triggers, self._next_fires)
+            )
+        )
         last: datetime | None = None
         for at in merged:
             # Drops the second firing of a repeated hour (it maps back onto the first),
@@ -300,14 +289,28 @@ class Calendar:
             yield at
 
     @staticmethod
-    def _fires(trigger: CronTrigger, search_from: datetime) -> Iterator[datetime]:
-        previous = None
-        while True:
-            fire = trigger.get_next_fire_time(previous, previous or search_from)
-            if fire is None:
-                return
+    def _fires(
+        trigger: CronTrigger,
+        search_from: datetime,
+        next_fires: dict[tuple[datetime, int], datetime | None] | None = None,
+    ) -> Iterator[datetime]:
+        """The rule's fire times (UTC) from ``search_from`` on: the first found from there, each next one
+        from the one before it alone (so it is remembered in ``next_fires``, keyed by the fire's wall-clock
+        time and fold: the two 01:30 of a repeated hour are equal datetimes with different next ones)."""
+        fire = trigger.get_next_fire_time(None, search_from)
+        while fire is not None:
             yield fire.replace(fold=0).astimezone(UTC)
-            previous = fire
+            if next_fires is None:
+                fire = trigger.get_next_fire_time(fire, fire)
+                continue
+            key = (fire.replace(tzinfo=None), fire.fold)
+            try:
+                fire = next_fires[key]
+            except KeyError:
+                found = trigger.get_next_fire_time(fire, fire)
+                if len(next_fires) >= MEMO_FIRES:
+                    next_fires.clear()  # (dicts are safe to share between threads; a lost entry is found again)
+                next_fires[key] = fire = found
 
     def is_blackout(self, at_utc: datetime) -> bool:
         day = self.local(at_utc).date()

@@ -74,7 +74,7 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_left, bisect_right, insort
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import NamedTuple
@@ -116,7 +116,7 @@ class PlanEntry:
 def plan(
     now: datetime,
     calendar: Calendar,
-    queue: Sequence[QueuedPost],
+    queue: Iterable[QueuedPost],
     history: Sequence[SentRecord],
     settings: PlanSettings,
     *,
@@ -124,8 +124,12 @@ def plan(
     paused: bool = False,
     consumed_slots: Collection[datetime] = (),
     recycle: Sequence[QueuedPost] = (),
+    own_time: Sequence[QueuedPost] | None = None,
 ) -> list[PlanEntry]:
-    return _Planner(now, calendar, queue, history, settings, paused, consumed_slots, recycle).run(
+    """The plan (see the module's note). ``own_time``: the posts of ``queue`` that carry a pin or retry
+    time, in queue order, when the caller has them apart; then ``queue`` may be read lazily (an iterator),
+    and only as far as the plan needs. Without it ``queue`` is read whole to find them."""
+    return _Planner(now, calendar, queue, history, settings, paused, consumed_slots, recycle, own_time).run(
         count
     )
 
@@ -158,7 +162,7 @@ class _Timed(NamedTuple):
     """A pending post with its own moment: a pin or a retry."""
 
     at: datetime
-    index: int  # queue position breaks ties between equal times
+    index: int  # queue order breaks ties between equal times
     source: str
     post: QueuedPost
 
@@ -177,6 +181,14 @@ class _Candidate(NamedTuple):
     post: QueuedPost
 
 
+class _Hold(NamedTuple):
+    """How long a post held back by series spacing surely stays held back, as slots go on: until the slot at
+    ``until`` (if given), or, if ``period`` is given, while slots stay in that local day (date, UTC offset)."""
+
+    until: datetime | None
+    period: tuple | None
+
+
 class _FillOrder:
     """Posts waiting for a slot, in the order they take one.
 
@@ -184,6 +196,11 @@ class _FillOrder:
     else waits. Of each article only its first waiting post is a candidate; the others
     queue behind it, so a long series held back by spacing is stepped over once, not
     once per slot, and a 100,000-post queue is read only as far as needed.
+
+    A candidate held back by spacing for a while (a ``_Hold``) is set aside until then instead of being
+    looked at again for every slot: with a slot every 30 minutes and one tip per article a day, each slot
+    would otherwise step over every article that already had its tip that day. Only the time a slot takes
+    changes; a candidate set aside could not have taken any slot meanwhile.
     """
 
     def __init__(self, queue: Iterator[tuple[int, QueuedPost]], recycle: Sequence[QueuedPost]):
@@ -196,33 +213,64 @@ class _FillOrder:
             (2, "recycle", enumerate(recycle)),
         ]
         self._missed = 0
+        # Candidates set aside: until a time (a heap by it), and for the rest of one local day.
+        self._held_until: list[tuple[datetime, tuple, _Candidate]] = []
+        self._held_period: tuple | None = None
+        self._held_in_period: list[_Candidate] = []
 
     def add_missed(self, at: datetime, source: str, post: QueuedPost) -> None:
         self._missed += 1
         heapq.heappush(self._candidates, _Candidate((0, at, self._missed), source, post))
 
-    def take(self, eligible: Callable[[str | None], bool]) -> _Candidate | None:
-        """The first candidate whose article is eligible; ``commit`` or ``put_back`` it."""
+    def take(
+        self, at: datetime, period: tuple | None, held: Callable[[str | None], _Hold | bool]
+    ) -> _Candidate | None:
+        """The first candidate for the slot at ``at`` (in local day ``period``) whose article is eligible:
+        ``held(key)`` is False; True or a ``_Hold`` when it is not. ``commit`` or ``put_back`` it.
+
+        Slots must be asked for in time order (a hold speaks of the slots after the one that gave it)."""
+        self._release(at, period)
         passed: list[_Candidate] = []
         found = None
         while self._candidates and found is None:
             candidate = heapq.heappop(self._candidates)
-            if eligible(candidate.post.article_key):
+            if not self._set_aside(candidate, held(candidate.post.article_key), passed):
                 found = candidate
-            else:
-                passed.append(candidate)
         if found is None:
-            found = self._read_more(eligible, passed)
+            found = self._read_more(held, passed)
         for candidate in passed:
             heapq.heappush(self._candidates, candidate)
         return found
 
+    def _release(self, at: datetime, period: tuple | None) -> None:
+        while self._held_until and self._held_until[0][0] <= at:
+            heapq.heappush(self._candidates, heapq.heappop(self._held_until)[2])
+        if self._held_in_period and period != self._held_period:
+            for candidate in self._held_in_period:
+                heapq.heappush(self._candidates, candidate)
+            self._held_in_period = []
+        self._held_period = period
+
+    def _set_aside(self, candidate: _Candidate, hold: _Hold | bool, passed: list[_Candidate]) -> bool:
+        """Whether the candidate is held back (then kept aside, in ``passed`` or until its hold ends)."""
+        if hold is False:
+            return False
+        if hold is True:
+            passed.append(candidate)
+        elif hold.until is not None:
+            heapq.heappush(self._held_until, (hold.until, candidate.rank, candidate))
+        elif hold.period == self._held_period:
+            self._held_in_period.append(candidate)
+        else:
+            passed.append(candidate)
+        return True
+
     def _read_more(
-        self, eligible: Callable[[str | None], bool], passed: list[_Candidate]
+        self, held: Callable[[str | None], _Hold | bool], passed: list[_Candidate]
     ) -> _Candidate | None:
         while self._sources:
             kind, source, posts = self._sources[0]
-            if kind == 2 and passed:  # recycling waits until the queue is used up
+            if kind == 2 and self._waiting(passed):  # recycling waits until the queue is used up
                 return None
             for index, post in posts:
                 key = post.article_key
@@ -232,11 +280,13 @@ class _FillOrder:
                 if key is not None:
                     self._behind[key] = deque()
                 candidate = _Candidate((kind, index), source, post)
-                if eligible(key):
+                if not self._set_aside(candidate, held(key), passed):
                     return candidate
-                passed.append(candidate)
             self._sources.pop(0)
         return None
+
+    def _waiting(self, passed: list[_Candidate]) -> bool:
+        return bool(passed or self._held_until or self._held_in_period)
 
     def commit(self, candidate: _Candidate) -> None:
         key = candidate.post.article_key
@@ -256,7 +306,7 @@ class _FillOrder:
     @property
     def exhausted(self) -> bool:
         """Nothing waits (meaningful after ``take`` returned None)."""
-        return not self._candidates and not self._sources
+        return not self._candidates and not self._sources and not self._waiting([])
 
 
 class _Publications:
@@ -285,12 +335,13 @@ class _Planner:
         self,
         now: datetime,
         calendar: Calendar,
-        queue: Sequence[QueuedPost],
+        queue: Iterable[QueuedPost],
         history: Sequence[SentRecord],
         settings: PlanSettings,
         paused: bool,
         consumed_slots: Collection[datetime],
         recycle: Sequence[QueuedPost],
+        own_time: Sequence[QueuedPost] | None,
     ) -> None:
         now = _utc(now)
         self.calendar = calendar
@@ -300,21 +351,26 @@ class _Planner:
         self.end = now + settings.horizon
         self.consumed = {_utc(at) for at in consumed_slots}
         self._dates: dict[datetime, date] = {}
+        # A series gap of whole days counts local dates; any other, elapsed time.
+        self._by_days = bool(settings.series_gap) and not settings.series_gap % ONE_DAY
 
-        # One pass finds the few posts with their own moment; the rest is read lazily.
+        # The few posts with their own moment (found in one pass unless the caller has them apart); the rest
+        # is read lazily. Among pins and retries at the same second, queue order goes first.
+        if own_time is None:
+            queue = list(queue)
+            own_time = [p for p in queue if p.pinned_at or p.next_attempt_at]
         timed = []
-        for index in [i for i, p in enumerate(queue) if p.pinned_at or p.next_attempt_at]:
-            post = queue[index]
+        for order, post in enumerate(own_time):
             moment = _own_moment(post) if post.state.is_pending else None
             if moment:
-                timed.append(_Timed(moment[0], index, moment[1], post))
+                timed.append(_Timed(moment[0], order, moment[1], post))
         timed.sort()
-        has_moment = {t.index for t in timed}
+        has_moment = {id(t.post) for t in timed}
         waiting = (
             (i, p)
             for i, p in enumerate(queue)
             if (p.state is PostState.QUEUED or p.state is PostState.RETRYING)
-            and i not in has_moment
+            and id(p) not in has_moment
         )
         self.fill = _FillOrder(waiting, recycle)
         for t in timed:
@@ -395,7 +451,8 @@ class _Planner:
             return empty("blackout")
         if self._too_close(at):
             return empty("min spacing")
-        candidate = self.fill.take(lambda key: self._series_allows(key, at))
+        period = self._period(at) if self._by_days else None
+        candidate = self.fill.take(at, period, lambda key: self._series_hold(key, at, period))
         if candidate is None:
             return empty("queue empty" if self.fill.exhausted else "series spacing")
         tweets = tweets_of(candidate.post)
@@ -417,19 +474,37 @@ class _Planner:
         upcoming = self.timed[self.next_timed].at if self.next_timed < len(self.timed) else None
         return upcoming is not None and upcoming - at < gap
 
-    def _series_allows(self, article_key: str | None, at: datetime) -> bool:
+    def _series_hold(self, article_key: str | None, at: datetime, period: tuple | None) -> _Hold | bool:
+        """False when series spacing lets a post of this article go at ``at``; else how long it surely stays
+        held back (a ``_Hold``), or True. Only the nearest posts of the article on either side matter: a
+        farther one is farther in time and in local dates.
+
+        A hold stays true as slots go on, because posts are only ever added, and only after ``at``:
+        - elapsed gap: a post at ``x`` holds back every slot before ``x + gap``; a pin or retry not yet
+          planned (it may not be: a cap) every slot before itself;
+        - a gap in days: a post at ``x`` holds back the rest of ``at``'s local day (the nearest posts of
+          a later slot that day are ``x`` or posts on that very day). A day is its local date and UTC
+          offset: with no change of offset in between, local dates cannot go back.
+        """
         if article_key is None or not self.settings.series_gap:
-            return True
-        sent = self.published.by_article.get(article_key, [])
+            return False
+        sent = self.published.by_article.get(article_key, ())
         i = bisect_left(sent, at)
-        pinned = self.timed_by_article.get(article_key, [])
+        for other in (sent[i - 1] if i else None, sent[i] if i < len(sent) else None):
+            if other is not None and self._same_series_window(at, other):
+                if self._by_days:
+                    return _Hold(None, period)
+                return _Hold(other + self.settings.series_gap, None)
+        pinned = self.timed_by_article.get(article_key, ())
         j = bisect_right(pinned, at)  # later pins/retries of the article, not yet planned
-        neighbours = (
-            sent[i - 1] if i else None,
-            sent[i] if i < len(sent) else None,
-            pinned[j] if j < len(pinned) else None,
-        )
-        return not any(other and self._same_series_window(at, other) for other in neighbours)
+        if j < len(pinned) and self._same_series_window(at, pinned[j]):
+            return True if self._by_days else _Hold(pinned[j], None)
+        return False
+
+    def _period(self, at: datetime) -> tuple:
+        local = self.calendar.local(at)
+        self._dates.setdefault(at, local.date())
+        return local.date(), local.utcoffset()
 
     def _same_series_window(self, a: datetime, b: datetime) -> bool:
         gap = self.settings.series_gap

@@ -4,6 +4,8 @@ from itertools import islice
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scheduler.calendar import (
     Calendar,
@@ -247,3 +249,90 @@ def test_describe_names_rules_zone_and_blackouts() -> None:
     text = cal.describe()
     assert "mon,tue,wed,thu,fri 09:00" in text
     assert "0 18 * * 5" in text and "America/New_York" in text and "2026-12-25" in text
+
+
+# --- fire times remembered between calls ---------------------------------------------------
+# A Calendar remembers each rule's next fire time after a fire time: a plan, a page's slot count and the
+# plan cache's expiry each walk the slots from a start of their own (a new `now` each time). Whatever was
+# asked before, the slots from a start must be exactly those of a walk that remembers nothing.
+
+BERLIN = ZoneInfo("Europe/Berlin")
+LORD_HOWE = ZoneInfo("Australia/Lord_Howe")  # a 30-minute DST change
+REMEMBERING = {
+    "every half hour, New York": Calendar(NEW_YORK, [], ["*/30 * * * *"]),
+    "weekly slots and a cron line in the repeated hour, Berlin": Calendar(
+        BERLIN, ["mon-fri 09:00", "sat 02:30"], ["30 2 * * *"]
+    ),
+    "skipped and repeated hours, Lord Howe": Calendar(LORD_HOWE, ["daily 01:45", "daily 02:15"], ["0 */5 * * *"]),
+    "monthly and once a leap day, New York": Calendar(NEW_YORK, [], ["0 0 1 * *", "0 9 29 2 *"]),
+    "every 20 seconds from 1 to 3 am, New York": Calendar(
+        NEW_YORK, [], ["*/20 * 1-2 * * *"]  # six fields: seconds first; hours 1-2 cross the DST changes
+    ),
+}
+
+
+def forgetful(cal: Calendar, start: datetime, n: int, inclusive: bool = True) -> list[datetime]:
+    walk = cal._slots_from(start, remember=False)
+    return list(islice((at for at in walk if inclusive or at != start), n))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    name=st.sampled_from(sorted(REMEMBERING)),
+    start=st.datetimes(min_value=datetime(2026, 2, 25), max_value=datetime(2026, 11, 5), timezones=st.just(UTC)),
+    n=st.integers(1, 150),
+    inclusive=st.booleans(),
+)
+def test_remembered_fire_times_give_the_slots_of_a_walk_that_remembers_nothing(
+    name: str, start: datetime, n: int, inclusive: bool
+) -> None:
+    cal = REMEMBERING[name]
+    assert list(islice(cal.slots_after(start, inclusive=inclusive), n)) == forgetful(cal, start, n, inclusive)
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        utc(2026, 3, 7, 12), utc(2026, 3, 8, 6, 59, 59), utc(2026, 3, 8, 7), utc(2026, 3, 8, 7, 30),  # NY springs
+        utc(2026, 11, 1, 5, 30), utc(2026, 11, 1, 6), utc(2026, 11, 1, 6, 1),  # New York falls back
+        utc(2026, 3, 29, 0), utc(2026, 10, 25, 0, 30), utc(2026, 10, 25, 1),  # Berlin, the same
+        utc(2026, 4, 4, 14, 59), utc(2026, 10, 3, 15, 30),  # Lord Howe
+    ],
+)
+def test_remembered_fire_times_around_dst_changes(start: datetime) -> None:
+    for cal in REMEMBERING.values():
+        for inclusive in (True, False):
+            assert list(islice(cal.slots_after(start, inclusive=inclusive), 120)) == forgetful(cal, start, 120, inclusive)
+
+
+def test_slots_are_right_while_fire_times_are_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
+    import scheduler.calendar as calendar_module
+
+    monkeypatch.setattr(calendar_module, "MEMO_FIRES", 50)  # a day of a slot every half hour
+    cal = Calendar(NEW_YORK, [], ["*/30 * * * *"])
+    start, other = utc(2026, 10, 28, 17, 3), utc(2026, 11, 20, 4, 29)
+    walk, interleaved = cal.slots_after(start), cal.slots_after(other)
+    got = []
+    for _ in range(1000):  # three weeks, across the fall-back day, forgetting along the way
+        got.append(next(walk))
+        next(interleaved)
+    assert got == forgetful(cal, start, 1000)
+    assert len(cal._next_fires[0]) <= 50
+
+
+def test_a_long_walk_goes_on_from_its_last_kept_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As plans always were made: a walk's first WALK_SLOTS slots from its start, then a walk from the last."""
+    import scheduler.calendar as calendar_module
+
+    monkeypatch.setattr(calendar_module, "WALK_SLOTS", 3)
+    cal = Calendar(NEW_YORK, [], ["0 0 1 * *"])
+    start = utc(2025, 12, 15)
+    first = forgetful(cal, start, 3)
+    assert list(islice(cal.slots_after(start), 6)) == first + [at for at in forgetful(cal, first[-1], 4) if at > first[-1]]
+
+
+def test_a_yearly_slot_is_found_across_a_year_of_days_without_one() -> None:
+    cal = Calendar(NEW_YORK, [], ["0 9 1 1 *"])
+    assert list(islice(cal.slots_after(utc(2026, 1, 2)), 3)) == [
+        datetime(year, 1, 1, 9, tzinfo=NEW_YORK) for year in (2027, 2028, 2029)
+    ]

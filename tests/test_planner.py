@@ -243,6 +243,74 @@ def test_series_gap_of_two_days_means_two_local_dates_apart() -> None:
     assert assigned(entries) == [(ny(2, 9), "a1"), (ny(4, 9), "a2")]
 
 
+def test_one_tip_per_article_per_local_day_on_busy_days_across_dst_changes() -> None:
+    """A slot every half hour and 30 articles of 5 tips in a row, over the two DST changes of New York
+    (a 23-hour and a 25-hour local day): each slot takes the first article not out yet that day, no
+    article goes twice on a local date, and a slot stays empty only when every article has had its tip."""
+    cal = Calendar(NY, [], ["*/30 * * * *"])
+    queue = [post(f"{a}-{t}", f"art{a:02d}") for a in range(30) for t in range(5)]
+    for now in (datetime(2026, 3, 7, 8, tzinfo=NY), datetime(2026, 10, 31, 8, tzinfo=NY)):
+        entries = plan(now, cal, queue, [], PlanSettings(), count=len(queue))
+        out: dict = {}
+        for e in entries:
+            day = e.at.astimezone(NY).date()
+            if e.post is None:
+                assert e.reason == "series spacing" and len(out.get(day, [])) == 30, e
+            else:
+                assert e.post.article_key not in out.setdefault(day, []), e
+                out[day].append(e.post.article_key)
+        assert len(assigned(entries)) == len(queue)
+        order = [p for p, *_ in sorted((e.post.post_id.split("-")[1], e.at) for e in entries if e.post)]
+        assert order == sorted(order)  # every article's tips in their order: tip 0 of all first, ...
+
+
+def test_elapsed_series_gap_holds_an_article_until_the_gap_has_passed() -> None:
+    cal = Calendar(NY, [], ["*/30 * * * *"])
+    settings = PlanSettings(series_gap=timedelta(minutes=90))
+    queue = [post("a1", "A"), post("a2", "A"), post("b1", "B"), post("b2", "B"), post("a3", "A"), post("c1")]
+    entries = run(queue, cal=cal, settings=settings, count=6)
+    assert shown(entries) == [
+        (ny(2, 8), "a1"),
+        (ny(2, 8, 30), "b1"),
+        (ny(2, 9), "c1"),
+        (ny(2, 9, 30), "a2"),  # 90 minutes after a1, not one slot earlier
+        (ny(2, 10), "b2"),
+        (ny(2, 10, 30), "<series spacing>"),
+        (ny(2, 11), "a3"),
+    ]
+
+
+def test_elapsed_series_gap_around_a_pin_of_the_article() -> None:
+    cal = Calendar(NY, [], ["0 * * * *"])
+    settings = PlanSettings(series_gap=timedelta(hours=2))
+    queue = [post("a1", "A"), post("b1", "B"), post("c1", "C"), post("d1", "D"), post("p", "A", pinned=ny(2, 9, 50))]
+    entries = run(queue, cal=cal, settings=settings, count=5)
+    assert shown(entries) == [
+        (ny(2, 8), "b1"),  # a1 would be within 2 hours of the pin
+        (ny(2, 9), "c1"),
+        (ny(2, 9, 50), "p"),
+        (ny(2, 10), "d1"),
+        (ny(2, 11), "<series spacing>"),  # 70 minutes after the pin
+        (ny(2, 12), "a1"),
+    ]
+
+
+def test_a_pin_put_off_by_a_cap_no_longer_holds_its_article_back_once_past() -> None:
+    cal = Calendar(NY, [], ["0 * * * *"])
+    settings = PlanSettings(series_gap=timedelta(hours=2), daily_cap=2)
+    history = [sent("h1", ny(2, 1), None), sent("h2", ny(2, 2), None)]  # today's cap is used up
+    queue = [post("a1", "A"), post("p", "A", pinned=ny(2, 10, 10))]
+    entries = run(queue, cal=cal, settings=settings, history=history, count=2)
+    assert shown(entries)[:5] == [
+        (ny(2, 8), "<daily cap>"),
+        (ny(2, 9), "<series spacing>"),  # within 2 hours of the pin
+        (ny(2, 10), "<series spacing>"),
+        (ny(2, 10, 10), "<daily cap>"),  # the pin does not go: it waits for a slot
+        (ny(2, 11), "<daily cap>"),  # not series spacing: the pin did not go out at 10:10
+    ]
+    assert assigned(entries) == [(ny(3, 0), "p"), (ny(3, 2), "a1")]  # the missed pin first, a1 2 h later
+
+
 def test_min_spacing_empties_slots_too_close_to_another_post() -> None:
     cal = Calendar(NY, ["daily 09:00", "daily 09:20", "daily 10:00"])
     settings = PlanSettings(series_gap=timedelta(0), min_spacing=timedelta(minutes=30))
