@@ -258,7 +258,9 @@ class PublishingEngine:
 
     def _send(self, post: PostRecord) -> Outcome:
         part_ids = list(post.part_ids)
-        if post.uncertain:
+        # Uncertain with every part known (a process killed after recording the last part it found, before
+        # marking the post sent): nothing is left to look up or send; the post is marked sent below.
+        if post.uncertain and len(part_ids) < len(post.parts):
             settled = self._settle_uncertain(post, part_ids)
             if settled is not None:
                 return settled

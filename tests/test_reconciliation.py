@@ -194,3 +194,22 @@ def test_an_unexpected_error_after_the_claim_never_leaves_the_post_sending(sqlit
     fake_clock.set(post.next_attempt_at)
     assert make_engine(sqlite_store, x_publisher, fake_clock).publish("p", None).state == "sent"
     assert len(standin.timeline()) == 1
+
+
+def test_a_process_killed_after_recording_the_part_it_found_leaves_a_post_the_next_one_marks_sent(
+        sqlite_store, x_publisher, standin, fake_clock):
+    """The look-up found the post on X and recorded its id; the process died before marking it sent (its
+    "reconciled" attempt still open). The next process recovers it as uncertain with every part known: it marks
+    it sent with that id, calls nothing (found by the SIGKILL soak: it used to look up a part past the last)."""
+    text = "Stand up and stretch every hour & walk: https://example.com/move"
+    sqlite_store.add_post(ACCOUNT, new_post("p", text), fake_clock())
+    assert sqlite_store.claim("p", "dead", fake_clock(), fake_clock())
+    sqlite_store.record_part("p", "dead", ["1234567890"], fake_clock(), uncertain=False)
+    sqlite_store.begin_attempt("p", ACCOUNT, 0, "dead", fake_clock())  # the reconciled attempt, never ended
+    engine = make_engine(sqlite_store, x_publisher, fake_clock)
+    assert engine.recover(timedelta(seconds=30)) == ["p"]
+    assert sqlite_store.get("p").uncertain
+    outcome = engine.publish("p", None)
+    post = sqlite_store.get("p")
+    assert (outcome.state, post.state, post.tweet_id) == ("sent", PostState.SENT, "1234567890")
+    assert standin.request_count() == 0  # nothing looked up, nothing sent again
