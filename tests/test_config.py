@@ -200,3 +200,9 @@ def test_bad_accounts_say_what_and_where(tmp_path, text, expected):
     config = write(tmp_path, text)
     with pytest.raises(ConfigError, match=expected):
         load_config(config).account
+
+
+@pytest.mark.parametrize("value", ["0", "-2", '"three"'])
+def test_evergreen_review_ahead_must_be_a_positive_whole_number(value):
+    with pytest.raises(ConfigError, match="evergreen_review_ahead"):
+        parse_config(f'[account]\nhandle = "X"\n\n[queue]\nevergreen_review_ahead = {value}\n', source=None)
