@@ -8,6 +8,7 @@ serving    a context manager: an app on uvicorn in a thread on a free 127.0.0.1 
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -46,6 +47,28 @@ heartbeat = "1s"
 watch_interval = "1s"
 """
 
+
+# The accounts of the multi-account dashboard tests: one on X, one on Bluesky, one on Mastodon (whose server URL
+# the test gives: a stand-in on 127.0.0.1).
+_ACCOUNT_TABLES = {
+    "clinic": 'name = "clinic"\nhandle = "GleiberMD"\ntimezone = "America/New_York"\n',
+    "sky": 'name = "sky"\nnetwork = "bluesky"\nhandle = "clinic.bsky.social"\ntimezone = "{sky_timezone}"\n',
+    "toot": 'name = "toot"\nnetwork = "mastodon"\nhandle = "clinic"\ninstance = "{instance}"\n'
+            'timezone = "America/New_York"\n',
+}
+
+
+def accounts_config(*names: str, instance: str = "", sky_timezone: str = "Europe/Berlin",
+                    slots: tuple[str, ...] = ("mon-fri 09:00", "sat 11:30"), head: str = "",
+                    service: bool = False) -> str:
+    """A scheduler.toml with the named accounts (of clinic, sky, toot), publishing to the outbox, no quota."""
+    text = (head + "\n\n" if head else "") + f"[calendar]\nslots = {json.dumps(list(slots))}\n\n"
+    text += '[quota]\ndaily = 0\nmonthly = 0\n\n[publisher]\nkind = "outbox"\n'
+    if service:
+        text += '\n[service]\nheartbeat = "1s"\nwatch_interval = "1s"\n'
+    for name in names:
+        text += "\n[[accounts]]\n" + _ACCOUNT_TABLES[name].format(instance=instance, sky_timezone=sky_timezone)
+    return text
 
 class WebEnv:
     def __init__(self, tmp: Path, monkeypatch):

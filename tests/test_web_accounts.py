@@ -11,42 +11,15 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from bs4 import BeautifulSoup
 
-from tests.helpers_web import POSTS, TIP_IDS, WebEnv, csrf_of, web  # noqa: F401
+from tests.helpers_web import POSTS, TIP_IDS, WebEnv, accounts_config, csrf_of, web  # noqa: F401
 from tests.test_web_api import cli_json
 
-ACCOUNTS = """\
-{default}
-[calendar]
-slots = ["mon-fri 09:00", "sat 11:30"]
-
-[quota]
-daily = 0
-monthly = 0
-
-[publisher]
-kind = "outbox"
-
-[service]
-heartbeat = "1s"
-watch_interval = "1s"
-
-[[accounts]]
-name = "clinic"
-handle = "GleiberMD"
-timezone = "America/New_York"
-
-[[accounts]]
-name = "sky"
-network = "bluesky"
-handle = "clinic.bsky.social"
-timezone = "Europe/Berlin"
-"""
 
 
 class Accounts(WebEnv):
     def __init__(self, tmp, monkeypatch, default: str = ""):
         super().__init__(tmp, monkeypatch)
-        self.config_path.write_text(ACCOUNTS.format(default=default), encoding="utf-8")
+        self.config_path.write_text(accounts_config("clinic", "sky", head=default, service=True), encoding="utf-8")
         from scheduler.config import load_config
         from scheduler.library import import_articles
 

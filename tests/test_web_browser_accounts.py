@@ -19,39 +19,10 @@ import pytest
 from scheduler.publisher.mastodon_standin import StandinMastodon
 from tests.test_cli import CLI, POSTS
 from tests.test_web_browser import PASSWORD, browser, dashboard, open_signed_in, shot, watch_problems  # noqa: F401
+from tests.helpers_web import accounts_config
 from tests.test_web_cli import call, free_port, wait_for
 
 pytestmark = pytest.mark.slow
-
-THREE = """\
-[calendar]
-slots = ["mon-fri 09:00"]
-
-[quota]
-daily = 0
-monthly = 0
-
-[publisher]
-kind = "outbox"
-
-[[accounts]]
-name = "clinic"
-handle = "GleiberMD"
-timezone = "America/New_York"
-
-[[accounts]]
-name = "sky"
-network = "bluesky"
-handle = "clinic.bsky.social"
-timezone = "America/New_York"
-
-[[accounts]]
-name = "toot"
-network = "mastodon"
-handle = "clinic"
-instance = "{instance}"
-timezone = "America/New_York"
-"""
 
 LONG_LINK = "https://example.com/blog/massage-therapy-for-lower-back-pain-what-the-studies-say"
 # account: (network, handle on its cards, limit; the counter for "Read " + LONG_LINK, and for 600 letters)
@@ -66,7 +37,8 @@ ACCOUNTS = {
 def three_accounts(tmp_path):
     with StandinMastodon(username="clinic", max_characters=1000) as mastodon:
         cli = CLI(tmp_path)
-        cli.config.write_text(THREE.format(instance=mastodon.url), encoding="utf-8")
+        cli.config.write_text(accounts_config("clinic", "sky", "toot", instance=mastodon.url, sky_timezone="America/New_York",
+                                                    slots=("mon-fri 09:00",)), encoding="utf-8")
         cli.run("import", str(POSTS))  # every account imports: each gets its own posts on its own calendar
         subprocess.run([sys.executable, "-m", "scheduler", "web", "passwd", "--password-stdin"], input=PASSWORD + "\n",
                        env=cli.env, cwd=cli.tmp, check=True, capture_output=True, text=True)

@@ -17,39 +17,9 @@ from hypothesis import strategies as st
 
 from scheduler import bluesky_length, mastodon_length, tweet_length
 from scheduler.publisher.mastodon_standin import StandinMastodon
-from tests.helpers_web import POSTS, WebEnv, csrf_of
+from tests.helpers_web import POSTS, WebEnv, accounts_config, csrf_of
 
 MASTODON_LIMIT = 1000
-
-THREE = """\
-[calendar]
-slots = ["mon-fri 09:00", "sat 11:30"]
-
-[quota]
-daily = 0
-monthly = 0
-
-[publisher]
-kind = "outbox"
-
-[[accounts]]
-name = "clinic"
-handle = "GleiberMD"
-timezone = "America/New_York"
-
-[[accounts]]
-name = "sky"
-network = "bluesky"
-handle = "clinic.bsky.social"
-timezone = "Europe/Berlin"
-
-[[accounts]]
-name = "toot"
-network = "mastodon"
-handle = "clinic"
-instance = "{instance}"
-timezone = "America/New_York"
-"""
 
 LONG_LINK = "https://example.com/blog/massage-therapy-for-lower-back-pain-what-the-studies-say"
 
@@ -57,7 +27,7 @@ LONG_LINK = "https://example.com/blog/massage-therapy-for-lower-back-pain-what-t
 class Networks(WebEnv):
     def __init__(self, tmp, monkeypatch, instance: str):
         super().__init__(tmp, monkeypatch)
-        self.config_path.write_text(THREE.format(instance=instance), encoding="utf-8")
+        self.config_path.write_text(accounts_config("clinic", "sky", "toot", instance=instance), encoding="utf-8")
         from scheduler.config import load_config
         from scheduler.library import import_articles
 
@@ -291,7 +261,7 @@ def configs(tmp_path_factory):
     from scheduler.config import load_config
 
     path = tmp_path_factory.mktemp("links") / "scheduler.toml"
-    path.write_text(THREE.format(instance="https://mastodon.example"), encoding="utf-8")
+    path.write_text(accounts_config("clinic", "sky", "toot", instance="https://mastodon.example"), encoding="utf-8")
     config = load_config(str(path))
     return {name: config.for_account(name) for name in ("clinic", "sky", "toot")}
 
