@@ -28,8 +28,14 @@ Every rule yields local wall-clock times which are read with ``fold=0`` (PEP 495
   shifted forward by the length of the gap: 02:30 -> 03:30 EDT. If that lands on the
   same instant as another slot the two fire once.
 
-APScheduler 3.11's ``CronTrigger`` already shifts skipped times this way but fires a
-repeated time twice; ``slots_after`` removes the second firing.
+How: APScheduler 3.x's ``CronTrigger`` in the account's zone breaks these rules (it adds
+wall-clock differences in UTC, so a search across a spring-forward gap overshoots: ``daily
+00:00`` had no 2026-03-09 slot in New York, a skipped midnight in Santiago was lost, and a
+walk on from a shifted slot missed the real ones the shift jumped over). So each rule's
+trigger is in UTC, where it just lists the rule's local wall-clock times in order, and
+``_fires`` reads each in the zone with ``fold=0`` (which is exactly the rules above),
+holding an instant back while a later wall-clock time may still map before it (around a
+gap). tests/test_calendar_oracle.py checks this against a brute-force enumerator.
 """
 
 from __future__ import annotations
@@ -45,7 +51,9 @@ from apscheduler.triggers.cron import CronTrigger
 
 UTC = timezone.utc
 WALK_SLOTS = 2000  # a walk from a start goes on as a new walk from its 2000th slot (see slots_after)
-MEMO_FIRES = 5000  # fire times whose next fire time a Calendar remembers, per rule (~1.2 MB each at most)
+MEMO_FIRES = 5000  # wall-clock times whose next one a Calendar remembers, per rule (~1.2 MB each at most)
+_TICK = timedelta(microseconds=1)
+_Step = tuple[datetime, datetime, "datetime | None"]  # see Calendar._next_fires
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # APScheduler's order, Monday = 0
 
 _SLOT_HELP = (
@@ -241,14 +249,16 @@ class Calendar:
         self.slots = tuple(parse_slot(s) for s in slots)
         self.cron = tuple(cron)
         self.blackouts = tuple(parse_blackout(b) for b in blackout)
-        self._triggers = tuple(s.trigger(tz) for s in self.slots) + tuple(
-            parse_cron(c, tz) for c in cron
+        # In UTC: a trigger there lists the rule's local wall-clock times (no DST to trip over).
+        self._triggers = tuple(s.trigger(UTC) for s in self.slots) + tuple(
+            parse_cron(c, UTC) for c in cron
         )
-        # Each rule's next fire time after a fire time (APScheduler takes ~70-200 us to find one), kept
+        # Each rule's next wall-clock time after one (APScheduler takes ~70-200 us to find one), kept
         # across calls: every plan, page count and cache expiry walks the same slots again, each from a start
-        # of its own (a new ``now`` each time), and a walk's fires after its first are each found from the
-        # previous one alone. Per rule: {(wall-clock time, fold) of a fire: the next fire or None}.
-        self._next_fires: list[dict[tuple[datetime, int], datetime | None]] = [{} for _ in self._triggers]
+        # of its own (a new ``now`` each time), and a walk's times after its first are each found from the
+        # previous one alone. Per rule: {naive wall-clock time: (its instant, the earliest instant a later
+        # wall-clock time can have, the next wall-clock time or None)} (see ``_fires``).
+        self._next_fires: list[dict[datetime, _Step]] = [{} for _ in self._triggers]
 
     def slots_after(self, start: datetime, *, inclusive: bool = True) -> Iterator[datetime]:
         """Slot instants (aware, UTC) from ``start`` on, in order, each instant once.
@@ -256,9 +266,9 @@ class Calendar:
         Blackout dates are not skipped here: callers ask ``is_blackout``.
         """
         start = _utc(start)
-        # Past its WALK_SLOTS-th slot a walk goes on as a walk from that slot: plans have always been made
-        # so (the slots after a start were kept only that far), and APScheduler's next fire time can
-        # depend on where a search starts (a search across a DST change), so this keeps them unchanged.
+        # Past its WALK_SLOTS-th slot a walk goes on as a walk from that slot, as plans have always been made
+        # (the slots after a start were kept only that far). A walk's slots no longer depend on where it
+        # starts, so this yields the same slots as walking on.
         last = None
         for i, at in enumerate(self._slots_from(start)):
             if i == WALK_SLOTS:
@@ -269,20 +279,19 @@ class Calendar:
                 yield at
 
     def _slots_from(self, start: datetime, *, remember: bool = True) -> Iterator[datetime]:
-        # A skipped-hour slot fires after its wall-clock time (02:30 -> 03:30), so a
-        # search starting inside or just after the gap must begin before it.
-        gap = _offset(start, self.tz) - _offset(start - timedelta(days=1), self.tz)
-        search_from = start - max(gap, timedelta(0))
+        # A skipped-hour slot fires after its wall-clock time (02:30 -> 03:30), so the wall-clock times
+        # searched start at ``start`` read with the offset from before a gap in the last day, if any.
+        offset = min(_offset(start, self.tz), _offset(start - timedelta(days=1), self.tz))
+        search_from = start.replace(tzinfo=None) + offset
         merged = heapq.merge(
             *(
-                self._fires(t, search_from, next_fires if remember else None)
+                self._fires(t, self.tz, search_from, next_fires if remember else None)
                 for t, next_fires in zip(self._triggers, self._next_fires)
             )
         )
         last: datetime | None = None
         for at in merged:
-            # Drops the second firing of a repeated hour (it maps back onto the first),
-            # coinciding rules, and the look-back above.
+            # Drops coinciding slots (a shifted skipped time on a real one; two rules) and the look-back.
             if (last is not None and at <= last) or at < start:
                 continue
             last = at
@@ -291,26 +300,42 @@ class Calendar:
     @staticmethod
     def _fires(
         trigger: CronTrigger,
+        tz: tzinfo,
         search_from: datetime,
-        next_fires: dict[tuple[datetime, int], datetime | None] | None = None,
+        next_fires: dict[datetime, _Step] | None = None,
     ) -> Iterator[datetime]:
-        """The rule's fire times (UTC) from ``search_from`` on: the first found from there, each next one
-        from the one before it alone (so it is remembered in ``next_fires``, keyed by the fire's wall-clock
-        time and fold: the two 01:30 of a repeated hour are equal datetimes with different next ones)."""
-        fire = trigger.get_next_fire_time(None, search_from)
-        while fire is not None:
-            yield fire.replace(fold=0).astimezone(UTC)
-            if next_fires is None:
-                fire = trigger.get_next_fire_time(fire, fire)
+        """The rule's instants (UTC, in order, possibly repeated) of its wall-clock times from the naive
+        ``search_from`` on. ``trigger`` (in UTC) lists the wall-clock times: the first found from
+        ``search_from``, each next one from the one before it alone (so it is remembered in ``next_fires``).
+
+        Each wall-clock time is read with fold=0. Around a gap that is out of order: 02:45 -> 03:45 comes
+        before 03:15. An instant is held back until a wall-clock time comes whose fold=1 reading is at or
+        after it: every later wall-clock time reads at or after that (after a real time, later; after a
+        skipped one, from the gap's end, and its fold=1 reading is before the gap's end).
+        """
+        held: list[datetime] = []
+        found = trigger.get_next_fire_time(None, search_from.replace(tzinfo=UTC))
+        wall = None if found is None else found.replace(tzinfo=None)
+        while wall is not None:
+            step = None if next_fires is None else next_fires.get(wall)
+            if step is None:
+                first = wall.replace(tzinfo=tz).astimezone(UTC)
+                floor = min(first, wall.replace(tzinfo=tz, fold=1).astimezone(UTC))
+                found = trigger.get_next_fire_time(None, wall.replace(tzinfo=UTC) + _TICK)
+                step = (first, floor, None if found is None else found.replace(tzinfo=None))
+                if next_fires is not None:
+                    if len(next_fires) >= MEMO_FIRES:
+                        next_fires.clear()  # (dicts are safe to share between threads; a lost entry is found again)
+                    next_fires[wall] = step
+            first, floor, wall = step
+            if not held and first == floor:
+                yield first  # (a real wall-clock time with nothing held back: the usual case)
                 continue
-            key = (fire.replace(tzinfo=None), fire.fold)
-            try:
-                fire = next_fires[key]
-            except KeyError:
-                found = trigger.get_next_fire_time(fire, fire)
-                if len(next_fires) >= MEMO_FIRES:
-                    next_fires.clear()  # (dicts are safe to share between threads; a lost entry is found again)
-                next_fires[key] = fire = found
+            heapq.heappush(held, first)
+            while held and held[0] <= floor:
+                yield heapq.heappop(held)
+        while held:
+            yield heapq.heappop(held)
 
     def is_blackout(self, at_utc: datetime) -> bool:
         day = self.local(at_utc).date()

@@ -20,6 +20,7 @@ from scheduler.calendar import (
 UTC = timezone.utc
 NEW_YORK = ZoneInfo("America/New_York")
 SYDNEY = ZoneInfo("Australia/Sydney")
+LORD_HOWE = ZoneInfo("Australia/Lord_Howe")  # a 30-minute DST change: 2026-10-04 02:00 -> 02:30
 
 
 def utc(*args: int) -> datetime:
@@ -206,6 +207,64 @@ def test_search_starting_between_the_two_occurrences_does_not_fire_again() -> No
     assert cal.local(next(cal.slots_after(between))).date() == date(2026, 11, 2)
 
 
+SANTIAGO = ZoneInfo("America/Santiago")  # springs forward at midnight: 2026-09-06 00:00 -> 01:00
+HAVANA = ZoneInfo("America/Havana")  # springs forward at midnight: 2026-03-08 00:00 -> 01:00
+
+
+def test_a_midnight_slot_the_day_after_clocks_go_forward_is_kept() -> None:
+    """APScheduler 3.x in the zone lost it: its search from 2026-03-08 00:00 EST overshot the gap by an hour."""
+    cal = Calendar(NEW_YORK, ["daily 00:00"])
+    got = local_times(cal, datetime(2026, 3, 7, 12, tzinfo=NEW_YORK), 4)
+    assert [t.replace(tzinfo=None) for t in got] == [datetime(2026, 3, d) for d in (8, 9, 10, 11)]
+
+
+def test_the_first_of_the_month_after_clocks_go_forward_is_kept() -> None:
+    cal = Calendar(NEW_YORK, [], ["0 0 1 * *"])
+    got = local_times(cal, datetime(2026, 3, 2, tzinfo=NEW_YORK), 3)
+    assert [t.replace(tzinfo=None) for t in got] == [datetime(2026, m, 1) for m in (4, 5, 6)]
+
+
+@pytest.mark.parametrize(
+    "tz, rules, cron, start, expected",
+    [
+        # A skipped time after a real one the same night: 02:30 fires at 03:30 EDT.
+        (NEW_YORK, [], ["30 1,2 * * *"], datetime(2026, 3, 7, 12, tzinfo=NEW_YORK),
+         [datetime(2026, 3, 8, 1, 30, tzinfo=NEW_YORK), datetime(2026, 3, 8, 3, 30, tzinfo=NEW_YORK),
+          datetime(2026, 3, 9, 1, 30, tzinfo=NEW_YORK), datetime(2026, 3, 9, 2, 30, tzinfo=NEW_YORK)]),
+        # A skipped midnight fires at 01:00 (Santiago, Havana).
+        (SANTIAGO, ["daily 00:00"], [], datetime(2026, 9, 5, 12, tzinfo=SANTIAGO),
+         [datetime(2026, 9, 6, 1, tzinfo=SANTIAGO), datetime(2026, 9, 7, tzinfo=SANTIAGO),
+          datetime(2026, 9, 8, tzinfo=SANTIAGO), datetime(2026, 9, 9, tzinfo=SANTIAGO)]),
+        (HAVANA, ["daily 00:30"], [], datetime(2026, 3, 7, 12, tzinfo=HAVANA),
+         [datetime(2026, 3, 8, 1, 30, tzinfo=HAVANA), datetime(2026, 3, 9, 0, 30, tzinfo=HAVANA),
+          datetime(2026, 3, 10, 0, 30, tzinfo=HAVANA), datetime(2026, 3, 11, 0, 30, tzinfo=HAVANA)]),
+        # 30-minute gap: 02:20 fires at 02:50, after the real 02:45 (which a walk on from 02:50 had lost).
+        (LORD_HOWE, [], ["20,45 2 * * *"], datetime(2026, 10, 3, 12, tzinfo=LORD_HOWE),
+         [datetime(2026, 10, 4, 2, 45, tzinfo=LORD_HOWE), datetime(2026, 10, 4, 2, 50, tzinfo=LORD_HOWE),
+          datetime(2026, 10, 5, 2, 20, tzinfo=LORD_HOWE), datetime(2026, 10, 5, 2, 45, tzinfo=LORD_HOWE)]),
+        # Every 10 minutes of 02:xx on that day: the skipped three land on the real three, each fires once.
+        (LORD_HOWE, [], ["*/10 2 4 10 *"], datetime(2026, 10, 3, 12, tzinfo=LORD_HOWE),
+         [datetime(2026, 10, 4, 2, m, tzinfo=LORD_HOWE) for m in (30, 40, 50)]
+         + [datetime(2027, 10, 4, 2, m, tzinfo=LORD_HOWE) for m in (0, 10, 20, 30, 40, 50)]),
+    ],
+)
+def test_skipped_times_fire_shifted_by_the_gap_and_nothing_is_lost(
+    tz: ZoneInfo, rules: list[str], cron: list[str], start: datetime, expected: list[datetime]
+) -> None:
+    cal = Calendar(tz, rules, cron)
+    got = list(islice(cal.slots_after(start), len(expected)))
+    assert got == [e.astimezone(UTC) for e in expected]
+    assert forgetful(cal, start, len(expected)) == got
+
+
+def test_a_skipped_slot_is_found_from_any_start_before_it_fires() -> None:
+    cal = Calendar(NEW_YORK, ["daily 02:30"])
+    fires = datetime(2026, 3, 8, 3, 30, tzinfo=NEW_YORK)
+    for start in (utc(2026, 3, 8, 6, 59, 59), utc(2026, 3, 8, 7), utc(2026, 3, 8, 7, 29, 59), fires):
+        assert next(cal.slots_after(start)) == fires
+    assert cal.local(next(cal.slots_after(fires, inclusive=False))) == datetime(2026, 3, 9, 2, 30, tzinfo=NEW_YORK)
+
+
 def test_cron_weekdays_use_crontab_numbering() -> None:
     cal = Calendar(NEW_YORK, [], cron=["0 18 * * 1-5", "30 12 * * 0"])
     got = local_times(cal, datetime(2026, 1, 4, tzinfo=NEW_YORK), 6)  # a Sunday
@@ -257,7 +316,6 @@ def test_describe_names_rules_zone_and_blackouts() -> None:
 # asked before, the slots from a start must be exactly those of a walk that remembers nothing.
 
 BERLIN = ZoneInfo("Europe/Berlin")
-LORD_HOWE = ZoneInfo("Australia/Lord_Howe")  # a 30-minute DST change
 REMEMBERING = {
     "every half hour, New York": Calendar(NEW_YORK, [], ["*/30 * * * *"]),
     "weekly slots and a cron line in the repeated hour, Berlin": Calendar(
