@@ -1,0 +1,74 @@
+"""The CLI's text for a Bluesky or Mastodon account speaks of that network: `history` and `queue show` give each
+sent post's address on its own network, `status` says where posts go, and the service's log names the account's
+handle (real subprocesses against the three stand-ins)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from scheduler.publisher.bluesky_standin import StandinBluesky
+from scheduler.publisher.mastodon_standin import StandinMastodon
+from scheduler.standin import StandinX
+from tests.test_accounts_service import Three
+
+TEXT = "Stand up and walk for two minutes every half hour: a stiff back loosens."
+
+
+@pytest.fixture
+def three(tmp_path):
+    with StandinX() as x, StandinBluesky() as bsky, StandinMastodon() as masto:
+        yield Three(tmp_path, x, bsky, masto)
+
+
+def _serve_until_empty(three: Three) -> str:
+    result = subprocess.run([sys.executable, "-m", "scheduler", "serve", "--until-empty", "--log-level", "debug"], env=three.env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stderr
+
+
+def test_history_queue_show_status_and_log_speak_of_each_accounts_network(three):
+    ids = {}
+    for name in ("x", "bsky", "masto"):
+        added = three.cli("queue", "add", f"{name}: {TEXT}", "--now", "--account", name).stdout
+        ids[name] = re.search(r"queued (\S+) ", added).group(1)
+    log = _serve_until_empty(three)
+
+    bsky_handle = three.bsky.default_account.handle
+    rkey = three.bsky.posts()[0]["rkey"]
+    masto_user = three.masto.default_account.username
+    masto_id = three.masto.statuses()[0]["id"]
+    x_id = three.x.timeline()[0]["id"]
+    expected = {
+        "x": f"https://x.com/{three.x.default_account.username}/status/{x_id}",
+        "bsky": f"https://bsky.app/profile/{bsky_handle}/post/{rkey}",
+        "masto": f"{three.masto.url}/@{masto_user}/{masto_id}",
+    }
+    network = {"x": "X", "bsky": "Bluesky", "masto": "Mastodon"}
+    for name, url in expected.items():
+        history = three.cli("history", "--account", name).stdout
+        shown = three.cli("queue", "show", ids[name], "--account", name).stdout
+        status = three.cli("status", "--account", name).stdout
+        for text in (history, shown):
+            assert url in text, (name, text)
+            assert "outbox" not in text and (name == "x" or "x.com" not in text), (name, text)
+        assert f"Posts go:  to {network[name]}\n" in status, (name, status)
+        assert re.search(rf"publication post_id={re.escape(ids[name])} .*outcome=sent url={re.escape(url)}", log), log
+    # The Bluesky account's handle, DID and server are not secrets: the log keeps them; its tokens never show.
+    assert "~***" not in log and "/profile/***/" not in log, log
+    assert three.bsky.default_account.password not in log
+    session = (three.tmp / "home" / "bluesky-session-bsky.json").read_text(encoding="utf-8").strip().split(":::")
+    access_jwt, refresh_jwt = session[2:4]
+    assert access_jwt not in log and refresh_jwt not in log
+
+
+def test_status_says_posts_go_to_the_outbox_not_to_the_accounts_network(three):
+    del three.env["CLINIC_BSKY_APP_PASSWORD"]
+    three.config.write_text(three.config.read_text().replace('kind = "x"', 'kind = "auto"'), encoding="utf-8")
+    status = three.cli("status", "--account", "bsky").stdout
+    assert re.search(r"Posts go:  to the outbox file \S+outbox-bsky\.jsonl, NOT to Bluesky \(no Bluesky credentials",
+                     status), status
