@@ -72,3 +72,30 @@ def test_status_says_posts_go_to_the_outbox_not_to_the_accounts_network(three):
     status = three.cli("status", "--account", "bsky").stdout
     assert re.search(r"Posts go:  to the outbox file \S+outbox-bsky\.jsonl, NOT to Bluesky \(no Bluesky credentials",
                      status), status
+
+
+def test_an_accounts_unusable_credentials_file_is_named_with_its_account_and_fix(three):
+    secret = three.tmp / "masto.secret"
+    secret.unlink()
+    serve = subprocess.run([sys.executable, "-m", "scheduler", "serve", "--until-empty"], env=three.env,
+                           capture_output=True, text=True, timeout=120)
+    assert serve.returncode != 0
+    assert (f"account 'masto' (Mastodon) cannot use its credentials: {secret}: no such file; write it (mode 0600) "
+            f"with ACCESS_TOKEN as KEY=VALUE lines, or take credentials_file out of the account in {three.config}"
+            ) in serve.stderr, serve.stderr
+    status = three.cli("status", "--account", "masto").stdout
+    needs = status.split("Needs you:", 1)[1]
+    assert f"account 'masto' (Mastodon) cannot use its credentials: {secret}: no such file" in needs, status
+    assert "`scheduler serve` refuses to start until it is fixed" in needs
+    report = three.cli("status", "--account", "masto", "--json").stdout
+    assert "cannot use its credentials" in report
+    # The other accounts' status is not about the Mastodon file.
+    assert "masto.secret" not in three.cli("status", "--account", "bsky").stdout
+
+    secret.write_text(f"ACCESS_TOKEN={three.masto.token}\n", encoding="utf-8")
+    secret.chmod(0o644)
+    serve = subprocess.run([sys.executable, "-m", "scheduler", "serve", "--until-empty"], env=three.env,
+                           capture_output=True, text=True, timeout=120)
+    assert serve.returncode != 0
+    assert f"account 'masto' (Mastodon) cannot use its credentials: {secret} is readable by other users" in serve.stderr
+    assert f"chmod 600 {secret}" in serve.stderr and three.masto.token not in serve.stderr
