@@ -529,15 +529,21 @@ def status(obj: Context, as_json):
 
 @cli.command()
 @click.argument("post_id")
-@click.option("--sent", "tweet_id", metavar="TWEET_ID", help="It was published: this is its id on X.")
+@click.option("--sent", "tweet_id", metavar="ID_OR_URL",
+              help="It was published: its id or address on the account's network (X, Bluesky or Mastodon).")
 @click.option("--retry", is_flag=True, help="It was not published: send it again.")
 @pass_ctx
 def resolve(obj: Context, post_id, tweet_id, retry):
     """Settle a post whose outcome is unknown."""
     if bool(tweet_id) == bool(retry):
-        raise click.UsageError("give --sent TWEET_ID or --retry")
-    if tweet_id and not tweet_id.isdigit():
-        raise click.BadParameter(f"{tweet_id!r} is not a post id (digits, as in x.com/<handle>/status/<id>)")
+        raise click.UsageError("give --sent ID_OR_URL or --retry")
+    if tweet_id:
+        from scheduler.post_links import remote_id_from
+
+        try:  # as the dashboard takes it: the id the network gave, or the post's address
+            tweet_id = remote_id_from(obj.config, tweet_id)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--sent") from None
     from scheduler.publishing import live_instances
 
     now = now_utc()

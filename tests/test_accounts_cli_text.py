@@ -4,6 +4,7 @@ handle (real subprocesses against the three stand-ins)."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -99,3 +100,45 @@ def test_an_accounts_unusable_credentials_file_is_named_with_its_account_and_fix
     assert serve.returncode != 0
     assert f"account 'masto' (Mastodon) cannot use its credentials: {secret} is readable by other users" in serve.stderr
     assert f"chmod 600 {secret}" in serve.stderr and three.masto.token not in serve.stderr
+
+
+def _unknown(three: Three, account: str, text: str) -> str:
+    """A post of the account whose outcome is unknown (as after a lost answer that no look-up settled)."""
+    from datetime import UTC, datetime
+
+    from scheduler.store import Store
+
+    post_id = re.search(r"queued (\S+) ", three.cli("queue", "add", text, "--account", account).stdout).group(1)
+    store = Store.open(f"sqlite:///{three.tmp / 'home' / 'ledger.sqlite3'}")
+    try:
+        now = datetime.now(UTC)
+        assert store.claim_post(post_id, "test-instance", now, now) is not None
+        store.mark_unknown(post_id, "test-instance", "the answer was lost and the look-up could not read", now)
+    finally:
+        store.close()
+    return post_id
+
+
+@pytest.mark.parametrize("account", ["bsky", "masto"])
+def test_resolve_sent_takes_the_posts_id_or_address_on_the_accounts_network(three, account):
+    if account == "bsky":
+        remote_id = "3lbq5wmxqez2k"  # a record key (TID): not digits
+        address = f"https://bsky.app/profile/{three.bsky.default_account.handle}/post/{remote_id}"
+        foreign = f"https://bsky.app/profile/someone.bsky.social/post/{remote_id}"
+    else:
+        remote_id = "113542778410046655"
+        address = f"{three.masto.url}/@{three.masto.default_account.username}/{remote_id}"
+        foreign = f"https://other.example/@someone/{remote_id}"
+    by_id = _unknown(three, account, f"{account}: a post settled by its id.")
+    by_address = _unknown(three, account, f"{account}: a post settled by its address.")
+    refused = subprocess.run([sys.executable, "-m", "scheduler", "resolve", by_address, "--sent", foreign,
+                              "--account", account], env=three.env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0 and "is not a post of this" in refused.stderr, refused.stderr
+
+    assert f"recorded as sent ({remote_id})" in three.cli("resolve", by_id, "--sent", remote_id,
+                                                          "--account", account).stdout
+    three.cli("resolve", by_address, "--sent", address, "--account", account)
+    history = {row["post_id"]: row for row in json.loads(three.cli("history", "--account", account, "--json").stdout)}
+    for post_id in (by_id, by_address):
+        assert (history[post_id]["state"], history[post_id]["tweet_id"]) == ("sent", remote_id)
+        assert history[post_id]["url"] == address
