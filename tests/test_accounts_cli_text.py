@@ -142,3 +142,12 @@ def test_resolve_sent_takes_the_posts_id_or_address_on_the_accounts_network(thre
     for post_id in (by_id, by_address):
         assert (history[post_id]["state"], history[post_id]["tweet_id"]) == ("sent", remote_id)
         assert history[post_id]["url"] == address
+
+
+def test_a_repeated_text_on_bluesky_is_refused_for_the_window_not_as_x_would(three):
+    three.cli("queue", "add", TEXT, "--account", "bsky")
+    again = subprocess.run([sys.executable, "-m", "scheduler", "queue", "add", TEXT, "--account", "bsky"],
+                           env=three.env, capture_output=True, text=True, timeout=60)
+    assert again.returncode != 0
+    assert "once within [queue] duplicate_window" in again.stderr, again.stderr
+    assert "X refuses duplicate posts" not in again.stderr
