@@ -151,3 +151,31 @@ def test_a_repeated_text_on_bluesky_is_refused_for_the_window_not_as_x_would(thr
     assert again.returncode != 0
     assert "once within [queue] duplicate_window" in again.stderr, again.stderr
     assert "X refuses duplicate posts" not in again.stderr
+
+
+def _run(three: Three, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "scheduler", *args], env=three.env, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_an_image_the_accounts_network_would_refuse_is_refused_when_queued(three):
+    # 1.2 MB: within X's 5 MB, over Bluesky's 1,000,000 bytes per image (its publisher refuses it at upload).
+    big = three.tmp / "big.png"
+    big.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(1_200_000))
+    refused = _run(three, "queue", "add", "Our new stretching corner.", "--media", str(big), "--account", "bsky")
+    assert refused.returncode != 0
+    assert f"{big}: 1,200,008 bytes is over Bluesky's limit of 1,000,000 bytes per image" in refused.stderr
+    assert json.loads(three.cli("queue", "list", "--json", "--account", "bsky").stdout) == []
+    for account in ("x", "masto"):
+        assert "queued " in three.cli("queue", "add", f"Our new stretching corner ({account}).", "--media", str(big),
+                                      "--account", account).stdout
+
+    small = [three.tmp / f"small-{n}.png" for n in range(5)]
+    for path in small:
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    five = [arg for path in small for arg in ("--media", str(path))]
+    for account in ("x", "bsky", "masto"):
+        refused = _run(three, "queue", "add", f"Five photos ({account}).", *five, "--account", account)
+        assert refused.returncode != 0 and "5 images: a post holds at most 4" in refused.stderr, refused.stderr
+        assert "queued " in three.cli("queue", "add", f"Four photos ({account}).", *five[:8], "--account",
+                                      account).stdout
