@@ -241,12 +241,12 @@ def compose(obj: Context, path, url, as_json):
     posts = [p for item in composed for p in item.posts]
     ruleset = review.rules(obj.config)
     if as_json:
-        emit_json([
+        emit_json(with_account(obj, [
             {"tip": p.tip, "text": p.text, "weighted_length": p.weighted_length, "template": p.template,
              "thread": list(p.thread) if p.thread else None, "media": list(p.media),
              "findings": [f.as_dict() for f in ruleset.check(p.parts)]}
             for p in posts
-        ])
+        ]))
         return
     for item in composed:
         for warning in item.article.warnings:
@@ -529,15 +529,21 @@ def status(obj: Context, as_json):
 
 @cli.command()
 @click.argument("post_id")
-@click.option("--sent", "tweet_id", metavar="TWEET_ID", help="It was published: this is its id on X.")
+@click.option("--sent", "tweet_id", metavar="ID_OR_URL",
+              help="It was published: its id or address on the account's network (X, Bluesky or Mastodon).")
 @click.option("--retry", is_flag=True, help="It was not published: send it again.")
 @pass_ctx
 def resolve(obj: Context, post_id, tweet_id, retry):
     """Settle a post whose outcome is unknown."""
     if bool(tweet_id) == bool(retry):
-        raise click.UsageError("give --sent TWEET_ID or --retry")
-    if tweet_id and not tweet_id.isdigit():
-        raise click.BadParameter(f"{tweet_id!r} is not a post id (digits, as in x.com/<handle>/status/<id>)")
+        raise click.UsageError("give --sent ID_OR_URL or --retry")
+    if tweet_id:
+        from scheduler.post_links import remote_id_from
+
+        try:  # as the dashboard takes it: the id the network gave, or the post's address
+            tweet_id = remote_id_from(obj.config, tweet_id)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--sent") from None
     from scheduler.publishing import live_instances
 
     now = now_utc()
@@ -827,7 +833,7 @@ def review_list(obj: Context, limit, as_json):
 
     items = domain.waiting(obj.store, obj.config, now_utc(), limit=limit)
     if as_json:
-        emit_json([review_views.item_json(i, obj.config) for i in items])
+        emit_json(with_account(obj, [review_views.item_json(i, obj.config) for i in items]))
     else:
         click.echo(review_views.list_text(items, obj.config))
         if not obj.config["review"]["required"]:
@@ -846,8 +852,8 @@ def review_show(obj: Context, post_id, as_json):
     item = domain.item(obj.store, obj.config, post_id, now_utc())
     history = domain.log(obj.store, obj.config, post_id=post_id)
     if as_json:
-        emit_json({**review_views.item_json(item, obj.config),
-                   "decisions": [review_views.log_json(e, obj.config) for e in history]})
+        emit_json(with_account(obj, {**review_views.item_json(item, obj.config),
+                                     "decisions": [review_views.log_json(e, obj.config) for e in history]}))
     else:
         click.echo(review_views.show_text(item, history, obj.config))
 
@@ -904,7 +910,7 @@ def review_log(obj: Context, limit, post_id, as_json):
 
     entries = domain.log(obj.store, obj.config, limit=limit, post_id=post_id)
     if as_json:
-        emit_json([review_views.log_json(e, obj.config) for e in entries])
+        emit_json(with_account(obj, [review_views.log_json(e, obj.config) for e in entries]))
     else:
         click.echo(review_views.log_text(entries, obj.config))
 
@@ -929,8 +935,8 @@ def review_link_cmd(obj: Context, expires, who, as_json):
         raise click.BadParameter(str(exc), param_hint="--expires") from None
     link = review_link.create(obj.store, obj.config, expires=duration, who=domain.actor(who), now=now_utc())
     if as_json:
-        emit_json({"link_id": link.link_id, "url": link.url,
-                   "expires_at": link.expires_at.astimezone(obj.config.tz).isoformat()})
+        emit_json(with_account(obj, {"link_id": link.link_id, "url": link.url,
+                                     "expires_at": link.expires_at.astimezone(obj.config.tz).isoformat()}))
         return
     click.echo(link.url)
     click.echo(f"link {link.link_id}: works once, until {link.expires_at.astimezone(obj.config.tz):%a %Y-%m-%d %H:%M %Z}; "
@@ -949,7 +955,7 @@ def review_links(obj: Context, as_json):
     from scheduler import review_views
 
     now = now_utc()
-    rows = [review_views.link_json(r, now, obj.config) for r in obj.store.links(obj.config.account)]
+    rows = with_account(obj, [review_views.link_json(r, now, obj.config) for r in obj.store.links(obj.config.account)])
     if as_json:
         emit_json(rows)
         return
@@ -980,7 +986,8 @@ def review_notices(obj: Context, limit, as_json):
     """Notices to reviewers and authors: sent, pending (with the next try) or failed (with why)."""
     from scheduler import review_views
 
-    rows = [review_views.notice_json(n, obj.config) for n in obj.store.notices(obj.config.account, limit=limit)]
+    rows = with_account(obj, [review_views.notice_json(n, obj.config)
+                              for n in obj.store.notices(obj.config.account, limit=limit)])
     if as_json:
         emit_json(rows)
         return

@@ -33,6 +33,21 @@ def destination(config: Config) -> dict:
             "why": f"no {NETWORK_NAMES[config.network]} credentials"}
 
 
+def credentials_problem(config: Config) -> str | None:
+    """Why the account's credentials cannot be used (a file missing, unreadable or readable by others), else None."""
+    import os
+
+    from scheduler.publisher.factory import credentials_found, unusable
+
+    if config["publisher"]["kind"] == "outbox":
+        return None
+    try:
+        credentials_found(config, os.environ)
+    except CredentialsError as exc:
+        return str(unusable(config, exc))
+    return None
+
+
 def status(store: Store, config: Config, now: datetime) -> dict:
     from scheduler import agenda
     from scheduler.publishing import instance_is_alive
@@ -73,6 +88,9 @@ def status(store: Store, config: Config, now: datetime) -> dict:
     for feed in feeds:
         if feed["state"] == "failing":
             attention.append(f"feed {feed['url']} is failing ({feed['failures']} checks): {feed['last_error']}")
+    problem = credentials_problem(config)
+    if problem:
+        attention.append(f"{problem}: `scheduler serve` refuses to start until it is fixed")
     if not alive:
         attention.append("no service is running: start `scheduler serve` (see README, Running as a service)")
     waiting = _review_summary(store, config, now)

@@ -13,6 +13,8 @@ from scheduler.errors import QueueError
 from scheduler.models import adhoc_post_id
 from scheduler.store import NewPost, PostRecord, Store
 
+MAX_IMAGES = 4  # per post, on X, Bluesky (app.bsky.embed.images) and Mastodon (a stock server)
+
 
 def add_text(store: Store, config: Config, text: str, now: datetime, *, at: datetime | None = None,
              media: Sequence[Path] = ()) -> PostRecord:
@@ -31,8 +33,10 @@ def add_text(store: Store, config: Config, text: str, now: datetime, *, at: date
     if problem := rule.too_long(text):
         raise QueueError(problem)
     length = rule.measure(text)
+    if len(media) > MAX_IMAGES:
+        raise QueueError(f"{len(media)} images: a post holds at most {MAX_IMAGES} on X, Bluesky and Mastodon")
     for path in media:
-        _check_image(Path(path))
+        _check_image(Path(path), config)
     post = NewPost(
         post_id=adhoc_post_id(text, now) + post_ids.suffix(store, config, now),
         kind="adhoc",
@@ -45,8 +49,8 @@ def add_text(store: Store, config: Config, text: str, now: datetime, *, at: date
     return store.add_post(config.account, post, now, duplicate_window=config["queue"]["duplicate_window"])
 
 
-def _check_image(path: Path) -> None:
-    """Refuse a bad image when it is queued, not when its slot comes."""
+def _check_image(path: Path, config: Config) -> None:
+    """Refuse a bad image when it is queued, not when its slot comes: X's rules, and the account's network's."""
     from scheduler.publisher.base import Rejected
     from scheduler.publisher.media import check_image
 
@@ -54,3 +58,10 @@ def _check_image(path: Path) -> None:
         check_image(path)
     except Rejected as exc:
         raise QueueError(f"{exc.detail}; attach a PNG, JPEG, GIF or WebP image") from None
+    if config.network == "bluesky":
+        from scheduler.publisher.bluesky import MAX_IMAGE_BYTES
+
+        size = path.stat().st_size
+        if size > MAX_IMAGE_BYTES:
+            raise QueueError(f"{path}: {size:,} bytes is over Bluesky's limit of {MAX_IMAGE_BYTES:,} bytes per "
+                             "image; attach a smaller one (scaled down, or as JPEG)")

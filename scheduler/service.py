@@ -109,10 +109,14 @@ class Service:
         return lanes
 
     def _make_engine(self, config: Config, instance: str):
-        from scheduler.publisher.factory import make_publisher
+        from scheduler.errors import CredentialsError
+        from scheduler.publisher.factory import make_publisher, unusable
         from scheduler.publishing import PublishingEngine, RetryPolicy
 
-        publisher = make_publisher(config, clock=self.clock)
+        try:
+            publisher = make_publisher(config, clock=self.clock)
+        except CredentialsError as exc:
+            raise unusable(config, exc) from None
         return PublishingEngine(self.store, publisher, account=config.account, instance=instance,
                                 policy=RetryPolicy.from_config(config["publisher"]), clock=self.clock,
                                 require_review=config["review"]["required"])

@@ -689,7 +689,8 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
             when = f"sent {row.sent_at:%Y-%m-%d %H:%M} UTC" if row.state == "sent" else f"{row.state}"
             raise DuplicateError(
                 f"the same text is already in the ledger as post {row.post_id} ({when}); "
-                "X refuses duplicate posts: change the text, or remove that post first"
+                "an account posts a text once within [queue] duplicate_window (X refuses a repeat outright): change "
+                "the text, or remove that post first"
             )
 
     def _duplicate_row(self, conn, account, text, now, window, ignore):

@@ -27,14 +27,6 @@ def post_url(config: Config, remote_id: str | None) -> str | None:
     return post_links.post_url(config, remote_id)
 
 
-def tweet_url(handle: str, tweet_id: str | None) -> str | None:
-    if not tweet_id:
-        return None
-    if tweet_id.isdigit():
-        return f"https://x.com/{handle}/status/{tweet_id}"
-    return f"outbox:{tweet_id}"
-
-
 def entry_json(entry, tz: tzinfo) -> dict:
     post = entry.post
     return {
@@ -134,16 +126,18 @@ def history_text(records: Sequence[PostRecord], config: Config) -> str:
     if not records:
         return "Nothing sent yet."
     lines = []
-    if any(post.tweet_id and not post.tweet_id.isdigit() for post in records):
-        from scheduler.publisher.factory import outbox_path
+    if any(post_url(config, post.tweet_id) and post_url(config, post.tweet_id).startswith("outbox:")
+           for post in records):
+        from scheduler.publisher.factory import NETWORK_NAMES, outbox_path
 
-        lines.append(f"Posts marked outbox: went to the outbox file {outbox_path(config)}, not to X "
-                     "(no X credentials, or [publisher] kind = \"outbox\").")
+        network = NETWORK_NAMES[config.network]
+        lines.append(f"Posts marked outbox: went to the outbox file {outbox_path(config)}, not to {network} "
+                     f"(no {network} credentials, or [publisher] kind = \"outbox\").")
     for post in records:
         when = post.sent_at or post.updated_at
         head = f"{when.astimezone(config.tz):%Y-%m-%d %H:%M:%S %Z}  {post.state.value:<7} {post.post_id}"
         if post.tweet_id:
-            head += f"  {tweet_url(config.handle, post.tweet_id)}"
+            head += f"  {post_url(config, post.tweet_id)}"
         lines.append(head)
         if post.last_error:
             lines.append(f"      {post.last_error}")
@@ -164,11 +158,12 @@ def status_text(report: dict) -> str:
     lines.append(f"Queue:     {report['queue']['pending']} pending ({report['queue']['retrying']} retrying), "
                  f"{report['sent']} sent, {report['failed']} failed, {report['unknown']} unknown")
     target = report.get("publisher") or {}
+    network = {"x": "X", "bluesky": "Bluesky", "mastodon": "Mastodon"}[report.get("network", "x")]
     if target.get("kind") == "outbox":
-        lines.append(f"Posts go:  to the outbox file {target['outbox']}, NOT to X ({target['why']}; "
+        lines.append(f"Posts go:  to the outbox file {target['outbox']}, NOT to {network} ({target['why']}; "
                      "see `scheduler auth status`)")
     else:
-        lines.append("Posts go:  to X")
+        lines.append(f"Posts go:  to {network}")
     nxt = report.get("next")
     if nxt:
         when = nxt["at"] + ("  (due now)" if nxt.get("due_since") else "")
@@ -237,7 +232,7 @@ def detail_text(detail, config: Config) -> str:
     if post.pinned_at:
         lines.append(f"pinned:   {_local_and_utc(post.pinned_at, config.tz)}")
     if post.sent_at:
-        lines.append(f"sent:     {_local_and_utc(post.sent_at, config.tz)}  {tweet_url(config.handle, post.tweet_id)}")
+        lines.append(f"sent:     {_local_and_utc(post.sent_at, config.tz)}  {post_url(config, post.tweet_id)}")
     if post.last_error:
         lines.append(f"last:     {post.last_error}")
     if post.state.value == "removed":

@@ -86,6 +86,30 @@ def test_api_reads_are_the_cli_json_of_the_chosen_account(two):
     assert one.status_code == 200 and one.json()["text"] == two.store.get(two.ids(two.sky)[0]).text
 
 
+
+def test_review_json_carries_the_account_on_the_api_and_the_cli(two):
+    api = two.client(headers={"Authorization": f"Bearer {two.token()}"})
+    sky_ids = two.ids(two.sky)
+    approved = api.post("/api/v1/review/approve", params={"account": "sky"}, json={"post_ids": sky_ids[:1]})
+    assert approved.status_code == 200, approved.text
+    waiting = api.get("/api/v1/review", params={"account": "sky"}).json()
+    log = api.get("/api/v1/review/log", params={"account": "sky"}).json()
+    assert waiting and log
+    for rows in (waiting, log):
+        assert {(r["account"], r["network"]) for r in rows} == {("sky", "bluesky")}
+    cli_waiting = cli_json(two, "--account", "sky", "review", "list")
+    assert [(r["post_id"], r["account"], r["network"]) for r in cli_waiting] == [
+        (r["post_id"], r["account"], r["network"]) for r in waiting]
+    assert cli_json(two, "--account", "sky", "review", "log") == log
+    shown = cli_json(two, "--account", "sky", "review", "show", sky_ids[0])
+    assert (shown["account"], shown["network"]) == ("sky", "bluesky")
+    link = cli_json(two, "--account", "sky", "review", "link", "--expires", "1h")
+    links = cli_json(two, "--account", "sky", "review", "links")
+    assert link["account"] == "sky"
+    assert [(r["link_id"], r["account"]) for r in links] == [(link["link_id"], "sky")]
+    composed = cli_json(two, "--account", "sky", "compose", str(POSTS / "massage-therapy-for-back-pain.md"))
+    assert composed and {(r["account"], r["network"]) for r in composed} == {("sky", "bluesky")}
+
 def test_an_unknown_account_is_a_404_naming_the_known_ones(two):
     api = two.client(headers={"Authorization": f"Bearer {two.token()}"})
     missing = api.get("/api/v1/queue", params={"account": "nope"})

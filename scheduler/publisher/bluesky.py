@@ -313,11 +313,11 @@ class BlueskyPublisher:
             text = read_private(self._session_file).strip()
         except CredentialsError as exc:
             raise AuthError(str(exc)) from None
-        register_secrets(text.split(":::"))
+        register_secrets(_session_tokens(text))
         return text or None
 
     def _keep_session(self, session: str) -> None:
-        register_secrets(session.split(":::"))
+        register_secrets(_session_tokens(session))
         if self._session_file is not None:
             write_private(self._session_file, session + "\n")
 
@@ -439,3 +439,10 @@ def _parse_time(value: Any) -> datetime | None:
 def _loopback(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _session_tokens(session: str) -> list[str]:
+    """The secrets of an atproto session string (handle:::did:::access_jwt:::refresh_jwt[:::pds_endpoint]): its two
+    tokens. The handle, the DID and the PDS's address are public, and the log needs them to say whose post is where."""
+    fields = session.strip().split(":::")
+    return fields[2:4] if len(fields) >= 4 else fields

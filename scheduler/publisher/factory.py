@@ -147,6 +147,20 @@ def make_publisher(config: Config, *, clock: Callable[[], datetime], env: Mappin
     return XPublisher(found, handle=config.handle, api_url=config.api_url, timeout=timeouts, clock=clock)
 
 
+def unusable(config: Config, exc: CredentialsError) -> CredentialsError:
+    """``exc`` (a credentials file missing, unreadable or readable by others; credentials incomplete) said of the
+    account it belongs to, so that with several accounts a person knows which one to fix."""
+    account = config.chosen
+    fix = ""
+    if account.credentials_file and str(exc).endswith(": no such file"):
+        names = (["API_KEY", "API_SECRET", "ACCESS_TOKEN", "ACCESS_TOKEN_SECRET"] if account.network == "x"
+                 else [SECRET_NAMES[account.network]])
+        fix = (f"; write it (mode 0600) with {', '.join(names)} as KEY=VALUE lines, or take credentials_file "
+               f"out of the account in {config.source or 'scheduler.toml'}")
+    return CredentialsError(f"account {config.account_name!r} ({NETWORK_NAMES[config.network]}) cannot use its "
+                            f"credentials: {exc}{fix}")
+
+
 def how_to_set(config: Config) -> str:
     account = config.chosen
     if account.network == "x" and not _own_files(config):

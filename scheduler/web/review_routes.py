@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from scheduler import views
 from scheduler.errors import SchedulerError
 from scheduler.web.security import REVIEW_LINK_PREFIX
 MAX_LINK_FORM_BYTES = 1_000_000
@@ -137,7 +138,7 @@ async def api_list(request: Request):
     web = web_of(request)
     limit = int_param(request, "limit", 200, 1, 100000)
     items = await run_in_threadpool(review.waiting, web.store, web.config, web.clock(), limit=limit)
-    return JSONResponse([review_views.item_json(i, web.config) for i in items])
+    return JSONResponse(views.with_account(web.config, [review_views.item_json(i, web.config) for i in items]))
 
 
 async def api_log(request: Request):
@@ -149,7 +150,7 @@ async def api_log(request: Request):
     limit = int_param(request, "limit", 100, 1, 100000)
     post_id = request.query_params.get("post") or None
     entries = await run_in_threadpool(lambda: review.log(web.store, web.config, limit=limit, post_id=post_id))
-    return JSONResponse([review_views.log_json(e, web.config) for e in entries])
+    return JSONResponse(views.with_account(web.config, [review_views.log_json(e, web.config) for e in entries]))
 
 
 async def _decision_body(request: Request, web) -> tuple[list[str], str | None, dict[str, str] | None]:
