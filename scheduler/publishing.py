@@ -190,6 +190,15 @@ class PublishingEngine:
         self.policy = policy
         self.clock = clock
         self.rng = rng or random.Random()
+        from scheduler.publisher.factory import NETWORK_NAMES
+
+        # Where the posts go, for the reasons a person reads ("Bluesky refused the credentials").
+        name = getattr(publisher, "name", "x")
+        self.network = {**NETWORK_NAMES, "outbox": "the outbox"}.get(name, name)
+
+    def _go_look(self, post_id: str) -> str:
+        where = "x.com" if self.network == "X" else f"the account on {self.network}"
+        return f"look at {where} and run `scheduler resolve {post_id} --sent ID_OR_URL` or `--retry`"
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -335,8 +344,7 @@ class PublishingEngine:
         except LookupUnavailable as exc:
             reason = (
                 f"the outcome of a call{where} is unknown and the account's posts cannot be read to check "
-                f"({exc.detail}); look at x.com and run `scheduler resolve {post.post_id} --sent TWEET_ID` "
-                "or `--retry`"
+                f"({exc.detail}); {self._go_look(post.post_id)}"
             )
             self.store.mark_unknown(post.post_id, self.instance, reason, self.clock())
             return Outcome(post.post_id, post.slot_at, PostState.UNKNOWN.value, tuple(part_ids), detail=reason)
@@ -366,22 +374,24 @@ class PublishingEngine:
             at = max(settle_at, now)
             if just_lost is not None:
                 at = max(at, now + self.policy.delay(tries, self.rng))
-            detail = just_lost.detail if just_lost is not None else "X calls it a duplicate of an earlier attempt"
+            detail = (just_lost.detail if just_lost is not None
+                      else f"{self.network} calls it a duplicate of an earlier attempt")
             self.store.mark_retrying(post.post_id, self.instance, at, now,
-                                     error=f"{detail}{where}; not on X yet, looking again before any new attempt",
+                                     error=f"{detail}{where}; not on {self.network} yet, looking again before any "
+                                           "new attempt",
                                      status=just_lost.status if just_lost is not None else None,
                                      count_attempt=just_lost is not None)
             return Outcome(post.post_id, post.slot_at, PostState.RETRYING.value, tuple(part_ids),
                            detail=f"outcome uncertain{where}: {detail}; will look it up again", retry_at=at)
         if duplicates:
-            reason = (f"X calls it a duplicate{where}, so an earlier attempt went out, but it is not among the "
-                      f"account's posts; check x.com and run `scheduler resolve {post.post_id} --sent TWEET_ID` "
-                      "or `--retry`")
+            reason = (f"{self.network} calls it a duplicate{where}, so an earlier attempt went out, but it is not "
+                      f"among the account's posts; {self._go_look(post.post_id)}")
             self.store.mark_unknown(post.post_id, self.instance, reason, now)
             return Outcome(post.post_id, post.slot_at, PostState.UNKNOWN.value, tuple(part_ids), detail=reason)
         # Looked twice, a safe delay apart: it did not go out.
         if post.attempts >= self.policy.max_attempts:
-            reason = f"gave up after {post.attempts} attempts{where}, none of which reached X: {post.last_error}"
+            reason = (f"gave up after {post.attempts} attempts{where}, none of which reached {self.network}: "
+                      f"{post.last_error}")
             self.store.mark_failed(post.post_id, self.instance, reason, post.last_status, now)
             return Outcome(post.post_id, post.slot_at, PostState.FAILED.value, tuple(part_ids), detail=reason)
         self.store.set_uncertain(post.post_id, self.instance, False, now)
@@ -444,7 +454,7 @@ class PublishingEngine:
             return Outcome(post.post_id, post.slot_at, PostState.RETRYING.value, tuple(part_ids),
                            detail=f"attempt {tries} failed{where}: {exc.detail}", retry_at=at)
         if isinstance(exc, AuthError):
-            reason = f"X refused the credentials{where} (HTTP {exc.status}): {exc.detail}"
+            reason = f"{self.network} refused the credentials{where} (HTTP {exc.status}): {exc.detail}"
             if part_ids:
                 # Half a thread is out: keep the claim's progress, resume when resumed.
                 self.store.mark_retrying(post.post_id, self.instance, now, now, error=reason, status=exc.status,
@@ -455,9 +465,9 @@ class PublishingEngine:
             log.error("publishing paused for %s: %s", self.account, reason)
             return Outcome(post.post_id, post.slot_at, "paused", tuple(part_ids), detail=reason)
         if isinstance(exc, DuplicateContent):
-            reason = f"X refused it as duplicate content{where}: {exc.detail}"
+            reason = f"{self.network} refused it as duplicate content{where}: {exc.detail}"
         elif isinstance(exc, Rejected):
-            reason = f"X rejected it{where} (HTTP {exc.status}): {exc.detail}"
+            reason = f"{self.network} rejected it{where} (HTTP {exc.status}): {exc.detail}"
         else:
             reason = f"{type(exc).__name__}{where}: {exc.detail}"
         self.store.mark_failed(post.post_id, self.instance, reason, exc.status, now)

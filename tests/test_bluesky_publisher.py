@@ -142,6 +142,7 @@ def test_a_refused_app_password_pauses_the_account_and_keeps_the_post(sqlite_sto
     state = sqlite_store.account_state(ACCOUNT)
     assert (outcome.state, sqlite_store.get("p").state, state.paused) == ("paused", PostState.QUEUED, True)
     assert "app password" in state.pause_reason
+    assert state.pause_reason.startswith("Bluesky refused the credentials")  # not X: the account is on Bluesky
     assert password not in state.pause_reason and password not in outcome.detail
     with pytest.raises(AuthError):
         publisher.create_post("again", key=publisher.new_key(datetime.now(timezone.utc)))

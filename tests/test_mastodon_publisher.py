@@ -149,6 +149,7 @@ def test_a_refused_token_pauses_the_account(sqlite_store, mastodon_publisher, ma
     outcome = engine_for(sqlite_store, mastodon_publisher, fake_clock).publish("p", None)
     assert (outcome.state, sqlite_store.get("p").state) == ("paused", PostState.QUEUED)
     assert sqlite_store.account_state(ACCOUNT).paused
+    assert sqlite_store.account_state(ACCOUNT).pause_reason.startswith("Mastodon refused the credentials")
     assert mastodon_standin.token not in sqlite_store.account_state(ACCOUNT).pause_reason
 
 
