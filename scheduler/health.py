@@ -90,7 +90,9 @@ def status(store: Store, config: Config, now: datetime) -> dict:
             attention.append(f"feed {feed['url']} is failing ({feed['failures']} checks): {feed['last_error']}")
     problem = credentials_problem(config)
     if problem:
-        attention.append(f"{problem}: `scheduler serve` refuses to start until it is fixed")
+        attention.append(f"{problem}: `scheduler serve` refuses to start until it is fixed" if len(config.each_account()) == 1
+                         else f"{problem}: `scheduler serve` keeps this account paused (the others publish) until "
+                              "it is fixed")
     if not alive:
         attention.append("no service is running: start `scheduler serve` (see README, Running as a service)")
     waiting = _review_summary(store, config, now)

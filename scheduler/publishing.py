@@ -454,7 +454,8 @@ class PublishingEngine:
             return Outcome(post.post_id, post.slot_at, PostState.RETRYING.value, tuple(part_ids),
                            detail=f"attempt {tries} failed{where}: {exc.detail}", retry_at=at)
         if isinstance(exc, AuthError):
-            reason = f"{self.network} refused the credentials{where} (HTTP {exc.status}): {exc.detail}"
+            http = f" (HTTP {exc.status})" if exc.status else ""
+            reason = f"{self.network} refused the credentials{where}{http}: {exc.detail}"
             if part_ids:
                 # Half a thread is out: keep the claim's progress, resume when resumed.
                 self.store.mark_retrying(post.post_id, self.instance, now, now, error=reason, status=exc.status,

@@ -110,13 +110,22 @@ class Service:
 
     def _make_engine(self, config: Config, instance: str):
         from scheduler.errors import CredentialsError
+        from scheduler.publisher.base import Unusable
         from scheduler.publisher.factory import make_publisher, unusable
         from scheduler.publishing import PublishingEngine, RetryPolicy
 
         try:
             publisher = make_publisher(config, clock=self.clock)
         except CredentialsError as exc:
-            raise unusable(config, exc) from None
+            problem = unusable(config, exc)
+            if len(config.each_account()) == 1:
+                raise problem from None  # nothing else to publish: refuse to start, saying why
+            # One account's unusable credentials must not stop the others: its lane starts paused, saying why.
+            reason = (f"{problem}; then send the service SIGHUP (or restart it) and run "
+                      f"`scheduler queue resume --account {config.account_name}`")
+            self.store.pause(config.account, reason, self.clock())
+            log.error("publishing paused for %s: %s", config.account_name, reason)
+            publisher = Unusable(config.network, str(problem))
         return PublishingEngine(self.store, publisher, account=config.account, instance=instance,
                                 policy=RetryPolicy.from_config(config["publisher"]), clock=self.clock,
                                 require_review=config["review"]["required"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 
@@ -14,7 +15,7 @@ import pytest
 from scheduler.publisher.bluesky_standin import StandinBluesky
 from scheduler.publisher.mastodon_standin import StandinMastodon
 from scheduler.standin import StandinX
-from tests.test_accounts_service import Three
+from tests.test_accounts_service import CONFIG, Three
 
 TEXT = "Stand up and walk for two minutes every half hour: a stiff back loosens."
 
@@ -75,31 +76,61 @@ def test_status_says_posts_go_to_the_outbox_not_to_the_accounts_network(three):
                      status), status
 
 
-def test_an_accounts_unusable_credentials_file_is_named_with_its_account_and_fix(three):
+def test_an_accounts_unusable_credentials_file_pauses_that_account_only_and_says_how_to_fix_it(three):
+    """One account's credentials file missing, then readable by others: the service starts, the other accounts
+    publish, that account is paused with a reason naming it and the fix; fixed, a SIGHUP and a resume send its post."""
     secret = three.tmp / "masto.secret"
     secret.unlink()
-    serve = subprocess.run([sys.executable, "-m", "scheduler", "serve", "--until-empty"], env=three.env,
-                           capture_output=True, text=True, timeout=120)
-    assert serve.returncode != 0
+    for name in ("x", "bsky", "masto"):
+        three.cli("queue", "add", f"{name}: {TEXT}", "--now", "--account", name)
+    proc = three.serve("serve")
+    three.wait(lambda: len(three.x.timeline()) == 1 and len(three.bsky.posts()) == 1)
+    masto = json.loads(three.cli("status", "--account", "masto", "--json").stdout)
+    assert masto["paused"], masto
+    reason = masto["paused_reason"]
     assert (f"account 'masto' (Mastodon) cannot use its credentials: {secret}: no such file; write it (mode 0600) "
             f"with ACCESS_TOKEN as KEY=VALUE lines, or take credentials_file out of the account in {three.config}"
-            ) in serve.stderr, serve.stderr
+            ) in reason, reason
+    assert "scheduler queue resume --account masto" in reason
     status = three.cli("status", "--account", "masto").stdout
     needs = status.split("Needs you:", 1)[1]
     assert f"account 'masto' (Mastodon) cannot use its credentials: {secret}: no such file" in needs, status
-    assert "`scheduler serve` refuses to start until it is fixed" in needs
-    report = three.cli("status", "--account", "masto", "--json").stdout
-    assert "cannot use its credentials" in report
-    # The other accounts' status is not about the Mastodon file.
-    assert "masto.secret" not in three.cli("status", "--account", "bsky").stdout
+    assert "keeps this account paused (the others publish)" in needs
+    # The other accounts' status is not about the Mastodon file, and they are not paused.
+    for name in ("x", "bsky"):
+        assert "masto.secret" not in three.cli("status", "--account", name).stdout
+        assert not json.loads(three.cli("status", "--account", name, "--json").stdout)["paused"]
 
     secret.write_text(f"ACCESS_TOKEN={three.masto.token}\n", encoding="utf-8")
     secret.chmod(0o644)
-    serve = subprocess.run([sys.executable, "-m", "scheduler", "serve", "--until-empty"], env=three.env,
-                           capture_output=True, text=True, timeout=120)
+    proc.send_signal(signal.SIGHUP)  # reloaded: still unusable, still paused, now saying why
+    three.wait(lambda: "readable by other users" in three.cli("status", "--account", "masto").stdout)
+    status = three.cli("status", "--account", "masto").stdout
+    assert f"chmod 600 {secret}" in status and three.masto.token not in status
+
+    secret.chmod(0o600)
+    proc.send_signal(signal.SIGHUP)
+    three.wait(lambda: (three.tmp / "serve.log").read_text().count("configuration reloaded") == 2)
+    three.cli("queue", "resume", "--account", "masto")
+    three.wait(lambda: len(three.masto.statuses()) == 1)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    assert three.texts() == {name: [f"{name}: {TEXT}"] for name in ("x", "bsky", "masto")}  # each once
+    log = (three.tmp / "serve.log").read_text()
+    assert three.masto.token not in log
+
+
+def test_with_one_account_an_unusable_credentials_file_stops_the_service_from_starting(tmp_path):
+    with StandinX() as x, StandinBluesky() as bsky, StandinMastodon() as masto:
+        config = CONFIG.replace('default_account = "x"\n', "")
+        config = config[:config.index("[[accounts]]")] + config[config.index('[[accounts]]\nname = "masto"'):]
+        one = Three(tmp_path, x, bsky, masto, config=config)
+        (tmp_path / "masto.secret").chmod(0o644)
+        serve = subprocess.run([sys.executable, "-m", "scheduler", "serve", "--until-empty"], env=one.env,
+                               capture_output=True, text=True, timeout=120)
     assert serve.returncode != 0
-    assert f"account 'masto' (Mastodon) cannot use its credentials: {secret} is readable by other users" in serve.stderr
-    assert f"chmod 600 {secret}" in serve.stderr and three.masto.token not in serve.stderr
+    assert "account 'masto' (Mastodon) cannot use its credentials" in serve.stderr
+    assert f"chmod 600 {tmp_path / 'masto.secret'}" in serve.stderr and masto.token not in serve.stderr
 
 
 def _unknown(three: Three, account: str, text: str) -> str:

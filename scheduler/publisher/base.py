@@ -103,3 +103,33 @@ class Publisher(Protocol):
         """Public URL of a published post (or the outbox line it went to)."""
 
     def close(self) -> None: ...
+
+
+class Unusable:
+    """The publisher of an account whose credentials cannot be used (a file missing or readable by others): every
+    call is refused as credentials are, so the engine keeps the post and pauses the account if it is resumed
+    before they are fixed."""
+
+    def __init__(self, name: str, problem: str):
+        self.name = name
+        self.problem = problem
+
+    def new_key(self, now: datetime) -> str | None:
+        return None
+
+    def create_post(self, text: str, *, reply_to: str | None = None, media_ids: tuple[str, ...] = (),
+                    key: str | None = None) -> str:
+        raise AuthError(self.problem)
+
+    def upload_media(self, path: Path) -> str:
+        raise AuthError(self.problem)
+
+    def find_post(self, text: str, *, since: datetime, reply_to: str | None = None,
+                  with_media: bool = False, key: str | None = None) -> str | None:
+        raise LookupUnavailable(self.problem)
+
+    def post_url(self, tweet_id: str) -> str:
+        return tweet_id
+
+    def close(self) -> None:
+        pass
