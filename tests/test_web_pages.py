@@ -262,3 +262,31 @@ def test_a_crowded_day_of_the_month_view_lists_the_first_entries_and_links_to_th
     week = soup(web.client().get(more["href"]))
     cell = week.find("section", attrs={"aria-label": "Wednesday 02 December 2026"})
     assert calendar_cards(cell) == expected and not cell.select_one("a.more")
+
+
+def test_pinning_from_the_page_refuses_the_past_and_warns_of_a_full_day(web):  # noqa: F811
+    """The page's pin is `scheduler queue pin`: a past time is refused (it would go out at once), and a pin on a
+    day that already has its daily cap is made but said to wait."""
+    from scheduler.config import load_config
+
+    web.config_path.write_text(web.config_path.read_text().replace("daily = 0", "daily = 1"), encoding="utf-8")
+    web.config = load_config(str(web.config_path))
+    client = web.client()
+    token = csrf_of(client.get("/queue").text)
+
+    past = client.post(f"/queue/{TIP_IDS[1]}/pin", data={"csrf": token, "at": "2025-11-30T09:00"})
+    assert past.status_code == 409
+    text = soup_text(past)
+    assert "2025-11-30T09:00:00-05:00 is in the past" in text and "the current time" in text
+    assert web.store.get(TIP_IDS[1]).pinned_at is None
+    assert web.store.audit(web.config.account) == []
+
+    first = client.post(f"/queue/{TIP_IDS[3]}/pin", data={"csrf": token, "at": "2026-12-02T10:00"},
+                        follow_redirects=False)
+    assert first.status_code == 303
+    second = client.post(f"/queue/{TIP_IDS[4]}/pin", data={"csrf": token, "at": "2026-12-02T11:00"},
+                         follow_redirects=False)
+    assert second.status_code == 200
+    notice = soup(second).select_one(".notice[role=status]").get_text()
+    assert "that day already has its 1 posts ([quota] daily)" in notice
+    assert web.store.get(TIP_IDS[4]).pinned_at.isoformat() == "2026-12-02T16:00:00+00:00"

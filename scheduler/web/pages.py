@@ -256,14 +256,16 @@ def _review_status(web, posts) -> dict[str, str]:
     return {p.post_id: review.status_of(hash_of(p), reviews.get(p.post_id)) for p in posts}
 
 
-async def queue(request: Request, *, error: str | None = None, status: int = 200, form: dict | None = None):
+async def queue(request: Request, *, error: str | None = None, status: int = 200, form: dict | None = None,
+                notice: str | None = None):
     web = web_of(request)
     try:
         offset = max(0, int(request.query_params.get("offset", "0")))
     except ValueError:
         offset = 0
     context = await run_in_threadpool(_queue_context, web, offset)
-    return await render(request, "queue.html", status, title="Queue", error=error, form=form or {}, **context)
+    return await render(request, "queue.html", status, title="Queue", error=error, form=form or {}, notice=notice,
+                        **context)
 
 
 async def _queue_change(request: Request, change, *, back: str = "/queue"):
@@ -323,11 +325,16 @@ async def queue_pin(request: Request):
     form = await _form(request)
     post_id = request.path_params["post_id"]
 
+    warnings: list[str] = []
+
     def change():
         at = None if form.get("clear") else _when(web, form.get("at", ""))
-        web.actions(request).pin(post_id, at)
+        warnings.extend(web.actions(request).pin(post_id, at))
 
-    return await _queue_change(request, change)
+    response = await _queue_change(request, change)
+    if warnings and response.status_code == 303:  # pinned, but a cap will hold it back: say so now
+        return await queue(request, notice=" ".join(warnings))
+    return response
 
 
 async def queue_remove(request: Request):
