@@ -164,3 +164,41 @@ def test_openapi_documents_every_route(web):  # noqa: F811
               if m != "HEAD" and r.path != "/openapi.json"}
     assert ("/review/approve", "post") in served
     assert served == documented
+
+
+def test_a_patch_is_all_or_nothing(web, api):  # noqa: F811
+    """A refused field leaves the others unapplied: no text changed behind a 400 or a 409, and no audit row."""
+    before = {p: web.store.get(p).text for p in TIP_IDS}
+    bad_pin = api.patch(f"/api/v1/queue/{TIP_IDS[0]}", json={"text": "A fresh wording.", "pinned_at": "soon"})
+    assert bad_pin.status_code == 400 and "ISO 8601" in bad_pin.json()["error"]["message"]
+    bad_position = api.patch(f"/api/v1/queue/{TIP_IDS[1]}", json={"text": "Another wording.",
+                                                                  "pinned_at": "2026-12-03T10:00:00",
+                                                                  "position": "sideways"})
+    assert bad_position.status_code == 400
+    refused_move = api.patch(f"/api/v1/queue/{TIP_IDS[2]}", json={"text": "A third wording.",
+                                                                  "pinned_at": "2026-12-03T10:00:00",
+                                                                  "position": {"before": "no-such-post"}})
+    assert refused_move.status_code == 409 and "no-such-post" in refused_move.json()["error"]["message"]
+    assert {p: web.store.get(p).text for p in TIP_IDS} == before
+    assert all(web.store.get(p).pinned_at is None for p in TIP_IDS)
+    assert web.queue_ids() == TIP_IDS
+    assert api.get("/api/v1/audit").json() == []
+
+    ok = api.patch(f"/api/v1/queue/{TIP_IDS[2]}", json={"text": "A third wording.", "position": "top"})
+    assert ok.status_code == 200 and ok.json()["text"] == "A third wording."
+    assert web.queue_ids()[0] == TIP_IDS[2]
+    assert [a["action"] for a in api.get("/api/v1/audit").json()] == ["move", "edit"]
+
+
+def test_a_pin_in_the_past_is_refused_as_the_cli_refuses_it(web, api):  # noqa: F811
+    # The clock is 2026-11-30 00:00 in New York: a year typed wrong would otherwise send the post at once.
+    past = api.patch(f"/api/v1/queue/{TIP_IDS[1]}", json={"pinned_at": "2025-11-30T09:00:00"})
+    assert past.status_code == 400
+    message = past.json()["error"]["message"]
+    assert "pinned_at" in message and "2025-11-30T09:00:00-05:00 is in the past" in message
+    assert "--now" not in message  # the CLI's way to say "as soon as possible" means nothing here
+    assert web.store.get(TIP_IDS[1]).pinned_at is None
+    assert api.get("/api/v1/audit").json() == []
+    # Up to a minute ago means now (typing it took that long), as in the CLI.
+    recent = api.patch(f"/api/v1/queue/{TIP_IDS[1]}", json={"pinned_at": "2026-11-29T23:59:30"})
+    assert recent.status_code == 200 and recent.json()["pinned_at"] == "2026-11-29T23:59:30-05:00"

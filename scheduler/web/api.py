@@ -150,8 +150,9 @@ async def queue_get(request: Request):
 
 
 async def queue_patch(request: Request):
-    """Change a post's text, pin (null unpins) and/or position; applied in that order."""
-    from scheduler import views
+    """Change a post's text, pin (null unpins) and/or position; applied in that order, all or nothing: every
+    field is checked before any is applied, and the changes land in one transaction."""
+    from scheduler import editing, views
 
     web = web_of(request)
     post_id = request.path_params["post_id"]
@@ -160,19 +161,32 @@ async def queue_patch(request: Request):
     if not body or set(body) - known:
         raise BadRequest(f"give one or more of {', '.join(sorted(known))}; unknown: "
                          f"{', '.join(sorted(set(body) - known)) or 'none given'}")
-    await run_in_threadpool(own_post, web, post_id)
-    actions = web.actions(request)
-    if "text" in body:
-        if not isinstance(body["text"], str):
-            raise BadRequest("text must be a string")
-        await run_in_threadpool(actions.edit, post_id, body["text"])
+    if "text" in body and not isinstance(body["text"], str):
+        raise BadRequest("text must be a string")
+    at = None
     if "pinned_at" in body:
         value = body["pinned_at"]
         if value is not None and not isinstance(value, str):
             raise BadRequest("pinned_at must be an ISO 8601 time, or null to unpin")
-        await run_in_threadpool(actions.pin, post_id, parse_when(value, web.config.tz) if value else None)
-    if "position" in body:
-        await run_in_threadpool(lambda: actions.move(post_id, **_position(body["position"])))
+        at = parse_when(value, web.config.tz) if value else None
+        try:
+            editing.check_pin(web.config, at, web.clock(), asap="the current time")
+        except QueueError as exc:
+            raise BadRequest(f"pinned_at: {exc}") from None
+    where = _position(body["position"]) if "position" in body else None
+    await run_in_threadpool(own_post, web, post_id)
+    actions = web.actions(request)
+
+    def change():
+        with web.store.unit():
+            if "text" in body:
+                actions.edit(post_id, body["text"])
+            if "pinned_at" in body:
+                actions.pin(post_id, at, warn=False)
+            if where is not None:
+                actions.move(post_id, **where)
+
+    await run_in_threadpool(change)
     post = await run_in_threadpool(own_post, web, post_id)
     return JSONResponse(views.with_account(web.config, views.post_json(post, web.config)))
 
