@@ -290,3 +290,35 @@ def test_pinning_from_the_page_refuses_the_past_and_warns_of_a_full_day(web):  #
     notice = soup(second).select_one(".notice[role=status]").get_text()
     assert "that day already has its 1 posts ([quota] daily)" in notice
     assert web.store.get(TIP_IDS[4]).pinned_at.isoformat() == "2026-12-02T16:00:00+00:00"
+
+
+def test_editing_a_thread_on_the_page_keeps_its_parts(web):  # noqa: F811
+    """The edit box holds every part of a thread, a line "---" apart (as `queue edit --editor`); saving a fix
+    to part 1 keeps parts 2 and 3 (the box held part 1 alone, and saving dropped the rest)."""
+    from scheduler import editing
+
+    parts = ["Part one of the thred.", "Part two of the thread.", "Part three."]
+    editing.edit_text(web.store, web.config, TIP_IDS[2], parts, web.now)
+    client = web.client()
+    page = soup(client.get("/queue"))
+    box = page.select_one(f"#edit-{TIP_IDS[2]}")
+    assert box.get_text() == "\n---\n".join(parts)
+    counter = page.select_one(f"#count-{TIP_IDS[2]}")
+    assert [o["data-length"] for o in counter.select("output")] == ["22", "23", "11"]
+
+    sent = box.get_text().replace("thred", "thread").replace("\n", "\r\n")  # a browser sends CRLF
+    counted = client.post("/compose/count?parts=1", data={"text": sent + "\r\n---\r\n" + "y" * 281},
+                          headers={"X-CSRF-Token": csrf_of(page.decode())})
+    outputs = BeautifulSoup(counted.text, "html.parser").select("output")
+    assert [o["data-length"] for o in outputs] == ["23", "23", "11", "281"]
+    assert "1 too many" in outputs[3].get_text() and "part 4:" in counted.text
+
+    saved = client.post(f"/queue/{TIP_IDS[2]}/edit", data={"csrf": csrf_of(page.decode()), "text": sent},
+                        follow_redirects=False)
+    assert saved.status_code == 303
+    assert list(web.store.get(TIP_IDS[2]).parts) == ["Part one of the thread.", *parts[1:]]
+    # A single post stays one post; a line "---" typed into its box makes it a thread.
+    client.post(f"/queue/{TIP_IDS[0]}/edit", data={"csrf": csrf_of(page.decode()), "text": "One.\r\n---\r\nTwo."})
+    assert list(web.store.get(TIP_IDS[0]).parts) == ["One.", "Two."]
+    client.post(f"/queue/{TIP_IDS[0]}/edit", data={"csrf": csrf_of(page.decode()), "text": "Just one."})
+    assert list(web.store.get(TIP_IDS[0]).parts) == ["Just one."]

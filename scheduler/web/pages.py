@@ -8,6 +8,7 @@ with the domain's own message and a 4xx status.
 from __future__ import annotations
 
 import functools
+import re
 from datetime import date
 
 from starlette.concurrency import run_in_threadpool
@@ -349,11 +350,22 @@ async def queue_restore(request: Request):
     return await _queue_change(request, lambda: web.actions(request).restore(post_id))
 
 
+# Between a thread's parts in an edit box: a line "---", as `scheduler queue edit --editor` shows them.
+THREAD_BREAK = "\n---\n"
+_THREAD_BREAK = re.compile(r"\n[ \t]*---[ \t]*\n")
+
+
+def thread_parts(text: str) -> list[str]:
+    """An edit box's text as the post's parts (one part: a single post). Browsers send lines ending CRLF."""
+    return _THREAD_BREAK.split(text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
 async def queue_edit(request: Request):
     web = web_of(request)
     form = await _form(request)
     post_id = request.path_params["post_id"]
-    return await _queue_change(request, lambda: web.actions(request).edit(post_id, form.get("text", "")))
+    parts = thread_parts(form.get("text", ""))
+    return await _queue_change(request, lambda: web.actions(request).edit(post_id, parts))
 
 
 async def queue_pause(request: Request):
@@ -373,11 +385,12 @@ async def count(request: Request):
 
     web = web_of(request)
     form = await _form(request)
-    text = form.get("text", "").strip()
+    text = form.get("text", "")
+    # ?parts=1: an edit box, where a line "---" starts the thread's next part; each part is counted alone.
+    parts = thread_parts(text) if request.query_params.get("parts") else [text]
     rule = await run_in_threadpool(rule_for, web.config)
-    length = rule.measure(text)
-    over = not rule.fits(text) and bool(text)
-    return await render(request, "_count.html", length=length, limit=rule.limit, over=over)
+    counts = [(rule.measure(part.strip()), not rule.fits(part.strip()) and bool(part.strip())) for part in parts]
+    return await render(request, "_count.html", counts=counts, limit=rule.limit)
 
 
 async def media(request: Request):
