@@ -202,3 +202,25 @@ def test_a_pin_in_the_past_is_refused_as_the_cli_refuses_it(web, api):  # noqa: 
     # Up to a minute ago means now (typing it took that long), as in the CLI.
     recent = api.patch(f"/api/v1/queue/{TIP_IDS[1]}", json={"pinned_at": "2026-11-29T23:59:30"})
     assert recent.status_code == 200 and recent.json()["pinned_at"] == "2026-11-29T23:59:30-05:00"
+
+
+def test_a_value_of_the_wrong_type_is_refused_not_read_as_something_else(web, api):  # noqa: F811
+    """A pin given as a number was dropped (the post queued unpinned), and "retry": "false" meant retry: a post
+    that may have gone out was sent again."""
+    from datetime import datetime
+
+    pinned = api.post("/api/v1/queue", json={"text": "Walk ten minutes after every meal.", "at": 1796130000})
+    assert pinned.status_code == 400 and "ISO 8601" in pinned.json()["error"]["message"]
+    assert len(web.queue_ids()) == 5
+
+    slot = datetime.fromisoformat("2026-11-30T09:00:00-05:00")
+    web.store.claim(TIP_IDS[0], "gone-instance", slot, web.now)
+    web.store.mark_unknown(TIP_IDS[0], "gone-instance", "no answer from X", web.now)
+    for body in ({"retry": "false"}, {"retry": 0}, {"tweet_id": True}, {"tweet_id": ["1864000000000000009"]}):
+        refused = api.post(f"/api/v1/queue/{TIP_IDS[0]}/resolve", json=body)
+        assert refused.status_code == 400, body
+        assert web.store.get(TIP_IDS[0]).state.value == "unknown", body
+    assert api.get("/api/v1/audit").json() == []
+    settled = api.post(f"/api/v1/queue/{TIP_IDS[0]}/resolve", json={"tweet_id": 1864000000000000009,
+                                                                     "retry": False})
+    assert settled.status_code == 200 and settled.json()["tweet_id"] == "1864000000000000009"

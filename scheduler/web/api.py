@@ -131,7 +131,10 @@ async def queue_add(request: Request):
     if not isinstance(text, str):
         raise BadRequest("give the post's text: {\"text\": \"...\"} (and optionally \"at\": an ISO 8601 time)")
     at = body.get("at")
-    when = parse_when(at, web.config.tz) if isinstance(at, str) and at else None
+    if at is not None and not isinstance(at, str):
+        raise BadRequest("at must be an ISO 8601 time (e.g. \"2026-12-01T09:00:00-05:00\"), or left out to fill "
+                         "the next free slot")
+    when = parse_when(at, web.config.tz) if at else None
     try:
         record = await run_in_threadpool(web.actions(request).add, text, when)
     except DuplicateError:
@@ -241,9 +244,14 @@ async def resolve(request: Request):
     web = web_of(request)
     post_id = request.path_params["post_id"]
     body = await json_body(request)
+    retry, tweet_id = body.get("retry", False), body.get("tweet_id")
+    if not isinstance(retry, bool):  # "false" must not mean "send it again": it may have gone out
+        raise BadRequest(f"retry must be true or false, not {json.dumps(retry)}")
+    if tweet_id is not None and (isinstance(tweet_id, bool) or not isinstance(tweet_id, (str, int))):
+        raise BadRequest("tweet_id must be the post's id or address on its network, as a string")
     await run_in_threadpool(own_post, web, post_id)
     await run_in_threadpool(lambda: web.actions(request).resolve(
-        post_id, tweet_id=str(body.get("tweet_id") or "") or None, retry=bool(body.get("retry"))))
+        post_id, tweet_id=str(tweet_id or "") or None, retry=retry))
     return JSONResponse(views.with_account(web.config, views.post_json(await run_in_threadpool(own_post, web, post_id), web.config)))
 
 
