@@ -224,3 +224,28 @@ def test_a_value_of_the_wrong_type_is_refused_not_read_as_something_else(web, ap
     settled = api.post(f"/api/v1/queue/{TIP_IDS[0]}/resolve", json={"tweet_id": 1864000000000000009,
                                                                      "retry": False})
     assert settled.status_code == 200 and settled.json()["tweet_id"] == "1864000000000000009"
+
+
+def test_openapi_schemas_name_every_field_the_api_returns(web, api):  # noqa: F811
+    """Each response object's fields are the ones its schema documents, no more and no fewer (the schemas
+    lacked account, network and the queue's planned_at)."""
+    api.patch(f"/api/v1/queue/{TIP_IDS[1]}", json={"position": "top"})
+    spec = api.get("/api/v1/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+
+    def item_schema(path: str) -> str:
+        schema = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        return (schema.get("items") or schema)["$ref"].rsplit("/", 1)[1]
+
+    documented_only_for_the_queue = {"planned_at"}
+    for path, served in [("/preview", "/preview"), ("/queue", "/queue"), ("/queue/{post_id}", f"/queue/{TIP_IDS[0]}"),
+                         ("/audit", "/audit")]:
+        body = api.get(f"/api/v1{served}").json()
+        rows = body if isinstance(body, list) else [body]
+        assert rows, path
+        name = item_schema(path)
+        documented = set(schemas[name]["properties"])
+        for row in rows:
+            assert set(row) <= documented, (path, set(row) - documented)
+            missing = documented - set(row) - (documented_only_for_the_queue if path != "/queue" else set())
+            assert not missing, (path, missing)
