@@ -169,7 +169,7 @@ def spec() -> dict:
             "/queue/{post_id}": {
                 "parameters": [POST_ID],
                 "get": {"summary": "One post", "responses": {"200": _ok(_ref("Post")), **ERRORS}},
-                "patch": {"summary": "Change text, pin and/or position (applied in that order)",
+                "patch": {"summary": "Change text, pin and/or position (applied in that order, all or nothing)",
                           "requestBody": {"required": True, "content": {"application/json": {"schema": {
                               "type": "object", "properties": {
                                   "text": {"type": "string", "description": "checked as `scheduler queue edit` checks it"},
