@@ -140,15 +140,26 @@ def removed_posts(store: Store, config: Config) -> list[PostRecord]:
 def pin(store: Store, config: Config, post_id: str, at: datetime | None, now: datetime) -> list[str]:
     """Pin a waiting post to ``at`` (None unpins it). A time more than a minute past is refused: pin to ``now``
     for "as soon as possible". Returns warnings, such as a pin that the daily or monthly cap will hold back."""
-    from scheduler import agenda
+    check_pin(config, at, now)
+    store.pin(config.account, post_id, at, now)
+    return pin_warnings(store, config, post_id, at, now)
 
+
+def check_pin(config: Config, at: datetime | None, now: datetime, *, asap: str = "--now") -> None:
+    """Refuse a pin more than a minute past (the dashboard and the API check as the CLI does). ``asap`` names
+    the caller's way to say "as soon as possible"."""
     if at is not None and at < now - PAST_PIN_TOLERANCE:
         raise QueueError(
             f"{at.astimezone(config.tz).isoformat()} is in the past (it is now "
-            f"{now.astimezone(config.tz):%Y-%m-%d %H:%M:%S %Z}): give a later time, or --now to post it as soon as "
-            "possible"
+            f"{now.astimezone(config.tz):%Y-%m-%d %H:%M:%S %Z}): give a later time, or {asap} to post it as soon "
+            "as possible"
         )
-    store.pin(config.account, post_id, at, now)
+
+
+def pin_warnings(store: Store, config: Config, post_id: str, at: datetime | None, now: datetime) -> list[str]:
+    """What to tell the person who just pinned ``post_id`` at ``at``: a cap that will hold it back."""
+    from scheduler import agenda
+
     if at is None:
         return []
     waiting = sum(1 for _ in zip(range(PLAN_LIMIT), store.iter_pending(config.account)))

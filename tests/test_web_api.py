@@ -164,3 +164,88 @@ def test_openapi_documents_every_route(web):  # noqa: F811
               if m != "HEAD" and r.path != "/openapi.json"}
     assert ("/review/approve", "post") in served
     assert served == documented
+
+
+def test_a_patch_is_all_or_nothing(web, api):  # noqa: F811
+    """A refused field leaves the others unapplied: no text changed behind a 400 or a 409, and no audit row."""
+    before = {p: web.store.get(p).text for p in TIP_IDS}
+    bad_pin = api.patch(f"/api/v1/queue/{TIP_IDS[0]}", json={"text": "A fresh wording.", "pinned_at": "soon"})
+    assert bad_pin.status_code == 400 and "ISO 8601" in bad_pin.json()["error"]["message"]
+    bad_position = api.patch(f"/api/v1/queue/{TIP_IDS[1]}", json={"text": "Another wording.",
+                                                                  "pinned_at": "2026-12-03T10:00:00",
+                                                                  "position": "sideways"})
+    assert bad_position.status_code == 400
+    refused_move = api.patch(f"/api/v1/queue/{TIP_IDS[2]}", json={"text": "A third wording.",
+                                                                  "pinned_at": "2026-12-03T10:00:00",
+                                                                  "position": {"before": "no-such-post"}})
+    assert refused_move.status_code == 409 and "no-such-post" in refused_move.json()["error"]["message"]
+    assert {p: web.store.get(p).text for p in TIP_IDS} == before
+    assert all(web.store.get(p).pinned_at is None for p in TIP_IDS)
+    assert web.queue_ids() == TIP_IDS
+    assert api.get("/api/v1/audit").json() == []
+
+    ok = api.patch(f"/api/v1/queue/{TIP_IDS[2]}", json={"text": "A third wording.", "position": "top"})
+    assert ok.status_code == 200 and ok.json()["text"] == "A third wording."
+    assert web.queue_ids()[0] == TIP_IDS[2]
+    assert [a["action"] for a in api.get("/api/v1/audit").json()] == ["move", "edit"]
+
+
+def test_a_pin_in_the_past_is_refused_as_the_cli_refuses_it(web, api):  # noqa: F811
+    # The clock is 2026-11-30 00:00 in New York: a year typed wrong would otherwise send the post at once.
+    past = api.patch(f"/api/v1/queue/{TIP_IDS[1]}", json={"pinned_at": "2025-11-30T09:00:00"})
+    assert past.status_code == 400
+    message = past.json()["error"]["message"]
+    assert "pinned_at" in message and "2025-11-30T09:00:00-05:00 is in the past" in message
+    assert "--now" not in message  # the CLI's way to say "as soon as possible" means nothing here
+    assert web.store.get(TIP_IDS[1]).pinned_at is None
+    assert api.get("/api/v1/audit").json() == []
+    # Up to a minute ago means now (typing it took that long), as in the CLI.
+    recent = api.patch(f"/api/v1/queue/{TIP_IDS[1]}", json={"pinned_at": "2026-11-29T23:59:30"})
+    assert recent.status_code == 200 and recent.json()["pinned_at"] == "2026-11-29T23:59:30-05:00"
+
+
+def test_a_value_of_the_wrong_type_is_refused_not_read_as_something_else(web, api):  # noqa: F811
+    """A pin given as a number was dropped (the post queued unpinned), and "retry": "false" meant retry: a post
+    that may have gone out was sent again."""
+    from datetime import datetime
+
+    pinned = api.post("/api/v1/queue", json={"text": "Walk ten minutes after every meal.", "at": 1796130000})
+    assert pinned.status_code == 400 and "ISO 8601" in pinned.json()["error"]["message"]
+    assert len(web.queue_ids()) == 5
+
+    slot = datetime.fromisoformat("2026-11-30T09:00:00-05:00")
+    web.store.claim(TIP_IDS[0], "gone-instance", slot, web.now)
+    web.store.mark_unknown(TIP_IDS[0], "gone-instance", "no answer from X", web.now)
+    for body in ({"retry": "false"}, {"retry": 0}, {"tweet_id": True}, {"tweet_id": ["1864000000000000009"]}):
+        refused = api.post(f"/api/v1/queue/{TIP_IDS[0]}/resolve", json=body)
+        assert refused.status_code == 400, body
+        assert web.store.get(TIP_IDS[0]).state.value == "unknown", body
+    assert api.get("/api/v1/audit").json() == []
+    settled = api.post(f"/api/v1/queue/{TIP_IDS[0]}/resolve", json={"tweet_id": 1864000000000000009,
+                                                                     "retry": False})
+    assert settled.status_code == 200 and settled.json()["tweet_id"] == "1864000000000000009"
+
+
+def test_openapi_schemas_name_every_field_the_api_returns(web, api):  # noqa: F811
+    """Each response object's fields are the ones its schema documents, no more and no fewer (the schemas
+    lacked account, network and the queue's planned_at)."""
+    api.patch(f"/api/v1/queue/{TIP_IDS[1]}", json={"position": "top"})
+    spec = api.get("/api/v1/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+
+    def item_schema(path: str) -> str:
+        schema = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        return (schema.get("items") or schema)["$ref"].rsplit("/", 1)[1]
+
+    documented_only_for_the_queue = {"planned_at"}
+    for path, served in [("/preview", "/preview"), ("/queue", "/queue"), ("/queue/{post_id}", f"/queue/{TIP_IDS[0]}"),
+                         ("/audit", "/audit")]:
+        body = api.get(f"/api/v1{served}").json()
+        rows = body if isinstance(body, list) else [body]
+        assert rows, path
+        name = item_schema(path)
+        documented = set(schemas[name]["properties"])
+        for row in rows:
+            assert set(row) <= documented, (path, set(row) - documented)
+            missing = documented - set(row) - (documented_only_for_the_queue if path != "/queue" else set())
+            assert not missing, (path, missing)

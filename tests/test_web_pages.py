@@ -262,3 +262,63 @@ def test_a_crowded_day_of_the_month_view_lists_the_first_entries_and_links_to_th
     week = soup(web.client().get(more["href"]))
     cell = week.find("section", attrs={"aria-label": "Wednesday 02 December 2026"})
     assert calendar_cards(cell) == expected and not cell.select_one("a.more")
+
+
+def test_pinning_from_the_page_refuses_the_past_and_warns_of_a_full_day(web):  # noqa: F811
+    """The page's pin is `scheduler queue pin`: a past time is refused (it would go out at once), and a pin on a
+    day that already has its daily cap is made but said to wait."""
+    from scheduler.config import load_config
+
+    web.config_path.write_text(web.config_path.read_text().replace("daily = 0", "daily = 1"), encoding="utf-8")
+    web.config = load_config(str(web.config_path))
+    client = web.client()
+    token = csrf_of(client.get("/queue").text)
+
+    past = client.post(f"/queue/{TIP_IDS[1]}/pin", data={"csrf": token, "at": "2025-11-30T09:00"})
+    assert past.status_code == 409
+    text = soup_text(past)
+    assert "2025-11-30T09:00:00-05:00 is in the past" in text and "the current time" in text
+    assert web.store.get(TIP_IDS[1]).pinned_at is None
+    assert web.store.audit(web.config.account) == []
+
+    first = client.post(f"/queue/{TIP_IDS[3]}/pin", data={"csrf": token, "at": "2026-12-02T10:00"},
+                        follow_redirects=False)
+    assert first.status_code == 303
+    second = client.post(f"/queue/{TIP_IDS[4]}/pin", data={"csrf": token, "at": "2026-12-02T11:00"},
+                         follow_redirects=False)
+    assert second.status_code == 200
+    notice = soup(second).select_one(".notice[role=status]").get_text()
+    assert "that day already has its 1 posts ([quota] daily)" in notice
+    assert web.store.get(TIP_IDS[4]).pinned_at.isoformat() == "2026-12-02T16:00:00+00:00"
+
+
+def test_editing_a_thread_on_the_page_keeps_its_parts(web):  # noqa: F811
+    """The edit box holds every part of a thread, a line "---" apart (as `queue edit --editor`); saving a fix
+    to part 1 keeps parts 2 and 3 (the box held part 1 alone, and saving dropped the rest)."""
+    from scheduler import editing
+
+    parts = ["Part one of the thred.", "Part two of the thread.", "Part three."]
+    editing.edit_text(web.store, web.config, TIP_IDS[2], parts, web.now)
+    client = web.client()
+    page = soup(client.get("/queue"))
+    box = page.select_one(f"#edit-{TIP_IDS[2]}")
+    assert box.get_text() == "\n---\n".join(parts)
+    counter = page.select_one(f"#count-{TIP_IDS[2]}")
+    assert [o["data-length"] for o in counter.select("output")] == ["22", "23", "11"]
+
+    sent = box.get_text().replace("thred", "thread").replace("\n", "\r\n")  # a browser sends CRLF
+    counted = client.post("/compose/count?parts=1", data={"text": sent + "\r\n---\r\n" + "y" * 281},
+                          headers={"X-CSRF-Token": csrf_of(page.decode())})
+    outputs = BeautifulSoup(counted.text, "html.parser").select("output")
+    assert [o["data-length"] for o in outputs] == ["23", "23", "11", "281"]
+    assert "1 too many" in outputs[3].get_text() and "part 4:" in counted.text
+
+    saved = client.post(f"/queue/{TIP_IDS[2]}/edit", data={"csrf": csrf_of(page.decode()), "text": sent},
+                        follow_redirects=False)
+    assert saved.status_code == 303
+    assert list(web.store.get(TIP_IDS[2]).parts) == ["Part one of the thread.", *parts[1:]]
+    # A single post stays one post; a line "---" typed into its box makes it a thread.
+    client.post(f"/queue/{TIP_IDS[0]}/edit", data={"csrf": csrf_of(page.decode()), "text": "One.\r\n---\r\nTwo."})
+    assert list(web.store.get(TIP_IDS[0]).parts) == ["One.", "Two."]
+    client.post(f"/queue/{TIP_IDS[0]}/edit", data={"csrf": csrf_of(page.decode()), "text": "Just one."})
+    assert list(web.store.get(TIP_IDS[0]).parts) == ["Just one."]

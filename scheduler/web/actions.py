@@ -83,10 +83,17 @@ class Actions:
             self.store.move(self.config.account, post_id, before=before, after=after, top=top, bottom=bottom)
             self._audit("move", post_id, where)
 
-    def pin(self, post_id: str, at: datetime | None) -> None:
+    def pin(self, post_id: str, at: datetime | None, *, warn: bool = True) -> list[str]:
+        """As `scheduler queue pin`: a time more than a minute past is refused; returns its warnings (a cap)
+        unless ``warn`` is false (they need a plan: not inside a caller's longer transaction)."""
+        from scheduler import editing
+
+        now = self.clock()
+        editing.check_pin(self.config, at, now, asap="the current time")
         with self.store.unit():
-            self.store.pin(self.config.account, post_id, at, self.clock())
+            self.store.pin(self.config.account, post_id, at, now)
             self._audit("pin" if at else "unpin", post_id, f"at {self._local(at)}" if at else None)
+        return editing.pin_warnings(self.store, self.config, post_id, at, now) if warn else []
 
     def pause(self, reason: str) -> None:
         reason = reason.strip() or "paused from the dashboard"

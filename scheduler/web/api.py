@@ -131,7 +131,10 @@ async def queue_add(request: Request):
     if not isinstance(text, str):
         raise BadRequest("give the post's text: {\"text\": \"...\"} (and optionally \"at\": an ISO 8601 time)")
     at = body.get("at")
-    when = parse_when(at, web.config.tz) if isinstance(at, str) and at else None
+    if at is not None and not isinstance(at, str):
+        raise BadRequest("at must be an ISO 8601 time (e.g. \"2026-12-01T09:00:00-05:00\"), or left out to fill "
+                         "the next free slot")
+    when = parse_when(at, web.config.tz) if at else None
     try:
         record = await run_in_threadpool(web.actions(request).add, text, when)
     except DuplicateError:
@@ -150,8 +153,9 @@ async def queue_get(request: Request):
 
 
 async def queue_patch(request: Request):
-    """Change a post's text, pin (null unpins) and/or position; applied in that order."""
-    from scheduler import views
+    """Change a post's text, pin (null unpins) and/or position; applied in that order, all or nothing: every
+    field is checked before any is applied, and the changes land in one transaction."""
+    from scheduler import editing, views
 
     web = web_of(request)
     post_id = request.path_params["post_id"]
@@ -160,19 +164,32 @@ async def queue_patch(request: Request):
     if not body or set(body) - known:
         raise BadRequest(f"give one or more of {', '.join(sorted(known))}; unknown: "
                          f"{', '.join(sorted(set(body) - known)) or 'none given'}")
-    await run_in_threadpool(own_post, web, post_id)
-    actions = web.actions(request)
-    if "text" in body:
-        if not isinstance(body["text"], str):
-            raise BadRequest("text must be a string")
-        await run_in_threadpool(actions.edit, post_id, body["text"])
+    if "text" in body and not isinstance(body["text"], str):
+        raise BadRequest("text must be a string")
+    at = None
     if "pinned_at" in body:
         value = body["pinned_at"]
         if value is not None and not isinstance(value, str):
             raise BadRequest("pinned_at must be an ISO 8601 time, or null to unpin")
-        await run_in_threadpool(actions.pin, post_id, parse_when(value, web.config.tz) if value else None)
-    if "position" in body:
-        await run_in_threadpool(lambda: actions.move(post_id, **_position(body["position"])))
+        at = parse_when(value, web.config.tz) if value else None
+        try:
+            editing.check_pin(web.config, at, web.clock(), asap="the current time")
+        except QueueError as exc:
+            raise BadRequest(f"pinned_at: {exc}") from None
+    where = _position(body["position"]) if "position" in body else None
+    await run_in_threadpool(own_post, web, post_id)
+    actions = web.actions(request)
+
+    def change():
+        with web.store.unit():
+            if "text" in body:
+                actions.edit(post_id, body["text"])
+            if "pinned_at" in body:
+                actions.pin(post_id, at, warn=False)
+            if where is not None:
+                actions.move(post_id, **where)
+
+    await run_in_threadpool(change)
     post = await run_in_threadpool(own_post, web, post_id)
     return JSONResponse(views.with_account(web.config, views.post_json(post, web.config)))
 
@@ -227,9 +244,14 @@ async def resolve(request: Request):
     web = web_of(request)
     post_id = request.path_params["post_id"]
     body = await json_body(request)
+    retry, tweet_id = body.get("retry", False), body.get("tweet_id")
+    if not isinstance(retry, bool):  # "false" must not mean "send it again": it may have gone out
+        raise BadRequest(f"retry must be true or false, not {json.dumps(retry)}")
+    if tweet_id is not None and (isinstance(tweet_id, bool) or not isinstance(tweet_id, (str, int))):
+        raise BadRequest("tweet_id must be the post's id or address on its network, as a string")
     await run_in_threadpool(own_post, web, post_id)
     await run_in_threadpool(lambda: web.actions(request).resolve(
-        post_id, tweet_id=str(body.get("tweet_id") or "") or None, retry=bool(body.get("retry"))))
+        post_id, tweet_id=str(tweet_id or "") or None, retry=retry))
     return JSONResponse(views.with_account(web.config, views.post_json(await run_in_threadpool(own_post, web, post_id), web.config)))
 
 

@@ -14,6 +14,9 @@ def _ok(schema: dict, description: str = "OK") -> dict:
 ERRORS = {str(code): {"$ref": f"#/components/responses/E{code}"} for code in (400, 401, 403, 404, 409, 422)}
 POST_ID = {"name": "post_id", "in": "path", "required": True, "schema": {"type": "string"}}
 NULLABLE_STRING = {"type": ["string", "null"]}
+# What the CLI's --json adds to each object, as the API does (scheduler.views.with_account).
+ACCOUNT_FIELDS = {"account": {"type": "string", "description": "the account's name"},
+                  "network": {"enum": ["x", "bluesky", "mastodon"]}}
 
 
 def spec() -> dict:
@@ -31,6 +34,7 @@ def spec() -> dict:
             "reason": {"type": ["string", "null"], "description": "why the slot is empty"},
             "article": NULLABLE_STRING,
             "tip": {"type": ["integer", "null"]},
+            **ACCOUNT_FIELDS,
         },
     }
     post = {
@@ -50,6 +54,18 @@ def spec() -> dict:
             "tweet_id": NULLABLE_STRING, "tweet_ids": {"type": "array", "items": {"type": "string"}},
             "url": {"type": ["string", "null"], "description": "where the post is on its network: https://x.com/<handle>/status/<id>, https://bsky.app/profile/<handle>/post/<key>, <server>/@<user>/<id>; outbox:<id> for the outbox"},
             "error": NULLABLE_STRING, "http_status": {"type": ["integer", "null"]},
+            "planned_at": {"type": ["string", "null"], "format": "date-time",
+                           "description": "GET /queue only: its time in the plan (null: not within it)"},
+            **ACCOUNT_FIELDS,
+        },
+    }
+    audit_entry = {
+        "type": "object",
+        "description": "One change made through the dashboard or the API, as the History page shows it.",
+        "properties": {
+            "at": {"type": "string", "format": "date-time", "description": "in the account's time zone"},
+            "actor": {"type": "string", "description": "user:NAME, token:NAME or local"},
+            "action": {"type": "string"}, "post_id": NULLABLE_STRING, "detail": NULLABLE_STRING,
         },
     }
     finding = {
@@ -127,7 +143,8 @@ def spec() -> dict:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {"PlanEntry": entry, "Post": post, "Error": error, "Finding": finding,
-                        "ReviewItem": review_item, "ReviewLogEntry": review_log_entry, "Decision": decision},
+                        "ReviewItem": review_item, "ReviewLogEntry": review_log_entry, "Decision": decision,
+                        "AuditEntry": audit_entry},
             "responses": responses,
         },
         "paths": {
@@ -152,7 +169,7 @@ def spec() -> dict:
             "/queue/{post_id}": {
                 "parameters": [POST_ID],
                 "get": {"summary": "One post", "responses": {"200": _ok(_ref("Post")), **ERRORS}},
-                "patch": {"summary": "Change text, pin and/or position (applied in that order)",
+                "patch": {"summary": "Change text, pin and/or position (applied in that order, all or nothing)",
                           "requestBody": {"required": True, "content": {"application/json": {"schema": {
                               "type": "object", "properties": {
                                   "text": {"type": "string", "description": "checked as `scheduler queue edit` checks it"},
@@ -209,7 +226,8 @@ def spec() -> dict:
                                 "description": "only this post's decisions"}],
                 "responses": {"200": _ok({"type": "array", "items": _ref("ReviewLogEntry")}), **ERRORS}}},
             "/audit": {"get": {"summary": "Changes made through the web and the API (who, when, what)",
-                               "parameters": [limit], "responses": {"200": _ok({"type": "array"}), **ERRORS}}},
+                               "parameters": [limit],
+                               "responses": {"200": _ok({"type": "array", "items": _ref("AuditEntry")}), **ERRORS}}},
         },
     }
     account = {"name": "account", "in": "query", "schema": {"type": "string"},

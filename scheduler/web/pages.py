@@ -8,6 +8,7 @@ with the domain's own message and a 4xx status.
 from __future__ import annotations
 
 import functools
+import re
 from datetime import date
 
 from starlette.concurrency import run_in_threadpool
@@ -256,14 +257,16 @@ def _review_status(web, posts) -> dict[str, str]:
     return {p.post_id: review.status_of(hash_of(p), reviews.get(p.post_id)) for p in posts}
 
 
-async def queue(request: Request, *, error: str | None = None, status: int = 200, form: dict | None = None):
+async def queue(request: Request, *, error: str | None = None, status: int = 200, form: dict | None = None,
+                notice: str | None = None):
     web = web_of(request)
     try:
         offset = max(0, int(request.query_params.get("offset", "0")))
     except ValueError:
         offset = 0
     context = await run_in_threadpool(_queue_context, web, offset)
-    return await render(request, "queue.html", status, title="Queue", error=error, form=form or {}, **context)
+    return await render(request, "queue.html", status, title="Queue", error=error, form=form or {}, notice=notice,
+                        **context)
 
 
 async def _queue_change(request: Request, change, *, back: str = "/queue"):
@@ -323,11 +326,16 @@ async def queue_pin(request: Request):
     form = await _form(request)
     post_id = request.path_params["post_id"]
 
+    warnings: list[str] = []
+
     def change():
         at = None if form.get("clear") else _when(web, form.get("at", ""))
-        web.actions(request).pin(post_id, at)
+        warnings.extend(web.actions(request).pin(post_id, at))
 
-    return await _queue_change(request, change)
+    response = await _queue_change(request, change)
+    if warnings and response.status_code == 303:  # pinned, but a cap will hold it back: say so now
+        return await queue(request, notice=" ".join(warnings))
+    return response
 
 
 async def queue_remove(request: Request):
@@ -342,11 +350,22 @@ async def queue_restore(request: Request):
     return await _queue_change(request, lambda: web.actions(request).restore(post_id))
 
 
+# Between a thread's parts in an edit box: a line "---", as `scheduler queue edit --editor` shows them.
+THREAD_BREAK = "\n---\n"
+_THREAD_BREAK = re.compile(r"\n[ \t]*---[ \t]*\n")
+
+
+def thread_parts(text: str) -> list[str]:
+    """An edit box's text as the post's parts (one part: a single post). Browsers send lines ending CRLF."""
+    return _THREAD_BREAK.split(text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
 async def queue_edit(request: Request):
     web = web_of(request)
     form = await _form(request)
     post_id = request.path_params["post_id"]
-    return await _queue_change(request, lambda: web.actions(request).edit(post_id, form.get("text", "")))
+    parts = thread_parts(form.get("text", ""))
+    return await _queue_change(request, lambda: web.actions(request).edit(post_id, parts))
 
 
 async def queue_pause(request: Request):
@@ -366,11 +385,12 @@ async def count(request: Request):
 
     web = web_of(request)
     form = await _form(request)
-    text = form.get("text", "").strip()
+    text = form.get("text", "")
+    # ?parts=1: an edit box, where a line "---" starts the thread's next part; each part is counted alone.
+    parts = thread_parts(text) if request.query_params.get("parts") else [text]
     rule = await run_in_threadpool(rule_for, web.config)
-    length = rule.measure(text)
-    over = not rule.fits(text) and bool(text)
-    return await render(request, "_count.html", length=length, limit=rule.limit, over=over)
+    counts = [(rule.measure(part.strip()), not rule.fits(part.strip()) and bool(part.strip())) for part in parts]
+    return await render(request, "_count.html", counts=counts, limit=rule.limit)
 
 
 async def media(request: Request):
