@@ -160,7 +160,7 @@ def test_pkce_login_against_the_standin(standin, tmp_path):
     redirect = "http://127.0.0.1:1/callback"
     url, state, verifier = start_login(standin.oauth2_client_id, redirect, auth_base_url=endpoints.authorize_url)
     assert "offline.access" in url and "media.write" in url and "code_challenge_method=S256" in url
-    callback = requests.get(url, allow_redirects=False, timeout=2).headers["Location"]
+    callback = requests.get(url, allow_redirects=False, timeout=10).headers["Location"]
     token_file = tmp_path / "tokens.json"
     now = datetime(2026, 5, 1, tzinfo=timezone.utc)
     tokens = finish_login(callback, state=state, code_verifier=verifier, client_id=standin.oauth2_client_id,
@@ -173,7 +173,7 @@ def test_pkce_login_against_the_standin(standin, tmp_path):
 def test_login_with_a_forged_state_is_refused(standin, tmp_path):
     endpoints = endpoints_for(standin.url)
     url, _, verifier = start_login(standin.oauth2_client_id, "http://127.0.0.1:1/cb", auth_base_url=endpoints.authorize_url)
-    callback = requests.get(url, allow_redirects=False, timeout=2).headers["Location"]
+    callback = requests.get(url, allow_redirects=False, timeout=10).headers["Location"]
     with pytest.raises(CredentialsError, match="state"):
         finish_login(callback, state="other", code_verifier=verifier, client_id=standin.oauth2_client_id,
                      redirect_uri="http://127.0.0.1:1/cb", token_url=endpoints.token_url,
@@ -225,7 +225,7 @@ def test_refresh_rotates_and_stores_before_use(standin, oauth2_token_file, monke
     assert second.access_token == access != first.access_token
     assert second.refresh_token != first.refresh_token
     # The old refresh token is spent: the stand-in refuses it, as X does.
-    reuse = requests.post(token_url, timeout=2, data={"grant_type": "refresh_token", "refresh_token": first.refresh_token,
+    reuse = requests.post(token_url, timeout=10, data={"grant_type": "refresh_token", "refresh_token": first.refresh_token,
                                                       "client_id": standin.oauth2_client_id})
     assert reuse.status_code == 400
     # The chain goes on from the stored token.
