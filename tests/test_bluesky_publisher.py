@@ -243,8 +243,8 @@ def test_what_fits_is_what_the_server_accepts_judged_by_pyuegc(bluesky_standin, 
         try:
             publisher.create_post(text, key=publisher.new_key(datetime.now(timezone.utc)))
             accepted = True
-        except Rejected as exc:
-            assert "InvalidRecord" in exc.detail
+        except Rejected as exc:  # the PDS: 400 InvalidRequest "Invalid app.bsky.feed.post record: ..."
+            assert exc.detail.startswith("400 InvalidRequest: Invalid app.bsky.feed.post record")
             accepted = False
         assert bluesky_length.fits(text) is accepted, repr(text)
 
@@ -289,3 +289,69 @@ def test_an_unreadable_session_file_means_logging_in_again(bluesky_standin, tmp_
     publisher = bluesky_publisher_for(bluesky_standin, tmp_path / "s")
     publisher.create_post("hello", key=publisher.new_key(datetime.now(timezone.utc)))
     assert bluesky_standin.sessions_created() == 1 and len(bluesky_standin.posts()) == 1
+
+
+# -- the PDS's own answers (packages/pds: auth-verifier.ts, refreshSession.ts, listRecords.ts) ---------------------
+
+
+def test_a_token_the_server_cannot_verify_is_a_400_and_is_renewed_not_a_paused_account(bluesky_standin, tmp_path):
+    # The PDS answers a token it cannot verify with 400 InvalidToken (InvalidRequestError), not 401.
+    publisher = bluesky_publisher_for(bluesky_standin, tmp_path / "bluesky-session")
+    publisher.create_post("one", key=publisher.new_key(datetime.now(timezone.utc)))
+    bluesky_standin.forget_tokens("access")  # the refresh token still works: refreshed, no new login
+    publisher.create_post("two", key=publisher.new_key(datetime.now(timezone.utc)))
+    assert bluesky_standin.sessions_created() == 1
+    refused = [e for e in bluesky_standin.request_log() if e["endpoint"] == "createRecord"]
+    assert [e["status"] for e in refused] == [200, 400, 200]
+    bluesky_standin.forget_tokens()  # the refresh token is refused too (400 ExpiredToken): logged in again
+    publisher.create_post("three", key=publisher.new_key(datetime.now(timezone.utc)))
+    assert bluesky_standin.sessions_created() == 2
+    assert [p["text"] for p in bluesky_standin.posts()] == ["one", "two", "three"]
+
+
+def test_a_stored_session_the_server_forgot_means_logging_in_again(bluesky_standin, tmp_path):
+    session_file = tmp_path / "bluesky-session"
+    first = bluesky_publisher_for(bluesky_standin, session_file)
+    first.create_post("one", key=first.new_key(datetime.now(timezone.utc)))
+    first.close()
+    bluesky_standin.forget_tokens()
+    second = bluesky_publisher_for(bluesky_standin, session_file)  # a restart reads the dead session
+    key = second.new_key(datetime.now(timezone.utc))
+    assert second.find_post("two", since=datetime.now(timezone.utc), key=key) is None  # a read renews too
+    assert second.create_post("two", key=key) == key
+    assert bluesky_standin.sessions_created() == 2 and len(bluesky_standin.posts()) == 2
+
+
+def test_a_token_still_refused_after_renewing_pauses_the_account(bluesky_standin, tmp_path):
+    publisher = bluesky_publisher_for(bluesky_standin, tmp_path / "bluesky-session")
+    publisher.create_post("one", key=publisher.new_key(datetime.now(timezone.utc)))
+    bluesky_standin.inject("createRecord", "invalid_token", times=2)
+    with pytest.raises(AuthError, match="400 InvalidToken"):
+        publisher.create_post("two", key=publisher.new_key(datetime.now(timezone.utc)))
+    assert len(bluesky_standin.posts()) == 1
+
+
+def test_the_look_up_pages_through_list_records_whose_last_page_still_has_a_cursor(bluesky_publisher,
+                                                                                    bluesky_standin):
+    # listRecords answers a cursor with every non-empty page; only an empty page ends the listing.
+    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+    oldest = bluesky_publisher.create_post("the oldest", key=bluesky_publisher.new_key(datetime.now(timezone.utc)))
+    for n in range(30):  # more than a page (25) of newer posts
+        bluesky_publisher.create_post(f"newer {n}", key=bluesky_publisher.new_key(datetime.now(timezone.utc)))
+    assert bluesky_publisher.find_post("the oldest", since=since) == oldest
+    before = bluesky_standin.request_count("listRecords")
+    assert bluesky_publisher.find_post("never posted", since=since) is None
+    assert bluesky_standin.request_count("listRecords") - before == 3  # 25, 6, then the empty page
+
+
+def test_a_blob_is_stored_with_the_type_its_bytes_say_and_the_record_must_name_it_so(bluesky_publisher,
+                                                                                    bluesky_standin, tmp_path):
+    import json
+
+    media = json.loads(bluesky_publisher.upload_media(tiny_png(tmp_path / "a.png")))
+    assert (media["mimeType"], media["size"]) == ("image/png", (tmp_path / "a.png").stat().st_size)
+    wrong = dict(media, mimeType="image/jpeg")
+    with pytest.raises(Rejected, match="400 InvalidMimeType"):
+        bluesky_publisher.create_post("a picture", media_ids=(json.dumps(wrong),),
+                                      key=bluesky_publisher.new_key(datetime.now(timezone.utc)))
+    assert bluesky_standin.posts() == []

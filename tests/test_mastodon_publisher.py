@@ -9,6 +9,7 @@ answers every way the stand-in can and check that exactly one status exists and 
 from __future__ import annotations
 
 import random
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from scheduler import mastodon_length
 from scheduler.models import PostState
-from scheduler.publisher.base import AuthError, RateLimited, Rejected
+from scheduler.publisher.base import AuthError, RateLimited, Rejected, TransientError
 from scheduler.publisher.mastodon import html_to_text
 from scheduler.publishing import PublishingEngine, RetryPolicy
 from tests.conftest_networks import mastodon_publisher_for
@@ -221,3 +222,98 @@ def test_an_unknown_token_is_an_auth_error(mastodon_standin):
     publisher = MastodonPublisher(access_token="wrong", instance_url=mastodon_standin.url, handle="tipbot")
     with pytest.raises(AuthError):
         publisher.create_post("hello", key="k")
+
+
+# -- Mastodon's own answers (PostStatusService, TextFormatter, Api::V1/V2::MediaController, require_user!) ---------
+
+MENTIONS = "Thanks @alice@example.social and @tipbot for the #BackPain tips: https://www.example.com/blog/heat/"
+
+
+def tiny_gif(path):
+    path.write_bytes(b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
+                     b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+    return path
+
+
+def test_a_listed_status_shows_mentions_by_username_and_has_no_text(mastodon_publisher, mastodon_standin):
+    mastodon_standin.add_remote_account("alice@example.social")
+    status_id = mastodon_publisher.create_post(MENTIONS + " cc @nobody@unknown.example", key="k")
+    listed = mastodon_publisher._api.account_statuses(mastodon_publisher._me(mastodon_publisher._api))
+    [status] = [s for s in listed if str(s["id"]) == status_id]
+    assert "text" not in status  # only the answer to a delete carries it
+    shown = html_to_text(status["content"])
+    assert shown.startswith("Thanks @alice and @tipbot for the #BackPain tips: https://www.example.com/blog/heat/")
+    assert shown.endswith("cc @nobody@unknown.example")  # an account the server does not know stays text
+    assert [m["acct"] for m in status["mentions"]] == ["alice@example.social", "tipbot"]
+
+
+def test_a_lost_post_with_mentions_is_found_from_its_html_and_its_source_only_when_needed(mastodon_publisher,
+                                                                                        mastodon_standin):
+    mastodon_standin.add_remote_account("alice@example.social")
+    mastodon_standin.add_remote_account("alice@other.example")
+    mastodon_standin.set_idempotency_window(0)
+    lookalike = mastodon_publisher.create_post(MENTIONS.replace("example.social", "other.example"), key="a")
+    mine = mastodon_publisher.create_post(MENTIONS, key="b")
+    for n in range(10):
+        mastodon_publisher.create_post(f"unrelated tip {n} #BackPain https://www.example.com/{n}", key=f"u{n}")
+    assert mastodon_publisher.find_post(MENTIONS, since=since()) == mine != lookalike
+    assert mastodon_standin.request_count("source") == 1  # the one candidate whose HTML hides its mentions
+    plain = mastodon_publisher.create_post(TEXT, key="c")
+    assert mastodon_publisher.find_post(TEXT, since=since()) == plain
+    assert mastodon_standin.request_count("source") == 1  # no mention: the HTML settles it
+
+
+def test_a_lost_post_with_mentions_ends_as_one_status_after_the_key_is_forgotten(sqlite_store, mastodon_publisher,
+                                                                                 mastodon_standin, fake_clock):
+    mastodon_standin.add_remote_account("alice@example.social")
+    mastodon_standin.set_idempotency_window(0)
+    sqlite_store.add_post(ACCOUNT, new_post("p", MENTIONS), fake_clock())
+    mastodon_standin.inject("statuses", "create_then_gateway_timeout")
+    outcome = engine_for(sqlite_store, mastodon_publisher, fake_clock).publish("p", None)
+    [status] = mastodon_standin.statuses()
+    assert (outcome.state, sqlite_store.get("p").tweet_id) == ("sent", status["id"])
+
+
+def test_a_gif_is_processed_in_the_background_and_the_post_waits_for_it(sqlite_store, mastodon_standin, fake_clock,
+                                                                       tmp_path):
+    waits = []
+    publisher = mastodon_publisher_for(mastodon_standin, sleep=lambda s: (waits.append(s), time.sleep(s)))
+    mastodon_standin.set_media_processing(1.0)
+    sqlite_store.add_post(ACCOUNT, new_post("p", "A gif", media=(str(tiny_gif(tmp_path / "a.gif")),)), fake_clock())
+    outcome = engine_for(sqlite_store, publisher, fake_clock).publish("p", None)
+    [status] = mastodon_standin.statuses()
+    assert (outcome.state, len(status["media_ids"])) == ("sent", 1)
+    statuses = [e["status"] for e in mastodon_standin.request_log() if e["endpoint"] in ("media", "media_status")]
+    assert statuses[0] == 202 and statuses[-1] == 200 and set(statuses[1:-1]) <= {206}
+    assert waits and sum(waits) >= 1.0
+
+
+def test_media_still_processing_or_used_already_is_refused_as_mastodon_does(mastodon_publisher, mastodon_standin,
+                                                                            tmp_path):
+    mastodon_standin.set_media_processing(30)
+    impatient = mastodon_publisher_for(mastodon_standin, media_wait=0, sleep=lambda s: None)
+    with pytest.raises(TransientError, match="still processing"):  # retried later, not failed
+        impatient.upload_media(tiny_gif(tmp_path / "a.gif"))
+    [gif_id] = [s for s in mastodon_standin._state.media]
+    with pytest.raises(Rejected, match="422.*not finished processing"):
+        mastodon_publisher.create_post("too soon", media_ids=(gif_id,), key="g")
+    png = mastodon_publisher.upload_media(tiny_png(tmp_path / "a.png"))
+    mastodon_publisher.create_post("with it", media_ids=(png,), key="p1")
+    with pytest.raises(Rejected, match=f"422.*Media {png} not found or already attached"):
+        mastodon_publisher.create_post("again", media_ids=(png,), key="p2")
+
+
+def test_a_token_without_a_user_pauses_the_account_not_fails_the_post(sqlite_store, mastodon_standin, fake_clock):
+    from scheduler.publisher.mastodon import MastodonPublisher
+
+    publisher = MastodonPublisher(access_token=mastodon_standin.app_token(), instance_url=mastodon_standin.url,
+                                  handle="tipbot")
+    sqlite_store.add_post(ACCOUNT, new_post("p", TEXT), fake_clock())
+    outcome = engine_for(sqlite_store, publisher, fake_clock).publish("p", None)
+    assert (outcome.state, sqlite_store.get("p").state) == ("paused", PostState.QUEUED)
+    assert "requires an authenticated user" in sqlite_store.account_state(ACCOUNT).pause_reason
+
+
+def test_a_reply_to_a_missing_status_is_refused_with_mastodons_404(mastodon_publisher):
+    with pytest.raises(Rejected, match="404.*does not appear to exist"):
+        mastodon_publisher.create_post("a reply", reply_to="1", key="r")

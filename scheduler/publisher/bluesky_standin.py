@@ -3,8 +3,10 @@
 It answers the XRPC calls the publisher makes, as the lexicons and the reference PDS define them:
 
 - Sessions: ``com.atproto.server.createSession`` (handle or DID and app password) returns an access and a refresh
-  JWT (the client reads their ``exp``; access tokens live ``access_lifetime`` seconds, 2 h by default); an expired
-  access token is refused with 400 ``ExpiredToken``, an unknown one with 401 ``InvalidToken``.
+  JWT (the client reads their ``exp``; access tokens live ``access_lifetime`` seconds, 2 h by default); as the
+  PDS's auth-verifier does, an expired access token is refused with 400 ``ExpiredToken``, one it cannot verify
+  (unknown, or a refresh token) with 400 ``InvalidToken`` (both InvalidRequestError, not 401), and a request
+  without one with 401 ``AuthMissing``. ``forget_tokens`` makes the server forget issued tokens.
   ``refreshSession`` (with the refresh JWT) rotates both tokens: a refresh token works once. createSession is
   rate-limited per account (30 per 5 minutes, as bsky.social), and counted (``sessions_created``).
 - Records: ``com.atproto.repo.createRecord`` with the client's record key (``rkey``; any valid key syntax) or a
@@ -13,11 +15,16 @@ It answers the XRPC calls the publisher makes, as the lexicons and the reference
   ``getRecord`` reads one record back by its key (400 ``RecordNotFound`` when there is none); ``listRecords``
   pages newest first.
 - An app.bsky.feed.post is validated: ``$type``, ``createdAt``, text of at most 300 graphemes and 3,000 bytes
-  (400 ``InvalidRecord``; graphemes judged by ``pyuegc``, a UAX #29 implementation that is not the project's
+  (400 ``InvalidRequest`` "Invalid app.bsky.feed.post record: ...": createRecord turns the lexicon's
+  InvalidRecordError into a plain InvalidRequestError; graphemes judged by ``pyuegc``, a UAX #29 implementation that is not the project's
   counter, when installed), facets with byte ranges inside the text, reply references, and image embeds whose
-  blobs this account uploaded (at most 4, each at most 1,000,000 bytes).
-- ``uploadBlob`` stores bytes and answers a blob reference (CID, MIME type, size); ``resolveHandle`` knows the
-  stand-in's accounts and any handle added with ``add_handle``.
+  blobs this account uploaded (at most 4, each at most 1,000,000 bytes; 400 ``BlobNotFound`` for a blob it
+  does not have, ``InvalidMimeType`` / ``InvalidSize`` when the reference does not match the stored blob).
+- ``uploadBlob`` stores bytes and answers a blob reference (CID, MIME type, size); a body over the PDS's upload
+  limit (5 MiB by default) is 413 ``PayloadTooLarge``. ``resolveHandle`` knows the stand-in's accounts and any
+  handle added with ``add_handle``.
+- ``listRecords`` answers a ``cursor`` (the last record's key) with every non-empty page, the last one included,
+  as the PDS does: only an empty page ends the listing.
 - Rate limits: every write costs points (a create 3) from a budget per account (``set_write_budget``, 5,000
   per hour by default, as bsky.social); every answer carries ``ratelimit-limit``, ``ratelimit-remaining``,
   ``ratelimit-reset`` (epoch seconds) and ``ratelimit-policy``; past the budget, 429 ``RateLimitExceeded``.
@@ -56,6 +63,7 @@ MAX_GRAPHEMES = 300
 MAX_BYTES = 3000
 MAX_IMAGES = 4
 MAX_IMAGE_BYTES = 1_000_000
+BLOB_UPLOAD_LIMIT = 5 * 1024 * 1024  # the PDS's blobUploadLimit default (packages/pds/src/config/config.ts)
 SESSION_LIMIT = (30, 300.0)  # createSession: 30 per 5 minutes per account
 WRITE_BUDGET = (5000, 3600.0)  # points per hour per account
 CREATE_POINTS = 3
@@ -147,7 +155,7 @@ class StandinBluesky(StandinServer):
     NAME = "bluesky"
     ENDPOINTS = tuple(_ROUTES.values())
     WRITE_ENDPOINTS = ("createRecord",)
-    EXTRA_FAULTS = ("expired_token",)
+    EXTRA_FAULTS = ("expired_token", "invalid_token")
 
     def __init__(self, *, port: int = 0, handle: str = "tipbot.bsky.social", password: str = "standin-app-password",
                  access_lifetime: float = 7200.0, refresh_lifetime: float = 90 * 86400.0,
@@ -183,6 +191,14 @@ class StandinBluesky(StandinServer):
             account.password = password
             for token, grant in list(self._state.tokens.items()):
                 if grant.did == account.did:
+                    del self._state.tokens[token]
+
+    def forget_tokens(self, kind: str | None = None) -> None:
+        """The server no longer knows the tokens it issued (``kind``: "access", "refresh" or both): a PDS that
+        lost its sessions, or tokens signed with a rotated key. An access token then gets 400 InvalidToken."""
+        with self._lock:
+            for token, grant in list(self._state.tokens.items()):
+                if kind is None or grant.kind == kind:
                     del self._state.tokens[token]
 
     def expire_access_tokens(self) -> None:
@@ -250,7 +266,10 @@ class StandinBluesky(StandinServer):
 
     def fault_reply(self, fault: Fault, endpoint: str, req: Request) -> Reply:
         if fault.kind == "unauthorized":
-            return _error(401, "InvalidToken", "Token could not be verified")
+            # The PDS's 401s are AuthRequiredError: no token (AuthMissing), a taken-down account, ...
+            return _error(401, "AuthenticationRequired", "Authentication Required")
+        if fault.kind == "invalid_token":
+            return _error(400, "InvalidToken", "Token could not be verified")
         if fault.kind == "expired_token":
             return _error(400, "ExpiredToken", "Token has expired")
         if fault.kind == "rate_limited":
@@ -304,8 +323,13 @@ class StandinBluesky(StandinServer):
 
     def _refresh_session(self, req: Request) -> Reply:
         token = _bearer(req)
-        grant = self._state.tokens.get(token or "")
-        if grant is None or grant.kind != "refresh":
+        if token is None:
+            return _error(401, "AuthMissing", "Authentication Required")
+        grant = self._state.tokens.get(token)
+        if grant is not None and grant.kind != "refresh":
+            return _error(400, "InvalidToken", "Bad token scope")  # an access token sent to refresh
+        if grant is None:
+            # refreshSession.ts: a refresh token the server no longer has (used, revoked) is "revoked".
             return _error(400, "ExpiredToken", "Token has been revoked")
         del self._state.tokens[token]  # rotated: a refresh token works once
         if grant.expires_at < time.time():
@@ -333,11 +357,15 @@ class StandinBluesky(StandinServer):
 
     def _authenticate(self, req: Request) -> tuple[Account, None] | tuple[None, Reply]:
         token = _bearer(req)
+        # packages/pds/src/auth-verifier.ts: no token is AuthRequiredError (401 AuthMissing); a token that does
+        # not verify is InvalidRequestError (400 InvalidToken), a lapsed one 400 ExpiredToken.
         if token is None:
-            return None, _error(401, "AuthenticationRequired", "Authentication Required")
+            return None, _error(401, "AuthMissing", "Authentication Required")
         grant = self._state.tokens.get(token)
-        if grant is None or grant.kind != "access":
-            return None, _error(401, "InvalidToken", "Token could not be verified")
+        if grant is None:
+            return None, _error(400, "InvalidToken", "Token could not be verified")
+        if grant.kind != "access":
+            return None, _error(400, "InvalidToken", "Bad token scope")
         if grant.expires_at < time.time():
             return None, _error(400, "ExpiredToken", "Token has expired")
         return self._state.accounts[grant.did], None
@@ -360,12 +388,16 @@ class StandinBluesky(StandinServer):
             rkey = self._tid()
         elif not isinstance(rkey, str) or not _RKEY.match(rkey) or rkey in (".", ".."):
             return _error(400, "InvalidRequest", "Input/rkey must be a valid Record Key", headers)
+        # createRecord.ts turns prepareCreate's InvalidRecordError into a plain InvalidRequestError.
         if record.get("$type") != collection:
-            return _error(400, "InvalidRecord", "Invalid $type: must match the collection", headers)
+            return _error(400, "InvalidRequest", f"Invalid $type: expected {collection}, got {record.get('$type')}",
+                          headers)
         if collection == POST:
             problem = self._post_problem(account, record)
             if problem:
-                return _error(400, "InvalidRecord", f"Invalid {POST} record: {problem}", headers)
+                name, message = problem if isinstance(problem, tuple) else ("InvalidRequest",
+                                                                           f"Invalid {POST} record: {problem}")
+                return _error(400, name, message, headers)
         if (account.did, collection, rkey) in self._state.records:
             # What the PDS does today with a key already used: its repository write fails, unexplained.
             return _error(500, "InternalServerError", "Internal Server Error", headers)
@@ -375,7 +407,8 @@ class StandinBluesky(StandinServer):
                            "commit": {"cid": _cid({"commit": stored.cid}), "rev": self._tid()},
                            "validationStatus": "valid"}, headers)
 
-    def _post_problem(self, account: Account, record: dict[str, Any]) -> str | None:
+    def _post_problem(self, account: Account, record: dict[str, Any]) -> str | tuple[str, str] | None:
+        """What the lexicon refuses (a message), or what the blob store refuses ((error name, message))."""
         text = record.get("text")
         if not isinstance(text, str):
             return "Record/text must be a string"
@@ -417,9 +450,16 @@ class StandinBluesky(StandinServer):
                 if not isinstance(image.get("alt"), str):
                     return f"Record/embed/images/{n}/alt must be a string"
                 if known is None or known[0] != account.did:
-                    return f"Record/embed/images/{n}/image: could not find blob {cid}"
+                    return "BlobNotFound", f"Could not find blob: {cid}"
                 if known[2] > MAX_IMAGE_BYTES:
                     return f"Record/embed/images/{n}/image file is too large ({known[2]} bytes > {MAX_IMAGE_BYTES})"
+                # blob/transactor.ts verifyBlob: the reference must match what was stored.
+                if blob.get("mimeType") != known[1]:
+                    return "InvalidMimeType", (f"Referenced Mimetype does not match stored blob. Expected: "
+                                               f"{known[1]}, Got: {blob.get('mimeType')}")
+                if blob.get("size") != known[2]:
+                    return "InvalidSize", (f"Referenced Size does not match stored blob. Expected: {known[2]}, "
+                                           f"Got: {blob.get('size')}")
         return None
 
     def _get_record(self, query: dict[str, str]) -> Reply:
@@ -445,12 +485,18 @@ class StandinBluesky(StandinServer):
             records = [r for r in records if (r.rkey > cursor if query.get("reverse") == "true" else r.rkey < cursor)]
         page = records[:limit]
         body: dict[str, Any] = {"records": [{"uri": r.uri, "cid": r.cid, "value": r.value} for r in page]}
-        if len(records) > limit:
+        if page:  # listRecords.ts: the last record's key, even on the last page
             body["cursor"] = page[-1].rkey
         return Reply(200, body)
 
     def _upload_blob(self, account: Account, req: Request) -> Reply:
-        mime = req.headers.get("Content-Type", "application/octet-stream").split(";")[0].strip()
+        if len(req.body) > BLOB_UPLOAD_LIMIT:  # xrpc-server's body size check
+            return _error(413, "PayloadTooLarge", "request entity too large")
+        from scheduler.publisher.media import sniff_mime
+
+        # blob/transactor.ts: the type sniffed from the bytes wins; the Content-Type header is only the fallback.
+        declared = req.headers.get("Content-Type", "application/octet-stream").split(";")[0].strip()
+        mime = sniff_mime(req.body[:16]) or declared
         cid = "b" + _base32(bytes([0x01, 0x55, 0x12, 0x20]) + hashlib.sha256(req.body).digest())  # CIDv1, raw
         self._state.blobs[cid] = (account.did, mime, len(req.body))
         return Reply(200, {"blob": {"$type": "blob", "ref": {"$link": cid}, "mimeType": mime, "size": len(req.body)}})

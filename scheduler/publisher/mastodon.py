@@ -4,23 +4,33 @@
   ledger by the engine before the first call): within the server's window (Mastodon keeps a key 1 hour), sending
   again answers the status already made instead of a second one.
 - **After the window,** a lost answer is settled by reading the account's own statuses created since the
-  attempt, newest first, and comparing each one's source text (``GET /api/v1/statuses/:id/source``, what the
-  author typed; a status's ``content`` is HTML) with the text sent, and its ``in_reply_to_id`` with the part
-  replied to. Where a server has no source endpoint, the HTML is turned back into text (tags dropped, entities
-  undone, ``<br />`` and paragraphs as line ends), which gives the links whole.
+  attempt, newest first, and comparing each one's text with the text sent, and its ``in_reply_to_id`` with the
+  part replied to. A listed status has only ``content``, HTML: it is turned back into text (tags dropped,
+  entities undone, ``<br />`` and paragraphs as line ends), which gives links and hashtags whole. Mastodon shows
+  a mention of a known account as ``@username`` alone (``@alice`` for ``@alice@example.social``), so a status
+  that matches but for its mentions' domains is checked against its source (``GET
+  /api/v1/statuses/:id/source``, what the author typed): one extra call for such a candidate only, never one
+  per status (the API allows 300 calls per 5 minutes).
+- **Media** is uploaded with ``POST /api/v2/media``. A GIF (and any larger format) is processed in the
+  background: the answer is 202 with no ``url``, and a status may not attach it until it is processed (422
+  "Cannot attach files that have not finished processing"), so the upload waits, reading ``GET
+  /api/v1/media/:id`` (206 while processing) until the ``url`` is set.
 - **The server's limits** (``limits()``: ``max_characters``, ``characters_reserved_per_url`` from
   ``/api/v2/instance``) are read once, for the composer (scheduler.mastodon_length).
 
 Mastodon.py is told never to sleep on a rate limit (``ratelimit_method="throw"``) and never to retry: the
 engine decides. Failures map to the engine's errors: a 5xx or a lost answer after a post -> OutcomeUnknown
 (before anything was sent -> TransientError); 429 -> RateLimited at ``X-RateLimit-Reset``; 401, or a 403 (a
-token without the write scope, a suspended account) -> AuthError; 422 (too long, blank) -> Rejected.
+token without the write scope, a suspended account), or the 422 "This method requires an authenticated user" of
+a token without a user (an app's client-credentials token) -> AuthError; other 422s (too long, blank) ->
+Rejected.
 """
 
 from __future__ import annotations
 
 import html
 import re
+import time
 import unicodedata
 import uuid
 from collections.abc import Callable
@@ -47,6 +57,10 @@ LOOKUP_PAGE = 40  # Mastodon's largest page of an account's statuses
 MAX_LOOKUP_PAGES = 5
 DETAIL_MAX = 300
 ASSUMED_VERSION = "4.3.0"  # tells Mastodon.py which endpoints exist without asking the server at start
+MEDIA_WAIT_S = 60.0  # the longest an upload waits for the server to process it
+NO_USER = "This method requires an authenticated user"  # Api::BaseController#require_user!, status 422
+# Account::MENTION_RE: @username, then an optional @domain
+_MENTION = re.compile(r"(?<![=/\w])@([a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)(?:@[\w.-]+\w)?", re.IGNORECASE)
 
 T = TypeVar("T")
 
@@ -66,14 +80,19 @@ class MastodonPublisher:
         handle: str,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         clock: Callable[[], datetime] = _utc_now,
+        sleep: Callable[[float], None] = time.sleep,
+        media_wait: float = MEDIA_WAIT_S,
     ) -> None:
         """``access_token``: the account's OAuth token (scopes read and write:statuses, write:media);
-        ``instance_url``: its server; ``handle``: its username there (for post URLs)."""
+        ``instance_url``: its server; ``handle``: its username there (for post URLs); ``media_wait``: how long
+        an upload waits for the server to process it."""
         self.instance_url = instance_url.rstrip("/")
         self.handle = handle.lstrip("@").split("@")[0]
         self._token = access_token
         self._timeout = timeout
         self._clock = clock
+        self._sleep = sleep
+        self._media_wait = media_wait
         self._api: Any = None
         self._account_id: str | None = None
         self._limits: Limits | None = None
@@ -100,7 +119,17 @@ class MastodonPublisher:
         kind = check_image(path)
         # An upload whose answer was lost leaves an unattached file the server deletes: safe to retry.
         media = self._call(lambda api: api.media_post(str(path), mime_type=kind.mime), creates=False)
-        return str(_get(media, "id"))
+        media_id = str(_get(media, "id"))
+        # 202 without a url: processed in the background; a status cannot attach it before (422).
+        waited, pause = 0.0, 0.5
+        while _get(media, "url") is None:
+            if waited >= self._media_wait:
+                raise TransientError(f"Mastodon is still processing {path.name} after {waited:.0f} s")
+            self._sleep(pause)
+            waited += pause
+            pause = min(pause * 2, 5.0)
+            media = self._call(lambda api: api.media(media_id), creates=False)  # 206 while processing
+        return media_id
 
     def find_post(self, text: str, *, since: datetime, reply_to: str | None = None,
                   with_media: bool = False, key: str | None = None) -> str | None:
@@ -138,19 +167,30 @@ class MastodonPublisher:
                     return None  # newest first: nothing older can be ours
                 if reply_to is not None and str(_get(status, "in_reply_to_id")) != str(reply_to):
                     continue
-                if self._source(api, status) == wanted:
+                if self._matches(api, status, wanted):
                     return str(_get(status, "id"))
             max_id = _get(page[-1], "id")
         return None
 
-    def _source(self, api: Any, status: Any) -> str:
-        """The status's text as its author typed it."""
+    def _matches(self, api: Any, status: Any, wanted: str) -> bool:
+        """Whether a listed status has the text sent (``wanted``, comparable): from its HTML, and from its
+        source only when the two differ in nothing but how mentions are shown."""
+        shown = _comparable(html_to_text(str(_get(status, "content") or "")))
+        if shown == wanted:
+            return True
+        if _mentions_shown(shown) != _mentions_shown(wanted):
+            return False
+        source = self._source(api, status)
+        return source == wanted if source is not None else True
+
+    def _source(self, api: Any, status: Any) -> str | None:
+        """The status's text as its author typed it; None where the server has no source endpoint."""
         from mastodon import MastodonNotFoundError
 
         try:
             return _comparable(str(_get(api.status_source(_get(status, "id")), "text") or ""))
         except MastodonNotFoundError:
-            return _comparable(html_to_text(str(_get(status, "content") or "")))
+            return None
 
     def _me(self, api: Any) -> str:
         if self._account_id is None:
@@ -212,7 +252,7 @@ class MastodonPublisher:
                     "Mastodon answered with a success status but an unreadable body")
             if isinstance(exc, MastodonServerError) or status >= 500 or status == 408:
                 return OutcomeUnknown(detail, status) if creates else TransientError(detail, status)
-            if status in (401, 403):
+            if status in (401, 403) or (status == 422 and NO_USER in detail):
                 return AuthError(detail, status)
             return Rejected(detail, status)
         return Rejected(f"{type(exc).__name__}: {exc}"[:DETAIL_MAX])
@@ -225,6 +265,11 @@ def html_to_text(content: str) -> str:
     text = re.sub(r"<br\s*/?>", "\n", text)
     text = re.sub(r"<[^>]+>", "", text)
     return html.unescape(text)
+
+
+def _mentions_shown(text: str) -> str:
+    """The text with each mention as Mastodon may show it: ``@username``, lower case, without its domain."""
+    return _MENTION.sub(lambda m: "@" + m.group(1).lower(), text)
 
 
 def _comparable(text: str) -> str:

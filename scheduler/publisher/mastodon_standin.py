@@ -9,14 +9,24 @@ It answers the REST calls the publisher makes, as docs.joinmastodon.org describe
   keeps it) answers the status it already made instead of a new one; after the window the key is forgotten. Too
   long is 422 "Text character limit of N exceeded", judged as Mastodon's StatusLengthValidator does, with the
   reference twitter-text's link extractor and ``pyuegc``'s graphemes when installed (not the project's counter).
-  A blank text is 422, an unknown ``in_reply_to_id`` 404, more than 4 media 422; media ids the account did not
-  upload are left out, as Mastodon does.
-- Statuses come back as Mastodon renders them: ``content`` is HTML (paragraphs, ``<br />``, links split in
-  invisible/ellipsis spans, hashtags as links) and ``text`` is null; ``GET /api/v1/statuses/:id/source`` gives
-  the author the plain text. ``GET /api/v1/accounts/:id/statuses`` pages newest first (``limit`` up to 40,
+  A blank text is 422, an unknown ``in_reply_to_id`` 404, more than 4 media 422. As PostStatusService's
+  validate_media! does: a media id that is not the account's or is attached to another status already is 422
+  "Media N not found or already attached to another post", and one still processing is 422 "Cannot attach
+  files that have not finished processing. Try again in a moment!".
+- Statuses come back as Mastodon renders them (REST::StatusSerializer, TextFormatter): ``content`` is HTML
+  (paragraphs, ``<br />``, links split in invisible/ellipsis spans, hashtags as links, a mention of an account
+  the server knows as an h-card link showing only ``@username``, its domain dropped) and there is no ``text``
+  (Mastodon sends it only in the answer to a delete, for redrafting); ``mentions`` and ``tags`` list them.
+  ``GET /api/v1/statuses/:id/source`` gives the author the plain text. The server knows its own accounts and
+  the remote ones added with ``add_remote_account``; a mention of any other stays plain text. ``GET /api/v1/accounts/:id/statuses`` pages newest first (``limit`` up to 40,
   ``max_id``, ``since_id``, ``min_id``, a ``Link`` header); ids are snowflakes (milliseconds << 16).
-- ``POST /api/v2/media`` (multipart ``file``, images up to 16 MB) answers a media attachment to attach.
-- Access tokens do not expire (Mastodon's do not); ``revoke_token`` makes one fail with 401.
+- ``POST /api/v2/media`` (multipart ``file``, images up to 16 MB) answers a media attachment to attach. As
+  Api::V2::MediaController does with ``delay_processing``: a still image is processed at once (200, with its
+  ``url``); a GIF becomes a ``gifv`` processed in the background (202, ``url`` null) for ``media_processing``
+  seconds, during which ``GET /api/v1/media/:id`` answers 206 and after which 200 with the ``url``.
+- Access tokens do not expire (Mastodon's do not); ``revoke_token`` makes one fail with 401 "The access token
+  was revoked"; ``app_token()`` is a token of the app alone (client credentials, no user), which
+  ``require_user!`` answers with 422 "This method requires an authenticated user".
 - Rate limits: every API answer carries ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and
   ``X-RateLimit-Reset`` (an ISO 8601 time, as Mastodon sends it): 300 requests per 5 minutes per account, and
   posting statuses has its own budget (300 per 3 hours; ``set_status_budget``). Past either: 429.
@@ -60,6 +70,7 @@ from scheduler.publisher.standin_http import (
 MAX_MEDIA = 4
 IMAGE_SIZE_LIMIT = 16 * 1024 * 1024
 IDEMPOTENCY_WINDOW_S = 3600.0
+GIF_PROCESSING_S = 0.5  # how long the background processing of a GIF takes here
 API_BUDGET = (300, 300.0)  # requests per 5 minutes per account
 STATUS_BUDGET = (300, 3 * 3600.0)  # statuses per 3 hours per account
 _ROUTES = (
@@ -71,7 +82,12 @@ _ROUTES = (
     ("GET", re.compile(r"^/api/v1/statuses/(?P<id>\d+)/source$"), "source"),
     ("GET", re.compile(r"^/api/v1/accounts/(?P<id>\d+)/statuses$"), "account_statuses"),
     ("POST", re.compile(r"^/api/v[12]/media$"), "media"),
+    ("GET", re.compile(r"^/api/v1/media/(?P<id>\d+)$"), "media_status"),
 )
+# Account::MENTION_RE (USERNAME_RE, then an optional @domain)
+_MENTION = re.compile(r"(?<![=/\w])@([a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)(?:@([\w.-]+\w))?", re.IGNORECASE)
+_MEDIA_NOT_READY = "Cannot attach files that have not finished processing. Try again in a moment!"
+
 _PROXY_PAGE = "<html><head><title>{status}</title></head><body><center><h1>{status}</h1></center></body></html>"
 
 
@@ -80,6 +96,19 @@ class Account:
     id: str
     username: str
     token: str
+    domain: str | None = None  # None: an account of this server
+
+    @property
+    def acct(self) -> str:
+        return f"{self.username}@{self.domain}" if self.domain else self.username
+
+
+@dataclass
+class _Media:
+    account_id: str
+    mime: str
+    ready_at: float  # processed from then on
+    status_id: str | None = None  # attached to
 
 
 @dataclass
@@ -125,7 +154,8 @@ class _State:
     accounts: dict[str, Account] = field(default_factory=dict)  # by id
     tokens: dict[str, str] = field(default_factory=dict)  # token -> account id
     statuses: dict[str, Status] = field(default_factory=dict)
-    media: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (account id, mime)
+    media: dict[str, _Media] = field(default_factory=dict)
+    app_tokens: set[str] = field(default_factory=set)  # tokens without a user
     keys: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)  # (account, key) -> (status, at)
     api_windows: dict[str, _Window] = field(default_factory=dict)
     status_windows: dict[str, _Window] = field(default_factory=dict)
@@ -133,7 +163,8 @@ class _State:
 
 class StandinMastodon(StandinServer):
     NAME = "mastodon"
-    ENDPOINTS = ("instance", "verify_credentials", "statuses", "status", "source", "account_statuses", "media")
+    ENDPOINTS = ("instance", "verify_credentials", "statuses", "status", "source", "account_statuses", "media",
+                 "media_status")
     WRITE_ENDPOINTS = ("statuses",)
     EXTRA_FAULTS = ("forbidden",)
 
@@ -148,6 +179,8 @@ class StandinMastodon(StandinServer):
         self._sequence = 0
         self._idempotency_window = IDEMPOTENCY_WINDOW_S
         self._status_budget = STATUS_BUDGET
+        self.media_processing = GIF_PROCESSING_S
+        self._revoked: set[str] = set()
         self.default_account = self.add_account(username)
 
     @property
@@ -166,7 +199,28 @@ class StandinMastodon(StandinServer):
 
     def revoke_token(self, token: str) -> None:
         with self._lock:
-            self._state.tokens.pop(token, None)
+            if self._state.tokens.pop(token, None) is not None:
+                self._revoked.add(token)
+
+    def add_remote_account(self, acct: str) -> Account:
+        """An account of another server (``user@domain``) this one knows, so a mention of it is linked."""
+        username, domain = acct.lstrip("@").split("@", 1)
+        with self._lock:
+            account = Account(str(100_000 + next(self._ids)), username, "", domain)
+            self._state.accounts[account.id] = account
+            return account
+
+    def app_token(self) -> str:
+        """A token of the app alone (client credentials grant): it reads, but has no user to post as."""
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self._state.app_tokens.add(token)
+        return token
+
+    def set_media_processing(self, seconds: float) -> None:
+        """How long a GIF's background processing takes (still images are processed at once)."""
+        with self._lock:
+            self.media_processing = float(seconds)
 
     def set_limits(self, max_characters: int, characters_reserved_per_url: int = 23) -> None:
         with self._lock:
@@ -250,7 +304,17 @@ class StandinMastodon(StandinServer):
                 return Reply(200, self._instance())
             account = self._authenticate(req)
             if account is None:
-                return Reply(401, {"error": "The access token is invalid"})
+                token = _bearer(req)
+                if token in self._state.app_tokens and endpoint in ("statuses", "media", "verify_credentials",
+                                                                     "media_status", "source"):
+                    # Api::BaseController#require_user!: a token without a user is 422, not 401.
+                    return Reply(422, {"error": "This method requires an authenticated user"})
+                if token in self._state.app_tokens:
+                    return self._route_call(endpoint, None, req, time.time())
+                # Doorkeeper's messages: a revoked token says so, an unknown one is "invalid".
+                message = "The access token was revoked" if token in self._revoked else "The access token is invalid"
+                return Reply(401, {"error": message}, {"WWW-Authenticate": f'Bearer realm="Doorkeeper", '
+                                                       f'error="invalid_token", error_description="{message}"'})
             now = time.time()
             window = self._state.api_windows.setdefault(account.id, _Window(*API_BUDGET))
             if not window.spend(now):
@@ -259,7 +323,7 @@ class StandinMastodon(StandinServer):
             reply.headers = {**window.headers(now), **reply.headers}
             return reply
 
-    def _route_call(self, endpoint: str, account: Account, req: Request, now: float) -> Reply:
+    def _route_call(self, endpoint: str, account: Account | None, req: Request, now: float) -> Reply:
         ids = self._path_ids(req.path)
         if endpoint == "verify_credentials":
             return Reply(200, self._account_json(account, source=True))
@@ -267,13 +331,15 @@ class StandinMastodon(StandinServer):
             return self._post_status(account, req, now)
         if endpoint == "media":
             return self._upload(account, req)
+        if endpoint == "media_status":
+            return self._media_status(account, ids, now)
         if endpoint == "account_statuses":
             return self._account_statuses(ids, req.query_params())
         status = self._state.statuses.get(ids)
         if status is None:
             return Reply(404, {"error": "Record not found"})
         if endpoint == "source":
-            if status.account_id != account.id:
+            if account is None or status.account_id != account.id:
                 return Reply(404, {"error": "Record not found"})
             return Reply(200, {"id": status.id, "text": status.text, "spoiler_text": ""})
         return Reply(200, self._status_json(status))
@@ -291,9 +357,17 @@ class StandinMastodon(StandinServer):
         text = str(params.get("status") or "")
         wanted = params.get("media_ids") or []
         wanted = [wanted] if isinstance(wanted, str) else [str(m) for m in wanted]
+        # PostStatusService#validate_media!: too many, then ids not the account's unattached media, then not ready.
         if len(wanted) > MAX_MEDIA:
-            return Reply(422, {"error": f"Validation failed: Media attachments can't be more than {MAX_MEDIA}"})
-        media = tuple(m for m in wanted if self._state.media.get(m, ("",))[0] == account.id)
+            return Reply(422, {"error": f"Cannot attach more than {MAX_MEDIA} files"})
+        missing = [m for m in wanted if (self._state.media.get(m) is None
+                                         or self._state.media[m].account_id != account.id
+                                         or self._state.media[m].status_id is not None)]
+        if missing:
+            return Reply(422, {"error": f"Media {', '.join(missing)} not found or already attached to another post"})
+        if any(self._state.media[m].ready_at > now for m in wanted):
+            return Reply(422, {"error": _MEDIA_NOT_READY})
+        media = tuple(wanted)
         if not text.strip() and not media:
             return Reply(422, {"error": "Validation failed: Text can't be blank"})
         try:
@@ -304,11 +378,14 @@ class StandinMastodon(StandinServer):
             return Reply(422, {"error": f"Validation failed: Text character limit of {self.max_characters} exceeded"})
         reply_to = params.get("in_reply_to_id") or None
         if reply_to is not None and str(reply_to) not in self._state.statuses:
-            return Reply(404, {"error": "Record not found"})
+            # StatusesController#set_thread: statuses.errors.in_reply_not_found
+            return Reply(404, {"error": "The post you are trying to reply to does not appear to exist."})
         status = Status(self._snowflake(now), account.id, text, self._render(text), str(reply_to) if reply_to else None,
                         media, str(params.get("visibility") or "public"),
                         datetime.fromtimestamp(now, timezone.utc), key)
         self._state.statuses[status.id] = status
+        for media_id in media:
+            self._state.media[media_id].status_id = status.id
         if key:
             self._state.keys[(account.id, key)] = (status.id, now)
         return Reply(200, self._status_json(status))
@@ -346,11 +423,27 @@ class StandinMastodon(StandinServer):
             return Reply(422, {"error": "Validation failed: File content type is invalid"})
         if len(data) > IMAGE_SIZE_LIMIT:
             return Reply(422, {"error": "Validation failed: File file size must be less than 16 MB"})
-        media_id = self._snowflake(time.time())
-        self._state.media[media_id] = (account.id, mime)
-        return Reply(200, {"id": media_id, "type": "image", "url": f"{self.url}/media/{media_id}",
-                           "preview_url": f"{self.url}/media/{media_id}/small", "remote_url": None,
-                           "description": None, "blurhash": None, "meta": {}})
+        now = time.time()
+        media_id = self._snowflake(now)
+        # MediaAttachment#delay_processing?: only larger formats (a GIF becomes a gifv video) wait for a worker.
+        delayed = mime == "image/gif"
+        self._state.media[media_id] = _Media(account.id, mime, now + (self.media_processing if delayed else 0.0))
+        return Reply(202 if delayed else 200, self._media_json(media_id, now))
+
+    def _media_status(self, account: Account | None, media_id: str, now: float) -> Reply:
+        media = self._state.media.get(media_id)
+        # Api::V1::MediaController: only the account's unattached media; 206 while processing, then 200.
+        if account is None or media is None or media.account_id != account.id or media.status_id is not None:
+            return Reply(404, {"error": "Record not found"})
+        return Reply(206 if media.ready_at > now else 200, self._media_json(media_id, now))
+
+    def _media_json(self, media_id: str, now: float) -> dict[str, Any]:
+        media = self._state.media[media_id]
+        ready = media.ready_at <= now
+        return {"id": media_id, "type": "gifv" if media.mime == "image/gif" else "image",
+                "url": f"{self.url}/media/{media_id}" if ready else None,
+                "preview_url": f"{self.url}/media/{media_id}/small" if ready else None, "remote_url": None,
+                "description": None, "blurhash": None, "meta": {}}
 
     # -- rendering ---------------------------------------------------------------------------------
 
@@ -397,12 +490,16 @@ class StandinMastodon(StandinServer):
             "uri": f"{self.url}/users/{account.username}/statuses/{status.id}",
             "url": f"{self.url}/@{account.username}/{status.id}",
             "replies_count": 0, "reblogs_count": 0, "favourites_count": 0, "edited_at": None,
-            "content": status.content, "text": None, "reblog": None,
+            "content": status.content, "reblog": None,  # no "text": only a delete's answer has it
             "application": {"name": "tip-scheduler", "website": None}, "account": self._account_json(account),
             "media_attachments": [{"id": m, "type": "image", "url": f"{self.url}/media/{m}",
                                    "preview_url": f"{self.url}/media/{m}/small", "description": None}
                                   for m in status.media_ids],
-            "mentions": [], "tags": [], "emojis": [], "card": None, "poll": None,
+            "mentions": [{"id": m.id, "username": m.username, "url": self._profile_url(m), "acct": m.acct}
+                         for m in self._mentioned(status.text)],
+            "tags": [{"name": t.lower(), "url": f"{self.url}/tags/{t.lower()}"}
+                     for t in dict.fromkeys(re.findall(r"(?:^|(?<=\s))#(\w+)", status.text))],
+            "emojis": [], "card": None, "poll": None,
         }
 
     def _render(self, text: str) -> str:
@@ -425,9 +522,42 @@ class StandinMastodon(StandinServer):
             )
             position = end
         pieces.append(_tags(html.escape(text[position:], quote=False), self.url))
-        body = "".join(pieces)
+        body = self._link_mentions("".join(pieces), text)
         paragraphs = [p.replace("\n", "<br />") for p in re.split(r"\n{2,}", body.strip("\n"))]
         return "".join(f"<p>{p}</p>" for p in paragraphs)
+
+    def _known(self, username: str, domain: str | None) -> Account | None:
+        local = domain is None or domain.lower() == "127.0.0.1"
+        for account in self._state.accounts.values():
+            if account.username.lower() == username.lower() and (
+                    account.domain is None if local else (account.domain or "").lower() == domain.lower()):
+                return account
+        return None
+
+    def _mentioned(self, text: str) -> list[Account]:
+        found = (self._known(m.group(1), m.group(2)) for m in _MENTION.finditer(text))
+        return list({a.id: a for a in found if a is not None}.values())
+
+    def _profile_url(self, account: Account) -> str:
+        return f"https://{account.domain}/@{account.username}" if account.domain else f"{self.url}/@{account.username}"
+
+    def _link_mentions(self, body: str, text: str) -> str:
+        """TextFormatter#link_to_mention: a known account as an h-card link showing ``@username`` alone (its
+        ``user@domain`` only when two mentioned accounts share the username); an unknown one stays text."""
+        mentioned = self._mentioned(text)
+
+        def link(match: re.Match[str]) -> str:
+            account = self._known(match.group(1), match.group(2))
+            if account is None:
+                return match.group(0)
+            same = sum(1 for a in mentioned if a.username.lower() == account.username.lower())
+            shown = account.acct if same > 1 else account.username
+            return (f'<span class="h-card" translate="no"><a href="{self._profile_url(account)}" '
+                    f'class="u-url mention">@<span>{html.escape(shown)}</span></a></span>')
+
+        # Only in text between tags (a link's hidden parts too: "/@user" there is no mention).
+        parts = re.split(r"(<[^>]+>)", body)
+        return "".join(part if part.startswith("<") else _MENTION.sub(link, part) for part in parts)
 
     # -- helpers -----------------------------------------------------------------------------------
 
@@ -438,7 +568,7 @@ class StandinMastodon(StandinServer):
         return self._state.accounts.get(account_id or "")
 
     def _account_named(self, username: str) -> Account:
-        return next(a for a in self._state.accounts.values() if a.username == username)
+        return next(a for a in self._state.accounts.values() if a.username == username and a.domain is None)
 
     @staticmethod
     def _path_ids(path: str) -> str:
@@ -452,6 +582,11 @@ class StandinMastodon(StandinServer):
         else:
             self._last_ms, self._sequence = ms, secrets.randbelow(1000)
         return str((ms << 16) | (self._sequence & 0xFFFF))
+
+
+def _bearer(req: Request) -> str | None:
+    header = req.headers.get("Authorization", "")
+    return header[len("Bearer "):] if header.startswith("Bearer ") else None
 
 
 def _tags(escaped: str, base: str) -> str:
