@@ -518,7 +518,8 @@ def status(obj: Context, as_json):
     """Service alive?, queue size, next post, failures, unknowns, quota used (each account's, with several)."""
     from scheduler import health, views
 
-    several = obj.account_name is None and obj.root_config.selected is None
+    # default_account chooses what other commands act on; it does not hide the other accounts' credentials here.
+    several = obj.account_name is None and len(obj.root_config.accounts) > 1
     contexts = [obj.for_account(a.name) for a in obj.root_config.accounts] if several else [obj]
     reports = [with_account(each, health.status(each.store, each.config, now_utc())) for each in contexts]
     if as_json:
@@ -805,7 +806,8 @@ def auth_status(obj: Context, as_json, check):
     """Which credentials each account would use (never their values); every account's, with several."""
     from scheduler import auth as auth_flow
 
-    several = obj.account_name is None and obj.root_config.selected is None
+    # default_account chooses what other commands act on; it does not hide the other accounts' credentials here.
+    several = obj.account_name is None and len(obj.root_config.accounts) > 1
     contexts = [obj.for_account(a.name) for a in obj.root_config.accounts] if several else [obj]
     reports = [with_account(each, auth_flow.report(each.config, check=check)) for each in contexts]
     if as_json:

@@ -16,7 +16,8 @@ as ``failed`` (``scheduler review notices`` lists them). Nothing here ever holds
 the publishing thread never waits for a notice, and a notice never waits for the publishing thread.
 
 Due notices of one kind go out together: one email, one webhook call, listing every post. The
-webhook receives ``{"event": KIND, "account", "handle", "posts": [...], "text"}`` as JSON.
+webhook receives ``{"event": KIND, "account", "network", "handle", "posts": [...], "text"}`` as JSON, ``account``
+being the account's name.
 """
 
 from __future__ import annotations
@@ -220,7 +221,8 @@ def send_webhook(config: Config, kind: str, batch: Sequence[NoticeRecord]) -> No
 
     url = config["notify"]["webhook"]
     subject, text = summary(config, kind, batch)
-    body = {"event": kind, "account": config.account, "handle": config.handle,
+    # The account as every --json output and the API name it (not its ledger key), and where it posts.
+    body = {"event": kind, "account": config.account_name, "network": config.network, "handle": config.handle,
             "posts": [n.payload for n in batch], "text": text}
     try:
         response = requests.post(url, data=json.dumps(body, ensure_ascii=False).encode(),

@@ -579,7 +579,7 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
                 .values(**values)
             ).rowcount
             if not done:
-                self._explain_not_pending(conn, post_id, "edit")
+                self._explain_not_pending(conn, account, post_id, "edit")
             self._bump(conn, account)
         return self.get(post_id)
 
@@ -1071,11 +1071,14 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
             sa.select(m.posts).where(m.posts.c.account == account, m.posts.c.post_id == post_id)
         ).first()
         if row is None or row.state not in PENDING:
-            self._explain_not_pending(conn, post_id, verb)
+            self._explain_not_pending(conn, account, post_id, verb)
         return row
 
-    def _explain_not_pending(self, conn: Connection, post_id: str | None, verb: str) -> None:
-        row = conn.execute(sa.select(m.posts.c.state).where(m.posts.c.post_id == post_id)).first()
+    def _explain_not_pending(self, conn: Connection, account: str, post_id: str | None, verb: str) -> None:
+        # Another account's post is no post of this one (not a post whose state refuses the change).
+        row = conn.execute(
+            sa.select(m.posts.c.state).where(m.posts.c.account == account, m.posts.c.post_id == post_id)
+        ).first()
         if row is None:
             raise QueueError(f"cannot {verb} {post_id!r}: no such post; `scheduler queue list` shows the ids")
         raise QueueError(f"cannot {verb} {post_id!r}: it is {row.state}, not waiting in the queue")

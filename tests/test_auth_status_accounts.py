@@ -102,3 +102,20 @@ def test_an_unreachable_mastodon_server_is_reported_when_checked(three):
     assert result.returncode == 0, result.stderr
     assert "server http://127.0.0.1:9: does not answer" in result.stdout
     assert_no_secret(three, result)
+
+
+def test_default_account_does_not_hide_the_others(three):
+    """default_account chooses the account commands act on; `auth status` still reports every account unless
+    --account names one."""
+    three.config.write_text('default_account = "bsky"\n' + three.config.read_text(), encoding="utf-8")
+    result = run(three, "--json")
+    assert result.returncode == 0, result.stderr
+    assert [(r["account"], r["network"]) for r in json.loads(result.stdout)] == [
+        ("x", "x"), ("bsky", "bluesky"), ("masto", "mastodon")]
+    text = run(three)
+    assert text.returncode == 0, text.stderr
+    assert all(f"{name} (" in text.stdout for name in ("x", "bsky", "masto")), text.stdout
+    one = json.loads(run(three, "--account", "masto", "--json").stdout)
+    assert one["account"] == "masto"
+    assert_no_secret(three, result)
+    assert_no_secret(three, text)

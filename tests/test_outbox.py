@@ -82,3 +82,34 @@ def test_post_url_points_at_the_line(outbox_publisher):
 def test_empty_post_is_rejected(outbox_publisher):
     with pytest.raises(Rejected):
         outbox_publisher.create_post("   ")
+
+
+def test_each_account_has_its_own_outbox_and_the_x_account_on_the_default_prefix_keeps_the_single_account_files(
+        tmp_path, monkeypatch):
+    """What the README's Accounts section says: outbox-<name>.jsonl, but an X account reading the usual X_...
+    variables keeps outbox.jsonl and x-tokens.json, so moving a single [account] into [[accounts]] keeps them."""
+    from scheduler.config import parse_config
+    from scheduler.publisher.factory import outbox_path, token_file
+
+    monkeypatch.setenv("SCHEDULER_HOME", str(tmp_path))
+    root = parse_config("""
+[[accounts]]
+name = "clinic"
+handle = "tipbot"
+
+[[accounts]]
+name = "second"
+handle = "tipbot2"
+credentials_env = "SECOND_X"
+
+[[accounts]]
+name = "bsky"
+network = "bluesky"
+handle = "tipbot.bsky.social"
+""", source=None)
+    outboxes = {name: outbox_path(root.for_account(name)) for name in ("clinic", "second", "bsky")}
+    assert {name: path.name for name, path in outboxes.items()} == {
+        "clinic": "outbox.jsonl", "second": "outbox-second.jsonl", "bsky": "outbox-bsky.jsonl"}
+    assert all(path.parent == root.data_dir for path in outboxes.values())
+    tokens = {name: token_file(root.for_account(name)).name for name in ("clinic", "second")}
+    assert tokens == {"clinic": "x-tokens.json", "second": "x-tokens-second.json"}

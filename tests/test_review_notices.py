@@ -270,3 +270,42 @@ def test_review_off_tells_nothing(store, receiver):
     store.add_post(ACCOUNT, new_post("p", "Words."), T0)
     assert ReviewWatcher().check(store, config, T0) == 0
     assert store.notices(ACCOUNT) == []
+
+
+def test_the_webhook_names_the_account_and_its_network_as_the_api_does(store, receiver):
+    """``account`` is the account's name (as every --json output and the API give it), not its ledger key (the
+    handle, or handle@server on Mastodon); ``network`` says where it posts."""
+    root = parse_config(f"""
+[calendar]
+slots = ["daily 09:00"]
+series_gap = "0s"
+
+[review]
+required = true
+
+[notify]
+webhook = "{receiver.url}"
+timeout = "2s"
+
+[[accounts]]
+name = "clinic"
+handle = "{ACCOUNT}"
+timezone = "UTC"
+
+[[accounts]]
+name = "masto"
+network = "mastodon"
+handle = "{ACCOUNT}"
+instance = "https://social.example"
+timezone = "UTC"
+""", source=None)
+    for name, network in (("clinic", "x"), ("masto", "mastodon")):
+        config = root.for_account(name)
+        store.add_post(config.account, new_post(f"p-{name}", "Walk after meals."), T0)
+        ReviewWatcher().check(store, config, T0)
+        [delivered] = deliver_due(store, config, T0)
+        assert delivered.error is None
+        hook = receiver.bodies[-1]
+        assert (hook["account"], hook["network"], hook["handle"]) == (name, network, ACCOUNT)
+        assert hook["event"] == "awaiting review" and [p["post_id"] for p in hook["posts"]] == [f"p-{name}"]
+        assert set(hook) == {"event", "account", "network", "handle", "posts", "text"}

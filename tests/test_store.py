@@ -282,6 +282,18 @@ def test_move_refuses_unknown_and_sent_posts(five):
         store.move(ACCOUNT, "p2", before="p1")
 
 
+def test_another_accounts_post_is_no_such_post_and_stays_as_it_was(five):
+    store = five
+    before = [(p.post_id, p.state, p.position, p.pinned_at, p.text) for p in store.queue_page(ACCOUNT, limit=10)]
+    for change in (lambda: store.move("other", "p1", top=True), lambda: store.pin("other", "p1", T0, T0),
+                   lambda: store.remove("other", "p1", T0),
+                   lambda: store.edit_post("other", "p1", T0, text="Mine now.", parts=["Mine now."],
+                                           weighted_length=9, edit_kind="text")):
+        with pytest.raises(QueueError, match="'p1': no such post"):
+            change()
+    assert [(p.post_id, p.state, p.position, p.pinned_at, p.text) for p in store.queue_page(ACCOUNT, limit=10)] == before
+
+
 def test_pin_and_unpin(five):
     store = five
     at = T0 + timedelta(days=2, hours=3)

@@ -201,13 +201,40 @@ def test_page_changes_apply_to_the_chosen_account_only(two):
     # A post of the other account cannot be touched from this one's pages.
     other = two.ids(two.clinic)[0]
     refused = client.post(f"/queue/{other}/remove?account=sky", data={"csrf": token})
-    assert refused.status_code in (404, 409)
+    assert refused.status_code == 404
     clinic_after = [(p.post_id, p.state, p.text, p.position) for p in
                     two.store.queue_page(two.clinic.account, limit=1000, states=("queued", "removed"))]
     assert clinic_after == clinic_before
     history = page(client.get("/history?account=sky"))
     assert "holiday" in history.get_text()
     assert "holiday" not in page(client.get("/history?account=clinic")).get_text()
+
+
+def test_pages_answer_404_naming_the_account_for_another_accounts_post_and_change_nothing(two):
+    """As the API does: from sky's pages, clinic's post is no post of this account (not a post whose state refuses
+    the change), whichever change is asked, by a form or by htmx."""
+    client = two.client()
+    token = csrf_of(page(client.get("/queue?account=sky")).decode())
+    other, removed = two.ids(two.clinic)[:2]
+    two.store.remove(two.clinic.account, removed, two.now)
+
+    def clinic_rows():
+        return [(p.post_id, p.state, p.text, p.position, p.pinned_at) for p in
+                two.store.queue_page(two.clinic.account, limit=1000, states=("queued", "removed"))]
+
+    before = clinic_rows()
+    asked = [("edit", other, {"text": "Not yours to change."}), ("pin", other, {"at": "2026-12-03T18:20"}),
+             ("remove", other, {}), ("restore", removed, {}), ("move", other, {"to": "top"})]
+    for action, post_id, form in asked:
+        for headers in ({}, {"HX-Request": "true"}):
+            answer = client.post(f"/queue/{post_id}/{action}?account=sky", data={"csrf": token, **form},
+                                 headers=headers)
+            assert answer.status_code == 404, (action, headers, answer.status_code, answer.text[:300])
+            text = answer.text if headers else BeautifulSoup(answer.text, "html.parser").get_text()
+            assert f"no post {post_id!r}" in text and "'sky'" in text, (action, text[:500])
+    assert clinic_rows() == before
+    api = two.client(headers={"Authorization": f"Bearer {two.token()}"})
+    assert api.get("/api/v1/audit", params={"account": "sky"}).json() == []
 
 
 def test_api_changes_apply_to_the_chosen_account_only(two):

@@ -249,3 +249,35 @@ def test_openapi_schemas_name_every_field_the_api_returns(web, api):  # noqa: F8
             assert set(row) <= documented, (path, set(row) - documented)
             missing = documented - set(row) - (documented_only_for_the_queue if path != "/queue" else set())
             assert not missing, (path, missing)
+
+
+def test_patch_warns_when_a_pin_lands_on_a_day_at_its_cap(web):  # noqa: F811
+    """As `scheduler queue pin` and the Queue page do: the pin is made, and the answer says the daily cap will hold
+    it back; a PATCH with nothing to warn of carries an empty list. Only PATCH answers carry "warnings"."""
+    from scheduler.config import load_config
+
+    web.config_path.write_text(web.config_path.read_text().replace("daily = 0", "daily = 1"), encoding="utf-8")
+    web.config = load_config(str(web.config_path))
+    api = web.client()
+    api.headers["Authorization"] = f"Bearer {web.token('tests')}"
+
+    first = api.patch(f"/api/v1/queue/{TIP_IDS[3]}", json={"pinned_at": "2026-12-02T10:00"})
+    assert first.status_code == 200 and first.json()["warnings"] == []
+    second = api.patch(f"/api/v1/queue/{TIP_IDS[4]}", json={"pinned_at": "2026-12-02T11:00"})
+    assert second.status_code == 200, second.text
+    body = second.json()
+    assert body["pinned_at"] == "2026-12-02T11:00:00-05:00"
+    [warning] = body["warnings"]
+    assert TIP_IDS[4] in warning and "that day already has its 1 posts ([quota] daily)" in warning
+    assert web.store.get(TIP_IDS[4]).pinned_at.isoformat() == "2026-12-02T16:00:00+00:00"
+    assert api.patch(f"/api/v1/queue/{TIP_IDS[4]}", json={"position": "top"}).json()["warnings"] == []
+    assert api.patch(f"/api/v1/queue/{TIP_IDS[4]}", json={"pinned_at": None}).json()["warnings"] == []
+    assert "warnings" not in api.get(f"/api/v1/queue/{TIP_IDS[4]}").json()
+
+    # Documented: the PATCH answer is a Post and its warnings.
+    spec = api.get("/api/v1/openapi.json").json()
+    post, extra = spec["paths"]["/queue/{post_id}"]["patch"]["responses"]["200"]["content"]["application/json"][
+        "schema"]["allOf"]
+    assert post == {"$ref": "#/components/schemas/Post"}
+    documented = set(spec["components"]["schemas"]["Post"]["properties"]) - {"planned_at"} | set(extra["properties"])
+    assert set(body) == documented and extra["required"] == ["warnings"]

@@ -76,6 +76,21 @@ def test_web_refuses_a_public_bind_without_a_password(cli):
         assert "refusing to listen on 0.0.0.0" in result.stderr and "scheduler web passwd" in result.stderr, args
 
 
+def test_web_on_a_port_in_use_says_so_and_exits_non_zero(cli):
+    """The port is held by another listener: no "dashboard on http://..." line (nothing listens there for us), but
+    the port, that it is in use and --port; exit non-zero. `serve --web` says the same."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        for args in (["web", "--port", str(port)], ["serve", "--web", f"127.0.0.1:{port}"]):
+            result = cli.run(*args, ok=False, timeout=60)
+            assert result.returncode != 0
+            assert "dashboard on http" not in result.stderr + result.stdout, args
+            assert f"127.0.0.1:{port}" in result.stderr and "in use" in result.stderr, (args, result.stderr)
+            assert "--port" in result.stderr or "--web" in result.stderr, (args, result.stderr)
+
+
 @pytest.mark.slow
 def test_serve_web_publishes_and_serves_in_one_process(cli):
     cli.run("import", str(POSTS))
@@ -107,9 +122,9 @@ def test_serve_web_publishes_and_serves_in_one_process(cli):
 
 
 def test_web_serves_every_account_and_takes_the_default_from_account(cli):
-    from tests.test_web_accounts import ACCOUNTS
+    from tests.helpers_web import accounts_config
 
-    cli.config.write_text(ACCOUNTS.format(default=""), encoding="utf-8")  # two accounts, no default_account
+    cli.config.write_text(accounts_config("clinic", "sky", service=True), encoding="utf-8")  # no default_account
     for name in ("clinic", "sky"):
         cli.run("--account", name, "import", str(POSTS))
     token = cli.run("web", "token", "create", "test").stdout.strip()

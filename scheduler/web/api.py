@@ -190,8 +190,12 @@ async def queue_patch(request: Request):
                 actions.move(post_id, **where)
 
     await run_in_threadpool(change)
+    # As `scheduler queue pin` and the Queue page: a pin the cap will hold back is made, and said (needs a plan:
+    # after the transaction).
+    warnings = (await run_in_threadpool(editing.pin_warnings, web.store, web.config, post_id, at, web.clock())
+                if "pinned_at" in body else [])
     post = await run_in_threadpool(own_post, web, post_id)
-    return JSONResponse(views.with_account(web.config, views.post_json(post, web.config)))
+    return JSONResponse({**views.with_account(web.config, views.post_json(post, web.config)), "warnings": warnings})
 
 
 def _position(value) -> dict:

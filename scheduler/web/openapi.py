@@ -178,7 +178,12 @@ def spec() -> dict:
                                   "position": {"oneOf": [{"enum": ["top", "bottom"]},
                                                          {"type": "object", "properties": {"before": {"type": "string"}}},
                                                          {"type": "object", "properties": {"after": {"type": "string"}}}]}}}}}},
-                          "responses": {"200": _ok(_ref("Post")), **ERRORS}},
+                          "responses": {"200": _ok({"allOf": [_ref("Post"), {
+                              "type": "object", "required": ["warnings"], "properties": {"warnings": {
+                                  "type": "array", "items": {"type": "string"},
+                                  "description": "what the change will not do as asked, as `scheduler queue pin` "
+                                                 "warns: a pin on a day or month already at its [quota] cap is made "
+                                                 "but waits for the next free slot; empty when none"}}}]}), **ERRORS}},
                 "delete": {"summary": "Remove from the queue (kept in the ledger as removed)",
                            "responses": {"200": _ok(_ref("Post")), **ERRORS}}},
             "/queue/{post_id}/restore": {"parameters": [POST_ID], "post": {

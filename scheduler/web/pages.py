@@ -269,10 +269,27 @@ async def queue(request: Request, *, error: str | None = None, status: int = 200
                         **context)
 
 
-async def _queue_change(request: Request, change, *, back: str = "/queue"):
-    """Run a change; htmx callers get 204 (the page refreshes itself), forms a redirect or the page with the error."""
+def _not_own(web, post_id: str) -> str | None:
+    """Why ``post_id`` is no post of this page's account (unknown, or another account's), as the API's 404; else None."""
+    from scheduler.web.api import BadRequest, own_post
+
+    try:
+        own_post(web, post_id)
+    except BadRequest:
+        return f"no post {post_id!r} for the account {web.config.account_name!r}; its Queue page lists its posts"
+    return None
+
+
+async def _queue_change(request: Request, change, *, back: str = "/queue", post_id: str | None = None):
+    """Run a change; htmx callers get 204 (the page refreshes itself), forms a redirect or the page with the error.
+    ``post_id``: the post changed, which must be the account's own (else 404, as the API answers)."""
     from scheduler.web.api import domain_status
 
+    missing = post_id is not None and await run_in_threadpool(_not_own, web_of(request), post_id)
+    if missing:
+        if request.headers.get("hx-request"):
+            return Response(missing, status_code=404, media_type="text/plain")
+        return await queue(request, error=missing, status=404)
     try:
         await run_in_threadpool(change)
     except SchedulerError as exc:
@@ -318,7 +335,7 @@ async def queue_move(request: Request):
     post_id = request.path_params["post_id"]
     where = {k: form[k] for k in ("before", "after") if form.get(k)}
     where |= {k: True for k in ("top", "bottom") if form.get("to") == k}
-    return await _queue_change(request, lambda: web.actions(request).move(post_id, **where))
+    return await _queue_change(request, lambda: web.actions(request).move(post_id, **where), post_id=post_id)
 
 
 async def queue_pin(request: Request):
@@ -332,7 +349,7 @@ async def queue_pin(request: Request):
         at = None if form.get("clear") else _when(web, form.get("at", ""))
         warnings.extend(web.actions(request).pin(post_id, at))
 
-    response = await _queue_change(request, change)
+    response = await _queue_change(request, change, post_id=post_id)
     if warnings and response.status_code == 303:  # pinned, but a cap will hold it back: say so now
         return await queue(request, notice=" ".join(warnings))
     return response
@@ -341,13 +358,13 @@ async def queue_pin(request: Request):
 async def queue_remove(request: Request):
     web = web_of(request)
     post_id = request.path_params["post_id"]
-    return await _queue_change(request, lambda: web.actions(request).remove(post_id))
+    return await _queue_change(request, lambda: web.actions(request).remove(post_id), post_id=post_id)
 
 
 async def queue_restore(request: Request):
     web = web_of(request)
     post_id = request.path_params["post_id"]
-    return await _queue_change(request, lambda: web.actions(request).restore(post_id))
+    return await _queue_change(request, lambda: web.actions(request).restore(post_id), post_id=post_id)
 
 
 # Between a thread's parts in an edit box: a line "---", as `scheduler queue edit --editor` shows them.
@@ -365,7 +382,7 @@ async def queue_edit(request: Request):
     form = await _form(request)
     post_id = request.path_params["post_id"]
     parts = thread_parts(form.get("text", ""))
-    return await _queue_change(request, lambda: web.actions(request).edit(post_id, parts))
+    return await _queue_change(request, lambda: web.actions(request).edit(post_id, parts), post_id=post_id)
 
 
 async def queue_pause(request: Request):

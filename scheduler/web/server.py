@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
+import os
+import socket
 import threading
 
 from scheduler.config import Config
@@ -41,6 +44,36 @@ def parse_address(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def listen(host: str, port: int, option: str) -> list[socket.socket]:
+    """The dashboard's listening sockets, bound here (not by uvicorn) so that a port in use is said plainly, naming
+    the port and ``option`` (how to choose another), before anything claims the dashboard is up. Bound as asyncio
+    would bind them for uvicorn: every address ``host`` resolves to, reusing an address in TIME_WAIT."""
+    shown = f"[{host}]" if ":" in host else host
+    sockets: list[socket.socket] = []
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            if os.name == "posix":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(2048)
+            sock.setblocking(False)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise AccessError(f"cannot serve the dashboard on {shown}:{port}: the port is in use (another dashboard "
+                              f"or program listens there); stop it, or choose another port with {option}") from None
+        reason = exc.strerror or str(exc)
+        raise AccessError(f"cannot serve the dashboard on {shown}:{port}: {reason}; choose another address with "
+                          f"{option}") from None
+    return sockets
+
+
 def make_server(config: Config, store: Store, host: str, port: int):
     import uvicorn
 
@@ -70,11 +103,15 @@ def serve_forever(config: Config, host: str, port: int) -> int:
     # the default handler in place the process would die of it (exit -15). Ours takes it, and we exit 0.
     Signals().install()
     store = Store.open(config.database_url)
+    sockets: list[socket.socket] = []
     try:
         server = make_server(config, store, host, port)
-        log.info("%s", describe(store, host, port))
-        server.run()
+        sockets = listen(host, port, "--port")
+        log.info("%s", describe(store, host, port))  # listening now: the address answers
+        server.run(sockets=sockets)
     finally:
+        for sock in sockets:
+            sock.close()
         store.close()
     return 0
 
@@ -84,9 +121,15 @@ class WebThread:
 
     def __init__(self, config: Config, host: str, port: int):
         self.store = Store.open(config.database_url)
-        self.server = make_server(config, self.store, host, port)
+        try:
+            self.server = make_server(config, self.store, host, port)
+            self.sockets = listen(host, port, "--web HOST:PORT")
+        except Exception:
+            self.store.close()
+            raise
         self.description = describe(self.store, host, port)
-        self.thread = threading.Thread(target=self.server.run, name="web", daemon=True)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": self.sockets}, name="web",
+                                       daemon=True)
 
     def start(self, timeout: float = 15.0) -> None:
         import time
@@ -104,4 +147,6 @@ class WebThread:
     def stop(self, timeout: float = 5.0) -> None:
         self.server.should_exit = True
         self.thread.join(timeout)
+        for sock in self.sockets:
+            sock.close()
         self.store.close()
