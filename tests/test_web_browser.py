@@ -158,11 +158,18 @@ def test_sign_in_calendar_drag_keyboard_counter(dashboard, browser):
         page.wait_for_timeout(100)
     assert queue_ids(port, token) == expect_order
 
-    # The keyboard alternative: focus a Move button and press Enter.
+    # The keyboard alternative: a Move button and Enter. The page stays (no reload, no jump to the top), the focus
+    # stays on the button the person pressed, now at the post's new place, and the live region says what happened.
+    page.evaluate("window.__notReloaded = true")
     page.locator(f'li[data-post-id="{TIP_IDS[4]}"]').get_by_role("button", name="Top").focus()
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
-    assert queue_ids(port, token)[0] == TIP_IDS[4]
+    page.keyboard.press("Enter")
+    expect(page.locator("#announce[aria-live=polite]")).to_have_text(f"Moved {TIP_IDS[4]} to the top.")
+    expect(page.locator("#queue-list > li").first).to_have_attribute("data-post-id", TIP_IDS[4])
+    assert queue_ids(port, token)[0] == TIP_IDS[4] and page.evaluate("window.__notReloaded") is True
+    expect(page.locator(f'#queue-list > li[data-post-id="{TIP_IDS[4]}"]').get_by_role("button", name="Top")).to_be_focused()
+    page.keyboard.press("Tab")  # on, from where it was: the next control of the same post
+    expect(page.locator(f'#queue-list > li[data-post-id="{TIP_IDS[4]}"]').get_by_role("button", name="Bottom")).to_be_focused()
+    assert page.locator(".drag").first.evaluate("e => e.tabIndex") == -1  # the mouse's handle is not a dead stop
 
     # The counter follows the text as X counts it (a link weighs 23).
     box = page.get_by_label("Text", exact=True)
@@ -175,11 +182,35 @@ def test_sign_in_calendar_drag_keyboard_counter(dashboard, browser):
     shot(page, "queue")
 
     edit = page.locator("details.edit").first
-    edit.locator("summary").click()
+    edit.locator("summary").focus()
+    page.keyboard.press("Space")  # a summary opens by keyboard
     area = edit.locator("textarea")
     area.fill("Short.")
     expect(edit.locator("output")).to_have_attribute("data-length", "6")
-    assert not [p for p in problems if "Content Security Policy" in p or "Refused" in p], problems
+
+    # Someone changes the ledger meanwhile (a post removed through the API): the list refreshes itself, and the
+    # half-typed edit, its open box and the focus in it survive.
+    area.press_sequentially(" Half typed")
+    removed = TIP_IDS[3]
+    call(port, f"/api/v1/queue/{removed}", token, method="DELETE")
+    expect(page.locator(f'#queue-list > li[data-post-id="{removed}"]')).to_have_count(0, timeout=20000)
+    assert area.input_value() == "Short. Half typed" and edit.get_attribute("open") is not None
+    expect(area).to_be_focused()
+
+    # Too long: refused, said under the box, the text kept and the focus on it; nothing changed.
+    before = call(port, f"/api/v1/queue/{TIP_IDS[4]}", token)[1]["text"]
+    area.fill("Far too long. " + "y" * 300)
+    with page.expect_navigation():
+        edit.get_by_role("button", name="Save").click()
+    edit = page.locator(f'li[data-post-id="{TIP_IDS[4]}"] details.edit')
+    why = edit.locator(".field-error[role=alert]")
+    expect(why).to_contain_text("the limit is 280: shorten it by 34")
+    expect(edit.locator("textarea")).to_be_focused()
+    assert edit.locator("textarea").input_value() == "Far too long. " + "y" * 300
+    assert edit.locator("textarea").get_attribute("aria-describedby") == why.get_attribute("id")
+    assert call(port, f"/api/v1/queue/{TIP_IDS[4]}", token)[1]["text"] == before
+    refused = f"status of 409 (Conflict) @ {{'url': 'http://127.0.0.1:{port}/queue/{TIP_IDS[4]}/edit'"
+    assert [p for p in problems if refused not in p] == [], problems  # the browser logs the refusal's status
 
 
 def test_a_post_turns_sent_on_the_open_page_without_a_reload(dashboard, browser):

@@ -130,15 +130,19 @@ def soup_text(response) -> str:
     return BeautifulSoup(response.text, "html.parser").get_text(" ")
 
 
-def test_drag_and_drop_requests_answer_204_and_errors_as_text(web):  # noqa: F811
+def test_drag_and_drop_requests_answer_what_happened_and_errors_as_text(web):  # noqa: F811
+    """The page's script (a drag, or a Move button by keyboard) reads the answer out in its live region."""
     client = web.client()
     token = csrf_of(client.get("/queue").text)
     headers = {"HX-Request": "true", "X-CSRF-Token": token}
     moved = client.post(f"/queue/{TIP_IDS[4]}/move", data={"after": TIP_IDS[0]}, headers=headers)
-    assert moved.status_code == 204 and moved.headers["hx-trigger"] == "ledger-changed"
+    assert moved.status_code == 200 and moved.headers["hx-trigger"] == "ledger-changed"
+    assert moved.text == f"Moved {TIP_IDS[4]} after {TIP_IDS[0]}."
     assert web.queue_ids()[:2] == [TIP_IDS[0], TIP_IDS[4]]
     refused = client.post(f"/queue/{TIP_IDS[4]}/move", data={"after": "gone"}, headers=headers)
     assert refused.status_code == 409 and "gone" in refused.text
+    top = client.post(f"/queue/{TIP_IDS[1]}/move", data={"to": "top"}, headers=headers)
+    assert top.text == f"Moved {TIP_IDS[1]} to the top." and web.queue_ids()[0] == TIP_IDS[1]
 
 
 def test_adding_a_post_from_the_page_checks_it_like_the_cli(web):  # noqa: F811

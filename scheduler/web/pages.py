@@ -337,7 +337,11 @@ async def queue_move(request: Request):
     post_id = request.path_params["post_id"]
     where = {k: form[k] for k in ("before", "after") if form.get(k)}
     where |= {k: True for k in ("top", "bottom") if form.get("to") == k}
-    return await _queue_change(request, lambda: web.actions(request).move(post_id, **where))
+    said: list[str] = []
+    response = await _queue_change(request, lambda: said.append(web.actions(request).move(post_id, **where)))
+    if said and request.headers.get("hx-request"):  # the page's script says it in its live region
+        return Response(f"Moved {post_id} {said[0]}.", media_type="text/plain", headers={"HX-Trigger": "ledger-changed"})
+    return response
 
 
 async def queue_pin(request: Request):
