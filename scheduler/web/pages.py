@@ -317,7 +317,7 @@ async def queue_add(request: Request):
         if form.get("at"):
             field = "at"  # a time that does not parse, or is past, is the pin field's fault
             at = _when(web, form["at"])
-            check_pin(web.config, at, web.clock(), asap="leave the field empty")
+            check_pin(web.config, at, web.clock(), asap="the current time")
             field = "text"
         actions.add(form.get("text", ""), at)
 
