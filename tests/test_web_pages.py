@@ -9,6 +9,8 @@ import sys
 from datetime import datetime
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from bs4 import BeautifulSoup
 
 from tests.helpers_web import REPO, TIP_IDS, csrf_of, web  # noqa: F401
@@ -128,15 +130,19 @@ def soup_text(response) -> str:
     return BeautifulSoup(response.text, "html.parser").get_text(" ")
 
 
-def test_drag_and_drop_requests_answer_204_and_errors_as_text(web):  # noqa: F811
+def test_drag_and_drop_requests_answer_what_happened_and_errors_as_text(web):  # noqa: F811
+    """The page's script (a drag, or a Move button by keyboard) reads the answer out in its live region."""
     client = web.client()
     token = csrf_of(client.get("/queue").text)
     headers = {"HX-Request": "true", "X-CSRF-Token": token}
     moved = client.post(f"/queue/{TIP_IDS[4]}/move", data={"after": TIP_IDS[0]}, headers=headers)
-    assert moved.status_code == 204 and moved.headers["hx-trigger"] == "ledger-changed"
+    assert moved.status_code == 200 and moved.headers["hx-trigger"] == "ledger-changed"
+    assert moved.text == f"Moved {TIP_IDS[4]} after {TIP_IDS[0]}."
     assert web.queue_ids()[:2] == [TIP_IDS[0], TIP_IDS[4]]
     refused = client.post(f"/queue/{TIP_IDS[4]}/move", data={"after": "gone"}, headers=headers)
     assert refused.status_code == 409 and "gone" in refused.text
+    top = client.post(f"/queue/{TIP_IDS[1]}/move", data={"to": "top"}, headers=headers)
+    assert top.text == f"Moved {TIP_IDS[1]} to the top." and web.queue_ids()[0] == TIP_IDS[1]
 
 
 def test_adding_a_post_from_the_page_checks_it_like_the_cli(web):  # noqa: F811
@@ -322,3 +328,63 @@ def test_editing_a_thread_on_the_page_keeps_its_parts(web):  # noqa: F811
     assert list(web.store.get(TIP_IDS[0]).parts) == ["One.", "Two."]
     client.post(f"/queue/{TIP_IDS[0]}/edit", data={"csrf": csrf_of(page.decode()), "text": "Just one."})
     assert list(web.store.get(TIP_IDS[0]).parts) == ["Just one."]
+
+
+def _field_and_error(page, field_id: str):
+    """The field, and the refusal its aria-describedby names, which sits in the field's own form."""
+    field = page.select_one(f"#{field_id}")
+    assert field is not None and field.get("aria-invalid") == "true" and field.has_attr("autofocus"), field
+    error = page.select_one(f"#{field['aria-describedby']}")
+    assert error is not None and error.find_parent("form") is field.find_parent("form")
+    assert not page.select("#messages .error")  # said once, where the person is looking
+    return field, error.get_text()
+
+
+def test_a_refused_edit_pin_or_add_says_why_next_to_its_field_keeps_the_input_and_changes_nothing(web):  # noqa: F811
+    """The edit box reopens with what was typed (and its count), the pin picker keeps its time, the compose box its
+    text; each with the reason right under it, and the ledger and its audit as they were."""
+    client = web.client()
+    token = csrf_of(client.get("/queue").text)
+    before = {pid: (web.store.get(pid).text, web.store.get(pid).pinned_at) for pid in TIP_IDS}
+
+    typed = "Too long <b>now</b> " + "y" * 280
+    edit = client.post(f"/queue/{TIP_IDS[1]}/edit", data={"csrf": token, "text": typed})
+    assert edit.status_code == 409
+    page = BeautifulSoup(edit.text, "html.parser")
+    box, why = _field_and_error(page, f"edit-{TIP_IDS[1]}")
+    assert box.get_text() == typed and box.find_parent("details").has_attr("open")
+    assert "too long" in why.lower() or "shorten" in why, why
+    assert page.select_one(f"#count-{TIP_IDS[1]} output")["data-length"] == str(len(typed))
+    assert not page.select_one(f"#edit-{TIP_IDS[0]}").find_parent("details").has_attr("open")
+
+    past = client.post(f"/queue/{TIP_IDS[2]}/pin", data={"csrf": token, "at": "2025-11-30T09:00"})
+    assert past.status_code == 409
+    picker, why = _field_and_error(BeautifulSoup(past.text, "html.parser"), f"pin-{TIP_IDS[2]}")
+    assert picker["value"] == "2025-11-30T09:00" and "is in the past" in why
+
+    duplicate = web.store.get(TIP_IDS[3]).text
+    again = client.post("/queue", data={"csrf": token, "text": duplicate, "at": ""})
+    assert again.status_code == 409
+    box, why = _field_and_error(BeautifulSoup(again.text, "html.parser"), "new-text")
+    assert box.get_text() == duplicate and TIP_IDS[3] in why, why
+
+    late = client.post("/queue", data={"csrf": token, "text": "Stand up every hour.", "at": "2025-01-01T08:00"})
+    assert late.status_code == 409
+    page = BeautifulSoup(late.text, "html.parser")
+    picker, why = _field_and_error(page, "new-at")
+    assert picker["value"] == "2025-01-01T08:00" and "is in the past" in why and "--" not in why
+    assert page.select_one("#new-text").get_text() == "Stand up every hour."
+
+    assert {pid: (web.store.get(pid).text, web.store.get(pid).pinned_at) for pid in TIP_IDS} == before
+    assert web.queue_ids() == TIP_IDS and web.store.audit(web.config.account) == []
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40).map(str.strip).filter(bool))
+def test_a_refused_edit_gives_back_any_text_as_typed(web, words):  # noqa: F811
+    typed = words + " " + "z" * 300
+    client = web.client()
+    refused = client.post(f"/queue/{TIP_IDS[0]}/edit", data={"csrf": csrf_of(client.get("/queue").text), "text": typed})
+    assert refused.status_code == 409
+    box = BeautifulSoup(refused.text, "html.parser").select_one(f"#edit-{TIP_IDS[0]}")
+    assert box.get_text() == typed

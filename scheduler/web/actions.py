@@ -74,7 +74,8 @@ class Actions:
             self._audit("restore", post_id)
 
     def move(self, post_id: str, *, before: str | None = None, after: str | None = None, top: bool = False,
-             bottom: bool = False) -> None:
+             bottom: bool = False) -> str:
+        """Move a queued post; returns where to, as words ("to the top", "before ID")."""
         if sum(bool(x) for x in (before, after, top, bottom)) != 1:
             raise QueueError("say where to move the post: exactly one of before, after, top, bottom")
         where = (f"before {before}" if before else f"after {after}" if after else "to the top" if top
@@ -82,6 +83,7 @@ class Actions:
         with self.store.unit():
             self.store.move(self.config.account, post_id, before=before, after=after, top=top, bottom=bottom)
             self._audit("move", post_id, where)
+        return where
 
     def pin(self, post_id: str, at: datetime | None, *, warn: bool = True) -> list[str]:
         """As `scheduler queue pin`: a time more than a minute past is refused; returns its warnings (a cap)

@@ -31,6 +31,7 @@ def _env():
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["post_html"] = post_html
+    env.globals["thread_parts"] = thread_parts
     return env
 
 
@@ -258,15 +259,19 @@ def _review_status(web, posts) -> dict[str, str]:
 
 
 async def queue(request: Request, *, error: str | None = None, status: int = 200, form: dict | None = None,
-                notice: str | None = None):
+                notice: str | None = None, failed: dict | None = None):
+    """The queue page; with ``failed`` ({"post_id", "field", "message", "value"}: a refused form), the refusal is
+    shown next to its field, which keeps what was typed and takes the focus."""
     web = web_of(request)
     try:
         offset = max(0, int(request.query_params.get("offset", "0")))
     except ValueError:
         offset = 0
     context = await run_in_threadpool(_queue_context, web, offset)
+    if failed and failed.get("post_id") and failed["post_id"] not in [p["post_id"] for p in context["posts"]]:
+        error, failed = failed["message"], None  # its post is not on this page (sent, or further down): say it on top
     return await render(request, "queue.html", status, title="Queue", error=error, form=form or {}, notice=notice,
-                        **context)
+                        failed=failed or {}, **context)
 
 
 def _not_own(web, post_id: str) -> str | None:
@@ -280,9 +285,11 @@ def _not_own(web, post_id: str) -> str | None:
     return None
 
 
-async def _queue_change(request: Request, change, *, back: str = "/queue", post_id: str | None = None):
-    """Run a change; htmx callers get 204 (the page refreshes itself), forms a redirect or the page with the error.
-    ``post_id``: the post changed, which must be the account's own (else 404, as the API answers)."""
+async def _queue_change(request: Request, change, *, back: str = "/queue", post_id: str | None = None,
+                        field: dict | None = None):
+    """Run a change; htmx callers get 204 (the page refreshes itself), forms a redirect or the page with the error
+    (next to ``field``, {"post_id", "field", "value"}, when the change came from one). ``post_id``: the post
+    changed, which must be the account's own (else 404, as the API answers)."""
     from scheduler.web.api import domain_status
 
     missing = post_id is not None and await run_in_threadpool(_not_own, web_of(request), post_id)
@@ -295,6 +302,8 @@ async def _queue_change(request: Request, change, *, back: str = "/queue", post_
     except SchedulerError as exc:
         if request.headers.get("hx-request"):
             return Response(str(exc), status_code=domain_status(exc), media_type="text/plain")
+        if field is not None:
+            return await queue(request, status=domain_status(exc), failed={**field, "message": str(exc)})
         return await queue(request, error=str(exc), status=domain_status(exc))
     if request.headers.get("hx-request"):
         return Response(status_code=204, headers={"HX-Trigger": "ledger-changed"})
@@ -316,8 +325,18 @@ async def queue_add(request: Request):
     form = await _form(request)
     actions = web.actions(request)
 
+    field = "text"
+
     def change():
-        at = _when(web, form["at"]) if form.get("at") else None
+        nonlocal field
+        from scheduler.editing import check_pin
+
+        at = None
+        if form.get("at"):
+            field = "at"  # a time that does not parse, or is past, is the pin field's fault
+            at = _when(web, form["at"])
+            check_pin(web.config, at, web.clock(), asap="the current time")
+            field = "text"
         actions.add(form.get("text", ""), at)
 
     try:
@@ -325,7 +344,8 @@ async def queue_add(request: Request):
     except SchedulerError as exc:
         from scheduler.web.api import domain_status
 
-        return await queue(request, error=str(exc), status=domain_status(exc), form=form)
+        return await queue(request, status=domain_status(exc), form=form,
+                           failed={"post_id": None, "field": field, "message": str(exc), "value": form.get(field, "")})
     return _back("/queue", request)
 
 
@@ -335,7 +355,12 @@ async def queue_move(request: Request):
     post_id = request.path_params["post_id"]
     where = {k: form[k] for k in ("before", "after") if form.get(k)}
     where |= {k: True for k in ("top", "bottom") if form.get("to") == k}
-    return await _queue_change(request, lambda: web.actions(request).move(post_id, **where), post_id=post_id)
+    said: list[str] = []
+    response = await _queue_change(request, lambda: said.append(web.actions(request).move(post_id, **where)),
+                                   post_id=post_id)
+    if said and request.headers.get("hx-request"):  # the page's script says it in its live region
+        return Response(f"Moved {post_id} {said[0]}.", media_type="text/plain", headers={"HX-Trigger": "ledger-changed"})
+    return response
 
 
 async def queue_pin(request: Request):
@@ -349,7 +374,8 @@ async def queue_pin(request: Request):
         at = None if form.get("clear") else _when(web, form.get("at", ""))
         warnings.extend(web.actions(request).pin(post_id, at))
 
-    response = await _queue_change(request, change, post_id=post_id)
+    response = await _queue_change(request, change, post_id=post_id,
+                                   field={"post_id": post_id, "field": "pin", "value": form.get("at", "")})
     if warnings and response.status_code == 303:  # pinned, but a cap will hold it back: say so now
         return await queue(request, notice=" ".join(warnings))
     return response
@@ -382,7 +408,8 @@ async def queue_edit(request: Request):
     form = await _form(request)
     post_id = request.path_params["post_id"]
     parts = thread_parts(form.get("text", ""))
-    return await _queue_change(request, lambda: web.actions(request).edit(post_id, parts), post_id=post_id)
+    return await _queue_change(request, lambda: web.actions(request).edit(post_id, parts), post_id=post_id,
+                               field={"post_id": post_id, "field": "edit", "value": form.get("text", "")})
 
 
 async def queue_pause(request: Request):
