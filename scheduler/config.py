@@ -628,6 +628,20 @@ def _accounts(raw: Any, values: Mapping[str, Mapping[str, Any]], where: Callable
             if other.key == account.key:
                 raise ConfigError(f"{where('accounts')}: accounts {other.name!r} and {account.name!r} are the same "
                                   f"{account.network} account ({account.key}); keep one")
+            if other.network == account.network and other.credentials_env == account.credentials_env:
+                # Environment variables win over a file: both would read ..._ACCESS_TOKEN and post as one user
+                # (and two X accounts would share one OAuth 2.0 token file and one outbox).
+                raise ConfigError(
+                    f"{where('accounts')}: accounts {other.name!r} and {account.name!r} are both on "
+                    f"{account.network} and read their credentials from the same {account.credentials_env}_* "
+                    f"environment variables, so both would post as one user; give one of them a credentials_env "
+                    f"of its own (e.g. credentials_env = \"{account.name.upper().replace('-', '_')}\" in {account.name!r})")
+            if (other.credentials_file and other.network == account.network
+                    and other.credentials_file == account.credentials_file):
+                raise ConfigError(
+                    f"{where('accounts')}: accounts {other.name!r} and {account.name!r} are both on "
+                    f"{account.network} and read the same credentials_file {account.credentials_file!r}, so both "
+                    "would post as one user; give each its own file")
         seen[account.name] = account
     return tuple(accounts)
 

@@ -194,6 +194,17 @@ def test_the_single_account_keeps_its_ledger_key_and_is_chosen_without_a_name():
         ('[account]\nhandle = "GleiberMD"\n\n[[accounts]]\nname = "x"\nhandle = "GleiberMD"\n',
          r"\[account\] and \[\[accounts\]\] cannot both be given"),
         (THREE_ACCOUNTS.replace('name = "masto"\n', ""), r"\[\[accounts\]\] #3 has no name"),
+        # Two accounts of one network on the same credentials would post as one user.
+        (THREE_ACCOUNTS + '\n[[accounts]]\nname = "second-x"\nhandle = "ClinicB"\n',
+         r"accounts 'x' and 'second-x' are both on x and read their credentials from the same X_\* environment "
+         r"variables, so both would post as one user; give one of them a credentials_env of its own "
+         r"\(e\.g\. credentials_env = \"SECOND_X\" in 'second-x'\)"),
+        (THREE_ACCOUNTS.replace('instance = "https://mastodon.example/"\n',
+                                'instance = "https://mastodon.example/"\ncredentials_file = "same.secret"\n')
+         + '\n[[accounts]]\nname = "masto2"\nnetwork = "mastodon"\nhandle = "other"\n'
+                          'instance = "https://mastodon.example/"\ncredentials_env = "M2"\n'
+                          'credentials_file = "same.secret"\n',
+         r"accounts 'masto' and 'masto2' are both on mastodon and read the same credentials_file 'same.secret'"),
     ],
 )
 def test_bad_accounts_say_what_and_where(tmp_path, text, expected):

@@ -43,6 +43,7 @@ SECOND = """
 [[accounts]]
 name = "second"
 handle = "ClinicB"
+credentials_env = "CLINIC_B"  # its own credentials: two X accounts cannot share X_*
 """
 
 
