@@ -233,6 +233,15 @@ def test_pages_answer_404_naming_the_account_for_another_accounts_post_and_chang
             text = answer.text if headers else BeautifulSoup(answer.text, "html.parser").get_text()
             assert f"no post {post_id!r}" in text and "'sky'" in text, (action, text[:500])
     assert clinic_rows() == before
+    # Settling an unknown outcome from sky's History page: clinic's unknown post stays unknown.
+    unknown = two.ids(two.clinic)[2]
+    assert two.store.claim_post(unknown, "test", two.now, two.now) is not None
+    two.store.mark_unknown(unknown, "test", "the answer was lost", two.now)
+    for form in ({"retry": "1"}, {"tweet_id": "1234567890"}):
+        answer = client.post(f"/history/{unknown}/resolve?account=sky", data={"csrf": token, **form})
+        assert answer.status_code == 404, (form, answer.status_code)
+        assert f"no post {unknown!r}" in BeautifulSoup(answer.text, "html.parser").get_text()
+    assert two.store.get(unknown).state.value == "unknown" and two.store.get(unknown).tweet_id is None
     api = two.client(headers={"Authorization": f"Bearer {two.token()}"})
     assert api.get("/api/v1/audit", params={"account": "sky"}).json() == []
 

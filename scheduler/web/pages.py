@@ -541,6 +541,9 @@ async def resolve(request: Request):
     web = web_of(request)
     form = await _form(request)
     post_id = request.path_params["post_id"]
+    missing = await run_in_threadpool(_not_own, web, post_id)
+    if missing:  # another account's post, or none: 404 as the API answers, whatever its state
+        return await history(request, error=missing, status=404)
     try:
         await run_in_threadpool(lambda: web.actions(request).resolve(
             post_id, tweet_id=form.get("tweet_id", "").strip() or None, retry=form.get("retry") == "1"))
