@@ -32,6 +32,7 @@ from scheduler.tweet_length import url_spans
 
 DEFAULT_MAX_CHARACTERS = 500
 DEFAULT_URL_LENGTH = 23
+DEFAULT_IMAGE_BYTES = 16 * 1024 * 1024  # MediaAttachment::IMAGE_LIMIT of a stock server (Mastodon 4)
 
 _HTTP = re.compile(r"https?://", re.IGNORECASE)
 # Schemes Mastodon links that twitter-text does not (a link then runs to the next space at most).
@@ -48,6 +49,7 @@ class Limits:
 
     max_characters: int = DEFAULT_MAX_CHARACTERS
     characters_reserved_per_url: int = DEFAULT_URL_LENGTH
+    image_size_limit: int = DEFAULT_IMAGE_BYTES
 
     @classmethod
     def from_instance(cls, instance: Mapping[str, Any]) -> Limits:
@@ -55,9 +57,12 @@ class Limits:
         statuses = ((instance.get("configuration") or {}).get("statuses") or {}) if isinstance(instance, Mapping) else {}
         maximum = statuses.get("max_characters")
         per_url = statuses.get("characters_reserved_per_url")
+        media = ((instance.get("configuration") or {}).get("media_attachments") or {}) if isinstance(instance, Mapping) else {}
+        image = media.get("image_size_limit") if isinstance(media, Mapping) else None
         return cls(
             max_characters=maximum if isinstance(maximum, int) and maximum > 0 else DEFAULT_MAX_CHARACTERS,
             characters_reserved_per_url=per_url if isinstance(per_url, int) and per_url >= 0 else DEFAULT_URL_LENGTH,
+            image_size_limit=image if isinstance(image, int) and image > 0 else DEFAULT_IMAGE_BYTES,
         )
 
 

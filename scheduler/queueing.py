@@ -50,18 +50,24 @@ def add_text(store: Store, config: Config, text: str, now: datetime, *, at: date
 
 
 def _check_image(path: Path, config: Config) -> None:
-    """Refuse a bad image when it is queued, not when its slot comes: X's rules, and the account's network's."""
+    """Refuse a bad image when it is queued, not when its slot comes: by the rules of the account's network (its
+    size limit: X's per type, Bluesky's 1,000,000 bytes, the Mastodon server's own)."""
     from scheduler.publisher.base import Rejected
     from scheduler.publisher.media import check_image
 
-    try:
-        check_image(path)
-    except Rejected as exc:
-        raise QueueError(f"{exc.detail}; attach a PNG, JPEG, GIF or WebP image") from None
+    limit: dict = {}
     if config.network == "bluesky":
         from scheduler.publisher.bluesky import MAX_IMAGE_BYTES
 
-        size = path.stat().st_size
-        if size > MAX_IMAGE_BYTES:
-            raise QueueError(f"{path}: {size:,} bytes is over Bluesky's limit of {MAX_IMAGE_BYTES:,} bytes per "
-                             "image; attach a smaller one (scaled down, or as JPEG)")
+        limit = {"max_bytes": MAX_IMAGE_BYTES, "network": "Bluesky"}
+    elif config.network == "mastodon":
+        from scheduler.post_length import instance_limits
+
+        limits = instance_limits(config.chosen.instance, config["fetch"]["timeout"].total_seconds())
+        limit = {"max_bytes": limits.image_size_limit, "network": "Mastodon"}
+    try:
+        check_image(path, **limit)
+    except Rejected as exc:
+        fix = "attach a smaller image (scaled down, or as JPEG)" if " limit " in exc.detail else \
+            "attach a PNG, JPEG, GIF or WebP image"
+        raise QueueError(f"{exc.detail}; {fix}") from None

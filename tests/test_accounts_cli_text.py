@@ -201,6 +201,20 @@ def test_an_image_the_accounts_network_would_refuse_is_refused_when_queued(three
         assert "queued " in three.cli("queue", "add", f"Our new stretching corner ({account}).", "--media", str(big),
                                       "--account", account).stdout
 
+    # 6 MB: over X's 5 MB, within a stock Mastodon server's 16 MiB (its /api/v2/instance image_size_limit);
+    # 17 MB: over that too.
+    six = three.tmp / "six.png"
+    six.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(6_000_000))
+    refused = _run(three, "queue", "add", "Six megabytes.", "--media", str(six), "--account", "x")
+    assert refused.returncode != 0 and "over X's 5 MB limit for image/png" in refused.stderr, refused.stderr
+    assert "queued " in three.cli("queue", "add", "Six megabytes.", "--media", str(six), "--account", "masto").stdout
+    huge = three.tmp / "huge.png"
+    huge.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(17_000_000))
+    refused = _run(three, "queue", "add", "Seventeen megabytes.", "--media", str(huge), "--account", "masto")
+    assert refused.returncode != 0
+    assert (f"{huge}: 17,000,008 bytes is over Mastodon's limit of 16,777,216 bytes per image; attach a smaller "
+            "image") in refused.stderr, refused.stderr
+
     small = [three.tmp / f"small-{n}.png" for n in range(5)]
     for path in small:
         path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))

@@ -121,3 +121,11 @@ def test_a_server_that_cannot_be_read_is_not_asked_again_on_every_render() -> No
         server.shutdown()
         server.server_close()
         post_length._FAILED.pop(url, None)
+
+
+def test_the_servers_image_size_limit_is_read_with_mastodons_default_where_it_says_none():
+    eight = {"configuration": {"media_attachments": {"image_size_limit": 8 * 1024 * 1024}}}
+    assert ml.Limits.from_instance(eight).image_size_limit == 8 * 1024 * 1024
+    assert ml.Limits.from_instance({}).image_size_limit == 16 * 1024 * 1024
+    odd = {"configuration": {"media_attachments": {"image_size_limit": "big"}}}
+    assert ml.Limits.from_instance(odd).image_size_limit == 16 * 1024 * 1024

@@ -45,7 +45,7 @@ from scheduler.publisher.base import (
     Rejected,
     TransientError,
 )
-from scheduler.publisher.media import MB, check_image
+from scheduler.publisher.media import check_image
 
 log = logging.getLogger("scheduler.publisher.bluesky")
 
@@ -146,10 +146,7 @@ class BlueskyPublisher:
 
     def upload_media(self, path: Path) -> str:
         path = Path(path)
-        kind = check_image(path)
-        size = path.stat().st_size
-        if size > MAX_IMAGE_BYTES:
-            raise Rejected(f"{path}: {size / MB:.2f} MB is over Bluesky's limit of {MAX_IMAGE_BYTES:,} bytes per image")
+        kind = check_image(path, max_bytes=MAX_IMAGE_BYTES, network="Bluesky")
         data = path.read_bytes()
 
         def upload(client: Any) -> Any:

@@ -116,7 +116,7 @@ class MastodonPublisher:
 
     def upload_media(self, path: Path) -> str:
         path = Path(path)
-        kind = check_image(path)
+        kind = check_image(path, max_bytes=self.limits().image_size_limit, network="Mastodon")
         # An upload whose answer was lost leaves an unattached file the server deletes: safe to retry.
         media = self._call(lambda api: api.media_post(str(path), mime_type=kind.mime), creates=False)
         media_id = str(_get(media, "id"))

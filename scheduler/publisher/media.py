@@ -49,8 +49,9 @@ def sniff_mime(head: bytes) -> str | None:
     return None
 
 
-def check_image(path: Path) -> ImageKind:
-    """Raise Rejected (naming the file) unless ``path`` is an image X accepts."""
+def check_image(path: Path, *, max_bytes: int | None = None, network: str = "X") -> ImageKind:
+    """Raise Rejected (naming the file) unless ``path`` is an image X accepts; with ``max_bytes``, the size limit is
+    ``network``'s (Bluesky's, a Mastodon server's) instead of X's."""
     kind = IMAGE_KINDS.get(path.suffix.lower())
     if kind is None:
         raise Rejected(f"{path}: not a supported image (use {', '.join(sorted(IMAGE_KINDS))})")
@@ -66,8 +67,10 @@ def check_image(path: Path) -> ImageKind:
         raise Rejected(f"{path}: cannot be read ({exc.strerror})") from None
     if size == 0:
         raise Rejected(f"{path}: the image file is empty")
-    if size > kind.max_bytes:
+    if max_bytes is None and size > kind.max_bytes:
         raise Rejected(f"{path}: {size / MB:.1f} MB is over X's {kind.max_bytes // MB} MB limit for {kind.mime}")
+    if max_bytes is not None and size > max_bytes:
+        raise Rejected(f"{path}: {size:,} bytes is over {network}'s limit of {max_bytes:,} bytes per image")
     sniffed = sniff_mime(head)
     if sniffed != kind.mime:
         raise Rejected(f"{path}: the content is {sniffed or 'not an image'}, not the {kind.mime} its name says")
