@@ -74,6 +74,23 @@ def test_media_are_checked_and_recorded(outbox_publisher, tmp_path):
         outbox_publisher.upload_media(tmp_path / "missing.png")
 
 
+@pytest.mark.parametrize("network, size, refused", [
+    ("x", 6_000_000, "over X's 5 MB limit"),  # X's rules
+    ("mastodon", 6_000_000, None),  # a stock Mastodon server takes 16 MiB
+    ("mastodon", 17_000_000, "over Mastodon's limit of 16,777,216 bytes"),
+    ("bluesky", 1_200_000, "over Bluesky's limit of 1,000,000 bytes"),
+])
+def test_a_dry_run_holds_images_to_the_accounts_networks_size_limit(tmp_path, network, size, refused):
+    image = tmp_path / "big.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(size - 8))
+    outbox = OutboxPublisher(tmp_path / "outbox.jsonl", "tipbot", network=network)
+    if refused is None:
+        assert outbox.upload_media(image).startswith("outbox-media-")
+    else:
+        with pytest.raises(Rejected, match=refused):
+            outbox.upload_media(image)
+
+
 def test_post_url_points_at_the_line(outbox_publisher):
     post_id = outbox_publisher.create_post("x")
     assert outbox_publisher.post_url(post_id) == outbox_publisher.path.resolve().as_uri() + "#outbox-1"

@@ -127,7 +127,7 @@ def make_publisher(config: Config, *, clock: Callable[[], datetime], env: Mappin
             )
         from scheduler.publisher.outbox import OutboxPublisher
 
-        return OutboxPublisher(outbox_path(config), config.handle, clock=clock)
+        return OutboxPublisher(outbox_path(config), config.handle, clock=clock, network=config.network)
     timeout = config["publisher"]["timeout"].total_seconds()
     timeouts = (min(5.0, timeout), timeout)
     if network == "bluesky":

@@ -32,8 +32,11 @@ def _utc_now() -> datetime:
 class OutboxPublisher:
     name = "outbox"
 
-    def __init__(self, path: Path, handle: str, *, clock: Callable[[], datetime] = _utc_now) -> None:
-        """``path``: the outbox file, or a data directory to hold ``outbox.jsonl``."""
+    def __init__(self, path: Path, handle: str, *, clock: Callable[[], datetime] = _utc_now,
+                 network: str = "x") -> None:
+        """``path``: the outbox file, or a data directory to hold ``outbox.jsonl``; ``network``: whose image rules
+        a dry run holds images to (x, bluesky, mastodon)."""
+        self.network = network
         path = Path(path)
         self.path = path / OUTBOX_FILENAME if path.is_dir() else path
         self.handle = handle.lstrip("@")
@@ -70,7 +73,17 @@ class OutboxPublisher:
 
     def upload_media(self, path: Path) -> str:
         path = Path(path)
-        check_image(path)  # the same rules as X, so a dry run catches a bad image too
+        # The account's network's rules, so a dry run catches a bad image too (a stock Mastodon server's limit).
+        if self.network == "bluesky":
+            from scheduler.publisher.bluesky import MAX_IMAGE_BYTES
+
+            check_image(path, max_bytes=MAX_IMAGE_BYTES, network="Bluesky")
+        elif self.network == "mastodon":
+            from scheduler.mastodon_length import DEFAULT_IMAGE_BYTES
+
+            check_image(path, max_bytes=DEFAULT_IMAGE_BYTES, network="Mastodon")
+        else:
+            check_image(path)
         media_id = f"outbox-media-{len(self._media) + 1}"
         self._media[media_id] = path.resolve()
         return media_id
