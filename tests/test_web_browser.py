@@ -380,3 +380,41 @@ def test_the_review_page_approves_several_and_a_ticked_box_survives_a_live_refre
     expect(sent_back).to_have_attribute("data-status", "changes requested")
     expect(sent_back).to_contain_text("Say where this advice comes from.")
     assert not problems, problems
+
+
+def test_history_with_posts_to_settle_and_the_review_pages_are_accessible(reviewed_dashboard, browser):
+    """axe-core (the same rules) on the pages the 375 px walk sees only empty: History holding a failed and an
+    unknown post with their settle forms, the Review page with drafts awaiting review, and a reviewer's link page."""
+    from scheduler.store import Store
+
+    cli, port, token = reviewed_dashboard
+    store = Store.open(f"sqlite:///{cli.home / 'ledger.sqlite3'}")  # the served ledger, as the service writes it
+    try:
+        now = datetime.now(UTC)
+        for post_id in TIP_IDS[3:]:
+            assert store.claim_post(post_id, "browser-test", now, now) is not None
+        store.mark_failed(TIP_IDS[3], "browser-test", "X refused it: the text is a duplicate", 403, now)
+        store.mark_unknown(TIP_IDS[4], "browser-test", "no answer from X and not found on the timeline", now)
+    finally:
+        store.close()
+    axe = AXE.read_text(encoding="utf-8")
+    page, problems = open_signed_in(browser, port, width=375)
+    link = browser.new_context(viewport={"width": 375, "height": 800}).new_page()
+    link_problems = watch_problems(link)
+    link_url = cli.run("review", "link", "--expires", "1h").stdout.strip()
+    found = {}
+    for here, url, shown in ((page, f"http://127.0.0.1:{port}/history", "form[action$='/resolve'] input[name=tweet_id]"),
+                             (page, f"http://127.0.0.1:{port}/review", "li.review-item"),
+                             (link, link_url, ".card")):
+        here.goto(url)
+        assert here.locator(shown).count() >= 2, url  # the page holds what it is checked with
+        here.evaluate(axe)
+        issues = here.evaluate(AXE_RUN)
+        if issues:
+            found[url] = issues
+    # The reviewer's link page (scheduler/review_page.py, outside the dashboard's templates) has no <main> landmark
+    # yet: known, and nothing else may be wrong with it.
+    link_issues = found.pop(link_url, [])
+    assert {i.split(":")[0] for i in link_issues} <= {"landmark-one-main", "region"}, link_issues
+    assert found == {}, found
+    assert not problems and not link_problems, (problems, link_problems)

@@ -388,3 +388,38 @@ def test_a_refused_edit_gives_back_any_text_as_typed(web, words):  # noqa: F811
     assert refused.status_code == 409
     box = BeautifulSoup(refused.text, "html.parser").select_one(f"#edit-{TIP_IDS[0]}")
     assert box.get_text() == typed
+
+
+def accessible_names(page, scope: str) -> list[tuple[str, str, str]]:
+    """(post, visible text, accessible name) of each control inside ``scope``'s items that acts on its post (links,
+    such as to the post's article, may share a name when they share a place): the name is aria-label, else the
+    <label for> of a field, else the text (as a screen reader computes it, for this markup)."""
+    names = []
+    for item in page.select(f"{scope} [data-post-id]"):
+        for el in item.select("button, summary, input:not([type=hidden]), textarea, select"):
+            label = page.find("label", attrs={"for": el.get("id")}) if el.get("id") else None
+            shown = (label or el).get_text(" ", strip=True)
+            names.append((item["data-post-id"], shown, el.get("aria-label") or shown))
+    return names
+
+
+def test_each_posts_controls_say_which_post_they_act_on(web):  # noqa: F811
+    """A screen reader lists the controls of a page by name: five "Move up" buttons are five of the same. Every
+    control of a queued, failed or unknown post names the post, and starts with what it shows (so voice control's
+    "click Move up" still finds it)."""
+    slot = datetime.fromisoformat("2026-11-30T09:00:00-05:00")
+    for post_id in TIP_IDS[:2]:
+        web.store.claim(post_id, "gone-instance", slot, web.now)
+    web.store.mark_failed(TIP_IDS[0], "gone-instance", "refused", 403, web.now)
+    web.store.mark_unknown(TIP_IDS[1], "gone-instance", "no answer", web.now)
+    client = web.client()
+    client.post(f"/queue/{TIP_IDS[2]}/pin", data={"csrf": csrf_of(client.get("/queue").text), "at": "2026-12-03T18:20"})
+    # Three queued posts: Move (down, top, bottom for the first and last, with up for the middle one), a pin
+    # field, Pin, Remove, Edit text, its box and Save each, and Unpin for the pinned one; two to settle: the
+    # address field, Record as sent and Send again each.
+    for path, scope, count in (("/queue", "#queue-list", 3 + 4 + 3 + 3 * 6 + 1), ("/history", "ul.history", 2 * 3)):
+        names = accessible_names(soup(client.get(path)), scope)
+        assert len(names) == count, (path, names)
+        assert len({name for _, _, name in names}) == len(names), sorted(name for _, _, name in names)
+        for post_id, shown, name in names:
+            assert post_id in name and name.startswith(shown), (path, post_id, shown, name)
