@@ -44,6 +44,7 @@ PAGE = """<!doctype html>
 <link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
 </head>
 <body>
+<main>
 <h1>{{ title }}</h1>
 {% if error %}<p class="error">{{ error }}</p>{% endif %}
 {% if message %}<p class="notice">{{ message }}</p>{% endif %}
@@ -80,6 +81,7 @@ your decisions once: the link then stops working. It expires {{ expires }}.</p>
 </form>
 {% endif %}
 {% endif %}
+</main>
 </body>
 </html>
 """
