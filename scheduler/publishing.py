@@ -244,7 +244,7 @@ class PublishingEngine:
         for post in self.store.posts_in_state(self.account, PostState.SENDING):
             if post.claimed_by in alive:
                 continue
-            in_flight = bool(self.store.open_attempts(post.post_id))
+            in_flight = self._maybe_out(post)
             if not self.store.take_over(post.post_id, post.claimed_by, self.instance, now):
                 continue
             try:
@@ -291,8 +291,8 @@ class PublishingEngine:
                     key=key,
                 )
             except OutcomeUnknown as exc:
-                self.store.end_attempt(attempt, "lost", self.clock(), status=exc.status, detail=exc.detail)
-                self.store.set_uncertain(post.post_id, self.instance, True, self.clock())
+                self.store.end_attempt(attempt, "lost", self.clock(), status=exc.status, detail=exc.detail,
+                                       uncertain=(post.post_id, self.instance))
                 settled = self._settle_uncertain(post, part_ids, just_lost=exc)
                 if settled is not None:
                     return settled
@@ -300,8 +300,8 @@ class PublishingEngine:
             except DuplicateContent as exc:
                 if self._attempts_of(post.post_id, index, "lost"):
                     # An earlier attempt went out after all: find it rather than fail it.
-                    self.store.end_attempt(attempt, "duplicate", self.clock(), status=exc.status, detail=exc.detail)
-                    self.store.set_uncertain(post.post_id, self.instance, True, self.clock())
+                    self.store.end_attempt(attempt, "duplicate", self.clock(), status=exc.status, detail=exc.detail,
+                                           uncertain=(post.post_id, self.instance))
                     settled = self._settle_uncertain(post, part_ids, duplicate=True)
                     if settled is not None:
                         return settled
@@ -329,6 +329,13 @@ class PublishingEngine:
     def _sent(self, post: PostRecord, part_ids: list[str]) -> Outcome:
         return Outcome(post.post_id, post.slot_at, PostState.SENT.value, tuple(part_ids),
                        self.publisher.post_url(part_ids[0]))
+
+    def _maybe_out(self, post: PostRecord) -> bool:
+        """Whether a call for the post's next part may have reached the network unsettled: an attempt still open
+        (killed mid-call), or its last attempt a lost answer or a duplicate (killed after recording it)."""
+        attempts = [a for a in self.store.attempts(post.post_id) if a.part == len(post.part_ids)]
+        return bool(attempts) and (any(a.outcome == "sending" for a in attempts)
+                                   or max(attempts, key=lambda a: a.id).outcome in ("lost", "duplicate"))
 
     def _attempts_of(self, post_id: str, part: int, outcome: str) -> list[datetime]:
         return [a.started_at for a in self.store.attempts(post_id) if a.part == part and a.outcome == outcome]

@@ -1187,13 +1187,19 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
         return {row.part: row.publish_key for row in rows}
 
     def end_attempt(self, attempt_id: int, outcome: str, now: datetime, *, status: int | None = None,
-                    detail: str | None = None, tweet_id: str | None = None) -> None:
+                    detail: str | None = None, tweet_id: str | None = None,
+                    uncertain: tuple[str, str] | None = None) -> None:
+        """Close an attempt. ``uncertain`` ((post_id, instance)): in the same transaction, mark the post uncertain
+        (a lost answer: no kill between the two can leave the loss recorded but the post thought settled)."""
         with self.engine.begin() as conn:
             conn.execute(
                 m.attempts.update()
                 .where(m.attempts.c.id == attempt_id)
                 .values(outcome=outcome, finished_at=now, http_status=status, detail=detail, tweet_id=tweet_id)
             )
+            if uncertain is not None:
+                post_id, instance = uncertain
+                self._update_owned(conn, post_id, instance, uncertain=True, updated_at=now)
 
     def finish_part(self, attempt_id: int, post_id: str, instance: str, part_ids: Sequence[str], now: datetime) -> None:
         """A part went out: close its attempt and remember its id in one transaction, so no crash

@@ -409,6 +409,24 @@ def test_recover_reconciles_a_post_a_dead_publisher_sent(engine, sqlite_store, s
     assert len(standin.timeline()) == 1 and standin.request_count("tweets") == 1
 
 
+def test_recover_looks_up_a_post_whose_lost_answer_was_recorded_just_before_the_kill(engine, sqlite_store, standin,
+                                                                                    x_publisher, fake_clock):
+    """A publisher killed after recording a lost answer but before marking the post uncertain (older versions did
+    that in two transactions) left a closed "lost" attempt and no open one: the post is still looked up before
+    anything is sent again (found by the SIGKILL soak: it re-sent, and X's duplicate 403 caught it)."""
+    queue(sqlite_store, new_post("p1", "its answer was lost, then the process was killed"))
+    crashed_mid_call(sqlite_store, "p1", fake_clock)
+    attempt = sqlite_store.open_attempts("p1")[0]
+    sqlite_store.end_attempt(attempt.id, "lost", fake_clock())
+    tweet_id = x_publisher.create_post("its answer was lost, then the process was killed")  # it did go out
+
+    assert engine.recover(timedelta(minutes=5)) == ["p1"]
+    assert sqlite_store.get("p1").uncertain
+    assert engine.publish("p1", None).state == "sent"
+    assert sqlite_store.get("p1").tweet_id == tweet_id
+    assert standin.request_count("tweets") == 1  # looked up, never sent again
+
+
 def test_recover_then_send_when_the_call_never_reached_x(engine, sqlite_store, standin, fake_clock):
     queue(sqlite_store, new_post("p1", "crashed before the request left"))
     crashed_mid_call(sqlite_store, "p1", fake_clock)
