@@ -178,7 +178,15 @@ def test_sign_in_calendar_drag_keyboard_counter(dashboard, browser):
     box.press_sequentially(" now")
     expect(page.locator("#new-count output")).to_have_attribute("data-length", "37")
     page.set_viewport_size({"width": 1280, "height": 900})
-    page.locator("#queue-h").scroll_into_view_if_needed()
+    for _ in range(10):  # a live refresh may swap the heading between Playwright's finding it and scrolling to it
+        try:
+            page.locator("#queue-h").scroll_into_view_if_needed()
+            break
+        except Exception as exc:  # playwright's Error: "Element is not attached to the DOM"
+            if "not attached" not in str(exc):
+                raise
+    else:
+        raise AssertionError("the Queue page's heading kept being replaced")
     shot(page, "queue")
 
     edit = page.locator("details.edit").first
