@@ -333,9 +333,11 @@ class PublishingEngine:
     def _maybe_out(self, post: PostRecord) -> bool:
         """Whether a call for the post's next part may have reached the network unsettled: an attempt still open
         (killed mid-call), or its last attempt a lost answer or a duplicate (killed after recording it)."""
-        attempts = [a for a in self.store.attempts(post.post_id) if a.part == len(post.part_ids)]
-        return bool(attempts) and (any(a.outcome == "sending" for a in attempts)
-                                   or max(attempts, key=lambda a: a.id).outcome in ("lost", "duplicate"))
+        attempts = self.store.attempts(post.post_id)
+        if any(a.outcome == "sending" for a in attempts):
+            return True
+        part = [a for a in attempts if a.part == len(post.part_ids)]
+        return bool(part) and max(part, key=lambda a: a.id).outcome in ("lost", "duplicate")
 
     def _attempts_of(self, post_id: str, part: int, outcome: str) -> list[datetime]:
         return [a.started_at for a in self.store.attempts(post_id) if a.part == part and a.outcome == outcome]
