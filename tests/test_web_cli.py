@@ -100,8 +100,12 @@ def test_serve_web_publishes_and_serves_in_one_process(cli):
                             cwd=cli.tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(port, token, proc)
-        status, report = call(port, "/api/v1/status", token)
-        assert report["service"]["running"] and report["service"]["pid"] == proc.pid  # same process
+        # The dashboard may answer before the service's first heartbeat is in the ledger: wait for it.
+        deadline = time.monotonic() + 30
+        while not (report := call(port, "/api/v1/status", token)[1])["service"]["running"]:
+            assert time.monotonic() < deadline, report
+            time.sleep(0.2)
+        assert report["service"]["pid"] == proc.pid  # same process
         at = (datetime.now(UTC) + timedelta(seconds=3)).replace(microsecond=0).isoformat()
         status, post = call(port, f"/api/v1/queue/{TIP_IDS[0]}", token, method="PATCH", body={"pinned_at": at})
         assert status == 200
