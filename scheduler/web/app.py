@@ -43,7 +43,7 @@ class Web:
         from scheduler.web.access import LoginLimiter
 
         if self.limiter is None:
-            self.limiter = LoginLimiter()
+            self.limiter = LoginLimiter(self.store)
 
     @property
     def session_seconds(self) -> int:
