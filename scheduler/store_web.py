@@ -150,6 +150,30 @@ class WebLedger:
                 sa.or_(limits.c.blocked_until.is_(None), limits.c.blocked_until <= now)))
         return gone
 
+    # -- the signing key (scheduler.signing_key) ----------------------------------------------------
+
+    def rotate_link_secret(self, now: datetime, new_secret: str, *, actor: str) -> list[tuple[str, str]]:
+        """Replace the signing key; revoke (and log) every reviewer link still usable, whose signature the new key
+        no longer verifies. Returns those links' (account, link id)."""
+        links = m.review_links
+        with self.engine.begin() as conn:
+            replace = m.link_keys.update().where(m.link_keys.c.key_id == 1).values(secret=new_secret, created_at=now)
+            if not conn.execute(replace).rowcount:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(m.link_keys.insert().values(key_id=1, secret=new_secret, created_at=now))
+                except sa.exc.IntegrityError:  # made by a concurrent process's first use: replace it
+                    conn.execute(replace)
+            usable = conn.execute(sa.select(links.c.account, links.c.link_id).where(
+                links.c.revoked_at.is_(None), links.c.used_at.is_(None), links.c.expires_at > now)
+                .order_by(links.c.account, links.c.created_at)).all()
+            for account, link_id in usable:
+                conn.execute(links.update().where(links.c.link_id == link_id).values(revoked_at=now))
+                conn.execute(m.review_log.insert().values(
+                    account=account, at=now, actor=actor, action="link revoked", findings=[],
+                    comment=f"link {link_id}: the signing key was rotated (`scheduler web rotate-key`)"))
+        return [(account, link_id) for account, link_id in usable]
+
     # -- sign-in limits ------------------------------------------------------------------------
 
     def reserve_login(self, keys: Sequence[str], now: datetime, *, block_for: Callable[[str, int], timedelta],

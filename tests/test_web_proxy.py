@@ -69,11 +69,9 @@ def reverse_proxy(port: int, *, forwarding: dict[str, str] | None = None):
         server.server_close()
 
 
-@pytest.fixture
-def dashboard(tmp_path):
-    """A real `scheduler web` on a free port of 127.0.0.1, no password; yields (CLI, port)."""
-    cli = CLI(tmp_path)
-    cli.run("import", str(POSTS))
+@contextmanager
+def running_dashboard(cli: CLI):
+    """A real `scheduler web` on a free port of 127.0.0.1 for ``cli``'s ledger, once it answers; yields the port."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "scheduler", "web", "--port", str(port)], env=cli.env,
                             cwd=cli.tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -88,10 +86,19 @@ def dashboard(tmp_path):
                 pass
             assert time.monotonic() < deadline, "the dashboard did not answer"
             time.sleep(0.2)
-        yield cli, port
+        yield port
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+@pytest.fixture
+def dashboard(tmp_path):
+    """A real `scheduler web` with the seed's posts, no password; yields (CLI, port)."""
+    cli = CLI(tmp_path)
+    cli.run("import", str(POSTS))
+    with running_dashboard(cli) as port:
+        yield cli, port
 
 
 def sign_in(session: requests.Session, base: str) -> requests.Response:

@@ -3,7 +3,8 @@
 - Passwords are stored as scrypt hashes (n=2**14, r=8, p=1, 16-byte random salt): slow and
   memory-hard, so a stolen ledger does not give the password away.
 - API tokens and session ids are 256 random bits; the ledger keeps only their SHA-256, and a token is
-  shown once, when it is created.
+  shown once, when it is created. The password-less dashboard's sessions are instead cookies signed with the
+  ledger's signing key (``local_session``): no row is written for them.
 - Sign-in attempts are counted per client address and per user name in the ledger, before the password is
   checked; past a few failures a key waits, with exponential back-off (``LoginLimiter``).
 """
@@ -87,6 +88,47 @@ class NewSession:
     cookie: str  # the session id, sent to the browser only
     csrf: str
     expires_at: datetime
+
+
+LOCAL_COOKIE_PREFIX = "l1."
+
+
+def _mac(key: bytes, *fields: str) -> str:
+    digest = hmac.new(key, "\n".join(fields).encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def local_session(store, now: datetime) -> NewSession:
+    """A session of the password-less dashboard: a cookie signed with the ledger's signing key, its CSRF token
+    derived from it, and no row in the ledger (a page load by anyone on this machine writes nothing)."""
+    from scheduler import signing_key
+
+    key = signing_key.current(store, now)
+    nonce = secrets.token_urlsafe(24)
+    expires = int((now + SESSION_LIFETIME).timestamp())
+    cookie = f"{LOCAL_COOKIE_PREFIX}{nonce}.{expires}.{_mac(key, 'local session', nonce, str(expires))}"
+    return NewSession(cookie, _mac(key, "local csrf", nonce), datetime.fromtimestamp(expires, now.tzinfo))
+
+
+def is_local_cookie(cookie: str) -> bool:
+    return cookie.startswith(LOCAL_COOKIE_PREFIX)
+
+
+def local_session_csrf(store, cookie: str, now: datetime) -> str | None:
+    """The CSRF token of a password-less session's cookie, if the cookie is one, unexpired and signed with the
+    current key; else None."""
+    from scheduler import signing_key
+
+    pieces = cookie.removeprefix(LOCAL_COOKIE_PREFIX).split(".")
+    if len(pieces) != 3 or not pieces[1].isdigit() or len(pieces[1]) > 12:
+        return None
+    nonce, expires, mac = pieces
+    if int(expires) <= now.timestamp():
+        return None
+    key = signing_key.current(store, now)
+    if not hmac.compare_digest(_mac(key, "local session", nonce, expires).encode(), mac.encode()):
+        return None
+    return _mac(key, "local csrf", nonce)
 
 
 def open_session(store, username: str, now: datetime) -> NewSession:

@@ -2,7 +2,7 @@
 
 - Who: a Bearer API token (`scheduler web token create`), else a session cookie from /login. With no
   password set (allowed only when bound to a loopback address) a visitor of a page gets a session as
-  "local", and requests must name a loopback host (no DNS rebinding from a web page), come from a loopback
+  "local" (a cookie signed with the ledger's signing key; no row is written for it), and requests must name a loopback host (no DNS rebinding from a web page), come from a loopback
   peer and carry no forwarding header (no reverse proxy: it would open the dashboard to everyone it reaches).
 - Pages without a session redirect to /login; the API without a token or session answers 401.
 - Every state-changing request (POST, PATCH, PUT, DELETE) made with a session carries the session's
@@ -102,6 +102,8 @@ class Guard:
             refusal = open_mode_refusal(scope)
             if refusal is not None:
                 return await _deny(request, *refusal, send_with_headers, receive)
+        if not path.startswith("/static/"):
+            await run_in_threadpool(self.web.prune_if_due)  # expired sessions leave the ledger (every 10 minutes)
         if path.startswith("/static/") or (path in PUBLIC_PATHS and method not in UNSAFE):
             return await self.app(scope, receive, send_with_headers)
         if path.startswith(REVIEW_LINK_PREFIX):
@@ -114,13 +116,17 @@ class Guard:
                 return await _deny(request, 403, "the login form expired or did not come from this site; "
                                    "reload the login page and try again", send_with_headers, receive)
             return await self.app(scope, receive, send_with_headers)
-        principal = await run_in_threadpool(self._identify, request)
+        principal = await run_in_threadpool(self._identify, request, open_mode)
         if principal is None and open_mode and not api and method == "GET":
-            session = await run_in_threadpool(self.web.open_session, "local")
+            session = await run_in_threadpool(self.web.local_session)
             extra_headers.append((b"set-cookie", cookie_header(request, SESSION_COOKIE, session.cookie,
                                                                self.web.session_seconds).encode()))
             principal = Principal("local", "session", session.csrf)
         if principal is None:
+            if open_mode and not api and method in UNSAFE:
+                return await _deny(request, 403, "this page's session has ended (it expired, or the signing key was "
+                                   "rotated), so nothing was changed; reload the page and try again",
+                                   send_with_headers, receive)
             if api or method != "GET":
                 status = 401
                 message = ("sign in first, or send an API token: `Authorization: Bearer <token>` "
@@ -141,8 +147,8 @@ class Guard:
         scope.setdefault("state", {})["principal"] = principal
         return await self.app(scope, receive, send_with_headers)
 
-    def _identify(self, request: Request) -> Principal | None:
-        from scheduler.web.access import secret_hash
+    def _identify(self, request: Request, open_mode: bool) -> Principal | None:
+        from scheduler.web.access import is_local_cookie, local_session_csrf, secret_hash
 
         now = self.web.clock()
         auth = request.headers.get("authorization", "")
@@ -155,11 +161,14 @@ class Guard:
         cookie = request.cookies.get(SESSION_COOKIE)
         if not cookie:
             return None
+        if is_local_cookie(cookie):  # the password-less dashboard's signed cookie: no row
+            csrf = local_session_csrf(self.web.store, cookie, now) if open_mode else None
+            return Principal("local", "session", csrf) if csrf else None
         hashed = secret_hash(cookie)
         session = self.web.store.session(hashed, now)
         if session is None:
             return None
-        if session.username == "local" and not self.web.open_mode():
+        if session.username == "local" and not open_mode:
             return None  # a password was set since: the open session no longer counts
         actor = "local" if session.username == "local" else f"user:{session.username}"
         return Principal(actor, "session", session.csrf, hashed)
