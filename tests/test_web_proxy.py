@@ -145,7 +145,7 @@ def test_a_proxy_in_front_of_the_password_less_dashboard_is_refused_until_a_pass
 
 @pytest.mark.parametrize("header", [
     {"X-Forwarded-For": "203.0.113.9"}, {"Forwarded": "for=203.0.113.9"}, {"X-Real-IP": "203.0.113.9"},
-    {"X-Forwarded-Host": "dash.example.com"}, {"X-Forwarded-Proto": "https"},
+    {"X-Forwarded-Host": "dash.example.com"}, {"X-Forwarded-Proto": "https"}, {"Via": "1.1 proxy"},
 ])
 def test_each_forwarding_header_is_refused_without_a_password(web, header):  # noqa: F811
     client = web.client()

@@ -9,11 +9,14 @@ account's view (``Config.for_account``), so every read and every change stays wi
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import sqlalchemy as sa
 
 from scheduler.config import Config
 from scheduler.errors import ConfigError
@@ -21,6 +24,7 @@ from scheduler.plan_cache import PlanCache
 from scheduler.store import Store
 
 HERE = Path(__file__).parent
+log = logging.getLogger("scheduler.web")
 PRUNE_EVERY = timedelta(minutes=10)  # how often the dashboard deletes expired sessions from the ledger
 
 
@@ -80,7 +84,11 @@ class Web:
             if self._next_prune is not None and now < self._next_prune:
                 return
             self._next_prune = now + PRUNE_EVERY
-        self.store.prune_web(now, forget_logins=FORGET_FAILURES)
+        try:
+            self.store.prune_web(now, forget_logins=FORGET_FAILURES)
+        except sa.exc.DBAPIError as exc:  # e.g. a deadlock with a sign-in on PostgreSQL: the next round prunes
+            log.warning("could not delete expired sessions from the ledger (%s); trying again in %s",
+                        type(exc.orig).__name__, PRUNE_EVERY)
 
     @property
     def several(self) -> bool:

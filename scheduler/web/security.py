@@ -176,7 +176,8 @@ class Guard:
 
 # Headers a proxy adds. uvicorn trusts X-Forwarded-For and X-Forwarded-Proto from a proxy on 127.0.0.1 (it then
 # takes the client address and scheme from them); without a password any of these means "came through a proxy".
-FORWARDING_HEADERS = (b"x-forwarded-for", b"forwarded", b"x-real-ip", b"x-forwarded-host", b"x-forwarded-proto")
+FORWARDING_HEADERS = (b"x-forwarded-for", b"forwarded", b"x-real-ip", b"x-forwarded-host", b"x-forwarded-proto",
+                      b"x-forwarded-port", b"x-forwarded-server", b"via", b"true-client-ip", b"cf-connecting-ip")
 
 
 def open_mode_refusal(scope) -> tuple[int, str] | None:
@@ -195,7 +196,8 @@ def open_mode_refusal(scope) -> tuple[int, str] | None:
                      "address (or set a password: `scheduler web passwd`)")
     forwarded = [name.decode() for name in FORWARDING_HEADERS if name in headers]
     if forwarded:
-        names = ", ".join(n.title() if n != "x-real-ip" else "X-Real-IP" for n in forwarded)
+        names = ", ".join({"x-real-ip": "X-Real-IP", "true-client-ip": "True-Client-IP",
+                           "cf-connecting-ip": "CF-Connecting-IP"}.get(n, n.title()) for n in forwarded)
         return 403, (f"this dashboard has no password, and this request came through a proxy (it carries {names}): "
                      "a proxy would open the dashboard to everyone who reaches the proxy, so it answers no proxied "
                      "request. Set a password first (`scheduler web passwd`), then sign in through the proxy; or "
