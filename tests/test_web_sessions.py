@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import requests
 import sqlalchemy as sa
-from bs4 import BeautifulSoup
 
 from scheduler import migrations as m
 from tests.helpers_web import TIP_IDS, csrf_of, web  # noqa: F401

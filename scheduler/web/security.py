@@ -2,8 +2,9 @@
 
 - Who: a Bearer API token (`scheduler web token create`), else a session cookie from /login. With no
   password set (allowed only when bound to a loopback address) a visitor of a page gets a session as
-  "local" (a cookie signed with the ledger's signing key; no row is written for it), and requests must name a loopback host (no DNS rebinding from a web page), come from a loopback
-  peer and carry no forwarding header (no reverse proxy: it would open the dashboard to everyone it reaches).
+  "local" (a cookie signed with the ledger's signing key; no row is written for it), and requests must
+  name a loopback host (no DNS rebinding from a web page), come from a loopback peer and carry no
+  forwarding header (no reverse proxy: it would open the dashboard to everyone it reaches).
 - Pages without a session redirect to /login; the API without a token or session answers 401.
 - Every state-changing request (POST, PATCH, PUT, DELETE) made with a session carries the session's
   CSRF token (header X-CSRF-Token, or form field ``csrf``); without it: 403 and nothing runs. Token
