@@ -610,6 +610,33 @@ def web_passwd(obj: Context, user, password_stdin):
     click.echo(f"password set for {user}; the dashboard now asks for it")
 
 
+@web.command("rotate-key")
+@click.option("--as", "who", metavar="NAME", help="Who rotates it, for the review log (default: your login name).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def web_rotate_key(obj: Context, who, as_json):
+    """Replace the key that signs reviewer links and the password-less dashboard's cookies: what the old key signed
+    stops working (reviewer links still usable are revoked)."""
+    from scheduler import signing_key
+    from scheduler.review import actor
+
+    rotated = signing_key.rotate(obj.store, now_utc(), actor=actor(who))
+    links = [{"account": account, "link_id": link_id} for account, link_id in rotated.revoked_links]
+    if as_json:
+        emit_json({"rotated": True, "revoked_links": links})
+        return
+    click.echo("the signing key was replaced: reviewer links and the password-less dashboard's cookies signed "
+               "with the old key no longer work")
+    if links:
+        click.echo(f"revoked {len(links)} reviewer link(s) that were still usable: "
+                   + ", ".join(f"{r['link_id']} ({r['account']})" for r in links)
+                   + "; make new ones with `scheduler review link`")
+    else:
+        click.echo("no reviewer link was still usable")
+    click.echo("open dashboard pages without a password must be reloaded; signed-in sessions and API tokens are "
+               "not affected (`scheduler web passwd` ends a user's sessions, `scheduler web token revoke` a token)")
+
+
 @web.group("token")
 def web_token():
     """API tokens for scripts (`Authorization: Bearer <token>`)."""

@@ -169,6 +169,7 @@ web_sessions = sa.Table(
     sa.Column("csrf", sa.String(64), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Index("ix_web_sessions_expires", "expires_at"),
 )
 
 web_audit = sa.Table(
@@ -182,6 +183,18 @@ web_audit = sa.Table(
     sa.Column("post_id", sa.String(160)),
     sa.Column("detail", sa.Text),
     sa.Index("ix_web_audit_account", "account", "id"),
+)
+
+# Sign-in attempts per client address ("ip:ADDRESS") and per user name ("user:NAME") (m013): each attempt is
+# counted here before its password is checked, in one transaction every dashboard process shares; past a few
+# failures the key is blocked until ``blocked_until`` (exponential back-off; scheduler.web.access).
+web_login_limits = sa.Table(
+    "web_login_limits",
+    metadata,
+    sa.Column("limit_key", sa.String(200), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("last_at", UTCDateTime, nullable=False),
+    sa.Column("blocked_until", UTCDateTime),
 )
 
 # Which account's post ids carry no "~KEY" suffix (m011): recorded once, so that reordering [[accounts]] or adding
@@ -874,6 +887,23 @@ CREATE TABLE plain_post_ids (
     ))
 
 
+def m013_web_sessions(conn: Connection) -> None:
+    """Sign-in limits kept in the ledger (shared by every dashboard process, reserved before the password check),
+    and an index to prune expired sessions by."""
+    _ddl(conn, """
+CREATE TABLE web_login_limits (
+    limit_key VARCHAR(200) NOT NULL PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    last_at {ts} NOT NULL,
+    blocked_until {ts},
+    CONSTRAINT ck_web_login_limits_failures CHECK (failures >= 0),
+    CONSTRAINT ck_web_login_limits_key CHECK (limit_key <> '')
+)
+
+CREATE INDEX ix_web_sessions_expires ON web_sessions (expires_at)
+""")
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_time_indexes", m002_time_indexes),
@@ -886,4 +916,5 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m009_slot_index", m009_slot_index),
     ("m010_article_metadata", m010_article_metadata),
     ("m011_plain_post_ids", m011_plain_post_ids),
+    ("m013_web_sessions", m013_web_sessions),
 ]

@@ -45,7 +45,9 @@ class Link:
 
 
 def _secret(store: Store, now: datetime) -> bytes:
-    return store.link_secret(now, secrets.token_hex(32)).encode()
+    from scheduler import signing_key
+
+    return signing_key.current(store, now)
 
 
 def _signature(secret: bytes, account: str, link_id: str, expires: int) -> str:

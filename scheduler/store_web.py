@@ -1,4 +1,4 @@
-"""The ledger's part for the dashboard: users, API tokens, sessions and the audit trail.
+"""The ledger's part for the dashboard: users, API tokens, sessions, sign-in limits and the audit trail.
 
 A mixin of ``Store`` (the one class that speaks SQL), kept apart so the publishing ledger reads on
 its own. Only hashes of secrets are stored; the web layer (scheduler.web.access) makes and checks them.
@@ -7,6 +7,7 @@ its own. Only hashes of secrets are stored; the web layer (scheduler.web.access)
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -137,6 +138,76 @@ class WebLedger:
     def end_session(self, session_hash: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(m.web_sessions.delete().where(m.web_sessions.c.session_hash == session_hash))
+
+    def prune_web(self, now: datetime, *, forget_logins: timedelta) -> int:
+        """Delete expired sessions, and sign-in counts untouched for ``forget_logins`` and not blocking; how many
+        sessions went."""
+        limits = m.web_login_limits
+        with self.engine.begin() as conn:
+            gone = conn.execute(m.web_sessions.delete().where(m.web_sessions.c.expires_at <= now)).rowcount
+            conn.execute(limits.delete().where(
+                limits.c.last_at <= now - forget_logins,
+                sa.or_(limits.c.blocked_until.is_(None), limits.c.blocked_until <= now)))
+        return gone
+
+    # -- the signing key (scheduler.signing_key) ----------------------------------------------------
+
+    def rotate_link_secret(self, now: datetime, new_secret: str, *, actor: str) -> list[tuple[str, str]]:
+        """Replace the signing key; revoke (and log) every reviewer link still usable, whose signature the new key
+        no longer verifies. Returns those links' (account, link id)."""
+        links = m.review_links
+        with self.engine.begin() as conn:
+            replace = m.link_keys.update().where(m.link_keys.c.key_id == 1).values(secret=new_secret, created_at=now)
+            if not conn.execute(replace).rowcount:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(m.link_keys.insert().values(key_id=1, secret=new_secret, created_at=now))
+                except sa.exc.IntegrityError:  # made by a concurrent process's first use: replace it
+                    conn.execute(replace)
+            usable = conn.execute(sa.select(links.c.account, links.c.link_id).where(
+                links.c.revoked_at.is_(None), links.c.used_at.is_(None), links.c.expires_at > now)
+                .order_by(links.c.account, links.c.created_at)).all()
+            for account, link_id in usable:
+                conn.execute(links.update().where(links.c.link_id == link_id).values(revoked_at=now))
+                conn.execute(m.review_log.insert().values(
+                    account=account, at=now, actor=actor, action="link revoked", findings=[],
+                    comment=f"link {link_id}: the signing key was rotated (`scheduler web rotate-key`)"))
+        return [(account, link_id) for account, link_id in usable]
+
+    # -- sign-in limits ------------------------------------------------------------------------
+
+    def reserve_login(self, keys: Sequence[str], now: datetime, *, block_for: Callable[[str, int], timedelta],
+                      forget: timedelta) -> datetime | None:
+        """Count one sign-in attempt under every key (``ip:ADDRESS``, ``user:NAME``) BEFORE its password is
+        checked, in one transaction that every dashboard process shares (rows locked, on SQLite the write lock),
+        so concurrent attempts cannot all pass the limit. None: the attempt may go ahead (counted). Else, counting
+        nothing, the time the last of its blocked keys frees. A key's count starts again once ``forget`` has
+        passed since its last attempt; ``block_for(key, failures)`` is how long a key then waits (0: not at all)."""
+        limits = m.web_login_limits
+        keys = sorted(set(keys))
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert
+            else:
+                from sqlalchemy.dialects.sqlite import insert
+            conn.execute(insert(limits).values([{"limit_key": k, "failures": 0, "last_at": now} for k in keys])
+                         .on_conflict_do_nothing(index_elements=["limit_key"]))
+            rows = conn.execute(sa.select(limits).where(limits.c.limit_key.in_(keys))
+                                .order_by(limits.c.limit_key).with_for_update()).all()
+            blocked = [r.blocked_until for r in rows if r.blocked_until is not None and r.blocked_until > now]
+            if blocked:
+                return max(blocked)
+            for r in rows:
+                failures = (0 if r.last_at <= now - forget else r.failures) + 1
+                wait = block_for(r.limit_key, failures)
+                conn.execute(limits.update().where(limits.c.limit_key == r.limit_key).values(
+                    failures=failures, last_at=now, blocked_until=now + wait if wait > timedelta(0) else None))
+        return None
+
+    def clear_login(self, keys: Sequence[str]) -> None:
+        """A sign-in succeeded: its keys' counts start again."""
+        with self.engine.begin() as conn:
+            conn.execute(m.web_login_limits.delete().where(m.web_login_limits.c.limit_key.in_(sorted(set(keys)))))
 
     # -- articles (read-only, for the Articles page) ------------------------------------------------
 

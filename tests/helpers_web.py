@@ -25,7 +25,10 @@ from scheduler.store import Store
 REPO = Path(__file__).parents[1]
 POSTS = REPO / "posts"
 TIP_IDS = [f"massage-therapy-for-back-pain-{n}" for n in range(1, 6)]
-NOW = datetime(2026, 11, 30, 5, 0, tzinfo=UTC)  # 00:00 in New York, a Monday
+NOW = datetime(2026, 11, 30, 5, 0, tzinfo=UTC)
+# The peer TestClient reports (its default, "testclient", is no address): the password-less dashboard answers
+# loopback peers only.
+LOOPBACK_CLIENT = ("127.0.0.1", 50000)  # 00:00 in New York, a Monday
 
 CONFIG = """\
 [account]
@@ -100,7 +103,7 @@ class WebEnv:
             warnings.simplefilter("ignore")
             from starlette.testclient import TestClient
 
-        return TestClient(self.app(local_only=local_only), base_url=base_url)
+        return TestClient(self.app(local_only=local_only), base_url=base_url, client=LOOPBACK_CLIENT)
 
     def queue_ids(self) -> list[str]:
         return [p.post_id for p in self.store.queue_page(self.config.account, limit=1000)]

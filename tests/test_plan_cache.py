@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from bs4 import BeautifulSoup
 
 from scheduler.plan_cache import PER_ACCOUNT, PlanCache, stable_until
-from tests.helpers_web import REPO, TIP_IDS, csrf_of, web  # noqa: F401
+from tests.helpers_web import LOOPBACK_CLIENT, REPO, TIP_IDS, csrf_of, web  # noqa: F401
 from tests.test_web_api import cli_json
 from tests.test_web_pages import calendar_cards, preview_between
 
@@ -38,7 +38,7 @@ def test_a_change_made_with_the_cli_shows_on_the_next_request(web):  # noqa: F81
     app = web.app()
     from starlette.testclient import TestClient
 
-    client = TestClient(app, base_url="http://127.0.0.1")
+    client = TestClient(app, base_url="http://127.0.0.1", client=LOOPBACK_CLIENT)
     cache = app.state.web.plan_cache
     before = week_cards(client)
     assert before == preview_between(web, *WEEK[2:])
@@ -60,7 +60,7 @@ def test_a_post_being_sent_leaves_the_cached_plan_at_once(web):  # noqa: F811
     """The publishing service claims a post before the call to X: from then on it is not planned."""
     from starlette.testclient import TestClient
 
-    client = TestClient(web.app(), base_url="http://127.0.0.1")
+    client = TestClient(web.app(), base_url="http://127.0.0.1", client=LOOPBACK_CLIENT)
     slot = datetime.fromisoformat("2026-11-30T09:00:00-05:00")
     web.now = slot - timedelta(seconds=1)  # the same now before and after the claim: only the ledger changes
     assert TIP_IDS[0] in [c["post_id"] for c in week_cards(client)]
@@ -76,7 +76,7 @@ def test_the_calendar_follows_time_with_now_passed_in(web):  # noqa: F811
     the first post moves to Tuesday. Each page equals the preview at that moment."""
     from starlette.testclient import TestClient
 
-    client = TestClient(web.app(), base_url="http://127.0.0.1")
+    client = TestClient(web.app(), base_url="http://127.0.0.1", client=LOOPBACK_CLIENT)
     pages = {}
     for clock in ("2026-11-30T00:00:00-05:00", "2026-11-30T08:59:59-05:00", "2026-11-30T09:05:00-05:00",
                   "2026-11-30T09:20:00-05:00"):
@@ -167,7 +167,7 @@ def test_the_shared_calendar_part_carries_no_session(web):  # noqa: F811
     app = web.app()
     pages = []
     for user, password in (("admin", "correct horse battery"), ("editor", "another good password")):
-        client = TestClient(app, base_url="http://127.0.0.1")
+        client = TestClient(app, base_url="http://127.0.0.1", client=LOOPBACK_CLIENT)
         login = client.get("/login")
         token = BeautifulSoup(login.text, "html.parser").find("input", attrs={"name": "csrf"})["value"]
         client.post("/login", data={"csrf": token, "username": user, "password": password, "next": "/queue"})

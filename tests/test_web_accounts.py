@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from bs4 import BeautifulSoup
 
-from tests.helpers_web import POSTS, TIP_IDS, WebEnv, accounts_config, csrf_of, web  # noqa: F401
+from tests.helpers_web import LOOPBACK_CLIENT, POSTS, TIP_IDS, WebEnv, accounts_config, csrf_of, web  # noqa: F401
 from tests.test_web_api import cli_json
 
 
@@ -36,7 +36,8 @@ class Accounts(WebEnv):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             from starlette.testclient import TestClient
-        return TestClient(self.app(), base_url="http://127.0.0.1", follow_redirects=False, **kwargs)
+        return TestClient(self.app(), base_url="http://127.0.0.1", client=LOOPBACK_CLIENT, follow_redirects=False,
+                          **kwargs)
 
 
 @pytest.fixture
@@ -176,7 +177,8 @@ def test_one_account_has_no_switcher_and_plain_links(web):  # noqa: F811
     assert not any(account_of(u) for u in site_urls(html))
     from starlette.testclient import TestClient
 
-    api = TestClient(web.app(), base_url="http://127.0.0.1", headers={"Authorization": f"Bearer {web.token()}"})
+    api = TestClient(web.app(), base_url="http://127.0.0.1", client=LOOPBACK_CLIENT,
+                     headers={"Authorization": f"Bearer {web.token()}"})
     assert api.get("/api/v1/queue?account=GleiberMD").json() == api.get("/api/v1/queue").json()
     assert web.client().get("/queue?account=other").status_code == 404
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from scheduler import bluesky_length, mastodon_length, tweet_length
 from scheduler.publisher.mastodon_standin import StandinMastodon
-from tests.helpers_web import POSTS, WebEnv, accounts_config, csrf_of
+from tests.helpers_web import LOOPBACK_CLIENT, POSTS, WebEnv, accounts_config, csrf_of
 
 MASTODON_LIMIT = 1000
 
@@ -43,7 +43,8 @@ class Networks(WebEnv):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             from starlette.testclient import TestClient
-        return TestClient(self.app(), base_url="http://127.0.0.1", follow_redirects=False, **kwargs)
+        return TestClient(self.app(), base_url="http://127.0.0.1", client=LOOPBACK_CLIENT, follow_redirects=False,
+                          **kwargs)
 
     def add(self, name: str, text: str) -> str:
         from scheduler.web.actions import Actions

@@ -3,9 +3,10 @@
 - Passwords are stored as scrypt hashes (n=2**14, r=8, p=1, 16-byte random salt): slow and
   memory-hard, so a stolen ledger does not give the password away.
 - API tokens and session ids are 256 random bits; the ledger keeps only their SHA-256, and a token is
-  shown once, when it is created.
-- Failed logins are counted per client address and per user name; past ``MAX_FAILURES`` within
-  ``FAILURE_WINDOW`` further tries are refused until the window has passed.
+  shown once, when it is created. The password-less dashboard's sessions are instead cookies signed with the
+  ledger's signing key (``local_session``): no row is written for them.
+- Sign-in attempts are counted per client address and per user name in the ledger, before the password is
+  checked; past a few failures a key waits, with exponential back-off (``LoginLimiter``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ import base64
 import hashlib
 import hmac
 import secrets
-import threading
-from collections import defaultdict, deque
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,8 +25,11 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MIN_PASSWORD_LENGTH = 10
 TOKEN_PREFIX = "tsk_"
 SESSION_LIFETIME = timedelta(hours=12)
-MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=15)
+ADDRESS_FREE = 5  # failed sign-ins from one address before it must wait
+ADDRESS_MAX_WAIT = timedelta(hours=1)
+USER_FREE = 20  # failed sign-ins for one user name, from all addresses together, before it must wait
+USER_MAX_WAIT = timedelta(minutes=1)
+FORGET_FAILURES = timedelta(days=1)
 DEFAULT_USER = "admin"
 
 
@@ -87,6 +90,47 @@ class NewSession:
     expires_at: datetime
 
 
+LOCAL_COOKIE_PREFIX = "l1."
+
+
+def _mac(key: bytes, *fields: str) -> str:
+    digest = hmac.new(key, "\n".join(fields).encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def local_session(store, now: datetime) -> NewSession:
+    """A session of the password-less dashboard: a cookie signed with the ledger's signing key, its CSRF token
+    derived from it, and no row in the ledger (a page load by anyone on this machine writes nothing)."""
+    from scheduler import signing_key
+
+    key = signing_key.current(store, now)
+    nonce = secrets.token_urlsafe(24)
+    expires = int((now + SESSION_LIFETIME).timestamp())
+    cookie = f"{LOCAL_COOKIE_PREFIX}{nonce}.{expires}.{_mac(key, 'local session', nonce, str(expires))}"
+    return NewSession(cookie, _mac(key, "local csrf", nonce), datetime.fromtimestamp(expires, now.tzinfo))
+
+
+def is_local_cookie(cookie: str) -> bool:
+    return cookie.startswith(LOCAL_COOKIE_PREFIX)
+
+
+def local_session_csrf(store, cookie: str, now: datetime) -> str | None:
+    """The CSRF token of a password-less session's cookie, if the cookie is one, unexpired and signed with the
+    current key; else None."""
+    from scheduler import signing_key
+
+    pieces = cookie.removeprefix(LOCAL_COOKIE_PREFIX).split(".")
+    if len(pieces) != 3 or not pieces[1].isdigit() or len(pieces[1]) > 12:
+        return None
+    nonce, expires, mac = pieces
+    if int(expires) <= now.timestamp():
+        return None
+    key = signing_key.current(store, now)
+    if not hmac.compare_digest(_mac(key, "local session", nonce, expires).encode(), mac.encode()):
+        return None
+    return _mac(key, "local csrf", nonce)
+
+
 def open_session(store, username: str, now: datetime) -> NewSession:
     cookie = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
@@ -95,37 +139,54 @@ def open_session(store, username: str, now: datetime) -> NewSession:
     return NewSession(cookie, csrf, expires)
 
 
+def _doubling(first: timedelta, free: int, cap: timedelta, failures: int) -> timedelta:
+    """No wait for the first ``free - 1`` failures; then ``first``, doubling with each further one, at most ``cap``."""
+    if failures < free:
+        return timedelta(0)
+    return min(cap, first * 2 ** min(failures - free, 30))
+
+
+def address_key(address: str) -> str:
+    """The limit key of a client address: the address, or for IPv6 its /64 (one host commonly holds a whole /64)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return f"ip:{address[:64]}"
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return f"ip:{ip.ipv4_mapped}"
+        return f"ip:{ipaddress.ip_network(f'{ip}/64', strict=False)}"
+    return f"ip:{ip}"
+
+
 class LoginLimiter:
-    """Failed logins per key (client address, user name) in a sliding window; in memory, per process."""
+    """Sign-in attempts per client address and per user name, counted in the ledger (shared by every dashboard
+    process) BEFORE the slow password check, so that concurrent tries cannot all slip under the limit.
 
-    def __init__(self, max_failures: int = MAX_FAILURES, window: timedelta = FAILURE_WINDOW):
-        self.max_failures = max_failures
-        self.window = window
-        self._failures: dict[str, deque[datetime]] = defaultdict(deque)
-        self._lock = threading.Lock()
+    - An address: ``ADDRESS_FREE`` tries, then it waits 30 s, doubling with each further failure up to an hour.
+    - A user name, from every address together: ``USER_FREE`` tries, then it waits 1 s, doubling up to a minute.
+      An attacker at one address blocks that address, not the user: the real user signs in from another address
+      at once, and even an attack from many addresses holds a user name back a minute at a time at most.
+    A success clears the counts of its address and user name; counts untouched for a day are forgotten."""
 
-    def _recent(self, key: str, now: datetime) -> deque[datetime]:
-        failures = self._failures[key]
-        while failures and now - failures[0] >= self.window:
-            failures.popleft()
-        return failures
+    def __init__(self, store):
+        self.store = store
 
-    def retry_after(self, keys: list[str], now: datetime) -> timedelta | None:
-        """How long until another try is allowed, or None when one is allowed now."""
-        with self._lock:
-            waits = []
-            for key in keys:
-                failures = self._recent(key, now)
-                if len(failures) >= self.max_failures:
-                    waits.append(failures[0] + self.window - now)
-            return max(waits) if waits else None
+    @staticmethod
+    def keys(address: str, username: str) -> list[str]:
+        return [address_key(address), f"user:{username[:100]}"]
 
-    def failed(self, keys: list[str], now: datetime) -> None:
-        with self._lock:
-            for key in keys:
-                self._recent(key, now).append(now)
+    @staticmethod
+    def block_for(key: str, failures: int) -> timedelta:
+        if key.startswith("user:"):
+            return _doubling(timedelta(seconds=1), USER_FREE, USER_MAX_WAIT, failures)
+        return _doubling(timedelta(seconds=30), ADDRESS_FREE, ADDRESS_MAX_WAIT, failures)
 
-    def succeeded(self, keys: list[str]) -> None:
-        with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)
+    def reserve(self, address: str, username: str, now: datetime) -> timedelta | None:
+        """Count this attempt before its password is checked: None, it may go ahead; else how long to wait."""
+        free_at = self.store.reserve_login(self.keys(address, username), now, block_for=self.block_for,
+                                           forget=FORGET_FAILURES)
+        return None if free_at is None else max(free_at - now, timedelta(seconds=1))
+
+    def succeeded(self, address: str, username: str) -> None:
+        self.store.clear_login(self.keys(address, username))

@@ -9,10 +9,14 @@ account's view (``Config.for_account``), so every read and every change stays wi
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import sqlalchemy as sa
 
 from scheduler.config import Config
 from scheduler.errors import ConfigError
@@ -20,6 +24,8 @@ from scheduler.plan_cache import PlanCache
 from scheduler.store import Store
 
 HERE = Path(__file__).parent
+log = logging.getLogger("scheduler.web")
+PRUNE_EVERY = timedelta(minutes=10)  # how often the dashboard deletes expired sessions from the ledger
 
 
 def utc_now() -> datetime:
@@ -38,12 +44,14 @@ class Web:
     # Plans and calendar parts kept while neither the ledger nor time has changed them (shared by the
     # accounts' views of this Web: ``for_account`` copies the reference).
     plan_cache: PlanCache = field(default_factory=PlanCache)
+    _next_prune: datetime | None = field(default=None, init=False, repr=False)
+    _prune_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self):
         from scheduler.web.access import LoginLimiter
 
         if self.limiter is None:
-            self.limiter = LoginLimiter()
+            self.limiter = LoginLimiter(self.store)
 
     @property
     def session_seconds(self) -> int:
@@ -59,6 +67,28 @@ class Web:
         from scheduler.web.access import open_session
 
         return open_session(self.store, username, self.clock())
+
+    def local_session(self):
+        """A password-less session (a signed cookie; nothing written)."""
+        from scheduler.web.access import local_session
+
+        return local_session(self.store, self.clock())
+
+    def prune_if_due(self) -> None:
+        """Every ``PRUNE_EVERY`` (by this Web's clock): expired sessions and forgotten sign-in counts leave the
+        ledger."""
+        from scheduler.web.access import FORGET_FAILURES
+
+        now = self.clock()
+        with self._prune_lock:
+            if self._next_prune is not None and now < self._next_prune:
+                return
+            self._next_prune = now + PRUNE_EVERY
+        try:
+            self.store.prune_web(now, forget_logins=FORGET_FAILURES)
+        except sa.exc.DBAPIError as exc:  # e.g. a deadlock with a sign-in on PostgreSQL: the next round prunes
+            log.warning("could not delete expired sessions from the ledger (%s); trying again in %s",
+                        type(exc.orig).__name__, PRUNE_EVERY)
 
     @property
     def several(self) -> bool:

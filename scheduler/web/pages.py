@@ -8,6 +8,7 @@ with the domain's own message and a 4xx status.
 from __future__ import annotations
 
 import functools
+import math
 import re
 from datetime import date
 
@@ -153,18 +154,19 @@ async def login(request: Request):
     username = (form.get("username") or DEFAULT_USER).strip()
     password = form.get("password", "")
     client = request.client.host if request.client else "unknown"
-    keys = [f"ip:{client}", f"user:{username}"]
-    now = web.clock()
-    wait = web.limiter.retry_after(keys, now)
+    # The attempt is counted before the slow check: concurrent tries cannot all slip under the limit.
+    wait = await run_in_threadpool(web.limiter.reserve, client, username, web.clock())
     if wait is not None:
-        minutes = max(1, int(wait.total_seconds() // 60) + 1)
-        return await login_page(request, error=f"too many failed sign-ins; try again in {minutes} minute(s)",
-                                status=429)
+        seconds = math.ceil(wait.total_seconds())
+        after = f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
+        response = await login_page(request, status=429, error="too many failed sign-ins from this address or for "
+                                    f"this user name; try again in {after}")
+        response.headers["retry-after"] = str(seconds)
+        return response
     stored = await run_in_threadpool(web.store.password_hash, username)
     if not await run_in_threadpool(verify_password, password, stored):
-        web.limiter.failed(keys, now)
         return await login_page(request, error="wrong user name or password", status=401)
-    web.limiter.succeeded(keys)
+    await run_in_threadpool(web.limiter.succeeded, client, username)
     session = await run_in_threadpool(web.open_session, username)
     response = _back(_safe_next(form.get("next")))
     response.headers.append("set-cookie", cookie_header(request, SESSION_COOKIE, session.cookie, web.session_seconds))

@@ -2,7 +2,9 @@
 
 - Who: a Bearer API token (`scheduler web token create`), else a session cookie from /login. With no
   password set (allowed only when bound to a loopback address) a visitor of a page gets a session as
-  "local", and requests must name a loopback host (no DNS rebinding from a web page).
+  "local" (a cookie signed with the ledger's signing key; no row is written for it), and requests must
+  name a loopback host (no DNS rebinding from a web page), come from a loopback peer and carry no
+  forwarding header (no reverse proxy: it would open the dashboard to everyone it reaches).
 - Pages without a session redirect to /login; the API without a token or session answers 401.
 - Every state-changing request (POST, PATCH, PUT, DELETE) made with a session carries the session's
   CSRF token (header X-CSRF-Token, or form field ``csrf``); without it: 403 and nothing runs. Token
@@ -97,10 +99,12 @@ class Guard:
         path, method = scope["path"], scope["method"]
         api = path.startswith("/api/")
         open_mode = await run_in_threadpool(self.web.open_mode)
-        if open_mode and (request.url.hostname or "") not in LOCAL_HOSTS:
-            return await _deny(request, 400, "this dashboard has no password and answers only to 127.0.0.1 or "
-                               "localhost; open it by that address (or set a password: `scheduler web passwd`)",
-                               send_with_headers, receive)
+        if open_mode:
+            refusal = open_mode_refusal(scope)
+            if refusal is not None:
+                return await _deny(request, *refusal, send_with_headers, receive)
+        if not path.startswith("/static/"):
+            await run_in_threadpool(self.web.prune_if_due)  # expired sessions leave the ledger (every 10 minutes)
         if path.startswith("/static/") or (path in PUBLIC_PATHS and method not in UNSAFE):
             return await self.app(scope, receive, send_with_headers)
         if path.startswith(REVIEW_LINK_PREFIX):
@@ -113,13 +117,17 @@ class Guard:
                 return await _deny(request, 403, "the login form expired or did not come from this site; "
                                    "reload the login page and try again", send_with_headers, receive)
             return await self.app(scope, receive, send_with_headers)
-        principal = await run_in_threadpool(self._identify, request)
+        principal = await run_in_threadpool(self._identify, request, open_mode)
         if principal is None and open_mode and not api and method == "GET":
-            session = await run_in_threadpool(self.web.open_session, "local")
+            session = await run_in_threadpool(self.web.local_session)
             extra_headers.append((b"set-cookie", cookie_header(request, SESSION_COOKIE, session.cookie,
                                                                self.web.session_seconds).encode()))
             principal = Principal("local", "session", session.csrf)
         if principal is None:
+            if open_mode and not api and method in UNSAFE:
+                return await _deny(request, 403, "this page's session has ended (it expired, or the signing key was "
+                                   "rotated), so nothing was changed; reload the page and try again",
+                                   send_with_headers, receive)
             if api or method != "GET":
                 status = 401
                 message = ("sign in first, or send an API token: `Authorization: Bearer <token>` "
@@ -140,8 +148,8 @@ class Guard:
         scope.setdefault("state", {})["principal"] = principal
         return await self.app(scope, receive, send_with_headers)
 
-    def _identify(self, request: Request) -> Principal | None:
-        from scheduler.web.access import secret_hash
+    def _identify(self, request: Request, open_mode: bool) -> Principal | None:
+        from scheduler.web.access import is_local_cookie, local_session_csrf, secret_hash
 
         now = self.web.clock()
         auth = request.headers.get("authorization", "")
@@ -154,14 +162,53 @@ class Guard:
         cookie = request.cookies.get(SESSION_COOKIE)
         if not cookie:
             return None
+        if is_local_cookie(cookie):  # the password-less dashboard's signed cookie: no row
+            csrf = local_session_csrf(self.web.store, cookie, now) if open_mode else None
+            return Principal("local", "session", csrf) if csrf else None
         hashed = secret_hash(cookie)
         session = self.web.store.session(hashed, now)
         if session is None:
             return None
-        if session.username == "local" and not self.web.open_mode():
+        if session.username == "local" and not open_mode:
             return None  # a password was set since: the open session no longer counts
         actor = "local" if session.username == "local" else f"user:{session.username}"
         return Principal(actor, "session", session.csrf, hashed)
+
+
+# Headers a proxy adds. uvicorn trusts X-Forwarded-For and X-Forwarded-Proto from a proxy on 127.0.0.1 (it then
+# takes the client address and scheme from them); without a password any of these means "came through a proxy".
+FORWARDING_HEADERS = (b"x-forwarded-for", b"forwarded", b"x-real-ip", b"x-forwarded-host", b"x-forwarded-proto",
+                      b"x-forwarded-port", b"x-forwarded-server", b"via", b"true-client-ip", b"cf-connecting-ip")
+
+
+def open_mode_refusal(scope) -> tuple[int, str] | None:
+    """Why a request may not use the password-less dashboard (status, message), or None when it may.
+
+    Without a password the dashboard is for whoever is on this machine, nobody else: a request must be addressed to
+    a loopback name (no DNS rebinding), come from a loopback peer, and carry no forwarding header. A reverse proxy
+    (nginx's default ``proxy_pass`` sends ``Host: 127.0.0.1``) would otherwise open it to everyone the proxy
+    reaches."""
+    from scheduler.web.server import is_loopback
+
+    headers = dict(scope.get("headers") or [])
+    host = Request(scope).url.hostname or ""
+    if host not in LOCAL_HOSTS:
+        return 400, ("this dashboard has no password and answers only to 127.0.0.1 or localhost; open it by that "
+                     "address (or set a password: `scheduler web passwd`)")
+    forwarded = [name.decode() for name in FORWARDING_HEADERS if name in headers]
+    if forwarded:
+        names = ", ".join({"x-real-ip": "X-Real-IP", "true-client-ip": "True-Client-IP",
+                           "cf-connecting-ip": "CF-Connecting-IP"}.get(n, n.title()) for n in forwarded)
+        return 403, (f"this dashboard has no password, and this request came through a proxy (it carries {names}): "
+                     "a proxy would open the dashboard to everyone who reaches the proxy, so it answers no proxied "
+                     "request. Set a password first (`scheduler web passwd`), then sign in through the proxy; or "
+                     "open it on this machine at http://127.0.0.1 (from elsewhere, through an SSH tunnel)")
+    client = scope.get("client")
+    if client is not None and (client[0] == "localhost" or not is_loopback(client[0])):
+        return 403, ("this dashboard has no password and answers only to this machine, and this request came from "
+                     f"{client[0]}. Set a password (`scheduler web passwd`) to use it from elsewhere, or open it "
+                     "through an SSH tunnel")
+    return None
 
 
 def _is_form(request: Request) -> bool:

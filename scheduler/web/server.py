@@ -32,7 +32,8 @@ def check_bind(store: Store, host: str) -> None:
         raise AccessError(
             f"refusing to listen on {host}: no dashboard password is set, so anyone who can reach this "
             "address could change the queue. Set one with `scheduler web passwd`, or keep the default "
-            f"--host {DEFAULT_HOST} (reach it from elsewhere through an SSH tunnel or a proxy)")
+            f"--host {DEFAULT_HOST} and reach it from elsewhere through an SSH tunnel. A reverse proxy in front "
+            "needs a password too: without one the dashboard refuses every proxied request")
 
 
 def parse_address(value: str) -> tuple[str, int]:

@@ -1,0 +1,120 @@
+"""Sign-in limits: each attempt is counted in the ledger before the slow password check (so concurrent tries
+cannot all slip under the limit, and every dashboard process shares the count), per client address and per user
+name, with exponential back-off that an attacker at one address cannot turn into a lock-out of the real user."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import requests
+from bs4 import BeautifulSoup
+
+from scheduler.store import Store
+from scheduler.web.access import ADDRESS_FREE, USER_FREE, USER_MAX_WAIT, LoginLimiter
+from tests.helpers_web import NOW, serving, web  # noqa: F401
+from tests.test_web_proxy import reverse_proxy
+
+PASSWORD = "correct horse battery"
+
+
+def login_form(base: str) -> tuple[dict, str]:
+    page = requests.get(f"{base}/login", timeout=30)
+    token = BeautifulSoup(page.text, "html.parser").find("input", attrs={"name": "csrf"})["value"]
+    return dict(page.cookies), token
+
+
+def test_sixty_concurrent_wrong_passwords_are_not_all_checked_and_the_user_still_signs_in_elsewhere(
+        web, monkeypatch):  # noqa: F811
+    import scheduler.web.access as access
+
+    checks = []
+    real_verify = access.verify_password
+
+    def counted_verify(password, stored):  # the real check, counted
+        checks.append(password)
+        return real_verify(password, stored)
+
+    monkeypatch.setattr(access, "verify_password", counted_verify)
+    web.set_password(PASSWORD)
+    with serving(web.app()) as base:
+        cookies, token = login_form(base)
+        start = threading.Barrier(60)
+
+        def attempt(n: int) -> requests.Response:
+            start.wait(60)
+            return requests.post(f"{base}/login", cookies=cookies, allow_redirects=False, timeout=120,
+                                 data={"csrf": token, "username": "admin", "password": f"wrong password {n}"})
+
+        with ThreadPoolExecutor(60) as pool:
+            answers = list(pool.map(attempt, range(60)))
+        statuses = [a.status_code for a in answers]
+        assert statuses.count(401) + statuses.count(429) == 60, statuses
+        assert statuses.count(401) <= ADDRESS_FREE, statuses  # at most the allowed number were checked
+        assert len(checks) <= ADDRESS_FREE
+        for refused in (a for a in answers if a.status_code == 429):
+            assert int(refused.headers["retry-after"]) >= 1 and "too many failed sign-ins" in refused.text
+
+        # From the attacking address even the right password waits...
+        right = {"csrf": token, "username": "admin", "password": PASSWORD}
+        assert requests.post(f"{base}/login", cookies=cookies, data=right, allow_redirects=False,
+                             timeout=30).status_code == 429
+        # ...but the real admin, at another address (through a proxy that says so), signs in at once.
+        with reverse_proxy(int(base.rsplit(":", 1)[1]), forwarding={"X-Forwarded-For": "198.51.100.8"}) as proxied:
+            admin = requests.Session()
+            page = admin.get(f"{proxied}/login", timeout=30)
+            form = BeautifulSoup(page.text, "html.parser").find("input", attrs={"name": "csrf"})["value"]
+            signed_in = admin.post(f"{proxied}/login", data={**right, "csrf": form}, allow_redirects=False, timeout=30)
+            assert signed_in.status_code == 303, signed_in.text
+
+
+def test_two_processes_share_the_count(ledger_url):
+    """Two stores (as two dashboard processes would hold) reserving at once: exactly the allowed number pass."""
+    stores = [Store.open(ledger_url), Store.open(ledger_url)]
+    try:
+        limiters = [LoginLimiter(s) for s in stores]
+        start = threading.Barrier(40)
+
+        def attempt(n: int):
+            start.wait(60)
+            return limiters[n % 2].reserve("203.0.113.5", "admin", NOW)
+
+        with ThreadPoolExecutor(40) as pool:
+            waits = list(pool.map(attempt, range(40)))
+        assert waits.count(None) == ADDRESS_FREE
+        assert all(w is not None and w > timedelta(0) for w in waits if w is not None)
+    finally:
+        for s in stores:
+            s.close()
+
+
+def test_back_off_doubles_per_address_and_holds_a_user_name_back_briefly(store):
+    limiter = LoginLimiter(store)
+    now = NOW
+    for _ in range(ADDRESS_FREE):
+        assert limiter.reserve("203.0.113.5", "admin", now) is None
+    assert limiter.reserve("203.0.113.5", "admin", now) == timedelta(seconds=30)
+    now += timedelta(seconds=30)
+    assert limiter.reserve("203.0.113.5", "admin", now) is None  # one more try, then twice as long
+    assert limiter.reserve("203.0.113.5", "admin", now) == timedelta(seconds=60)
+    assert limiter.reserve("203.0.113.6", "admin", now) is None  # another address: not held back
+
+    # Many addresses failing for one user name hold it back, but never longer than a minute at a time.
+    allowed, n = 0, 0
+    while allowed < USER_FREE + 10:
+        n += 1
+        wait = limiter.reserve(f"198.51.100.{n}", "admin", now)
+        assert wait is None or wait <= USER_MAX_WAIT
+        allowed += wait is None
+        now += wait or timedelta(0)
+    assert limiter.reserve("192.0.2.1", "admin", now) == USER_MAX_WAIT
+    now += USER_MAX_WAIT
+    assert limiter.reserve("192.0.2.1", "admin", now) is None
+    limiter.succeeded("192.0.2.1", "admin")  # a success clears its address and user name
+    assert limiter.reserve("192.0.2.2", "admin", now) is None
+
+    # IPv6: one /64 is one address.
+    for n in range(ADDRESS_FREE):
+        assert limiter.reserve(f"2001:db8::{n + 1}", f"user{n}", now) is None
+    assert limiter.reserve("2001:db8::ffff", "someone", now) is not None
