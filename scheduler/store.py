@@ -667,7 +667,7 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
     ) -> PostRecord:
         """Queue one post at the end; refuse a text sent or queued within the window."""
         with self.engine.begin() as conn:
-            self._ensure_account(conn, account)
+            self._lock_queue(conn, account)  # before the duplicate check too: two adds of one text, one queued
             if conn.execute(sa.select(m.posts.c.post_id).where(m.posts.c.post_id == post.post_id)).first():
                 raise DuplicateError(f"post {post.post_id} is already in the ledger")
             self._check_duplicate(conn, account, post.text, now, window=duplicate_window, ignore=())
@@ -708,7 +708,17 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
             query = query.where(m.posts.c.post_id.not_in(list(ignore)))
         return conn.execute(query.limit(1)).first()
 
+    def _lock_queue(self, conn: Connection, account: str) -> None:
+        """Hold the account's row (``accounts``) until this transaction ends: every writer that picks a position
+        in the account's queue takes this lock first, so two of them never read the same free position (on
+        PostgreSQL 56 of 100 concurrent adds read one highest position and hit ux_posts_position). SQLite needs
+        no row lock: its write transactions (BEGIN IMMEDIATE) run one at a time already."""
+        self._ensure_account(conn, account)
+        conn.execute(sa.select(m.accounts.c.account).where(m.accounts.c.account == account).with_for_update())
+
     def _end_position(self, conn: Connection, account: str) -> float:
+        """The highest position of the account's queue, read under the queue's lock (``_lock_queue``)."""
+        self._lock_queue(conn, account)
         value = conn.execute(sa.select(sa.func.max(m.posts.c.position)).where(m.posts.c.account == account)).scalar()
         return float(value or 0)
 
@@ -1001,6 +1011,7 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
              top: bool = False, bottom: bool = False) -> None:
         """Reorder: place the post before/after another pending post, or at the top/bottom."""
         with self.engine.begin() as conn:
+            self._lock_queue(conn, account)
             self._pending_row(conn, account, post_id, "move")
             anchor = None
             if before or after:
