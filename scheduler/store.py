@@ -25,6 +25,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -38,6 +39,7 @@ from scheduler.store_types import UTCDateTime
 from scheduler.store_web import WebLedger
 
 PENDING = (PostState.QUEUED.value, PostState.RETRYING.value)
+_THIS_MACHINE: Any = object()  # Store.beat's default: the machine the calling process runs on
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,13 @@ class InstanceRecord:
     beat_at: datetime
     stopped_at: datetime | None
     last_outcome: str | None
+    machine: str | None = None  # where it ran (liveness.this_machine()), when it recorded that
+    server_age: timedelta | None = None  # its heartbeat's age on the database's clock (PostgreSQL), read with it
+
+    def age(self, now: datetime) -> timedelta:
+        """How old the last heartbeat is: on the database's clock when the ledger has one (PostgreSQL, which
+        also wrote it), else ``now`` (this machine's clock, which wrote it on SQLite)."""
+        return self.server_age if self.server_age is not None else now - self.beat_at
 
 
 def _record(row) -> PostRecord:
@@ -1394,9 +1403,16 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
     # -- service instances ---------------------------------------------------------------------
 
     def beat(self, instance: str, account: str, pid: int, host: str, now: datetime,
-             last_outcome: str | None = None) -> None:
+             last_outcome: str | None = None, *, machine: str | None = _THIS_MACHINE) -> None:
+        """Record that ``instance`` is alive. ``machine``: where it runs (default: here, ``liveness.this_machine()``).
+        On PostgreSQL the time recorded is the database's (``_beat_clock``), whatever ``now`` says."""
+        if machine is _THIS_MACHINE:
+            from scheduler.liveness import this_machine
+
+            machine = this_machine()
         with self.engine.begin() as conn:
-            values = {"beat_at": now, "stopped_at": None}
+            at = self._beat_clock(conn, now)
+            values = {"beat_at": at, "stopped_at": None, "machine": machine}
             if last_outcome is not None:
                 values["last_outcome"] = last_outcome
             done = conn.execute(
@@ -1405,22 +1421,37 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
             if not done:
                 conn.execute(
                     m.instances.insert().values(
-                        instance=instance, account=account, pid=pid, host=host, started_at=now, beat_at=now,
-                        last_outcome=last_outcome,
+                        instance=instance, account=account, pid=pid, host=host, started_at=at, beat_at=at,
+                        last_outcome=last_outcome, machine=machine,
                     )
                 )
+
+    @staticmethod
+    def _beat_clock(conn: Connection, now: datetime):
+        """The clock of heartbeats: the database's on PostgreSQL (services on several machines share it, and each
+        machine's own clock may be off), stored as naive UTC like every time; ``now`` on SQLite."""
+        if conn.dialect.name == "postgresql":
+            return sa.func.timezone("UTC", sa.func.clock_timestamp())
+        return now
 
     def stop_instance(self, instance: str, now: datetime) -> None:
         with self.engine.begin() as conn:
             conn.execute(m.instances.update().where(m.instances.c.instance == instance).values(stopped_at=now))
 
     def instances(self, account: str) -> list[InstanceRecord]:
+        """The account's service instances, newest heartbeat first; on PostgreSQL each with its heartbeat's age
+        on the database's clock (``InstanceRecord.age``)."""
+        columns = [m.instances]
+        if self.engine.dialect.name == "postgresql":
+            age = sa.func.timezone("UTC", sa.func.clock_timestamp()) - m.instances.c.beat_at
+            columns.append(age.label("server_age"))
         with self._read() as conn:
             rows = conn.execute(
-                sa.select(m.instances).where(m.instances.c.account == account).order_by(m.instances.c.beat_at.desc())
+                sa.select(*columns).where(m.instances.c.account == account).order_by(m.instances.c.beat_at.desc())
             ).all()
         return [
-            InstanceRecord(r.instance, r.pid, r.host, r.started_at, r.beat_at, r.stopped_at, r.last_outcome)
+            InstanceRecord(r.instance, r.pid, r.host, r.started_at, r.beat_at, r.stopped_at, r.last_outcome,
+                           r.machine, getattr(r, "server_age", None))
             for r in rows
         ]
 
