@@ -39,6 +39,9 @@ from scheduler.store_types import UTCDateTime
 from scheduler.store_web import WebLedger
 
 PENDING = (PostState.QUEUED.value, PostState.RETRYING.value)
+# The advisory-lock key space of queue positions (two-int keys: (this, hash of the account)); the single-key
+# space holds the migration lock (727274), which two-int keys never meet.
+_QUEUE_LOCKS = 727275
 _THIS_MACHINE: Any = object()  # Store.beat's default: the machine the calling process runs on
 
 
@@ -439,6 +442,7 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
             if feed_entry is not None:
                 self._insert_entry(conn, account, feed_entry[0], feed_entry[1], now)
             self._ensure_account(conn, account)
+            self._lock_queue(conn, account)  # first: before any article's _bump holds the account's row
             return [self._import_one(conn, account, item, now) for item in items]
 
     def _import_one(self, conn: Connection, account: str, item: ArticleImport, now: datetime) -> ImportReport:
@@ -676,6 +680,7 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
     ) -> PostRecord:
         """Queue one post at the end; refuse a text sent or queued within the window."""
         with self.engine.begin() as conn:
+            self._ensure_account(conn, account)
             self._lock_queue(conn, account)  # before the duplicate check too: two adds of one text, one queued
             if conn.execute(sa.select(m.posts.c.post_id).where(m.posts.c.post_id == post.post_id)).first():
                 raise DuplicateError(f"post {post.post_id} is already in the ledger")
@@ -718,12 +723,15 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
         return conn.execute(query.limit(1)).first()
 
     def _lock_queue(self, conn: Connection, account: str) -> None:
-        """Hold the account's row (``accounts``) until this transaction ends: every writer that picks a position
-        in the account's queue takes this lock first, so two of them never read the same free position (on
-        PostgreSQL 56 of 100 concurrent adds read one highest position and hit ux_posts_position). SQLite needs
-        no row lock: its write transactions (BEGIN IMMEDIATE) run one at a time already."""
-        self._ensure_account(conn, account)
-        conn.execute(sa.select(m.accounts.c.account).where(m.accounts.c.account == account).with_for_update())
+        """Hold the account's queue-position lock until this transaction ends: every writer that picks a position
+        in the account's queue takes it first, so two of them never read the same free position (on PostgreSQL
+        56 of 100 concurrent adds read one highest position and hit ux_posts_position). A transaction-scoped
+        advisory lock, not the ``accounts`` row: a claim locks its post and then that row (``_bump``), so a
+        writer holding the row while it waits for a post would deadlock with it. SQLite needs no lock: its
+        write transactions (BEGIN IMMEDIATE) run one at a time already."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:space, hashtext(:account))"),
+                         {"space": _QUEUE_LOCKS, "account": account})
 
     def _end_position(self, conn: Connection, account: str) -> float:
         """The highest position of the account's queue, read under the queue's lock (``_lock_queue``)."""

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 import httpx
 
 from scheduler.config import load_config
+from scheduler.errors import QueueError
 from scheduler.store import Store
 from tests.helpers_ledger import ACCOUNT, new_post
 from tests.helpers_web import CONFIG, serving
@@ -111,3 +112,58 @@ def test_a_hundred_concurrent_api_adds_all_get_201(ledger_url, tmp_path, monkeyp
         _assert_contiguous(store, config.account, WRITERS * EACH)
     finally:
         store.close()
+
+
+def test_moves_and_adds_racing_claims_and_releases_never_deadlock(ledger_url):
+    """A claim locks its post, then the account's revision; a writer of positions must not take the account's row
+    first and then wait for a post (PostgreSQL would abort one of the two as a deadlock)."""
+    stores = [Store.open(ledger_url) for _ in range(4)]
+    try:
+        for k in range(5):
+            stores[0].add_post(ACCOUNT, new_post(f"p{k}"), T0)
+
+        def work(i: int) -> None:
+            s = stores[i]
+            for n in range(40):
+                post_id = f"p{n % 5}"
+                if i == 0:
+                    try:
+                        s.move(ACCOUNT, post_id, bottom=True)
+                    except QueueError:
+                        pass  # claimed just now: only a waiting post moves
+                elif i == 1:
+                    s.add_post(ACCOUNT, new_post(f"new{n}"), T0)
+                elif s.claim(post_id, f"inst{i}", T0, T0):
+                    s.release(post_id, f"inst{i}", T0)
+
+        errors = _race(len(stores), work)
+        assert errors == [], errors[:3]
+        positions = [p.position for p in stores[0].iter_pending(ACCOUNT)]
+        assert len(positions) == 45 and len(set(positions)) == 45
+    finally:
+        for s in stores:
+            s.close()
+
+
+def test_concurrent_imports_and_adds_all_succeed_with_distinct_positions(ledger_url):
+    stores = [Store.open(ledger_url) for _ in range(6)]
+    try:
+        def work(i: int) -> None:
+            for n in range(5):
+                if i % 2:
+                    stores[i].add_post(ACCOUNT, new_post(f"w{i}-{n}"), T0)
+                    continue
+                key = f"article-{i}-{n}"
+                tips = [new_post(f"{key}-{t}", f"tip {t} of {key}", kind="tip", article_key=key, tip=t)
+                        for t in (1, 2, 3)]
+                stores[i].import_article(ACCOUNT, article_key=key, title=key, url=None, source=f"{key}.md",
+                                         fingerprint=key, tips=[{"number": t, "headline": "h", "body": ""}
+                                                                for t in (1, 2, 3)],
+                                         posts=tips, now=T0)
+
+        errors = _race(len(stores), work)
+        assert errors == [], errors[:3]
+        _assert_contiguous(stores[0], ACCOUNT, 3 * 5 * 3 + 3 * 5)
+    finally:
+        for s in stores:
+            s.close()
