@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 
 from scheduler.errors import ArticleError
-from scheduler.fetching import HTML_TYPES, Fetcher
+from scheduler.fetching import HTML_TYPES, AddressGuard, Fetcher
 from scheduler.models import Article
 
 _ACCEPT_HTML = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
@@ -24,9 +24,10 @@ _ACCEPT_HTML = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
 _METADATA_FIELDS = ("author", "date", "description", "sitename", "tags", "categories")
 
 
-def read_url(url: str, fetcher: Fetcher) -> Article:
-    """Fetch the page at ``url`` and read its article (FetchError, ArticleError on failure)."""
-    page = fetcher.get(url, kinds=HTML_TYPES, accept=_ACCEPT_HTML)
+def read_url(url: str, fetcher: Fetcher, *, guard: AddressGuard | None = None) -> Article:
+    """Fetch the page at ``url`` and read its article (FetchError, ArticleError on failure); ``guard``: the
+    addresses it may be fetched from (a feed's entry link), else any (a page a person named)."""
+    page = fetcher.get(url, kinds=HTML_TYPES, accept=_ACCEPT_HTML, guard=guard)
     return article_from_html(page.content, url=page.url, source=url, charset=page.charset)
 
 

@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 
 from scheduler.config import Config
 from scheduler.errors import FeedError, FetchError, SchedulerError
-from scheduler.fetching import Fetcher, FetchSettings, Page
+from scheduler.fetching import AddressGuard, Fetcher, FetchSettings, Page
 from scheduler.store import Store
 from scheduler.store_feeds import AlreadyRecorded, FeedEntry, FeedRecord
 
@@ -140,9 +140,11 @@ def _settle(store: Store, config: Config, account: str, url: str, page: Page, pa
             now: datetime, fetcher: Fetcher, *, before: str = "ok") -> CheckResult:
     result = CheckResult(url, "ok")
     recorded = store.recorded_entry_keys(account, url)
+    # Entry links are the feed author's choice: public addresses only (the feed's own host too, if it is private).
+    guard = AddressGuard.for_feed(page)
     for entry in parsed.entries:
         if entry.key not in recorded:
-            _take(store, config, account, url, entry, now, fetcher, result)
+            _take(store, config, account, url, entry, now, fetcher, result, guard)
     # Validators only when every entry is settled: else a 304 would hide the pending ones next time.
     store.record_feed_check(account, url, now, next_check_at=now + config["feeds"]["interval"], title=parsed.title,
                             etag=page.etag, last_modified=page.last_modified, keep_validators=bool(result.pending))
@@ -151,7 +153,7 @@ def _settle(store: Store, config: Config, account: str, url: str, page: Page, pa
 
 
 def _take(store: Store, config: Config, account: str, url: str, entry: Entry, now: datetime, fetcher: Fetcher,
-          result: CheckResult) -> None:
+          result: CheckResult, guard: AddressGuard) -> None:
     """Import one new entry, or record why not."""
     from scheduler.article_web import read_url
     from scheduler import post_ids
@@ -161,7 +163,7 @@ def _take(store: Store, config: Config, account: str, url: str, entry: Entry, no
         _skip(store, account, url, entry, now, result, "the entry has no link to an article page")
         return
     try:
-        article = _with_entry_metadata(read_url(entry.link, fetcher), entry)
+        article = _with_entry_metadata(read_url(entry.link, fetcher, guard=guard), entry)
         item = article_import(compose_read(config, article), post_ids.suffix(store, config, now))
         report = store.import_articles(
             account, [item], now,

@@ -4,6 +4,9 @@
     page = fetcher.get(url, kinds=HTML_TYPES)                    # FetchError on any failure
     page = fetcher.get(feed_url, etag=..., last_modified=...)    # page.status == 304: unchanged
 
+Addresses: every connection resolves its host once and connects to an address it resolved; a fetch given an
+``AddressGuard`` (a feed's entry links) connects only where the guard allows (``fetch_addresses``).
+
 Limits: one response may take at most ``[fetch] timeout`` in all (a server that trickles bytes
 is cut off too; a read already waiting may add up to one more timeout) and hold at most ``[fetch] max_bytes`` after decompression; at most
 ``MAX_REDIRECTS`` redirects, http(s) only. Every request says who it is (``User-Agent:
@@ -20,6 +23,9 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from scheduler.errors import FetchError
+from scheduler.fetch_addresses import AddressGuard, AddressRefused, Resolver, pinned_adapter, system_resolver
+
+__all__ = ["AddressGuard", "AddressNotAllowed", "Fetcher", "FetchSettings", "Page", "Resolver", "system_resolver"]
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 MAX_REDIRECTS = 5
@@ -60,31 +66,65 @@ class Page:
     charset: str | None
     etag: str | None
     last_modified: str | None
+    address: str | None = None  # the IP address the content came from (the last hop's), when known
 
     def text(self) -> str:
         return self.content.decode(self.charset or "utf-8", errors="replace")
 
 
+class AddressNotAllowed(FetchError):
+    """A fetch refused by its AddressGuard; ``reason`` says which address and why."""
+
+    def __init__(self, url: str, reason: str):
+        super().__init__(f"{url}: not fetched: {reason}")
+        self.reason = reason
+
+
 class Fetcher:
-    """One HTTP session with its robots.txt cache; reuse it for every request of a run."""
+    """One HTTP session with its robots.txt cache; reuse it for every request of a run.
 
-    def __init__(self, settings: FetchSettings):
-        import requests
+    ``resolve``: how host names become addresses (every connection resolves once and connects to what it got)."""
 
+    def __init__(self, settings: FetchSettings, *, resolve: Resolver = system_resolver):
         self.settings = settings
-        self._session = requests.Session()
-        self._session.max_redirects = MAX_REDIRECTS
-        self._session.headers["User-Agent"] = settings.user_agent
+        self._resolve = resolve
+        self._sessions: dict[AddressGuard | None, object] = {}
+        self._session = self._session_for(None)
         self._robots: dict[str, tuple[float, object]] = {}
 
+    def _session_for(self, guard: AddressGuard | None):
+        """A session whose every connection resolves once, is checked by ``guard`` (if any) and goes to the
+        address checked. A guarded session ignores proxy settings: through a proxy the address could not be
+        checked."""
+        session = self._sessions.get(guard)
+        if session is None:
+            import requests
+
+            session = requests.Session()
+            session.max_redirects = MAX_REDIRECTS
+            session.headers["User-Agent"] = self.settings.user_agent
+            adapter = pinned_adapter(self._resolve, guard)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            if guard is not None:
+                session.trust_env = False
+            self._sessions[guard] = session
+        return session
+
     def close(self) -> None:
-        self._session.close()
+        for session in self._sessions.values():
+            session.close()
 
     def get(self, url: str, *, kinds: tuple[str, ...] | None = None, etag: str | None = None,
-            last_modified: str | None = None, accept: str = "*/*") -> Page:
-        """GET ``url``; ``kinds`` lists the media types accepted (None: any)."""
+            last_modified: str | None = None, accept: str = "*/*", guard: AddressGuard | None = None) -> Page:
+        """GET ``url``; ``kinds`` lists the media types accepted (None: any); ``guard``: the addresses it may come
+        from (robots.txt and every redirect included), else any."""
         _check_scheme(url)
-        if not self._allowed(url):
+        try:
+            allowed = self._allowed(url, guard)
+        except AddressNotAllowed as exc:  # robots.txt was refused: name the page asked for
+            raise AddressNotAllowed(url, exc.reason) from None
+        if not allowed:
             raise FetchError(
                 f"{url}: the site's robots.txt asks '{self.settings.robots_token}' not to fetch this page. "
                 "Save the page and import the file instead, or ask the site to allow it."
@@ -94,7 +134,7 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        page = self._get(url, headers, self.settings.max_bytes)
+        page = self._get(url, headers, self.settings.max_bytes, guard)
         if page.status == 304:
             return page
         if kinds is not None and page.media_type and page.media_type not in kinds:
@@ -104,17 +144,19 @@ class Fetcher:
             )
         return page
 
-    def _get(self, url: str, headers: dict[str, str], max_bytes: int) -> Page:
+    def _get(self, url: str, headers: dict[str, str], max_bytes: int, guard: AddressGuard | None = None) -> Page:
         import requests
         from urllib3.exceptions import HTTPError as BodyError, ReadTimeoutError
 
         timeout = self.settings.timeout.total_seconds()
         started = time.monotonic()
+        session = self._session_for(guard)
         try:
-            with self._session.get(url, headers=headers, timeout=(timeout, timeout), stream=True) as response:
+            with session.get(url, headers=headers, timeout=(timeout, timeout), stream=True) as response:
                 _check_scheme(response.url)
+                address = _peer(response)
                 if response.status_code == 304:
-                    return _page(response, b"")
+                    return _page(response, b"", address)
                 _raise_for_status(url, response)
                 declared = response.headers.get("Content-Length", "")
                 if declared.isdigit() and int(declared) > max_bytes:
@@ -127,7 +169,9 @@ class Fetcher:
                         raise _too_large(url, max_bytes)
                     if time.monotonic() - started > timeout:
                         raise requests.Timeout()
-                return _page(response, bytes(body))
+                return _page(response, bytes(body), address)
+        except AddressRefused as exc:
+            raise AddressNotAllowed(url, str(exc)) from None
         except requests.TooManyRedirects:
             raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects. Give the page's final address.") from None
         except (requests.Timeout, ReadTimeoutError):
@@ -146,22 +190,22 @@ class Fetcher:
 
     # -- robots.txt ------------------------------------------------------------------------
 
-    def _allowed(self, url: str) -> bool:
+    def _allowed(self, url: str, guard: AddressGuard | None = None) -> bool:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         cached = self._robots.get(origin)
         if cached is None or time.monotonic() - cached[0] > _ROBOTS_CACHE_SECONDS:
-            cached = (time.monotonic(), self._read_robots(origin))
+            cached = (time.monotonic(), self._read_robots(origin, guard))
             self._robots[origin] = cached
         rules = cached[1]
         return rules is None or rules.can_fetch(self.settings.robots_token, url)
 
-    def _read_robots(self, origin: str):
+    def _read_robots(self, origin: str, guard: AddressGuard | None = None):
         """The parsed robots.txt, or None when the site has none (everything allowed, RFC 9309)."""
         from urllib.robotparser import RobotFileParser
 
         try:
-            page = self._get(f"{origin}/robots.txt", {"Accept": "text/plain"}, _ROBOTS_MAX_BYTES)
+            page = self._get(f"{origin}/robots.txt", {"Accept": "text/plain"}, _ROBOTS_MAX_BYTES, guard)
         except FetchError as exc:
             if exc.status is not None and 400 <= exc.status < 500:
                 return None
@@ -176,7 +220,15 @@ def _check_scheme(url: str) -> None:
         raise FetchError(f"{url}: only http:// and https:// addresses can be fetched.")
 
 
-def _page(response, content: bytes) -> Page:
+def _peer(response) -> str | None:
+    """The address the response came from (the socket's peer), while the response is open."""
+    try:
+        return response.raw.connection.sock.getpeername()[0]
+    except (AttributeError, OSError, TypeError, IndexError):
+        return None
+
+
+def _page(response, content: bytes, address: str | None = None) -> Page:
     content_type = response.headers.get("Content-Type", "")
     media_type = content_type.split(";")[0].strip().lower()
     charset = None
@@ -186,7 +238,7 @@ def _page(response, content: bytes) -> Page:
             charset = value.strip().strip('"').lower()
     return Page(url=response.url, status=response.status_code, content=content, media_type=media_type,
                 charset=charset, etag=response.headers.get("ETag"),
-                last_modified=response.headers.get("Last-Modified"))
+                last_modified=response.headers.get("Last-Modified"), address=address)
 
 
 def _raise_for_status(url: str, response) -> None:

@@ -50,7 +50,7 @@ def credentials_problem(config: Config) -> str | None:
 
 def status(store: Store, config: Config, now: datetime) -> dict:
     from scheduler import agenda
-    from scheduler.publishing import instance_is_alive
+    from scheduler.liveness import instance_is_alive
 
     account = config.account
     tz = config.tz

@@ -136,6 +136,7 @@ instances = sa.Table(
     sa.Column("beat_at", UTCDateTime, nullable=False),
     sa.Column("stopped_at", UTCDateTime),
     sa.Column("last_outcome", sa.Text),
+    sa.Column("machine", sa.String(120)),  # m015: boot id and PID namespace of the process (liveness.this_machine)
 )
 
 
@@ -904,6 +905,12 @@ CREATE INDEX ix_web_sessions_expires ON web_sessions (expires_at)
 """)
 
 
+def m015_ops(conn: Connection) -> None:
+    """Where each service instance runs (boot id and PID namespace): its pid is probed only on that machine, and a
+    host name proves nothing (containers share names; other PID namespaces reuse pids)."""
+    _ddl(conn, "ALTER TABLE instances ADD COLUMN machine VARCHAR(120)")
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_time_indexes", m002_time_indexes),
@@ -917,4 +924,5 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m010_article_metadata", m010_article_metadata),
     ("m011_plain_post_ids", m011_plain_post_ids),
     ("m013_web_sessions", m013_web_sessions),
+    ("m015_ops", m015_ops),
 ]

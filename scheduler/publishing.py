@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from scheduler.liveness import instance_is_alive, live_instances  # noqa: F401 - the liveness rule
 from scheduler.models import PostState
 from scheduler.publisher.base import (
     AuthError,
@@ -57,7 +58,7 @@ from scheduler.publisher.base import (
     Rejected,
     TransientError,
 )
-from scheduler.store import InstanceRecord, LostClaim, NotApproved, PostRecord, Store
+from scheduler.store import LostClaim, NotApproved, PostRecord, Store
 
 log = logging.getLogger("scheduler.publishing")
 
@@ -111,33 +112,6 @@ class Outcome:
 
 def new_instance_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32):08x}"
-
-
-def instance_is_alive(record: InstanceRecord, now: datetime, stale_after: timedelta) -> bool:
-    if record.stopped_at is not None:
-        return False
-    if record.host == socket.gethostname() and not _pid_running(record.pid):
-        return False
-    return record.beat_at >= now - stale_after
-
-
-def live_instances(store: Store, account: str, now: datetime, stale_after: timedelta) -> dict[str, str]:
-    """The services running on this account's ledger: instance id -> "pid N on HOST"."""
-    return {
-        record.instance: f"pid {record.pid} on {record.host}"
-        for record in store.instances(account)
-        if instance_is_alive(record, now, stale_after)
-    }
-
-
-def _pid_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def publish_due(engine: PublishingEngine, config, *, should_stop: Callable[[], bool] = lambda: False,

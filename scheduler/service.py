@@ -193,7 +193,7 @@ class Service:
                 self._replan(lane)
 
     def _announce(self, lane: Lane) -> None:
-        from scheduler.publishing import instance_is_alive
+        from scheduler.liveness import instance_is_alive
 
         now = self.clock()
         config = lane.config

@@ -25,6 +25,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -38,6 +39,10 @@ from scheduler.store_types import UTCDateTime
 from scheduler.store_web import WebLedger
 
 PENDING = (PostState.QUEUED.value, PostState.RETRYING.value)
+# The advisory-lock key space of queue positions (two-int keys: (this, hash of the account)); the single-key
+# space holds the migration lock (727274), which two-int keys never meet.
+_QUEUE_LOCKS = 727275
+_THIS_MACHINE: Any = object()  # Store.beat's default: the machine the calling process runs on
 
 
 @dataclass(frozen=True)
@@ -177,6 +182,13 @@ class InstanceRecord:
     beat_at: datetime
     stopped_at: datetime | None
     last_outcome: str | None
+    machine: str | None = None  # where it ran (liveness.this_machine()), when it recorded that
+    server_age: timedelta | None = None  # its heartbeat's age on the database's clock (PostgreSQL), read with it
+
+    def age(self, now: datetime) -> timedelta:
+        """How old the last heartbeat is: on the database's clock when the ledger has one (PostgreSQL, which
+        also wrote it), else ``now`` (this machine's clock, which wrote it on SQLite)."""
+        return self.server_age if self.server_age is not None else now - self.beat_at
 
 
 def _record(row) -> PostRecord:
@@ -430,6 +442,7 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
             if feed_entry is not None:
                 self._insert_entry(conn, account, feed_entry[0], feed_entry[1], now)
             self._ensure_account(conn, account)
+            self._lock_queue(conn, account)  # first: before any article's _bump holds the account's row
             return [self._import_one(conn, account, item, now) for item in items]
 
     def _import_one(self, conn: Connection, account: str, item: ArticleImport, now: datetime) -> ImportReport:
@@ -668,6 +681,7 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
         """Queue one post at the end; refuse a text sent or queued within the window."""
         with self.engine.begin() as conn:
             self._ensure_account(conn, account)
+            self._lock_queue(conn, account)  # before the duplicate check too: two adds of one text, one queued
             if conn.execute(sa.select(m.posts.c.post_id).where(m.posts.c.post_id == post.post_id)).first():
                 raise DuplicateError(f"post {post.post_id} is already in the ledger")
             self._check_duplicate(conn, account, post.text, now, window=duplicate_window, ignore=())
@@ -708,7 +722,20 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
             query = query.where(m.posts.c.post_id.not_in(list(ignore)))
         return conn.execute(query.limit(1)).first()
 
+    def _lock_queue(self, conn: Connection, account: str) -> None:
+        """Hold the account's queue-position lock until this transaction ends: every writer that picks a position
+        in the account's queue takes it first, so two of them never read the same free position (on PostgreSQL
+        56 of 100 concurrent adds read one highest position and hit ux_posts_position). A transaction-scoped
+        advisory lock, not the ``accounts`` row: a claim locks its post and then that row (``_bump``), so a
+        writer holding the row while it waits for a post would deadlock with it. SQLite needs no lock: its
+        write transactions (BEGIN IMMEDIATE) run one at a time already."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:space, hashtext(:account))"),
+                         {"space": _QUEUE_LOCKS, "account": account})
+
     def _end_position(self, conn: Connection, account: str) -> float:
+        """The highest position of the account's queue, read under the queue's lock (``_lock_queue``)."""
+        self._lock_queue(conn, account)
         value = conn.execute(sa.select(sa.func.max(m.posts.c.position)).where(m.posts.c.account == account)).scalar()
         return float(value or 0)
 
@@ -1001,6 +1028,7 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
              top: bool = False, bottom: bool = False) -> None:
         """Reorder: place the post before/after another pending post, or at the top/bottom."""
         with self.engine.begin() as conn:
+            self._lock_queue(conn, account)
             self._pending_row(conn, account, post_id, "move")
             anchor = None
             if before or after:
@@ -1383,9 +1411,16 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
     # -- service instances ---------------------------------------------------------------------
 
     def beat(self, instance: str, account: str, pid: int, host: str, now: datetime,
-             last_outcome: str | None = None) -> None:
+             last_outcome: str | None = None, *, machine: str | None = _THIS_MACHINE) -> None:
+        """Record that ``instance`` is alive. ``machine``: where it runs (default: here, ``liveness.this_machine()``).
+        On PostgreSQL the time recorded is the database's (``_beat_clock``), whatever ``now`` says."""
+        if machine is _THIS_MACHINE:
+            from scheduler.liveness import this_machine
+
+            machine = this_machine()
         with self.engine.begin() as conn:
-            values = {"beat_at": now, "stopped_at": None}
+            at = self._beat_clock(conn, now)
+            values = {"beat_at": at, "stopped_at": None, "machine": machine}
             if last_outcome is not None:
                 values["last_outcome"] = last_outcome
             done = conn.execute(
@@ -1394,22 +1429,37 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
             if not done:
                 conn.execute(
                     m.instances.insert().values(
-                        instance=instance, account=account, pid=pid, host=host, started_at=now, beat_at=now,
-                        last_outcome=last_outcome,
+                        instance=instance, account=account, pid=pid, host=host, started_at=at, beat_at=at,
+                        last_outcome=last_outcome, machine=machine,
                     )
                 )
+
+    @staticmethod
+    def _beat_clock(conn: Connection, now: datetime):
+        """The clock of heartbeats: the database's on PostgreSQL (services on several machines share it, and each
+        machine's own clock may be off), stored as naive UTC like every time; ``now`` on SQLite."""
+        if conn.dialect.name == "postgresql":
+            return sa.func.timezone("UTC", sa.func.clock_timestamp())
+        return now
 
     def stop_instance(self, instance: str, now: datetime) -> None:
         with self.engine.begin() as conn:
             conn.execute(m.instances.update().where(m.instances.c.instance == instance).values(stopped_at=now))
 
     def instances(self, account: str) -> list[InstanceRecord]:
+        """The account's service instances, newest heartbeat first; on PostgreSQL each with its heartbeat's age
+        on the database's clock (``InstanceRecord.age``)."""
+        columns = [m.instances]
+        if self.engine.dialect.name == "postgresql":
+            age = sa.func.timezone("UTC", sa.func.clock_timestamp()) - m.instances.c.beat_at
+            columns.append(age.label("server_age"))
         with self._read() as conn:
             rows = conn.execute(
-                sa.select(m.instances).where(m.instances.c.account == account).order_by(m.instances.c.beat_at.desc())
+                sa.select(*columns).where(m.instances.c.account == account).order_by(m.instances.c.beat_at.desc())
             ).all()
         return [
-            InstanceRecord(r.instance, r.pid, r.host, r.started_at, r.beat_at, r.stopped_at, r.last_outcome)
+            InstanceRecord(r.instance, r.pid, r.host, r.started_at, r.beat_at, r.stopped_at, r.last_outcome,
+                           r.machine, getattr(r, "server_age", None))
             for r in rows
         ]
 
