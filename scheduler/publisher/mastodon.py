@@ -51,6 +51,7 @@ from scheduler.publisher.base import (
     TransientError,
 )
 from scheduler.publisher.media import check_image
+from scheduler.publisher.reached import network_error
 
 DEFAULT_TIMEOUT = (5.0, 20.0)
 LOOKUP_PAGE = 40  # Mastodon's largest page of an account's statuses
@@ -82,10 +83,12 @@ class MastodonPublisher:
         clock: Callable[[], datetime] = _utc_now,
         sleep: Callable[[float], None] = time.sleep,
         media_wait: float = MEDIA_WAIT_S,
+        ca_file: Path | None = None,
     ) -> None:
         """``access_token``: the account's OAuth token (scopes read and write:statuses, write:media);
         ``instance_url``: its server; ``handle``: its username there (for post URLs); ``media_wait``: how long
-        an upload waits for the server to process it."""
+        an upload waits for the server to process it; ``ca_file``: certificates to trust instead of the system's (a
+        server with a private CA, a stand-in over HTTPS)."""
         self.instance_url = instance_url.rstrip("/")
         self.handle = handle.lstrip("@").split("@")[0]
         self._token = access_token
@@ -93,6 +96,7 @@ class MastodonPublisher:
         self._clock = clock
         self._sleep = sleep
         self._media_wait = media_wait
+        self._ca_file = ca_file
         self._api: Any = None
         self._account_id: str | None = None
         self._limits: Limits | None = None
@@ -211,6 +215,8 @@ class MastodonPublisher:
             session.mount("https://", adapter)
             # A stand-in on loopback must not go through an HTTP(S)_PROXY from the environment.
             session.trust_env = not _loopback(self.instance_url)
+            if self._ca_file is not None:
+                session.verify = str(self._ca_file)
             self._api = Mastodon(access_token=self._token, api_base_url=self.instance_url, session=session,
                                  request_timeout=self._timeout, ratelimit_method="throw",
                                  mastodon_version=ASSUMED_VERSION, version_check_mode="none",
@@ -242,7 +248,7 @@ class MastodonPublisher:
             reset_at = datetime.fromtimestamp(reset, timezone.utc) if isinstance(reset, (int, float)) else None
             return RateLimited("429 Too many requests", 429, reset_at=reset_at)
         if isinstance(exc, MastodonNetworkError):
-            return _network_error(exc, creates)
+            return network_error(exc, creates=creates)
         if isinstance(exc, MastodonIllegalArgumentError):
             return Rejected(f"Mastodon.py refused the request: {exc}"[:DETAIL_MAX])
         if isinstance(exc, MastodonAPIError):
@@ -275,25 +281,6 @@ def _mentions_shown(text: str) -> str:
 def _comparable(text: str) -> str:
     """NFC, and runs of white space as one space (servers may trim or normalise line ends)."""
     return " ".join(unicodedata.normalize("NFC", text).split())
-
-
-def _network_error(exc: Exception, creates: bool) -> PublishError:
-    """Mastodon.py wraps every requests failure in MastodonNetworkError; the original is its context."""
-    import requests
-    from urllib3.exceptions import NewConnectionError
-
-    cause: Any = exc.__context__ or exc.__cause__
-    never_sent = isinstance(cause, (requests.ConnectTimeout, requests.exceptions.SSLError,
-                                    requests.exceptions.InvalidURL, requests.exceptions.MissingSchema))
-    if isinstance(cause, requests.ConnectionError) and not never_sent:
-        reason = getattr(cause.args[0] if cause.args else None, "reason", None)
-        never_sent = isinstance(reason, NewConnectionError)
-    name = type(exc).__name__ + (f" ({type(cause).__name__})" if cause is not None else "")
-    if never_sent:
-        return TransientError(f"{name}: the request was not sent")
-    if creates:
-        return OutcomeUnknown(f"{name}: the request was sent but no response arrived")
-    return TransientError(f"{name}: no response arrived")
 
 
 def _status_and_detail(exc: Exception) -> tuple[int | None, str]:
