@@ -79,6 +79,10 @@ class RetryPolicy:
     backoff_max: timedelta = timedelta(minutes=30)
     rate_limit_max_wait: timedelta = timedelta(hours=1)
     reconcile_delay: timedelta = timedelta(seconds=30)
+    # A look-up that fails (5xx, 429, no answer) is tried again, spaced like retries and never before the network's
+    # reset time, until this many have failed in a row or this long has passed since the first: then `unknown`.
+    lookup_max_failures: int = 10
+    lookup_give_up_after: timedelta = timedelta(hours=6)
 
     def delay(self, attempt: int, rng: random.Random) -> timedelta:
         """Exponential backoff with "equal jitter": half fixed, half random, capped."""
@@ -93,7 +97,14 @@ class RetryPolicy:
             backoff_max=publisher["backoff_max"],
             rate_limit_max_wait=publisher["rate_limit_max_wait"],
             reconcile_delay=publisher["reconcile_delay"],
+            lookup_max_failures=publisher.get("lookup_max_failures", cls.lookup_max_failures),
+            lookup_give_up_after=publisher.get("lookup_give_up_after", cls.lookup_give_up_after),
         )
+
+    def lookup_delay(self, failures: int) -> timedelta:
+        """How long after its ``failures``-th failure in a row a look-up is tried again: ``reconcile_delay``,
+        doubling, at most ``backoff_max``."""
+        return min(self.reconcile_delay * (2 ** max(failures - 1, 0)), max(self.backoff_max, self.reconcile_delay))
 
 
 @dataclass(frozen=True)
@@ -358,13 +369,9 @@ class PublishingEngine:
             self.store.mark_unknown(post.post_id, self.instance, reason, self.clock())
             return Outcome(post.post_id, post.slot_at, PostState.UNKNOWN.value, tuple(part_ids), detail=reason)
         except PublishError as exc:
-            # The look-up itself failed for a passing reason: stay uncertain, look again later.
-            at = self.clock() + self.policy.reconcile_delay
-            self.store.mark_retrying(post.post_id, self.instance, at, self.clock(),
-                                     error=f"could not look the post up yet: {exc.detail}", status=exc.status,
-                                     count_attempt=False)
-            return Outcome(post.post_id, post.slot_at, PostState.RETRYING.value, detail=exc.detail, retry_at=at)
+            return self._lookup_failed(post, part_ids, exc, where)
         now = self.clock()
+        self.store.lookup_succeeded(post.post_id)
         if found is not None:
             part_ids.append(found)
             self.store.record_part(post.post_id, self.instance, part_ids, now, uncertain=False)
@@ -405,6 +412,35 @@ class PublishingEngine:
             return Outcome(post.post_id, post.slot_at, PostState.FAILED.value, tuple(part_ids), detail=reason)
         self.store.set_uncertain(post.post_id, self.instance, False, now)
         return None
+
+    def _lookup_failed(self, post: PostRecord, part_ids: list[str], exc: PublishError, where: str) -> Outcome:
+        """The look-up itself failed (5xx, 429, no answer): the post stays uncertain and is looked up again,
+        spaced by ``lookup_delay`` and never before the network's reset time; once ``lookup_max_failures`` have
+        failed, or the next one could not come before ``lookup_give_up_after`` since the first, it is ``unknown``
+        and waits for a person."""
+        now = self.clock()
+        before = self.store.lookup_failures(post.post_id)
+        failures = (before.failures if before else 0) + 1
+        first = before.first_failed_at if before else now
+        at = now + self.policy.lookup_delay(failures)
+        if exc.reset_at is not None:
+            at = max(at, exc.reset_at)
+        give_up_at = first + self.policy.lookup_give_up_after
+        if failures >= self.policy.lookup_max_failures or at > give_up_at:
+            reason = (
+                f"the outcome of a call{where} is unknown: {failures} look-up(s) of it on {self.network} failed "
+                f"since {first:%Y-%m-%d %H:%M} UTC (last: {exc.detail}), so the scheduler stopped looking; "
+                f"{self._go_look(post.post_id)}"
+            )
+            self.store.lookup_failed(post.post_id, self.instance, now, error=exc.detail, status=exc.status,
+                                     unknown_reason=reason)
+            log.warning("post %s: %s", post.post_id, reason)
+            return Outcome(post.post_id, post.slot_at, PostState.UNKNOWN.value, tuple(part_ids), detail=reason)
+        self.store.lookup_failed(post.post_id, self.instance, now, error=exc.detail, status=exc.status, retry_at=at)
+        detail = (f"could not look it up on {self.network}{where} ({exc.detail}); look-up {failures} of at most "
+                  f"{self.policy.lookup_max_failures} failed, next at {at:%H:%M:%S} UTC")
+        return Outcome(post.post_id, post.slot_at, PostState.RETRYING.value, tuple(part_ids), detail=detail,
+                       retry_at=at)
 
     def _look_up(self, post: PostRecord, part_ids: list[str]) -> str | None:
         index = len(part_ids)

@@ -44,6 +44,7 @@ from scheduler.publisher.base import (
     RateLimited,
     Rejected,
     TransientError,
+    reset_time,
 )
 from scheduler.publisher.media import check_image
 from scheduler.publisher.reached import network_error
@@ -381,7 +382,9 @@ def _mapped(exc: Exception, *, creates: bool) -> PublishError:
         return RateLimited(detail, status, reset_at=reset_at)
     if status >= 500 or status == 408 or "Exists" in name:
         # The PDS may have written the record before failing (or says it already has it).
-        return OutcomeUnknown(detail, status) if creates else TransientError(detail, status)
+        if creates:
+            return OutcomeUnknown(detail, status)
+        return TransientError(detail, status, reset_at=reset_time(getattr(response, "headers", None), _utc_now()))
     if status in (401, 403) or name in AUTH_ERRORS:
         return AuthError(detail, status)
     return Rejected(detail, status)

@@ -29,6 +29,7 @@ from scheduler.publisher.base import (
     RateLimited,
     Rejected,
     TransientError,
+    reset_time,
 )
 from scheduler.publisher.reached import network_error
 from scheduler.publisher.transport import DEFAULT_TIMEOUT, X_API_URL, mount
@@ -66,6 +67,7 @@ class XPublisher:
         self.handle = handle.lstrip("@")
         self.api_url = api_url or X_API_URL
         self._user_id: str | None = None
+        self._clock = clock
         self._bearer: Callable[[], str] | None = None
         if isinstance(credentials, OAuth1Credentials):
             register_secrets(secret_values(credentials))
@@ -105,7 +107,7 @@ class XPublisher:
             # X's gateways answer 5xx after the post was created: an uncertain outcome, not a failure.
             raise OutcomeUnknown(_problem_detail(exc), _status(exc)) from None
         except tweepy.HTTPException as exc:
-            raise _http_error(exc) from None
+            raise _http_error(exc, self._clock()) from None
         except requests.JSONDecodeError:  # a 2xx whose body is not JSON: the post may well exist
             raise OutcomeUnknown("X answered with a success status but an unreadable body") from None
         except requests.RequestException as exc:
@@ -133,7 +135,7 @@ class XPublisher:
             # in a day; nothing is published, so a retry is safe.
             raise network_error(exc, creates=False) from None
         if not 200 <= response.status_code < 300:
-            raise _http_error(_as_tweepy_error(response))
+            raise _http_error(_as_tweepy_error(response), self._clock())
         try:
             return str(response.json()["data"]["id"])
         except (ValueError, KeyError, TypeError):
@@ -172,7 +174,7 @@ class XPublisher:
         except (tweepy.Unauthorized, tweepy.Forbidden, tweepy.NotFound) as exc:
             raise LookupUnavailable(_problem_detail(exc), _status(exc)) from None
         except tweepy.HTTPException as exc:
-            raise _http_error(exc) from None
+            raise _http_error(exc, self._clock()) from None
         except requests.RequestException as exc:
             # A read has no side effect: whatever happened, asking again is safe.
             raise network_error(exc, creates=False) from None
@@ -242,17 +244,20 @@ def _problem_detail(exc: tweepy.HTTPException) -> str:
     return text[:DETAIL_MAX]
 
 
-def _http_error(exc: tweepy.HTTPException) -> PublishError:
+def _http_error(exc: tweepy.HTTPException, now: datetime) -> PublishError:
+    """The engine's error for X's answer. ``now``: to read a Retry-After given in seconds."""
     status = _status(exc)
     detail = _problem_detail(exc)
     body = _problem(exc)
     problem_type = str(body.get("type", ""))
+    headers = exc.response.headers
     if isinstance(exc, tweepy.TooManyRequests):
-        reset = exc.response.headers.get("x-rate-limit-reset") or exc.response.headers.get("x-user-limit-24hour-reset")
-        reset_at = datetime.fromtimestamp(int(reset), timezone.utc) if reset and reset.isdigit() else None
+        daily = headers.get("x-user-limit-24hour-reset")
+        reset_at = reset_time(headers, now) or (
+            datetime.fromtimestamp(int(daily), timezone.utc) if daily and daily.isdigit() else None)
         return RateLimited(detail, status, reset_at=reset_at)
     if isinstance(exc, tweepy.TwitterServerError):
-        return TransientError(detail, status)
+        return TransientError(detail, status, reset_at=reset_time(headers, now))
     if isinstance(exc, tweepy.Unauthorized):
         return AuthError(detail, status)
     if isinstance(exc, tweepy.Forbidden):

@@ -1,0 +1,137 @@
+"""A look-up that fails is spaced, counted and ends (issue 18, item 10).
+
+A post whose answer was lost is looked up before anything is sent again. When the look-up itself fails (the
+network answers 429 or 5xx), it used to be tried again every 30 s forever: not counted, the reset time ignored.
+Against each network's stand-in (real HTTP on 127.0.0.1), with the engine's clock injected: a 429 with a reset
+header puts the next look-up at the reset; 5xx look-ups are spaced ever wider, counted, and after
+``lookup_max_failures`` the post is ``unknown``, and ``status`` (text and ``--json``) says what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from scheduler import health, views
+from scheduler.config import parse_config
+from scheduler.models import PostState
+from scheduler.publishing import PublishingEngine, RetryPolicy
+from scheduler.store import Store
+from tests.helpers_ledger import FakeClock, new_post
+from tests.test_reached import NETWORKS
+
+CONFIG = """
+[account]
+handle = "tipbot"
+
+[calendar]
+slots = []
+cron = ["0 9 * * *"]
+series_gap = "0s"
+
+[quota]
+daily = 0
+monthly = 0
+
+[publisher]
+kind = "outbox"
+"""
+
+LOOKUP_ENDPOINT = {"x": "timeline", "mastodon": "account_statuses", "bluesky": "getRecord"}
+POLICY = RetryPolicy(max_attempts=3, backoff=timedelta(seconds=10), backoff_max=timedelta(minutes=10),
+                     reconcile_delay=timedelta(seconds=30), lookup_max_failures=4,
+                     lookup_give_up_after=timedelta(hours=6))
+
+
+@pytest.fixture(params=sorted(NETWORKS))
+def network(request):
+    net = NETWORKS[request.param]()
+    net.standin.start()
+    try:
+        yield net
+    finally:
+        net.standin.stop()
+
+
+@pytest.fixture
+def setup(tmp_path, network):
+    config = parse_config(CONFIG, source=None, env={"SCHEDULER_HOME": str(tmp_path)})
+    store = Store.open(config.database_url)
+    publisher = network.publisher(network.standin, None, tmp_path)
+    clock = FakeClock()
+    engine = PublishingEngine(store, publisher, account=config.account, instance="me", policy=POLICY, clock=clock,
+                              rng=random.Random(5))
+    store.add_post(config.account, new_post("p", "Drink water before you feel thirsty"), clock())
+    yield config, store, engine, clock
+    publisher.close()
+    store.close()
+
+
+def test_failed_look_ups_honour_the_reset_are_counted_and_end_unknown_with_status_saying_so(network, setup,
+                                                                                           tmp_path):
+    config, store, engine, clock = setup
+    lookups = LOOKUP_ENDPOINT[network.name]
+    network.standin.inject(network.create_endpoint, "create_then_reset")
+    network.standin.inject(lookups, "rate_limited", reset_in=900)
+    real_now = datetime.now(timezone.utc)
+
+    first = engine.publish("p", None)  # the answer is lost; the look-up at once gets a 429
+    post = store.get("p")
+    assert (first.state, post.state, post.uncertain) == ("retrying", PostState.RETRYING, True)
+    assert post.next_attempt_at >= real_now + timedelta(seconds=890)  # not before the network's reset
+    assert store.lookup_failures("p").failures == 1
+
+    network.standin.inject(lookups, "unavailable", times=50)
+    waits = []
+    for _ in range(20):
+        at = store.get("p").next_attempt_at
+        waits.append(at - clock())
+        clock.set(at)
+        outcome = engine.publish("p", None, source="retry")
+        if outcome.state != "retrying":
+            break
+        if outcome.state == "retrying" and store.lookup_failures("p").failures == 2:
+            report = health.status(store, config, clock())  # while it is still being looked up
+            assert any(line.startswith("p: may be live, but 2 look-up(s) of it failed") for line in report["attention"])
+    post = store.get("p")
+    assert (outcome.state, post.state) == ("unknown", PostState.UNKNOWN)
+    assert network.standin.requests_received(lookups) == POLICY.lookup_max_failures  # counted, then it stopped
+    assert network.standin.requests_received(network.create_endpoint) == 1  # never sent again
+    assert waits[1:] == sorted(waits[1:]) and waits[-1] > waits[1] >= POLICY.reconcile_delay  # spaced ever wider
+    assert "4 look-up(s)" in post.last_error and "scheduler resolve p --sent" in post.last_error
+
+    report = health.status(store, config, clock())
+    [line] = [a for a in report["attention"] if a.startswith("p:")]
+    assert "outcome unknown" in line and "scheduler resolve p" in line
+    assert "scheduler resolve p" in views.status_text(report).split("Needs you:")[1]
+
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("X_", "SCHEDULER_"))},
+           "SCHEDULER_HOME": str(tmp_path), "SCHEDULER_CONFIG": str(tmp_path / "scheduler.toml")}
+    (tmp_path / "scheduler.toml").write_text(CONFIG, encoding="utf-8")
+    shown = subprocess.run([sys.executable, "-m", "scheduler", "status", "--json"], env=env, capture_output=True,
+                           text=True, timeout=120, cwd=Path(__file__).parent.parent)
+    assert shown.returncode == 0, shown.stderr
+    assert any(a.startswith("p: outcome unknown") and "scheduler resolve p" in a
+               for a in json.loads(shown.stdout)["attention"])
+
+
+def test_a_look_up_that_answers_forgets_the_failures_and_resolve_does_too(network, setup):
+    config, store, engine, clock = setup
+    lookups = LOOKUP_ENDPOINT[network.name]
+    network.standin.inject(network.create_endpoint, "create_then_reset")
+    network.standin.inject(lookups, "unavailable", times=2)
+    assert engine.publish("p", None).state == "retrying"
+    clock.set(store.get("p").next_attempt_at)
+    assert engine.publish("p", None, source="retry").state == "retrying"
+    assert store.lookup_failures("p").failures == 2
+    clock.set(store.get("p").next_attempt_at)
+    assert engine.publish("p", None, source="retry").state == "sent"  # found: it went out the first time
+    assert store.lookup_failures("p") is None
+    assert network.standin.requests_received(network.create_endpoint) == 1
