@@ -57,7 +57,7 @@ from scheduler.publisher.base import (
     Rejected,
     TransientError,
 )
-from scheduler.store import InstanceRecord, LostClaim, NotApproved, PostRecord, Store
+from scheduler.store import STOPPED_MID_CALL, InstanceRecord, LostClaim, NotApproved, PostRecord, Store
 
 log = logging.getLogger("scheduler.publishing")
 
@@ -350,6 +350,19 @@ class PublishingEngine:
         part = [a for a in attempts if a.part == len(post.part_ids)]
         return bool(part) and max(part, key=lambda a: a.id).outcome in ("lost", "duplicate")
 
+    def _why_uncertain(self, post_id: str, part: int) -> str:
+        """What made a part uncertain, as it happened, from its last unsettled attempt: a duplicate answer, a run
+        stopped during the call (nothing was heard from the network), or an answer lost."""
+        unsettled = [a for a in self.store.attempts(post_id) if a.part == part and a.outcome in ("lost", "duplicate")]
+        last = max(unsettled, key=lambda a: a.id, default=None)
+        if last is not None and last.outcome == "duplicate":
+            return f"{self.network} calls it a duplicate of an earlier attempt"
+        if last is not None and last.detail == STOPPED_MID_CALL:
+            return f"the previous run was stopped during this call, so it may have reached {self.network}"
+        if last is not None and last.detail:
+            return f"the answer to an earlier attempt was lost ({last.detail})"
+        return f"an earlier call may have reached {self.network}"
+
     def _attempts_of(self, post_id: str, part: int, outcome: str) -> list[datetime]:
         return [a.started_at for a in self.store.attempts(post_id) if a.part == part and a.outcome == outcome]
 
@@ -390,8 +403,7 @@ class PublishingEngine:
             at = max(settle_at, now)
             if just_lost is not None:
                 at = max(at, now + self.policy.delay(tries, self.rng))
-            detail = (just_lost.detail if just_lost is not None
-                      else f"{self.network} calls it a duplicate of an earlier attempt")
+            detail = just_lost.detail if just_lost is not None else self._why_uncertain(post.post_id, index)
             self.store.mark_retrying(post.post_id, self.instance, at, now,
                                      error=f"{detail}{where}; not on {self.network} yet, looking again before any "
                                            "new attempt",

@@ -245,6 +245,10 @@ def _json(value):
     return json.loads(value) if isinstance(value, str) else value
 
 
+# The detail of an attempt whose process was gone before its call answered (recorded when a post is taken over).
+STOPPED_MID_CALL = "the publishing process stopped mid-call"
+
+
 class Store(FeedLedger, ReviewLedger, WebLedger, LookupLedger):
     """The ledger. Open with ``Store.open(url)``; every public method is one transaction."""
 
@@ -1150,7 +1154,7 @@ class Store(FeedLedger, ReviewLedger, WebLedger, LookupLedger):
                 conn.execute(
                     m.attempts.update()
                     .where(m.attempts.c.post_id == post_id, m.attempts.c.outcome == "sending")
-                    .values(outcome="lost", finished_at=now, detail="the publishing process stopped mid-call")
+                    .values(outcome="lost", finished_at=now, detail=STOPPED_MID_CALL)
                 )
         return taken == 1
 

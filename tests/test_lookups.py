@@ -135,3 +135,46 @@ def test_a_look_up_that_answers_forgets_the_failures_and_resolve_does_too(networ
     assert engine.publish("p", None, source="retry").state == "sent"  # found: it went out the first time
     assert store.lookup_failures("p") is None
     assert network.standin.requests_received(network.create_endpoint) == 1
+
+
+# -- issue 18 (low): after a SIGKILL mid-call, the restart says what happened ---------------------------------------
+
+
+@pytest.mark.parametrize("name", ["bluesky", "mastodon"])
+def test_after_a_kill_mid_call_the_restart_says_the_run_was_stopped_not_that_the_network_saw_a_duplicate(
+        name, tmp_path, fake_clock):
+    """A real driver process is SIGKILLed while its create call is in flight (the stand-in holds it); the next
+    process recovers the post and looks it up before the stand-in has done the work. The network said nothing, so
+    what the service logs (the outcome's detail) and the post's error must say the run was stopped, not that the
+    network called it a duplicate."""
+    from tests.helpers_ledger import ACCOUNT
+    from tests.network_driver import kill_mid_call
+
+    net = NETWORKS[name]()
+    net.standin.start()
+    store = Store.open(f"sqlite:///{tmp_path / 'ledger.db'}")
+    try:
+        store.add_post(ACCOUNT, new_post("p", "Walk ten minutes after every meal"), fake_clock())
+        net.standin.inject(net.create_endpoint, "slow", seconds=8)
+        if name == "bluesky":
+            account = net.standin.default_account
+            env = {"BLUESKY_HANDLE": account.handle, "BLUESKY_APP_PASSWORD": account.password,
+                   "BLUESKY_SESSION_FILE": str(tmp_path / "bluesky-session")}
+        else:
+            env = {"MASTODON_ACCESS_TOKEN": net.standin.token, "MASTODON_HANDLE": "tipbot"}
+        kill_mid_call(name, f"sqlite:///{tmp_path / 'ledger.db'}", net.standin.url, env, "p",
+                      lambda: net.standin.requests_received(net.create_endpoint) > 0,
+                      lambda: True)  # recover at once, while the stand-in still holds the dead process's call
+        publisher = net.publisher(net.standin, None, tmp_path)
+        engine = PublishingEngine(store, publisher, account=ACCOUNT, instance="next", policy=POLICY,
+                                  clock=fake_clock, rng=random.Random(5))
+        assert engine.recover(timedelta(seconds=30)) == ["p"]
+        outcome = engine.publish("p", None, source="retry")
+        assert outcome.state == "retrying" and not net.made(net.standin)  # looked up before the work was done
+        for said in (outcome.detail, store.get("p").last_error):
+            assert "duplicate" not in said
+            assert "the previous run was stopped during this call" in said
+        publisher.close()
+    finally:
+        store.close()
+        net.standin.stop()
