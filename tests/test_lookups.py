@@ -178,3 +178,29 @@ def test_after_a_kill_mid_call_the_restart_says_the_run_was_stopped_not_that_the
     finally:
         store.close()
         net.standin.stop()
+
+
+def test_the_ledger_counts_failed_look_ups_in_one_transaction_and_resolve_forgets_them(store, fake_clock):
+    """On SQLite and PostgreSQL: the count goes with the post's state, the database refuses a count below one, and
+    a person settling the post starts it afresh."""
+    import sqlalchemy as sa
+
+    from scheduler import migrations as m
+    from tests.helpers_ledger import ACCOUNT
+
+    store.add_post(ACCOUNT, new_post("p", "Sit less, move more"), fake_clock())
+    assert store.claim("p", "me", fake_clock(), fake_clock())
+    first = store.lookup_failed("p", "me", fake_clock(), error="503 Service Unavailable", status=503,
+                                retry_at=fake_clock() + timedelta(minutes=1))
+    assert (first.failures, store.get("p").state) == (1, PostState.RETRYING)
+    fake_clock.advance(60)
+    assert store.claim("p", "me", fake_clock(), fake_clock())
+    second = store.lookup_failed("p", "me", fake_clock(), error="429 Too Many Requests", status=429,
+                                 unknown_reason="gave up; `scheduler resolve p`")
+    assert (second.failures, second.first_failed_at, second.last_error) == (2, first.first_failed_at,
+                                                                            "429 Too Many Requests")
+    assert store.get("p").state is PostState.UNKNOWN
+    with pytest.raises(sa.exc.IntegrityError), store.engine.begin() as conn:
+        conn.execute(m.lookups.update().where(m.lookups.c.post_id == "p").values(failures=0))
+    store.resolve(ACCOUNT, "p", sent_tweet_id=None, retry=True, now=fake_clock())
+    assert store.lookup_failures("p") is None
