@@ -335,14 +335,22 @@ def test_a_status_differing_only_in_a_mention_domain_is_never_taken_for_ours_wit
     lookalike = mastodon_publisher.create_post(MENTIONS.replace("example.social", "other.example"), key="a")
     with pytest.raises(LookupUnavailable, match=lookalike):
         mastodon_publisher.find_post(MENTIONS, since=since())
+    mastodon_standin.add_account("bob")  # a local @bob, shown as @bob; so is the remote @bob@other.example
+    mastodon_standin.add_remote_account("bob@other.example")
+    remote_bob = mastodon_publisher.create_post("Ask @bob@other.example about posture", key="r")
+    with pytest.raises(LookupUnavailable, match=remote_bob):
+        mastodon_publisher.find_post("Ask @bob about posture", since=since())
+    plain = mastodon_publisher.create_post("Ask @carol@unknown.example about posture", key="u")  # stays text
+    assert mastodon_publisher.find_post("Ask @carol@unknown.example about posture", since=since()) == plain
 
     sqlite_store.add_post(ACCOUNT, new_post("p", MENTIONS), fake_clock())
+    before = [s["id"] for s in mastodon_standin.statuses()]
     mastodon_standin.inject("statuses", "drop")  # the connection closes unanswered: uncertain
     outcome = engine_for(sqlite_store, mastodon_publisher, fake_clock).publish("p", None)
     post = sqlite_store.get("p")
     assert (outcome.state, post.state, post.tweet_id) == ("unknown", PostState.UNKNOWN, None)
     assert "scheduler resolve p" in post.last_error
-    assert [s["id"] for s in mastodon_standin.statuses()] == [lookalike]  # nothing sent again either
+    assert [s["id"] for s in mastodon_standin.statuses()] == before  # nothing sent again either
 
 
 def test_past_the_idempotency_window_a_look_up_pages_back_to_the_attempt(mastodon_publisher, mastodon_standin):

@@ -203,12 +203,12 @@ class MastodonPublisher:
 
     def _matches(self, api: Any, status: Any, wanted: str) -> bool | None:
         """Whether a listed status has the text sent (``wanted``, comparable): True, False, or None when it cannot
-        be told. From its HTML when the text has no mention; with mentions, Mastodon shows each as ``@username``
+        be told. From its HTML when the text has no bare ``@username`` mention; otherwise, Mastodon shows each as ``@username``
         alone, so a status that matches but for its mentions' domains is checked against its source (what the
         author typed), one extra call for such a candidate only."""
         shown = _comparable(html_to_text(str(_get(status, "content") or "")))
-        if shown == wanted and not _MENTION.search(wanted):
-            return True
+        if shown == wanted and not _bare_mention(wanted):
+            return True  # a mention shown with its domain was typed so; only a bare @username may hide one
         if _mentions_shown(shown) != _mentions_shown(wanted):
             return False
         source = self._source(api, status)
@@ -300,6 +300,11 @@ def html_to_text(content: str) -> str:
     text = re.sub(r"<br\s*/?>", "\n", text)
     text = re.sub(r"<[^>]+>", "", text)
     return html.unescape(text)
+
+
+def _bare_mention(text: str) -> bool:
+    """Whether the text mentions someone as ``@username`` alone, as Mastodon also shows ``@username@elsewhere``."""
+    return any("@" not in match.group(0)[1:] for match in _MENTION.finditer(text))
 
 
 def _mentions_shown(text: str) -> str:
