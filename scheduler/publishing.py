@@ -11,7 +11,10 @@ The rules that keep the account safe:
   (``Publisher.find_post``: the publisher knows how X rewrites text); found: it was sent. Not
   found: look again after ``reconcile_delay`` (X's timelines lag) and only then send again, with
   backoff, a bounded number of times. Cannot look (no read access): the post becomes ``unknown``
-  and waits for a person (``scheduler resolve``). Look-ups read only posts created since the
+  and waits for a person (``scheduler resolve``). The look-up fails (5xx, 429, no answer): it is
+  counted (store_lookups) and tried again later, the wait doubling and never before the network's
+  reset time, until ``lookup_max_failures`` or ``lookup_give_up_after``: then ``unknown`` too.
+  Whether a failed call may have reached the network at all is decided by publisher.reached. Look-ups read only posts created since the
   attempt, a small page at a time: reads are billed.
 - A duplicate-content 403 after an uncertain attempt means the earlier attempt went out: it is
   looked up, not failed. Without an earlier uncertain attempt it is a permanent failure.
