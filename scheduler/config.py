@@ -222,6 +222,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "backoff_max": Key(_duration, "30m", "longest retry delay"),
         "rate_limit_max_wait": Key(_duration, "1h", "longest wait for a 429's reset time"),
         "reconcile_delay": Key(_duration, "30s", "after a lost response, wait this long for X to show the post"),
+        "lookup_max_failures": Key(_positive_int, 10, "failed look-ups of an uncertain post before it is left "
+                                   "unknown for `scheduler resolve`"),
+        "lookup_give_up_after": Key(_duration, "6h", "how long look-ups of an uncertain post may keep failing "
+                                    "before it is left unknown"),
         "client_id": Key(_string, "", "OAuth 2.0 client id for `scheduler auth login`"),
     },
     "service": {

@@ -80,6 +80,14 @@ def status(store: Store, config: Config, now: datetime) -> dict:
                 f"{post.post_id}: stuck in sending since {since}, held by {who}; a running service recovers it "
                 f"(looking it up on X first), or settle it with `scheduler resolve {post.post_id}`"
             )
+    for post in store.posts_in_state(account, PostState.RETRYING):
+        failed = store.lookup_failures(post.post_id) if post.uncertain else None
+        if failed is not None:
+            attention.append(
+                f"{post.post_id}: may be live, but {failed.failures} look-up(s) of it failed (last: {failed.last_error}); "
+                f"looking again at {iso(post.next_attempt_at, tz)}, then `unknown` if they keep failing; settle it "
+                f"now with `scheduler resolve {post.post_id} --sent ID_OR_URL` or `--retry`"
+            )
     for post in store.posts_in_state(account, PostState.UNKNOWN):
         attention.append(f"{post.post_id}: outcome unknown - {post.last_error}")
     for post in store.history(account, limit=20, states=(PostState.FAILED.value,)):

@@ -911,6 +911,38 @@ def m015_ops(conn: Connection) -> None:
     _ddl(conn, "ALTER TABLE instances ADD COLUMN machine VARCHAR(120)")
 
 
+
+
+# Failed look-ups of a post whose outcome is uncertain (one row while they fail; gone once one succeeds or a person
+# settles the post): the engine spaces them, honours the network's reset time, and after
+# [publisher] lookup_max_failures or lookup_give_up_after leaves the post ``unknown`` for a person.
+lookups = sa.Table(
+    "lookups",
+    metadata,
+    sa.Column("post_id", sa.String(160), sa.ForeignKey("posts.post_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("first_failed_at", UTCDateTime, nullable=False),
+    sa.Column("last_failed_at", UTCDateTime, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=False),
+)
+
+
+def m014_lookups(conn: Connection) -> None:
+    """Failed look-ups of an uncertain post, counted, so they end (in ``unknown``) instead of repeating forever."""
+    _ddl(conn, """
+CREATE TABLE lookups (
+    post_id VARCHAR(160) NOT NULL PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    first_failed_at {ts} NOT NULL,
+    last_failed_at {ts} NOT NULL,
+    last_error TEXT NOT NULL,
+    CONSTRAINT fk_lookups_post FOREIGN KEY (post_id) REFERENCES posts (post_id) ON DELETE CASCADE,
+    CONSTRAINT ck_lookups_failures CHECK (failures >= 1),
+    CONSTRAINT ck_lookups_times CHECK (last_failed_at >= first_failed_at)
+)
+""")
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_time_indexes", m002_time_indexes),
@@ -924,5 +956,6 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m010_article_metadata", m010_article_metadata),
     ("m011_plain_post_ids", m011_plain_post_ids),
     ("m013_web_sessions", m013_web_sessions),
+    ("m014_lookups", m014_lookups),
     ("m015_ops", m015_ops),
 ]

@@ -11,7 +11,10 @@ The rules that keep the account safe:
   (``Publisher.find_post``: the publisher knows how X rewrites text); found: it was sent. Not
   found: look again after ``reconcile_delay`` (X's timelines lag) and only then send again, with
   backoff, a bounded number of times. Cannot look (no read access): the post becomes ``unknown``
-  and waits for a person (``scheduler resolve``). Look-ups read only posts created since the
+  and waits for a person (``scheduler resolve``). The look-up fails (5xx, 429, no answer): it is
+  counted (store_lookups) and tried again later, the wait doubling and never before the network's
+  reset time, until ``lookup_max_failures`` or ``lookup_give_up_after``: then ``unknown`` too.
+  Whether a failed call may have reached the network at all is decided by publisher.reached. Look-ups read only posts created since the
   attempt, a small page at a time: reads are billed.
 - A duplicate-content 403 after an uncertain attempt means the earlier attempt went out: it is
   looked up, not failed. Without an earlier uncertain attempt it is a permanent failure.
@@ -58,7 +61,7 @@ from scheduler.publisher.base import (
     Rejected,
     TransientError,
 )
-from scheduler.store import LostClaim, NotApproved, PostRecord, Store
+from scheduler.store import STOPPED_MID_CALL, LostClaim, NotApproved, PostRecord, Store
 
 log = logging.getLogger("scheduler.publishing")
 
@@ -80,6 +83,10 @@ class RetryPolicy:
     backoff_max: timedelta = timedelta(minutes=30)
     rate_limit_max_wait: timedelta = timedelta(hours=1)
     reconcile_delay: timedelta = timedelta(seconds=30)
+    # A look-up that fails (5xx, 429, no answer) is tried again, spaced like retries and never before the network's
+    # reset time, until this many have failed in a row or this long has passed since the first: then `unknown`.
+    lookup_max_failures: int = 10
+    lookup_give_up_after: timedelta = timedelta(hours=6)
 
     def delay(self, attempt: int, rng: random.Random) -> timedelta:
         """Exponential backoff with "equal jitter": half fixed, half random, capped."""
@@ -94,7 +101,14 @@ class RetryPolicy:
             backoff_max=publisher["backoff_max"],
             rate_limit_max_wait=publisher["rate_limit_max_wait"],
             reconcile_delay=publisher["reconcile_delay"],
+            lookup_max_failures=publisher.get("lookup_max_failures", cls.lookup_max_failures),
+            lookup_give_up_after=publisher.get("lookup_give_up_after", cls.lookup_give_up_after),
         )
+
+    def lookup_delay(self, failures: int) -> timedelta:
+        """How long after its ``failures``-th failure in a row a look-up is tried again: ``reconcile_delay``,
+        doubling, at most ``backoff_max``."""
+        return min(self.reconcile_delay * (2 ** max(failures - 1, 0)), max(self.backoff_max, self.reconcile_delay))
 
 
 @dataclass(frozen=True)
@@ -313,6 +327,19 @@ class PublishingEngine:
         part = [a for a in attempts if a.part == len(post.part_ids)]
         return bool(part) and max(part, key=lambda a: a.id).outcome in ("lost", "duplicate")
 
+    def _why_uncertain(self, post_id: str, part: int) -> str:
+        """What made a part uncertain, as it happened, from its last unsettled attempt: a duplicate answer, a run
+        stopped during the call (nothing was heard from the network), or an answer lost."""
+        unsettled = [a for a in self.store.attempts(post_id) if a.part == part and a.outcome in ("lost", "duplicate")]
+        last = max(unsettled, key=lambda a: a.id, default=None)
+        if last is not None and last.outcome == "duplicate":
+            return f"{self.network} calls it a duplicate of an earlier attempt"
+        if last is not None and last.detail == STOPPED_MID_CALL:
+            return f"the previous run was stopped during this call, so it may have reached {self.network}"
+        if last is not None and last.detail:
+            return f"the answer to an earlier attempt was lost ({last.detail})"
+        return f"an earlier call may have reached {self.network}"
+
     def _attempts_of(self, post_id: str, part: int, outcome: str) -> list[datetime]:
         return [a.started_at for a in self.store.attempts(post_id) if a.part == part and a.outcome == outcome]
 
@@ -332,13 +359,9 @@ class PublishingEngine:
             self.store.mark_unknown(post.post_id, self.instance, reason, self.clock())
             return Outcome(post.post_id, post.slot_at, PostState.UNKNOWN.value, tuple(part_ids), detail=reason)
         except PublishError as exc:
-            # The look-up itself failed for a passing reason: stay uncertain, look again later.
-            at = self.clock() + self.policy.reconcile_delay
-            self.store.mark_retrying(post.post_id, self.instance, at, self.clock(),
-                                     error=f"could not look the post up yet: {exc.detail}", status=exc.status,
-                                     count_attempt=False)
-            return Outcome(post.post_id, post.slot_at, PostState.RETRYING.value, detail=exc.detail, retry_at=at)
+            return self._lookup_failed(post, part_ids, exc, where)
         now = self.clock()
+        self.store.lookup_succeeded(post.post_id)
         if found is not None:
             part_ids.append(found)
             self.store.record_part(post.post_id, self.instance, part_ids, now, uncertain=False)
@@ -357,8 +380,7 @@ class PublishingEngine:
             at = max(settle_at, now)
             if just_lost is not None:
                 at = max(at, now + self.policy.delay(tries, self.rng))
-            detail = (just_lost.detail if just_lost is not None
-                      else f"{self.network} calls it a duplicate of an earlier attempt")
+            detail = just_lost.detail if just_lost is not None else self._why_uncertain(post.post_id, index)
             self.store.mark_retrying(post.post_id, self.instance, at, now,
                                      error=f"{detail}{where}; not on {self.network} yet, looking again before any "
                                            "new attempt",
@@ -379,6 +401,35 @@ class PublishingEngine:
             return Outcome(post.post_id, post.slot_at, PostState.FAILED.value, tuple(part_ids), detail=reason)
         self.store.set_uncertain(post.post_id, self.instance, False, now)
         return None
+
+    def _lookup_failed(self, post: PostRecord, part_ids: list[str], exc: PublishError, where: str) -> Outcome:
+        """The look-up itself failed (5xx, 429, no answer): the post stays uncertain and is looked up again,
+        spaced by ``lookup_delay`` and never before the network's reset time; once ``lookup_max_failures`` have
+        failed, or the next one could not come before ``lookup_give_up_after`` since the first, it is ``unknown``
+        and waits for a person."""
+        now = self.clock()
+        before = self.store.lookup_failures(post.post_id)
+        failures = (before.failures if before else 0) + 1
+        first = before.first_failed_at if before else now
+        at = now + self.policy.lookup_delay(failures)
+        if exc.reset_at is not None:
+            at = max(at, exc.reset_at)
+        give_up_at = first + self.policy.lookup_give_up_after
+        if failures >= self.policy.lookup_max_failures or at > give_up_at:
+            reason = (
+                f"the outcome of a call{where} is unknown: {failures} look-up(s) of it on {self.network} failed "
+                f"since {first:%Y-%m-%d %H:%M} UTC (last: {exc.detail}), so the scheduler stopped looking; "
+                f"{self._go_look(post.post_id)}"
+            )
+            self.store.lookup_failed(post.post_id, self.instance, now, error=exc.detail, status=exc.status,
+                                     unknown_reason=reason)
+            log.warning("post %s: %s", post.post_id, reason)
+            return Outcome(post.post_id, post.slot_at, PostState.UNKNOWN.value, tuple(part_ids), detail=reason)
+        self.store.lookup_failed(post.post_id, self.instance, now, error=exc.detail, status=exc.status, retry_at=at)
+        detail = (f"could not look it up on {self.network}{where} ({exc.detail}); look-up {failures} of at most "
+                  f"{self.policy.lookup_max_failures} failed, next at {at:%H:%M:%S} UTC")
+        return Outcome(post.post_id, post.slot_at, PostState.RETRYING.value, tuple(part_ids), detail=detail,
+                       retry_at=at)
 
     def _look_up(self, post: PostRecord, part_ids: list[str]) -> str | None:
         index = len(part_ids)

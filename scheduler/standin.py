@@ -118,6 +118,9 @@ FAULT_KINDS = (
     "create_then_bad_gateway",  # do the work, then answer 502
     "create_then_unavailable",  # do the work, then answer 503
     "create_then_gateway_timeout",  # do the work, then answer 504
+    "create_then_truncate",  # do the work, then send the answer's head and half its body, and close
+    "create_then_garbage",  # do the work, then write bytes that are no answer (under TLS: no TLS record) and reset
+    "create_then_stall",  # do the work, then hold the answer `seconds` (the client's read times out)
     "drop",  # close the connection unanswered without doing anything
     "echo_request",  # 400 whose detail echoes the request's Authorization, as a misconfigured proxy may
 )

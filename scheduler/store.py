@@ -34,6 +34,7 @@ from scheduler import migrations as m
 from scheduler.errors import DuplicateError, QueueError, StoreError
 from scheduler.models import PostState, QueuedPost, text_fingerprint
 from scheduler.store_feeds import FeedEntry, FeedLedger
+from scheduler.store_lookups import LookupLedger, forget_lookups
 from scheduler.store_review import ReviewLedger
 from scheduler.store_types import UTCDateTime
 from scheduler.store_web import WebLedger
@@ -256,7 +257,11 @@ def _json(value):
     return json.loads(value) if isinstance(value, str) else value
 
 
-class Store(FeedLedger, ReviewLedger, WebLedger):
+# The detail of an attempt whose process was gone before its call answered (recorded when a post is taken over).
+STOPPED_MID_CALL = "the publishing process stopped mid-call"
+
+
+class Store(FeedLedger, ReviewLedger, WebLedger, LookupLedger):
     """The ledger. Open with ``Store.open(url)``; every public method is one transaction."""
 
     def __init__(self, engine: Engine):
@@ -1177,7 +1182,7 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
                 conn.execute(
                     m.attempts.update()
                     .where(m.attempts.c.post_id == post_id, m.attempts.c.outcome == "sending")
-                    .values(outcome="lost", finished_at=now, detail="the publishing process stopped mid-call")
+                    .values(outcome="lost", finished_at=now, detail=STOPPED_MID_CALL)
                 )
         return taken == 1
 
@@ -1394,6 +1399,7 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
             ).rowcount
             if not settled:
                 raise QueueError(f"post {post_id} changed while resolving it; look at `scheduler status` and try again")
+            forget_lookups(conn, post_id)  # settled by a person: earlier failed look-ups no longer count
             conn.execute(
                 m.attempts.update()
                 .where(m.attempts.c.post_id == post_id, m.attempts.c.outcome == "sending")

@@ -317,3 +317,45 @@ def test_a_token_without_a_user_pauses_the_account_not_fails_the_post(sqlite_sto
 def test_a_reply_to_a_missing_status_is_refused_with_mastodons_404(mastodon_publisher):
     with pytest.raises(Rejected, match="404.*does not appear to exist"):
         mastodon_publisher.create_post("a reply", reply_to="1", key="r")
+
+
+# -- issue 18: look-ups that cannot tell, and look-ups far back ------------------------------------------------------
+
+
+def test_a_status_differing_only_in_a_mention_domain_is_never_taken_for_ours_without_its_source(
+        sqlite_store, mastodon_publisher, mastodon_standin, fake_clock):
+    """A server without the source endpoint shows @alice@other.example as @alice, as it shows ours: the candidate
+    cannot be told apart, so it is not a match; the post is left unknown, never marked sent with its id."""
+    from scheduler.publisher.base import LookupUnavailable
+
+    mastodon_standin.add_remote_account("alice@example.social")
+    mastodon_standin.add_remote_account("alice@other.example")
+    mastodon_standin.set_idempotency_window(0)
+    mastodon_standin.set_source_endpoint(False)
+    lookalike = mastodon_publisher.create_post(MENTIONS.replace("example.social", "other.example"), key="a")
+    with pytest.raises(LookupUnavailable, match=lookalike):
+        mastodon_publisher.find_post(MENTIONS, since=since())
+    mastodon_standin.add_account("bob")  # a local @bob, shown as @bob; so is the remote @bob@other.example
+    mastodon_standin.add_remote_account("bob@other.example")
+    remote_bob = mastodon_publisher.create_post("Ask @bob@other.example about posture", key="r")
+    with pytest.raises(LookupUnavailable, match=remote_bob):
+        mastodon_publisher.find_post("Ask @bob about posture", since=since())
+    plain = mastodon_publisher.create_post("Ask @carol@unknown.example about posture", key="u")  # stays text
+    assert mastodon_publisher.find_post("Ask @carol@unknown.example about posture", since=since()) == plain
+
+    sqlite_store.add_post(ACCOUNT, new_post("p", MENTIONS), fake_clock())
+    before = [s["id"] for s in mastodon_standin.statuses()]
+    mastodon_standin.inject("statuses", "drop")  # the connection closes unanswered: uncertain
+    outcome = engine_for(sqlite_store, mastodon_publisher, fake_clock).publish("p", None)
+    post = sqlite_store.get("p")
+    assert (outcome.state, post.state, post.tweet_id) == ("unknown", PostState.UNKNOWN, None)
+    assert "scheduler resolve p" in post.last_error
+    assert [s["id"] for s in mastodon_standin.statuses()] == before  # nothing sent again either
+
+
+def test_past_the_idempotency_window_a_look_up_pages_back_to_the_attempt(mastodon_publisher, mastodon_standin):
+    mastodon_standin.set_idempotency_window(0)
+    mine = mastodon_publisher.create_post(TEXT, key="mine")
+    for n in range(230):  # more than the five pages of 40 a look-up used to stop at
+        mastodon_publisher.create_post(f"later tip {n}", key=f"later-{n}")
+    assert mastodon_publisher.find_post(TEXT, since=since()) == mine

@@ -9,8 +9,10 @@ Error details never contain credentials: implementations build them from the res
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -24,12 +26,44 @@ class PublishedTweet:
 
 
 class PublishError(Exception):
-    """Base of every failure a publisher reports. ``detail`` is safe to log and store."""
+    """Base of every failure a publisher reports. ``detail`` is safe to log and store. ``reset_at``: when the
+    network said to come back (a rate limit's reset, a 503's Retry-After), aware UTC, if it said."""
 
-    def __init__(self, detail: str, status: int | None = None):
+    def __init__(self, detail: str, status: int | None = None, reset_at: datetime | None = None):
         super().__init__(detail)
         self.detail = detail
         self.status = status
+        self.reset_at = reset_at
+
+
+# The headers a network uses to say when to come back, in the order they are believed: X's, Bluesky's, Mastodon's
+# rate-limit reset (epoch seconds, or Mastodon's ISO time), then the standard Retry-After (seconds or a date).
+RESET_HEADERS = ("x-rate-limit-reset", "ratelimit-reset", "x-ratelimit-reset", "retry-after")
+
+
+def reset_time(headers: Mapping[str, str] | None, now: datetime) -> datetime | None:
+    """When an answer's headers say to come back (aware UTC), or None. Header names in any case."""
+    if not headers:
+        return None
+    lowered = {str(k).lower(): str(v).strip() for k, v in headers.items()}
+    for name in RESET_HEADERS:
+        value = lowered.get(name)
+        if not value:
+            continue
+        if value.isdigit():
+            number = int(value)
+            # Retry-After counts seconds; the reset headers give a moment (epoch seconds).
+            return now + timedelta(seconds=number) if name == "retry-after" else datetime.fromtimestamp(number,
+                                                                                                       timezone.utc)
+        for parse in (lambda v: datetime.fromisoformat(v.replace("Z", "+00:00")), parsedate_to_datetime):
+            try:
+                moment = parse(value)
+            except (ValueError, TypeError, IndexError):
+                continue
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+            return moment.astimezone(timezone.utc)
+    return None
 
 
 class TransientError(PublishError):
@@ -42,8 +76,7 @@ class RateLimited(PublishError):
     from its own headers (X: x-rate-limit-reset; Bluesky: ratelimit-reset; Mastodon: X-RateLimit-Reset)."""
 
     def __init__(self, detail: str, status: int | None = 429, reset_at: datetime | None = None):
-        super().__init__(detail, status)
-        self.reset_at = reset_at
+        super().__init__(detail, status, reset_at)
 
 
 class AuthError(PublishError):

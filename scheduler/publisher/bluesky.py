@@ -44,8 +44,10 @@ from scheduler.publisher.base import (
     RateLimited,
     Rejected,
     TransientError,
+    reset_time,
 )
 from scheduler.publisher.media import check_image
+from scheduler.publisher.reached import network_error
 
 log = logging.getLogger("scheduler.publisher.bluesky")
 
@@ -89,16 +91,19 @@ class BlueskyPublisher:
         session_file: Path | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         clock: Callable[[], datetime] = _utc_now,
+        ca_file: Path | None = None,
     ) -> None:
         """``handle``: the account (without @); ``app_password``: an app password, never the account's own;
         ``service_url``: the PDS (bsky.social, or the stand-in); ``session_file``: where the session is kept
-        (mode 0600) between runs; None keeps it in memory only."""
+        (mode 0600) between runs; None keeps it in memory only; ``ca_file``: certificates to trust instead of the
+        system's (a PDS with a private CA, a stand-in over HTTPS)."""
         self.handle = handle.lstrip("@")
         self._password = app_password
         self.service_url = service_url.rstrip("/")
         self._session_file = session_file
         self._timeout = timeout
         self._clock = clock
+        self._ca_file = ca_file
         self._client: Any = None
         self._clock_id = secrets.randbelow(1024)
         self._last_micros = 0
@@ -260,7 +265,13 @@ class BlueskyPublisher:
 
         connect, read = self._timeout
         # A stand-in on loopback must not go through an HTTP(S)_PROXY from the environment.
-        request = Request(timeout=httpx.Timeout(read, connect=connect), trust_env=not _loopback(self.service_url))
+        tls: dict[str, Any] = {}
+        if self._ca_file is not None:
+            import ssl
+
+            tls["verify"] = ssl.create_default_context(cafile=str(self._ca_file))
+        request = Request(timeout=httpx.Timeout(read, connect=connect), trust_env=not _loopback(self.service_url),
+                          **tls)
         client = Client(base_url=self.service_url, request=request)
         client.on_session_change(lambda _event, session: self._keep_session(session.export()))
         stored = self._stored_session()
@@ -360,7 +371,7 @@ def _mapped(exc: Exception, *, creates: bool) -> PublishError:
 
     response = exc.response if isinstance(exc, RequestErrorBase) else None
     if response is None:
-        return _transport_error(exc, creates)
+        return network_error(exc, creates=creates)
     status = response.status_code
     name, _message = _xrpc_error(exc)
     detail = _detail(exc)
@@ -371,23 +382,12 @@ def _mapped(exc: Exception, *, creates: bool) -> PublishError:
         return RateLimited(detail, status, reset_at=reset_at)
     if status >= 500 or status == 408 or "Exists" in name:
         # The PDS may have written the record before failing (or says it already has it).
-        return OutcomeUnknown(detail, status) if creates else TransientError(detail, status)
+        if creates:
+            return OutcomeUnknown(detail, status)
+        return TransientError(detail, status, reset_at=reset_time(getattr(response, "headers", None), _utc_now()))
     if status in (401, 403) or name in AUTH_ERRORS:
         return AuthError(detail, status)
     return Rejected(detail, status)
-
-
-def _transport_error(exc: Exception, creates: bool) -> PublishError:
-    import httpx
-
-    cause = exc if isinstance(exc, httpx.HTTPError) else (exc.__cause__ or exc.__context__ or exc)
-    name = type(exc).__name__ + (f" ({type(cause).__name__})" if cause is not exc else "")
-    # Connecting failed (refused, DNS, TLS, connect timeout): no byte of the request reached the server.
-    if isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol, httpx.LocalProtocolError)):
-        return TransientError(f"{name}: the request was not sent")
-    if creates:
-        return OutcomeUnknown(f"{name}: the request was sent but no response arrived")
-    return TransientError(f"{name}: no response arrived")
 
 
 def _xrpc_error(exc: Exception) -> tuple[str, str]:

@@ -10,7 +10,9 @@
   a mention of a known account as ``@username`` alone (``@alice`` for ``@alice@example.social``), so a status
   that matches but for its mentions' domains is checked against its source (``GET
   /api/v1/statuses/:id/source``, what the author typed): one extra call for such a candidate only, never one
-  per status (the API allows 300 calls per 5 minutes).
+  per status (the API allows 300 calls per 5 minutes). A server without that endpoint cannot tell such a status
+  from ours: it is no match and no absence either, and the post is left ``unknown`` for a person. The statuses
+  are read back, page by page, to the attempt's time, however many pages that takes.
 - **Media** is uploaded with ``POST /api/v2/media``. A GIF (and any larger format) is processed in the
   background: the answer is 202 with no ``url``, and a status may not attach it until it is processed (422
   "Cannot attach files that have not finished processing"), so the upload waits, reading ``GET
@@ -51,10 +53,11 @@ from scheduler.publisher.base import (
     TransientError,
 )
 from scheduler.publisher.media import check_image
+from scheduler.publisher.reached import network_error
 
 DEFAULT_TIMEOUT = (5.0, 20.0)
 LOOKUP_PAGE = 40  # Mastodon's largest page of an account's statuses
-MAX_LOOKUP_PAGES = 5
+MAX_LOOKUP_PAGES = 250  # 10,000 statuses: back to the attempt's time, with a bound against a server that loops
 DETAIL_MAX = 300
 ASSUMED_VERSION = "4.3.0"  # tells Mastodon.py which endpoints exist without asking the server at start
 MEDIA_WAIT_S = 60.0  # the longest an upload waits for the server to process it
@@ -82,10 +85,12 @@ class MastodonPublisher:
         clock: Callable[[], datetime] = _utc_now,
         sleep: Callable[[float], None] = time.sleep,
         media_wait: float = MEDIA_WAIT_S,
+        ca_file: Path | None = None,
     ) -> None:
         """``access_token``: the account's OAuth token (scopes read and write:statuses, write:media);
         ``instance_url``: its server; ``handle``: its username there (for post URLs); ``media_wait``: how long
-        an upload waits for the server to process it."""
+        an upload waits for the server to process it; ``ca_file``: certificates to trust instead of the system's (a
+        server with a private CA, a stand-in over HTTPS)."""
         self.instance_url = instance_url.rstrip("/")
         self.handle = handle.lstrip("@").split("@")[0]
         self._token = access_token
@@ -93,6 +98,7 @@ class MastodonPublisher:
         self._clock = clock
         self._sleep = sleep
         self._media_wait = media_wait
+        self._ca_file = ca_file
         self._api: Any = None
         self._account_id: str | None = None
         self._limits: Limits | None = None
@@ -154,34 +160,61 @@ class MastodonPublisher:
     # -- looking up --------------------------------------------------------------------------------
 
     def _search(self, api: Any, text: str, since: datetime, reply_to: str | None) -> str | None:
+        """The account's statuses, newest first, a page at a time back to ``since`` (however many that takes: a
+        status missed past the last page read would be sent again), for the one whose text is ``text``.
+
+        A status that may be ours but cannot be told apart (it differs only in how mentions are shown and the
+        server cannot show its source) is not a match, and not an absence either: LookupUnavailable, so the post
+        waits for a person instead of being taken for sent or sent again."""
         wanted = _comparable(text)
         account_id = self._me(api)
         max_id = None
+        ambiguous: list[str] = []
         for _ in range(MAX_LOOKUP_PAGES):
             page = api.account_statuses(account_id, limit=LOOKUP_PAGE, max_id=max_id)
             if not page:
-                return None
+                break
             for status in page:
                 created = _aware(_get(status, "created_at"))
                 if created is not None and created < since:
-                    return None  # newest first: nothing older can be ours
+                    page = None  # newest first: nothing older can be ours
+                    break
                 if reply_to is not None and str(_get(status, "in_reply_to_id")) != str(reply_to):
                     continue
-                if self._matches(api, status, wanted):
+                verdict = self._matches(api, status, wanted)
+                if verdict is True:
                     return str(_get(status, "id"))
-            max_id = _get(page[-1], "id")
+                if verdict is None:
+                    ambiguous.append(str(_get(status, "id")))
+            if page is None:
+                break
+            last = _get(page[-1], "id")
+            if last is None or last == max_id:
+                break  # a server that does not page back: nothing more to read
+            max_id = last
+        else:
+            raise LookupUnavailable(f"more than {MAX_LOOKUP_PAGES * LOOKUP_PAGE} statuses since the attempt: too "
+                                    "many to read back through")
+        if ambiguous:
+            raise LookupUnavailable(
+                f"status {', '.join(ambiguous)} has the text sent but for the domains of its mentions, which "
+                f"{self.instance_url} shows without them and cannot show the source of, so it may or may not be ours")
         return None
 
-    def _matches(self, api: Any, status: Any, wanted: str) -> bool:
-        """Whether a listed status has the text sent (``wanted``, comparable): from its HTML, and from its
-        source only when the two differ in nothing but how mentions are shown."""
+    def _matches(self, api: Any, status: Any, wanted: str) -> bool | None:
+        """Whether a listed status has the text sent (``wanted``, comparable): True, False, or None when it cannot
+        be told. From its HTML when the text has no bare ``@username`` mention; otherwise, Mastodon shows each as ``@username``
+        alone, so a status that matches but for its mentions' domains is checked against its source (what the
+        author typed), one extra call for such a candidate only."""
         shown = _comparable(html_to_text(str(_get(status, "content") or "")))
-        if shown == wanted:
-            return True
+        if shown == wanted and not _bare_mention(wanted):
+            return True  # a mention shown with its domain was typed so; only a bare @username may hide one
         if _mentions_shown(shown) != _mentions_shown(wanted):
             return False
         source = self._source(api, status)
-        return source == wanted if source is not None else True
+        if source is None:
+            return None  # no source endpoint: a mention's domain cannot be checked
+        return source == wanted
 
     def _source(self, api: Any, status: Any) -> str | None:
         """The status's text as its author typed it; None where the server has no source endpoint."""
@@ -211,6 +244,8 @@ class MastodonPublisher:
             session.mount("https://", adapter)
             # A stand-in on loopback must not go through an HTTP(S)_PROXY from the environment.
             session.trust_env = not _loopback(self.instance_url)
+            if self._ca_file is not None:
+                session.verify = str(self._ca_file)
             self._api = Mastodon(access_token=self._token, api_base_url=self.instance_url, session=session,
                                  request_timeout=self._timeout, ratelimit_method="throw",
                                  mastodon_version=ASSUMED_VERSION, version_check_mode="none",
@@ -242,7 +277,7 @@ class MastodonPublisher:
             reset_at = datetime.fromtimestamp(reset, timezone.utc) if isinstance(reset, (int, float)) else None
             return RateLimited("429 Too many requests", 429, reset_at=reset_at)
         if isinstance(exc, MastodonNetworkError):
-            return _network_error(exc, creates)
+            return network_error(exc, creates=creates)
         if isinstance(exc, MastodonIllegalArgumentError):
             return Rejected(f"Mastodon.py refused the request: {exc}"[:DETAIL_MAX])
         if isinstance(exc, MastodonAPIError):
@@ -267,6 +302,11 @@ def html_to_text(content: str) -> str:
     return html.unescape(text)
 
 
+def _bare_mention(text: str) -> bool:
+    """Whether the text mentions someone as ``@username`` alone, as Mastodon also shows ``@username@elsewhere``."""
+    return any("@" not in match.group(0)[1:] for match in _MENTION.finditer(text))
+
+
 def _mentions_shown(text: str) -> str:
     """The text with each mention as Mastodon may show it: ``@username``, lower case, without its domain."""
     return _MENTION.sub(lambda m: "@" + m.group(1).lower(), text)
@@ -275,25 +315,6 @@ def _mentions_shown(text: str) -> str:
 def _comparable(text: str) -> str:
     """NFC, and runs of white space as one space (servers may trim or normalise line ends)."""
     return " ".join(unicodedata.normalize("NFC", text).split())
-
-
-def _network_error(exc: Exception, creates: bool) -> PublishError:
-    """Mastodon.py wraps every requests failure in MastodonNetworkError; the original is its context."""
-    import requests
-    from urllib3.exceptions import NewConnectionError
-
-    cause: Any = exc.__context__ or exc.__cause__
-    never_sent = isinstance(cause, (requests.ConnectTimeout, requests.exceptions.SSLError,
-                                    requests.exceptions.InvalidURL, requests.exceptions.MissingSchema))
-    if isinstance(cause, requests.ConnectionError) and not never_sent:
-        reason = getattr(cause.args[0] if cause.args else None, "reason", None)
-        never_sent = isinstance(reason, NewConnectionError)
-    name = type(exc).__name__ + (f" ({type(cause).__name__})" if cause is not None else "")
-    if never_sent:
-        return TransientError(f"{name}: the request was not sent")
-    if creates:
-        return OutcomeUnknown(f"{name}: the request was sent but no response arrived")
-    return TransientError(f"{name}: no response arrived")
 
 
 def _status_and_detail(exc: Exception) -> tuple[int | None, str]:

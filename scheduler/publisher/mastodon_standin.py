@@ -17,7 +17,8 @@ It answers the REST calls the publisher makes, as docs.joinmastodon.org describe
   (paragraphs, ``<br />``, links split in invisible/ellipsis spans, hashtags as links, a mention of an account
   the server knows as an h-card link showing only ``@username``, its domain dropped) and there is no ``text``
   (Mastodon sends it only in the answer to a delete, for redrafting); ``mentions`` and ``tags`` list them.
-  ``GET /api/v1/statuses/:id/source`` gives the author the plain text. The server knows its own accounts and
+  ``GET /api/v1/statuses/:id/source`` gives the author the plain text (``set_source_endpoint(False)``: a server
+  without it, as before Mastodon 3.5 or another implementation, answers 404). The server knows its own accounts and
   the remote ones added with ``add_remote_account``; a mention of any other stays plain text. ``GET /api/v1/accounts/:id/statuses`` pages newest first (``limit`` up to 40,
   ``max_id``, ``since_id``, ``min_id``, a ``Link`` header); ids are snowflakes (milliseconds << 16).
 - ``POST /api/v2/media`` (multipart ``file``, images up to 16 MB) answers a media attachment to attach. As
@@ -181,6 +182,7 @@ class StandinMastodon(StandinServer):
         self._status_budget = STATUS_BUDGET
         self.media_processing = GIF_PROCESSING_S
         self._revoked: set[str] = set()
+        self._source_endpoint = True
         self.default_account = self.add_account(username)
 
     @property
@@ -231,6 +233,11 @@ class StandinMastodon(StandinServer):
         """How long an Idempotency-Key is remembered (Mastodon: 1 hour); 0 forgets them at once."""
         with self._lock:
             self._idempotency_window = float(seconds)
+
+    def set_source_endpoint(self, enabled: bool) -> None:
+        """Whether ``GET /api/v1/statuses/:id/source`` exists (404 without it, as on servers before it)."""
+        with self._lock:
+            self._source_endpoint = bool(enabled)
 
     def set_status_budget(self, statuses: int, seconds: float) -> None:
         with self._lock:
@@ -339,7 +346,7 @@ class StandinMastodon(StandinServer):
         if status is None:
             return Reply(404, {"error": "Record not found"})
         if endpoint == "source":
-            if account is None or status.account_id != account.id:
+            if not self._source_endpoint or account is None or status.account_id != account.id:
                 return Reply(404, {"error": "Record not found"})
             return Reply(200, {"id": status.id, "text": status.text, "spoiler_text": ""})
         return Reply(200, self._status_json(status))

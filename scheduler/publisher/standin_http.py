@@ -14,7 +14,11 @@ control API are the same for all three, so a test or a soak run steers every net
   dangerous ones where the work is done and the client never learns it: the connection closed unanswered
   (``create_then_drop``), reset with a TCP RST (``create_then_reset``), or a 500/502/503/504 after the fact
   (``create_then_server_error``, ``create_then_bad_gateway``, ``create_then_unavailable``,
-  ``create_then_gateway_timeout``). A subclass adds its own kinds (``EXTRA_FAULTS``).
+  ``create_then_gateway_timeout``), the answer's head sent but its body cut short (``create_then_truncate``), bytes
+  that are no answer written straight onto the connection (``create_then_garbage``: under TLS they bypass the
+  session, so the client's TLS layer breaks mid-answer), or the answer held back ``seconds`` so the client's read
+  times out (``create_then_stall``). A subclass adds its own kinds (``EXTRA_FAULTS``).
+- ``use_tls(context)`` before ``start()`` serves HTTPS with that server context (``url`` is then https).
 - ``/_standin/fault``, ``/_standin/fault_rate``, ``/_standin/latency``, ``/_standin/reset`` (POST, JSON) and
   ``/_standin/stats`` (GET) do the same from another process; a subclass adds more.
 """
@@ -53,6 +57,9 @@ COMMON_FAULTS = (
     "create_then_bad_gateway",
     "create_then_unavailable",
     "create_then_gateway_timeout",
+    "create_then_truncate",
+    "create_then_garbage",
+    "create_then_stall",
 )
 GATEWAY_STATUS = {"server_error": 500, "bad_gateway": 502, "unavailable": 503, "gateway_timeout": 504}
 DEFAULT_RANDOM_KINDS = ("unavailable", "rate_limited", "create_then_drop")
@@ -109,6 +116,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False  # close the connection unanswered (FIN)
     reset: bool = False  # abort the connection unanswered (RST)
+    truncate: bool = False  # send the head and half the body, then close the connection
+    garbage: bool = False  # write bytes that are no answer under any TLS session, then abort the connection
 
 
 @dataclass
@@ -144,6 +153,11 @@ class StandinServer:
         self._fault_rate_seconds = 0.0
         self._fault_rate_reset_in = 900.0
         self._rng = random.Random()
+        self._tls: Any = None  # an ssl.SSLContext (server side), or None for plain HTTP
+
+    def use_tls(self, context: Any) -> None:
+        """Serve HTTPS with ``context`` (an ``ssl.SSLContext`` holding the server's certificate); before start()."""
+        self._tls = context
 
     @property
     def fault_kinds(self) -> tuple[str, ...]:
@@ -154,6 +168,8 @@ class StandinServer:
     def start(self) -> str:
         handler = type("_BoundHandler", (_Handler,), {"standin": self})
         self._server = _Server(("127.0.0.1", self._port), handler)
+        if self._tls is not None:
+            self._server.socket = self._tls.wrap_socket(self._server.socket, server_side=True)
         self._stopping.clear()
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"standin-{self.NAME}", daemon=True
@@ -182,7 +198,8 @@ class StandinServer:
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("the stand-in is not running; call start()")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     # -- faults ------------------------------------------------------------------------------------
 
@@ -338,6 +355,14 @@ class StandinServer:
             return Reply(0, None, drop=True)
         if fault.kind == "create_then_reset":
             return Reply(0, None, reset=True)
+        if fault.kind == "create_then_truncate":
+            reply.truncate = True
+            return reply
+        if fault.kind == "create_then_garbage":
+            return Reply(0, None, garbage=True)
+        if fault.kind == "create_then_stall":
+            self.sleep(fault.seconds)
+            return reply
         return self.fault_reply(Fault(fault.kind[len("create_then_"):]), endpoint, req)
 
 
@@ -405,10 +430,13 @@ class _Handler(BaseHTTPRequestHandler):
         req = Request(self.command, split.path, split.query, self.headers, body)
         endpoint = None if split.path.startswith("/_standin/") else self.standin.route(self.command, split.path)
         reply = self.standin.handle(req)
-        if reply.drop or reply.reset:
+        if reply.drop or reply.reset or reply.garbage:
             self.standin._record(self.command, split.path, endpoint, None)
             self.close_connection = True
-            if reply.reset:
+            if reply.garbage:
+                # Straight onto the TCP stream, under any TLS session: a TLS record the session cannot decrypt.
+                os.write(self.connection.fileno(), b"\x17\x03\x03\x00\x20" + os.urandom(32))
+            if reply.reset or reply.garbage:
                 _abort(self.connection)
             return
         if not split.path.startswith("/_standin/"):
@@ -424,6 +452,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
+        if reply.truncate:
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)  # a FIN: the client reads the short body, then the end
+            return
         self.wfile.write(data)
 
     do_GET = _serve

@@ -31,10 +31,12 @@ class XTransportAdapter(HTTPAdapter):
     is exactly the double post this project exists to prevent.
     """
 
-    def __init__(self, base_url: str | None, timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, base_url: str | None, timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+                 ca_file: str | None = None) -> None:
         super().__init__(max_retries=0)
         self.base_url = base_url.rstrip("/") if base_url else None
         self.timeout = timeout
+        self.ca_file = ca_file  # trusted instead of the system's CAs (requests lets REQUESTS_CA_BUNDLE win otherwise)
 
     def rewrite(self, url: str) -> str:
         if self.base_url is None:
@@ -49,17 +51,20 @@ class XTransportAdapter(HTTPAdapter):
             # requests chose proxies for X's host; choose again for where the request really goes
             # (a loopback stand-in must not be sent through an HTTP(S)_PROXY from the environment).
             proxies = get_environ_proxies(request.url)
+        if self.ca_file is not None:
+            verify = self.ca_file
         return super().send(
             request, stream=stream, timeout=timeout or self.timeout, verify=verify, cert=cert, proxies=proxies
         )
 
 
-def mount(session: requests.Session, api_url: str, timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
+def mount(session: requests.Session, api_url: str, timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+          ca_file: str | None = None) -> None:
     """Mount the adapter for every X origin on ``session``.
 
     With X's own base nothing is rewritten, but the adapter still goes on: it carries the timeout
     and the no-retry policy, which the plain session lacks.
     """
-    adapter = XTransportAdapter(None if is_x_itself(api_url) else api_url, timeout)
+    adapter = XTransportAdapter(None if is_x_itself(api_url) else api_url, timeout, ca_file)
     for origin in X_ORIGINS:
         session.mount(origin, adapter)

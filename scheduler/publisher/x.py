@@ -2,7 +2,8 @@
 
 The mapping decides whether a post may be retried, so it errs on the safe side: anything that
 may have reached X without an answer coming back is OutcomeUnknown (reconcile before retrying),
-and only failures that provably happened before the request left are TransientError.
+and only failures that provably happened before the request left are TransientError (which is
+decided for every publisher in scheduler.publisher.reached).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any, Callable, Iterator
 
 import requests
 import tweepy
-from urllib3.exceptions import NewConnectionError
 
 from scheduler.credentials import Credentials, OAuth1Credentials, OAuth2Credentials, register_secrets, secret_values
 from scheduler.errors import CredentialsError
@@ -29,18 +29,11 @@ from scheduler.publisher.base import (
     RateLimited,
     Rejected,
     TransientError,
+    reset_time,
 )
+from scheduler.publisher.reached import network_error
 from scheduler.publisher.transport import DEFAULT_TIMEOUT, X_API_URL, mount
 
-# requests exceptions raised before any byte reached the server: connecting or the URL failed.
-NEVER_SENT = (
-    requests.ConnectTimeout,
-    requests.exceptions.SSLError,
-    requests.exceptions.ProxyError,
-    requests.exceptions.InvalidURL,
-    requests.exceptions.MissingSchema,
-    requests.exceptions.InvalidSchema,
-)
 # A look-up reads the account's posts since the attempt, newest first, in X's smallest pages: the post
 # sought is usually among the first few, and X bills every post returned.
 LOOKUP_PAGE = 5
@@ -65,13 +58,16 @@ class XPublisher:
         api_url: str | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         clock: Callable[[], datetime] = _utc_now,
+        ca_file: Path | None = None,
     ) -> None:
         """``credentials``: OAuth 1.0a values, an OAuth 2.0 token file (refreshed as needed, using
         ``clock``), or a callable returning a current OAuth 2.0 user access token.
-        ``api_url``: None for X itself; the stand-in's URL in tests and demos."""
+        ``api_url``: None for X itself; the stand-in's URL in tests and demos. ``ca_file``: certificates
+        to trust instead of the system's (a stand-in's own, over HTTPS)."""
         self.handle = handle.lstrip("@")
         self.api_url = api_url or X_API_URL
         self._user_id: str | None = None
+        self._clock = clock
         self._bearer: Callable[[], str] | None = None
         if isinstance(credentials, OAuth1Credentials):
             register_secrets(secret_values(credentials))
@@ -93,7 +89,7 @@ class XPublisher:
             self._client = tweepy.Client(bearer_token="")  # set per request from the provider
             self._user_auth = False  # an OAuth 2.0 user token travels as a Bearer header
         # Never wait_on_rate_limit: tweepy would sleep and then re-send the POST blindly.
-        mount(self._client.session, self.api_url, timeout)
+        mount(self._client.session, self.api_url, timeout, str(ca_file) if ca_file is not None else None)
 
     # -- Publisher protocol ------------------------------------------------------------------------
 
@@ -111,11 +107,11 @@ class XPublisher:
             # X's gateways answer 5xx after the post was created: an uncertain outcome, not a failure.
             raise OutcomeUnknown(_problem_detail(exc), _status(exc)) from None
         except tweepy.HTTPException as exc:
-            raise _http_error(exc) from None
+            raise _http_error(exc, self._clock()) from None
         except requests.JSONDecodeError:  # a 2xx whose body is not JSON: the post may well exist
             raise OutcomeUnknown("X answered with a success status but an unreadable body") from None
         except requests.RequestException as exc:
-            raise _network_error(exc, sent_means=OutcomeUnknown) from None
+            raise network_error(exc, creates=True) from None
         data = response.data if isinstance(response.data, dict) else {}
         if not data.get("id"):
             raise OutcomeUnknown("X answered with a success status but no post id")
@@ -137,9 +133,9 @@ class XPublisher:
         except requests.RequestException as exc:
             # An upload whose answer was lost leaves at most an unattached image that X expires
             # in a day; nothing is published, so a retry is safe.
-            raise _network_error(exc, sent_means=TransientError) from None
+            raise network_error(exc, creates=False) from None
         if not 200 <= response.status_code < 300:
-            raise _http_error(_as_tweepy_error(response))
+            raise _http_error(_as_tweepy_error(response), self._clock())
         try:
             return str(response.json()["data"]["id"])
         except (ValueError, KeyError, TypeError):
@@ -178,10 +174,10 @@ class XPublisher:
         except (tweepy.Unauthorized, tweepy.Forbidden, tweepy.NotFound) as exc:
             raise LookupUnavailable(_problem_detail(exc), _status(exc)) from None
         except tweepy.HTTPException as exc:
-            raise _http_error(exc) from None
+            raise _http_error(exc, self._clock()) from None
         except requests.RequestException as exc:
             # A read has no side effect: whatever happened, asking again is safe.
-            raise _network_error(exc, sent_means=TransientError) from None
+            raise network_error(exc, creates=False) from None
 
     def new_key(self, now: datetime) -> None:
         return None  # X offers no idempotency: an uncertain post is looked up by its text
@@ -248,17 +244,20 @@ def _problem_detail(exc: tweepy.HTTPException) -> str:
     return text[:DETAIL_MAX]
 
 
-def _http_error(exc: tweepy.HTTPException) -> PublishError:
+def _http_error(exc: tweepy.HTTPException, now: datetime) -> PublishError:
+    """The engine's error for X's answer. ``now``: to read a Retry-After given in seconds."""
     status = _status(exc)
     detail = _problem_detail(exc)
     body = _problem(exc)
     problem_type = str(body.get("type", ""))
+    headers = exc.response.headers
     if isinstance(exc, tweepy.TooManyRequests):
-        reset = exc.response.headers.get("x-rate-limit-reset") or exc.response.headers.get("x-user-limit-24hour-reset")
-        reset_at = datetime.fromtimestamp(int(reset), timezone.utc) if reset and reset.isdigit() else None
+        daily = headers.get("x-user-limit-24hour-reset")
+        reset_at = reset_time(headers, now) or (
+            datetime.fromtimestamp(int(daily), timezone.utc) if daily and daily.isdigit() else None)
         return RateLimited(detail, status, reset_at=reset_at)
     if isinstance(exc, tweepy.TwitterServerError):
-        return TransientError(detail, status)
+        return TransientError(detail, status, reset_at=reset_time(headers, now))
     if isinstance(exc, tweepy.Unauthorized):
         return AuthError(detail, status)
     if isinstance(exc, tweepy.Forbidden):
@@ -286,25 +285,3 @@ def _as_tweepy_error(response: requests.Response) -> tweepy.HTTPException:
     classes = {400: tweepy.BadRequest, 401: tweepy.Unauthorized, 403: tweepy.Forbidden, 404: tweepy.NotFound}
     cls = classes.get(status, tweepy.TwitterServerError if status >= 500 else tweepy.HTTPException)
     return cls(response)
-
-
-def _never_sent(exc: requests.RequestException) -> bool:
-    """True when the request provably never reached the server (no connection was made)."""
-    if isinstance(exc, NEVER_SENT):
-        return True
-    if isinstance(exc, requests.ConnectionError):
-        cause: Any = exc.args[0] if exc.args else None
-        reason = getattr(cause, "reason", cause)  # MaxRetryError wraps the real cause
-        return isinstance(reason, NewConnectionError)
-    return False
-
-
-def _network_error(exc: requests.RequestException, *, sent_means: type[PublishError]) -> PublishError:
-    cause: Any = exc.args[0] if exc.args else None
-    reason = getattr(cause, "reason", None) or cause
-    name = type(exc).__name__ + (f" ({type(reason).__name__})" if isinstance(reason, BaseException) else "")
-    if _never_sent(exc):
-        return TransientError(f"{name}: the request was not sent")
-    if sent_means is OutcomeUnknown:
-        return OutcomeUnknown(f"{name}: the request was sent but no response arrived")
-    return sent_means(f"{name}: no response arrived")
