@@ -113,7 +113,10 @@ class Service:
         from scheduler.publisher.base import Unusable
         from scheduler.publisher.factory import make_publisher, unusable
         from scheduler.publishing import PublishingEngine, RetryPolicy
+        from scheduler.review import agree_with_ledger
 
+        # The ledger's review requirement binds every process on it: a config that disagrees does not start.
+        agree_with_ledger(self.store, config, self.clock(), who=f"service {self.instance}")
         try:
             publisher = make_publisher(config, clock=self.clock)
         except CredentialsError as exc:

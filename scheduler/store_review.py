@@ -62,6 +62,14 @@ class LogEntry:
 
 
 @dataclass(frozen=True)
+class RequirementRecord:
+    account: str
+    required: bool
+    changed_at: datetime
+    changed_by: str
+
+
+@dataclass(frozen=True)
 class LinkRecord:
     link_id: str
     account: str
@@ -197,6 +205,67 @@ class ReviewLedger:
         ).rowcount
         if not done:
             conn.execute(m.post_reviews.insert().values(post_id=decision.post_id, account=account, **values))
+
+    # -- who last changed a post's text (separation of duties) ---------------------------------------
+
+    def record_authors(self, account: str, changes: dict[str, str], *, actor: str, now: datetime) -> None:
+        """``changes``: post id -> the content hash it has after ``actor`` changed it."""
+        with self.engine.begin() as conn:
+            for post_id, digest in changes.items():
+                done = conn.execute(m.post_authors.update().where(m.post_authors.c.post_id == post_id)
+                                    .values(content_hash=digest, actor=actor, at=now)).rowcount
+                if not done:
+                    conn.execute(m.post_authors.insert().values(post_id=post_id, account=account,
+                                                                content_hash=digest, actor=actor, at=now))
+
+    def authors(self, post_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """post id -> (the content hash it had when last changed by a known identity, that identity)."""
+        ids = list(dict.fromkeys(post_ids))
+        with self._read() as conn:
+            rows = conn.execute(sa.select(m.post_authors).where(m.post_authors.c.post_id.in_(ids))).all() if ids else []
+        return {row.post_id: (row.content_hash, row.actor) for row in rows}
+
+    # -- the review requirement, kept in the ledger per account ------------------------------------
+
+    def review_requirement(self, account: str) -> RequirementRecord | None:
+        with self._read() as conn:
+            row = conn.execute(sa.select(m.review_requirements)
+                               .where(m.review_requirements.c.account == account)).first()
+        return RequirementRecord(row.account, bool(row.required), row.changed_at, row.changed_by) if row else None
+
+    def set_review_requirement(self, account: str, required: bool, *, actor: str, now: datetime,
+                               only_if_unset: bool = False) -> RequirementRecord:
+        """Record whether the account's posts need review (and, in the History, who changed it); returns the
+        ledger's setting. ``only_if_unset``: keep a setting already recorded (a concurrent first start)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(m.review_requirements).where(m.review_requirements.c.account == account)
+                               .with_for_update()).first()
+            if row is not None and (only_if_unset or bool(row.required) == required):
+                return RequirementRecord(row.account, bool(row.required), row.changed_at, row.changed_by)
+            values = dict(required=required, changed_at=now, changed_by=actor)
+            if row is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(m.review_requirements.insert().values(account=account, **values))
+                except sa.exc.IntegrityError:  # recorded by a concurrent process: that one stands
+                    row = conn.execute(sa.select(m.review_requirements)
+                                       .where(m.review_requirements.c.account == account)).first()
+                    return RequirementRecord(row.account, bool(row.required), row.changed_at, row.changed_by)
+            else:
+                conn.execute(m.review_requirements.update().where(m.review_requirements.c.account == account)
+                             .values(**values))
+            conn.execute(m.web_audit.insert().values(
+                account=account, at=now, actor=actor, action="review required" if required else "review not required",
+                detail="recorded in the ledger: every process on it " + ("needs approvals before sending" if required
+                                                                           else "sends without review")))
+            self._bump(conn, account)
+        return RequirementRecord(account, required, now, actor)
+
+    @staticmethod
+    def review_required_in(conn: Connection, account: str) -> bool:
+        """Inside a transaction (the claim's): does the ledger say the account's posts need review?"""
+        return bool(conn.execute(sa.select(m.review_requirements.c.required)
+                                 .where(m.review_requirements.c.account == account)).scalar())
 
     # -- the decision log ----------------------------------------------------------------------
 
