@@ -952,12 +952,16 @@ def review_log(obj: Context, limit, post_id, as_json):
 
 
 @review.command("link")
+@click.option("--for", "reviewer", required=True, metavar="NAME",
+              help="The reviewer it is for: their decisions are logged under this name.")
+@click.option("--post", "post_ids", multiple=True, metavar="POST_ID",
+              help="Cover only these posts (default: every post awaiting review now).")
 @click.option("--expires", default="72h", show_default=True, help="How long the link works (at most 30d).")
-@click.option("--as", "who", metavar="NAME", help="Who makes it (default: your login name).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def review_link_cmd(obj: Context, expires, who, as_json):
-    """Print a signed, expiring, single-use link to review the waiting posts on a phone."""
+def review_link_cmd(obj: Context, reviewer, post_ids, expires, as_json):
+    """Print a signed, expiring, single-use link for one reviewer to review, on a phone, the posts awaiting
+    review now (or the ones named), exactly as they are now."""
     from urllib.parse import urlsplit
 
     from scheduler import review as domain
@@ -969,13 +973,16 @@ def review_link_cmd(obj: Context, expires, who, as_json):
         duration = parse_duration(expires)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--expires") from None
-    link = review_link.create(obj.store, obj.config, expires=duration, who=domain.actor(who), now=now_utc())
+    link = review_link.create(obj.store, obj.config, expires=duration, who=domain.actor(None), reviewer=reviewer,
+                              post_ids=list(post_ids) or None, now=now_utc())
     if as_json:
-        emit_json(with_account(obj, {"link_id": link.link_id, "url": link.url,
+        emit_json(with_account(obj, {"link_id": link.link_id, "url": link.url, "reviewer": link.reviewer,
+                                     "post_ids": list(link.covers),
                                      "expires_at": link.expires_at.astimezone(obj.config.tz).isoformat()}))
         return
     click.echo(link.url)
-    click.echo(f"link {link.link_id}: works once, until {link.expires_at.astimezone(obj.config.tz):%a %Y-%m-%d %H:%M %Z}; "
+    click.echo(f"link {link.link_id} for {link.reviewer}, covering {len(link.covers)} post(s) as they are now: "
+               f"works once, until {link.expires_at.astimezone(obj.config.tz):%a %Y-%m-%d %H:%M %Z}; "
                f"revoke with `scheduler review revoke {link.link_id}`. Served by the dashboard "
                "(`scheduler web` or `scheduler serve --web`).", err=True)
     if is_loopback(urlsplit(link.url).hostname or ""):

@@ -269,6 +269,14 @@ def request_changes(store: Store, config: Config, post_ids: Sequence[str], *, wh
     return Outcome(tuple(i.post.post_id for i in items))
 
 
+def items_for_link(store: Store, config: Config, post_ids: Sequence[str], now: datetime) -> list[ReviewItem]:
+    """The posts among ``post_ids`` still pending and not approved, in queue order (a reviewer link's page)."""
+    if not post_ids:
+        return []
+    wanted = set(post_ids)
+    return [i for i in waiting(store, config, now, limit=100000) if i.post.post_id in wanted]
+
+
 def items_for(store: Store, config: Config, post_ids: Sequence[str], expected: Mapping[str, str] | None) -> list[ReviewItem]:
     if not post_ids:
         raise ReviewError("name at least one post id; `scheduler review list` shows the posts awaiting review")

@@ -131,7 +131,8 @@ class Service:
             publisher = Unusable(config.network, str(problem))
         return PublishingEngine(self.store, publisher, account=config.account, instance=instance,
                                 policy=RetryPolicy.from_config(config["publisher"]), clock=self.clock,
-                                require_review=config["review"]["required"])
+                                require_review=config["review"]["required"],
+                                media_dir=config.data_dir / "approved-media")
 
     # -- lifecycle -------------------------------------------------------------------------
 

@@ -79,6 +79,7 @@ class LinkRecord:
     expires_at: datetime
     revoked_at: datetime | None
     used_at: datetime | None
+    reviewer: str | None = None  # who it was issued to; None: made before links named one (covers nothing)
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def _review(row) -> ReviewRecord:
 
 def _link(row) -> LinkRecord:
     return LinkRecord(row.link_id, row.account, row.purpose, row.created_at, row.created_by, row.expires_at,
-                      row.revoked_at, row.used_at)
+                      row.revoked_at, row.used_at, row.reviewer)
 
 
 def _notice(row) -> NoticeRecord:
@@ -261,6 +262,10 @@ class ReviewLedger:
             self._bump(conn, account)
         return RequirementRecord(account, required, now, actor)
 
+    def review_requirement_of(self, account: str) -> bool:
+        with self._read() as conn:
+            return self.review_required_in(conn, account)
+
     @staticmethod
     def review_required_in(conn: Connection, account: str) -> bool:
         """Inside a transaction (the claim's): does the ledger say the account's posts need review?"""
@@ -305,14 +310,25 @@ class ReviewLedger:
             return secret
 
     def add_link(self, account: str, link_id: str, *, purpose: str, created_by: str, expires_at: datetime,
-                 now: datetime) -> None:
+                 now: datetime, reviewer: str, covered: dict[str, str]) -> None:
+        """A reviewer link for ``reviewer``, covering exactly ``covered`` (post id -> content hash at issue)."""
         with self.engine.begin() as conn:
             conn.execute(m.review_links.insert().values(
                 link_id=link_id, account=account, purpose=purpose, created_at=now, created_by=created_by,
-                expires_at=expires_at))
+                expires_at=expires_at, reviewer=reviewer))
+            if covered:
+                conn.execute(m.review_link_posts.insert(), [
+                    {"link_id": link_id, "post_id": post_id, "content_hash": digest}
+                    for post_id, digest in covered.items()])
             conn.execute(m.review_log.insert().values(
                 account=account, at=now, actor=created_by, action="link created", findings=[],
-                comment=f"link {link_id}, expires {expires_at.isoformat()}"))
+                comment=f"link {link_id} for {reviewer}, {len(covered)} post(s), expires {expires_at.isoformat()}"))
+
+    def link_posts(self, link_id: str) -> dict[str, str]:
+        """The posts a link covers: post id -> its content hash when the link was made."""
+        with self._read() as conn:
+            rows = conn.execute(sa.select(m.review_link_posts).where(m.review_link_posts.c.link_id == link_id)).all()
+        return {row.post_id: row.content_hash for row in rows}
 
     def link(self, link_id: str) -> LinkRecord | None:
         with self._read() as conn:
@@ -359,6 +375,13 @@ class ReviewLedger:
         with self.engine.begin() as conn:
             if not self.use_link(conn, link_id, now):
                 raise ReviewError("this reviewer link has been used, revoked or has expired")
+            covered = {row.post_id: row.content_hash for row in conn.execute(
+                sa.select(m.review_link_posts).where(m.review_link_posts.c.link_id == link_id)).all()}
+            outside = [d.post_id for d in [*approvals, *(c for c, _ in changes)]
+                       if covered.get(d.post_id) != d.content_hash]
+            if outside:  # rolls back the link's use too
+                raise ReviewError(f"this link does not cover {', '.join(outside)} as it is now: it covers the posts "
+                                  "awaiting review when it was made, as they were then; ask for a new link")
             conn.execute(m.review_log.insert().values(account=account, at=now, actor=actor, action="link used",
                                                       comment=f"link {link_id}", findings=[]))
             self._decide(conn, account, approvals, APPROVED, actor, None, now)

@@ -177,3 +177,166 @@ def test_the_command_line_approves_only_the_hash_it_showed_and_not_its_own_text(
     other = TIP_IDS[3]
     shown = json.loads(_cli(web, "review", "show", other, "--json").stdout)["content_hash"]
     assert json.loads(_cli(web, "review", "approve", other, "--hash", shown, "--json").stdout)["approved"] == [other]
+
+
+# -- item 6: the image bytes that go out are the ones approved ---------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"the approved chart" * 10
+OTHER_PNG = b"\x89PNG\r\n\x1a\n" + b"a swapped-in picture" * 10
+
+
+class SwapAfterClaim:
+    """The ledger as the engine sees it, with another program replacing the image file the moment the claim
+    (and its approval check) has committed: the window the engine must not trust the file in."""
+
+    def __init__(self, store, image, data):
+        self._store, self._image, self._data = store, image, data
+
+    def claim_post(self, *args, **kwargs):
+        claimed = self._store.claim_post(*args, **kwargs)
+        if claimed is not None:
+            self._image.write_bytes(self._data)
+        return claimed
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+def _engine(store, tmp_path, clock):
+    from scheduler.publisher.outbox import OutboxPublisher
+    from scheduler.publishing import PublishingEngine, RetryPolicy
+    from tests.helpers_ledger import ACCOUNT
+
+    outbox = tmp_path / "outbox.jsonl"
+    publisher = OutboxPublisher(outbox, ACCOUNT, clock=clock)
+    return outbox, PublishingEngine(store, publisher, account=ACCOUNT, instance="svc", clock=clock,
+                                    policy=RetryPolicy(), require_review=True, media_dir=tmp_path / "approved")
+
+
+def test_an_image_swapped_after_the_approval_check_is_not_sent(store, tmp_path):
+    from scheduler import review
+    from scheduler.content_hash import hash_of
+    from tests.helpers_ledger import ACCOUNT, FakeClock, new_post
+    from tests.test_review import NINE, T0, make_config
+
+    config = make_config()
+    image = tmp_path / "chart.png"
+    image.write_bytes(PNG)
+    store.add_post(ACCOUNT, new_post("m", "See the chart.", media=(str(image),)), T0)
+    review.approve(store, config, ["m"], who="Dr G", role="reviewer", now=T0,
+                   expected={"m": hash_of(store.get("m"), fresh=True)})
+    clock = FakeClock(NINE)
+    outbox, engine = _engine(SwapAfterClaim(store, image, OTHER_PNG), tmp_path, clock)
+    outcome = engine.publish("m", NINE, source="slot")
+    assert not outbox.exists() or outbox.read_text() == ""  # nothing went out
+    assert outcome.state != "sent" and "changed after the post was approved" in outcome.detail
+    post = store.get("m")
+    assert post.state.value in ("queued", "retrying") and "changed after" in (post.last_error or "")
+    assert review.item(store, config, "m", NINE).status == "awaiting review"
+
+
+def test_the_bytes_uploaded_are_the_bytes_approved_even_if_the_file_changes_during_the_upload(store, tmp_path):
+    from scheduler import review
+    from scheduler.content_hash import hash_of
+    from tests.helpers_ledger import ACCOUNT, FakeClock, new_post
+    from tests.test_review import NINE, T0, make_config
+
+    config = make_config()
+    image = tmp_path / "chart.png"
+    image.write_bytes(PNG)
+    store.add_post(ACCOUNT, new_post("m", "See the chart.", media=(str(image),)), T0)
+    review.approve(store, config, ["m"], who="Dr G", role="reviewer", now=T0,
+                   expected={"m": hash_of(store.get("m"), fresh=True)})
+    outbox, engine = _engine(store, tmp_path, FakeClock(NINE))
+    upload = engine.publisher.upload_media
+
+    def swapped_first(path):  # another program writes the original file as the upload starts
+        image.write_bytes(OTHER_PNG)
+        return upload(path)
+
+    engine.publisher.upload_media = swapped_first
+    assert engine.publish("m", NINE, source="slot").state == "sent"
+    [record] = [json.loads(line) for line in outbox.read_text().splitlines()]
+    from pathlib import Path
+
+    assert [Path(p).read_bytes() for p in record["media"]] == [PNG]
+
+
+# -- item 8: a reviewer link covers the posts pending when it was made, for the reviewer it names ------------
+
+@pytest.fixture
+def served(store):
+    from scheduler.web.app import create_app
+    from tests.helpers_ledger import FakeClock
+    from tests.helpers_web import serving
+    from tests.test_review_link import T0, make_config
+
+    config = make_config()
+    clock = FakeClock(T0)
+    with serving(create_app(config, store, local_only=True, clock=clock)) as base:
+        yield config, clock, base
+
+
+def test_a_link_covers_only_the_posts_waiting_when_it_was_made_and_logs_its_reviewer(store, served, tmp_path):
+    import requests
+
+    from scheduler import review, review_link
+    from tests.helpers_ledger import ACCOUNT, new_post
+    from tests.test_review_link import T0, form_fields, path_of
+
+    config, clock, base = served
+    image = tmp_path / "chart.png"
+    image.write_bytes(PNG)
+    store.add_post(ACCOUNT, new_post("early", "Walk ten minutes after each meal.", media=(str(image),)), T0)
+    store.add_post(ACCOUNT, new_post("edited", "Stretch your back each morning."), T0)
+    link = review_link.create(store, config, expires=timedelta(hours=72), who="editor", reviewer="Dr Gleiber",
+                              now=T0)
+    # After the link: a new post, and an edit of a covered one.
+    store.add_post(ACCOUNT, new_post("later", "Written after the link was made."), T0)
+    with store.engine.begin() as conn:
+        import sqlalchemy as sa
+
+        conn.execute(sa.text("UPDATE posts SET text = 'Stretch, then run a marathon.', "
+                             "parts = '[\"Stretch, then run a marathon.\"]' WHERE post_id = 'edited'"))
+
+    page = requests.get(base + path_of(link), timeout=10)
+    assert page.status_code == 200
+    assert "Walk ten minutes" in page.text
+    assert "Written after the link" not in page.text and "marathon" not in page.text
+    assert 'name="reviewer"' not in page.text and "logged as Dr Gleiber" in page.text
+    # The image itself, inline, as exactly its bytes; the page's policy allows data: images and no script.
+    import base64
+
+    assert f'src="data:image/png;base64,{base64.b64encode(PNG).decode()}"' in page.text
+    policy = page.headers["Content-Security-Policy"]
+    assert "img-src 'self' data:" in policy and "script-src" not in policy and "default-src 'none'" in policy
+
+    fields = form_fields(page.text)
+    later_hash = review.item(store, config, "later", T0).content_hash
+    edited_hash = review.item(store, config, "edited", T0).content_hash
+    for extra in ({"decision-later": "approve", "hash-later": later_hash},
+                  {"decision-edited": "approve", "hash-edited": edited_hash}):
+        refused = requests.post(base + path_of(link), data={**fields, **extra}, timeout=10)
+        assert refused.status_code == 400 and "does not cover" in refused.text
+        assert review.item(store, config, "later", T0).status == "awaiting review"
+        assert review.item(store, config, "edited", T0).status == "awaiting review"
+
+    # Still usable: approve what it covers; the name typed (if any) is ignored, the link's reviewer is logged.
+    done = requests.post(base + path_of(link), data={**fields, "decision-early": "approve", "reviewer": "Mallory"},
+                         timeout=10)
+    assert done.status_code == 200, done.text
+    assert review.item(store, config, "early", T0).status == "approved"
+    [entry] = [e for e in review.log(store, config, post_id="early") if e.action == "approved"]
+    assert entry.actor == f"Dr Gleiber (link {link.link_id})"
+
+
+def test_a_link_without_a_reviewer_or_with_nothing_waiting_is_refused(store):
+    from scheduler import review_link
+    from scheduler.errors import ReviewError
+    from tests.test_review_link import T0, make_config
+
+    config = make_config()
+    with pytest.raises(ReviewError, match="nothing awaits review"):
+        review_link.create(store, config, expires=timedelta(hours=1), who="editor", reviewer="Dr G", now=T0)
+    with pytest.raises(ReviewError, match="name the reviewer"):
+        review_link.create(store, config, expires=timedelta(hours=1), who="editor", reviewer="  ", now=T0)
