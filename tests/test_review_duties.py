@@ -202,6 +202,16 @@ class SwapAfterClaim:
         return getattr(self._store, name)
 
 
+def _approved(store, post_id, now):
+    """A reviewer's approval of the post as it is now, recorded in the ledger."""
+    from scheduler.content_hash import hash_of
+    from scheduler.store_review import Decision
+    from tests.helpers_ledger import ACCOUNT
+
+    store.record_decisions(ACCOUNT, [Decision(post_id, hash_of(store.get(post_id), fresh=True))], action="approved",
+                           actor="Dr G", comment=None, now=now)
+
+
 def _engine(store, tmp_path, clock):
     from scheduler.publisher.outbox import OutboxPublisher
     from scheduler.publishing import PublishingEngine, RetryPolicy
@@ -209,8 +219,10 @@ def _engine(store, tmp_path, clock):
 
     outbox = tmp_path / "outbox.jsonl"
     publisher = OutboxPublisher(outbox, ACCOUNT, clock=clock)
-    return outbox, PublishingEngine(store, publisher, account=ACCOUNT, instance="svc", clock=clock,
-                                    policy=RetryPolicy(), require_review=True, media_dir=tmp_path / "approved")
+    engine = PublishingEngine(store, publisher, account=ACCOUNT, instance="svc", clock=clock, policy=RetryPolicy(),
+                              require_review=True)
+    engine.media_dir = tmp_path / "approved"
+    return outbox, engine
 
 
 def test_an_image_swapped_after_the_approval_check_is_not_sent(store, tmp_path):
@@ -223,13 +235,12 @@ def test_an_image_swapped_after_the_approval_check_is_not_sent(store, tmp_path):
     image = tmp_path / "chart.png"
     image.write_bytes(PNG)
     store.add_post(ACCOUNT, new_post("m", "See the chart.", media=(str(image),)), T0)
-    review.approve(store, config, ["m"], who="Dr G", role="reviewer", now=T0,
-                   expected={"m": hash_of(store.get("m"), fresh=True)})
+    _approved(store, "m", T0)
     clock = FakeClock(NINE)
     outbox, engine = _engine(SwapAfterClaim(store, image, OTHER_PNG), tmp_path, clock)
     outcome = engine.publish("m", NINE, source="slot")
     assert not outbox.exists() or outbox.read_text() == ""  # nothing went out
-    assert outcome.state != "sent" and "changed after the post was approved" in outcome.detail
+    assert outcome.state != "sent" and "changed after the post was approved" in (outcome.detail or "")
     post = store.get("m")
     assert post.state.value in ("queued", "retrying") and "changed after" in (post.last_error or "")
     assert review.item(store, config, "m", NINE).status == "awaiting review"
@@ -245,8 +256,7 @@ def test_the_bytes_uploaded_are_the_bytes_approved_even_if_the_file_changes_duri
     image = tmp_path / "chart.png"
     image.write_bytes(PNG)
     store.add_post(ACCOUNT, new_post("m", "See the chart.", media=(str(image),)), T0)
-    review.approve(store, config, ["m"], who="Dr G", role="reviewer", now=T0,
-                   expected={"m": hash_of(store.get("m"), fresh=True)})
+    _approved(store, "m", T0)
     outbox, engine = _engine(store, tmp_path, FakeClock(NINE))
     upload = engine.publisher.upload_media
 
