@@ -328,8 +328,9 @@ def queue_add(obj: Context, text, at, asap, media):
         raise click.UsageError("give --at DATETIME or --now, not both")
     now = now_utc()
     when = now.replace(microsecond=0) if asap else parse_when(at, obj.config.tz) if at else None
-    record = queueing.add_text(obj.store, obj.config, text, now, at=when, media=media)
-    _wrote(obj, [record.post_id], now)
+    with obj.store.unit():  # the text and who wrote it, in one transaction
+        record = queueing.add_text(obj.store, obj.config, text, now, at=when, media=media)
+        _wrote(obj, [record.post_id], now)
     click.echo(f"queued {record.post_id} ({record.weighted_length}/{limit_for(obj.config)})" +
                (f", pinned at {record.pinned_at.astimezone(obj.config.tz).isoformat()}" if record.pinned_at else ""))
     _echo_findings(obj, _findings_of(obj, [record.post_id]))
@@ -365,8 +366,9 @@ def queue_edit(obj: Context, post_id, texts, editor, variant):
         raise click.UsageError("give one of --text, --editor or --variant N")
     now = now_utc()
     if variant is not None:
-        record = editing.switch_variant(obj.store, obj.config, post_id, variant, now)
-        _wrote(obj, [post_id], now)
+        with obj.store.unit():
+            record = editing.switch_variant(obj.store, obj.config, post_id, variant, now)
+            _wrote(obj, [post_id], now)
         click.echo(f"{post_id}: now {record.template} ({record.weighted_length}/{limit_for(obj.config)})")
         click.echo(record.text)
         return
@@ -377,8 +379,9 @@ def queue_edit(obj: Context, post_id, texts, editor, variant):
             click.echo(f"{post_id}: unchanged")
             return
         texts = tuple(part for part in edited.split(THREAD_SEPARATOR))
-    record = editing.edit_text(obj.store, obj.config, post_id, list(texts), now)
-    _wrote(obj, [post_id], now)
+    with obj.store.unit():
+        record = editing.edit_text(obj.store, obj.config, post_id, list(texts), now)
+        _wrote(obj, [post_id], now)
     click.echo(f"{post_id}: edited ({record.weighted_length}/{limit_for(obj.config)}); re-imports of its article keep this text")
 
 
