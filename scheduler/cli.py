@@ -1008,7 +1008,8 @@ def review_links(obj: Context, as_json):
     if not rows:
         click.echo("No reviewer links.")
     for row in rows:
-        click.echo(f"{row['link_id']}  {row['state']:<8} by {row['created_by']}, expires {row['expires_at']}")
+        reviewer = f" for {row['reviewer']}" if row["reviewer"] else " (made before links named a reviewer: covers nothing)"
+        click.echo(f"{row['link_id']}  {row['state']:<8} by {row['created_by']}{reviewer}, expires {row['expires_at']}")
 
 
 @review.command("revoke")

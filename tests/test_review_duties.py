@@ -164,8 +164,8 @@ def test_the_command_line_approves_only_the_hash_it_showed_and_not_its_own_text(
     assert f"content hash: {shown}" in _cli(web, "review", "show", post).stdout
     stale = _cli(web, "review", "approve", post, "--hash", "f" * 64, ok=False)
     assert "changed since it was shown" in stale.stderr
-    # The imported text was written by this same login (the test ran the import in-process, as nobody): a text
-    # the command line's user edits is theirs, and they cannot approve it.
+    # The fixture imported in-process, as no identity. A text the command line's user edits is theirs, and they
+    # cannot approve it.
     _cli(web, "queue", "edit", post, "--text", "Massage can ease back pain; ask your doctor first.")
     shown = json.loads(_cli(web, "review", "show", post, "--json").stdout)["content_hash"]
     own = _cli(web, "review", "approve", post, "--hash", shown, ok=False)
@@ -350,3 +350,36 @@ def test_a_link_without_a_reviewer_or_with_nothing_waiting_is_refused(store):
         review_link.create(store, config, expires=timedelta(hours=1), who="editor", reviewer="Dr G", now=T0)
     with pytest.raises(ReviewError, match="name the reviewer"):
         review_link.create(store, config, expires=timedelta(hours=1), who="editor", reviewer="  ", now=T0)
+
+
+def test_users_and_tokens_made_before_roles_are_admins_and_a_role_is_checked_by_the_database(tmp_path):
+    """Nothing breaks for current users: the migration makes every existing user and token an admin."""
+    import sqlalchemy as sa
+
+    from scheduler import migrations as m
+    from scheduler.store import Store
+    from tests.test_review import T0
+
+    path = tmp_path / "old.sqlite3"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:  # the ledger as the release before roles left it
+        m.schema_migrations.create(conn)
+        for name, migration in m.MIGRATIONS:
+            if name.startswith("m012a"):
+                break
+            migration(conn)
+            conn.execute(m.schema_migrations.insert().values(name=name, applied_at=T0))
+        now = T0.replace(tzinfo=None)
+        conn.exec_driver_sql("INSERT INTO web_users (username, password_hash, updated_at) VALUES ('admin', 'x', ?)",
+                             (now,))
+        conn.exec_driver_sql("INSERT INTO web_tokens (token_id, name, token_hash, created_at) "
+                             "VALUES ('t1', 'ci-bot', ?, ?)", ("a" * 64, now))
+    engine.dispose()
+    store = Store.open(f"sqlite:///{path}")
+    try:
+        assert store.user_role("admin") == "admin"
+        assert [(t.name, t.role) for t in store.tokens()] == [("ci-bot", "admin")]
+        with pytest.raises(sa.exc.IntegrityError), store.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE web_tokens SET role = 'owner'")
+    finally:
+        store.close()
