@@ -408,8 +408,14 @@ def test_history_with_posts_to_settle_and_the_review_pages_are_accessible(review
     cli, port, token = reviewed_dashboard
     store = Store.open(f"sqlite:///{cli.home / 'ledger.sqlite3'}")  # the served ledger, as the service writes it
     try:
+        from scheduler.content_hash import hash_of
+        from scheduler.store_review import Decision
+
         now = datetime.now(UTC)
-        for post_id in TIP_IDS[3:]:
+        for post_id in TIP_IDS[3:]:  # approved (the ledger requires review: nothing unapproved is claimed), then sent
+            post = store.get(post_id)
+            store.record_decisions(post.account, [Decision(post_id, hash_of(post, fresh=True))], action="approved",
+                                   actor="Dr G", comment=None, now=now)
             assert store.claim_post(post_id, "browser-test", now, now) is not None
         store.mark_failed(TIP_IDS[3], "browser-test", "X refused it: the text is a duplicate", 403, now)
         store.mark_unknown(TIP_IDS[4], "browser-test", "no answer from X and not found on the timeline", now)
