@@ -69,6 +69,7 @@ class Lane:
         self.current: str | None = None
         self.revision = -1
         self.last_outcome: str | None = None
+        self.review_mismatch = False  # the ledger requires review and this lane's config does not
 
 
 class Service:
@@ -330,6 +331,9 @@ class Service:
             try:
                 lane.revision = self.store.revision(lane.config.account)
                 now = self.clock()
+                if self._review_turned_on_elsewhere(lane):
+                    self._unschedule(lane)
+                    return
                 entries = agenda.upcoming(self.store, lane.config, now, count=1)
             except Exception:
                 log.exception("planning failed; trying again in %ss", ERROR_RETRY.total_seconds())
@@ -345,6 +349,22 @@ class Service:
                 return
             self._schedule(lane, max(nxt.at, now))
             log.debug("next post %s at %s", nxt.post.post_id, nxt.at.isoformat())
+
+    def _review_turned_on_elsewhere(self, lane: Lane) -> bool:
+        """The ledger came to require review after this process started without it: its plan would hold posts
+        nobody approved (the claim refuses them), so the account publishes nothing here until restarted."""
+        from scheduler import review
+
+        if review.required(lane.config) or not self.store.review_requirement_of(lane.config.account):
+            lane.review_mismatch = False
+            return False
+        if not lane.review_mismatch:
+            log.error("%s: the ledger now requires review for @%s, but this process's configuration has [review] "
+                      "required = false: it publishes nothing for this account until it is restarted (or reloaded, "
+                      "SIGHUP) with required = true, or review is turned off (`scheduler review require off`)",
+                      lane.name, lane.config.handle)
+            lane.review_mismatch = True
+        return True
 
     def _work_left(self, lane: Lane) -> bool:
         from scheduler.models import PostState

@@ -68,6 +68,28 @@ def test_a_service_without_review_on_a_ledger_that_requires_it_refuses_to_start(
     assert [json.loads(x)["text"] for x in outbox.read_text().splitlines()] == ["Never approved: must not go out."]
 
 
+def test_a_running_service_without_review_publishes_nothing_once_the_ledger_requires_it(cli):
+    at = (datetime.now(UTC) + timedelta(seconds=10)).replace(microsecond=0)
+    cli.run("queue", "add", "Never approved either.", "--at", at.isoformat())
+    service = subprocess.Popen([sys.executable, "-m", "scheduler", "serve"], env=cli.env, cwd=cli.tmp,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and cli.json("review", "require")["required"] is None:
+            time.sleep(0.3)
+        assert cli.json("review", "require")["required"] is False  # recorded from its config at start
+        cli.run("review", "require", "on")  # another process, another config: review from now on
+        time.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds()) + 4)
+        outbox = cli.home / "outbox.jsonl"
+        assert not outbox.exists() or not outbox.read_text()
+    finally:
+        service.terminate()
+        out, err = service.communicate(timeout=30)
+    assert "the ledger now requires review" in err
+    assert err.count("the ledger now requires review") == 1  # said once, not in a loop
+    assert cli.json("queue", "list")[0]["state"] == "queued"
+
+
 def test_the_claim_obeys_the_ledger_even_when_the_process_config_does_not(store):
     """A process that started before review was turned on in the ledger sends nothing unapproved."""
     from scheduler import queueing, review
