@@ -80,7 +80,7 @@ def agree_with_ledger(store: Store, config: Config, now: datetime, *, who: str =
         recorded = store.set_review_requirement(config.account, wanted, actor=who, now=now,
                                                 only_if_unset=not wanted)
     if recorded.required and not wanted:
-        where = f" in {config.path}" if getattr(config, "path", None) else ""
+        where = f" ({config.source})" if config.source else ""
         raise ReviewError(
             f"the ledger says posts of @{config.handle} need review (recorded "
             f"{recorded.changed_at.astimezone(config.tz):%Y-%m-%d %H:%M %Z} by {recorded.changed_by}), but this "

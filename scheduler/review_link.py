@@ -7,9 +7,10 @@ The token is ``{link id}.{expiry, epoch seconds}.{signature}``, the signature an
 one thing, the review page of one account: the posts that awaited review when it was made (or the
 ones named), each as it was then (its content hash is recorded with the link), and a form to approve
 them or request changes, logged under the name of the reviewer it was issued to (`--for NAME`). A post
-added or changed after the link was made is not covered. It works once (the form's submission spends it, in the transaction that records
-the decisions), until it expires, and until it is revoked (``scheduler review revoke LINK_ID``).
-The token carries no secret of the account, and the page shows nothing but the waiting posts.
+added or changed after the link was made is not covered. It works once (the form's submission spends
+it, in the transaction that records the decisions), until it expires, and until it is revoked
+(``scheduler review revoke LINK_ID``). The token carries no secret of the account, and the page shows
+nothing but the posts it covers.
 """
 
 from __future__ import annotations

@@ -66,7 +66,8 @@ elsewhere: they are not shown; ask for a new link to review them as they are now
   <div class="text{% if not loop.first %} reply{% endif %}">{{ part }}</div>
   {% endfor %}
   {% for image in images[item.post.post_id] %}
-  {% if image.src %}<figure class="image"><img src="{{ image.src }}" alt="image {{ loop.index }} of the post: {{ image.name }}"><figcaption class="meta">image: {{ image.name }}</figcaption></figure>
+  {% if image.src %}<figure class="image"><img src="{{ image.src }}" alt="image {{ loop.index }} of the post: {{ image.name }}">
+    <figcaption class="meta">image: {{ image.name }}</figcaption></figure>
   {% else %}<div class="meta">image: {{ image.name }} ({{ image.problem }})</div>{% endif %}
   {% endfor %}
   {% if item.review and item.review.comment and item.status == "changes requested" %}

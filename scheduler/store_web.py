@@ -144,7 +144,8 @@ class WebLedger:
         if row is None:
             return None
         # "local" (no password: this machine only) has no user row and acts as an admin, as the CLI does.
-        return SessionRecord(row.username, row.csrf, row.expires_at, row.role or ("admin" if row.username == "local" else "editor"))
+        role = row.role or ("admin" if row.username == "local" else "editor")  # a user since removed: the least
+        return SessionRecord(row.username, row.csrf, row.expires_at, role)
 
     def end_session(self, session_hash: str) -> None:
         with self.engine.begin() as conn:
