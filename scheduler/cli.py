@@ -182,7 +182,9 @@ def _import_for(obj: Context, paths, url, as_json) -> list:
     from scheduler.library import import_articles
 
     sources = article_sources(paths) or [obj.config.posts_dir]
-    results = import_articles(obj.store, obj.config, sources, now_utc(), url=url)
+    now = now_utc()
+    results = import_articles(obj.store, obj.config, sources, now, url=url)
+    _wrote(obj, [i for r in results for i in (*r.report.added, *r.report.updated)], now)
     findings = _findings_of(obj, [i for r in results for i in (*r.report.added, *r.report.updated)])
     if as_json:
         return with_account(obj, [
@@ -326,7 +328,9 @@ def queue_add(obj: Context, text, at, asap, media):
         raise click.UsageError("give --at DATETIME or --now, not both")
     now = now_utc()
     when = now.replace(microsecond=0) if asap else parse_when(at, obj.config.tz) if at else None
-    record = queueing.add_text(obj.store, obj.config, text, now, at=when, media=media)
+    with obj.store.unit():  # the text and who wrote it, in one transaction
+        record = queueing.add_text(obj.store, obj.config, text, now, at=when, media=media)
+        _wrote(obj, [record.post_id], now)
     click.echo(f"queued {record.post_id} ({record.weighted_length}/{limit_for(obj.config)})" +
                (f", pinned at {record.pinned_at.astimezone(obj.config.tz).isoformat()}" if record.pinned_at else ""))
     _echo_findings(obj, _findings_of(obj, [record.post_id]))
@@ -362,7 +366,9 @@ def queue_edit(obj: Context, post_id, texts, editor, variant):
         raise click.UsageError("give one of --text, --editor or --variant N")
     now = now_utc()
     if variant is not None:
-        record = editing.switch_variant(obj.store, obj.config, post_id, variant, now)
+        with obj.store.unit():
+            record = editing.switch_variant(obj.store, obj.config, post_id, variant, now)
+            _wrote(obj, [post_id], now)
         click.echo(f"{post_id}: now {record.template} ({record.weighted_length}/{limit_for(obj.config)})")
         click.echo(record.text)
         return
@@ -373,11 +379,20 @@ def queue_edit(obj: Context, post_id, texts, editor, variant):
             click.echo(f"{post_id}: unchanged")
             return
         texts = tuple(part for part in edited.split(THREAD_SEPARATOR))
-    record = editing.edit_text(obj.store, obj.config, post_id, list(texts), now)
+    with obj.store.unit():
+        record = editing.edit_text(obj.store, obj.config, post_id, list(texts), now)
+        _wrote(obj, [post_id], now)
     click.echo(f"{post_id}: edited ({record.weighted_length}/{limit_for(obj.config)}); re-imports of its article keep this text")
 
 
 THREAD_SEPARATOR = "\n---\n"
+
+
+def _wrote(obj: Context, post_ids, now) -> None:
+    """The command line's user (their login name) gave these posts their text: separation of duties in review."""
+    from scheduler import review
+
+    review.record_change(obj.store, obj.config, list(post_ids), who=review.actor(None), now=now)
 
 
 @queue.command("remove")
@@ -597,8 +612,11 @@ def web(ctx, host, port, log_json):
 @web.command("passwd")
 @click.option("--user", default="admin", show_default=True, help="User name to sign in with.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
+@click.option("--role", type=click.Choice(["editor", "reviewer", "admin"]),
+              help="What the user may do: an editor writes and edits, a reviewer also approves, an admin does "
+                   "everything (default for a new user: admin; an existing user keeps theirs).")
 @pass_ctx
-def web_passwd(obj: Context, user, password_stdin):
+def web_passwd(obj: Context, user, password_stdin, role):
     """Set the dashboard password (stored as a slow salted hash; open sessions of that user end)."""
     from scheduler.web.access import hash_password
 
@@ -606,8 +624,8 @@ def web_passwd(obj: Context, user, password_stdin):
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
-    obj.store.set_password(user, hash_password(password), now_utc())
-    click.echo(f"password set for {user}; the dashboard now asks for it")
+    obj.store.set_password(user, hash_password(password), now_utc(), role=role)
+    click.echo(f"password set for {user} (role {obj.store.user_role(user)}); the dashboard now asks for it")
 
 
 @web.command("rotate-key")
@@ -644,15 +662,18 @@ def web_token():
 
 @web_token.command("create")
 @click.argument("name")
+@click.option("--role", type=click.Choice(["editor", "reviewer", "admin"]), default="admin", show_default=True,
+              help="What the token may do: an editor writes and edits, a reviewer also approves, an admin does "
+                   "everything.")
 @pass_ctx
-def web_token_create(obj: Context, name):
+def web_token_create(obj: Context, name, role):
     """Create a token; it is shown once and stored only as a hash."""
     from scheduler.web.access import create_token
 
-    token = create_token(obj.store, name, now_utc())
+    token = create_token(obj.store, name, now_utc(), role=role)
     click.echo(token.secret)
-    click.echo(f"token {token.name!r} (id {token.token_id}) created; it is shown only now, store it safely",
-               err=True)
+    click.echo(f"token {token.name!r} (id {token.token_id}, role {token.role}) created; it is shown only now, "
+               "store it safely", err=True)
 
 
 @web_token.command("list")
@@ -662,8 +683,8 @@ def web_token_list(obj: Context, as_json):
     """Tokens by name and id (never their values), with last use and revocation."""
     from scheduler.views import iso
 
-    rows = [{"name": t.name, "id": t.token_id, "created_at": iso(t.created_at), "last_used_at": iso(t.last_used_at),
-             "revoked_at": iso(t.revoked_at)} for t in obj.store.tokens()]
+    rows = [{"name": t.name, "id": t.token_id, "role": t.role, "created_at": iso(t.created_at),
+             "last_used_at": iso(t.last_used_at), "revoked_at": iso(t.revoked_at)} for t in obj.store.tokens()]
     if as_json:
         emit_json(rows)
         return
@@ -671,7 +692,7 @@ def web_token_list(obj: Context, as_json):
         click.echo("No API tokens. `scheduler web token create NAME` makes one.")
     for r in rows:
         state = f"revoked {r['revoked_at']}" if r["revoked_at"] else f"last used {r['last_used_at'] or 'never'}"
-        click.echo(f"{r['name']:<24} id {r['id']}  created {r['created_at']}  {state}")
+        click.echo(f"{r['name']:<24} id {r['id']}  {r['role']:<8}  created {r['created_at']}  {state}")
 
 
 @web_token.command("revoke")
@@ -889,16 +910,19 @@ def review_show(obj: Context, post_id, as_json):
 
 @review.command("approve")
 @click.argument("post_ids", nargs=-1, required=True)
+@click.option("--hash", "hashes", multiple=True, metavar="HASH", required=True,
+              help="The content hash you reviewed (`review show ID` prints it), once per post, in the same order.")
 @click.option("--comment", help="A note kept in the review log.")
-@click.option("--as", "who", metavar="NAME", help="Who approves (default: your login name).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def review_approve(obj: Context, post_ids, comment, who, as_json):
-    """Approve posts exactly as they are now (all or none)."""
+def review_approve(obj: Context, post_ids, hashes, comment, as_json):
+    """Approve posts exactly as you saw them (all or none), as your login name.
+
+    Each post needs the content hash `review show` printed for it: a post changed since is refused."""
     from scheduler import review as domain
 
-    outcome = domain.approve(obj.store, obj.config, list(post_ids), who=domain.actor(who), now=now_utc(),
-                             comment=comment)
+    outcome = domain.approve(obj.store, obj.config, list(post_ids), who=domain.actor(None), role="admin",
+                             now=now_utc(), comment=comment, expected=_hashes_for(post_ids, hashes))
     if as_json:
         emit_json({"approved": list(outcome.decided), "already_approved": list(outcome.already)})
         return
@@ -908,18 +932,31 @@ def review_approve(obj: Context, post_ids, comment, who, as_json):
         click.echo(f"{post_id} was already approved as it is")
 
 
+def _hashes_for(post_ids, hashes) -> dict[str, str]:
+    if len(hashes) != len(post_ids):
+        raise click.UsageError(f"{len(post_ids)} post(s) and {len(hashes)} --hash: give the content hash you "
+                               "reviewed for each post, in the same order (`scheduler review show ID` prints it)")
+    pairs: dict[str, str] = {}
+    for post_id, digest in zip(post_ids, hashes, strict=True):
+        if pairs.setdefault(post_id, digest) != digest:
+            raise click.UsageError(f"{post_id} is given twice with different hashes")
+    return pairs
+
+
 @review.command("reject")
 @click.argument("post_ids", nargs=-1, required=True)
 @click.option("--comment", required=True, help="What has to change (sent to the author).")
-@click.option("--as", "who", metavar="NAME", help="Who decides (default: your login name).")
+@click.option("--hash", "hashes", multiple=True, metavar="HASH",
+              help="The content hash you reviewed, once per post in the same order (a post changed since is refused).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def review_reject(obj: Context, post_ids, comment, who, as_json):
-    """Send posts back to their author with a comment; they stay out of the plan until changed."""
+def review_reject(obj: Context, post_ids, comment, hashes, as_json):
+    """Send posts back to their author with a comment, as your login name; they stay out of the plan until changed."""
     from scheduler import review as domain
 
-    outcome = domain.request_changes(obj.store, obj.config, list(post_ids), who=domain.actor(who),
-                                     comment=comment, now=now_utc())
+    outcome = domain.request_changes(obj.store, obj.config, list(post_ids), who=domain.actor(None), role="admin",
+                                     comment=comment, now=now_utc(),
+                                     expected=_hashes_for(post_ids, hashes) if hashes else None)
     if as_json:
         emit_json({"changes_requested": list(outcome.decided)})
         return
@@ -945,12 +982,16 @@ def review_log(obj: Context, limit, post_id, as_json):
 
 
 @review.command("link")
+@click.option("--for", "reviewer", required=True, metavar="NAME",
+              help="The reviewer it is for: their decisions are logged under this name.")
+@click.option("--post", "post_ids", multiple=True, metavar="POST_ID",
+              help="Cover only these posts (default: every post awaiting review now).")
 @click.option("--expires", default="72h", show_default=True, help="How long the link works (at most 30d).")
-@click.option("--as", "who", metavar="NAME", help="Who makes it (default: your login name).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def review_link_cmd(obj: Context, expires, who, as_json):
-    """Print a signed, expiring, single-use link to review the waiting posts on a phone."""
+def review_link_cmd(obj: Context, reviewer, post_ids, expires, as_json):
+    """Print a signed, expiring, single-use link for one reviewer to review, on a phone, the posts awaiting
+    review now (or the ones named), exactly as they are now."""
     from urllib.parse import urlsplit
 
     from scheduler import review as domain
@@ -962,13 +1003,16 @@ def review_link_cmd(obj: Context, expires, who, as_json):
         duration = parse_duration(expires)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--expires") from None
-    link = review_link.create(obj.store, obj.config, expires=duration, who=domain.actor(who), now=now_utc())
+    link = review_link.create(obj.store, obj.config, expires=duration, who=domain.actor(None), reviewer=reviewer,
+                              post_ids=list(post_ids) or None, now=now_utc())
     if as_json:
-        emit_json(with_account(obj, {"link_id": link.link_id, "url": link.url,
+        emit_json(with_account(obj, {"link_id": link.link_id, "url": link.url, "reviewer": link.reviewer,
+                                     "post_ids": list(link.covers),
                                      "expires_at": link.expires_at.astimezone(obj.config.tz).isoformat()}))
         return
     click.echo(link.url)
-    click.echo(f"link {link.link_id}: works once, until {link.expires_at.astimezone(obj.config.tz):%a %Y-%m-%d %H:%M %Z}; "
+    click.echo(f"link {link.link_id} for {link.reviewer}, covering {len(link.covers)} post(s) as they are now: "
+               f"works once, until {link.expires_at.astimezone(obj.config.tz):%a %Y-%m-%d %H:%M %Z}; "
                f"revoke with `scheduler review revoke {link.link_id}`. Served by the dashboard "
                "(`scheduler web` or `scheduler serve --web`).", err=True)
     if is_loopback(urlsplit(link.url).hostname or ""):
@@ -991,7 +1035,8 @@ def review_links(obj: Context, as_json):
     if not rows:
         click.echo("No reviewer links.")
     for row in rows:
-        click.echo(f"{row['link_id']}  {row['state']:<8} by {row['created_by']}, expires {row['expires_at']}")
+        reviewer = f" for {row['reviewer']}" if row["reviewer"] else " (made before links named a reviewer: covers nothing)"
+        click.echo(f"{row['link_id']}  {row['state']:<8} by {row['created_by']}{reviewer}, expires {row['expires_at']}")
 
 
 @review.command("revoke")
@@ -1005,6 +1050,38 @@ def review_revoke(obj: Context, link_id, who):
 
     review_link.revoke(obj.store, obj.config, link_id, who=domain.actor(who), now=now_utc())
     click.echo(f"revoked {link_id}")
+
+
+@review.command("require")
+@click.argument("setting", type=click.Choice(["on", "off", "show"]), default="show")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def review_require(obj: Context, setting, as_json):
+    """Whether the account's posts need review, as the ledger records it for every process on it.
+
+    `on` or `off` changes it (recorded in the History with your login name); a service whose [review]
+    required disagrees with the ledger refuses to start."""
+    from scheduler import review as domain
+    from scheduler.views import iso
+
+    if setting != "show":
+        domain.set_requirement(obj.store, obj.config, setting == "on", who=domain.actor(None), now=now_utc())
+    record = obj.store.review_requirement(obj.config.account)
+    row = {"required": record.required if record else None, "changed_at": iso(record.changed_at) if record else None,
+           "changed_by": record.changed_by if record else None,
+           "config_required": bool(obj.config["review"]["required"])}
+    if as_json:
+        emit_json(with_account(obj, row))
+        return
+    if record is None:
+        click.echo("The ledger records no review requirement yet: the first service to start records its config's.")
+    else:
+        click.echo(f"review {'required' if record.required else 'not required'} for @{obj.config.handle} "
+                   f"(recorded {row['changed_at']} by {record.changed_by})")
+    if record is not None and record.required != row["config_required"]:
+        click.echo(f"this configuration says [review] required = {str(row['config_required']).lower()}: "
+                   + ("a service with it refuses to start" if record.required
+                      else "the next service started with it turns review on in the ledger"), err=True)
 
 
 @review.command("notices")

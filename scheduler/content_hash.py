@@ -30,10 +30,16 @@ def content_hash(parts: Sequence[str], media: Sequence[str] = (), reply_settings
     """SHA-256 (hex) of what will be sent. ``reply_settings``: X's ``reply_settings`` value, if the post
     sets one (none does yet: the field is in the hash so that adding it later voids nothing silently).
     ``fresh``: read every image again (the check at send time), not the digest remembered for it."""
+    return hash_from_digests(parts, [media_digest(path, fresh=fresh) for path in media], reply_settings)
+
+
+def hash_from_digests(parts: Sequence[str], digests: Sequence[str], reply_settings: str | None = None) -> str:
+    """``content_hash`` from the images' digests (``bytes_digest`` of bytes already read): the hash of exactly
+    the bytes a caller holds, to upload or show them, not of the file as it may be a moment later."""
     canonical = {
         "v": HASH_VERSION,
         "parts": list(parts),
-        "media": [media_digest(path, fresh=fresh) for path in media],
+        "media": list(digests),
         "reply_settings": reply_settings,
     }
     encoded = json.dumps(canonical, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
@@ -43,6 +49,26 @@ def content_hash(parts: Sequence[str], media: Sequence[str] = (), reply_settings
 def hash_of(post, *, fresh: bool = False) -> str:
     """The content hash of a ledger post (``PostRecord``, ``QueuedPost`` or a row with parts and media)."""
     return content_hash(tuple(post.parts), tuple(post.media), getattr(post, "reply_settings", None), fresh=fresh)
+
+
+def bytes_digest(data: bytes) -> str:
+    """An image's digest from its bytes, as ``media_digest`` computes it from its file."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def read_media(path: str, *, max_bytes: int | None = None) -> tuple[bytes | None, str]:
+    """An image's bytes read once, and their digest (``missing:``/``unreadable:`` digests with no bytes, as
+    ``media_digest`` gives them; ``max_bytes``: a larger file counts as unreadable)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
+    except FileNotFoundError:
+        return None, "missing:" + os.path.basename(path)
+    except OSError:
+        return None, "unreadable:" + os.path.basename(path)
+    if max_bytes is not None and len(data) > max_bytes:
+        return None, "unreadable:" + os.path.basename(path)
+    return data, bytes_digest(data)
 
 
 def media_digest(path: str, *, fresh: bool = False) -> str:

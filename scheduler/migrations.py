@@ -149,6 +149,7 @@ web_users = sa.Table(
     sa.Column("username", sa.String(64), primary_key=True),
     sa.Column("password_hash", sa.Text, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False, default="admin"),  # editor | reviewer | admin (m012a)
 )
 
 web_tokens = sa.Table(
@@ -160,6 +161,7 @@ web_tokens = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("last_used_at", UTCDateTime),
     sa.Column("revoked_at", UTCDateTime),
+    sa.Column("role", sa.String(16), nullable=False, default="admin"),  # editor | reviewer | admin (m012a)
 )
 
 web_sessions = sa.Table(
@@ -626,6 +628,38 @@ review_links = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False),
     sa.Column("revoked_at", UTCDateTime),
     sa.Column("used_at", UTCDateTime),
+    sa.Column("reviewer", sa.Text),  # who it was issued to (m012a); NULL: a link made before, which covers nothing
+)
+
+# The posts a reviewer link covers, as they were when it was issued (m012a): it can decide on nothing else.
+review_link_posts = sa.Table(
+    "review_link_posts",
+    metadata,
+    sa.Column("link_id", sa.String(32), sa.ForeignKey("review_links.link_id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("post_id", sa.String(160), primary_key=True),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+)
+
+# Who last changed a post's text, and the content hash it then had (m012a): separation of duties.
+post_authors = sa.Table(
+    "post_authors",
+    metadata,
+    sa.Column("post_id", sa.String(160), sa.ForeignKey("posts.post_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+)
+
+# Whether the account's posts need review, recorded in the ledger (m012a): every process on it obeys it.
+review_requirements = sa.Table(
+    "review_requirements",
+    metadata,
+    sa.Column("account", sa.String(64), primary_key=True),
+    sa.Column("required", sa.Boolean, nullable=False),
+    sa.Column("changed_at", UTCDateTime, nullable=False),
+    sa.Column("changed_by", sa.Text, nullable=False),
 )
 
 # The key that signs reviewer links: one row, made on first use.
@@ -943,6 +977,51 @@ CREATE TABLE lookups (
 """)
 
 
+ROLES = ("editor", "reviewer", "admin")
+
+
+def m012a_review_duties(conn: Connection) -> None:
+    """Separation of duties in review: a role for every dashboard user and API token (those there already are
+    admins, as they could do everything before), who last changed each post's text, reviewer links bound to
+    a reviewer and to the posts (and their hashes) pending when issued, and the review requirement kept in
+    the ledger per account rather than in each process's config."""
+    roles = ", ".join(f"'{r}'" for r in ROLES)
+    _ddl(conn, f"""
+ALTER TABLE web_users ADD COLUMN role VARCHAR(16) DEFAULT 'admin' NOT NULL
+    CONSTRAINT ck_web_users_role CHECK (role IN ({roles}))
+
+ALTER TABLE web_tokens ADD COLUMN role VARCHAR(16) DEFAULT 'admin' NOT NULL
+    CONSTRAINT ck_web_tokens_role CHECK (role IN ({roles}))
+
+ALTER TABLE review_links ADD COLUMN reviewer TEXT
+
+CREATE TABLE review_link_posts (
+    link_id VARCHAR(32) NOT NULL,
+    post_id VARCHAR(160) NOT NULL,
+    content_hash VARCHAR(64) NOT NULL,
+    PRIMARY KEY (link_id, post_id),
+    CONSTRAINT fk_review_link_posts_link FOREIGN KEY (link_id) REFERENCES review_links (link_id) ON DELETE CASCADE
+)
+
+CREATE TABLE post_authors (
+    post_id VARCHAR(160) NOT NULL PRIMARY KEY,
+    account VARCHAR(64) NOT NULL,
+    content_hash VARCHAR(64) NOT NULL,
+    actor TEXT NOT NULL,
+    at {{ts}} NOT NULL,
+    CONSTRAINT fk_post_authors_post FOREIGN KEY (post_id) REFERENCES posts (post_id) ON DELETE CASCADE,
+    CONSTRAINT ck_post_authors_actor CHECK (actor <> '')
+)
+
+CREATE TABLE review_requirements (
+    account VARCHAR(64) NOT NULL PRIMARY KEY,
+    required BOOLEAN NOT NULL,
+    changed_at {{ts}} NOT NULL,
+    changed_by TEXT NOT NULL
+)
+""")
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_time_indexes", m002_time_indexes),
@@ -955,6 +1034,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m009_slot_index", m009_slot_index),
     ("m010_article_metadata", m010_article_metadata),
     ("m011_plain_post_ids", m011_plain_post_ids),
+    ("m012a_review_duties", m012a_review_duties),
     ("m013_web_sessions", m013_web_sessions),
     ("m014_lookups", m014_lookups),
     ("m015_ops", m015_ops),

@@ -169,8 +169,10 @@ class PublishingEngine:
         clock: Clock,
         rng: random.Random | None = None,
         require_review: bool = False,
+        media_dir: Path | None = None,
     ):
         self.require_review = require_review
+        self.media_dir = media_dir  # where approved images are copied, as hashed, to be uploaded (default: a temp dir)
         self.store = store
         self.publisher = publisher
         self.account = account
@@ -265,8 +267,11 @@ class PublishingEngine:
         while len(part_ids) < len(post.parts):
             index = len(part_ids)
             if index == 0 and post.media and not media_ids:
+                images = self._images_to_send(post)
+                if images is None:
+                    return self._image_changed(post)
                 try:
-                    media_ids = tuple(self.publisher.upload_media(Path(path)) for path in post.media)
+                    media_ids = tuple(self.publisher.upload_media(path) for path in images)
                 except PublishError as exc:
                     return self._failure(post, exc, part_ids, attempt=None)
             key = self._publish_key(post, index)
@@ -305,6 +310,52 @@ class PublishingEngine:
         # Every part was already out (found on X while reconciling).
         self.store.mark_sent(post.post_id, self.instance, part_ids, self.clock())
         return self._sent(post, part_ids)
+
+    def _images_to_send(self, post: PostRecord) -> list[Path] | None:
+        """The files to upload for the post's images. With review on: each image read once, the post's hash
+        computed from those very bytes and compared with the approval, and the bytes written to a file of this
+        engine's own that is uploaded (a swap of the original file after the check changes nothing); None when
+        the bytes are not what was approved. Without review: the files themselves."""
+        from scheduler.content_hash import hash_from_digests, read_media
+
+        if not (self.require_review or self.store.review_requirement_of(self.account)):
+            return [Path(path) for path in post.media]
+        read = [read_media(path) for path in post.media]
+        digest = hash_from_digests(post.parts, [d for _, d in read], getattr(post, "reply_settings", None))
+        review = self.store.reviews([post.post_id]).get(post.post_id)
+        if review is None or review.approved_hash != digest or any(data is None for data, _ in read):
+            return None
+        folder = self._media_dir()
+        files = []
+        for path, (data, image_digest) in zip(post.media, read, strict=True):
+            target = folder / f"{image_digest.removeprefix('sha256:')}{Path(path).suffix.lower()}"
+            if not target.exists():
+                partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+                partial.write_bytes(data)
+                os.replace(partial, target)
+            files.append(target)
+        return files
+
+    def _media_dir(self) -> Path:
+        if self.media_dir is None:
+            import tempfile
+
+            self.media_dir = Path(tempfile.mkdtemp(prefix="scheduler-approved-media-"))
+        self.media_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return self.media_dir
+
+    def _image_changed(self, post: PostRecord) -> Outcome:
+        """An image's bytes are not the approved ones (swapped after the claim's check): nothing is sent; the post
+        goes back to review, saying why."""
+        now = self.clock()
+        names = ", ".join(Path(p).name for p in post.media)
+        reason = (f"not sent: an image ({names}) changed after the post was approved, so what would go out is not "
+                  "what a reviewer saw; the post is awaiting review again (`scheduler review show "
+                  f"{post.post_id}`)")
+        log.warning("%s: %s", post.post_id, reason)
+        self.store.mark_retrying(post.post_id, self.instance, now, now, error=reason, status=None,
+                                 count_attempt=False)
+        return Outcome(post.post_id, post.slot_at, "skipped", detail=reason)
 
     def _publish_key(self, post: PostRecord, index: int) -> str | None:
         """The part's idempotency key, stored before its first call and reused by every later one; None

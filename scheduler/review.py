@@ -26,7 +26,8 @@ A post's review status:
 from __future__ import annotations
 
 import getpass
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -66,14 +67,49 @@ def required(config: Config) -> bool:
     return bool(config["review"]["required"])
 
 
+def agree_with_ledger(store: Store, config: Config, now: datetime, *, who: str = "service") -> None:
+    """Before a process publishes for the account: its ``[review] required`` must agree with the ledger's.
+
+    The ledger keeps the requirement per account, so every process on it obeys the same rule. Turning
+    review on is always safe: a config asking for it records it (the first start, or a config changed to
+    ask for it). A config without it, on a ledger that requires it, is refused: turning review off takes
+    an explicit, recorded command (`scheduler review require off`)."""
+    wanted = required(config)
+    recorded = store.review_requirement(config.account)
+    if recorded is None or (wanted and not recorded.required):
+        recorded = store.set_review_requirement(config.account, wanted, actor=who, now=now,
+                                                only_if_unset=not wanted)
+    if recorded.required and not wanted:
+        where = f" ({config.source})" if config.source else ""
+        raise ReviewError(
+            f"the ledger says posts of @{config.handle} need review (recorded "
+            f"{recorded.changed_at.astimezone(config.tz):%Y-%m-%d %H:%M %Z} by {recorded.changed_by}), but this "
+            f"configuration{where} has [review] required = false, so this process would send unapproved posts: "
+            "it does not start. Set `required = true` under [review], or, to publish without review from now on, "
+            f"turn it off in the ledger with `scheduler --account {config.account_name} review require off` "
+            "(recorded in the History)")
+
+
+def set_requirement(store: Store, config: Config, on: bool, *, who: str, now: datetime):
+    """`scheduler review require on|off`: the ledger's setting for the account (recorded in the History)."""
+    return store.set_review_requirement(config.account, on, actor=who, now=now)
+
+
 def rules(config: Config) -> RuleSet:
     return rules_from_config(config["review"])
 
 
 def actor(name: str | None) -> str:
-    """Who decides: the name given, else the logged-in user."""
+    """Who acts on the command line: the name given, else the operating system's user running it (by its uid,
+    not the LOGNAME a shell can set). Approvals and text changes use the latter only."""
     if name and name.strip():
         return name.strip()
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError, AttributeError):
+        pass
     try:
         return getpass.getuser()
     except Exception:
@@ -140,11 +176,31 @@ class Outcome:
     already: tuple[str, ...] = ()  # already approved as they are: nothing recorded
 
 
-def approve(store: Store, config: Config, post_ids: Sequence[str], *, who: str, now: datetime,
-            comment: str | None = None, expected: dict[str, str] | None = None) -> Outcome:
-    """Approve posts as they are now (or, with ``expected``, as they were shown: post id -> hash), all or
-    none. Refused when a post has a ``block`` finding, is not pending, or changed since it was shown."""
-    items = items_for(store, config, post_ids, expected)
+# Who may decide on a post (approve it or request changes): a role of a dashboard user or API token
+# (web/access.py). The command line acts with the ledger in hand, as an admin.
+ROLES = ("editor", "reviewer", "admin")
+DECIDERS = ("reviewer", "admin")
+
+
+class NotAllowed(ReviewError):
+    """The identity may not make this decision (its role, or separation of duties)."""
+
+
+def may_decide(role: str, who: str) -> None:
+    if role not in DECIDERS:
+        raise NotAllowed(f"{who} has the role {role!r}, which cannot approve posts or request changes: only a "
+                         "reviewer or an admin can (`scheduler web token create NAME --role reviewer`, "
+                         "`scheduler web passwd --user NAME --role reviewer`)")
+
+
+def approve(store: Store, config: Config, post_ids: Sequence[str], *, who: str, role: str, now: datetime,
+            expected: Mapping[str, str], comment: str | None = None) -> Outcome:
+    """Approve posts exactly as they were shown to ``who`` (``expected``: post id -> the content hash shown),
+    all or none. Refused when ``role`` cannot approve, a hash is missing or stale (the post changed since it
+    was shown), a post has a ``block`` finding or is not pending, or (``[review] separate_duties``) ``who``
+    is the identity that last changed the text."""
+    may_decide(role, who)
+    items = items_for(store, config, post_ids, _required_hashes(post_ids, expected))
     blocked = [(i, f) for i in items for f in blocking(i.findings)]
     if blocked:
         lines = "; ".join(f"{i.post.post_id}: {f.describe()}" for i, f in blocked)
@@ -152,17 +208,58 @@ def approve(store: Store, config: Config, post_ids: Sequence[str], *, who: str, 
                           "text (its approval request starts again), or change the rule in [review] if it is wrong")
     already = tuple(i.post.post_id for i in items if i.status == APPROVED)
     todo = [i for i in items if i.status != APPROVED]
+    _refuse_own_edits(store, config, todo, who)
     if todo:
         store.record_decisions(config.account, [decision_for(i) for i in todo], action=APPROVED, actor=who,
                                comment=comment, now=now)
     return Outcome(tuple(i.post.post_id for i in todo), already)
 
 
-def request_changes(store: Store, config: Config, post_ids: Sequence[str], *, who: str, comment: str,
-                    now: datetime, expected: dict[str, str] | None = None) -> Outcome:
+def _required_hashes(post_ids: Sequence[str], expected: Mapping[str, str] | None) -> dict[str, str]:
+    """Every approval names the content hash its reviewer saw: approving "whatever it says now" is not offered."""
+    missing = [p for p in dict.fromkeys(post_ids) if not (expected or {}).get(p)]
+    if missing:
+        raise ReviewError(f"name the content hash you reviewed for {', '.join(missing)}: an approval covers exactly "
+                          "the text shown (`scheduler review show ID` prints it; `review approve ID --hash HASH`, "
+                          'the API\'s {"content_hashes": {"ID": "HASH"}})')
+    return {p: expected[p] for p in post_ids}
+
+
+def _refuse_own_edits(store: Store, config: Config, items: Sequence[ReviewItem], who: str) -> None:
+    """``[review] separate_duties``: the identity that last changed a post's text cannot approve it."""
+    if not config["review"]["separate_duties"] or not items:
+        return
+    authors = store.authors(i.post.post_id for i in items)
+    own = [i.post.post_id for i in items
+           if authors.get(i.post.post_id) == (i.content_hash, who)]
+    if own:
+        raise NotAllowed(f"{who} last changed the text of {', '.join(own)}, so another reviewer has to approve it "
+                         "([review] separate_duties = true; set it to false where one person both writes and "
+                         "approves)")
+
+
+def record_change(store: Store, config: Config, post_ids: Sequence[str], *, who: str, now: datetime) -> None:
+    """Remember that ``who`` gave these posts the text they hold now (called by the CLI and the web after an
+    add, edit or import), so separation of duties can refuse their own approval."""
+    ids = list(dict.fromkeys(post_ids))
+    if not ids:
+        return
+    changes = {}
+    for post_id in ids:
+        try:
+            post = store.get(post_id)
+        except Exception:
+            continue
+        changes[post_id] = hash_of(post)
+    store.record_authors(config.account, changes, actor=who, now=now)
+
+
+def request_changes(store: Store, config: Config, post_ids: Sequence[str], *, who: str, role: str, comment: str,
+                    now: datetime, expected: Mapping[str, str] | None = None) -> Outcome:
     """Send posts back to their author with a comment (the notice goes to ``[notify] authors``)."""
     from scheduler import notices
 
+    may_decide(role, who)
     if not comment or not comment.strip():
         raise ReviewError("say what has to change: --comment TEXT is required when requesting changes")
     items = items_for(store, config, post_ids, expected)
@@ -172,7 +269,15 @@ def request_changes(store: Store, config: Config, post_ids: Sequence[str], *, wh
     return Outcome(tuple(i.post.post_id for i in items))
 
 
-def items_for(store: Store, config: Config, post_ids: Sequence[str], expected: dict[str, str] | None) -> list[ReviewItem]:
+def items_for_link(store: Store, config: Config, post_ids: Sequence[str], now: datetime) -> list[ReviewItem]:
+    """The posts among ``post_ids`` still pending and not approved, in queue order (a reviewer link's page)."""
+    if not post_ids:
+        return []
+    wanted = set(post_ids)
+    return [i for i in waiting(store, config, now, limit=100000) if i.post.post_id in wanted]
+
+
+def items_for(store: Store, config: Config, post_ids: Sequence[str], expected: Mapping[str, str] | None) -> list[ReviewItem]:
     if not post_ids:
         raise ReviewError("name at least one post id; `scheduler review list` shows the posts awaiting review")
     ids = list(dict.fromkeys(post_ids))

@@ -4,10 +4,13 @@
 
 The token is ``{link id}.{expiry, epoch seconds}.{signature}``, the signature an HMAC-SHA256 of
 (purpose, account, link id, expiry) under a key kept in the ledger (made on first use). It grants
-one thing, the review page of one account: the waiting posts and a form to approve them or
-request changes. It works once (the form's submission spends it, in the transaction that records
-the decisions), until it expires, and until it is revoked (``scheduler review revoke LINK_ID``).
-The token carries no secret of the account, and the page shows nothing but the waiting posts.
+one thing, the review page of one account: the posts that awaited review when it was made (or the
+ones named), each as it was then (its content hash is recorded with the link), and a form to approve
+them or request changes, logged under the name of the reviewer it was issued to (`--for NAME`). A post
+added or changed after the link was made is not covered. It works once (the form's submission spends
+it, in the transaction that records the decisions), until it expires, and until it is revoked
+(``scheduler review revoke LINK_ID``). The token carries no secret of the account, and the page shows
+nothing but the posts it covers.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -26,6 +30,7 @@ from scheduler.store_review import LinkRecord
 
 PURPOSE = "review"
 MAX_EXPIRY = timedelta(days=30)
+MAX_LINK_POSTS = 200  # the posts one link covers at most (those awaiting review first in the queue)
 
 
 class LinkInvalid(ReviewError):
@@ -42,6 +47,8 @@ class Link:
     token: str
     url: str
     expires_at: datetime
+    reviewer: str = ""
+    covers: tuple[str, ...] = ()  # the post ids it covers, each as it was when the link was made
 
 
 def _secret(store: Store, now: datetime) -> bytes:
@@ -56,17 +63,42 @@ def _signature(secret: bytes, account: str, link_id: str, expires: int) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def create(store: Store, config: Config, *, expires: timedelta, who: str, now: datetime) -> Link:
+MAX_REVIEWER_NAME = 80
+
+
+def create(store: Store, config: Config, *, expires: timedelta, who: str, reviewer: str, now: datetime,
+           post_ids: Sequence[str] | None = None) -> Link:
+    """A link for ``reviewer`` (the name its decisions are logged with) covering the posts awaiting review now,
+    or the named ones, each as it is now: a post added or changed later is not covered."""
+    from scheduler import review
+
     if expires <= timedelta(0):
         raise ReviewError("--expires must be a positive duration, e.g. 72h")
     if expires > MAX_EXPIRY:
         raise ReviewError(f"--expires {expires} is too long; a reviewer link lasts at most 30 days")
+    reviewer = " ".join((reviewer or "").split())
+    if not reviewer or len(reviewer) > MAX_REVIEWER_NAME:
+        raise ReviewError(f"name the reviewer the link is for (1 to {MAX_REVIEWER_NAME} characters), e.g. "
+                          "--for \"Dr Gleiber\": their decisions are logged under that name")
+    if post_ids:
+        items = review.items_for(store, config, post_ids, None)
+        done = [i.post.post_id for i in items if i.status == review.APPROVED]
+        if done:
+            raise ReviewError(f"{', '.join(done)} is approved already, as it is: a link covers posts awaiting review")
+    else:
+        items = review.waiting(store, config, now, slots=False, limit=MAX_LINK_POSTS)
+        if not items:
+            raise ReviewError("nothing awaits review: a link covers the posts waiting when it is made, so make it "
+                              "once there are some")
+    covered = {i.post.post_id: i.content_hash for i in items}
     link_id = secrets.token_hex(8)
     expires_at = (now + expires).replace(microsecond=0)
     epoch = int(expires_at.timestamp())
     token = f"{link_id}.{epoch}.{_signature(_secret(store, now), config.account, link_id, epoch)}"
-    store.add_link(config.account, link_id, purpose=PURPOSE, created_by=who, expires_at=expires_at, now=now)
-    return Link(link_id, token, f"{config['review']['link_base']}/review/{token}", expires_at)
+    store.add_link(config.account, link_id, purpose=PURPOSE, created_by=who, expires_at=expires_at, now=now,
+                   reviewer=reviewer, covered=covered)
+    return Link(link_id, token, f"{config['review']['link_base']}/review/{token}", expires_at, reviewer,
+                tuple(covered))
 
 
 def verify(store: Store, config: Config, token: str, now: datetime) -> LinkRecord:

@@ -141,7 +141,8 @@ def link_json(record, now: datetime, config: Config) -> dict:
     from scheduler.review_link import state_of
 
     return {"link_id": record.link_id, "state": state_of(record, now), "created_at": iso(record.created_at, config.tz),
-            "created_by": record.created_by, "expires_at": iso(record.expires_at, config.tz),
+            "created_by": record.created_by, "reviewer": record.reviewer,
+            "expires_at": iso(record.expires_at, config.tz),
             "used_at": iso(record.used_at, config.tz), "revoked_at": iso(record.revoked_at, config.tz)}
 
 

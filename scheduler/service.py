@@ -69,6 +69,7 @@ class Lane:
         self.current: str | None = None
         self.revision = -1
         self.last_outcome: str | None = None
+        self.review_mismatch = False  # the ledger requires review and this lane's config does not
 
 
 class Service:
@@ -113,7 +114,10 @@ class Service:
         from scheduler.publisher.base import Unusable
         from scheduler.publisher.factory import make_publisher, unusable
         from scheduler.publishing import PublishingEngine, RetryPolicy
+        from scheduler.review import agree_with_ledger
 
+        # The ledger's review requirement binds every process on it: a config that disagrees does not start.
+        agree_with_ledger(self.store, config, self.clock(), who=f"service {self.instance}")
         try:
             publisher = make_publisher(config, clock=self.clock)
         except CredentialsError as exc:
@@ -128,7 +132,8 @@ class Service:
             publisher = Unusable(config.network, str(problem))
         return PublishingEngine(self.store, publisher, account=config.account, instance=instance,
                                 policy=RetryPolicy.from_config(config["publisher"]), clock=self.clock,
-                                require_review=config["review"]["required"])
+                                require_review=config["review"]["required"],
+                                media_dir=config.data_dir / "approved-media")
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -326,6 +331,9 @@ class Service:
             try:
                 lane.revision = self.store.revision(lane.config.account)
                 now = self.clock()
+                if self._review_turned_on_elsewhere(lane):
+                    self._unschedule(lane)
+                    return
                 entries = agenda.upcoming(self.store, lane.config, now, count=1)
             except Exception:
                 log.exception("planning failed; trying again in %ss", ERROR_RETRY.total_seconds())
@@ -341,6 +349,22 @@ class Service:
                 return
             self._schedule(lane, max(nxt.at, now))
             log.debug("next post %s at %s", nxt.post.post_id, nxt.at.isoformat())
+
+    def _review_turned_on_elsewhere(self, lane: Lane) -> bool:
+        """The ledger came to require review after this process started without it: its plan would hold posts
+        nobody approved (the claim refuses them), so the account publishes nothing here until restarted."""
+        from scheduler import review
+
+        if review.required(lane.config) or not self.store.review_requirement_of(lane.config.account):
+            lane.review_mismatch = False
+            return False
+        if not lane.review_mismatch:
+            log.error("%s: the ledger now requires review for @%s, but this process's configuration has [review] "
+                      "required = false: it publishes nothing for this account until it is restarted (or reloaded, "
+                      "SIGHUP) with required = true, or review is turned off (`scheduler review require off`)",
+                      lane.name, lane.config.handle)
+            lane.review_mismatch = True
+        return True
 
     def _work_left(self, lane: Lane) -> bool:
         from scheduler.models import PostState

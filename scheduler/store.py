@@ -1149,7 +1149,9 @@ class Store(FeedLedger, ReviewLedger, WebLedger, LookupLedger):
                 if taken != 1:
                     return None
                 row = conn.execute(sa.select(m.posts).where(m.posts.c.post_id == post_id)).one()
-                if require_approval and not self.approved_for_sending(conn, row):
+                # Review as the ledger records it too: a process started without it sends nothing unapproved.
+                if ((require_approval or self.review_required_in(conn, row.account))
+                        and not self.approved_for_sending(conn, row)):
                     raise NotApproved(post_id)  # rolls the claim back
                 # The post left the queue and its slot is taken: every plan changed (a cached one too).
                 self._bump(conn, row.account)

@@ -62,6 +62,14 @@ class LogEntry:
 
 
 @dataclass(frozen=True)
+class RequirementRecord:
+    account: str
+    required: bool
+    changed_at: datetime
+    changed_by: str
+
+
+@dataclass(frozen=True)
 class LinkRecord:
     link_id: str
     account: str
@@ -71,6 +79,7 @@ class LinkRecord:
     expires_at: datetime
     revoked_at: datetime | None
     used_at: datetime | None
+    reviewer: str | None = None  # who it was issued to; None: made before links named one (covers nothing)
 
 
 @dataclass(frozen=True)
@@ -108,7 +117,7 @@ def _review(row) -> ReviewRecord:
 
 def _link(row) -> LinkRecord:
     return LinkRecord(row.link_id, row.account, row.purpose, row.created_at, row.created_by, row.expires_at,
-                      row.revoked_at, row.used_at)
+                      row.revoked_at, row.used_at, row.reviewer)
 
 
 def _notice(row) -> NoticeRecord:
@@ -198,6 +207,71 @@ class ReviewLedger:
         if not done:
             conn.execute(m.post_reviews.insert().values(post_id=decision.post_id, account=account, **values))
 
+    # -- who last changed a post's text (separation of duties) ---------------------------------------
+
+    def record_authors(self, account: str, changes: dict[str, str], *, actor: str, now: datetime) -> None:
+        """``changes``: post id -> the content hash it has after ``actor`` changed it."""
+        with self.engine.begin() as conn:
+            for post_id, digest in changes.items():
+                done = conn.execute(m.post_authors.update().where(m.post_authors.c.post_id == post_id)
+                                    .values(content_hash=digest, actor=actor, at=now)).rowcount
+                if not done:
+                    conn.execute(m.post_authors.insert().values(post_id=post_id, account=account,
+                                                                content_hash=digest, actor=actor, at=now))
+
+    def authors(self, post_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """post id -> (the content hash it had when last changed by a known identity, that identity)."""
+        ids = list(dict.fromkeys(post_ids))
+        with self._read() as conn:
+            rows = conn.execute(sa.select(m.post_authors).where(m.post_authors.c.post_id.in_(ids))).all() if ids else []
+        return {row.post_id: (row.content_hash, row.actor) for row in rows}
+
+    # -- the review requirement, kept in the ledger per account ------------------------------------
+
+    def review_requirement(self, account: str) -> RequirementRecord | None:
+        with self._read() as conn:
+            row = conn.execute(sa.select(m.review_requirements)
+                               .where(m.review_requirements.c.account == account)).first()
+        return RequirementRecord(row.account, bool(row.required), row.changed_at, row.changed_by) if row else None
+
+    def set_review_requirement(self, account: str, required: bool, *, actor: str, now: datetime,
+                               only_if_unset: bool = False) -> RequirementRecord:
+        """Record whether the account's posts need review (and, in the History, who changed it); returns the
+        ledger's setting. ``only_if_unset``: keep a setting already recorded (a concurrent first start)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(m.review_requirements).where(m.review_requirements.c.account == account)
+                               .with_for_update()).first()
+            if row is not None and (only_if_unset or bool(row.required) == required):
+                return RequirementRecord(row.account, bool(row.required), row.changed_at, row.changed_by)
+            values = dict(required=required, changed_at=now, changed_by=actor)
+            if row is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(m.review_requirements.insert().values(account=account, **values))
+                except sa.exc.IntegrityError:  # recorded by a concurrent process: that one stands
+                    row = conn.execute(sa.select(m.review_requirements)
+                                       .where(m.review_requirements.c.account == account)).first()
+                    return RequirementRecord(row.account, bool(row.required), row.changed_at, row.changed_by)
+            else:
+                conn.execute(m.review_requirements.update().where(m.review_requirements.c.account == account)
+                             .values(**values))
+            conn.execute(m.web_audit.insert().values(
+                account=account, at=now, actor=actor, action="review required" if required else "review not required",
+                detail="recorded in the ledger: every process on it " + ("needs approvals before sending" if required
+                                                                           else "sends without review")))
+            self._bump(conn, account)
+        return RequirementRecord(account, required, now, actor)
+
+    def review_requirement_of(self, account: str) -> bool:
+        with self._read() as conn:
+            return self.review_required_in(conn, account)
+
+    @staticmethod
+    def review_required_in(conn: Connection, account: str) -> bool:
+        """Inside a transaction (the claim's): does the ledger say the account's posts need review?"""
+        return bool(conn.execute(sa.select(m.review_requirements.c.required)
+                                 .where(m.review_requirements.c.account == account)).scalar())
+
     # -- the decision log ----------------------------------------------------------------------
 
     def log_event(self, account: str, *, action: str, actor: str, now: datetime, comment: str | None = None) -> None:
@@ -240,14 +314,25 @@ class ReviewLedger:
             return secret
 
     def add_link(self, account: str, link_id: str, *, purpose: str, created_by: str, expires_at: datetime,
-                 now: datetime) -> None:
+                 now: datetime, reviewer: str, covered: dict[str, str]) -> None:
+        """A reviewer link for ``reviewer``, covering exactly ``covered`` (post id -> content hash at issue)."""
         with self.engine.begin() as conn:
             conn.execute(m.review_links.insert().values(
                 link_id=link_id, account=account, purpose=purpose, created_at=now, created_by=created_by,
-                expires_at=expires_at))
+                expires_at=expires_at, reviewer=reviewer))
+            if covered:
+                conn.execute(m.review_link_posts.insert(), [
+                    {"link_id": link_id, "post_id": post_id, "content_hash": digest}
+                    for post_id, digest in covered.items()])
             conn.execute(m.review_log.insert().values(
                 account=account, at=now, actor=created_by, action="link created", findings=[],
-                comment=f"link {link_id}, expires {expires_at.isoformat()}"))
+                comment=f"link {link_id} for {reviewer}, {len(covered)} post(s), expires {expires_at.isoformat()}"))
+
+    def link_posts(self, link_id: str) -> dict[str, str]:
+        """The posts a link covers: post id -> its content hash when the link was made."""
+        with self._read() as conn:
+            rows = conn.execute(sa.select(m.review_link_posts).where(m.review_link_posts.c.link_id == link_id)).all()
+        return {row.post_id: row.content_hash for row in rows}
 
     def link(self, link_id: str) -> LinkRecord | None:
         with self._read() as conn:
@@ -294,6 +379,13 @@ class ReviewLedger:
         with self.engine.begin() as conn:
             if not self.use_link(conn, link_id, now):
                 raise ReviewError("this reviewer link has been used, revoked or has expired")
+            covered = {row.post_id: row.content_hash for row in conn.execute(
+                sa.select(m.review_link_posts).where(m.review_link_posts.c.link_id == link_id)).all()}
+            outside = [d.post_id for d in [*approvals, *(c for c, _ in changes)]
+                       if covered.get(d.post_id) != d.content_hash]
+            if outside:  # rolls back the link's use too
+                raise ReviewError(f"this link does not cover {', '.join(outside)} as it is now: it covers the posts "
+                                  "awaiting review when it was made, as they were then; ask for a new link")
             conn.execute(m.review_log.insert().values(account=account, at=now, actor=actor, action="link used",
                                                       comment=f"link {link_id}", findings=[]))
             self._decide(conn, account, approvals, APPROVED, actor, None, now)

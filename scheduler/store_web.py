@@ -26,6 +26,7 @@ class TokenRecord:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    role: str = "admin"
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class SessionRecord:
     username: str
     csrf: str
     expires_at: datetime
+    role: str = "admin"  # the user's role now (a changed role applies to open sessions at once)
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class AuditRecord:
 
 
 def _token(row) -> TokenRecord:
-    return TokenRecord(row.token_id, row.name, row.created_at, row.last_used_at, row.revoked_at)
+    return TokenRecord(row.token_id, row.name, row.created_at, row.last_used_at, row.revoked_at, row.role)
 
 
 class WebLedger:
@@ -56,14 +58,15 @@ class WebLedger:
 
     # -- users ---------------------------------------------------------------------------------
 
-    def set_password(self, username: str, password_hash: str, now: datetime) -> None:
-        """Set (or replace) a user's password hash; that user's open sessions end."""
+    def set_password(self, username: str, password_hash: str, now: datetime, *, role: str | None = None) -> None:
+        """Set (or replace) a user's password hash; that user's open sessions end. ``role``: set it too (a new
+        user without one is an admin, as every user was before roles)."""
         with self.engine.begin() as conn:
+            values = dict(password_hash=password_hash, updated_at=now, **({"role": role} if role else {}))
             done = conn.execute(m.web_users.update().where(m.web_users.c.username == username)
-                                .values(password_hash=password_hash, updated_at=now)).rowcount
+                                .values(**values)).rowcount
             if not done:
-                conn.execute(m.web_users.insert().values(username=username, password_hash=password_hash,
-                                                         updated_at=now))
+                conn.execute(m.web_users.insert().values(username=username, **{"role": "admin", **values}))
             conn.execute(m.web_sessions.delete().where(m.web_sessions.c.username == username))
 
     def password_hash(self, username: str) -> str | None:
@@ -77,7 +80,11 @@ class WebLedger:
 
     # -- API tokens ----------------------------------------------------------------------------
 
-    def add_token(self, token_id: str, name: str, token_hash: str, now: datetime) -> None:
+    def user_role(self, username: str) -> str | None:
+        with self._read() as conn:
+            return conn.execute(sa.select(m.web_users.c.role).where(m.web_users.c.username == username)).scalar()
+
+    def add_token(self, token_id: str, name: str, token_hash: str, now: datetime, *, role: str = "admin") -> None:
         with self.engine.begin() as conn:
             taken = conn.execute(sa.select(m.web_tokens.c.token_id).where(
                 m.web_tokens.c.name == name, m.web_tokens.c.revoked_at.is_(None))).first()
@@ -85,7 +92,7 @@ class WebLedger:
                 raise AccessError(f"an API token named {name!r} exists already; revoke it first "
                                   f"(`scheduler web token revoke {name}`) or choose another name")
             conn.execute(m.web_tokens.insert().values(token_id=token_id, name=name, token_hash=token_hash,
-                                                      created_at=now))
+                                                      created_at=now, role=role))
 
     def tokens(self) -> list[TokenRecord]:
         with self._read() as conn:
@@ -131,9 +138,15 @@ class WebLedger:
 
     def session(self, session_hash: str, now: datetime) -> SessionRecord | None:
         with self._read() as conn:
-            row = conn.execute(sa.select(m.web_sessions).where(
-                m.web_sessions.c.session_hash == session_hash, m.web_sessions.c.expires_at > now)).first()
-        return SessionRecord(row.username, row.csrf, row.expires_at) if row else None
+            row = conn.execute(
+                sa.select(m.web_sessions, m.web_users.c.role)
+                .select_from(m.web_sessions.outerjoin(m.web_users, m.web_users.c.username == m.web_sessions.c.username))
+                .where(m.web_sessions.c.session_hash == session_hash, m.web_sessions.c.expires_at > now)).first()
+        if row is None:
+            return None
+        # "local" (no password: this machine only) has no user row and acts as an admin, as the CLI does.
+        role = row.role or ("admin" if row.username == "local" else "editor")  # a user since removed: the least
+        return SessionRecord(row.username, row.csrf, row.expires_at, role)
 
     def end_session(self, session_hash: str) -> None:
         with self.engine.begin() as conn:

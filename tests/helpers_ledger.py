@@ -141,3 +141,21 @@ def new_post(post_id: str, text: str | None = None, *, parts: tuple[str, ...] | 
     parts = parts or (text,)
     return NewPost(post_id=post_id, kind=kind, text=text, parts=parts, weighted_length=len(text),
                    article_key=article_key, tip=tip, media=media, pinned_at=pinned_at)
+
+
+def approve_shown(store: Store, config, post_ids, **kwargs):
+    """``review.approve`` as a reviewer who was shown the posts as they are now: every approval names the content
+    hashes it saw (a post that does not exist gets a hash that names nothing, so the refusal is the domain's)."""
+    from scheduler import review
+    from scheduler.content_hash import hash_of
+    from scheduler.errors import QueueError
+
+    def shown(post_id: str) -> str:
+        try:
+            return hash_of(store.get(post_id), fresh=True)
+        except QueueError:
+            return "none"
+
+    kwargs.setdefault("role", "reviewer")
+    kwargs.setdefault("expected", {p: shown(p) for p in post_ids})
+    return review.approve(store, config, post_ids, **kwargs)

@@ -11,6 +11,7 @@ from scheduler.library import import_articles
 from scheduler.publisher.outbox import OutboxPublisher
 from scheduler.publishing import PublishingEngine, RetryPolicy
 from scheduler.store import Store
+from tests.helpers_ledger import approve_shown
 
 POSTS = Path(__file__).parents[1] / "posts"
 
@@ -113,7 +114,7 @@ def approve_pending(store, config, now, ids=None) -> list[str]:
     from scheduler import review
 
     waiting = [i.post.post_id for i in review.waiting(store, config, now) if ids is None or i.post.post_id in ids]
-    review.approve(store, config, waiting, who="editor", now=now)
+    approve_shown(store, config, waiting, who="editor", now=now)
     return waiting
 
 

@@ -17,6 +17,7 @@ from scheduler.errors import FeedError, FetchError
 from scheduler.fetching import Fetcher, FetchSettings, Page
 from scheduler.store import Store
 from tests.feed_site import Blog, Post
+from tests.helpers_ledger import approve_shown
 from tests.web_site import WebSite
 
 NOW = datetime(2026, 11, 2, 10, tzinfo=UTC)
@@ -317,6 +318,6 @@ def test_with_review_on_a_new_entry_becomes_drafts_awaiting_review_not_planned_p
     assert waiting == ["fresh-advice-1", "fresh-advice-2"]
     planned = [e for e in agenda.upcoming(ledger, config, NOW + HOUR, count=5) if e.post is not None]
     assert planned == []  # nothing goes out until a reviewer approves it
-    review.approve(ledger, config, ["fresh-advice-1"], who="dr-test", now=NOW + HOUR)
+    approve_shown(ledger, config, ["fresh-advice-1"], who="dr-test", now=NOW + HOUR)
     planned = [e.post.post_id for e in agenda.upcoming(ledger, config, NOW + HOUR, count=5) if e.post is not None]
     assert planned == ["fresh-advice-1"]

@@ -24,6 +24,7 @@ from scheduler.publisher.outbox import OutboxPublisher
 from scheduler.publishing import PublishingEngine, RetryPolicy, publish_due
 from scheduler.store import NewPost, NotApproved, Store
 from tests.helpers_ledger import ACCOUNT, FakeClock, new_post
+from tests.helpers_ledger import approve_shown
 
 REPO = Path(__file__).parents[1]
 ARTICLE = REPO / "posts" / "massage-therapy-for-back-pain.md"
@@ -115,7 +116,7 @@ def test_an_imported_article_publishes_nothing_until_approved(store, run, config
     assert run.sent_texts() == []
     assert store.counts(ACCOUNT) == {"queued": 5}
 
-    review.approve(store, config, [ids[0], ids[2]], who="Dr G", now=NINE + timedelta(minutes=1))
+    approve_shown(store, config, [ids[0], ids[2]], who="Dr G", now=NINE + timedelta(minutes=1))
     done = run.at(NINE + timedelta(minutes=1))  # within grace: the 09:00 slot still goes
     assert [(o.post_id, o.state) for _, o in done] == [(ids[0], "sent")]
     done = run.at(NINE + timedelta(days=1))
@@ -134,7 +135,7 @@ def test_review_off_plans_every_post_as_before(store, tmp_path, clock):
 def test_the_slot_of_an_unapproved_post_goes_to_the_next_approved_one(store, run, config):
     for n in (1, 2, 3):
         store.add_post(ACCOUNT, new_post(f"p{n}", f"Walk ten minutes after meal number {n}."), T0)
-    review.approve(store, config, ["p2"], who="Dr G", now=T0)
+    approve_shown(store, config, ["p2"], who="Dr G", now=T0)
     entries, drafts = agenda.upcoming_with_drafts(store, config, T0, count=2, drafts=5)
     assert [(e.at, e.post.post_id if e.post else None, e.reason) for e in entries] == [
         (NINE, "p2", None), (NINE + timedelta(days=1), None, "awaiting review")]
@@ -150,7 +151,7 @@ def test_the_slot_of_an_unapproved_post_goes_to_the_next_approved_one(store, run
 
 def test_an_edit_after_approval_puts_the_post_back_in_review(store, run, config):
     store.add_post(ACCOUNT, new_post("p", "Sit less, walk more."), T0)
-    review.approve(store, config, ["p"], who="Dr G", now=T0)
+    approve_shown(store, config, ["p"], who="Dr G", now=T0)
     assert review.item(store, config, "p", T0).status == "approved"
 
     raw(store, "UPDATE posts SET text = :t, parts = :p WHERE post_id = 'p'", t="Sit less, walk a lot more.",
@@ -159,7 +160,7 @@ def test_an_edit_after_approval_puts_the_post_back_in_review(store, run, config)
     assert run.at(NINE) == []
     assert run.sent_texts() == []
 
-    review.approve(store, config, ["p"], who="Dr G", now=NINE)
+    approve_shown(store, config, ["p"], who="Dr G", now=NINE)
     assert [o.state for _, o in run.at(NINE + timedelta(minutes=1))] == ["sent"]
     assert run.sent_texts() == ["Sit less, walk a lot more."]
 
@@ -167,7 +168,7 @@ def test_an_edit_after_approval_puts_the_post_back_in_review(store, run, config)
 def test_changing_any_thread_part_voids_the_approval(store, config):
     parts = ("Part one about posture.", "Part two about chairs.")
     store.add_post(ACCOUNT, new_post("t", parts[0], parts=parts), T0)
-    review.approve(store, config, ["t"], who="Dr G", now=T0)
+    approve_shown(store, config, ["t"], who="Dr G", now=T0)
     raw(store, "UPDATE posts SET parts = :p WHERE post_id = 't'", p=json.dumps([parts[0], "Part two, edited."]))
     assert review.item(store, config, "t", T0).status == "awaiting review"
 
@@ -176,7 +177,7 @@ def test_swapping_the_image_bytes_voids_the_approval(store, config, tmp_path):
     image = tmp_path / "chart.png"
     image.write_bytes(b"\x89PNG first picture")
     store.add_post(ACCOUNT, new_post("m", "See the chart.", media=(str(image),)), T0)
-    review.approve(store, config, ["m"], who="Dr G", now=T0)
+    approve_shown(store, config, ["m"], who="Dr G", now=T0)
     assert review.item(store, config, "m", T0).status == "approved"
     image.write_bytes(b"\x89PNG another picture, same name")
     assert review.item(store, config, "m", T0).status == "awaiting review"
@@ -186,7 +187,7 @@ def test_swapping_the_image_bytes_voids_the_approval(store, config, tmp_path):
 
 def test_an_edit_by_another_process_between_plan_and_send_is_never_sent(store, run, config, ledger_url):
     store.add_post(ACCOUNT, new_post("p", "Approved words."), T0)
-    review.approve(store, config, ["p"], who="Dr G", now=T0)
+    approve_shown(store, config, ["p"], who="Dr G", now=T0)
     run.clock.set(NINE)
     [entry] = [e for e in agenda.upcoming(store, config, NINE, count=1) if e.post]
     assert entry.post.post_id == "p"  # planned as approved
@@ -214,14 +215,14 @@ def test_the_claim_checks_the_approval_in_its_own_transaction(store, config):
     with pytest.raises(NotApproved):
         store.claim_post("p", "svc", NINE, NINE, calendar_slot=True, require_approval=True)
     assert store.get("p").state.value == "queued"
-    review.approve(store, config, ["p"], who="Dr G", now=T0)
+    approve_shown(store, config, ["p"], who="Dr G", now=T0)
     claimed = store.claim_post("p", "svc", NINE, NINE, calendar_slot=True, require_approval=True)
     assert claimed is not None and claimed.text == "Words."
 
 
 def test_a_reimport_with_a_changed_template_voids_the_approval(store, config, tmp_path):
     ids = import_article(store, config, T0)
-    review.approve(store, config, ids, who="Dr G", now=T0)
+    approve_shown(store, config, ids, who="Dr G", now=T0)
     assert review.waiting(store, config, T0) == []
     edited = tmp_path / ARTICLE.name
     edited.write_text(ARTICLE.read_text(encoding="utf-8").replace("Massage therapy may be painful at first.",
@@ -239,12 +240,12 @@ def test_a_reimport_with_a_changed_template_voids_the_approval(store, config, tm
 def test_a_blocking_finding_cannot_be_approved_until_the_text_changes(store, config):
     store.add_post(ACCOUNT, new_post("d", "Take 400 mg of ibuprofen for back pain."), T0)
     with pytest.raises(ReviewError, match=r"dosage.*400 mg"):
-        review.approve(store, config, ["d"], who="Dr G", now=T0)
+        approve_shown(store, config, ["d"], who="Dr G", now=T0)
     assert review.item(store, config, "d", T0).status == "awaiting review"
     assert store.review_log(ACCOUNT) == []
     raw(store, "UPDATE posts SET text = :t, parts = :p WHERE post_id = 'd'", t="Ask your doctor about pain relief.",
         p=json.dumps(["Ask your doctor about pain relief."]))
-    review.approve(store, config, ["d"], who="Dr G", now=T0)
+    approve_shown(store, config, ["d"], who="Dr G", now=T0)
     assert review.item(store, config, "d", T0).status == "approved"
 
 
@@ -253,7 +254,7 @@ def test_warnings_are_shown_and_kept_with_the_decision(store, config):
     item = review.item(store, config, "w", T0)
     assert {f.rule for f in item.findings} == {"dosing-schedule", "patient-story"}
     assert not item.blocked
-    review.approve(store, config, ["w"], who="Dr G", now=T0, comment="fine: exercise, no one identifiable")
+    approve_shown(store, config, ["w"], who="Dr G", now=T0, comment="fine: exercise, no one identifiable")
     [entry] = store.review_log(ACCOUNT)
     assert {f["rule"] for f in entry.findings} == {"dosing-schedule", "patient-story"}
     assert entry.comment == "fine: exercise, no one identifiable"
@@ -263,10 +264,10 @@ def test_approving_several_is_all_or_none(store, config):
     store.add_post(ACCOUNT, new_post("a", "Good words."), T0)
     store.add_post(ACCOUNT, new_post("b", "Guaranteed to fix your back."), T0)
     with pytest.raises(ReviewError, match="absolute-claim"):
-        review.approve(store, config, ["a", "b"], who="Dr G", now=T0)
+        approve_shown(store, config, ["a", "b"], who="Dr G", now=T0)
     assert review.item(store, config, "a", T0).status == "awaiting review"
     with pytest.raises(ReviewError, match="no post"):
-        review.approve(store, config, ["a", "nope"], who="Dr G", now=T0)
+        approve_shown(store, config, ["a", "nope"], who="Dr G", now=T0)
     assert store.review_log(ACCOUNT) == []
 
 
@@ -275,7 +276,7 @@ def test_a_decision_about_a_text_that_changed_since_it_was_shown_is_refused(stor
     shown = review.item(store, config, "p", T0).content_hash
     raw(store, "UPDATE posts SET parts = :p WHERE post_id = 'p'", p=json.dumps(["Words changed meanwhile."]))
     with pytest.raises(ReviewError, match="changed since it was shown"):
-        review.approve(store, config, ["p"], who="Dr G", now=T0, expected={"p": shown})
+        approve_shown(store, config, ["p"], who="Dr G", now=T0, expected={"p": shown})
     assert store.review_log(ACCOUNT) == []
 
 
@@ -284,8 +285,8 @@ def test_reject_returns_the_post_to_its_author_with_the_comment(store, config):
                                'webhook = "http://127.0.0.1:9/hook"')
     store.add_post(ACCOUNT, new_post("p", "Massage cures everything."), T0)
     with pytest.raises(ReviewError, match="--comment"):
-        review.request_changes(store, config, ["p"], who="Dr G", comment=" ", now=T0)
-    review.request_changes(store, config, ["p"], who="Dr G", comment="Say it may help, not cures.", now=T0)
+        review.request_changes(store, config, ["p"], who="Dr G", role="reviewer", comment=" ", now=T0)
+    review.request_changes(store, config, ["p"], who="Dr G", role="reviewer", comment="Say it may help, not cures.", now=T0)
     item = review.item(store, config, "p", T0)
     assert item.status == "changes requested" and item.review.comment == "Say it may help, not cures."
     assert agenda.upcoming(store, config, T0, count=1)[0].post is None
@@ -302,7 +303,7 @@ def test_only_pending_posts_can_be_reviewed(store, config):
     store.add_post(ACCOUNT, new_post("p", "Words."), T0)
     store.remove(ACCOUNT, "p", T0)
     with pytest.raises(ReviewError, match="removed, not waiting"):
-        review.approve(store, config, ["p"], who="Dr G", now=T0)
+        approve_shown(store, config, ["p"], who="Dr G", now=T0)
 
 
 # -- the audit log ---------------------------------------------------------------------------------------------
@@ -310,9 +311,9 @@ def test_only_pending_posts_can_be_reviewed(store, config):
 
 def test_the_log_records_each_decision_with_the_exact_text(store, config):
     store.add_post(ACCOUNT, new_post("p", "First words."), T0)
-    review.request_changes(store, config, ["p"], who="Dr G", comment="shorter", now=T0)
+    review.request_changes(store, config, ["p"], who="Dr G", role="reviewer", comment="shorter", now=T0)
     raw(store, "UPDATE posts SET text = 'Short.', parts = :p WHERE post_id = 'p'", p=json.dumps(["Short."]))
-    review.approve(store, config, ["p"], who="Dr H", now=T0 + timedelta(minutes=5))
+    approve_shown(store, config, ["p"], who="Dr H", now=T0 + timedelta(minutes=5))
     newest, oldest = store.review_log(ACCOUNT)
     assert (oldest.action, oldest.actor, oldest.parts, oldest.comment) == (
         "changes requested", "Dr G", ("First words.",), "shorter")
@@ -323,7 +324,7 @@ def test_the_log_records_each_decision_with_the_exact_text(store, config):
 
 def test_the_database_refuses_to_rewrite_the_log(store, config):
     store.add_post(ACCOUNT, new_post("p", "Words."), T0)
-    review.approve(store, config, ["p"], who="Dr G", now=T0)
+    approve_shown(store, config, ["p"], who="Dr G", now=T0)
     for statement in ("UPDATE review_log SET actor = 'someone else'", "DELETE FROM review_log"):
         with pytest.raises(sa.exc.DatabaseError, match="append-only"):
             raw(store, statement)
@@ -336,7 +337,7 @@ def test_the_database_refuses_to_rewrite_the_log(store, config):
 
 def test_a_removed_tip_takes_its_approval_but_not_its_log(store, config, tmp_path):
     ids = import_article(store, config, T0)
-    review.approve(store, config, [ids[4]], who="Dr G", now=T0)
+    approve_shown(store, config, [ids[4]], who="Dr G", now=T0)
     shorter = tmp_path / ARTICLE.name
     text = ARTICLE.read_text(encoding="utf-8")
     shorter.write_text(text[:text.index("## 5.")], encoding="utf-8")

@@ -13,7 +13,13 @@ import pytest
 from tests.test_cli import CLI, FROM, POSTS, TIP_IDS
 from tests.test_review_notices import Receiver
 
-REVIEW = '\n[review]\nrequired = true\nlink_base = "https://dash.example.com"\n'
+# One person imports and approves here (the same login): separation of duties is tested in test_review_duties.py.
+REVIEW = '\n[review]\nrequired = true\nseparate_duties = false\nlink_base = "https://dash.example.com"\n'
+
+
+def hashes(cli, *post_ids: str) -> list[str]:
+    """`--hash H` for each post, as `review show` prints it: every approval names the text it saw."""
+    return [a for p in post_ids for a in ("--hash", cli.json("review", "show", p)["content_hash"])]
 
 
 @pytest.fixture
@@ -37,7 +43,7 @@ def test_review_story(cli):
     assert [w["post_id"] for w in waiting] == TIP_IDS
     assert all(w["status"] == "awaiting review" and len(w["content_hash"]) == 64 for w in waiting)
 
-    approved = cli.json("review", "approve", TIP_IDS[0], TIP_IDS[2], "--as", "Dr Gleiber")
+    approved = cli.json("review", "approve", TIP_IDS[0], TIP_IDS[2], *hashes(cli, TIP_IDS[0], TIP_IDS[2]))
     assert approved == {"approved": [TIP_IDS[0], TIP_IDS[2]], "already_approved": []}
     rejected = cli.json("review", "reject", TIP_IDS[1], "--comment", "Shorter, and say: ask your doctor.")
     assert rejected == {"changes_requested": [TIP_IDS[1]]}
@@ -54,13 +60,15 @@ def test_review_story(cli):
     log = cli.json("review", "log")
     assert [(e["action"], e["post_id"]) for e in log] == [
         ("changes requested", TIP_IDS[1]), ("approved", TIP_IDS[2]), ("approved", TIP_IDS[0])]
-    assert log[2]["actor"] == "Dr Gleiber"
+    import pwd, os
+
+    assert log[2]["actor"] == pwd.getpwuid(os.geteuid()).pw_name  # the login running the command, never a typed name
     assert log[2]["parts"] == (waiting[0]["thread"] or [waiting[0]["text"]])
 
     added = cli.run("queue", "add", "Take 400 mg of ibuprofen for back pain.")
     adhoc = added.stdout.split()[1]
     assert '[block] dosage: "400 mg"' in added.stderr
-    refused = cli.run("review", "approve", adhoc, TIP_IDS[3], ok=False)
+    refused = cli.run("review", "approve", adhoc, TIP_IDS[3], *hashes(cli, adhoc, TIP_IDS[3]), ok=False)
     assert refused.returncode == 1 and "cannot approve" in refused.stderr and "400 mg" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert cli.json("review", "show", TIP_IDS[3])["status"] == "awaiting review"  # all or none
@@ -69,13 +77,13 @@ def test_review_story(cli):
     assert status["review"] == {"required": True, "awaiting": 3, "changes_requested": 1, "blocked": 1}
     assert any("await review" in item for item in status["attention"])
 
-    link = cli.json("review", "link", "--expires", "72h")
+    link = cli.json("review", "link", "--for", "Dr Gleiber", "--expires", "72h")
     assert link["url"].startswith("https://dash.example.com/review/") and link["link_id"] in link["url"]
     assert [(r["link_id"], r["state"]) for r in cli.json("review", "links")] == [(link["link_id"], "active")]
     assert link["url"].split("/")[-1] not in cli.run("review", "links").stdout  # never the token
     cli.run("review", "revoke", link["link_id"])
     assert cli.json("review", "links")[0]["state"] == "revoked"
-    bad = cli.run("review", "link", "--expires", "soon", ok=False)
+    bad = cli.run("review", "link", "--for", "Dr Gleiber", "--expires", "soon", ok=False)
     assert bad.returncode == 2 and "--expires" in bad.stderr
 
 
@@ -107,7 +115,7 @@ check_interval = "1s"
         at = (datetime.now(UTC) + timedelta(seconds=6)).replace(microsecond=0)
         approved = cli.run("queue", "add", "Approved words go out.", "--at", at.isoformat()).stdout.split()[1]
         draft = cli.run("queue", "add", "Words approved later.", "--at", at.isoformat()).stdout.split()[1]
-        cli.run("review", "approve", approved)
+        cli.run("review", "approve", approved, *hashes(cli, approved))
 
         service = subprocess.Popen([sys.executable, "-m", "scheduler", "serve", "--until-empty"], env=cli.env,
                                    cwd=cli.tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -127,7 +135,7 @@ check_interval = "1s"
             assert cli.json("review", "show", draft)["state"] == "queued"
 
             # Approving it while the service runs: it goes out (a missed pin takes the next free moment).
-            cli.run("review", "approve", draft)
+            cli.run("review", "approve", draft, *hashes(cli, draft))
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and len(outbox.read_text().splitlines()) < 2:
                 time.sleep(0.2)

@@ -16,6 +16,7 @@ from scheduler import review, review_link
 from scheduler.config import parse_config
 from scheduler.errors import ReviewError
 from tests.helpers_ledger import ACCOUNT, FakeClock, new_post
+from tests.helpers_ledger import approve_shown
 from tests.helpers_web import serving
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
@@ -63,8 +64,8 @@ def test_the_link_shows_the_waiting_posts_and_works_once(store, served):
     store.add_post(ACCOUNT, new_post("dose", "Take 400 mg before bed."), T0)
     store.add_post(ACCOUNT, new_post("vague", "Massage cures back pain."), T0)
     store.add_post(ACCOUNT, new_post("approved", "Already approved words."), T0)
-    review.approve(store, config, ["approved"], who="Dr G", now=T0)
-    link = review_link.create(store, config, expires=timedelta(hours=72), who="editor", now=T0)
+    approve_shown(store, config, ["approved"], who="Dr G", now=T0)
+    link = review_link.create(store, config, expires=timedelta(hours=72), who="editor", reviewer="Dr Gleiber", now=T0)
     assert link.url.startswith("https://dash.example.com/review/")
 
     page = requests.get(base + path_of(link), timeout=10)
@@ -105,7 +106,7 @@ def test_the_link_shows_the_waiting_posts_and_works_once(store, served):
 def test_a_decision_on_a_text_changed_after_the_page_was_shown_is_refused(store, served):
     config, clock, base = served
     store.add_post(ACCOUNT, new_post("p", "Shown words."), T0)
-    link = review_link.create(store, config, expires=timedelta(hours=1), who="editor", now=T0)
+    link = review_link.create(store, config, expires=timedelta(hours=1), who="editor", reviewer="Dr Gleiber", now=T0)
     fields = form_fields(requests.get(base + path_of(link), timeout=10).text)
     with store.engine.begin() as conn:
         import sqlalchemy as sa
@@ -119,7 +120,8 @@ def test_a_decision_on_a_text_changed_after_the_page_was_shown_is_refused(store,
 
 def test_the_link_expires(store, served):
     config, clock, base = served
-    link = review_link.create(store, config, expires=timedelta(hours=72), who="editor", now=T0)
+    store.add_post(ACCOUNT, new_post("p", "Words awaiting review."), T0)  # a link covers the posts waiting
+    link = review_link.create(store, config, expires=timedelta(hours=72), who="editor", reviewer="Dr Gleiber", now=T0)
     clock.set(T0 + timedelta(hours=71, minutes=59))
     assert requests.get(base + path_of(link), timeout=10).status_code == 200
     clock.set(T0 + timedelta(hours=72))
@@ -129,7 +131,8 @@ def test_the_link_expires(store, served):
 
 def test_a_revoked_link_stops_at_once(store, served):
     config, clock, base = served
-    link = review_link.create(store, config, expires=timedelta(hours=72), who="editor", now=T0)
+    store.add_post(ACCOUNT, new_post("p", "Words awaiting review."), T0)  # a link covers the posts waiting
+    link = review_link.create(store, config, expires=timedelta(hours=72), who="editor", reviewer="Dr Gleiber", now=T0)
     review_link.revoke(store, config, link.link_id, who="editor", now=T0)
     answer = requests.get(base + path_of(link), timeout=10)
     assert answer.status_code == 410 and "revoked" in answer.text
@@ -141,7 +144,7 @@ def test_a_revoked_link_stops_at_once(store, served):
 def test_a_forged_or_altered_token_opens_nothing(store, served):
     config, clock, base = served
     store.add_post(ACCOUNT, new_post("p", "Secret draft words."), T0)
-    link = review_link.create(store, config, expires=timedelta(hours=1), who="editor", now=T0)
+    link = review_link.create(store, config, expires=timedelta(hours=1), who="editor", reviewer="Dr Gleiber", now=T0)
     link_id, expiry, signature = link.token.split(".")
     forged = [
         f"{link_id}.{int(expiry) + 86400}.{signature}",  # a longer life
@@ -161,7 +164,7 @@ def test_the_link_opens_its_page_and_nothing_else(store, served):
     config, clock, base = served
     store.set_password("admin", hash_password("a long enough password"), T0)
     store.add_post(ACCOUNT, new_post("p", "Draft words."), T0)
-    link = review_link.create(store, config, expires=timedelta(hours=1), who="editor", now=T0)
+    link = review_link.create(store, config, expires=timedelta(hours=1), who="editor", reviewer="Dr Gleiber", now=T0)
     with requests.Session() as phone:
         page = phone.get(base + path_of(link), timeout=10)
         assert page.status_code == 200 and "Draft words." in page.text
@@ -181,7 +184,7 @@ def test_the_link_opens_its_page_and_nothing_else(store, served):
 def test_an_oversized_form_is_refused_and_the_link_stays_usable(store, served):
     config, clock, base = served
     store.add_post(ACCOUNT, new_post("p", "Some words."), T0)
-    link = review_link.create(store, config, expires=timedelta(hours=1), who="editor", now=T0)
+    link = review_link.create(store, config, expires=timedelta(hours=1), who="editor", reviewer="Dr Gleiber", now=T0)
     fields = form_fields(requests.get(base + path_of(link), timeout=10).text)
     answer = requests.post(base + path_of(link), timeout=10,
                            data={**fields, "decision-p": "approve", "reviewer": "x" * 1_100_000})
@@ -193,9 +196,9 @@ def test_an_oversized_form_is_refused_and_the_link_stays_usable(store, served):
 def test_link_lifetime_is_bounded(store):
     config = make_config()
     with pytest.raises(ReviewError, match="at most 30 days"):
-        review_link.create(store, config, expires=timedelta(days=31), who="editor", now=T0)
+        review_link.create(store, config, expires=timedelta(days=31), who="editor", reviewer="Dr Gleiber", now=T0)
     with pytest.raises(ReviewError, match="positive"):
-        review_link.create(store, config, expires=timedelta(0), who="editor", now=T0)
+        review_link.create(store, config, expires=timedelta(0), who="editor", reviewer="Dr Gleiber", now=T0)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -170,7 +170,7 @@ def test_posts_awaiting_review_reach_the_reviewers_by_email_and_webhook_once(sto
 def test_changes_requested_goes_to_the_authors(store, smtp):
     config = make_config(smtp_port=smtp.port)
     store.add_post(ACCOUNT, new_post("p", "Massage cures back pain."), T0)
-    review.request_changes(store, config, ["p"], who="Dr G", comment="Say it may help.", now=T0)
+    review.request_changes(store, config, ["p"], who="Dr G", role="reviewer", comment="Say it may help.", now=T0)
     deliver_due(store, config, T0)
     [(recipients, message)] = smtp.messages
     assert recipients == ["writer@example.com"]

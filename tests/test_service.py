@@ -331,17 +331,23 @@ def test_a_credential_echoed_in_an_error_never_reaches_the_log(harness, json_log
         assert line["outcome"] == "failed" and "***" in line["detail"]
 
 
+def shown_hashes(harness, post_ids) -> list[str]:
+    """`--hash H` for each post as `review list` shows it: every approval names the text it saw."""
+    listed = {item["post_id"]: item["content_hash"] for item in harness.json("review", "list")}
+    return [a for p in post_ids for a in ("--hash", listed[p])]
+
+
 def test_with_review_on_the_service_puts_recycled_wordings_up_for_review_and_sends_none_unapproved(harness):
     """Evergreen with review on: once the queue ran dry and the cooldown passed, the running service proposes
     new wordings of sent tips for review (its notice job); none goes out until a person approves it."""
     harness.write_config(cron=("* * * * * *",))
     with harness.config.open("a", encoding="utf-8") as f:
         f.write('\n[queue]\nevergreen = true\nevergreen_cooldown = "2s"\nevergreen_review_ahead = 2\n'
-                '\n[review]\nrequired = true\n\n[notify]\ncheck_interval = "1s"\n')
+                '\n[review]\nrequired = true\nseparate_duties = false\n\n[notify]\ncheck_interval = "1s"\n')
     harness.cli("import", str(REPO / "posts" / "massage-therapy-for-back-pain.md"))
     drafts = [item["post_id"] for item in harness.json("review", "list")]
     assert drafts
-    harness.cli("review", "approve", *drafts, "--as", "editor")
+    harness.cli("review", "approve", *drafts, *shown_hashes(harness, drafts))
     proc = harness.serve()
     harness.wait_for_timeline(len(drafts), timeout=60)
     harness.wait_for_log(proc, "put up for review", timeout=60)
@@ -355,7 +361,7 @@ def test_with_review_on_the_service_puts_recycled_wordings_up_for_review_and_sen
     time.sleep(3)  # several slots and notice rounds pass: an unapproved wording is never sent, none more proposed
     assert len(harness.standin.timeline()) == len(drafts)
     assert sorted(item["post_id"] for item in harness.json("review", "list")) == sorted(proposed)
-    harness.cli("review", "approve", proposed[0], "--as", "editor")
+    harness.cli("review", "approve", proposed[0], *shown_hashes(harness, proposed[:1]))
     harness.wait_for_timeline(len(drafts) + 1, timeout=30)
     assert sent_by_id(harness)[proposed[0]]["state"] == "sent"
     harness.stop(proc)

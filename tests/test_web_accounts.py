@@ -91,7 +91,10 @@ def test_api_reads_are_the_cli_json_of_the_chosen_account(two):
 def test_review_json_carries_the_account_on_the_api_and_the_cli(two):
     api = two.client(headers={"Authorization": f"Bearer {two.token()}"})
     sky_ids = two.ids(two.sky)
-    approved = api.post("/api/v1/review/approve", params={"account": "sky"}, json={"post_ids": sky_ids[:1]})
+    from scheduler.content_hash import hash_of
+
+    approved = api.post("/api/v1/review/approve", params={"account": "sky"},
+                        json={"post_ids": sky_ids[:1], "content_hashes": {sky_ids[0]: hash_of(two.store.get(sky_ids[0]))}})
     assert approved.status_code == 200, approved.text
     waiting = api.get("/api/v1/review", params={"account": "sky"}).json()
     log = api.get("/api/v1/review/log", params={"account": "sky"}).json()
@@ -104,7 +107,7 @@ def test_review_json_carries_the_account_on_the_api_and_the_cli(two):
     assert cli_json(two, "--account", "sky", "review", "log") == log
     shown = cli_json(two, "--account", "sky", "review", "show", sky_ids[0])
     assert (shown["account"], shown["network"]) == ("sky", "bluesky")
-    link = cli_json(two, "--account", "sky", "review", "link", "--expires", "1h")
+    link = cli_json(two, "--account", "sky", "review", "link", "--for", "Dr Gleiber", "--expires", "1h")
     links = cli_json(two, "--account", "sky", "review", "links")
     assert link["account"] == "sky"
     assert [(r["link_id"], r["account"]) for r in links] == [(link["link_id"], "sky")]
@@ -341,7 +344,7 @@ def test_review_decisions_and_reviewer_links_stay_with_their_account(reviewed):
     assert review_status(env, env.clinic, other) == "awaiting review"
     # A reviewer link opens its own account's review page, whatever the dashboard's default is.
     link = review_link.create(env.store, env.sky, expires=__import__("datetime").timedelta(hours=1), who="me",
-                              now=env.now)
+                              reviewer="Dr Gleiber", now=env.now)
     reviewer = client.get(f"/review/{link.token}")
     assert reviewer.status_code == 200
     on_page = {el.get("name", "")[len("hash-"):] for el in

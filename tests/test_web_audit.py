@@ -72,6 +72,13 @@ def env(tmp_path, monkeypatch, ledger_url):  # noqa: F811
     env.store.close()
 
 
+def shown(actions, post_ids) -> dict[str, str]:
+    """The content hashes a reviewer saw: every approval names them."""
+    from scheduler.content_hash import hash_of
+
+    return {p: hash_of(actions.store.get(p), fresh=True) for p in post_ids}
+
+
 # Each change the web can make, as the dashboard and the API make it (scheduler.web.actions).
 CHANGES = {
     "add": lambda a: a.add("Walk for ten minutes after lunch.", None),
@@ -82,7 +89,7 @@ CHANGES = {
     "move": lambda a: a.move(TIP_IDS[2], top=True),
     "pin": lambda a: a.pin(TIP_IDS[3], a.clock() + timedelta(days=3)),
     "pause": lambda a: a.pause("holiday"),
-    "approve": lambda a: a.approve([TIP_IDS[0]]),
+    "approve": lambda a: a.approve([TIP_IDS[0]], expected=shown(a, [TIP_IDS[0]])),
     "request changes": lambda a: a.request_changes([TIP_IDS[1]], comment="Name the source."),
     "import": lambda a: a.import_upload("desk.md", ARTICLE.encode()),
 }
@@ -127,7 +134,7 @@ def test_resume_after_a_failed_audit_stays_paused(env):
     lambda a: a.remove("no-such-post"),
     lambda a: a.move(TIP_IDS[0], before="no-such-post"),
     lambda a: a.import_upload("notes.pdf", b"%PDF"),
-    lambda a: a.approve(["no-such-post"]),
+    lambda a: a.approve(["no-such-post"], expected={"no-such-post": "0" * 64}),
 ], ids=["edit too long", "remove unknown", "move before unknown", "upload not an article", "approve unknown"])
 def test_a_change_the_domain_refuses_leaves_no_audit_row(env, change):
     before = env.dump()

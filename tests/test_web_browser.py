@@ -338,7 +338,7 @@ def test_a_reviewer_approves_on_a_phone_by_link_and_the_open_calendar_shows_it_p
     desk.evaluate("window.__notReloaded = true")
     shot(desk, "calendar-review")
 
-    made = cli.run("review", "link", "--expires", "1h")
+    made = cli.run("review", "link", "--for", "Dr Gleiber", "--expires", "1h")
     url = made.stdout.strip()
     assert url.startswith(f"http://127.0.0.1:{port}/review/"), url
 
@@ -350,7 +350,7 @@ def test_a_reviewer_approves_on_a_phone_by_link_and_the_open_calendar_shows_it_p
     assert overflow <= 0 and unlabeled == [], (overflow, unlabeled)
     card = phone.locator(".card").filter(has_text=TIP_IDS[0])
     card.get_by_label("Approve", exact=True).check()
-    phone.get_by_label("Your name (for the review log)").fill("Dr Gleiber")
+    expect(phone.get_by_text("Your decisions are logged as Dr Gleiber.")).to_be_visible()  # the link's, not typed
     shot(phone, "review-link-phone")
     phone.get_by_role("button", name="Send my decisions").click()
     expect(phone.locator(".notice")).to_contain_text("1 approved")
@@ -384,7 +384,9 @@ def test_the_review_page_approves_several_and_a_ticked_box_survives_a_live_refre
     # Someone else decides meanwhile: the list refreshes itself, and the box ticked here stays ticked.
     page.evaluate("window.__notReloaded = true")
     page.get_by_label(f"Select {TIP_IDS[2]}").check()
-    call(port, "/api/v1/review/approve", token, method="POST", body={"post_ids": [TIP_IDS[3]]})
+    listed = {i["post_id"]: i["content_hash"] for i in call(port, "/api/v1/review", token)[1]}
+    call(port, "/api/v1/review/approve", token, method="POST",
+         body={"post_ids": [TIP_IDS[3]], "content_hashes": {TIP_IDS[3]: listed[TIP_IDS[3]]}})
     expect(page.locator(f'li.review-item[data-post-id="{TIP_IDS[3]}"]')).to_have_count(0, timeout=20000)
     assert page.get_by_label(f"Select {TIP_IDS[2]}").is_checked()
     assert page.evaluate("window.__notReloaded") is True
@@ -406,8 +408,14 @@ def test_history_with_posts_to_settle_and_the_review_pages_are_accessible(review
     cli, port, token = reviewed_dashboard
     store = Store.open(f"sqlite:///{cli.home / 'ledger.sqlite3'}")  # the served ledger, as the service writes it
     try:
+        from scheduler.content_hash import hash_of
+        from scheduler.store_review import Decision
+
         now = datetime.now(UTC)
-        for post_id in TIP_IDS[3:]:
+        for post_id in TIP_IDS[3:]:  # approved (the ledger requires review: nothing unapproved is claimed), then sent
+            post = store.get(post_id)
+            store.record_decisions(post.account, [Decision(post_id, hash_of(post, fresh=True))], action="approved",
+                                   actor="Dr G", comment=None, now=now)
             assert store.claim_post(post_id, "browser-test", now, now) is not None
         store.mark_failed(TIP_IDS[3], "browser-test", "X refused it: the text is a duplicate", 403, now)
         store.mark_unknown(TIP_IDS[4], "browser-test", "no answer from X and not found on the timeline", now)
@@ -417,7 +425,7 @@ def test_history_with_posts_to_settle_and_the_review_pages_are_accessible(review
     page, problems = open_signed_in(browser, port, width=375)
     link = browser.new_context(viewport={"width": 375, "height": 800}).new_page()
     link_problems = watch_problems(link)
-    link_url = cli.run("review", "link", "--expires", "1h").stdout.strip()
+    link_url = cli.run("review", "link", "--for", "Dr Gleiber", "--expires", "1h").stdout.strip()
     found = {}
     for here, url, shown in ((page, f"http://127.0.0.1:{port}/history", "form[action$='/resolve'] input[name=tweet_id]"),
                              (page, f"http://127.0.0.1:{port}/review", "li.review-item"),

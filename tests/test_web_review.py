@@ -15,6 +15,7 @@ from bs4 import BeautifulSoup
 
 from scheduler.config import load_config
 from tests.helpers_web import REPO, TIP_IDS, WebEnv
+from tests.helpers_ledger import approve_shown
 from tests.test_web_api import cli_json
 from tests.test_web_pages import calendar_cards, preview_between, soup
 
@@ -52,6 +53,18 @@ def add(web, text: str) -> str:
     return queueing.add_text(web.store, web.config, text, web.now).post_id
 
 
+def shown(api, post_ids) -> dict[str, str]:
+    """The content hashes GET /api/v1/review showed for these posts: every approval names them."""
+    hashes = {i["post_id"]: i["content_hash"] for i in api.get("/api/v1/review").json()}
+    return {p: hashes[p] for p in post_ids}
+
+
+def status_hash(web, post_id: str) -> str:
+    from scheduler import review
+
+    return review.item(web.store, web.config, post_id, web.now).content_hash
+
+
 def status_of(web, post_id: str) -> str:
     from scheduler import review
 
@@ -78,13 +91,15 @@ def test_the_api_lists_what_review_list_prints(web, api):
 
 def test_approve_several_through_the_api_and_they_are_planned(web, api):
     assert [e["reason"] for e in api.get("/api/v1/preview", params={"count": 1}).json()] == ["awaiting review"]
-    done = api.post("/api/v1/review/approve", json={"post_ids": TIP_IDS[:2], "comment": "fine"})
+    done = api.post("/api/v1/review/approve", json={"post_ids": TIP_IDS[:2], "comment": "fine",
+                                                    "content_hashes": shown(api, TIP_IDS[:2])})
     assert done.status_code == 200
     assert done.json() == {"approved": TIP_IDS[:2], "already_approved": []}
     plan = api.get("/api/v1/preview", params={"count": 2}).json()
     assert [e["post_id"] for e in plan] == TIP_IDS[:2]
     assert [i["post_id"] for i in api.get("/api/v1/review").json()] == TIP_IDS[2:]
-    again = api.post("/api/v1/review/approve", json={"post_ids": [TIP_IDS[0]]})
+    again = api.post("/api/v1/review/approve", json={"post_ids": [TIP_IDS[0]],
+                                                     "content_hashes": {TIP_IDS[0]: status_hash(web, TIP_IDS[0])}})
     assert again.json() == {"approved": [], "already_approved": [TIP_IDS[0]]}
 
     # The review log holds who decided on which exact text; the web's audit trail records it too.
@@ -100,7 +115,8 @@ def test_approve_several_through_the_api_and_they_are_planned(web, api):
 
 def test_a_blocked_post_cannot_be_approved_and_nothing_else_is_either(web, api):
     dose = add(web, DOSE)
-    refused = api.post("/api/v1/review/approve", json={"post_ids": [TIP_IDS[0], dose]})
+    refused = api.post("/api/v1/review/approve", json={"post_ids": [TIP_IDS[0], dose],
+                                                       "content_hashes": shown(api, [TIP_IDS[0], dose])})
     assert refused.status_code == 409
     message = refused.json()["error"]["message"]
     assert f"{dose}: [block] dosage" in message and "change the text" in message
@@ -225,7 +241,7 @@ def test_refusals_on_the_page_record_nothing(web):
 def test_the_calendar_keeps_drafts_apart_from_the_plan(web):
     from scheduler import review
 
-    review.approve(web.store, web.config, [TIP_IDS[1]], who="Dr G", now=web.now)
+    approve_shown(web.store, web.config, [TIP_IDS[1]], who="Dr G", now=web.now)
     page = soup(web.client().get("/calendar?view=week&date=2026-11-30"))
     # What will go out is still exactly the preview...
     expected = preview_between(web, "2026-11-30T00:00:00-05:00", "2026-12-07T00:00:00-05:00")
@@ -248,7 +264,7 @@ def test_the_calendar_keeps_drafts_apart_from_the_plan(web):
 def test_status_and_queue_say_what_awaits_review(web):
     from scheduler import review
 
-    review.approve(web.store, web.config, [TIP_IDS[0]], who="Dr G", now=web.now)
+    approve_shown(web.store, web.config, [TIP_IDS[0]], who="Dr G", now=web.now)
     add(web, DOSE)
     status = soup(web.client().get("/status"))
     summary = status.select_one(".review-summary")
@@ -264,7 +280,7 @@ def test_a_decision_from_the_cli_reaches_an_open_page_through_the_live_poll(web)
     page = soup(client.get("/calendar?view=week&date=2026-11-30"))
     revision = page.select_one("#live")["data-revision"]
     assert client.get(f"/live?rev={revision}").status_code == 204
-    cli(web, "review", "approve", TIP_IDS[0], "--as", "Dr G")
+    cli(web, "review", "approve", TIP_IDS[0], "--hash", status_hash(web, TIP_IDS[0]))
     changed = client.get(f"/live?rev={revision}")
     assert changed.status_code == 200 and changed.headers["hx-trigger"] == "ledger-changed"
     # What the live region then fetches shows the post planned, no longer a draft.
@@ -287,7 +303,7 @@ def test_every_path_under_review_slash_is_the_reviewer_link(web):
 def test_review_link_prints_a_url_the_dashboard_serves(web):
     from scheduler.web.server import DEFAULT_HOST, DEFAULT_PORT
 
-    made = cli(web, "review", "link", "--expires", "1h")
+    made = cli(web, "review", "link", "--for", "Dr Gleiber", "--expires", "1h")
     web.now = datetime.now(UTC)  # the CLI signed it with the real clock
     url = made.stdout.strip()
     assert url.startswith(f"http://{DEFAULT_HOST}:{DEFAULT_PORT}/review/")  # [review] link_base not set

@@ -69,7 +69,7 @@ def test_rotate_key_stops_old_links_and_cookies(tmp_path):
     cli = CLI(tmp_path)
     cli.config.write_text(cli.config.read_text() + REVIEW, encoding="utf-8")
     cli.run("import", str(POSTS))
-    link = cli.json("review", "link", "--expires", "72h")
+    link = cli.json("review", "link", "--for", "Dr Gleiber", "--expires", "72h")
     token = link["url"].rsplit("/", 1)[1]
     with running_dashboard(cli) as port:
         base = f"http://127.0.0.1:{port}"
@@ -95,7 +95,7 @@ def test_rotate_key_stops_old_links_and_cookies(tmp_path):
                             timeout=30)
         assert done.status_code == 303 and TIP_IDS[0] not in cli.queue_ids()
 
-        new_link = cli.json("review", "link", "--expires", "72h")
+        new_link = cli.json("review", "link", "--for", "Dr Gleiber", "--expires", "72h")
         assert requests.get(f"{base}/review/{new_link['url'].rsplit('/', 1)[1]}", timeout=30).status_code == 200
 
     again = cli.json("web", "rotate-key")

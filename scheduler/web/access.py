@@ -71,16 +71,27 @@ class NewToken:
     token_id: str
     name: str
     secret: str  # shown once
+    role: str = "admin"
 
 
-def create_token(store, name: str, now: datetime) -> NewToken:
+def check_role(role: str) -> str:
+    from scheduler.review import ROLES
+
+    if role not in ROLES:
+        raise AccessError(f"role {role!r} is not one of {', '.join(ROLES)}: an editor writes and edits, a reviewer "
+                          "also approves, an admin does everything")
+    return role
+
+
+def create_token(store, name: str, now: datetime, *, role: str = "admin") -> NewToken:
     name = name.strip()
     if not name or len(name) > 100:
         raise AccessError("give the token a name of 1 to 100 characters (what will use it, e.g. 'ci-bot')")
+    check_role(role)
     token_id = secrets.token_hex(4)
     secret = f"{TOKEN_PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
-    store.add_token(token_id, name, secret_hash(secret), now)
-    return NewToken(token_id, name, secret)
+    store.add_token(token_id, name, secret_hash(secret), now, role=role)
+    return NewToken(token_id, name, secret, role)
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,18 @@ class Actions:
     config: Config
     actor: str  # "user:NAME", "token:NAME" or "local"
     clock: Callable[[], datetime]
+    role: str = "admin"  # the user's or token's role (editor, reviewer, admin): who may decide on review
 
     def _audit(self, action: str, post_id: str | None = None, detail: str | None = None) -> None:
         """Record the change; call inside ``self.store.unit()``, in the change's own transaction."""
         self.store.record_audit(self.config.account, self.actor, action, self.clock(), post_id=post_id,
                                 detail=detail)
+
+    def _wrote(self, post_ids: list[str]) -> None:
+        """Who gave these posts their text (separation of duties in review); inside the change's unit."""
+        from scheduler import review
+
+        review.record_change(self.store, self.config, post_ids, who=self.actor, now=self.clock())
 
     def _limit(self) -> int:
         """The account's network's limit, as its posts are measured (X 280, Bluesky 300, a Mastodon server's)."""
@@ -48,6 +55,7 @@ class Actions:
         limit = self._limit()  # before the transaction: a Mastodon server's limit may need a request
         with self.store.unit():
             record = queueing.add_text(self.store, self.config, text, self.clock(), at=at)
+            self._wrote([record.post_id])
             self._audit("add", record.post_id, f"queued ({record.weighted_length}/{limit})" +
                         (f", pinned at {self._local(at)}" if at else ""))
         return record
@@ -59,6 +67,7 @@ class Actions:
         with self.store.unit():
             before = self.store.get(post_id)
             editing.edit_text(self.store, self.config, post_id, text, self.clock())
+            self._wrote([post_id])
             after = self.store.get(post_id)
             self._audit("edit", post_id, f"text changed ({before.weighted_length} -> {after.weighted_length}/{limit})")
         return after
@@ -128,14 +137,13 @@ class Actions:
                                live_instances=live)
             self._audit("resolve", post_id, f"sent as {tweet_id}" if tweet_id else "retry")
 
-    def approve(self, post_ids: list[str], *, comment: str | None = None,
-                expected: dict[str, str] | None = None):
-        """`scheduler review approve`: all or none, as the posts are now (or, with ``expected``, as they were shown)."""
+    def approve(self, post_ids: list[str], *, expected: dict[str, str] | None, comment: str | None = None):
+        """`scheduler review approve`: all or none, exactly as shown (``expected``: post id -> content hash)."""
         from scheduler import review
 
         with self.store.unit():
-            outcome = review.approve(self.store, self.config, post_ids, who=self.actor, now=self.clock(),
-                                     comment=comment, expected=expected)
+            outcome = review.approve(self.store, self.config, post_ids, who=self.actor, role=self.role,
+                                     now=self.clock(), comment=comment, expected=expected or {})
             for post_id in outcome.decided:
                 self._audit("approve", post_id, comment)
         return outcome
@@ -145,7 +153,8 @@ class Actions:
         from scheduler import review
 
         with self.store.unit():
-            outcome = review.request_changes(self.store, self.config, post_ids, who=self.actor, comment=comment,
+            outcome = review.request_changes(self.store, self.config, post_ids, who=self.actor, role=self.role,
+                                             comment=comment,
                                              now=self.clock(), expected=expected)
             for post_id in outcome.decided:
                 self._audit("request changes", post_id, comment.strip())
@@ -174,6 +183,7 @@ class Actions:
         try:
             with self.store.unit():
                 results = import_articles(self.store, self.config, [path], self.clock())
+                self._wrote([i for r in results for i in (*r.report.added, *r.report.updated)])
                 for r in results:
                     self._audit("import", None, f"{name}: \"{r.article.title}\", {len(r.report.added)} added, "
                                 f"{len(r.report.updated)} updated, {len(r.report.unchanged)} unchanged")

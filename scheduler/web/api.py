@@ -86,6 +86,10 @@ def domain_status(exc: SchedulerError) -> int:
     if isinstance(exc, ArticleError):
         return 422
     if isinstance(exc, ReviewError):
+        from scheduler.review import NotAllowed
+
+        if isinstance(exc, NotAllowed):
+            return 403  # the role, or separation of duties: this identity may not decide
         return 409  # a blocking finding, a post not waiting, or a text changed since it was shown
     return 400
 

@@ -118,7 +118,8 @@ class Web:
     def actions(self, request):
         from scheduler.web.actions import Actions
 
-        return Actions(self.store, self.config, request.state.principal.actor, self.clock)
+        principal = request.state.principal
+        return Actions(self.store, self.config, principal.actor, self.clock, principal.role)
 
 
 class AccountNotFound(Exception):

@@ -114,8 +114,9 @@ def spec() -> dict:
             "post_ids": {"type": "array", "items": {"type": "string"}, "minItems": 1},
             "comment": {"type": "string", "description": "kept in the review log; required to request changes"},
             "content_hashes": {"type": "object", "additionalProperties": {"type": "string"},
-                               "description": "post id -> the content_hash you reviewed: a post that changed since is "
-                                              "refused (409) instead of being decided on its new text"},
+                               "description": "post id -> the content_hash you reviewed (required to approve: every "
+                                              "post's): a post that changed since is refused (409) instead of being "
+                                              "decided on its new text"},
         },
     }
     error = {"type": "object", "properties": {"error": {"type": "object", "properties": {
@@ -213,7 +214,8 @@ def spec() -> dict:
                                                                             "minimum": 1}}],
                 "responses": {"200": _ok({"type": "array", "items": _ref("ReviewItem")}), **ERRORS}}},
             "/review/approve": {"post": {
-                "summary": "Approve posts exactly as they are now, all or none (`scheduler review approve`)",
+                "summary": "Approve posts exactly as shown (content_hashes required), all or none, as a reviewer or "
+                           "admin; not one's own last edit (`scheduler review approve --hash`); 403 when not allowed",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("Decision")}}},
                 "responses": {"200": _ok({"type": "object", "properties": {
                     "approved": {"type": "array", "items": {"type": "string"}},

@@ -175,9 +175,14 @@ async def _decision_body(request: Request, web) -> tuple[list[str], str | None, 
 
 
 async def api_approve(request: Request):
-    """`scheduler review approve ID... [--comment]`: all or none."""
+    """`scheduler review approve ID... --hash H... [--comment]`: all or none, exactly as shown."""
+    from scheduler.web.api import BadRequest
+
     web = web_of(request)
     ids, comment, expected = await _decision_body(request, web)
+    if expected is None or not all(expected.get(i) for i in ids):
+        raise BadRequest('name the content hash you reviewed for every post: {"post_ids": ["ID"], '
+                         '"content_hashes": {"ID": "HASH"}} (GET /api/v1/review gives each post\'s content_hash)')
     outcome = await run_in_threadpool(lambda: web.actions(request).approve(ids, comment=comment, expected=expected))
     return JSONResponse({"approved": list(outcome.decided), "already_approved": list(outcome.already)})
 

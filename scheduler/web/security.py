@@ -55,6 +55,7 @@ class Principal:
     kind: str  # session | token
     csrf: str | None = None  # sessions only
     session_hash: str | None = None
+    role: str = "admin"  # editor | reviewer | admin (the user's or token's; "local", no password: admin)
 
 
 def cookie_header(request: Request, name: str, value: str, max_age: int) -> str:
@@ -158,7 +159,7 @@ class Guard:
             if scheme.lower() != "bearer" or not value.strip():
                 return None
             token = self.web.store.token_by_hash(secret_hash(value.strip()), now)
-            return Principal(f"token:{token.name}", "token") if token else None
+            return Principal(f"token:{token.name}", "token", role=token.role) if token else None
         cookie = request.cookies.get(SESSION_COOKIE)
         if not cookie:
             return None
@@ -172,7 +173,7 @@ class Guard:
         if session.username == "local" and not open_mode:
             return None  # a password was set since: the open session no longer counts
         actor = "local" if session.username == "local" else f"user:{session.username}"
-        return Principal(actor, "session", session.csrf, hashed)
+        return Principal(actor, "session", session.csrf, hashed, role=session.role)
 
 
 # Headers a proxy adds. uvicorn trusts X-Forwarded-For and X-Forwarded-Proto from a proxy on 127.0.0.1 (it then
