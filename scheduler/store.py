@@ -29,6 +29,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from scheduler import lifecycle
 from scheduler import migrations as m
 from scheduler.errors import DuplicateError, QueueError, StoreError
 from scheduler.models import PostState, QueuedPost, text_fingerprint
@@ -78,6 +79,9 @@ class ImportReport:
     kept_edit: tuple[str, ...] = ()  # posts a person edited: their text stays as edited
     kept_removed: tuple[str, ...] = ()  # posts a person removed from the queue: they stay removed
     article_removed: bool = False  # the article was removed with `articles remove`: nothing was imported
+    # Posts that may already be live (uncertain, or a thread partly sent): left as they were; the article's new
+    # wording reaches them with the first import after they are settled (see scheduler.lifecycle).
+    kept_live: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -461,6 +465,8 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
         else:
             conn.execute(m.articles.insert().values(account=account, article_key=item.article_key, **article_row))
 
+        # Locked (PostgreSQL; SQLite's writer lock covers it): a publisher cannot claim one of these, or mark it
+        # uncertain, between the look below at whether it may change and the write.
         current = {
             row.post_id: row
             for row in conn.execute(
@@ -468,7 +474,7 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
                     m.posts.c.account == account,
                     m.posts.c.article_key == item.article_key,
                     m.posts.c.kind == "tip",
-                )
+                ).with_for_update()
             )
         }
         before = {tip["number"]: tip for tip in _json(exists.tips)} if exists else {}
@@ -477,42 +483,48 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
         def tip_changed(number: int | None) -> bool:
             return before.get(number) != after.get(number)
 
-        kept_removed = []
+        kept_removed, kept_live = [], []
         position = self._end_position(conn, account)
         for post in item.posts:
             row = current.pop(post.post_id, None)
+            same = row is not None and row.text == post.text and tuple(_json(row.parts)) == post.parts
             if row is None:
                 position += 1
                 self._check_duplicate(conn, account, post.text, now, window=None, ignore=())
                 conn.execute(m.posts.insert().values(**self._new_row(account, post, position, now)))
                 added.append(post.post_id)
             elif row.state == PostState.REMOVED.value:
-                # Taken out by a person: it stays out (with the article's new text, should it come back).
-                if row.edit_kind != "text" and (row.text != post.text or tuple(_json(row.parts)) != post.parts):
+                # Taken out by a person: it stays out (with the article's new text, should it come back), unless
+                # part of it may be live: then its text stays what went out.
+                if row.edit_kind != "text" and not same and lifecycle.frozen_row(row) is None:
                     conn.execute(
                         m.posts.update()
                         .where(m.posts.c.post_id == post.post_id, m.posts.c.state == PostState.REMOVED.value)
                         .values(**self._content_values(post), updated_at=now)
                     )
                 kept_removed.append(post.post_id)
-            elif row.text == post.text and tuple(_json(row.parts)) == post.parts:
+            elif same:
                 unchanged.append(post.post_id)
-            elif row.state in PENDING and row.edit_kind == "text":
+            elif row.state not in PENDING:
+                kept_sent.append(post.post_id)
+            elif row.edit_kind == "text":
                 # A person's text stays; say so when the article's tip changed under it.
                 (kept_edit if tip_changed(post.tip) else unchanged).append(post.post_id)
-            elif row.state in PENDING:
+            elif lifecycle.frozen_row(row) is not None:
+                kept_live.append(post.post_id)  # the look-up searches for the text that went out
+            else:
                 conn.execute(
                     m.posts.update()
                     .where(m.posts.c.post_id == post.post_id, m.posts.c.state.in_(PENDING))
                     .values(**self._content_values(post), updated_at=now)
                 )
                 updated.append(post.post_id)
-            else:
-                kept_sent.append(post.post_id)
         for post_id, row in current.items():
             if row.state in PENDING and row.edit_kind == "text":
                 kept_edit.append(post_id)  # its tip left the article, but a person wrote this post
-            elif row.state in PENDING and not row.uncertain:  # an uncertain post may be live: settle it first
+            elif row.state in PENDING and lifecycle.frozen_row(row) is not None:
+                kept_live.append(post_id)  # it may be live: settle it first
+            elif row.state in PENDING:
                 tried = conn.execute(sa.select(m.attempts.c.id).where(m.attempts.c.post_id == post_id).limit(1)).first()
                 gone = m.posts.delete() if tried is None else m.posts.update().values(
                     state=PostState.REMOVED.value, slot_at=None, calendar_slot=None, next_attempt_at=None,
@@ -522,7 +534,7 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
         if added or updated or removed:
             self._bump(conn, account)
         return ImportReport(tuple(added), tuple(updated), tuple(unchanged), tuple(removed), tuple(kept_sent),
-                            tuple(kept_edit), tuple(kept_removed))
+                            tuple(kept_edit), tuple(kept_removed), kept_live=tuple(kept_live))
 
     # -- editing: what a person changes by hand (see scheduler.editing) --------------------------------
 
@@ -555,11 +567,11 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
                   duplicate_window: timedelta | None = None) -> PostRecord:
         """Change a waiting post's content by hand, checked for duplicates like a new one, in one transaction."""
         with self.engine.begin() as conn:
-            row = self._pending_row(conn, account, post_id, "edit")
-            if row.uncertain or _json(row.part_ids):
+            row = self._pending_row(conn, account, post_id, "edit", lock=True)
+            if (why := lifecycle.frozen_row(row)) is not None:
                 raise QueueError(
-                    f"cannot edit {post_id!r}: part of it may already be on X ({'its last attempt lost its answer' if row.uncertain else 'a thread partly sent'}); "
-                    "let the service settle it first"
+                    f"cannot edit {post_id!r}: {why}; let the service settle it first (`scheduler status`), "
+                    "or `scheduler resolve` it once you know"
                 )
             self._check_duplicate(conn, account, text, now, window=duplicate_window, ignore=(post_id,))
             values = {
@@ -1066,10 +1078,9 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
             )
             self._bump(conn, account)
 
-    def _pending_row(self, conn: Connection, account: str, post_id: str | None, verb: str):
-        row = conn.execute(
-            sa.select(m.posts).where(m.posts.c.account == account, m.posts.c.post_id == post_id)
-        ).first()
+    def _pending_row(self, conn: Connection, account: str, post_id: str | None, verb: str, *, lock: bool = False):
+        query = sa.select(m.posts).where(m.posts.c.account == account, m.posts.c.post_id == post_id)
+        row = conn.execute(query.with_for_update() if lock else query).first()
         if row is None or row.state not in PENDING:
             self._explain_not_pending(conn, account, post_id, verb)
         return row
