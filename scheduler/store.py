@@ -164,6 +164,25 @@ class AttemptRecord:
 
 
 @dataclass(frozen=True)
+class TipSends:
+    """How often a tip went out, and when last (``Store.tips_sent_before``)."""
+
+    article_key: str
+    tip: int
+    last_sent_at: datetime  # its latest publication (the original tip post or a recycled one)
+    times_sent: int
+
+
+@dataclass(frozen=True)
+class TipHistory:
+    """One tip as evergreen weighs it (``Store.tip_history``)."""
+
+    sends: TipSends
+    variant: int  # the template variant of its latest publication
+    recycles: tuple[tuple[str, str, datetime, str], ...]  # its recycled posts: (post_id, state, updated_at, fingerprint)
+
+
+@dataclass(frozen=True)
 class AccountState:
     account: str
     paused: bool
@@ -928,21 +947,68 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
                 m.posts.c.account == account, m.posts.c.kind == kind, m.posts.c.state.in_(PENDING))).all()
         return {row.post_id for row in rows}
 
-    def sent_posts_before(self, account: str, before: datetime, *, limit: int) -> list[PostRecord]:
-        """Sent tip posts last sent before ``before``, oldest first: evergreen candidates."""
+    def tips_sent_before(self, account: str, before: datetime, *, offset: int = 0,
+                         limit: int = 100) -> list[TipSends]:
+        """Tips (article, number) of articles in the ledger (not removed) whose LATEST publication (a sent tip or
+        recycled post) is older than ``before``, the longest-unsent first. Grouped by tip over every send, so a
+        tip sent again recently is never taken for one sent long ago, however long the history."""
+        sent_at = m.posts.c.sent_at
+        last = sa.func.max(sent_at, type_=UTCDateTime).label("last_sent_at")
+        live_article = sa.exists().where(m.articles.c.account == account,
+                                         m.articles.c.article_key == m.posts.c.article_key,
+                                         m.articles.c.removed_at.is_(None))
         with self._read() as conn:
             rows = conn.execute(
-                sa.select(m.posts)
-                .where(
-                    m.posts.c.account == account,
-                    m.posts.c.state == PostState.SENT.value,
-                    m.posts.c.kind.in_(("tip", "recycle")),
-                    m.posts.c.sent_at < before,
-                )
-                .order_by(m.posts.c.sent_at)
-                .limit(limit)
+                sa.select(m.posts.c.article_key, m.posts.c.tip, last, sa.func.count().label("times"))
+                .where(m.posts.c.account == account, m.posts.c.kind.in_(("tip", "recycle")),
+                       m.posts.c.tip.is_not(None), m.posts.c.state == PostState.SENT.value, live_article)
+                .group_by(m.posts.c.article_key, m.posts.c.tip)
+                .having(sa.func.max(sent_at) < sa.literal(before, UTCDateTime))
+                .order_by(last, m.posts.c.article_key, m.posts.c.tip)
+                .offset(offset).limit(limit)
             ).all()
-        return [_record(row) for row in rows]
+        return [TipSends(r.article_key, r.tip, r.last_sent_at, r.times) for r in rows]
+
+    def tip_history(self, account: str, sends: TipSends) -> TipHistory:
+        """What evergreen needs of one tip beyond ``sends``: the variant of its latest publication, and its
+        recycled posts."""
+        of_tip = (m.posts.c.account == account, m.posts.c.article_key == sends.article_key,
+                  m.posts.c.tip == sends.tip)
+        with self._read() as conn:
+            variant = conn.execute(
+                sa.select(m.posts.c.variant).where(*of_tip, m.posts.c.kind.in_(("tip", "recycle")),
+                                                   m.posts.c.state == PostState.SENT.value,
+                                                   m.posts.c.sent_at == sa.literal(sends.last_sent_at, UTCDateTime))
+                .order_by(m.posts.c.post_id.desc()).limit(1)
+            ).scalar() or 0
+            recycles = conn.execute(
+                sa.select(m.posts.c.post_id, m.posts.c.state, m.posts.c.updated_at, m.posts.c.fingerprint)
+                .where(*of_tip, m.posts.c.kind == "recycle")
+            ).all()
+        return TipHistory(sends, variant, tuple((r.post_id, r.state, r.updated_at, r.fingerprint) for r in recycles))
+
+    def tips_resting_since(self, account: str, since: datetime) -> datetime | None:
+        """The earliest moment at or after ``since`` that starts a tip's rest: its latest publication (among tips
+        whose latest is that recent), or the end of a recycled post that failed, ended unknown or was removed.
+        Evergreen adds the cooldown to find when the next tip may come back."""
+        tipped = (m.posts.c.account == account, m.posts.c.kind.in_(("tip", "recycle")),
+                  m.posts.c.article_key.is_not(None), m.posts.c.tip.is_not(None))
+        latest = (
+            sa.select(sa.func.max(m.posts.c.sent_at).label("last"))
+            .where(*tipped, m.posts.c.state == PostState.SENT.value)
+            .group_by(m.posts.c.article_key, m.posts.c.tip)
+            .having(sa.func.max(m.posts.c.sent_at) >= sa.literal(since, UTCDateTime))
+            .subquery()
+        )
+        ended = (PostState.FAILED.value, PostState.UNKNOWN.value, PostState.REMOVED.value)
+        with self._read() as conn:
+            sent = conn.execute(sa.select(sa.func.min(latest.c.last, type_=UTCDateTime))).scalar()
+            stopped = conn.execute(
+                sa.select(sa.func.min(m.posts.c.updated_at, type_=UTCDateTime)).where(
+                    m.posts.c.account == account, m.posts.c.kind == "recycle", m.posts.c.state.in_(ended),
+                    m.posts.c.updated_at >= since)
+            ).scalar()
+        return min((t for t in (sent, stopped) if t is not None), default=None)
 
     def counts(self, account: str) -> dict[str, int]:
         with self._read() as conn:
