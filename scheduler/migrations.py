@@ -878,7 +878,12 @@ def m012_lifecycle(conn: Connection) -> None:
     """The ledger refuses to change the text or parts of a post that may already be live (scheduler/lifecycle.py
     states the rule; every writer asks it first): one handed to the network (not queued, retrying or removed),
     one whose last call lost its answer (uncertain), or a thread partly sent. A writer that forgot to ask (a
-    re-import once did) cannot make the look-up search for a text that never went out, and send the post twice."""
+    re-import once did) cannot make the look-up search for a text that never went out, and send the post twice.
+
+    And an index that covers evergreen's look at each tip's latest send (``Store.tips_sent_before``: grouped by
+    tip over the whole history, in one pass over this index rather than the table)."""
+    conn.execute(sa.text(
+        "CREATE INDEX IF NOT EXISTS ix_posts_tip_sends ON posts (account, state, article_key, tip, sent_at)"))
     if conn.dialect.name == "postgresql":
         _ddl(conn, """
 CREATE FUNCTION posts_content_frozen() RETURNS trigger AS $$

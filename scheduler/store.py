@@ -953,18 +953,25 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
         recycled post) is older than ``before``, the longest-unsent first. Grouped by tip over every send, so a
         tip sent again recently is never taken for one sent long ago, however long the history."""
         sent_at = m.posts.c.sent_at
-        last = sa.func.max(sent_at, type_=UTCDateTime).label("last_sent_at")
+        # One pass over ix_posts_tip_sends (account, state, article_key, tip, sent_at), which covers it; only
+        # tip and recycled posts carry a tip number.
+        groups = (
+            sa.select(m.posts.c.article_key, m.posts.c.tip, sa.func.max(sent_at).label("last_sent_at"),
+                      sa.func.count().label("times"))
+            .where(m.posts.c.account == account, m.posts.c.state == PostState.SENT.value, m.posts.c.tip.is_not(None))
+            .group_by(m.posts.c.article_key, m.posts.c.tip)
+            .having(sa.func.max(sent_at) < sa.literal(before, UTCDateTime))
+            .subquery()
+        )
         live_article = sa.exists().where(m.articles.c.account == account,
-                                         m.articles.c.article_key == m.posts.c.article_key,
+                                         m.articles.c.article_key == groups.c.article_key,
                                          m.articles.c.removed_at.is_(None))
+        last = sa.type_coerce(groups.c.last_sent_at, UTCDateTime).label("last_sent_at")
         with self._read() as conn:
             rows = conn.execute(
-                sa.select(m.posts.c.article_key, m.posts.c.tip, last, sa.func.count().label("times"))
-                .where(m.posts.c.account == account, m.posts.c.kind.in_(("tip", "recycle")),
-                       m.posts.c.tip.is_not(None), m.posts.c.state == PostState.SENT.value, live_article)
-                .group_by(m.posts.c.article_key, m.posts.c.tip)
-                .having(sa.func.max(sent_at) < sa.literal(before, UTCDateTime))
-                .order_by(last, m.posts.c.article_key, m.posts.c.tip)
+                sa.select(groups.c.article_key, groups.c.tip, last, groups.c.times)
+                .where(live_article)
+                .order_by(groups.c.last_sent_at, groups.c.article_key, groups.c.tip)
                 .offset(offset).limit(limit)
             ).all()
         return [TipSends(r.article_key, r.tip, r.last_sent_at, r.times) for r in rows]
@@ -976,8 +983,7 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
                   m.posts.c.tip == sends.tip)
         with self._read() as conn:
             variant = conn.execute(
-                sa.select(m.posts.c.variant).where(*of_tip, m.posts.c.kind.in_(("tip", "recycle")),
-                                                   m.posts.c.state == PostState.SENT.value,
+                sa.select(m.posts.c.variant).where(*of_tip, m.posts.c.state == PostState.SENT.value,
                                                    m.posts.c.sent_at == sa.literal(sends.last_sent_at, UTCDateTime))
                 .order_by(m.posts.c.post_id.desc()).limit(1)
             ).scalar() or 0
@@ -991,11 +997,9 @@ class Store(FeedLedger, ReviewLedger, WebLedger):
         """The earliest moment at or after ``since`` that starts a tip's rest: its latest publication (among tips
         whose latest is that recent), or the end of a recycled post that failed, ended unknown or was removed.
         Evergreen adds the cooldown to find when the next tip may come back."""
-        tipped = (m.posts.c.account == account, m.posts.c.kind.in_(("tip", "recycle")),
-                  m.posts.c.article_key.is_not(None), m.posts.c.tip.is_not(None))
         latest = (
             sa.select(sa.func.max(m.posts.c.sent_at).label("last"))
-            .where(*tipped, m.posts.c.state == PostState.SENT.value)
+            .where(m.posts.c.account == account, m.posts.c.state == PostState.SENT.value, m.posts.c.tip.is_not(None))
             .group_by(m.posts.c.article_key, m.posts.c.tip)
             .having(sa.func.max(m.posts.c.sent_at) >= sa.literal(since, UTCDateTime))
             .subquery()
