@@ -246,3 +246,35 @@ def test_the_ledger_itself_refuses_to_rewrite_a_post_that_may_be_live(store):
         conn.execute(m.posts.update().where(m.posts.c.post_id == "art-3").values(text="three, new", parts=["three, new"]))
         conn.execute(m.posts.update().where(m.posts.c.post_id == "art-1").values(last_error="still looking"))
     assert store.get("art-3").text == "three, new" and store.get("art-1").text == "one"
+
+
+# -- the dashboard's import answer ----------------------------------------------------------------------------------
+
+from tests.helpers_web import csrf_of, web  # noqa: E402,F401
+
+
+def test_the_dashboard_upload_keeps_a_post_that_may_be_live_and_says_so(web):  # noqa: F811
+    from bs4 import BeautifulSoup
+
+    client = web.client()
+    article = ("---\ntitle: Better sleep\n---\n# Better sleep\n\n"
+               "1. Keep one schedule. Go to bed at the same time every night.\n"
+               "2. Dim the lights. An hour before bed, lower every light you can.\n")
+    token = csrf_of(client.get("/articles").text)
+    upload = lambda text: client.post("/articles", data={"csrf": token},  # noqa: E731
+                                      files={"file": ("sleep.md", text.encode(), "text/markdown")},
+                                      follow_redirects=False)
+    assert upload(article).status_code == 303
+    store, now = web.store, web.now
+    before = store.get("sleep-1")
+    assert store.claim("sleep-1", "i1", now, now)
+    attempt = store.begin_attempt("sleep-1", before.account, 0, "i1", now)
+    store.end_attempt(attempt, "lost", now, detail="read timeout", uncertain=("sleep-1", "i1"))
+    store.mark_retrying("sleep-1", "i1", now, now, error="read timeout", status=None, count_attempt=True)
+
+    answer = upload(article.replace("every night.", "every night, weekends too."))
+    assert answer.status_code == 200, answer.text[:300]
+    notice = BeautifulSoup(answer.text, "html.parser").select_one(".notice[role=status]").get_text()
+    assert "sleep-1 kept: may already be live, settle it first" in notice
+    assert store.get("sleep-1").text == before.text
+    assert any("kept (may already be live): sleep-1" in (r.detail or "") for r in store.audit(before.account, limit=5))
