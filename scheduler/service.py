@@ -396,8 +396,9 @@ class Service:
 
         with lane.busy:
             try:
+                held = lane.held if self.store.revision(lane.config.account) == lane.held_revision else set()
                 runs = publish_due(lane.engine, lane.config, should_stop=self.stopping.is_set, on_start=started,
-                                   on_done=done)
+                                   on_done=done, skip=held)
                 self._hold_skipped(lane, runs)
             except Exception:
                 log.exception("publication run failed; the ledger keeps each post's state")
