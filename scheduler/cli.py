@@ -191,7 +191,8 @@ def _import_for(obj: Context, paths, url, as_json) -> list:
             {"source": r.article.source, "article": r.article.key, "title": r.article.title, "tips": len(r.article.tips),
              "added": r.report.added, "updated": r.report.updated, "unchanged": r.report.unchanged,
              "removed": r.report.removed, "kept_sent": r.report.kept_sent, "kept_edit": r.report.kept_edit,
-             "kept_removed": r.report.kept_removed, "article_removed": r.report.article_removed,
+             "kept_removed": r.report.kept_removed, "kept_live": r.report.kept_live,
+             "article_removed": r.report.article_removed,
              "warnings": r.article.warnings, "metadata": r.article.metadata,
              "findings": {i: [f.as_dict() for f in findings[i]] for i in (*r.report.added, *r.report.updated)
                           if findings.get(i)}}

@@ -3,7 +3,9 @@
 A tip is eligible once its latest publication is older than ``[queue] evergreen_cooldown``;
 the oldest go first. Each comes back in the next template variant whose text was not sent within
 the duplicate window (X refuses exact repeats). A recycled post's id is the tip's id plus how
-many times the tip has gone out (``…-3-r2``), so the plan is the same whenever it is computed.
+many times the tip has gone out (``…-3-r2``; the next free number when a recycled post of it failed), so the
+plan is the same whenever it is computed. A recycled post that failed, ended unknown or was removed does not
+come back at once: its tip rests for a cooldown from then, and the next tip is proposed instead.
 
 With review on (``[review] required``), a recycled wording is a new text nobody approved, so it is never
 planned straight from here. Instead ``propose_for_review`` puts the next wordings in the ledger ahead of
@@ -14,69 +16,109 @@ a person removed is not proposed again.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from scheduler.config import Config
-from scheduler.models import Article, PostState, QueuedPost, Tip, post_id_for
-from scheduler.store import NewPost, PostRecord, Store
+from scheduler.models import Article, PostState, QueuedPost, Tip, post_id_for, text_fingerprint
+from scheduler.store import NewPost, Store, TipSends
 
-# Sent posts read to find candidates: far more than a preview asks for.
-SCAN_LIMIT = 2000
+# Tips read at once (longest-unsent first) while looking for candidates; more pages are read as long as needed.
+PAGE = 100
+# A recycled post in one of these is waiting in the queue itself: its tip is not proposed a second time.
+_WAITING = (PostState.QUEUED.value, PostState.RETRYING.value, PostState.SENDING.value)
+# A recycled post that ended in one of these did not bring its tip back: the tip rests for a cooldown from then.
+_ENDED = (PostState.FAILED.value, PostState.UNKNOWN.value, PostState.REMOVED.value)
 
 
 def candidates(store: Store, config: Config, now: datetime, *, limit: int) -> list[QueuedPost]:
-    from scheduler.compose import compose_tip
-    from scheduler.post_length import rule_for
+    """The next ``limit`` recycled posts, the longest-unsent tips first.
+
+    A tip is eligible once its latest publication is older than the cooldown, and once its latest recycled post
+    that failed, ended unknown or was removed ended longer ago than the cooldown too (so such a post never comes
+    back at once, again and again: the next tip is proposed instead). It comes back in the next template
+    variant whose text was not sent within the duplicate window and is not a wording a person removed, under
+    the first ``-rN`` id no post of the tip holds."""
     from scheduler import post_ids
-    from scheduler.templates import templates_for
 
     cooldown_start = now - config["queue"]["evergreen_cooldown"]
-    window = config["queue"]["duplicate_window"]
-    latest: dict[tuple[str, int], PostRecord] = {}
-    times_sent: dict[tuple[str, int], int] = {}
-    for post in store.sent_posts_before(config.account, now, limit=SCAN_LIMIT):
-        if post.article_key is None or post.tip is None:
-            continue
-        key = (post.article_key, post.tip)
-        latest[key] = post  # oldest first, so the last one seen is the latest
-        times_sent[key] = times_sent.get(key, 0) + 1
     suffix = post_ids.planned_suffix(store, config)
-    env = None
     articles: dict[str, Article | None] = {}
     found: list[QueuedPost] = []
-    for key, post in sorted(latest.items(), key=lambda item: item[1].sent_at):
-        if post.sent_at >= cooldown_start or len(found) >= limit:
-            continue
-        article = articles.setdefault(key[0], _article(store, config, key[0]))
-        tip = next((t for t in article.tips if t.number == key[1]), None) if article else None
-        if tip is None:
-            continue  # the tip was edited out of its article: do not bring it back
-        env = env or templates_for(config)
-        rule = rule_for(config)
-        hashtags = article.hashtags or config["compose"]["hashtags"]
-        for step in range(1, 8):
-            composed = compose_tip(article, tip, handle=config.handle, hashtags=hashtags,
-                                   variant=post.variant + step, env=env, rule=rule,
-                                   disclaimer=config["review"]["disclaimer"])
-            if store.find_duplicate(config.account, composed.text, now, window) is None:
+    offset = 0
+    while len(found) < limit:
+        page = store.tips_sent_before(config.account, cooldown_start, offset=offset, limit=PAGE)
+        offset += len(page)
+        for sends in page:
+            if len(found) >= limit:
                 break
-        else:
-            continue  # every wording was sent recently: wait for the window to pass
-        found.append(QueuedPost(
-            post_id=f"{post_id_for(key[0], key[1])}-r{times_sent[key]}{suffix}",
-            account=config.account,
-            text=composed.text,
-            parts=composed.parts,
-            weighted_length=composed.weighted_length,
-            state=PostState.QUEUED,
-            position=float("inf"),
-            article_key=key[0],
-            tip=key[1],
-            template=composed.template,
-            variant=composed.variant,
-            media=composed.media,
-        ))
+            post = _candidate(store, config, sends, now, cooldown_start, suffix, articles)
+            if post is not None:
+                found.append(post)
+        if len(page) < PAGE:
+            break
     return found
+
+
+def _candidate(store: Store, config: Config, sends: TipSends, now: datetime, cooldown_start: datetime,
+               suffix: str, articles: dict[str, Article | None]) -> QueuedPost | None:
+    """The recycled post of one tip, or None when the tip is not to come back now."""
+    from scheduler.compose import compose_tip
+    from scheduler.post_length import rule_for
+    from scheduler.templates import templates_for
+
+    key = sends.article_key, sends.tip
+    article = articles.setdefault(key[0], _article(store, config, key[0]))
+    tip = next((t for t in article.tips if t.number == key[1]), None) if article else None
+    if tip is None:
+        return None  # the tip was edited out of its article: do not bring it back
+    history = store.tip_history(config.account, sends)
+    recycles = history.recycles
+    if any(state in _WAITING for _, state, _, _ in recycles):
+        return None  # a recycled wording of it waits in the queue already
+    if any(state in _ENDED and ended >= cooldown_start for _, state, ended, _ in recycles):
+        return None  # its last recycled post failed (or was removed) within the cooldown: it rests
+    removed = {fingerprint for _, state, _, fingerprint in recycles if state == PostState.REMOVED.value}
+    hashtags = article.hashtags or config["compose"]["hashtags"]
+    env, rule, window = templates_for(config), rule_for(config), config["queue"]["duplicate_window"]
+    for step in range(1, 8):
+        composed = compose_tip(article, tip, handle=config.handle, hashtags=hashtags,
+                               variant=history.variant + step, env=env, rule=rule,
+                               disclaimer=config["review"]["disclaimer"])
+        if text_fingerprint(composed.text) in removed:
+            continue  # a person took this wording out once
+        if store.find_duplicate(config.account, composed.text, now, window) is None:
+            break
+    else:
+        return None  # every wording was sent recently (or removed): wait for the window to pass
+    taken = {post_id for post_id, _, _, _ in recycles}
+    number = sends.times_sent
+    while f"{post_id_for(key[0], key[1])}-r{number}{suffix}" in taken:
+        number += 1  # held by a recycled post that failed or was removed: the next number
+    return QueuedPost(
+        post_id=f"{post_id_for(key[0], key[1])}-r{number}{suffix}",
+        account=config.account,
+        text=composed.text,
+        parts=composed.parts,
+        weighted_length=composed.weighted_length,
+        state=PostState.QUEUED,
+        position=float("inf"),
+        article_key=key[0],
+        tip=key[1],
+        template=composed.template,
+        variant=composed.variant,
+        media=composed.media,
+    )
+
+
+def next_due(store: Store, config: Config, now: datetime) -> datetime | None:
+    """When the next tip comes out of its cooldown (strictly after ``now``), for a service with nothing to
+    publish now to wake up at; None when no tip is resting (or evergreen plans nothing: off, or review on)."""
+    if not config["queue"]["evergreen"] or config["review"]["required"]:
+        return None
+    cooldown = config["queue"]["evergreen_cooldown"]
+    # A tip whose rest began at ``now - cooldown`` exactly may come back now; only later rests are waited for.
+    began = store.tips_resting_since(config.account, now - cooldown + timedelta(microseconds=1))
+    return None if began is None else began + cooldown
 
 
 def materialize(store: Store, config: Config, post: QueuedPost, now: datetime) -> None:

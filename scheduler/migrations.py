@@ -1022,6 +1022,45 @@ CREATE TABLE review_requirements (
 """)
 
 
+def m012_lifecycle(conn: Connection) -> None:
+    """The ledger refuses to change the text or parts of a post that may already be live (scheduler/lifecycle.py
+    states the rule; every writer asks it first): one handed to the network (not queued, retrying or removed),
+    one whose last call lost its answer (uncertain), or a thread partly sent. A writer that forgot to ask (a
+    re-import once did) cannot make the look-up search for a text that never went out, and send the post twice.
+
+    And an index that covers evergreen's look at each tip's latest send (``Store.tips_sent_before``: grouped by
+    tip over the whole history, in one pass over this index rather than the table)."""
+    conn.execute(sa.text(
+        "CREATE INDEX IF NOT EXISTS ix_posts_tip_sends ON posts (account, state, article_key, tip, sent_at)"))
+    if conn.dialect.name == "postgresql":
+        _ddl(conn, """
+CREATE FUNCTION posts_content_frozen() RETURNS trigger AS $$
+BEGIN
+    IF (NEW.text IS DISTINCT FROM OLD.text OR NEW.parts::text IS DISTINCT FROM OLD.parts::text)
+       AND (OLD.state NOT IN ('queued', 'retrying', 'removed') OR OLD.uncertain
+            OR json_array_length(OLD.part_ids) > 0) THEN
+        RAISE EXCEPTION 'post %% may already be live: its text may no longer change', OLD.post_id
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END
+$$ LANGUAGE plpgsql
+
+CREATE TRIGGER posts_content_frozen BEFORE UPDATE OF text, parts ON posts
+    FOR EACH ROW EXECUTE FUNCTION posts_content_frozen()
+""")
+    else:
+        _ddl(conn, """
+CREATE TRIGGER posts_content_frozen BEFORE UPDATE OF text, parts ON posts
+FOR EACH ROW WHEN (NEW.text IS NOT OLD.text OR NEW.parts IS NOT OLD.parts)
+    AND (OLD.state NOT IN ('queued', 'retrying', 'removed') OR OLD.uncertain
+         OR json_array_length(OLD.part_ids) > 0)
+BEGIN
+    SELECT RAISE(ABORT, 'post may already be live: its text may no longer change');
+END
+""")
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_time_indexes", m002_time_indexes),
@@ -1034,6 +1073,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m009_slot_index", m009_slot_index),
     ("m010_article_metadata", m010_article_metadata),
     ("m011_plain_post_ids", m011_plain_post_ids),
+    ("m012_lifecycle", m012_lifecycle),
     ("m012a_review_duties", m012a_review_duties),
     ("m013_web_sessions", m013_web_sessions),
     ("m014_lookups", m014_lookups),

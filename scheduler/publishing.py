@@ -43,7 +43,7 @@ import logging
 import os
 import random
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -130,13 +130,15 @@ def new_instance_id() -> str:
 
 def publish_due(engine: PublishingEngine, config, *, should_stop: Callable[[], bool] = lambda: False,
                 on_start: Callable[[object], None] | None = None,
-                on_done: Callable[[object, Outcome], None] | None = None) -> list[tuple[object, Outcome]]:
+                on_done: Callable[[object, Outcome], None] | None = None,
+                skip: Collection[str] = ()) -> list[tuple[object, Outcome]]:
     """One publication run, as the service does it: publish every planned entry whose time has come,
-    re-planning after each, until nothing is due. Returns each entry with its outcome."""
+    re-planning after each, until nothing is due. Returns each entry with its outcome. ``skip``: posts
+    not to try (an earlier run could not take them, and the ledger has not changed since)."""
     from scheduler import agenda, evergreen
 
     done: list[tuple[object, Outcome]] = []
-    skipped: set[str] = set()
+    skipped: set[str] = set(skip)
     while not should_stop():
         now = engine.clock()
         due = [e for e in agenda.upcoming(engine.store, config, now, count=5)

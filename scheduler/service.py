@@ -70,6 +70,11 @@ class Lane:
         self.revision = -1
         self.last_outcome: str | None = None
         self.review_mismatch = False  # the ledger requires review and this lane's config does not
+        # Posts the last run found it could not take (claimed elsewhere, no longer pending, not approved) and the
+        # ledger revision then: until the ledger changes, the plan's next post after them is what is scheduled,
+        # never them again at once (a post that cannot be taken, planned "now" again and again, was a busy loop).
+        self.held: set[str] = set()
+        self.held_revision = -1
 
 
 class Service:
@@ -330,17 +335,26 @@ class Service:
         with self._plan_lock:
             try:
                 lane.revision = self.store.revision(lane.config.account)
+                if lane.revision != lane.held_revision:
+                    lane.held = set()  # the ledger changed: every post may be taken again
                 now = self.clock()
                 if self._review_turned_on_elsewhere(lane):
                     self._unschedule(lane)
                     return
-                entries = agenda.upcoming(self.store, lane.config, now, count=1)
+                entries = agenda.upcoming(self.store, lane.config, now, count=1 + len(lane.held))
             except Exception:
                 log.exception("planning failed; trying again in %ss", ERROR_RETRY.total_seconds())
                 self._schedule(lane, self.clock() + ERROR_RETRY)
                 return
-            nxt = next((e for e in entries if e.post is not None), None)
+            nxt = next((e for e in entries if e.post is not None and e.post.post_id not in lane.held), None)
             if nxt is None:
+                wake = self._evergreen_wake(lane, now)
+                if wake is not None:
+                    # Nothing to publish now, but a sent tip comes out of its cooldown then: plan again at that
+                    # moment (always later than now, so this can never spin).
+                    self._schedule(lane, wake)
+                    log.debug("nothing due; evergreen may recycle a tip at %s", wake.isoformat())
+                    return
                 self._unschedule(lane)
                 if self.until_empty and not any(self._work_left(each) for each in self.lanes.values()):
                     log.info("nothing left to publish: stopping (--until-empty)")
@@ -365,6 +379,18 @@ class Service:
                       lane.name, lane.config.handle)
             lane.review_mismatch = True
         return True
+
+    def _evergreen_wake(self, lane: Lane, now: datetime) -> datetime | None:
+        from scheduler.evergreen import next_due
+
+        if self.until_empty:
+            return None
+        try:
+            return next_due(self.store, lane.config, now)
+        except Exception:
+            log.exception("could not read when evergreen may recycle next; trying again in %ss",
+                          ERROR_RETRY.total_seconds())
+            return now + ERROR_RETRY
 
     def _work_left(self, lane: Lane) -> bool:
         from scheduler.models import PostState
@@ -394,13 +420,31 @@ class Service:
 
         with lane.busy:
             try:
-                publish_due(lane.engine, lane.config, should_stop=self.stopping.is_set, on_start=started,
-                            on_done=done)
+                held = lane.held if self.store.revision(lane.config.account) == lane.held_revision else set()
+                runs = publish_due(lane.engine, lane.config, should_stop=self.stopping.is_set, on_start=started,
+                                   on_done=done, skip=held)
+                self._hold_skipped(lane, runs)
             except Exception:
                 log.exception("publication run failed; the ledger keeps each post's state")
             finally:
                 lane.current = None
         self._replan(lane)
+
+    def _hold_skipped(self, lane: Lane, runs) -> None:
+        """Remember the posts this run could not take, so the next plan does not schedule them at once again."""
+        skipped = {entry.post.post_id for entry, outcome in runs if outcome.state == "skipped"}
+        sent = {entry.post.post_id for entry, outcome in runs if outcome.state != "skipped"}
+        if not skipped - sent:
+            return
+        revision = self.store.revision(lane.config.account)
+        if revision != lane.held_revision:
+            lane.held = set()
+        new = skipped - sent - lane.held
+        lane.held |= skipped - sent
+        lane.held_revision = revision
+        if new:
+            log.info("%s: could not take %s; not trying again until the ledger changes", lane.name,
+                     ", ".join(sorted(new)))
 
     def _report(self, lane: Lane, entry, outcome) -> None:
         now = self.clock()

@@ -30,6 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from scheduler import lifecycle
 from scheduler import migrations as m
 from scheduler.errors import DuplicateError, QueueError, StoreError
 from scheduler.models import PostState, QueuedPost, text_fingerprint
@@ -84,6 +85,9 @@ class ImportReport:
     kept_edit: tuple[str, ...] = ()  # posts a person edited: their text stays as edited
     kept_removed: tuple[str, ...] = ()  # posts a person removed from the queue: they stay removed
     article_removed: bool = False  # the article was removed with `articles remove`: nothing was imported
+    # Posts that may already be live (uncertain, or a thread partly sent): left as they were; the article's new
+    # wording reaches them with the first import after they are settled (see scheduler.lifecycle).
+    kept_live: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,25 @@ class AttemptRecord:
     http_status: int | None
     detail: str | None
     tweet_id: str | None
+
+
+@dataclass(frozen=True)
+class TipSends:
+    """How often a tip went out, and when last (``Store.tips_sent_before``)."""
+
+    article_key: str
+    tip: int
+    last_sent_at: datetime  # its latest publication (the original tip post or a recycled one)
+    times_sent: int
+
+
+@dataclass(frozen=True)
+class TipHistory:
+    """One tip as evergreen weighs it (``Store.tip_history``)."""
+
+    sends: TipSends
+    variant: int  # the template variant of its latest publication
+    recycles: tuple[tuple[str, str, datetime, str], ...]  # its recycled posts: (post_id, state, updated_at, fingerprint)
 
 
 @dataclass(frozen=True)
@@ -479,6 +502,8 @@ class Store(FeedLedger, ReviewLedger, WebLedger, LookupLedger):
         else:
             conn.execute(m.articles.insert().values(account=account, article_key=item.article_key, **article_row))
 
+        # Locked (PostgreSQL; SQLite's writer lock covers it): a publisher cannot claim one of these, or mark it
+        # uncertain, between the look below at whether it may change and the write.
         current = {
             row.post_id: row
             for row in conn.execute(
@@ -486,7 +511,7 @@ class Store(FeedLedger, ReviewLedger, WebLedger, LookupLedger):
                     m.posts.c.account == account,
                     m.posts.c.article_key == item.article_key,
                     m.posts.c.kind == "tip",
-                )
+                ).with_for_update()
             )
         }
         before = {tip["number"]: tip for tip in _json(exists.tips)} if exists else {}
@@ -495,42 +520,48 @@ class Store(FeedLedger, ReviewLedger, WebLedger, LookupLedger):
         def tip_changed(number: int | None) -> bool:
             return before.get(number) != after.get(number)
 
-        kept_removed = []
+        kept_removed, kept_live = [], []
         position = self._end_position(conn, account)
         for post in item.posts:
             row = current.pop(post.post_id, None)
+            same = row is not None and row.text == post.text and tuple(_json(row.parts)) == post.parts
             if row is None:
                 position += 1
                 self._check_duplicate(conn, account, post.text, now, window=None, ignore=())
                 conn.execute(m.posts.insert().values(**self._new_row(account, post, position, now)))
                 added.append(post.post_id)
             elif row.state == PostState.REMOVED.value:
-                # Taken out by a person: it stays out (with the article's new text, should it come back).
-                if row.edit_kind != "text" and (row.text != post.text or tuple(_json(row.parts)) != post.parts):
+                # Taken out by a person: it stays out (with the article's new text, should it come back), unless
+                # part of it may be live: then its text stays what went out.
+                if row.edit_kind != "text" and not same and lifecycle.frozen_row(row) is None:
                     conn.execute(
                         m.posts.update()
                         .where(m.posts.c.post_id == post.post_id, m.posts.c.state == PostState.REMOVED.value)
                         .values(**self._content_values(post), updated_at=now)
                     )
                 kept_removed.append(post.post_id)
-            elif row.text == post.text and tuple(_json(row.parts)) == post.parts:
+            elif same:
                 unchanged.append(post.post_id)
-            elif row.state in PENDING and row.edit_kind == "text":
+            elif row.state not in PENDING:
+                kept_sent.append(post.post_id)
+            elif row.edit_kind == "text":
                 # A person's text stays; say so when the article's tip changed under it.
                 (kept_edit if tip_changed(post.tip) else unchanged).append(post.post_id)
-            elif row.state in PENDING:
+            elif lifecycle.frozen_row(row) is not None:
+                kept_live.append(post.post_id)  # the look-up searches for the text that went out
+            else:
                 conn.execute(
                     m.posts.update()
                     .where(m.posts.c.post_id == post.post_id, m.posts.c.state.in_(PENDING))
                     .values(**self._content_values(post), updated_at=now)
                 )
                 updated.append(post.post_id)
-            else:
-                kept_sent.append(post.post_id)
         for post_id, row in current.items():
             if row.state in PENDING and row.edit_kind == "text":
                 kept_edit.append(post_id)  # its tip left the article, but a person wrote this post
-            elif row.state in PENDING and not row.uncertain:  # an uncertain post may be live: settle it first
+            elif row.state in PENDING and lifecycle.frozen_row(row) is not None:
+                kept_live.append(post_id)  # it may be live: settle it first
+            elif row.state in PENDING:
                 tried = conn.execute(sa.select(m.attempts.c.id).where(m.attempts.c.post_id == post_id).limit(1)).first()
                 gone = m.posts.delete() if tried is None else m.posts.update().values(
                     state=PostState.REMOVED.value, slot_at=None, calendar_slot=None, next_attempt_at=None,
@@ -540,7 +571,7 @@ class Store(FeedLedger, ReviewLedger, WebLedger, LookupLedger):
         if added or updated or removed:
             self._bump(conn, account)
         return ImportReport(tuple(added), tuple(updated), tuple(unchanged), tuple(removed), tuple(kept_sent),
-                            tuple(kept_edit), tuple(kept_removed))
+                            tuple(kept_edit), tuple(kept_removed), kept_live=tuple(kept_live))
 
     # -- editing: what a person changes by hand (see scheduler.editing) --------------------------------
 
@@ -573,11 +604,11 @@ class Store(FeedLedger, ReviewLedger, WebLedger, LookupLedger):
                   duplicate_window: timedelta | None = None) -> PostRecord:
         """Change a waiting post's content by hand, checked for duplicates like a new one, in one transaction."""
         with self.engine.begin() as conn:
-            row = self._pending_row(conn, account, post_id, "edit")
-            if row.uncertain or _json(row.part_ids):
+            row = self._pending_row(conn, account, post_id, "edit", lock=True)
+            if (why := lifecycle.frozen_row(row)) is not None:
                 raise QueueError(
-                    f"cannot edit {post_id!r}: part of it may already be on X ({'its last attempt lost its answer' if row.uncertain else 'a thread partly sent'}); "
-                    "let the service settle it first"
+                    f"cannot edit {post_id!r}: {why}; let the service settle it first (`scheduler status`), "
+                    "or `scheduler resolve` it once you know"
                 )
             self._check_duplicate(conn, account, text, now, window=duplicate_window, ignore=(post_id,))
             values = {
@@ -948,21 +979,72 @@ class Store(FeedLedger, ReviewLedger, WebLedger, LookupLedger):
                 m.posts.c.account == account, m.posts.c.kind == kind, m.posts.c.state.in_(PENDING))).all()
         return {row.post_id for row in rows}
 
-    def sent_posts_before(self, account: str, before: datetime, *, limit: int) -> list[PostRecord]:
-        """Sent tip posts last sent before ``before``, oldest first: evergreen candidates."""
+    def tips_sent_before(self, account: str, before: datetime, *, offset: int = 0,
+                         limit: int = 100) -> list[TipSends]:
+        """Tips (article, number) of articles in the ledger (not removed) whose LATEST publication (a sent tip or
+        recycled post) is older than ``before``, the longest-unsent first. Grouped by tip over every send, so a
+        tip sent again recently is never taken for one sent long ago, however long the history."""
+        sent_at = m.posts.c.sent_at
+        # One pass over ix_posts_tip_sends (account, state, article_key, tip, sent_at), which covers it; only
+        # tip and recycled posts carry a tip number.
+        groups = (
+            sa.select(m.posts.c.article_key, m.posts.c.tip, sa.func.max(sent_at).label("last_sent_at"),
+                      sa.func.count().label("times"))
+            .where(m.posts.c.account == account, m.posts.c.state == PostState.SENT.value, m.posts.c.tip.is_not(None))
+            .group_by(m.posts.c.article_key, m.posts.c.tip)
+            .having(sa.func.max(sent_at) < sa.literal(before, UTCDateTime))
+            .subquery()
+        )
+        live_article = sa.exists().where(m.articles.c.account == account,
+                                         m.articles.c.article_key == groups.c.article_key,
+                                         m.articles.c.removed_at.is_(None))
+        last = sa.type_coerce(groups.c.last_sent_at, UTCDateTime).label("last_sent_at")
         with self._read() as conn:
             rows = conn.execute(
-                sa.select(m.posts)
-                .where(
-                    m.posts.c.account == account,
-                    m.posts.c.state == PostState.SENT.value,
-                    m.posts.c.kind.in_(("tip", "recycle")),
-                    m.posts.c.sent_at < before,
-                )
-                .order_by(m.posts.c.sent_at)
-                .limit(limit)
+                sa.select(groups.c.article_key, groups.c.tip, last, groups.c.times)
+                .where(live_article)
+                .order_by(groups.c.last_sent_at, groups.c.article_key, groups.c.tip)
+                .offset(offset).limit(limit)
             ).all()
-        return [_record(row) for row in rows]
+        return [TipSends(r.article_key, r.tip, r.last_sent_at, r.times) for r in rows]
+
+    def tip_history(self, account: str, sends: TipSends) -> TipHistory:
+        """What evergreen needs of one tip beyond ``sends``: the variant of its latest publication, and its
+        recycled posts."""
+        of_tip = (m.posts.c.account == account, m.posts.c.article_key == sends.article_key,
+                  m.posts.c.tip == sends.tip)
+        with self._read() as conn:
+            variant = conn.execute(
+                sa.select(m.posts.c.variant).where(*of_tip, m.posts.c.state == PostState.SENT.value,
+                                                   m.posts.c.sent_at == sa.literal(sends.last_sent_at, UTCDateTime))
+                .order_by(m.posts.c.post_id.desc()).limit(1)
+            ).scalar() or 0
+            recycles = conn.execute(
+                sa.select(m.posts.c.post_id, m.posts.c.state, m.posts.c.updated_at, m.posts.c.fingerprint)
+                .where(*of_tip, m.posts.c.kind == "recycle")
+            ).all()
+        return TipHistory(sends, variant, tuple((r.post_id, r.state, r.updated_at, r.fingerprint) for r in recycles))
+
+    def tips_resting_since(self, account: str, since: datetime) -> datetime | None:
+        """The earliest moment at or after ``since`` that starts a tip's rest: its latest publication (among tips
+        whose latest is that recent), or the end of a recycled post that failed, ended unknown or was removed.
+        Evergreen adds the cooldown to find when the next tip may come back."""
+        latest = (
+            sa.select(sa.func.max(m.posts.c.sent_at).label("last"))
+            .where(m.posts.c.account == account, m.posts.c.state == PostState.SENT.value, m.posts.c.tip.is_not(None))
+            .group_by(m.posts.c.article_key, m.posts.c.tip)
+            .having(sa.func.max(m.posts.c.sent_at) >= sa.literal(since, UTCDateTime))
+            .subquery()
+        )
+        ended = (PostState.FAILED.value, PostState.UNKNOWN.value, PostState.REMOVED.value)
+        with self._read() as conn:
+            sent = conn.execute(sa.select(sa.func.min(latest.c.last, type_=UTCDateTime))).scalar()
+            stopped = conn.execute(
+                sa.select(sa.func.min(m.posts.c.updated_at, type_=UTCDateTime)).where(
+                    m.posts.c.account == account, m.posts.c.kind == "recycle", m.posts.c.state.in_(ended),
+                    m.posts.c.updated_at >= since)
+            ).scalar()
+        return min((t for t in (sent, stopped) if t is not None), default=None)
 
     def counts(self, account: str) -> dict[str, int]:
         with self._read() as conn:
@@ -1099,10 +1181,9 @@ class Store(FeedLedger, ReviewLedger, WebLedger, LookupLedger):
             )
             self._bump(conn, account)
 
-    def _pending_row(self, conn: Connection, account: str, post_id: str | None, verb: str):
-        row = conn.execute(
-            sa.select(m.posts).where(m.posts.c.account == account, m.posts.c.post_id == post_id)
-        ).first()
+    def _pending_row(self, conn: Connection, account: str, post_id: str | None, verb: str, *, lock: bool = False):
+        query = sa.select(m.posts).where(m.posts.c.account == account, m.posts.c.post_id == post_id)
+        row = conn.execute(query.with_for_update() if lock else query).first()
         if row is None or row.state not in PENDING:
             self._explain_not_pending(conn, account, post_id, verb)
         return row

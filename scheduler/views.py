@@ -201,7 +201,16 @@ def import_text(article, report) -> str:
         lines.append(f"  kept your edit of {post_id} (`scheduler queue show {post_id}`)")
     for post_id in report.kept_removed:
         lines.append(f"  {post_id} stays removed (`scheduler queue restore {post_id}` brings it back)")
+    lines.extend(kept_live_lines(report))
     return "\n".join(lines)
+
+
+def kept_live_lines(report) -> list[str]:
+    """The posts an import left as they were because they may already be live (one line each)."""
+    from scheduler.lifecycle import KEPT_LIVE
+
+    return [f"  {post_id} {KEPT_LIVE} (`scheduler status`; a later import brings the new wording)"
+            for post_id in report.kept_live]
 
 
 def detail_json(detail, config: Config) -> dict:

@@ -88,7 +88,7 @@ def test_only_waiting_posts_can_be_edited_or_removed(imported, config):
                            count_attempt=True)
     with imported.engine.begin() as conn:
         conn.execute(m.posts.update().where(m.posts.c.post_id == f"{KEY}-2").values(uncertain=True))
-    with pytest.raises(QueueError, match="may already be on X"):
+    with pytest.raises(QueueError, match="may already be live"):
         editing.edit_text(imported, config, f"{KEY}-2", "Changed", T0)
 
 

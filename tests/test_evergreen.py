@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from scheduler import agenda, evergreen
 from scheduler.config import parse_config
 from scheduler.library import import_articles
@@ -180,3 +182,53 @@ def test_nothing_is_proposed_with_review_or_evergreen_off(tmp_path):
     later = publish_everything(store, config, tmp_path, start) + timedelta(days=40)
     assert evergreen.propose_for_review(store, config, later) == []
     assert {e.source for e in agenda.upcoming(store, config, later, count=2)} == {"recycle"}
+
+
+# -- the cooldown looks at each tip's newest publication, however long the history (issue 18, item 4) ----------
+
+@pytest.mark.parametrize("ledger_url", ["sqlite", "postgres"], indirect=True)
+def test_a_tip_sent_two_days_ago_does_not_come_back_inside_the_cooldown_behind_2000_older_sends(ledger_url, tmp_path):
+
+    from scheduler import migrations as m
+    from scheduler.models import text_fingerprint
+    from scheduler.store import NewPost
+
+    config = parse_config(CONFIG.format(evergreen="true"), source=None, env={"SCHEDULER_HOME": str(tmp_path)})
+    store = Store.open(ledger_url)
+    try:
+        now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+        import_articles(store, config, [POSTS], now - timedelta(days=200))
+        key = "massage-therapy-for-back-pain"
+
+        def send(post_id: str, at: datetime) -> None:
+            assert store.claim(post_id, "i1", at, at)
+            store.mark_sent(post_id, "i1", [f"x-{post_id}"], at)
+
+        send(f"{key}-1", now - timedelta(days=100))  # tip 1 first went out long ago...
+        # ... then 2,100 other sends of a long history (an article long gone from the ledger) ...
+        with store.engine.begin() as conn:
+            conn.execute(m.posts.insert(), [{
+                "post_id": f"old-{n}", "account": config.account, "kind": "tip", "article_key": "old-article",
+                "tip": n, "template": None, "variant": 0, "text": f"old tip {n}", "parts": [f"old tip {n}"],
+                "media": [], "weighted_length": 10, "fingerprint": text_fingerprint(f"old tip {n}"), "state": "sent",
+                "position": 100_000.0 + n, "attempts": 1, "uncertain": False, "part_ids": [f"x-old-{n}"],
+                "tweet_id": f"x-old-{n}", "sent_at": now - timedelta(days=99) + timedelta(minutes=20 * n),
+                "slot_at": now - timedelta(days=99) + timedelta(minutes=20 * n), "created_at": now - timedelta(days=200),
+                "updated_at": now - timedelta(days=99)} for n in range(1, 2101)])
+        # ... and tip 1 came back two days ago, recycled; tip 2 went out 50 days ago (past the 30-day cooldown).
+        store.add_post(config.account, NewPost(post_id=f"{key}-1-r1", kind="recycle", text="Tip one, again.",
+                                               parts=("Tip one, again.",), weighted_length=15, article_key=key,
+                                               tip=1, variant=1), now - timedelta(days=2))
+        send(f"{key}-1-r1", now - timedelta(days=2))
+        send(f"{key}-2", now - timedelta(days=50))
+        with store.engine.begin() as conn:  # the rest of the article stays out of the way
+            conn.execute(m.posts.update().where(m.posts.c.post_id.in_([f"{key}-{n}" for n in (3, 4, 5)]))
+                         .values(state="removed"))
+        assert store.counts(config.account)["sent"] > 2000
+
+        proposed = [p.post_id for p in evergreen.candidates(store, config, now, limit=5)]
+        assert proposed == [f"{key}-2-r1"]  # tip 1 rests until 30 days after its latest send
+        later = [p.post_id for p in evergreen.candidates(store, config, now + timedelta(days=29), limit=5)]
+        assert f"{key}-1-r2" in later and f"{key}-1-r1" not in later
+    finally:
+        store.close()

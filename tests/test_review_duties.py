@@ -249,7 +249,6 @@ def _engine(store, tmp_path, clock):
 
 def test_an_image_swapped_after_the_approval_check_is_not_sent(store, tmp_path):
     from scheduler import review
-    from scheduler.content_hash import hash_of
     from tests.helpers_ledger import ACCOUNT, FakeClock, new_post
     from tests.test_review import NINE, T0, make_config
 
@@ -269,12 +268,9 @@ def test_an_image_swapped_after_the_approval_check_is_not_sent(store, tmp_path):
 
 
 def test_the_bytes_uploaded_are_the_bytes_approved_even_if_the_file_changes_during_the_upload(store, tmp_path):
-    from scheduler import review
-    from scheduler.content_hash import hash_of
     from tests.helpers_ledger import ACCOUNT, FakeClock, new_post
-    from tests.test_review import NINE, T0, make_config
+    from tests.test_review import NINE, T0
 
-    config = make_config()
     image = tmp_path / "chart.png"
     image.write_bytes(PNG)
     store.add_post(ACCOUNT, new_post("m", "See the chart.", media=(str(image),)), T0)

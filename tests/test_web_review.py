@@ -262,7 +262,6 @@ def test_the_calendar_keeps_drafts_apart_from_the_plan(web):
 
 
 def test_status_and_queue_say_what_awaits_review(web):
-    from scheduler import review
 
     approve_shown(web.store, web.config, [TIP_IDS[0]], who="Dr G", now=web.now)
     add(web, DOSE)

@@ -186,7 +186,9 @@ class Actions:
                 self._wrote([i for r in results for i in (*r.report.added, *r.report.updated)])
                 for r in results:
                     self._audit("import", None, f"{name}: \"{r.article.title}\", {len(r.report.added)} added, "
-                                f"{len(r.report.updated)} updated, {len(r.report.unchanged)} unchanged")
+                                f"{len(r.report.updated)} updated, {len(r.report.unchanged)} unchanged" +
+                                (f", kept (may already be live): {', '.join(r.report.kept_live)}"
+                                 if r.report.kept_live else ""))
         except Exception:
             # Nothing half-written: the import wrote nothing, and the file goes back to what it was.
             if previous is None:

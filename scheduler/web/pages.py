@@ -477,6 +477,12 @@ async def articles_upload(request: Request):
     except SchedulerError as exc:
         return await articles(request, error=str(exc), status=domain_status(exc))
     first = results[0]
+    from scheduler import views
+
+    kept = [line.strip() for r in results for line in views.kept_live_lines(r.report)]
+    if kept:
+        # Posts that may be live kept their text: say so here rather than on a page that does not mention it.
+        return await article(request, key=first.article.key, notice=" ".join(kept))
     return _back(f"/articles/{first.article.key}", request)
 
 
@@ -505,9 +511,9 @@ def _article_detail(web, key: str):
     return article, tips
 
 
-async def article(request: Request):
+async def article(request: Request, *, key: str | None = None, notice: str | None = None):
     web = web_of(request)
-    key = request.path_params["key"]
+    key = key or request.path_params["key"]
     try:
         found = await run_in_threadpool(_article_detail, web, key)
     except SchedulerError as exc:
@@ -515,7 +521,7 @@ async def article(request: Request):
     if found is None:
         return error_page(request, 404, f"no article {key!r}; the Articles page lists them")
     art, tips = found
-    return await render(request, "article.html", title=art.title, article=art, key=key, tips=tips)
+    return await render(request, "article.html", title=art.title, article=art, key=key, tips=tips, notice=notice)
 
 
 # -- history and status ----------------------------------------------------------------------------
