@@ -147,9 +147,9 @@ def write_config(path: Path, text: str) -> Path:
 
 @contextmanager
 def standin_process(latency_ms: float, workdir: Path):
-    """``python -m scheduler.standin`` as a subprocess; yields its URL and credentials (read from its stdout)."""
+    """``python -m scheduler.standins.x`` as a subprocess; yields its URL and credentials (read from its stdout)."""
     out = open(workdir / f"standin-{int(latency_ms)}ms.log", "w+")
-    proc = subprocess.Popen([PYTHON, "-m", "scheduler.standin", "--port", "0", "--latency-ms", str(latency_ms)],
+    proc = subprocess.Popen([PYTHON, "-m", "scheduler.standins.x", "--port", "0", "--latency-ms", str(latency_ms)],
                             stdout=subprocess.PIPE, stderr=out, cwd=ROOT, text=True)
     info: dict[str, str] = {}
     try:
@@ -181,7 +181,7 @@ def x_env(info: dict[str, str]) -> dict[str, str]:
 
 
 def oauth1(info: dict[str, str]):
-    from scheduler.credentials import OAuth1Credentials
+    from scheduler.networks.x.credentials import OAuth1Credentials
 
     return OAuth1Credentials(info["X_API_KEY"], info["X_API_SECRET"], info["X_ACCESS_TOKEN"],
                              info["X_ACCESS_TOKEN_SECRET"])
@@ -191,7 +191,7 @@ def bare_tweepy_client(info: dict[str, str]):
     """A plain tweepy.Client with the same transport adapter XPublisher mounts (URL rewrite, timeout)."""
     import tweepy
 
-    from scheduler.publisher.transport import mount
+    from scheduler.networks.transport import mount
 
     client = tweepy.Client(consumer_key=info["X_API_KEY"], consumer_secret=info["X_API_SECRET"],
                            access_token=info["X_ACCESS_TOKEN"], access_token_secret=info["X_ACCESS_TOKEN_SECRET"])
@@ -238,8 +238,8 @@ def sentence(rng: random.Random, low: int, high: int) -> str:
 def post_row(*, post_id, account, kind, text, state, position, now, article_key=None, tip=None, pinned_at=None,
              next_attempt_at=None, attempts=0, slot_at=None, tweet_id=None, sent_at=None, last_error=None,
              last_status=None, template=None, variant=0):
-    from scheduler.models import text_fingerprint
-    from scheduler.tweet_length import weighted_length
+    from scheduler.domain.models import text_fingerprint
+    from scheduler.text.x_length import weighted_length
 
     return {
         "post_id": post_id, "account": account, "kind": kind, "article_key": article_key, "tip": tip,
@@ -256,7 +256,7 @@ def bulk_insert(store, rows: list[dict], account: str, *, chunk: int = 20000) ->
     """Insert rows in one transaction per chunk (executemany), and bump the account's revision once."""
     import sqlalchemy as sa
 
-    from scheduler import migrations as m
+    from scheduler.ledger import migrations as m
 
     with store.engine.begin() as conn:
         if not conn.execute(sa.select(m.accounts.c.account).where(m.accounts.c.account == account)).first():
@@ -373,7 +373,7 @@ def bench_startup(args, work: Path) -> list[Row]:
 
 
 def make_articles(n_tips: int, tips_per_article: int = 10, seed: int = 3):
-    from scheduler.models import Article, Tip
+    from scheduler.domain.models import Article, Tip
 
     rng = random.Random(seed)
     articles = []
@@ -395,13 +395,13 @@ def make_articles(n_tips: int, tips_per_article: int = 10, seed: int = 3):
 
 def load_environment():
     """The composer's compiled template set, however the templates module names its factory."""
-    from scheduler import templates
+    from scheduler.compose import templates
 
     for name in ("make_environment", "load_templates"):
         factory = getattr(templates, name, None)
         if factory is not None:
-            return factory(None), f"scheduler.templates.{name}(None)"
-    raise RuntimeError("scheduler.templates has neither make_environment nor load_templates")
+            return factory(None), f"scheduler.compose.templates.{name}(None)"
+    raise RuntimeError("scheduler.compose.templates has neither make_environment nor load_templates")
 
 
 def naive_compose(articles, handle: str, hashtags, limit: int) -> tuple[int, int]:
@@ -410,8 +410,8 @@ def naive_compose(articles, handle: str, hashtags, limit: int) -> tuple[int, int
 
     import jinja2
 
-    from scheduler.templates import default_templates_dir, first_sentence
-    from scheduler.tweet_length import weighted_length
+    from scheduler.compose.templates import default_templates_dir, first_sentence
+    from scheduler.text.x_length import weighted_length
 
     sources = [p.read_text(encoding="utf-8") for p in sorted((default_templates_dir() / "tip").glob("*.j2"))]
     env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
@@ -439,10 +439,10 @@ def naive_compose(articles, handle: str, hashtags, limit: int) -> tuple[int, int
 
 def bench_compose(args, work: Path) -> list[Row]:
     try:
-        from scheduler.compose import compose_article
+        from scheduler.compose.composer import compose_article
     except ImportError as exc:
         return [Row("2", "compose: 10,000 tips into posts", None, "posts/s", "naive jinja2 loop", None, "posts/s",
-                    ">= 10,000 posts/s (10,000 in < 1 s)", None, notes=f"scheduler.compose not importable: {exc}")]
+                    ">= 10,000 posts/s (10,000 in < 1 s)", None, notes=f"scheduler.compose.composer not importable: {exc}")]
     n = 2000 if args.quick else 10_000
     repeats = 3 if args.quick else 5
     base_n = 300 if args.quick else 1000
@@ -498,7 +498,7 @@ BIG_CONFIG = """
 
 def bench_big_ledger(args, work: Path) -> list[Row]:
     from scheduler.config import load_config
-    from scheduler.store import Store
+    from scheduler.ledger.store import Store
 
     total = 20_000 if args.quick else 100_000
     queued = 1000 if args.quick else 5000
@@ -551,15 +551,17 @@ BREAKDOWN = r"""
 import json, sys, time
 from datetime import UTC, datetime, timedelta
 t = time.perf_counter()
-import click, scheduler.cli
+import click, scheduler.cli.main
 out = {"import click + cli": time.perf_counter() - t}
 t = time.perf_counter()
 import sqlalchemy
 out["import sqlalchemy"] = time.perf_counter() - t
 t = time.perf_counter()
-from scheduler import agenda, planner, views
+from scheduler.planning import agenda
+from scheduler.domain import planner
+from scheduler.app import views
 from scheduler.config import load_config
-from scheduler.store import Store
+from scheduler.ledger.store import Store
 config = load_config(None)
 store = Store.open(config.database_url)
 out["other imports + config + Store.open"] = time.perf_counter() - t
@@ -715,7 +717,7 @@ def free_port() -> int:
 
 def bench_dashboard(args, work: Path) -> list[Row]:
     from scheduler.config import load_config
-    from scheduler.store import Store
+    from scheduler.ledger.store import Store
     from scheduler.web.access import create_token
     from scheduler.web.app import create_app
     from scheduler.web.calendar_view import entries_before, span
@@ -873,10 +875,10 @@ PUBLISH_CONFIG = """
 def bench_on_time(args, work: Path) -> list[Row]:
     import sqlalchemy as sa
 
-    from scheduler import migrations as m
+    from scheduler.ledger import migrations as m
     from scheduler.config import load_config
-    from scheduler.store import NewPost, Store
-    from scheduler.tweet_length import weighted_length
+    from scheduler.ledger.store import NewPost, Store
+    from scheduler.text.x_length import weighted_length
 
     n = 30 if args.quick else 200
     home, cwd = work / "ontime-home", work / "ontime-cwd"
@@ -999,9 +1001,9 @@ def bench_idle(args, work: Path) -> list[Row]:
 
 
 def bench_throughput(args, work: Path) -> list[Row]:
-    from scheduler.publisher.x import XPublisher
-    from scheduler.publishing import PublishingEngine, RetryPolicy, new_instance_id
-    from scheduler.store import Store
+    from scheduler.networks.x.publisher import XPublisher
+    from scheduler.publishing.engine import PublishingEngine, RetryPolicy, new_instance_id
+    from scheduler.ledger.store import Store
 
     n = 50 if args.quick else 300
     repeats = 3
@@ -1058,7 +1060,7 @@ def ledger_cost(store, account: str, n: int = 200) -> tuple[str, float]:
     """The engine's ledger work per post: statements issued, and time with a publisher that answers at once."""
     import sqlalchemy as sa
 
-    from scheduler.publishing import PublishingEngine, RetryPolicy, new_instance_id
+    from scheduler.publishing.engine import PublishingEngine, RetryPolicy, new_instance_id
 
     class InstantPublisher:
         name = "instant"

@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from scheduler.errors import ConfigError
+from scheduler.domain.errors import ConfigError
 
 DEFAULT_API_URL = "https://api.twitter.com"
 CONFIG_NAME = "scheduler.toml"
 
 
 def _duration(value: Any) -> timedelta:
-    from scheduler.calendar import parse_duration
+    from scheduler.domain.calendar import parse_duration
 
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a duration; use e.g. \"90s\", \"15m\", \"2h\", \"1d\" or seconds")
@@ -56,7 +56,7 @@ def _string_list(value: Any) -> tuple[str, ...]:
 
 
 def _disclaimer(value: Any) -> str:
-    from scheduler.tweet_length import weighted_length
+    from scheduler.text.x_length import weighted_length
 
     text = " ".join(_string(value).split())
     if weighted_length(text) > 100:
@@ -163,13 +163,13 @@ def _env_name(value: Any) -> str:
 
 
 def _review_rules(value: Any):
-    from scheduler.content_rules import check_rules_value
+    from scheduler.domain.content_rules import check_rules_value
 
     return check_rules_value(value)
 
 
 def _rule_names(value: Any):
-    from scheduler.content_rules import check_rule_names
+    from scheduler.domain.content_rules import check_rule_names
 
     return check_rule_names(value)
 
@@ -369,7 +369,7 @@ class Config:
     @property
     def first_x_account(self) -> Account | None:
         """The first X account configured (the single [account] too): the one that gets the plain post ids when the
-        ledger has recorded none yet (scheduler.post_ids)."""
+        ledger has recorded none yet (scheduler.domain.post_ids)."""
         return next((a for a in self.accounts if a.network == "x"), None)
 
     @property
@@ -433,13 +433,13 @@ class Config:
         return path if path.is_absolute() else base / path
 
     def calendar(self):
-        from scheduler.calendar import Calendar
+        from scheduler.domain.calendar import Calendar
 
         cal = self.values["calendar"]
         return _calendar(Calendar, self.tz, tuple(cal["slots"]), tuple(cal["cron"]), tuple(cal["blackout"]))
 
     def plan_settings(self):
-        from scheduler.planner import PlanSettings
+        from scheduler.domain.planner import PlanSettings
 
         cal, quota = self.values["calendar"], self.values["quota"]
         return PlanSettings(

@@ -26,11 +26,11 @@ _STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, 
 
 
 class RedactingFilter(logging.Filter):
-    """Redacts the secrets registered with scheduler.credentials, and anything shaped like a token, from
+    """Redacts the secrets registered with scheduler.networks.x.credentials, and anything shaped like a token, from
     the message, the traceback and every structured field (the JSON format writes those out too)."""
 
     def redact(self, text: str) -> str:
-        from scheduler.credentials import redact
+        from scheduler.networks.x.credentials import redact
 
         text = _AUTH_HEADER.sub(r"\1\2 ***", redact(text))
         return _TOKEN_PARAM.sub(r"\1***", text)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.publisher.bluesky import BlueskyPublisher
-from scheduler.publisher.bluesky_standin import StandinBluesky
-from scheduler.publisher.mastodon import MastodonPublisher
-from scheduler.publisher.mastodon_standin import StandinMastodon
+from scheduler.networks.bluesky.publisher import BlueskyPublisher
+from scheduler.standins.bluesky import StandinBluesky
+from scheduler.networks.mastodon.publisher import MastodonPublisher
+from scheduler.standins.mastodon import StandinMastodon
 
 TEST_TIMEOUT = (1.0, 2.0)
 

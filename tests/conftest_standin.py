@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.credentials import OAuth1Credentials, OAuth2Tokens, store_tokens
-from scheduler.publisher.outbox import OutboxPublisher
-from scheduler.publisher.x import XPublisher
-from scheduler.standin import StandinX
+from scheduler.networks.x.credentials import OAuth1Credentials, OAuth2Tokens, store_tokens
+from scheduler.networks.outbox.publisher import OutboxPublisher
+from scheduler.networks.x.publisher import XPublisher
+from scheduler.standins.x import StandinX
 
 TEST_TIMEOUT = (1.0, 2.0)  # (connect, read): slow-reply faults longer than 2 s become OutcomeUnknown
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.store import NewPost, Store
+from scheduler.ledger.store import NewPost, Store
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 PG_ADMIN_URL = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test"
@@ -146,9 +146,9 @@ def new_post(post_id: str, text: str | None = None, *, parts: tuple[str, ...] | 
 def approve_shown(store: Store, config, post_ids, **kwargs):
     """``review.approve`` as a reviewer who was shown the posts as they are now: every approval names the content
     hashes it saw (a post that does not exist gets a hash that names nothing, so the refusal is the domain's)."""
-    from scheduler import review
-    from scheduler.content_hash import hash_of
-    from scheduler.errors import QueueError
+    from scheduler.review import policy as review
+    from scheduler.domain.content_hash import hash_of
+    from scheduler.domain.errors import QueueError
 
     def shown(post_id: str) -> str:
         try:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from scheduler.config import load_config
-from scheduler.store import Store
+from scheduler.ledger.store import Store
 
 REPO = Path(__file__).parents[1]
 POSTS = REPO / "posts"
@@ -89,7 +89,7 @@ class WebEnv:
         return self.now
 
     def import_posts(self) -> None:
-        from scheduler.library import import_articles
+        from scheduler.articles.library import import_articles
 
         import_articles(self.store, self.config, [POSTS], self.now)
 

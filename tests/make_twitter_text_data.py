@@ -1,4 +1,4 @@
-"""Regenerate scheduler/twitter_text_data.py from the reference data.
+"""Regenerate scheduler/text/twitter_text_data.py from the reference data.
 
     .venv/bin/python tests/make_twitter_text_data.py
 

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta, timezone
 from collections.abc import Callable
 from pathlib import Path
 
-from scheduler.publishing import PublishingEngine, RetryPolicy
-from scheduler.store import Store
+from scheduler.publishing.engine import PublishingEngine, RetryPolicy
+from scheduler.ledger.store import Store
 
 ACCOUNT = "tipbot"
 
@@ -29,12 +29,12 @@ def now() -> datetime:
 
 def publisher(network: str, url: str):
     if network == "bluesky":
-        from scheduler.publisher.bluesky import BlueskyPublisher
+        from scheduler.networks.bluesky.publisher import BlueskyPublisher
 
         return BlueskyPublisher(handle=os.environ["BLUESKY_HANDLE"], app_password=os.environ["BLUESKY_APP_PASSWORD"],
                                 service_url=url, session_file=Path(os.environ["BLUESKY_SESSION_FILE"]),
                                 timeout=(1.0, 30.0))
-    from scheduler.publisher.mastodon import MastodonPublisher
+    from scheduler.networks.mastodon.publisher import MastodonPublisher
 
     return MastodonPublisher(access_token=os.environ["MASTODON_ACCESS_TOKEN"], instance_url=url,
                              handle=os.environ["MASTODON_HANDLE"], timeout=(1.0, 30.0))

@@ -19,11 +19,11 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-from scheduler.credentials import OAuth1Credentials
-from scheduler.models import PostState
-from scheduler.publisher.x import XPublisher
-from scheduler.publishing import PublishingEngine, RetryPolicy
-from scheduler.store import Store
+from scheduler.networks.x.credentials import OAuth1Credentials
+from scheduler.domain.models import PostState
+from scheduler.networks.x.publisher import XPublisher
+from scheduler.publishing.engine import PublishingEngine, RetryPolicy
+from scheduler.ledger.store import Store
 
 ACCOUNT = "tipbot"
 

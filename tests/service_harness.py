@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from scheduler.standin import StandinX
+from scheduler.standins.x import StandinX
 
 CONFIG = """\
 [account]

@@ -12,9 +12,9 @@ import sys
 
 import pytest
 
-from scheduler.publisher.bluesky_standin import StandinBluesky
-from scheduler.publisher.mastodon_standin import StandinMastodon
-from scheduler.standin import StandinX
+from scheduler.standins.bluesky import StandinBluesky
+from scheduler.standins.mastodon import StandinMastodon
+from scheduler.standins.x import StandinX
 from tests.test_accounts_service import CONFIG, Three
 
 TEXT = "Stand up and walk for two minutes every half hour: a stiff back loosens."
@@ -137,7 +137,7 @@ def _unknown(three: Three, account: str, text: str) -> str:
     """A post of the account whose outcome is unknown (as after a lost answer that no look-up settled)."""
     from datetime import UTC, datetime
 
-    from scheduler.store import Store
+    from scheduler.ledger.store import Store
 
     post_id = re.search(r"queued (\S+) ", three.cli("queue", "add", text, "--account", account).stdout).group(1)
     store = Store.open(f"sqlite:///{three.tmp / 'home' / 'ledger.sqlite3'}")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.publisher.bluesky_standin import StandinBluesky
-from scheduler.publisher.mastodon_standin import StandinMastodon
-from scheduler.standin import StandinX
+from scheduler.standins.bluesky import StandinBluesky
+from scheduler.standins.mastodon import StandinMastodon
+from scheduler.standins.x import StandinX
 
 CONFIG = """\
 default_account = "x"
@@ -78,7 +78,7 @@ class Three:
         self.procs: list[subprocess.Popen] = []
 
     def masto_limits(self):
-        from scheduler.post_length import instance_limits
+        from scheduler.text.limits import instance_limits
 
         return instance_limits(self.masto.url, 5.0)
 
@@ -173,8 +173,9 @@ def test_import_to_several_accounts_composes_for_each_network(three):
     assert [r["account"] for r in report] == ["x", "bsky", "masto"]
     assert [r["network"] for r in report] == ["x", "bluesky", "mastodon"]
     assert all(r["added"] for r in report)
-    from scheduler import bluesky_length, mastodon_length
-    from scheduler.tweet_length import weighted_length
+    from scheduler.text import bluesky_length
+    from scheduler.text import mastodon_length
+    from scheduler.text.x_length import weighted_length
 
     fits = {"x": lambda t: weighted_length(t) <= 280, "bsky": bluesky_length.fits,
             "masto": lambda t: mastodon_length.fits(t, three.masto_limits())}

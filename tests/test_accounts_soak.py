@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from scheduler.publisher.bluesky_standin import StandinBluesky
-from scheduler.publisher.mastodon_standin import StandinMastodon
-from scheduler.standin import FAULT_KINDS as X_FAULT_KINDS
-from scheduler.standin import StandinX
+from scheduler.standins.bluesky import StandinBluesky
+from scheduler.standins.mastodon import StandinMastodon
+from scheduler.standins.x import FAULT_KINDS as X_FAULT_KINDS
+from scheduler.standins.x import StandinX
 from tests.test_accounts_service import CONFIG, Three
 
 pytestmark = pytest.mark.slow

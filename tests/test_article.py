@@ -11,8 +11,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.article import hashtags_from_metadata, load_article, parse_article
-from scheduler.errors import ArticleError
+from scheduler.articles.reading import hashtags_from_metadata, load_article, parse_article
+from scheduler.domain.errors import ArticleError
 
 ARTICLES = Path(__file__).parent / "data" / "articles"
 POSTS = Path(__file__).parent.parent / "posts"

@@ -12,7 +12,7 @@ import time
 
 import requests
 
-from scheduler.standin import StandinX
+from scheduler.standins.x import StandinX
 
 
 def free_port() -> int:

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyuegc import EGC
 
-from scheduler import bluesky_length as bl
+from scheduler.text import bluesky_length as bl
 from tests.test_twitter_text_reference import PIECES
 
 # Free text with what Bluesky finds in it: handles, tags, cashtags, links in brackets, long links.

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scheduler import bluesky_length
-from scheduler.models import PostState
-from scheduler.publisher.base import AuthError, OutcomeUnknown, Rejected
-from scheduler.publishing import PublishingEngine, RetryPolicy
+from scheduler.text import bluesky_length
+from scheduler.domain.models import PostState
+from scheduler.networks.base import AuthError, OutcomeUnknown, Rejected
+from scheduler.publishing.engine import PublishingEngine, RetryPolicy
 from tests.conftest_networks import bluesky_publisher_for
 from tests.helpers_ledger import ACCOUNT, new_post
 from tests.network_driver import kill_mid_call
@@ -90,7 +90,7 @@ def test_a_key_used_already_means_the_post_exists(bluesky_publisher, bluesky_sta
 
 
 def test_restart_mid_call_publishes_once(sqlite_url, bluesky_standin, tmp_path, fake_clock):
-    from scheduler.store import Store
+    from scheduler.ledger.store import Store
 
     store = Store.open(sqlite_url)
     try:
@@ -262,8 +262,8 @@ def test_keys_are_tids_that_sort_by_time(bluesky_publisher):
 
 
 def test_a_connection_refused_is_a_transient_error_not_an_uncertain_one(closed_port_url, tmp_path):
-    from scheduler.publisher.base import TransientError
-    from scheduler.publisher.bluesky import BlueskyPublisher
+    from scheduler.networks.base import TransientError
+    from scheduler.networks.bluesky.publisher import BlueskyPublisher
 
     publisher = BlueskyPublisher(handle="tipbot.bsky.social", app_password="x", service_url=closed_port_url,
                                  session_file=tmp_path / "s", timeout=(1, 2))
@@ -283,7 +283,7 @@ def test_without_a_key_the_look_up_finds_the_post_by_its_text_as_sent_and_its_pa
 
 
 def test_an_unreadable_session_file_means_logging_in_again(bluesky_standin, tmp_path):
-    from scheduler.credentials import write_private
+    from scheduler.networks.x.credentials import write_private
 
     write_private(tmp_path / "s", "not a session\n")
     publisher = bluesky_publisher_for(bluesky_standin, tmp_path / "s")

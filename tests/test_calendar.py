@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.calendar import (
+from scheduler.domain.calendar import (
     Calendar,
     DateRange,
     WeeklySlot,
@@ -364,7 +364,7 @@ def test_remembered_fire_times_around_dst_changes(start: datetime) -> None:
 
 
 def test_slots_are_right_while_fire_times_are_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
-    import scheduler.calendar as calendar_module
+    import scheduler.domain.calendar as calendar_module
 
     monkeypatch.setattr(calendar_module, "MEMO_FIRES", 50)  # a day of a slot every half hour
     cal = Calendar(NEW_YORK, [], ["*/30 * * * *"])
@@ -380,7 +380,7 @@ def test_slots_are_right_while_fire_times_are_forgotten(monkeypatch: pytest.Monk
 
 def test_a_long_walk_goes_on_from_its_last_kept_slot(monkeypatch: pytest.MonkeyPatch) -> None:
     """As plans always were made: a walk's first WALK_SLOTS slots from its start, then a walk from the last."""
-    import scheduler.calendar as calendar_module
+    import scheduler.domain.calendar as calendar_module
 
     monkeypatch.setattr(calendar_module, "WALK_SLOTS", 3)
     cal = Calendar(NEW_YORK, [], ["0 0 1 * *"])

@@ -1,6 +1,6 @@
 """The calendar's slots around DST changes, against a brute-force enumerator written from the documented rules.
 
-The enumerator shares no code with scheduler/calendar.py and asks neither APScheduler nor fold: it walks local
+The enumerator shares no code with scheduler/domain/calendar.py and asks neither APScheduler nor fold: it walks local
 dates, matches each generated rule's fields by set arithmetic, and turns each local wall-clock time into an
 instant by the rules in calendar.py's docstring: the first instant at which the zone's clock shows it (a
 repeated time fires once, at its first occurrence); if the clock never shows it (a skipped time), the time
@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from scheduler.calendar import Calendar
+from scheduler.domain.calendar import Calendar
 
 UTC = timezone.utc
 ZONES = (

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.compose import ELLIPSIS, compose_article, compose_tip, unfaithful_words
-from scheduler.errors import TemplateError
-from scheduler.models import Article, ComposedPost, Tip
-from scheduler.templates import default_templates_dir, load_templates
-from scheduler.tweet_length import MAX_WEIGHTED_LENGTH, is_valid, weighted_length
+from scheduler.compose.composer import ELLIPSIS, compose_article, compose_tip, unfaithful_words
+from scheduler.domain.errors import TemplateError
+from scheduler.domain.models import Article, ComposedPost, Tip
+from scheduler.compose.templates import default_templates_dir, load_templates
+from scheduler.text.x_length import MAX_WEIGHTED_LENGTH, is_valid, weighted_length
 
 URL = "https://www.gleibermd.com/blog/massage-therapy-for-back-pain/"
 HANDLE = "GleiberMD"

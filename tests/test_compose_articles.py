@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from scheduler import bluesky_length, mastodon_length
-from scheduler.compose import unfaithful_words
+from scheduler.text import bluesky_length
+from scheduler.text import mastodon_length
+from scheduler.compose.composer import unfaithful_words
 from scheduler.config import parse_config
-from scheduler.library import Composed, compose
-from scheduler.templates import default_templates_dir, network_directory
-from scheduler.tweet_length import MAX_WEIGHTED_LENGTH, is_valid, url_spans, weighted_length
+from scheduler.articles.library import Composed, compose
+from scheduler.compose.templates import default_templates_dir, network_directory
+from scheduler.text.x_length import MAX_WEIGHTED_LENGTH, is_valid, url_spans, weighted_length
 
 DATA = Path(__file__).parent / "data" / "articles"
 ARTICLES = {
@@ -196,7 +197,7 @@ def test_an_exercise_carries_its_steps_in_order(composed):
 
 @pytest.mark.parametrize("disclaimer", ["Not medical advice.", "Info only, not advice: https://example.com/disclaimer"])
 def test_a_disclaimer_ends_every_post_within_the_limit(tmp_path, disclaimer):
-    from scheduler.twitter_text_reference import reference_weighted_length
+    from scheduler.standins.twitter_text_reference import reference_weighted_length
 
     config = parse_config(f'[account]\nhandle = "tipbot"\n\n[review]\ndisclaimer = "{disclaimer}"\n', source=None,
                           env={"SCHEDULER_HOME": str(tmp_path)})
@@ -213,7 +214,7 @@ def test_a_disclaimer_ends_every_post_within_the_limit(tmp_path, disclaimer):
 
 
 def test_a_disclaimer_too_long_for_a_post_is_refused_naming_it(tmp_path):
-    from scheduler.errors import ConfigError
+    from scheduler.domain.errors import ConfigError
 
     with pytest.raises(ConfigError, match="disclaimer"):
         parse_config(f'[account]\nhandle = "tipbot"\n\n[review]\ndisclaimer = "{"Consult your doctor. " * 8}"\n', source=None,

@@ -17,11 +17,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pyuegc import EGC
 
-from scheduler import bluesky_length, mastodon_length
-from scheduler.compose import compose_tip, unfaithful_words
-from scheduler.models import Tip
-from scheduler.post_length import bluesky_rule, mastodon_rule
-from scheduler.templates import TemplateSet, load_templates
+from scheduler.text import bluesky_length
+from scheduler.text import mastodon_length
+from scheduler.compose.composer import compose_tip, unfaithful_words
+from scheduler.domain.models import Tip
+from scheduler.text.limits import bluesky_rule, mastodon_rule
+from scheduler.compose.templates import TemplateSet, load_templates
 from tests.test_compose_properties import ARTICLE, HANDLE, HASHTAGS, TEXTS, USER_TEMPLATES
 
 BLUESKY = bluesky_rule()
@@ -84,7 +85,7 @@ def test_a_network_with_more_room_gets_more_of_the_tip():
     body = " ".join(f"Step {n}: keep your back straight and breathe out slowly while you count to ten." for n in range(9))
     tip = Tip(1, "Stretch your hamstrings every morning", body)
     article = replace(ARTICLE, tips=(tip,))
-    from scheduler.post_length import X
+    from scheduler.text.limits import X
 
     lengths = {rule.network: len(compose_tip(article, tip, handle=HANDLE, hashtags=(), variant=0, rule=rule).text)
                for rule in (X, BLUESKY, MASTODONS[0])}
@@ -129,7 +130,7 @@ def regex_words(text: str) -> list[str]:
 
 def test_an_account_gets_its_networks_templates_unless_it_names_its_own(tmp_path):
     from scheduler.config import parse_config
-    from scheduler.templates import templates_for
+    from scheduler.compose.templates import templates_for
 
     def config(extra: str = "", network: str = "bluesky"):
         handle = {"bluesky": "clinic.bsky.social", "mastodon": "clinic", "x": "Clinic"}[network]

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scheduler import tip_points
-from scheduler.compose import _as_headline, compose_tip, unfaithful_words
-from scheduler.models import Article, Tip
-from scheduler.templates import TemplateSet, load_templates
-from scheduler.tweet_length import MAX_WEIGHTED_LENGTH, is_valid, weighted_length
-from scheduler.twitter_text_reference import reference_is_valid
+from scheduler.articles import tip_points
+from scheduler.compose.composer import _as_headline, compose_tip, unfaithful_words
+from scheduler.domain.models import Article, Tip
+from scheduler.compose.templates import TemplateSet, load_templates
+from scheduler.text.x_length import MAX_WEIGHTED_LENGTH, is_valid, weighted_length
+from scheduler.standins.twitter_text_reference import reference_is_valid
 
 HANDLE = "GleiberMD"
 HASHTAGS = ("BackPain", "Massage", "Physiotherapy")

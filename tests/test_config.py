@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from scheduler.config import SCHEMA, load_config, parse_config
-from scheduler.errors import ConfigError
+from scheduler.domain.errors import ConfigError
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scheduler.config import parse_config
-from scheduler.content_rules import DEFAULT_RULES, RuleSet, blocking, rules_from_config
-from scheduler.errors import ConfigError
+from scheduler.domain.content_rules import DEFAULT_RULES, RuleSet, blocking, rules_from_config
+from scheduler.domain.errors import ConfigError
 
 DEFAULTS = RuleSet(DEFAULT_RULES)
 
@@ -53,7 +53,7 @@ def test_ordinary_tips_pass_clean(text):
 
 
 def test_the_shipped_library_has_no_blocking_finding():
-    from scheduler.library import compose
+    from scheduler.articles.library import compose
 
     config = parse_config("[account]\nhandle = 'GleiberMD'\n", source=None)
     for item in compose(config, [Path(__file__).parents[1] / "posts"]):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from scheduler.credentials import (
+from scheduler.networks.x.credentials import (
     OAuth1Credentials,
     OAuth2Credentials,
     OAuth2Tokens,
@@ -23,9 +23,9 @@ from scheduler.credentials import (
     secret_values,
     store_tokens,
 )
-from scheduler.errors import CredentialsError
-from scheduler.oauth2 import endpoints_for, ensure_fresh_access_token, finish_login, run_login, start_login
-from scheduler.publisher.x import XPublisher
+from scheduler.domain.errors import CredentialsError
+from scheduler.networks.x.oauth2 import endpoints_for, ensure_fresh_access_token, finish_login, run_login, start_login
+from scheduler.networks.x.publisher import XPublisher
 from tests.conftest_standin import TEST_TIMEOUT
 
 ENV = {
@@ -210,7 +210,7 @@ def test_refresh_rotates_and_stores_before_use(standin, oauth2_token_file, monke
     token_url = endpoints_for(standin.url).token_url
     first = read_tokens(oauth2_token_file)
     stored_when_returned = []
-    import scheduler.oauth2 as oauth2
+    import scheduler.networks.x.oauth2 as oauth2
 
     real_store = oauth2.store_tokens
 

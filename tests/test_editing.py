@@ -11,13 +11,13 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scheduler import editing
-from scheduler import migrations as m
+from scheduler.app import editing
+from scheduler.ledger import migrations as m
 from scheduler.config import parse_config
-from scheduler.errors import DuplicateError, QueueError
-from scheduler.library import import_articles
-from scheduler.store import Store
-from scheduler.tweet_length import MAX_WEIGHTED_LENGTH, is_valid, weighted_length
+from scheduler.domain.errors import DuplicateError, QueueError
+from scheduler.articles.library import import_articles
+from scheduler.ledger.store import Store
+from scheduler.text.x_length import MAX_WEIGHTED_LENGTH, is_valid, weighted_length
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 POSTS = Path(__file__).parents[1] / "posts"
@@ -115,7 +115,7 @@ def test_removing_an_article_spares_what_went_out_and_stops_its_recycling(import
     assert [p.post_id for p in imported.history(config.account)] == [f"{KEY}-1"]
     assert imported.article(config.account, KEY)["removed_at"] is not None
     # Evergreen recycling reads its tips from the article: a removed article's tips do not come back.
-    from scheduler import evergreen
+    from scheduler.compose import evergreen
 
     recycling = parse_config("[account]\nhandle = 'GleiberMD'\n[queue]\nevergreen = true\nevergreen_cooldown = \"1d\"\n", source=None,
                              env={"SCHEDULER_HOME": str(config.data_dir)})
@@ -128,7 +128,7 @@ def test_removing_an_article_spares_what_went_out_and_stops_its_recycling(import
 
 
 def _adhoc(text: str):
-    from scheduler.store import NewPost
+    from scheduler.ledger.store import NewPost
 
     return NewPost(post_id="adhoc-1", kind="adhoc", text=text, parts=(text,), weighted_length=len(text))
 
@@ -163,7 +163,7 @@ def test_front_matter_the_scheduler_does_not_use_is_kept_with_the_article(store,
     from pathlib import Path
 
     from scheduler.config import parse_config
-    from scheduler.library import import_articles
+    from scheduler.articles.library import import_articles
 
     config = parse_config('[account]\nhandle = "tipbot"\n', source=None, env={"SCHEDULER_HOME": str(tmp_path)})
     source = Path(__file__).parent / "data" / "articles" / "jekyll-post.md"

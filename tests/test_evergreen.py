@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from scheduler import agenda, evergreen
+from scheduler.planning import agenda
+from scheduler.compose import evergreen
 from scheduler.config import parse_config
-from scheduler.library import import_articles
-from scheduler.publisher.outbox import OutboxPublisher
-from scheduler.publishing import PublishingEngine, RetryPolicy
-from scheduler.store import Store
+from scheduler.articles.library import import_articles
+from scheduler.networks.outbox.publisher import OutboxPublisher
+from scheduler.publishing.engine import PublishingEngine, RetryPolicy
+from scheduler.ledger.store import Store
 from tests.helpers_ledger import approve_shown
 
 POSTS = Path(__file__).parents[1] / "posts"
@@ -113,7 +114,7 @@ def setup_review(tmp_path: Path, ahead: int = 3):
 
 
 def approve_pending(store, config, now, ids=None) -> list[str]:
-    from scheduler import review
+    from scheduler.review import policy as review
 
     waiting = [i.post.post_id for i in review.waiting(store, config, now) if ids is None or i.post.post_id in ids]
     approve_shown(store, config, waiting, who="editor", now=now)
@@ -121,8 +122,8 @@ def approve_pending(store, config, now, ids=None) -> list[str]:
 
 
 def test_with_review_on_recycled_wordings_are_put_up_for_review_not_planned(tmp_path):
-    from scheduler import review
-    from scheduler.notices import AWAITING, ReviewWatcher
+    from scheduler.review import policy as review
+    from scheduler.review.notices import AWAITING, ReviewWatcher
 
     config, store = setup_review(tmp_path)
     start = datetime(2026, 1, 5, 12, tzinfo=UTC)
@@ -161,7 +162,7 @@ def test_with_review_on_recycled_wordings_are_put_up_for_review_not_planned(tmp_
 
 
 def test_a_proposal_a_person_removed_is_not_proposed_again(tmp_path):
-    from scheduler.editing import remove as remove_post
+    from scheduler.app.editing import remove as remove_post
 
     config, store = setup_review(tmp_path, ahead=1)
     start = datetime(2026, 1, 5, 12, tzinfo=UTC)
@@ -189,9 +190,9 @@ def test_nothing_is_proposed_with_review_or_evergreen_off(tmp_path):
 @pytest.mark.parametrize("ledger_url", ["sqlite", "postgres"], indirect=True)
 def test_a_tip_sent_two_days_ago_does_not_come_back_inside_the_cooldown_behind_2000_older_sends(ledger_url, tmp_path):
 
-    from scheduler import migrations as m
-    from scheduler.models import text_fingerprint
-    from scheduler.store import NewPost
+    from scheduler.ledger import migrations as m
+    from scheduler.domain.models import text_fingerprint
+    from scheduler.ledger.store import NewPost
 
     config = parse_config(CONFIG.format(evergreen="true"), source=None, env={"SCHEDULER_HOME": str(tmp_path)})
     store = Store.open(ledger_url)

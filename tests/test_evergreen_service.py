@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.standin import StandinX
+from scheduler.standins.x import StandinX
 from tests.service_harness import Harness
 
 REPO = Path(__file__).parents[1]
@@ -71,8 +71,8 @@ def test_a_recycled_post_that_fails_does_not_stall_evergreen_or_make_the_service
 GHOST_SERVE = """\
 import sys
 from dataclasses import replace
-import scheduler.evergreen as evergreen
-from scheduler.models import PostState
+import scheduler.compose.evergreen as evergreen
+from scheduler.domain.models import PostState
 
 real = evergreen.candidates
 GHOST = sys.argv[1]
@@ -82,7 +82,7 @@ def candidates(store, config, now, *, limit):
     return [ghost, *real(store, config, now, limit=limit)][:limit]
 
 evergreen.candidates = candidates
-from scheduler.cli import main
+from scheduler.cli.main import main
 sys.argv = ["scheduler", "serve"]
 main()
 """

@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from scheduler import migrations as m
-from scheduler.credentials import OAuth1Credentials, OAuth2Credentials, read_tokens
-from scheduler.models import PostState
-from scheduler.publisher.x import XPublisher
-from scheduler.publishing import PublishingEngine, RetryPolicy
-from scheduler.standin import StandinX
-from scheduler.store import Store
+from scheduler.ledger import migrations as m
+from scheduler.networks.x.credentials import OAuth1Credentials, OAuth2Credentials, read_tokens
+from scheduler.domain.models import PostState
+from scheduler.networks.x.publisher import XPublisher
+from scheduler.publishing.engine import PublishingEngine, RetryPolicy
+from scheduler.standins.x import StandinX
+from scheduler.ledger.store import Store
 from tests.conftest_standin import TEST_TIMEOUT
 from tests.helpers_ledger import ACCOUNT, FakeClock, new_post
 

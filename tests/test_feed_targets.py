@@ -11,11 +11,11 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from scheduler import feeds
+from scheduler.articles import feeds
 from scheduler.config import parse_config
-from scheduler.errors import FetchError
-from scheduler.fetching import AddressGuard, Fetcher, FetchSettings, Page, system_resolver
-from scheduler.store import Store
+from scheduler.domain.errors import FetchError
+from scheduler.articles.fetching import AddressGuard, Fetcher, FetchSettings, Page, system_resolver
+from scheduler.ledger.store import Store
 from tests.feed_site import Post, article_html
 from tests.web_site import WebSite
 

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler import feeds
+from scheduler.articles import feeds
 from scheduler.config import parse_config
-from scheduler.errors import FeedError, FetchError
-from scheduler.fetching import Fetcher, FetchSettings, Page
-from scheduler.store import Store
+from scheduler.domain.errors import FeedError, FetchError
+from scheduler.articles.fetching import Fetcher, FetchSettings, Page
+from scheduler.ledger.store import Store
 from tests.feed_site import Blog, Post
 from tests.helpers_ledger import approve_shown
 from tests.web_site import WebSite
@@ -248,7 +248,8 @@ def test_a_broken_feed_backs_off_is_logged_once_per_change_and_never_stops_the_o
 
 
 def test_a_failing_feed_is_shown_in_status_and_feeds_list(site, ledger, config, web):
-    from scheduler import health, views
+    from scheduler.publishing import health
+    from scheduler.app import views
 
     blog = Blog(site)
     blog.refresh()
@@ -303,7 +304,8 @@ def test_any_response_gives_entries_with_unique_keys_or_a_feed_error(body):
 
 
 def test_with_review_on_a_new_entry_becomes_drafts_awaiting_review_not_planned_posts(site, ledger, tmp_path, web):
-    from scheduler import agenda, review
+    from scheduler.planning import agenda
+    from scheduler.review import policy as review
 
     config = parse_config('[account]\nhandle = "GleiberMD"\n[fetch]\ntimeout = "2s"\n\n[feeds]\ninterval = "1h"\n\n[review]\nrequired = true\n\n'
                           '[calendar]\nslots = ["daily 09:00"]\n\n[quota]\ndaily = 0\nmonthly = 0\n',

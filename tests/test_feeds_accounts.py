@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from scheduler.publisher.mastodon_standin import StandinMastodon
+from scheduler.standins.mastodon import StandinMastodon
 from tests.feed_site import Blog, Post
 from tests.test_feeds_service import Scheduler, imported_lines
 from tests.web_site import WebSite

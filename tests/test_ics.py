@@ -5,10 +5,10 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
-from scheduler import ics
-from scheduler.errors import OutputError
-from scheduler.models import PostState, QueuedPost
-from scheduler.planner import PlanEntry
+from scheduler.planning import ics
+from scheduler.domain.errors import OutputError
+from scheduler.domain.models import PostState, QueuedPost
+from scheduler.domain.planner import PlanEntry
 
 UTC = timezone.utc
 NY = ZoneInfo("America/New_York")

@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scheduler import migrations as m
-from scheduler.models import TRANSITIONS, PostState
-from scheduler.store import Store
+from scheduler.ledger import migrations as m
+from scheduler.domain.models import TRANSITIONS, PostState
+from scheduler.ledger.store import Store
 from tests.helpers_ledger import ACCOUNT, new_post
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -243,7 +243,7 @@ def test_a_new_ledger_and_a_migrated_one_have_the_same_schema(tmp_path):
 
 
 def test_a_post_that_may_be_live_cannot_be_removed_and_stays_as_it_was(store):
-    from scheduler.errors import QueueError
+    from scheduler.domain.errors import QueueError
 
     store.add_post(ACCOUNT, new_post("p"), T0)
     assert store.claim("p", "i", T0, T0)

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from scheduler.config import parse_config
-from scheduler.errors import DuplicateError, QueueError
-from scheduler.library import compose, import_articles
-from scheduler.queueing import add_text
-from scheduler.store import Store
+from scheduler.domain.errors import DuplicateError, QueueError
+from scheduler.articles.library import compose, import_articles
+from scheduler.app.queueing import add_text
+from scheduler.ledger.store import Store
 
 POSTS = Path(__file__).parents[1] / "posts"
 NOW = datetime(2026, 1, 5, 12, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""A post's lifecycle (scheduler/lifecycle.py): once a call for it may have reached the network, nothing rewrites it.
+"""A post's lifecycle (scheduler/domain/lifecycle.py): once a call for it may have reached the network, nothing rewrites it.
 
 Issue 18, item 1: a re-import used to rewrite a post whose send had lost its answer; the look-up then searched for
 the new text, found nothing, and the service sent the post a second time. These run the real CLI and the real
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.standin import StandinX
+from scheduler.standins.x import StandinX
 from tests.service_harness import Harness
 
 pytestmark = pytest.mark.slow
@@ -70,7 +70,7 @@ def wait_for(h: Harness, proc, check, what: str, timeout: float = 30):
 
 
 def ledger(h: Harness):
-    from scheduler.store import Store
+    from scheduler.ledger.store import Store
 
     return Store.open(f"sqlite:///{h.tmp / 'home' / 'ledger.sqlite3'}")
 
@@ -203,7 +203,7 @@ def _first_part_out(store, post_id: str) -> None:
 
 
 def _import(store, texts: dict[int, tuple[str, ...]]):
-    from scheduler.store import ArticleImport, NewPost
+    from scheduler.ledger.store import ArticleImport, NewPost
 
     posts = [NewPost(post_id=f"art-{n}", kind="tip", text=parts[0], parts=parts, weighted_length=len(parts[0]),
                      article_key="art", tip=n) for n, parts in texts.items()]
@@ -230,7 +230,7 @@ def test_a_reimport_leaves_posts_that_may_be_live_as_they_went_out(store):
 def test_the_ledger_itself_refuses_to_rewrite_a_post_that_may_be_live(store):
     import sqlalchemy as sa
 
-    from scheduler import migrations as m
+    from scheduler.ledger import migrations as m
 
     _import(store, {1: ("one",), 2: ("two a", "two b"), 3: ("three",)})
     _lost_answer(store, "art-1")

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from scheduler import migrations as m
-from scheduler.liveness import instance_is_alive, live_instances, this_machine
-from scheduler.store import Store
+from scheduler.ledger import migrations as m
+from scheduler.publishing.liveness import instance_is_alive, live_instances, this_machine
+from scheduler.ledger.store import Store
 from tests.helpers_ledger import ACCOUNT, new_post
 
 STALE = timedelta(seconds=15)
@@ -76,7 +76,7 @@ while True:
     if pid == 0:
         if os.path.exists(f"/proc/{os.getpid()}"):
             os._exit(3)  # this number is taken on the host: try the next
-        from scheduler.store import Store
+        from scheduler.ledger.store import Store
         store = Store.open(sys.argv[1])
         store.beat("container", "tipbot", os.getpid(), socket.gethostname(), datetime.now(UTC))
         store.close()
@@ -109,8 +109,8 @@ def test_a_service_in_another_pid_namespace_with_this_host_name_is_alive_while_f
         assert live_instances(store, ACCOUNT, real_now(), STALE) == {"container": f"pid {container} on {record.host}"}
 
         # A post it holds mid-call is not taken from it.
-        from scheduler.publisher.outbox import OutboxPublisher
-        from scheduler.publishing import PublishingEngine, RetryPolicy
+        from scheduler.networks.outbox.publisher import OutboxPublisher
+        from scheduler.publishing.engine import PublishingEngine, RetryPolicy
 
         store.add_post(ACCOUNT, new_post("p1"), real_now())
         assert store.claim("p1", "container", real_now(), real_now())

@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from scheduler import health, views
+from scheduler.publishing import health
+from scheduler.app import views
 from scheduler.config import parse_config
-from scheduler.models import PostState
-from scheduler.publishing import PublishingEngine, RetryPolicy
-from scheduler.store import Store
+from scheduler.domain.models import PostState
+from scheduler.publishing.engine import PublishingEngine, RetryPolicy
+from scheduler.ledger.store import Store
 from tests.helpers_ledger import FakeClock, new_post
 from tests.test_reached import NETWORKS
 
@@ -185,7 +186,7 @@ def test_the_ledger_counts_failed_look_ups_in_one_transaction_and_resolve_forget
     a person settling the post starts it afresh."""
     import sqlalchemy as sa
 
-    from scheduler import migrations as m
+    from scheduler.ledger import migrations as m
     from tests.helpers_ledger import ACCOUNT
 
     store.add_post(ACCOUNT, new_post("p", "Sit less, move more"), fake_clock())

@@ -2,7 +2,7 @@
 (PyPI ``twitter-text-parser``, what Mastodon's extractor derives from) and ``pyuegc``'s grapheme clusters, put
 together as Mastodon's StatusLengthValidator does (each link with its scheme replaced by 23 characters, then
 graphemes counted). Ours may count more where Mastodon's patterns differ from twitter-text's (see
-scheduler.mastodon_length), never less.
+scheduler.text.mastodon_length), never less.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyuegc import EGC
 
-from scheduler import mastodon_length as ml
+from scheduler.text import mastodon_length as ml
 from tests.test_twitter_text_reference import PIECES
 
 MASTODON_PIECES = [
@@ -92,7 +92,7 @@ def test_a_server_that_cannot_be_read_is_not_asked_again_on_every_render() -> No
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from scheduler import post_length
+    from scheduler.text import limits as post_length
 
     hits = []
 

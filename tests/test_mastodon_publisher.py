@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scheduler import mastodon_length
-from scheduler.models import PostState
-from scheduler.publisher.base import AuthError, RateLimited, Rejected, TransientError
-from scheduler.publisher.mastodon import html_to_text
-from scheduler.publishing import PublishingEngine, RetryPolicy
+from scheduler.text import mastodon_length
+from scheduler.domain.models import PostState
+from scheduler.networks.base import AuthError, RateLimited, Rejected, TransientError
+from scheduler.networks.mastodon.publisher import html_to_text
+from scheduler.publishing.engine import PublishingEngine, RetryPolicy
 from tests.conftest_networks import mastodon_publisher_for
 from tests.helpers_ledger import ACCOUNT, new_post
 from tests.network_driver import kill_mid_call
@@ -87,7 +87,7 @@ def test_a_5xx_before_the_post_is_retried_with_the_same_key(sqlite_store, mastod
 
 
 def test_restart_mid_call_publishes_once(sqlite_url, mastodon_standin, fake_clock):
-    from scheduler.store import Store
+    from scheduler.ledger.store import Store
 
     store = Store.open(sqlite_url)
     try:
@@ -208,8 +208,8 @@ def test_what_fits_is_what_the_server_accepts_judged_by_twitter_text_and_pyuegc(
 
 
 def test_a_connection_refused_is_a_transient_error_not_an_uncertain_one(closed_port_url):
-    from scheduler.publisher.base import TransientError
-    from scheduler.publisher.mastodon import MastodonPublisher
+    from scheduler.networks.base import TransientError
+    from scheduler.networks.mastodon.publisher import MastodonPublisher
 
     publisher = MastodonPublisher(access_token="t", instance_url=closed_port_url, handle="tipbot", timeout=(1, 2))
     with pytest.raises(TransientError, match="not sent"):
@@ -217,7 +217,7 @@ def test_a_connection_refused_is_a_transient_error_not_an_uncertain_one(closed_p
 
 
 def test_an_unknown_token_is_an_auth_error(mastodon_standin):
-    from scheduler.publisher.mastodon import MastodonPublisher
+    from scheduler.networks.mastodon.publisher import MastodonPublisher
 
     publisher = MastodonPublisher(access_token="wrong", instance_url=mastodon_standin.url, handle="tipbot")
     with pytest.raises(AuthError):
@@ -304,7 +304,7 @@ def test_media_still_processing_or_used_already_is_refused_as_mastodon_does(mast
 
 
 def test_a_token_without_a_user_pauses_the_account_not_fails_the_post(sqlite_store, mastodon_standin, fake_clock):
-    from scheduler.publisher.mastodon import MastodonPublisher
+    from scheduler.networks.mastodon.publisher import MastodonPublisher
 
     publisher = MastodonPublisher(access_token=mastodon_standin.app_token(), instance_url=mastodon_standin.url,
                                   handle="tipbot")
@@ -326,7 +326,7 @@ def test_a_status_differing_only_in_a_mention_domain_is_never_taken_for_ours_wit
         sqlite_store, mastodon_publisher, mastodon_standin, fake_clock):
     """A server without the source endpoint shows @alice@other.example as @alice, as it shows ours: the candidate
     cannot be told apart, so it is not a match; the post is left unknown, never marked sent with its id."""
-    from scheduler.publisher.base import LookupUnavailable
+    from scheduler.networks.base import LookupUnavailable
 
     mastodon_standin.add_remote_account("alice@example.social")
     mastodon_standin.add_remote_account("alice@other.example")

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from scheduler.publisher.bluesky_standin import StandinBluesky
-from scheduler.publisher.mastodon_standin import StandinMastodon
-from scheduler.standin import StandinX
+from scheduler.standins.bluesky import StandinBluesky
+from scheduler.standins.mastodon import StandinMastodon
+from scheduler.standins.x import StandinX
 from tests.test_accounts_service import Three
 
 TEXT = "Walk for ten minutes after lunch: it loosens a stiff back better than sitting still."

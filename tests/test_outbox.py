@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from scheduler.publisher.base import Rejected
-from scheduler.publisher.outbox import OutboxPublisher
+from scheduler.networks.base import Rejected
+from scheduler.networks.outbox.publisher import OutboxPublisher
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
 
@@ -106,7 +106,7 @@ def test_each_account_has_its_own_outbox_and_the_x_account_on_the_default_prefix
     """What the README's Accounts section says: outbox-<name>.jsonl, but an X account reading the usual X_...
     variables keeps outbox.jsonl and x-tokens.json, so moving a single [account] into [[accounts]] keeps them."""
     from scheduler.config import parse_config
-    from scheduler.publisher.factory import outbox_path, token_file
+    from scheduler.networks.factory import outbox_path, token_file
 
     monkeypatch.setenv("SCHEDULER_HOME", str(tmp_path))
     root = parse_config("""

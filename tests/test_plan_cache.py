@@ -1,4 +1,4 @@
-"""The dashboard keeps plans between requests (scheduler.plan_cache) and must never show a stale one: a
+"""The dashboard keeps plans between requests (scheduler.planning.plan_cache) and must never show a stale one: a
 change made by another process (the CLI) or the passing of time gives the next request the plan that
 `preview --json` gives at that moment. Concurrent requests share one computation; the cache stays small."""
 
@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from bs4 import BeautifulSoup
 
-from scheduler.plan_cache import PER_ACCOUNT, PlanCache, stable_until
+from scheduler.planning.plan_cache import PER_ACCOUNT, PlanCache, stable_until
 from tests.helpers_web import LOOPBACK_CLIENT, REPO, TIP_IDS, csrf_of, web  # noqa: F401
 from tests.test_web_api import cli_json
 from tests.test_web_pages import calendar_cards, preview_between

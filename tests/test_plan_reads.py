@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from scheduler import agenda
+from scheduler.planning import agenda
 from scheduler.config import parse_config
-from scheduler.planner import SentRecord, plan
+from scheduler.domain.planner import SentRecord, plan
 from tests.helpers_ledger import new_post
 
 CONFIG = """\

@@ -4,9 +4,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scheduler.calendar import Calendar
-from scheduler.models import PostState, QueuedPost
-from scheduler.planner import PlanEntry, PlanSettings, SentRecord, plan
+from scheduler.domain.calendar import Calendar
+from scheduler.domain.models import PostState, QueuedPost
+from scheduler.domain.planner import PlanEntry, PlanSettings, SentRecord, plan
 
 UTC = timezone.utc
 NY = ZoneInfo("America/New_York")

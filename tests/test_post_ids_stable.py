@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from scheduler import migrations as m
-from scheduler.store import Store
+from scheduler.ledger import migrations as m
+from scheduler.ledger.store import Store
 
 pytest_plugins = ["tests.helpers_ledger"]
 

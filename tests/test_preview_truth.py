@@ -1,7 +1,7 @@
 """Preview is the truth: what `preview` shows is exactly what the service publishes.
 
 A month of slots (Nov -> Dec, blackout over Christmas) is planned once, then published with a
-simulated clock by the loop the service runs (``scheduler.publishing.publish_due``): the published
+simulated clock by the loop the service runs (``scheduler.publishing.engine.publish_due``): the published
 (slot time, post id, text) sequence must equal the preview, and the outbox must hold those texts
 in that order.
 """
@@ -15,13 +15,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scheduler import agenda, queueing
+from scheduler.planning import agenda
+from scheduler.app import queueing
 from scheduler.config import parse_config
-from scheduler.library import import_articles
-from scheduler.publisher.outbox import OutboxPublisher
-from scheduler.publishing import PublishingEngine, RetryPolicy
-from scheduler.publishing import publish_due as run_due
-from scheduler.store import Store
+from scheduler.articles.library import import_articles
+from scheduler.networks.outbox.publisher import OutboxPublisher
+from scheduler.publishing.engine import PublishingEngine, RetryPolicy
+from scheduler.publishing.engine import publish_due as run_due
+from scheduler.ledger.store import Store
 
 POSTS = Path(__file__).parents[1] / "posts"
 NY = ZoneInfo("America/New_York")
@@ -63,7 +64,7 @@ def _post_entries(entries):
 
 
 def publish_due(store, config, engine, clock) -> list:
-    """The service's own publication run (``scheduler.publishing.publish_due``), on the simulated clock."""
+    """The service's own publication run (``scheduler.publishing.engine.publish_due``), on the simulated clock."""
     published = []
     for entry, outcome in run_due(engine, config):
         assert outcome.state == "sent", outcome

@@ -8,8 +8,8 @@ import random
 import pytest
 import sqlalchemy as sa
 
-from scheduler.publishing import PublishingEngine, RetryPolicy
-from scheduler.store import LostClaim
+from scheduler.publishing.engine import PublishingEngine, RetryPolicy
+from scheduler.ledger.store import LostClaim
 from tests.helpers_ledger import ACCOUNT, new_post
 
 

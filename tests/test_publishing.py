@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.models import PostState
-from scheduler.publisher.outbox import OutboxPublisher
-from scheduler.publisher.x import XPublisher
-from scheduler.publishing import PublishingEngine, RetryPolicy
-from scheduler.store import Store
+from scheduler.domain.models import PostState
+from scheduler.networks.outbox.publisher import OutboxPublisher
+from scheduler.networks.x.publisher import XPublisher
+from scheduler.publishing.engine import PublishingEngine, RetryPolicy
+from scheduler.ledger.store import Store
 from tests.conftest_standin import TEST_TIMEOUT
 from tests.helpers_ledger import ACCOUNT, new_post
 

@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 import httpx
 
 from scheduler.config import load_config
-from scheduler.errors import QueueError
-from scheduler.store import Store
+from scheduler.domain.errors import QueueError
+from scheduler.ledger.store import Store
 from tests.helpers_ledger import ACCOUNT, new_post
 from tests.helpers_web import CONFIG, serving
 

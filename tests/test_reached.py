@@ -1,4 +1,4 @@
-"""Whether a failed call may have reached the network (issue 18, item 3): one rule, scheduler.publisher.reached.
+"""Whether a failed call may have reached the network (issue 18, item 3): one rule, scheduler.networks.reached.
 
 Against REAL servers on 127.0.0.1, over HTTPS with a self-signed certificate the client is told to trust: each
 network's stand-in creates the post and then loses the answer (a reset connection, a body cut short, a TLS session
@@ -22,17 +22,17 @@ from typing import Any, Callable
 
 import pytest
 
-from scheduler.credentials import OAuth1Credentials
-from scheduler.models import PostState
-from scheduler.publisher.base import OutcomeUnknown, TransientError
-from scheduler.publisher.bluesky import BlueskyPublisher
-from scheduler.publisher.bluesky_standin import StandinBluesky
-from scheduler.publisher.mastodon import MastodonPublisher
-from scheduler.publisher.mastodon_standin import StandinMastodon
-from scheduler.publisher.reached import may_have_reached, network_error, never_sent
-from scheduler.publisher.x import XPublisher
-from scheduler.publishing import PublishingEngine, RetryPolicy
-from scheduler.standin import StandinX
+from scheduler.networks.x.credentials import OAuth1Credentials
+from scheduler.domain.models import PostState
+from scheduler.networks.base import OutcomeUnknown, TransientError
+from scheduler.networks.bluesky.publisher import BlueskyPublisher
+from scheduler.standins.bluesky import StandinBluesky
+from scheduler.networks.mastodon.publisher import MastodonPublisher
+from scheduler.standins.mastodon import StandinMastodon
+from scheduler.networks.reached import may_have_reached, network_error, never_sent
+from scheduler.networks.x.publisher import XPublisher
+from scheduler.publishing.engine import PublishingEngine, RetryPolicy
+from scheduler.standins.x import StandinX
 from tests.helpers_ledger import ACCOUNT, new_post
 
 TIMEOUT = (2.0, 2.0)  # (connect, read): the stalled answer is held 6 s, well past the read timeout

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from scheduler.models import PostState
-from scheduler.publishing import PublishingEngine, RetryPolicy
+from scheduler.domain.models import PostState
+from scheduler.publishing.engine import PublishingEngine, RetryPolicy
 from tests.helpers_ledger import ACCOUNT, new_post
 from tests.test_publishing import tiny_png
 
@@ -143,7 +143,7 @@ monthly = 0
 def test_a_503_does_not_let_the_next_post_take_the_slot_seconds_before_the_retry(sqlite_store, x_publisher,
                                                                                    standin, tmp_path):
     from scheduler.config import parse_config
-    from scheduler.publishing import publish_due
+    from scheduler.publishing.engine import publish_due
     from tests.helpers_ledger import FakeClock
 
     config = parse_config(CALENDAR, source=None, env={"SCHEDULER_HOME": str(tmp_path)})

@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from scheduler import agenda, review
+from scheduler.planning import agenda
+from scheduler.review import policy as review
 from scheduler.config import parse_config
-from scheduler.errors import ReviewError
-from scheduler.publisher.outbox import OutboxPublisher
-from scheduler.publishing import PublishingEngine, RetryPolicy, publish_due
-from scheduler.store import NewPost, NotApproved, Store
+from scheduler.domain.errors import ReviewError
+from scheduler.networks.outbox.publisher import OutboxPublisher
+from scheduler.publishing.engine import PublishingEngine, RetryPolicy, publish_due
+from scheduler.ledger.store import NewPost, NotApproved, Store
 from tests.helpers_ledger import ACCOUNT, FakeClock, new_post
 from tests.helpers_ledger import approve_shown
 
@@ -97,7 +98,7 @@ def run(store, tmp_path, config, clock) -> Run:
 
 
 def import_article(store: Store, config, now: datetime) -> list[str]:
-    from scheduler.library import import_articles
+    from scheduler.articles.library import import_articles
 
     [result] = import_articles(store, config, [ARTICLE], now)
     return list(result.report.added)
@@ -194,7 +195,7 @@ def test_an_edit_by_another_process_between_plan_and_send_is_never_sent(store, r
 
     # Another process rewrites the text in the ledger, behind the program's back.
     script = ("import sqlalchemy as sa, json, sys\n"
-              "from scheduler.store import Store\n"
+              "from scheduler.ledger.store import Store\n"
               "s = Store.open(sys.argv[1])\n"
               "with s.engine.begin() as c:\n"
               "    c.execute(sa.text(\"UPDATE posts SET text = 'Other words.', parts = :p WHERE post_id = 'p'\"),"
@@ -228,7 +229,7 @@ def test_a_reimport_with_a_changed_template_voids_the_approval(store, config, tm
     edited.write_text(ARTICLE.read_text(encoding="utf-8").replace("Massage therapy may be painful at first.",
                                                                    "Massage may hurt a little at first."),
                       encoding="utf-8")
-    from scheduler.library import import_articles
+    from scheduler.articles.library import import_articles
 
     import_articles(store, config, [edited], T0)
     assert [i.post.post_id for i in review.waiting(store, config, T0)] == [ids[3]]
@@ -341,7 +342,7 @@ def test_a_removed_tip_takes_its_approval_but_not_its_log(store, config, tmp_pat
     shorter = tmp_path / ARTICLE.name
     text = ARTICLE.read_text(encoding="utf-8")
     shorter.write_text(text[:text.index("## 5.")], encoding="utf-8")
-    from scheduler.library import import_articles
+    from scheduler.articles.library import import_articles
 
     import_articles(store, config, [shorter], T0)  # tip 5 is deleted: never tried
     assert store.reviews([ids[4]]) == {}

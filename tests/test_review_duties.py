@@ -92,8 +92,9 @@ def test_a_running_service_without_review_publishes_nothing_once_the_ledger_requ
 
 def test_the_claim_obeys_the_ledger_even_when_the_process_config_does_not(store):
     """A process that started before review was turned on in the ledger sends nothing unapproved."""
-    from scheduler import queueing, review
-    from scheduler.store import NotApproved
+    from scheduler.app import queueing
+    from scheduler.review import policy as review
+    from scheduler.ledger.store import NotApproved
     from tests.test_review import T0, make_config
 
     config = make_config(required=False)
@@ -159,7 +160,7 @@ def test_an_editor_token_cannot_approve_and_nobody_approves_their_own_edit(web):
     assert bare.status_code == 400 and "content_hash" in bare.json()["error"]["message"]
     stale = reviewer.post("/api/v1/review/approve", json={"post_ids": [post], "content_hashes": {post: "0" * 64}})
     assert stale.status_code == 409
-    from scheduler import review
+    from scheduler.review import policy as review
 
     assert review.item(web.store, web.config, post, web.now).status == "awaiting review"
 
@@ -226,8 +227,8 @@ class SwapAfterClaim:
 
 def _approved(store, post_id, now):
     """A reviewer's approval of the post as it is now, recorded in the ledger."""
-    from scheduler.content_hash import hash_of
-    from scheduler.store_review import Decision
+    from scheduler.domain.content_hash import hash_of
+    from scheduler.ledger.review import Decision
     from tests.helpers_ledger import ACCOUNT
 
     store.record_decisions(ACCOUNT, [Decision(post_id, hash_of(store.get(post_id), fresh=True))], action="approved",
@@ -235,8 +236,8 @@ def _approved(store, post_id, now):
 
 
 def _engine(store, tmp_path, clock):
-    from scheduler.publisher.outbox import OutboxPublisher
-    from scheduler.publishing import PublishingEngine, RetryPolicy
+    from scheduler.networks.outbox.publisher import OutboxPublisher
+    from scheduler.publishing.engine import PublishingEngine, RetryPolicy
     from tests.helpers_ledger import ACCOUNT
 
     outbox = tmp_path / "outbox.jsonl"
@@ -248,7 +249,7 @@ def _engine(store, tmp_path, clock):
 
 
 def test_an_image_swapped_after_the_approval_check_is_not_sent(store, tmp_path):
-    from scheduler import review
+    from scheduler.review import policy as review
     from tests.helpers_ledger import ACCOUNT, FakeClock, new_post
     from tests.test_review import NINE, T0, make_config
 
@@ -308,7 +309,8 @@ def served(store):
 def test_a_link_covers_only_the_posts_waiting_when_it_was_made_and_logs_its_reviewer(store, served, tmp_path):
     import requests
 
-    from scheduler import review, review_link
+    from scheduler.review import policy as review
+    from scheduler.review import links as review_link
     from tests.helpers_ledger import ACCOUNT, new_post
     from tests.test_review_link import T0, form_fields, path_of
 
@@ -359,8 +361,8 @@ def test_a_link_covers_only_the_posts_waiting_when_it_was_made_and_logs_its_revi
 
 
 def test_a_link_without_a_reviewer_or_with_nothing_waiting_is_refused(store):
-    from scheduler import review_link
-    from scheduler.errors import ReviewError
+    from scheduler.review import links as review_link
+    from scheduler.domain.errors import ReviewError
     from tests.test_review_link import T0, make_config
 
     config = make_config()
@@ -374,8 +376,8 @@ def test_users_and_tokens_made_before_roles_are_admins_and_a_role_is_checked_by_
     """Nothing breaks for current users: the migration makes every existing user and token an admin."""
     import sqlalchemy as sa
 
-    from scheduler import migrations as m
-    from scheduler.store import Store
+    from scheduler.ledger import migrations as m
+    from scheduler.ledger.store import Store
     from tests.test_review import T0
 
     path = tmp_path / "old.sqlite3"

@@ -12,9 +12,10 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scheduler import review, review_link
+from scheduler.review import policy as review
+from scheduler.review import links as review_link
 from scheduler.config import parse_config
-from scheduler.errors import ReviewError
+from scheduler.domain.errors import ReviewError
 from tests.helpers_ledger import ACCOUNT, FakeClock, new_post
 from tests.helpers_ledger import approve_shown
 from tests.helpers_web import serving

@@ -13,9 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from scheduler import review
+from scheduler.review import policy as review
 from scheduler.config import parse_config
-from scheduler.notices import ReviewWatcher, deliver_due, safe_url
+from scheduler.review.notices import ReviewWatcher, deliver_due, safe_url
 from tests.helpers_ledger import ACCOUNT, new_post
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.standin import StandinX
+from scheduler.standins.x import StandinX
 
 REPO = Path(__file__).parents[1]
 from tests.service_harness import Harness, parse, seconds_ahead
@@ -34,7 +34,7 @@ def sent_by_id(h: Harness) -> dict[str, dict]:
 
 
 def service_started_at(h: Harness) -> datetime:
-    from scheduler.store import Store
+    from scheduler.ledger.store import Store
 
     store = Store.open(f"sqlite:///{h.tmp / 'home' / 'ledger.sqlite3'}")
     try:
@@ -259,7 +259,7 @@ def test_sighup_early_keeps_the_service_running(harness):
 
 
 def test_a_post_left_sending_by_the_running_service_is_recovered_and_published(harness):
-    from scheduler.store import Store
+    from scheduler.ledger.store import Store
 
     proc = harness.serve()
     harness.wait_for_log(proc, "service started")
@@ -298,7 +298,7 @@ def test_resolve_refuses_a_post_the_running_service_is_sending(harness):
 
 
 def test_status_names_a_post_stuck_in_sending(harness):
-    from scheduler.store import Store
+    from scheduler.ledger.store import Store
 
     post_id = harness.add("Held by a process that is gone")
     store = Store.open(f"sqlite:///{harness.tmp / 'home' / 'ledger.sqlite3'}")

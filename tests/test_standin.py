@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from requests_oauthlib import OAuth1
 
-from scheduler.publisher.transport import mount
-from scheduler.standin import StandinX
+from scheduler.networks.transport import mount
+from scheduler.standins.x import StandinX
 
 X = "https://api.twitter.com"  # what clients sign; the mounted adapter sends it to the stand-in
 
@@ -272,7 +272,7 @@ def test_module_runs_in_foreground_and_exits_0_on_sigterm():
     import sys
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "scheduler.standin", "--port", "0", "--latency-ms", "10"],
+        [sys.executable, "-m", "scheduler.standins.x", "--port", "0", "--latency-ms", "10"],
         stdout=subprocess.PIPE, text=True,
     )
     try:
@@ -609,14 +609,14 @@ def test_too_long_is_judged_by_the_reference_twitter_text(api, standin, text):
 
 
 def test_without_the_reference_the_projects_counter_judges(api, standin, monkeypatch):
-    from scheduler import standin as module
-    from scheduler.tweet_length import weighted_length
+    from scheduler.standins import x as module
+    from scheduler.text.x_length import weighted_length
 
     monkeypatch.setattr(module, "_reference_available", lambda: False)
     text = "é" * 280
     assert weighted_length(text) == 280 and post(api, text=text).status_code == 201
     assert post(api, text=text + "!").status_code == 400
-    assert requests.get(f"{standin.url}/_standin/stats", timeout=10).json()["length_judge"] == "scheduler.tweet_length"
+    assert requests.get(f"{standin.url}/_standin/stats", timeout=10).json()["length_judge"] == "scheduler.text.x_length"
 
 
 _PIECES = st.sampled_from(

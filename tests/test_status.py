@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from scheduler import health, views
+from scheduler.publishing import health
+from scheduler.app import views
 from scheduler.config import parse_config
-from scheduler.queueing import add_text
-from scheduler.store import Store
+from scheduler.app.queueing import add_text
+from scheduler.ledger.store import Store
 
 CONFIG = """
 [account]

@@ -10,10 +10,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from scheduler import migrations as m
-from scheduler.errors import DuplicateError, QueueError
-from scheduler.models import PostState
-from scheduler.store import LostClaim, NewPost, Store
+from scheduler.ledger import migrations as m
+from scheduler.domain.errors import DuplicateError, QueueError
+from scheduler.domain.models import PostState
+from scheduler.ledger.store import LostClaim, NewPost, Store
 from tests.helpers_ledger import ACCOUNT, PostgresSchema, new_post
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from scheduler import migrations as m
-from scheduler.errors import FeedError
-from scheduler.store import ArticleImport, Store
-from scheduler.store_feeds import AlreadyRecorded, FeedEntry
+from scheduler.ledger import migrations as m
+from scheduler.domain.errors import FeedError
+from scheduler.ledger.store import ArticleImport, Store
+from scheduler.ledger.feeds import AlreadyRecorded, FeedEntry
 from tests.helpers_ledger import ACCOUNT, new_post
 
 NOW = datetime(2026, 11, 2, 10, tzinfo=UTC)

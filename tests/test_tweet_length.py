@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scheduler.tweet_length import (
+from scheduler.text.x_length import (
     MAX_WEIGHTED_LENGTH,
     URL_WEIGHT,
     is_valid,

@@ -28,10 +28,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twitter_text.regexp.emoji import emoji_list
 
-from scheduler import twitter_text_data
-from scheduler import twitter_text_reference
-from scheduler.tweet_length import MAX_WEIGHTED_LENGTH, is_valid, url_spans, weighted_length
-from scheduler.twitter_text_reference import ReferenceUnavailable, reference_is_valid, reference_weighted_length
+from scheduler.text import twitter_text_data
+from scheduler.standins import twitter_text_reference
+from scheduler.text.x_length import MAX_WEIGHTED_LENGTH, is_valid, url_spans, weighted_length
+from scheduler.standins.twitter_text_reference import ReferenceUnavailable, reference_is_valid, reference_weighted_length
 
 DATA = Path(__file__).parent / "data" / "twitter-text"
 TEXTS_PER_RUN = 10_000

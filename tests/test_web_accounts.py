@@ -21,7 +21,7 @@ class Accounts(WebEnv):
         super().__init__(tmp, monkeypatch)
         self.config_path.write_text(accounts_config("clinic", "sky", head=default, service=True), encoding="utf-8")
         from scheduler.config import load_config
-        from scheduler.library import import_articles
+        from scheduler.articles.library import import_articles
 
         self.config = load_config(str(self.config_path))
         for each in self.config.each_account():
@@ -91,7 +91,7 @@ def test_api_reads_are_the_cli_json_of_the_chosen_account(two):
 def test_review_json_carries_the_account_on_the_api_and_the_cli(two):
     api = two.client(headers={"Authorization": f"Bearer {two.token()}"})
     sky_ids = two.ids(two.sky)
-    from scheduler.content_hash import hash_of
+    from scheduler.domain.content_hash import hash_of
 
     approved = api.post("/api/v1/review/approve", params={"account": "sky"},
                         json={"post_ids": sky_ids[:1], "content_hashes": {sky_ids[0]: hash_of(two.store.get(sky_ids[0]))}})
@@ -315,14 +315,14 @@ def reviewed(tmp_path, monkeypatch):
 
 
 def review_status(env, config, post_id) -> str:
-    from scheduler import review
+    from scheduler.review import policy as review
 
     return review.item(env.store, config, post_id, env.now).status
 
 
 def test_review_decisions_and_reviewer_links_stay_with_their_account(reviewed):
-    from scheduler import review_link
-    from scheduler.content_hash import hash_of
+    from scheduler.review import links as review_link
+    from scheduler.domain.content_hash import hash_of
 
     env = reviewed
     client = env.client()

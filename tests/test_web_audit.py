@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from scheduler.errors import SchedulerError
+from scheduler.domain.errors import SchedulerError
 from tests.helpers_ledger import ledger_url, postgres_url, sqlite_url  # noqa: F401
 from tests.helpers_web import TIP_IDS, WebEnv
 
@@ -28,7 +28,7 @@ class LedgerEnv(WebEnv):
         self.store.close()
         monkeypatch.setenv("SCHEDULER_DATABASE_URL", url)
         from scheduler.config import load_config
-        from scheduler.store import Store
+        from scheduler.ledger.store import Store
 
         self.config = load_config(str(self.config_path))
         self.store = Store.open(url)
@@ -74,7 +74,7 @@ def env(tmp_path, monkeypatch, ledger_url):  # noqa: F811
 
 def shown(actions, post_ids) -> dict[str, str]:
     """The content hashes a reviewer saw: every approval names them."""
-    from scheduler.content_hash import hash_of
+    from scheduler.domain.content_hash import hash_of
 
     return {p: hash_of(actions.store.get(p), fresh=True) for p in post_ids}
 
@@ -145,7 +145,7 @@ def test_a_change_the_domain_refuses_leaves_no_audit_row(env, change):
 
 def test_the_audit_row_and_the_change_become_visible_together(env):
     """Another connection (the History page, another process) sees neither until the commit, then both."""
-    from scheduler.store import Store
+    from scheduler.ledger.store import Store
 
     other = Store.open(env.config.database_url)
     try:

@@ -403,13 +403,13 @@ def test_the_review_page_approves_several_and_a_ticked_box_survives_a_live_refre
 def test_history_with_posts_to_settle_and_the_review_pages_are_accessible(reviewed_dashboard, browser):
     """axe-core (the same rules) on the pages the 375 px walk sees only empty: History holding a failed and an
     unknown post with their settle forms, the Review page with drafts awaiting review, and a reviewer's link page."""
-    from scheduler.store import Store
+    from scheduler.ledger.store import Store
 
     cli, port, token = reviewed_dashboard
     store = Store.open(f"sqlite:///{cli.home / 'ledger.sqlite3'}")  # the served ledger, as the service writes it
     try:
-        from scheduler.content_hash import hash_of
-        from scheduler.store_review import Decision
+        from scheduler.domain.content_hash import hash_of
+        from scheduler.ledger.review import Decision
 
         now = datetime.now(UTC)
         for post_id in TIP_IDS[3:]:  # approved (the ledger requires review: nothing unapproved is claimed), then sent

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from scheduler.publisher.mastodon_standin import StandinMastodon
+from scheduler.standins.mastodon import StandinMastodon
 from tests.test_cli import CLI, POSTS
 from tests.test_web_browser import PASSWORD, browser, dashboard, open_signed_in, shot, watch_problems  # noqa: F401
 from tests.helpers_web import accounts_config

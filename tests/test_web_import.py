@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.article_web import article_from_html, read_url
-from scheduler.errors import ArticleError, FetchError
-from scheduler.fetching import HTML_TYPES, Fetcher, FetchSettings
+from scheduler.articles.web_page import article_from_html, read_url
+from scheduler.domain.errors import ArticleError, FetchError
+from scheduler.articles.fetching import HTML_TYPES, Fetcher, FetchSettings
 from tests.web_site import WebSite
 
 WEB = Path(__file__).parent / "data" / "web"
@@ -45,7 +45,7 @@ def test_a_page_is_fetched_with_a_clear_user_agent_after_following_redirects(sit
 
 
 def test_the_default_user_agent_names_the_tool_and_its_version():
-    from scheduler.fetching import default_user_agent
+    from scheduler.articles.fetching import default_user_agent
 
     assert default_user_agent().startswith("tip-scheduler/0.")
 

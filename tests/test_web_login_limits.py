@@ -11,7 +11,7 @@ from datetime import timedelta
 import requests
 from bs4 import BeautifulSoup
 
-from scheduler.store import Store
+from scheduler.ledger.store import Store
 from scheduler.web.access import ADDRESS_FREE, USER_FREE, USER_MAX_WAIT, LoginLimiter
 from tests.helpers_web import NOW, serving, web  # noqa: F401
 from tests.test_web_proxy import reverse_proxy

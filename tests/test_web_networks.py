@@ -1,7 +1,7 @@
 """Post cards as each account's network shows its posts, in-process on a real ledger file, with an X, a Bluesky and a
 Mastodon account (the Mastodon server a real stand-in on 127.0.0.1 whose instance limit is 1,000): who posts, the
 text with links, mentions and hashtags as that network finds and shows them, the length and limit by the network's
-one rule (scheduler.post_length), the editor's counter, and sent posts linked to where they are on their network."""
+one rule (scheduler.text.limits), the editor's counter, and sent posts linked to where they are on their network."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from bs4 import BeautifulSoup
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler import bluesky_length, mastodon_length, tweet_length
-from scheduler.publisher.mastodon_standin import StandinMastodon
+from scheduler.text import bluesky_length
+from scheduler.text import mastodon_length
+from scheduler.text import x_length as tweet_length
+from scheduler.standins.mastodon import StandinMastodon
 from tests.helpers_web import LOOPBACK_CLIENT, POSTS, WebEnv, accounts_config, csrf_of
 
 MASTODON_LIMIT = 1000
@@ -29,7 +31,7 @@ class Networks(WebEnv):
         super().__init__(tmp, monkeypatch)
         self.config_path.write_text(accounts_config("clinic", "sky", "toot", instance=instance), encoding="utf-8")
         from scheduler.config import load_config
-        from scheduler.library import import_articles
+        from scheduler.articles.library import import_articles
 
         self.config = load_config(str(self.config_path))
         for each in self.config.each_account():
@@ -177,11 +179,11 @@ def test_a_sent_post_links_to_it_on_its_network(three, mastodon, name):
 
 
 def test_the_links_are_the_publishers_own(three, mastodon, tmp_path):
-    """The pages' addresses (scheduler.post_links) are those the publishers log for the posts they send."""
-    from scheduler.post_links import post_url
-    from scheduler.publisher.bluesky import BlueskyPublisher
-    from scheduler.publisher.mastodon import MastodonPublisher
-    from scheduler.publisher.x import XPublisher  # noqa: F401  (its post_url is x.com/HANDLE/status/ID)
+    """The pages' addresses (scheduler.networks.post_links) are those the publishers log for the posts they send."""
+    from scheduler.networks.post_links import post_url
+    from scheduler.networks.bluesky.publisher import BlueskyPublisher
+    from scheduler.networks.mastodon.publisher import MastodonPublisher
+    from scheduler.networks.x.publisher import XPublisher  # noqa: F401  (its post_url is x.com/HANDLE/status/ID)
 
     bluesky = BlueskyPublisher(handle="clinic.bsky.social", app_password="unused", session_file=tmp_path / "s")
     toot = MastodonPublisher(access_token="unused", instance_url=mastodon.url, handle="clinic")
@@ -243,7 +245,7 @@ def test_mastodon_text_is_escaped_and_its_links_keep_their_address(text):
 
 
 def test_each_part_of_a_thread_shows_its_own_length_on_its_network(three):
-    from scheduler import editing
+    from scheduler.app import editing
 
     post_id = three.ids("sky")[0]
     parts = ["First: stretch every morning. " + "é" * 250, f"Then read {LONG_LINK} #backpain"]
@@ -270,7 +272,7 @@ def configs(tmp_path_factory):
 @given(value=st.text(max_size=80) | st.sampled_from(["https://x.com/a/status/12", "bsky.app/profile/a.b/post/3k",
                                                      "https://mastodon.example/@clinic/77", "..", "12"]))
 def test_a_settled_posts_id_is_read_from_any_text_or_refused_with_a_message(configs, value):
-    from scheduler.post_links import post_url, remote_id_from
+    from scheduler.networks.post_links import post_url, remote_id_from
 
     for name, config in configs.items():
         try:
@@ -284,7 +286,7 @@ def test_a_settled_posts_id_is_read_from_any_text_or_refused_with_a_message(conf
 
 
 def test_an_address_of_another_account_is_refused(configs):
-    from scheduler.post_links import remote_id_from
+    from scheduler.networks.post_links import remote_id_from
 
     with pytest.raises(ValueError, match="not a post of this Bluesky account: its posts' addresses begin "
                                          "https://bsky.app/profile/clinic.bsky.social/post/"):

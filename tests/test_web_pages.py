@@ -241,7 +241,7 @@ def test_live_poll_is_204_until_the_ledger_changes(web):  # noqa: F811
 
 
 def test_cli_start_up_imports_nothing_of_the_web_stack():
-    code = ("import sys; from scheduler.cli import cli\n"
+    code = ("import sys; from scheduler.cli.main import cli\n"
             "try:\n    cli(['--help'], standalone_mode=False)\nexcept SystemExit: pass\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('starlette', 'uvicorn', 'multipart', 'httpx')"
             " or m.startswith('scheduler.web')))")
@@ -250,7 +250,7 @@ def test_cli_start_up_imports_nothing_of_the_web_stack():
 
 
 def test_a_crowded_day_of_the_month_view_lists_the_first_entries_and_links_to_the_rest(web):  # noqa: F811
-    from scheduler import queueing
+    from scheduler.app import queueing
     from scheduler.web.calendar_view import MONTH_CELL
 
     for n in range(12):
@@ -301,7 +301,7 @@ def test_pinning_from_the_page_refuses_the_past_and_warns_of_a_full_day(web):  #
 def test_editing_a_thread_on_the_page_keeps_its_parts(web):  # noqa: F811
     """The edit box holds every part of a thread, a line "---" apart (as `queue edit --editor`); saving a fix
     to part 1 keeps parts 2 and 3 (the box held part 1 alone, and saving dropped the rest)."""
-    from scheduler import editing
+    from scheduler.app import editing
 
     parts = ["Part one of the thred.", "Part two of the thread.", "Part three."]
     editing.edit_text(web.store, web.config, TIP_IDS[2], parts, web.now)

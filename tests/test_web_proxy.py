@@ -172,7 +172,7 @@ def test_a_peer_that_is_not_loopback_is_refused_without_a_password(web):  # noqa
 
 
 def test_the_bind_refusal_says_a_proxy_needs_a_password(web):  # noqa: F811
-    from scheduler.errors import AccessError
+    from scheduler.domain.errors import AccessError
     from scheduler.web.server import check_bind
 
     with pytest.raises(AccessError) as refused:

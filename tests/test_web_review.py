@@ -48,7 +48,7 @@ def cli(web, *args: str) -> subprocess.CompletedProcess:
 
 
 def add(web, text: str) -> str:
-    from scheduler import queueing
+    from scheduler.app import queueing
 
     return queueing.add_text(web.store, web.config, text, web.now).post_id
 
@@ -60,13 +60,13 @@ def shown(api, post_ids) -> dict[str, str]:
 
 
 def status_hash(web, post_id: str) -> str:
-    from scheduler import review
+    from scheduler.review import policy as review
 
     return review.item(web.store, web.config, post_id, web.now).content_hash
 
 
 def status_of(web, post_id: str) -> str:
-    from scheduler import review
+    from scheduler.review import policy as review
 
     return review.item(web.store, web.config, post_id, web.now).status
 
@@ -239,7 +239,7 @@ def test_refusals_on_the_page_record_nothing(web):
 
 
 def test_the_calendar_keeps_drafts_apart_from_the_plan(web):
-    from scheduler import review
+    from scheduler.review import policy as review
 
     approve_shown(web.store, web.config, [TIP_IDS[1]], who="Dr G", now=web.now)
     page = soup(web.client().get("/calendar?view=week&date=2026-11-30"))

@@ -193,7 +193,7 @@ def test_open_mode_answers_only_to_a_loopback_host(web):  # noqa: F811
 
 
 def test_a_non_loopback_bind_without_password_refuses_to_start(web):  # noqa: F811
-    from scheduler.errors import AccessError
+    from scheduler.domain.errors import AccessError
     from scheduler.web.server import check_bind, make_server
 
     for host in ("0.0.0.0", "192.0.2.10", "::"):

@@ -8,7 +8,7 @@ from datetime import timedelta
 import requests
 import sqlalchemy as sa
 
-from scheduler import migrations as m
+from scheduler.ledger import migrations as m
 from tests.helpers_web import TIP_IDS, csrf_of, web  # noqa: F401
 from tests.test_cli import CLI, POSTS
 from tests.test_web_proxy import running_dashboard

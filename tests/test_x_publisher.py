@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.credentials import OAuth1Credentials, OAuth2Credentials, read_tokens
-from scheduler.publisher.base import (
+from scheduler.networks.x.credentials import OAuth1Credentials, OAuth2Credentials, read_tokens
+from scheduler.networks.base import (
     AuthError,
     DuplicateContent,
     LookupUnavailable,
@@ -17,8 +17,8 @@ from scheduler.publisher.base import (
     Rejected,
     TransientError,
 )
-from scheduler.publisher.transport import XTransportAdapter
-from scheduler.publisher.x import XPublisher
+from scheduler.networks.transport import XTransportAdapter
+from scheduler.networks.x.publisher import XPublisher
 from tests.conftest_standin import TEST_TIMEOUT
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64

@@ -19,7 +19,7 @@ import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from scheduler.errors import AccessError
+from scheduler.domain.errors import AccessError
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MIN_PASSWORD_LENGTH = 10
@@ -75,7 +75,7 @@ class NewToken:
 
 
 def check_role(role: str) -> str:
-    from scheduler.review import ROLES
+    from scheduler.review.policy import ROLES
 
     if role not in ROLES:
         raise AccessError(f"role {role!r} is not one of {', '.join(ROLES)}: an editor writes and edits, a reviewer "
@@ -112,7 +112,7 @@ def _mac(key: bytes, *fields: str) -> str:
 def local_session(store, now: datetime) -> NewSession:
     """A session of the password-less dashboard: a cookie signed with the ledger's signing key, its CSRF token
     derived from it, and no row in the ledger (a page load by anyone on this machine writes nothing)."""
-    from scheduler import signing_key
+    from scheduler.review import signing_key
 
     key = signing_key.current(store, now)
     nonce = secrets.token_urlsafe(24)
@@ -128,7 +128,7 @@ def is_local_cookie(cookie: str) -> bool:
 def local_session_csrf(store, cookie: str, now: datetime) -> str | None:
     """The CSRF token of a password-less session's cookie, if the cookie is one, unexpired and signed with the
     current key; else None."""
-    from scheduler import signing_key
+    from scheduler.review import signing_key
 
     pieces = cookie.removeprefix(LOCAL_COOKIE_PREFIX).split(".")
     if len(pieces) != 3 or not pieces[1].isdigit() or len(pieces[1]) > 12:

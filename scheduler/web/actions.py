@@ -15,8 +15,8 @@ from datetime import datetime
 from pathlib import Path
 
 from scheduler.config import Config
-from scheduler.errors import ArticleError, QueueError
-from scheduler.store import PostRecord, Store
+from scheduler.domain.errors import ArticleError, QueueError
+from scheduler.ledger.store import PostRecord, Store
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 
@@ -36,13 +36,13 @@ class Actions:
 
     def _wrote(self, post_ids: list[str]) -> None:
         """Who gave these posts their text (separation of duties in review); inside the change's unit."""
-        from scheduler import review
+        from scheduler.review import policy as review
 
         review.record_change(self.store, self.config, post_ids, who=self.actor, now=self.clock())
 
     def _limit(self) -> int:
         """The account's network's limit, as its posts are measured (X 280, Bluesky 300, a Mastodon server's)."""
-        from scheduler.post_length import rule_for
+        from scheduler.text.limits import rule_for
 
         return rule_for(self.config).limit
 
@@ -50,7 +50,7 @@ class Actions:
         return at.astimezone(self.config.tz).isoformat() if at else "-"
 
     def add(self, text: str, at: datetime | None) -> PostRecord:
-        from scheduler import queueing
+        from scheduler.app import queueing
 
         limit = self._limit()  # before the transaction: a Mastodon server's limit may need a request
         with self.store.unit():
@@ -61,7 +61,7 @@ class Actions:
         return record
 
     def edit(self, post_id: str, text: str) -> PostRecord:
-        from scheduler import editing
+        from scheduler.app import editing
 
         limit = self._limit()
         with self.store.unit():
@@ -97,7 +97,7 @@ class Actions:
     def pin(self, post_id: str, at: datetime | None, *, warn: bool = True) -> list[str]:
         """As `scheduler queue pin`: a time more than a minute past is refused; returns its warnings (a cap)
         unless ``warn`` is false (they need a plan: not inside a caller's longer transaction)."""
-        from scheduler import editing
+        from scheduler.app import editing
 
         now = self.clock()
         editing.check_pin(self.config, at, now, asap="the current time")
@@ -118,9 +118,9 @@ class Actions:
             self._audit("resume")
 
     def resolve(self, post_id: str, *, tweet_id: str | None, retry: bool) -> None:
-        from scheduler.publishing import live_instances
+        from scheduler.publishing.engine import live_instances
 
-        from scheduler.post_links import NAMES, remote_id_from
+        from scheduler.networks.post_links import NAMES, remote_id_from
 
         if bool(tweet_id) == bool(retry):
             raise QueueError(f"say how it ended: the post's id on {NAMES[self.config.network]} if it went out, "
@@ -139,7 +139,7 @@ class Actions:
 
     def approve(self, post_ids: list[str], *, expected: dict[str, str] | None, comment: str | None = None):
         """`scheduler review approve`: all or none, exactly as shown (``expected``: post id -> content hash)."""
-        from scheduler import review
+        from scheduler.review import policy as review
 
         with self.store.unit():
             outcome = review.approve(self.store, self.config, post_ids, who=self.actor, role=self.role,
@@ -150,7 +150,7 @@ class Actions:
 
     def request_changes(self, post_ids: list[str], *, comment: str, expected: dict[str, str] | None = None):
         """`scheduler review reject --comment`: back to the author, out of the plan until the text changes."""
-        from scheduler import review
+        from scheduler.review import policy as review
 
         with self.store.unit():
             outcome = review.request_changes(self.store, self.config, post_ids, who=self.actor, role=self.role,
@@ -162,7 +162,7 @@ class Actions:
 
     def import_upload(self, filename: str, data: bytes) -> list:
         """Store an uploaded article under the data directory's uploads/ and import it like `scheduler import`."""
-        from scheduler.library import ARTICLE_SUFFIXES, import_articles
+        from scheduler.articles.library import ARTICLE_SUFFIXES, import_articles
 
         name = Path(filename or "").name
         suffix = Path(name).suffix.lower()

@@ -1,4 +1,4 @@
-"""The HTTP JSON API under /api/v1: the CLI's --json shapes (scheduler.views), over HTTP.
+"""The HTTP JSON API under /api/v1: the CLI's --json shapes (scheduler.app.views), over HTTP.
 
 Errors are ``{"error": {"status": N, "message": "..."}}`` with a message a person can act on:
 400 a bad parameter, 401 no credentials, 403 no CSRF token, 404 no such post, 409 the post's state
@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from scheduler.errors import ArticleError, DuplicateError, QueueError, ReviewError, SchedulerError
+from scheduler.domain.errors import ArticleError, DuplicateError, QueueError, ReviewError, SchedulerError
 from scheduler.web.security import json_error
 
 
@@ -37,7 +37,7 @@ def parse_when(value: str, tz) -> datetime:
     """ISO 8601 as the CLI reads it (without an offset: the account's local time)."""
     import click
 
-    from scheduler.cli import parse_when as cli_parse_when
+    from scheduler.cli.main import parse_when as cli_parse_when
 
     try:
         return cli_parse_when(value, tz)
@@ -86,7 +86,7 @@ def domain_status(exc: SchedulerError) -> int:
     if isinstance(exc, ArticleError):
         return 422
     if isinstance(exc, ReviewError):
-        from scheduler.review import NotAllowed
+        from scheduler.review.policy import NotAllowed
 
         if isinstance(exc, NotAllowed):
             return 403  # the role, or separation of duties: this identity may not decide
@@ -97,7 +97,8 @@ def domain_status(exc: SchedulerError) -> int:
 # -- handlers --------------------------------------------------------------------------------------
 
 async def preview(request: Request):
-    from scheduler import agenda, views
+    from scheduler.planning import agenda
+    from scheduler.app import views
 
     web = web_of(request)
     count = int_param(request, "count", 10, 1, 10000)
@@ -115,7 +116,8 @@ async def preview(request: Request):
 
 
 async def queue_list(request: Request):
-    from scheduler import agenda, views
+    from scheduler.planning import agenda
+    from scheduler.app import views
 
     web = web_of(request)
     limit = int_param(request, "limit", 50, 1, 100000)
@@ -127,7 +129,7 @@ async def queue_list(request: Request):
 
 
 async def queue_add(request: Request):
-    from scheduler import views
+    from scheduler.app import views
 
     web = web_of(request)
     body = await json_body(request)
@@ -149,7 +151,7 @@ async def queue_add(request: Request):
 
 
 async def queue_get(request: Request):
-    from scheduler import views
+    from scheduler.app import views
 
     web = web_of(request)
     post = await run_in_threadpool(own_post, web, request.path_params["post_id"])
@@ -159,7 +161,8 @@ async def queue_get(request: Request):
 async def queue_patch(request: Request):
     """Change a post's text, pin (null unpins) and/or position; applied in that order, all or nothing: every
     field is checked before any is applied, and the changes land in one transaction."""
-    from scheduler import editing, views
+    from scheduler.app import editing
+    from scheduler.app import views
 
     web = web_of(request)
     post_id = request.path_params["post_id"]
@@ -213,7 +216,7 @@ def _position(value) -> dict:
 
 
 async def queue_delete(request: Request):
-    from scheduler import views
+    from scheduler.app import views
 
     web = web_of(request)
     post_id = request.path_params["post_id"]
@@ -223,7 +226,7 @@ async def queue_delete(request: Request):
 
 
 async def queue_restore(request: Request):
-    from scheduler import views
+    from scheduler.app import views
 
     web = web_of(request)
     post_id = request.path_params["post_id"]
@@ -247,7 +250,7 @@ async def resume(request: Request):
 
 
 async def resolve(request: Request):
-    from scheduler import views
+    from scheduler.app import views
 
     web = web_of(request)
     post_id = request.path_params["post_id"]
@@ -264,7 +267,7 @@ async def resolve(request: Request):
 
 
 async def history(request: Request):
-    from scheduler import views
+    from scheduler.app import views
 
     web = web_of(request)
     limit = int_param(request, "limit", 50, 1, 100000)
@@ -273,7 +276,8 @@ async def history(request: Request):
 
 
 async def status(request: Request):
-    from scheduler import health, views
+    from scheduler.publishing import health
+    from scheduler.app import views
 
     web = web_of(request)
     return JSONResponse(views.with_account(web.config, await run_in_threadpool(health.status, web.store, web.config, web.clock())))

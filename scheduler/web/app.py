@@ -19,9 +19,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from scheduler.config import Config
-from scheduler.errors import ConfigError
-from scheduler.plan_cache import PlanCache
-from scheduler.store import Store
+from scheduler.domain.errors import ConfigError
+from scheduler.planning.plan_cache import PlanCache
+from scheduler.ledger.store import Store
 
 HERE = Path(__file__).parent
 log = logging.getLogger("scheduler.web")

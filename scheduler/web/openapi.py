@@ -14,7 +14,7 @@ def _ok(schema: dict, description: str = "OK") -> dict:
 ERRORS = {str(code): {"$ref": f"#/components/responses/E{code}"} for code in (400, 401, 403, 404, 409, 422)}
 POST_ID = {"name": "post_id", "in": "path", "required": True, "schema": {"type": "string"}}
 NULLABLE_STRING = {"type": ["string", "null"]}
-# What the CLI's --json adds to each object, as the API does (scheduler.views.with_account).
+# What the CLI's --json adds to each object, as the API does (scheduler.app.views.with_account).
 ACCOUNT_FIELDS = {"account": {"type": "string", "description": "the account's name"},
                   "network": {"enum": ["x", "bluesky", "mastodon"]}}
 

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from scheduler.errors import SchedulerError
+from scheduler.domain.errors import SchedulerError
 from scheduler.web.app import HERE
 
 QUEUE_PAGE = 50
@@ -203,7 +203,7 @@ async def calendar(request: Request):
 
 def _calendar_response(request: Request, web, now, view: str, around: date | None) -> HTMLResponse:
     """The page around its calendar part, which is computed once per ledger revision while time leaves it
-    as it is (scheduler.plan_cache: the same plan as `preview --json` for the same ``now``), and shared by
+    as it is (scheduler.planning.plan_cache: the same plan as `preview --json` for the same ``now``), and shared by
     every request and session; the layout around it (CSRF token, user) is rendered for each request."""
     from datetime import datetime, time
 
@@ -233,7 +233,7 @@ def _calendar_response(request: Request, web, now, view: str, around: date | Non
 # -- queue ---------------------------------------------------------------------------------------
 
 def _queue_context(web, offset: int) -> dict:
-    from scheduler import views
+    from scheduler.app import views
 
     account = web.config.account
     posts = web.store.queue_page(account, offset=offset, limit=QUEUE_PAGE + 1)
@@ -251,8 +251,8 @@ def _queue_context(web, offset: int) -> dict:
 
 def _review_status(web, posts) -> dict[str, str]:
     """With review on, each post's review status (approved, awaiting review, changes requested)."""
-    from scheduler import review
-    from scheduler.content_hash import hash_of
+    from scheduler.review import policy as review
+    from scheduler.domain.content_hash import hash_of
 
     if not review.required(web.config):
         return {}
@@ -313,7 +313,7 @@ async def _queue_change(request: Request, change, *, back: str = "/queue", post_
 
 
 def _when(web, value: str):
-    from scheduler.errors import QueueError
+    from scheduler.domain.errors import QueueError
     from scheduler.web.api import BadRequest, parse_when
 
     try:
@@ -331,7 +331,7 @@ async def queue_add(request: Request):
 
     def change():
         nonlocal field
-        from scheduler.editing import check_pin
+        from scheduler.app.editing import check_pin
 
         at = None
         if form.get("at"):
@@ -427,7 +427,7 @@ async def queue_resume(request: Request):
 
 async def count(request: Request):
     """The live length counter: the text as the account's network counts it (the CLI's own rule)."""
-    from scheduler.post_length import rule_for
+    from scheduler.text.limits import rule_for
 
     web = web_of(request)
     form = await _form(request)
@@ -477,7 +477,7 @@ async def articles_upload(request: Request):
     except SchedulerError as exc:
         return await articles(request, error=str(exc), status=domain_status(exc))
     first = results[0]
-    from scheduler import views
+    from scheduler.app import views
 
     kept = [line.strip() for r in results for line in views.kept_live_lines(r.report)]
     if kept:
@@ -487,10 +487,10 @@ async def articles_upload(request: Request):
 
 
 def _article_detail(web, key: str):
-    from scheduler.compose import compose_tip
-    from scheduler.evergreen import _article
-    from scheduler.post_length import rule_for
-    from scheduler.templates import TIP, templates_for
+    from scheduler.compose.composer import compose_tip
+    from scheduler.compose.evergreen import _article
+    from scheduler.text.limits import rule_for
+    from scheduler.compose.templates import TIP, templates_for
 
     article = _article(web.store, web.config, key)
     if article is None:
@@ -527,7 +527,7 @@ async def article(request: Request, *, key: str | None = None, notice: str | Non
 # -- history and status ----------------------------------------------------------------------------
 
 def _history_context(web) -> dict:
-    from scheduler import views
+    from scheduler.app import views
     from scheduler.web.api import audit_json
 
     account = web.config.account
@@ -561,7 +561,7 @@ async def resolve(request: Request):
 
 
 async def status_page(request: Request):
-    from scheduler import health
+    from scheduler.publishing import health
 
     web = web_of(request)
     report = await run_in_threadpool(health.status, web.store, web.config, web.clock())

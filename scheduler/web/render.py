@@ -1,13 +1,13 @@
 """Post text as its network shows it: links, mentions and hashtags marked as that network finds them, every
 character escaped; and ``Look``, what a post card needs to show a post as it will look on the account's network.
 
-- X: twitter-text's links (scheduler.tweet_length), @mentions of up to 15 word characters, #hashtags.
-- Bluesky: the text as it is sent (scheduler.bluesky_length.rich_text: long links shortened, as the app shows
+- X: twitter-text's links (scheduler.text.x_length), @mentions of up to 15 word characters, #hashtags.
+- Bluesky: the text as it is sent (scheduler.text.bluesky_length.rich_text: long links shortened, as the app shows
   them), its facets (link, mention, tag) marked; a shortened link keeps the full URL in its title.
 - Mastodon: links with their scheme (twitter-text's, as the server finds them) shown as Mastodon shows them,
   without ``https://`` or ``www.`` and cut after 30 characters with "…"; @user and @user@server; #hashtags.
 
-Lengths and limits are the network's one rule (scheduler.post_length.rule_for), measured here on the server, the
+Lengths and limits are the network's one rule (scheduler.text.limits.rule_for), measured here on the server, the
 same rule the composer, the editors and the live counter (/compose/count) use.
 """
 
@@ -39,7 +39,7 @@ def post_html(text: str, network: str = "x") -> Markup:
 
 
 def _x_html(text: str) -> Markup:
-    from scheduler.tweet_length import url_spans
+    from scheduler.text.x_length import url_spans
 
     text = unicodedata.normalize("NFC", text)
     out: list[str] = []
@@ -53,7 +53,7 @@ def _x_html(text: str) -> Markup:
 
 
 def _bluesky_html(text: str) -> Markup:
-    from scheduler.bluesky_length import rich_text
+    from scheduler.text.bluesky_length import rich_text
 
     sent = rich_text(text)  # what the publisher sends: facets are byte ranges of this text
     data = sent.text.encode("utf-8")
@@ -72,7 +72,7 @@ def _bluesky_html(text: str) -> Markup:
 
 
 def _mastodon_html(text: str) -> Markup:
-    from scheduler.tweet_length import url_spans
+    from scheduler.text.x_length import url_spans
 
     text = unicodedata.normalize("NFC", text)
     out: list[str] = []
@@ -135,7 +135,7 @@ class Look:
 
     @cached_property
     def rule(self):
-        from scheduler.post_length import rule_for
+        from scheduler.text.limits import rule_for
 
         return rule_for(self.config)
 

@@ -1,8 +1,8 @@
 """Review before publishing on the dashboard (issue 12): the Review page and /api/v1/review for signed-in
 users, and the reviewer link's page at /review/<token> for reviewers without an account.
 
-The Review page and the API call the same domain functions as `scheduler review` (scheduler.review,
-through web.actions for the audit record) and show the same JSON shapes (scheduler.review_views).
+The Review page and the API call the same domain functions as `scheduler review` (scheduler.review.policy,
+through web.actions for the audit record) and show the same JSON shapes (scheduler.app.review_views).
 
 /review/<token> is the only path under /review/. The Guard lets it through without a session or a
 CSRF token: the token in the path is its one credential (signed, single purpose, expiring,
@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from scheduler import views
-from scheduler.errors import SchedulerError
+from scheduler.app import views
+from scheduler.domain.errors import SchedulerError
 from scheduler.web.security import REVIEW_LINK_PREFIX
 MAX_LINK_FORM_BYTES = 1_000_000
 LOG_SHOWN = 50
@@ -37,7 +37,7 @@ def web_of(request: Request):
 
 async def link_page(request: Request):
     """GET shows the waiting posts as cards; POST records every decision at once and spends the link."""
-    from scheduler import review_page
+    from scheduler.web import review_page
 
     web = await run_in_threadpool(_link_web, request)
     form: dict[str, str] = {}
@@ -69,7 +69,8 @@ def _link_web(request: Request):
 # -- the Review page ----------------------------------------------------------------------------------
 
 def _review_context(web) -> dict:
-    from scheduler import review, review_views
+    from scheduler.review import policy as review
+    from scheduler.app import review_views
 
     now = web.clock()
     items = review.waiting(web.store, web.config, now)
@@ -132,7 +133,8 @@ async def review_decide(request: Request):
 
 async def api_list(request: Request):
     """`scheduler review list --json`."""
-    from scheduler import review, review_views
+    from scheduler.review import policy as review
+    from scheduler.app import review_views
     from scheduler.web.api import int_param
 
     web = web_of(request)
@@ -143,7 +145,8 @@ async def api_list(request: Request):
 
 async def api_log(request: Request):
     """`scheduler review log --json`."""
-    from scheduler import review, review_views
+    from scheduler.review import policy as review
+    from scheduler.app import review_views
     from scheduler.web.api import int_param
 
     web = web_of(request)

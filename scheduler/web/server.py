@@ -10,8 +10,8 @@ import socket
 import threading
 
 from scheduler.config import Config
-from scheduler.errors import AccessError
-from scheduler.store import Store
+from scheduler.domain.errors import AccessError
+from scheduler.ledger.store import Store
 
 log = logging.getLogger("scheduler.web")
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8040
@@ -98,7 +98,7 @@ def describe(store: Store, host: str, port: int) -> str:
 
 def serve_forever(config: Config, host: str, port: int) -> int:
     """`scheduler web`: the dashboard alone, in the foreground, until SIGINT/SIGTERM (then exit 0)."""
-    from scheduler.signals import Signals
+    from scheduler.publishing.signals import Signals
 
     # uvicorn stops gracefully on SIGTERM, then raises the signal again once its own handlers are gone: with
     # the default handler in place the process would die of it (exit -15). Ours takes it, and we exit 0.

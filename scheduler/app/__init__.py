@@ -1,0 +1,1 @@
+"""Application functions the CLI and the dashboard both call: editing, queueing, views."""

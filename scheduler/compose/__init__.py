@@ -1,0 +1,1 @@
+"""Composing posts: templates, the composer, evergreen wordings."""

@@ -1,0 +1,122 @@
+"""Whether a failed call may have reached the network: decided here, once, for every publisher.
+
+A call that fails without an answer is one of two things, and the difference decides whether a post may be sent
+again:
+
+- **never sent**: the failure proves no byte of the request left this machine. Only failures of *connecting* prove
+  that: the name did not resolve, the connection was refused, connecting timed out, the TLS handshake failed (the
+  certificate was refused, or the handshake broke: the request is written only after it completes), the URL was
+  not one that can be sent, or no connection came free from the pool.
+- **may have reached** the network: everything else, i.e. anything after the connection was up. The request may
+  have been read and acted on before the connection reset, the answer was cut short, the TLS session broke while
+  the answer was read, the read timed out, or the server closed the connection. A post-creating call that fails
+  this way has an unknown outcome and is looked up before anything is sent again.
+
+Every HTTP stack the publishers use wraps the failure differently (requests over urllib3 over http.client and ssl
+for X and Mastodon; httpx over httpcore for Bluesky; the SDKs wrap those again), so the classifier walks the whole
+chain of wrapped exceptions and looks for a proof of "never sent". Without one the call may have reached the
+network: the safe side, since a needless look-up costs a read and a wrong "never sent" costs a double post.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections.abc import Iterator
+
+from scheduler.networks.base import OutcomeUnknown, PublishError, TransientError
+
+# Frames a TLS handshake runs in (ssl.SSLSocket.do_handshake, and its SSLObject twin under httpcore's streams).
+_HANDSHAKE_FRAMES = frozenset({"do_handshake"})
+_MAX_CHAIN = 32
+
+
+def _proofs() -> tuple[type[BaseException], ...]:
+    """Exception types that are raised only before a request's first byte is written."""
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, LocationParseError, NewConnectionError
+
+    types: list[type[BaseException]] = [
+        socket.gaierror,  # the name did not resolve
+        ConnectionRefusedError,
+        ssl.SSLCertVerificationError,  # raised only by the handshake
+        NewConnectionError,  # urllib3: connecting failed (refused, DNS: NameResolutionError)
+        ConnectTimeoutError,  # urllib3: connecting timed out
+        LocationParseError,
+        requests.ConnectTimeout,
+        requests.exceptions.InvalidURL,
+        requests.exceptions.MissingSchema,
+        requests.exceptions.InvalidSchema,
+        requests.exceptions.InvalidHeader,
+        requests.exceptions.URLRequired,
+    ]
+    try:
+        import httpx
+    except ImportError:  # pragma: no cover - httpx comes with the Bluesky SDK
+        pass
+    else:
+        # httpcore maps every failure while connecting (TCP and the TLS handshake) to ConnectError/ConnectTimeout.
+        types += [httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol,
+                  httpx.InvalidURL]
+    return tuple(types)
+
+
+def chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception it wraps: causes, contexts, and the exceptions libraries keep in ``args`` or
+    ``reason`` (requests keeps urllib3's MaxRetryError in args, which keeps the real cause in ``reason``)."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo and len(seen) < _MAX_CHAIN:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        linked = [current.__cause__, current.__context__, getattr(current, "reason", None),
+                  *getattr(current, "args", ())]
+        todo.extend(e for e in linked if isinstance(e, BaseException))
+
+
+def _in_handshake(exc: BaseException) -> bool:
+    """Whether ``exc`` (an OSError: ssl errors are OSErrors) was raised inside a TLS handshake."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name in _HANDSHAKE_FRAMES and tb.tb_frame.f_code.co_filename.endswith("ssl.py"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def never_sent(exc: BaseException) -> bool:
+    """True only when the failure proves that no byte of the request left: see the module's docstring."""
+    proofs = _proofs()
+    for link in chain(exc):
+        if isinstance(link, proofs):
+            return True
+        if isinstance(link, OSError) and _in_handshake(link):
+            return True
+    return False
+
+
+def may_have_reached(exc: BaseException) -> bool:
+    """The one rule: a failed call may have reached the network unless the failure proves it never left."""
+    return not never_sent(exc)
+
+
+def describe(exc: BaseException) -> str:
+    """``Outer (Inner)``: the exception's type and its innermost cause's, for a log line (no message: messages can
+    carry URLs with tokens in them)."""
+    links = list(chain(exc))
+    inner = links[-1] if len(links) > 1 else None
+    return type(exc).__name__ + (f" ({type(inner).__name__})" if inner is not None else "")
+
+
+def network_error(exc: BaseException, *, creates: bool) -> PublishError:
+    """The engine's error for a call that failed without an answer. ``creates``: the call may create a post (a
+    lost answer then is an unknown outcome); reads and uploads have no side effect worth a look-up."""
+    name = describe(exc)
+    if never_sent(exc):
+        return TransientError(f"{name}: the request was not sent")
+    if creates:
+        return OutcomeUnknown(f"{name}: the request may have reached the network, but its answer was lost")
+    return TransientError(f"{name}: no answer arrived")

@@ -1,0 +1,1 @@
+"""The plan built from the ledger: the agenda, its cache and the .ics export."""

@@ -1,0 +1,185 @@
+"""The agenda: the plan built from the ledger, shared by preview, status and the service.
+
+One function gathers the planner's inputs from the ledger, so what preview shows and what the
+service publishes come from the same code with the same data.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from scheduler.config import Config
+from scheduler.domain.models import QueuedPost
+from scheduler.ledger.store import Store
+
+# Slot-filling posts read ahead of the plan; pinned and retrying posts are always read whole.
+# Far more than `count` so that series spacing can step over a long run of one article.
+READ_AHEAD_FACTOR = 5
+READ_AHEAD_MIN = 200
+HEAD_PAGE = 250  # slot-filling posts read at once when the plan reads them as it goes
+
+
+def history_start(config: Config, now: datetime) -> datetime:
+    """How far back publications matter: spacing looks at its gaps, a monthly cap at the local month."""
+    settings = config.plan_settings()
+    start = now - max(settings.series_gap, settings.min_spacing, timedelta(days=1)) - timedelta(days=1)
+    if settings.monthly_cap is not None:
+        start = min(start, month_start(config, now))
+    return start
+
+
+def month_start(config: Config, now: datetime) -> datetime:
+    local = now.astimezone(config.tz)
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def upcoming(store: Store, config: Config, now: datetime, *, count: int) -> list:
+    """The plan: what goes out when. With review on, only approved posts fill it (see review.py)."""
+    return upcoming_with_drafts(store, config, now, count=count, drafts=0)[0]
+
+
+@dataclass(frozen=True)
+class DraftSlot:
+    """A post awaiting review, and where it would go if it were approved now (None: beyond the plan)."""
+
+    post: QueuedPost
+    content_hash: str
+    at: datetime | None
+    source: str | None
+
+
+def upcoming_with_drafts(store: Store, config: Config, now: datetime, *, count: int,
+                         drafts: int) -> tuple[list, list[DraftSlot]]:
+    """The plan, and (review on) the first ``drafts`` posts awaiting review, each with the slot it would
+    get if it alone were approved now. Drafts never fill the plan: a slot whose post is not approved
+    goes to the next approved one, or stays empty with the reason "awaiting review"."""
+    from scheduler.domain.planner import SentRecord, plan
+
+    account = config.account
+    settings = config.plan_settings()
+    review = config["review"]["required"]
+    # One snapshot: a publication committed by another service between two of these reads would
+    # otherwise be half in the plan (its slot free, its post gone, or the reverse).
+    with store.snapshot():
+        history = [SentRecord(*row) for row in store.sent_since(account, history_start(config, now))]
+        consumed = store.consumed_slots(account, now - settings.grace - timedelta(seconds=1))
+        # Recycled wordings are new texts nobody has approved: with review on they are not planned.
+        use_recycle = config["queue"]["evergreen"] and not review
+        recycle = _recycle_candidates(store, config, now, count) if use_recycle else ()
+        paused = store.account_state(account).paused
+        if not review:
+            # The same window of the queue as queue_window's, read as the planner goes (it stops at the
+            # few hundred posts a month of slots takes, of the thousands the window may hold), so the
+            # plan is made inside the snapshot.
+            own_time = store.scheduled_pending(account)
+            head = _queue_head(store, account, count, len(own_time))
+            queue = heapq.merge(own_time, head, key=lambda p: p.position)
+            entries = plan(now, config.calendar(), queue, history, settings, count=count, paused=paused,
+                           consumed_slots=consumed, recycle=recycle, own_time=own_time)
+            return entries, []
+        queue, waiting = queue_window(store, account, count, review=review)
+
+    def planned(posts: list[QueuedPost], n: int) -> list:
+        return plan(now, config.calendar(), posts, history, settings, count=n, paused=paused,
+                    consumed_slots=consumed, recycle=recycle)
+
+    entries = planned(queue, count)
+    if waiting:
+        entries = [replace(e, reason="awaiting review") if e.reason == "queue empty" else e for e in entries]
+    slots = []
+    for draft, content_hash in waiting[:drafts]:
+        with_it = list(heapq.merge(queue, [draft], key=lambda p: p.position))
+        timed = sum(1 for p in with_it if p.pinned_at is not None or p.next_attempt_at is not None)
+        ahead = sum(1 for p in with_it if p.position < draft.position) + timed
+        found = next((e for e in planned(with_it, ahead + 1) if e.post is not None and e.post.post_id == draft.post_id),
+                     None)
+        slots.append(DraftSlot(draft, content_hash, found.at if found else None, found.source if found else None))
+    return entries, slots
+
+
+def _queue_head(store: Store, account: str, count: int, own_time: int) -> Iterator[QueuedPost]:
+    """queue_window's head without review: the first ``max(count * READ_AHEAD_FACTOR, READ_AHEAD_MIN)``
+    slot-filling posts (no pin or retry time) in queue order, read a page at a time as they are asked for."""
+    limit = max(count * READ_AHEAD_FACTOR, READ_AHEAD_MIN)
+    taken = 0
+    for post in store.iter_pending(account, page=min(limit + own_time, HEAD_PAGE)):
+        if post.pinned_at is None and post.next_attempt_at is None:
+            yield post
+            taken += 1
+            if taken >= limit:
+                return
+
+
+def queue_window(store: Store, account: str, count: int, *,
+                  review: bool) -> tuple[list[QueuedPost], list[tuple[QueuedPost, str]]]:
+    """Every pinned or retrying post, plus the head of the slot-filling queue, in queue order; with
+    review on, only approved ones, and apart the posts awaiting review met on the way (with their hash)."""
+    from scheduler.domain.content_hash import hash_of
+
+    own_time = store.scheduled_pending(account)
+    limit = max(count * READ_AHEAD_FACTOR, READ_AHEAD_MIN)
+    head = []
+    # One page holds the head whatever the pinned and retrying posts among it (a page of ``limit`` alone
+    # would end a few posts short, and the next page would read ``limit`` more rows to take those few).
+    for post in store.iter_pending(account, page=limit + len(own_time)):
+        if post.pinned_at is None and post.next_attempt_at is None:
+            head.append(post)
+            if len(head) >= limit and not review:
+                break
+            if review and len(head) >= limit and len(head) % limit == 0 and _approved_count(store, head) >= limit:
+                break
+    merged = list(heapq.merge(own_time, head, key=lambda p: p.position))
+    if not review:
+        return merged, []
+    approvals = store.reviews(p.post_id for p in merged)
+    approved, waiting = [], []
+    for post in merged:
+        digest = hash_of(post)
+        review_row = approvals.get(post.post_id)
+        if review_row is not None and review_row.approved_hash == digest:
+            approved.append(post)
+        else:
+            waiting.append((post, digest))
+    return approved, waiting
+
+
+def _approved_count(store: Store, posts: list[QueuedPost]) -> int:
+    from scheduler.domain.content_hash import hash_of
+
+    approvals = store.reviews(p.post_id for p in posts)
+    return sum(1 for p in posts
+               if (r := approvals.get(p.post_id)) is not None and r.approved_hash == hash_of(p))
+
+
+def _recycle_candidates(store: Store, config: Config, now: datetime, count: int) -> list[QueuedPost]:
+    from scheduler.compose.evergreen import candidates
+
+    return candidates(store, config, now, limit=count)
+
+
+@dataclass(frozen=True)
+class QuotaUsage:
+    today: int
+    month: int
+
+
+def quota_usage(store: Store, config: Config, now: datetime) -> QuotaUsage:
+    """X posts used today and this month, in the account's local calendar (threads count per part)."""
+    tz = config.tz
+    local_now = now.astimezone(tz)
+    today = month = 0
+    for post in store.published_since(config.account, month_start(config, now)):
+        when = post.slot_at.astimezone(tz)
+        if (when.year, when.month) == (local_now.year, local_now.month):
+            month += len(post.part_ids) or len(post.parts)
+            if when.date() == local_now.date():
+                today += len(post.part_ids) or len(post.parts)
+    return QuotaUsage(today, month)
+
+
+def planned_times(store: Store, config: Config, now: datetime, *, count: int) -> dict[str, datetime]:
+    """When the plan puts each of the next ``count`` posts (the same plan preview shows)."""
+    return {entry.post.post_id: entry.at for entry in upcoming(store, config, now, count=count) if entry.post}

@@ -1,0 +1,494 @@
+"""`scheduler serve`: the background service.
+
+APScheduler wakes the service; the ledger is the truth. The service keeps exactly one
+publication job, a DateTrigger at the time of the next planned post, and re-plans:
+
+- after every publication run (so the next post is always scheduled),
+- when the ledger's revision for the account changes (a CLI command changed the queue),
+  checked every ``[service] watch_interval`` (default 2 s) with one indexed read,
+- on SIGHUP, after reloading scheduler.toml (a bad file is rejected, the old settings stay).
+
+Between posts the process sleeps until the next one: no minute polling.
+
+Missed slots after downtime follow the planner's rule (see planner.py, "Missed work"): a post
+less than ``[calendar] grace`` late goes out at once; older ones move to the next free slots
+in order, one per slot, never a burst.
+
+SIGTERM / SIGINT: no new publication starts; the call in flight may finish for
+``[service] stop_timeout``; if it has not, it is abandoned with its outcome recorded as lost
+(the post becomes uncertain and is looked up on X before any new attempt), and the process
+exits 0. The handlers are installed before anything else, so a signal at any moment from start
+to exit is handled (one that arrives while starting stops the service as soon as it is up).
+
+Posts left ``sending`` (a process killed mid-call, or an error between claim and call) are
+recovered at start and then every three heartbeats while running.
+
+Review notices (notices.py) are checked and delivered every ``[notify] check_interval`` on an
+executor of their own: a slow or failing SMTP server or webhook never holds up a publication. With review
+and evergreen on, the same job puts recycled wordings up for review when the approved queue runs short.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from scheduler.config import Config, load_config
+from scheduler.domain.errors import SchedulerError
+from scheduler.publishing.signals import Signals
+from scheduler.ledger.store import LostClaim, Store
+
+log = logging.getLogger("scheduler.service")
+
+PUBLISH_JOB = "publish"
+# When the ledger cannot be read, try again after this long rather than stopping.
+ERROR_RETRY = timedelta(seconds=5)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Lane:
+    """One account's publishing: its engine (publisher, retries, pause), its job and its claims. Lanes share
+    nothing but the ledger, so one account failing, paused or rate-limited never holds up or changes another's
+    posts."""
+
+    def __init__(self, config: Config, instance: str, engine) -> None:
+        self.config = config
+        self.name = config.account_name
+        self.instance = instance
+        self.engine = engine
+        self.job = f"{PUBLISH_JOB}:{self.name}"
+        self.executor = f"publisher:{self.name}"
+        self.busy = threading.Lock()
+        self.current: str | None = None
+        self.revision = -1
+        self.last_outcome: str | None = None
+        self.review_mismatch = False  # the ledger requires review and this lane's config does not
+        # Posts the last run found it could not take (claimed elsewhere, no longer pending, not approved) and the
+        # ledger revision then: until the ledger changes, the plan's next post after them is what is scheduled,
+        # never them again at once (a post that cannot be taken, planned "now" again and again, was a busy loop).
+        self.held: set[str] = set()
+        self.held_revision = -1
+
+
+class Service:
+    def __init__(self, config: Config, config_path: str | None, *, clock: Callable[[], datetime] = utc_now,
+                 signals: Signals | None = None):
+        from scheduler.publishing.engine import new_instance_id
+
+        self.config = config
+        self.config_path = config_path
+        self.clock = clock
+        self.instance = new_instance_id()
+        self.store = Store.open(config.database_url)
+        self.lanes = self._make_lanes(config)
+        self.signals = signals or Signals()
+        self.stopping = self.signals.stopping
+        self.wake = self.signals.wake
+        self.until_empty = False
+        self._beat_lock = threading.Lock()
+        self._stopped = False
+        self._plan_lock = threading.Lock()
+        self._scheduler = None
+        from scheduler.review.notices import ReviewWatcher
+
+        self._watchers = {name: ReviewWatcher() for name in self.lanes}
+
+    @property
+    def engine(self):
+        """The engine of the only (or default) account."""
+        return self.lanes[self.config.for_account(None).account_name].engine
+
+    def _make_lanes(self, config: Config) -> dict[str, Lane]:
+        accounts = config.each_account()
+        lanes = {}
+        for each in accounts:
+            # One instance row per account: heartbeats, claims and `status` stay per account.
+            instance = self.instance if len(accounts) == 1 else f"{self.instance}:{each.account_name}"
+            lanes[each.account_name] = Lane(each, instance, self._make_engine(each, instance))
+        return lanes
+
+    def _make_engine(self, config: Config, instance: str):
+        from scheduler.domain.errors import CredentialsError
+        from scheduler.networks.base import Unusable
+        from scheduler.networks.factory import make_publisher, unusable
+        from scheduler.publishing.engine import PublishingEngine, RetryPolicy
+        from scheduler.review.policy import agree_with_ledger
+
+        # The ledger's review requirement binds every process on it: a config that disagrees does not start.
+        agree_with_ledger(self.store, config, self.clock(), who=f"service {self.instance}")
+        try:
+            publisher = make_publisher(config, clock=self.clock)
+        except CredentialsError as exc:
+            problem = unusable(config, exc)
+            if len(config.each_account()) == 1:
+                raise problem from None  # nothing else to publish: refuse to start, saying why
+            # One account's unusable credentials must not stop the others: its lane starts paused, saying why.
+            reason = (f"{problem}; then send the service SIGHUP (or restart it) and run "
+                      f"`scheduler queue resume --account {config.account_name}`")
+            self.store.pause(config.account, reason, self.clock())
+            log.error("publishing paused for %s: %s", config.account_name, reason)
+            publisher = Unusable(config.network, str(problem))
+        return PublishingEngine(self.store, publisher, account=config.account, instance=instance,
+                                policy=RetryPolicy.from_config(config["publisher"]), clock=self.clock,
+                                require_review=config["review"]["required"],
+                                media_dir=config.data_dir / "approved-media")
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def run(self, *, until_empty: bool = False) -> int:
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        self.until_empty = until_empty
+        for lane in self.lanes.values():
+            self._announce(lane)
+        self._beat()
+        for lane in self.lanes.values():
+            self._recover(lane, own=False)
+        executors = {"default": ThreadPoolExecutor(2), "notices": ThreadPoolExecutor(1)}
+        executors.update({lane.executor: ThreadPoolExecutor(1) for lane in self.lanes.values()})
+        self._scheduler = BackgroundScheduler(
+            timezone=UTC, executors=executors,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        service = self.config["service"]
+        self._scheduler.add_job(self._beat, "interval", seconds=service["heartbeat"].total_seconds(), id="heartbeat")
+        self._scheduler.add_job(self._watch, "interval", seconds=service["watch_interval"].total_seconds(), id="watch")
+        self._scheduler.add_job(self._recover_all, "interval", seconds=self._stale_after().total_seconds(),
+                                id="recover")
+        self._scheduler.add_job(self._notices, "interval", seconds=self.config["notify"]["check_interval"].total_seconds(),
+                                id="notices", executor="notices", next_run_time=self.clock())
+        self._scheduler.start()
+        for lane in self.lanes.values():
+            self._replan(lane)
+        from scheduler.articles.feeds import start_polling
+
+        for name in self.lanes:
+            start_polling(self.store, lambda name=name: self.lanes[name].config, self.stopping, self.clock)
+        while not self.stopping.is_set():
+            self.wake.wait()
+            self.wake.clear()
+            if self.signals.reload_requested:
+                self.signals.reload_requested = False
+                self._reload()
+        return self._stop()
+
+    def _recover_all(self) -> None:
+        for lane in self.lanes.values():
+            self._recover(lane, own=True)
+
+    def _recover(self, lane: Lane, *, own: bool) -> None:
+        """Take back the account's posts left ``sending``: by a stopped process, and (``own``) by this one when no
+        publication of it is in flight, after an error between claim and call."""
+        if own and not lane.busy.acquire(blocking=False):
+            return  # a publication is in flight: its post is not stuck
+        try:
+            recovered = lane.engine.recover(self._stale_after(), own=own)
+        except Exception:
+            log.exception("could not check for posts left sending (%s)", lane.name)
+            return
+        finally:
+            if own:
+                lane.busy.release()
+        if recovered:
+            log.warning("recovered %d post(s) left mid-send: %s", len(recovered), ", ".join(recovered))
+            if self._scheduler is not None and self._scheduler.running:
+                self._replan(lane)
+
+    def _announce(self, lane: Lane) -> None:
+        from scheduler.publishing.liveness import instance_is_alive
+
+        now = self.clock()
+        config = lane.config
+        others = [i for i in self.store.instances(config.account)
+                  if i.instance != lane.instance and instance_is_alive(i, now, self._stale_after())]
+        for other in others:
+            log.warning("another instance is active on this ledger: pid %s on %s (last beat %s); "
+                        "both can run safely - each post is claimed by one of them only",
+                        other.pid, other.host, other.beat_at.isoformat(timespec="seconds"))
+        log.info("service started: @%s, %s, publisher %s, instance %s", config.handle,
+                 config.calendar().describe(), lane.engine.publisher.name, lane.instance)
+        if lane.engine.publisher.name == "outbox":
+            from scheduler.publishing.health import destination
+            from scheduler.networks.factory import NETWORK_NAMES
+
+            why = destination(config)["why"] or "the outbox was chosen"
+            log.warning("posts of %s go to the outbox file %s, NOT to %s (%s); set its credentials (README, "
+                        "Credentials) to publish", lane.name, lane.engine.publisher.path,
+                        NETWORK_NAMES[config.network], why)
+
+    def _stop(self) -> int:
+        timeout = self.config["service"]["stop_timeout"].total_seconds()
+        self._scheduler.shutdown(wait=False)  # no job starts any more
+        deadline = self.clock() + timedelta(seconds=timeout)
+        finished = True
+        for lane in self.lanes.values():
+            left = max(0.0, (deadline - self.clock()).total_seconds())
+            if not lane.busy.acquire(timeout=left):
+                finished = False
+                self._abandon(lane)
+        with self._beat_lock:  # a heartbeat still running must not mark the instance alive again
+            self._stopped = True
+            for lane in self.lanes.values():
+                self.store.stop_instance(lane.instance, self.clock())
+        log.info("service stopped")
+        logging.shutdown()
+        if not finished:
+            # A worker thread is stuck in a network call; the ledger already says what happened.
+            os._exit(0)
+        return 0
+
+    def _abandon(self, lane: Lane) -> None:
+        post_id = lane.current
+        if post_id is None:
+            return
+        now = self.clock()
+        try:
+            for attempt in self.store.open_attempts(post_id):
+                self.store.end_attempt(attempt.id, "lost", now, detail="abandoned at shutdown while waiting for the network")
+            self.store.set_uncertain(post_id, lane.instance, True, now)
+            self.store.mark_retrying(post_id, lane.instance, now, now, status=None, count_attempt=False,
+                                     error="abandoned at shutdown mid-call; will be looked up on the network first")
+            log.warning("abandoned the call in flight for %s; it will be reconciled on the next start", post_id)
+        except LostClaim:
+            pass
+
+    def _reload(self) -> None:
+        try:
+            config = load_config(self.config_path)
+            if [a.name for a in config.accounts] != list(self.lanes):
+                raise SchedulerError("the accounts changed (added, removed or renamed): restart the service "
+                                     "to publish for the new set")
+            lanes = {}
+            for each in config.each_account():
+                lane = self.lanes[each.account_name]
+                lanes[lane.name] = (each, self._make_engine(each, lane.instance))
+        except SchedulerError as exc:
+            log.error("reload rejected, keeping the previous configuration: %s", exc)
+            return
+        self.config = config
+        for name, (each, engine) in lanes.items():
+            lane = self.lanes[name]
+            with lane.busy:
+                lane.config, lane.engine = each, engine
+        log.info("configuration reloaded from %s", config.source or "defaults")
+        for lane in self.lanes.values():
+            self._replan(lane)
+
+    def _stale_after(self) -> timedelta:
+        return self.config["service"]["heartbeat"] * 3
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def _beat(self) -> None:
+        with self._beat_lock:
+            if self._stopped:
+                return
+            for lane in self.lanes.values():
+                try:
+                    self.store.beat(lane.instance, lane.config.account, os.getpid(), socket.gethostname(),
+                                    self.clock(), lane.last_outcome)
+                except Exception:
+                    log.exception("could not record the heartbeat")
+
+    def _notices(self) -> None:
+        """Queue notices about posts awaiting review (or missing their slot), then deliver what is due."""
+        from scheduler.compose.evergreen import propose_for_review
+        from scheduler.review.notices import deliver_due
+
+        for lane in self.lanes.values():
+            config = lane.config
+            try:
+                proposed = propose_for_review(self.store, config, self.clock())
+                if proposed:
+                    log.info("%s: the approved queue runs short: %d recycled wording(s) put up for review: %s",
+                             lane.name, len(proposed), ", ".join(proposed))
+                self._watchers[lane.name].check(self.store, config, self.clock())
+                deliver_due(self.store, config, self.clock())
+            except Exception:
+                log.exception("could not check or deliver review notices; trying again in %s",
+                              config["notify"]["check_interval"])
+
+    def _watch(self) -> None:
+        for lane in self.lanes.values():
+            try:
+                revision = self.store.revision(lane.config.account)
+            except Exception:
+                log.exception("could not read the ledger")
+                return
+            if revision != lane.revision:
+                self._replan(lane)
+
+    def _replan(self, lane: Lane) -> None:
+        """Schedule the account's publication job at its next planned post (or none)."""
+        from scheduler.planning import agenda
+
+        if self.stopping.is_set():
+            return
+        with self._plan_lock:
+            try:
+                lane.revision = self.store.revision(lane.config.account)
+                if lane.revision != lane.held_revision:
+                    lane.held = set()  # the ledger changed: every post may be taken again
+                now = self.clock()
+                if self._review_turned_on_elsewhere(lane):
+                    self._unschedule(lane)
+                    return
+                entries = agenda.upcoming(self.store, lane.config, now, count=1 + len(lane.held))
+            except Exception:
+                log.exception("planning failed; trying again in %ss", ERROR_RETRY.total_seconds())
+                self._schedule(lane, self.clock() + ERROR_RETRY)
+                return
+            nxt = next((e for e in entries if e.post is not None and e.post.post_id not in lane.held), None)
+            if nxt is None:
+                wake = self._evergreen_wake(lane, now)
+                if wake is not None:
+                    # Nothing to publish now, but a sent tip comes out of its cooldown then: plan again at that
+                    # moment (always later than now, so this can never spin).
+                    self._schedule(lane, wake)
+                    log.debug("nothing due; evergreen may recycle a tip at %s", wake.isoformat())
+                    return
+                self._unschedule(lane)
+                if self.until_empty and not any(self._work_left(each) for each in self.lanes.values()):
+                    log.info("nothing left to publish: stopping (--until-empty)")
+                    self.stopping.set()
+                    self.wake.set()
+                return
+            self._schedule(lane, max(nxt.at, now))
+            log.debug("next post %s at %s", nxt.post.post_id, nxt.at.isoformat())
+
+    def _review_turned_on_elsewhere(self, lane: Lane) -> bool:
+        """The ledger came to require review after this process started without it: its plan would hold posts
+        nobody approved (the claim refuses them), so the account publishes nothing here until restarted."""
+        from scheduler.review import policy as review
+
+        if review.required(lane.config) or not self.store.review_requirement_of(lane.config.account):
+            lane.review_mismatch = False
+            return False
+        if not lane.review_mismatch:
+            log.error("%s: the ledger now requires review for @%s, but this process's configuration has [review] "
+                      "required = false: it publishes nothing for this account until it is restarted (or reloaded, "
+                      "SIGHUP) with required = true, or review is turned off (`scheduler review require off`)",
+                      lane.name, lane.config.handle)
+            lane.review_mismatch = True
+        return True
+
+    def _evergreen_wake(self, lane: Lane, now: datetime) -> datetime | None:
+        from scheduler.compose.evergreen import next_due
+
+        if self.until_empty:
+            return None
+        try:
+            return next_due(self.store, lane.config, now)
+        except Exception:
+            log.exception("could not read when evergreen may recycle next; trying again in %ss",
+                          ERROR_RETRY.total_seconds())
+            return now + ERROR_RETRY
+
+    def _work_left(self, lane: Lane) -> bool:
+        from scheduler.domain.models import PostState
+
+        counts = self.store.counts(lane.config.account)
+        return any(counts.get(s.value) for s in (PostState.QUEUED, PostState.RETRYING, PostState.SENDING))
+
+    def _schedule(self, lane: Lane, at: datetime) -> None:
+        from apscheduler.triggers.date import DateTrigger
+
+        self._scheduler.add_job(self._publish_due, DateTrigger(run_date=at), args=(lane,), id=lane.job,
+                                replace_existing=True, executor=lane.executor)
+
+    def _unschedule(self, lane: Lane) -> None:
+        if self._scheduler.get_job(lane.job):
+            self._scheduler.remove_job(lane.job)
+
+    def _publish_due(self, lane: Lane) -> None:
+        from scheduler.publishing.engine import publish_due
+
+        def started(entry) -> None:
+            lane.current = entry.post.post_id
+
+        def done(entry, outcome) -> None:
+            lane.current = None
+            self._report(lane, entry, outcome)
+
+        with lane.busy:
+            try:
+                held = lane.held if self.store.revision(lane.config.account) == lane.held_revision else set()
+                runs = publish_due(lane.engine, lane.config, should_stop=self.stopping.is_set, on_start=started,
+                                   on_done=done, skip=held)
+                self._hold_skipped(lane, runs)
+            except Exception:
+                log.exception("publication run failed; the ledger keeps each post's state")
+            finally:
+                lane.current = None
+        self._replan(lane)
+
+    def _hold_skipped(self, lane: Lane, runs) -> None:
+        """Remember the posts this run could not take, so the next plan does not schedule them at once again."""
+        skipped = {entry.post.post_id for entry, outcome in runs if outcome.state == "skipped"}
+        sent = {entry.post.post_id for entry, outcome in runs if outcome.state != "skipped"}
+        if not skipped - sent:
+            return
+        revision = self.store.revision(lane.config.account)
+        if revision != lane.held_revision:
+            lane.held = set()
+        new = skipped - sent - lane.held
+        lane.held |= skipped - sent
+        lane.held_revision = revision
+        if new:
+            log.info("%s: could not take %s; not trying again until the ledger changes", lane.name,
+                     ", ".join(sorted(new)))
+
+    def _report(self, lane: Lane, entry, outcome) -> None:
+        now = self.clock()
+        late = (now - entry.at).total_seconds()
+        fields = {
+            "post_id": outcome.post_id,
+            "slot": entry.at.astimezone(lane.config.tz).isoformat(),
+            "outcome": outcome.state,
+            "url": outcome.url,
+            "late_s": round(late, 3),
+            "account": lane.name,
+        }
+        if outcome.detail:
+            fields["detail"] = outcome.detail
+        if outcome.retry_at:
+            fields["retry_at"] = outcome.retry_at.astimezone(lane.config.tz).isoformat()
+        level = logging.INFO if outcome.state in ("sent", "skipped") else logging.WARNING
+        text = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
+        log.log(level, "publication %s", text, extra={"fields": fields})
+        lane.last_outcome = f"{outcome.post_id} {outcome.state} at {now.isoformat(timespec='seconds')}"
+
+
+def run_service(config_path: str | None, *, log_json: bool = False, until_empty: bool = False,
+                log_level: int = logging.INFO, signals: Signals | None = None, web: str | None = None) -> int:
+    # First: a SIGTERM or SIGHUP while starting must not kill the process (the CLI installs them
+    # even earlier, before importing this module).
+    signals = signals or Signals().install()
+    from scheduler.logs import setup_logging
+
+    setup_logging(json_lines=log_json, level=log_level)
+    dashboard = None
+    try:
+        config = load_config(config_path)
+        service = Service(config, config_path, signals=signals)
+        if web:  # `serve --web`: the dashboard in a thread of this process, on its own ledger connection
+            from scheduler.web.server import WebThread, parse_address
+
+            dashboard = WebThread(config, *parse_address(web))
+            dashboard.start()
+    except SchedulerError as exc:
+        log.error("%s", exc)
+        return exc.exit_code
+    try:
+        return service.run(until_empty=until_empty)
+    finally:
+        if dashboard is not None:
+            dashboard.stop()

@@ -1,0 +1,1 @@
+"""Review before publishing: the policy, reviewer links and notices."""

@@ -1,0 +1,918 @@
+"""A stand-in for the X API v2 on 127.0.0.1, for tests, demos and benchmarks.
+
+It answers the endpoints the publisher uses (POST /2/tweets, GET /2/users/me, GET /2/users/:id/tweets,
+POST /2/media/upload, the OAuth 2.0 authorize and token endpoints) the way X does, as far as
+/work/shared/X_API.md and X's documentation say:
+
+- OAuth 1.0a HMAC signatures are verified against X's own URL (a passing request was signed exactly as X
+  needs); OAuth 2.0 PKCE runs with single-use refresh tokens and expiring access tokens.
+- Length is judged by the reference twitter-text (PyPI ``twitter-text-parser``) when it is installed, not by
+  this project's counter, so a wrong count in the project shows up as X's 400 "too long".
+- Duplicate content (the same text as posted, before any rewriting) is refused with X's 403 body.
+- Post text comes back rewritten, in the 201 body and in timelines: ``&``, ``<``, ``>`` become ``&amp;``,
+  ``&lt;``, ``&gt;``; every link (found by ``scheduler.text.x_length.url_spans``, X's rules) becomes its own
+  ``https://t.co/`` + 10 characters link; a post with media gets one more t.co link appended after a space.
+  With ``tweet.fields=entities`` a timeline post carries ``entities.urls`` (start/end in code points over the
+  returned text, ``expanded_url`` as posted with ``http://`` added to a scheme-less link, a media entry per
+  image with ``expanded_url`` ``https://x.com/<user>/status/<id>/photo/<n>`` and its ``media_key``).
+- Timelines: newest first; ``max_results`` 5..100 (default 10, anything else 400); ``start_time`` and
+  ``end_time`` at second granularity, both inclusive, millisecond values refused; ``since_id``, ``until_id``,
+  ``exclude``; opaque ``next_token``/``previous_token`` cursors that stay right while posts arrive; only the
+  3,200 most recent posts; unknown query parameters refused. Reads lag: with ``set_read_lag(s)`` a post shows
+  in timeline reads only ``s`` seconds after it was created (the lag as set at read time).
+- Reads are billed as on pay-per-use plans: every post a read returns counts (``reads_billed()``;
+  ``/_standin/stats`` adds the cost at $0.005 a post).
+- Faults, injected one at a time (``inject``) or at random (``set_fault_rate``): X's error statuses and
+  bodies (401, 402, 403s, 429 with rate-limit headers, 500, 502, 503, 504), slow replies, and the dangerous
+  ones where the post is created but the client never learns it: the connection dropped unanswered
+  (``create_then_drop``), reset with a TCP RST as a failed TLS connection would be (``create_then_reset``),
+  or a gateway answering 502/503/504 (``create_then_bad_gateway``, ``create_then_unavailable``,
+  ``create_then_gateway_timeout``).
+
+Not reproduced, or not sure: entities other than urls (X also lists hashtags, mentions and cashtags); X's exact
+cut of a long ``display_url`` (here: scheme and ``www.`` dropped, then 30 characters and "…"); links are found
+by the project's ``url_spans``, so where it and X disagree the stand-in wraps differently; whether X counts
+entity start/end over the escaped text (as here) or the unescaped one is unconfirmed, so a client should find
+a link by its t.co ``url``, not by its offsets; search and post look-up endpoints.
+
+    with StandinX() as sx:
+        url = sx.url                  # http://127.0.0.1:PORT
+        sx.inject("tweets", "rate_limited", times=2, reset_in=60)
+        ...
+        sx.timeline("tipbot")         # what was "published": text as posted, and rendered_text as X shows it
+
+``python -m scheduler.standins.x --port 8099`` runs it in the foreground; the ``/_standin/`` control
+endpoints steer it from another process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import html
+import itertools
+import json
+import re
+import secrets
+import string
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from oauthlib.oauth1.rfc5849 import signature as oauth1_signature
+from oauthlib.oauth1.rfc5849.utils import escape, parse_authorization_header, unescape
+
+from scheduler.standins.http import Fault, Reply, Request, StandinServer, multipart_fields
+from scheduler.text.x_length import url_spans
+
+# The URLs a client may have signed its OAuth 1.0a request for: the transport adapter rewrites
+# X's URL to ours *after* signing, so the signature base string names X's host, not ours.
+SIGNED_HOSTS = ("https://api.twitter.com", "https://api.x.com")
+TWITTER_EPOCH_MS = 1288834974657
+MAX_TEXT_LENGTH = 280
+PROBLEMS = "https://api.twitter.com/2/problems/"
+
+# X wraps every link in https://t.co/ + 10 letters and digits: 23 characters, the weight twitter-text gives a link.
+TCO_PREFIX = "https://t.co/"
+TCO_CODE_LENGTH = 10
+_TCO_ALPHABET = string.ascii_letters + string.digits
+DISPLAY_URL_LENGTH = 30  # X's own cut is not documented; a longer display_url ends in "…" here
+_SCHEME = re.compile(r"https?://", re.IGNORECASE)
+
+# Pay-per-use pricing (2026): each post a read returns costs this much.
+READ_COST_PER_POST_USD = 0.005
+TIMELINE_DEPTH = 3200  # GET /2/users/:id/tweets reaches only the most recent 3,200 posts
+TIMELINE_PARAMETERS = frozenset(
+    """end_time exclude expansions max_results media.fields pagination_token place.fields poll.fields since_id
+    start_time tweet.fields until_id user.fields""".split()
+)
+# "YYYY-MM-DDTHH:mm:ssZ (ISO 8601/RFC 3339)"; X's docs: "this parameter does not support a millisecond value".
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2})")
+EARLIEST_START = datetime(2010, 11, 6, tzinfo=timezone.utc)
+
+# The faults a soak test meets by default: the three kinds X really produces under load.
+DEFAULT_RANDOM_KINDS = ("unavailable", "rate_limited", "create_then_drop")
+
+# Endpoint names used by fault injection and the request log.
+ENDPOINTS = ("tweets", "timeline", "me", "media", "token", "authorize")
+
+FAULT_KINDS = (
+    "unauthorized",  # 401
+    "permission",  # 403 oauth1-permissions
+    "client_forbidden",  # 403 client-not-enrolled
+    "payment_required",  # 402 (body unconfirmed in the wild)
+    "rate_limited",  # 429 with x-rate-limit-* headers
+    "usage_capped",  # 429 UsageCapExceeded
+    "server_error",  # 500
+    "bad_gateway",  # 502
+    "unavailable",  # 503
+    "gateway_timeout",  # 504
+    "slow",  # sleep `seconds`, then answer normally (a POST still creates the post)
+    "create_then_drop",  # do the work (the post exists), then close the connection unanswered
+    "create_then_reset",  # do the work, then abort the connection with a TCP RST (as a failed TLS link would)
+    "create_then_bad_gateway",  # do the work, then answer 502
+    "create_then_unavailable",  # do the work, then answer 503
+    "create_then_gateway_timeout",  # do the work, then answer 504
+    "create_then_truncate",  # do the work, then send the answer's head and half its body, and close
+    "create_then_garbage",  # do the work, then write bytes that are no answer (under TLS: no TLS record) and reset
+    "create_then_stall",  # do the work, then hold the answer `seconds` (the client's read times out)
+    "drop",  # close the connection unanswered without doing anything
+    "echo_request",  # 400 whose detail echoes the request's Authorization, as a misconfigured proxy may
+)
+_ERROR_BODIES: dict[str, tuple[int, dict[str, Any]]] = {
+    "unauthorized": (401, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}),
+    "permission": (
+        403,
+        {
+            "title": "Forbidden",
+            "type": PROBLEMS + "oauth1-permissions",
+            "status": 403,
+            "detail": "Your client app is not configured with the appropriate oauth1 app permissions for this endpoint.",
+        },
+    ),
+    "client_forbidden": (
+        403,
+        {
+            "title": "Client Forbidden",
+            "type": PROBLEMS + "client-forbidden",
+            "reason": "client-not-enrolled",
+            "required_enrollment": "Appropriate Level of API Access",
+            "registration_url": "https://developer.x.com/en/docs/projects/overview",
+            "detail": "When authenticating requests to the Twitter API v2 endpoints, you must use keys and tokens "
+            "from a Twitter developer App that is attached to a Project. You can create a project via the "
+            "developer portal.",
+        },
+    ),
+    # X_API.md: the 402 body is unconfirmed; this shape is a guess in X's problem style.
+    "payment_required": (
+        402,
+        {"title": "Payment Required", "type": "about:blank", "status": 402, "detail": "Payment Required"},
+    ),
+    "rate_limited": (
+        429,
+        {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429},
+    ),
+    "usage_capped": (
+        429,
+        {
+            "title": "UsageCapExceeded",
+            "detail": "Usage cap exceeded: Monthly product cap",
+            "type": PROBLEMS + "usage-capped",
+            "period": "Monthly",
+            "scope": "Product",
+        },
+    ),
+    "server_error": (
+        500,
+        {"title": "Internal Server Error", "detail": "Internal Server Error", "type": "about:blank", "status": 500},
+    ),
+    "bad_gateway": (502, {"title": "Bad Gateway", "detail": "Bad Gateway", "type": "about:blank", "status": 502}),
+    "unavailable": (
+        503,
+        {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503},
+    ),
+    "gateway_timeout": (
+        504,
+        {"title": "Gateway Timeout", "detail": "Gateway Timeout", "type": "about:blank", "status": 504},
+    ),
+}
+
+DUPLICATE_BODY = {
+    "detail": "You are not allowed to create a Tweet with duplicate content.",
+    "type": "about:blank",
+    "title": "Forbidden",
+    "status": 403,
+}
+TOO_LONG_MESSAGE = (
+    "Your Tweet text is too long. For more information on how Twitter determines text length see "
+    "https://github.com/twitter/twitter-text."
+)
+INVALID_TOKEN_BODY = {"error": "invalid_request", "error_description": "Value passed for the token was invalid."}
+
+
+@dataclass
+class Account:
+    """One X user. OAuth 1.0a access token pair plus any OAuth 2.0 access tokens issued to it."""
+
+    user_id: str
+    username: str
+    name: str
+    access_token: str
+    access_token_secret: str
+
+
+@dataclass
+class Post:
+    id: str
+    text: str  # as posted: what duplicate detection compares, and what timeline() shows
+    author_id: str
+    reply_to: str | None
+    media_ids: tuple[str, ...]
+    created_at: datetime
+    rendered: str = ""  # as X returns it: escaped, links wrapped in t.co, a media link appended
+    urls: tuple[dict[str, Any], ...] = ()  # entities.urls over `rendered`
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "text": self.text,
+            "rendered_text": self.rendered,
+            "entities": {"urls": [dict(u) for u in self.urls]},
+            "reply_to": self.reply_to,
+            "media_ids": list(self.media_ids),
+            "created_at": self.created_at,
+        }
+
+
+@dataclass
+class _OAuth2Grant:
+    """What an authorization code or a token stands for."""
+
+    username: str
+    scope: str
+    client_id: str
+    expires_at: float = 0.0  # access tokens only (epoch seconds)
+    code_challenge: str = ""  # codes only
+    redirect_uri: str = ""  # codes only
+
+
+@dataclass
+class _State:
+    accounts: dict[str, Account] = field(default_factory=dict)  # by username
+    posts: list[Post] = field(default_factory=list)  # creation order
+    media: dict[str, str] = field(default_factory=dict)  # media id -> owner username
+    codes: dict[str, _OAuth2Grant] = field(default_factory=dict)
+    access_tokens: dict[str, _OAuth2Grant] = field(default_factory=dict)
+    refresh_tokens: dict[str, _OAuth2Grant] = field(default_factory=dict)
+    spent_refresh_tokens: set[str] = field(default_factory=set)
+    read_access: bool = True
+    read_lag_s: float = 0.0
+    reads_billed: int = 0  # posts returned by reads, in all
+    short_codes: set[str] = field(default_factory=set)  # t.co codes handed out
+
+
+class StandinX(StandinServer):
+    """The stand-in server. Every public method is thread-safe. The server, the faults, the latency and the
+    request log are every stand-in's (``StandinServer``); X's routes, errors and timeline are here."""
+
+    NAME = "x"
+    ENDPOINTS = ENDPOINTS
+    WRITE_ENDPOINTS = ("tweets",)
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        username: str = "tipbot",
+        consumer_key: str = "standin-consumer-key",
+        consumer_secret: str = "standin-consumer-secret",
+        access_token: str = "1000-standin-access-token",
+        access_token_secret: str = "standin-access-token-secret",
+        oauth2_client_id: str = "standin-client-id",
+        access_token_lifetime: int = 7200,
+        latency_ms: float = 0.0,
+    ) -> None:
+        super().__init__(port=port, latency_ms=latency_ms)
+        self.consumer_key = consumer_key
+        self.consumer_secret = consumer_secret
+        self.oauth2_client_id = oauth2_client_id
+        self.access_token_lifetime = access_token_lifetime
+        self._ids = itertools.count(1)
+        self._state = _State()
+        self.default_account = self.add_account(username, access_token, access_token_secret)
+
+    # -- accounts and tokens -----------------------------------------------------------------------
+
+    def add_account(
+        self, username: str, access_token: str | None = None, access_token_secret: str | None = None
+    ) -> Account:
+        with self._lock:
+            user_id = str(10_000 + len(self._state.accounts) + 1)
+            account = Account(
+                user_id=user_id,
+                username=username,
+                name=username.title(),
+                access_token=access_token or f"{user_id}-{secrets.token_urlsafe(24)}",
+                access_token_secret=access_token_secret or secrets.token_urlsafe(32),
+            )
+            self._state.accounts[username] = account
+            return account
+
+    def issue_oauth2_tokens(
+        self, username: str | None = None, scope: str = "tweet.read tweet.write users.read offline.access media.write"
+    ) -> dict[str, Any]:
+        """Tokens as the token endpoint would return them, without the browser step (for fixtures)."""
+        with self._lock:
+            grant = _OAuth2Grant(username or self.default_account.username, scope, self.oauth2_client_id)
+            return self._issue_tokens_locked(grant)
+
+    def _issue_tokens_locked(self, grant: _OAuth2Grant) -> dict[str, Any]:
+        access = secrets.token_urlsafe(32)
+        self._state.access_tokens[access] = _OAuth2Grant(
+            grant.username, grant.scope, grant.client_id, expires_at=time.time() + self.access_token_lifetime
+        )
+        body: dict[str, Any] = {
+            "token_type": "bearer",
+            "expires_in": self.access_token_lifetime,
+            "access_token": access,
+            "scope": grant.scope,
+        }
+        if "offline.access" in grant.scope.split():
+            refresh = secrets.token_urlsafe(32)
+            self._state.refresh_tokens[refresh] = _OAuth2Grant(grant.username, grant.scope, grant.client_id)
+            body["refresh_token"] = refresh
+        return body
+
+    # -- X's own settings -------------------------------------------------------------------------
+
+    @property
+    def fault_kinds(self) -> tuple[str, ...]:
+        return FAULT_KINDS
+
+    def set_read_access(self, enabled: bool) -> None:
+        """Off: timeline reads get 403 client-forbidden, as on plans without read access."""
+        with self._lock:
+            self._state.read_access = enabled
+
+    def set_read_lag(self, seconds: float) -> None:
+        """Timeline reads show a post only ``seconds`` after it was created, as X's timelines lag.
+
+        The lag is applied when a read happens, so setting it back to 0 shows every post at once.
+        """
+        if not 0.0 <= float(seconds) < float("inf"):
+            raise ValueError(f"read lag must be a number of seconds >= 0, not {seconds!r}")
+        with self._lock:
+            self._state.read_lag_s = float(seconds)
+
+    # -- inspection --------------------------------------------------------------------------------
+
+    def timeline(self, username: str | None = None) -> list[dict[str, Any]]:
+        """The account's posts, oldest first, at once (no read lag, not billed).
+
+        Each: id, text (as posted), rendered_text (as X returns it), entities ({"urls": [...]} over
+        rendered_text), reply_to, media_ids, created_at (aware UTC).
+        """
+        with self._lock:
+            account = self._state.accounts[username or self.default_account.username]
+            return [p.as_dict() for p in self._state.posts if p.author_id == account.user_id]
+
+    def reads_billed(self) -> int:
+        """How many posts all reads returned so far (what a pay-per-use plan bills)."""
+        with self._lock:
+            return self._state.reads_billed
+
+    def reset(self) -> None:
+        """Forget posts, media, faults, billed reads and the request log; accounts, tokens and settings
+        (latency, read lag, read access) stay."""
+        super().reset()
+        with self._lock:
+            self._state.posts.clear()
+            self._state.media.clear()
+            self._state.reads_billed = 0
+
+    # -- request handling (called from _Handler threads) -------------------------------------------
+
+    def _authenticate(self, req: Request) -> Account | None:
+        """The account a request acts for, or None (-> 401)."""
+        header = req.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            token = header[len("Bearer ") :].strip()
+            with self._lock:
+                grant = self._state.access_tokens.get(token)
+                if grant is None or grant.expires_at < time.time():
+                    return None
+                return self._state.accounts.get(grant.username)
+        if header.startswith("OAuth "):
+            return self._verify_oauth1(req, header)
+        return None
+
+    def _verify_oauth1(self, req: Request, header: str) -> Account | None:
+        try:
+            params = {k: unescape(v) for k, v in parse_authorization_header(header)}
+        except ValueError:
+            return None
+        if params.get("oauth_consumer_key") != self.consumer_key or params.get("oauth_signature_method") != "HMAC-SHA1":
+            return None
+        with self._lock:
+            account = next(
+                (a for a in self._state.accounts.values() if a.access_token == params.get("oauth_token")), None
+            )
+        if account is None:
+            return None
+        body = req.body.decode("latin-1") if req.is_form else None
+        collected = oauth1_signature.collect_parameters(
+            uri_query=req.query, body=body, headers={"Authorization": header}, exclude_oauth_signature=True
+        )
+        normalized = oauth1_signature.normalize_parameters(collected)
+        given = params.get("oauth_signature", "")
+        key = f"{escape(self.consumer_secret)}&{escape(account.access_token_secret)}".encode()
+        for host in (*SIGNED_HOSTS, self.url):
+            base = oauth1_signature.signature_base_string(
+                req.method, oauth1_signature.base_string_uri(host + req.path), normalized
+            )
+            expected = base64.b64encode(hmac.new(key, base.encode(), hashlib.sha1).digest()).decode()
+            if hmac.compare_digest(expected, given):
+                return account
+        return None
+
+    def _new_id(self) -> str:
+        # Snowflake-like: milliseconds since Twitter's epoch in the high bits, a sequence below,
+        # so ids are long digit strings that sort by creation time, as X's do.
+        ms = int(time.time() * 1000) - TWITTER_EPOCH_MS
+        return str((ms << 22) | (next(self._ids) & 0x3FFFFF))
+
+    def _create_post(self, account: Account, payload: Any) -> tuple[int, dict[str, Any]]:
+        if not isinstance(payload, dict):
+            return _invalid("Request body must be a JSON object.")
+        unknown = set(payload) - {"text", "reply", "media"}
+        if unknown:
+            return _invalid(f"The query parameters [{', '.join(sorted(unknown))}] are not valid for this endpoint.")
+        text = payload.get("text")
+        reply = payload.get("reply")
+        media = payload.get("media")
+        media_ids: list[Any] = []
+        if media is not None:
+            if not isinstance(media, dict) or set(media) - {"media_ids", "tagged_user_ids"}:
+                return _invalid("media must be an object with media_ids")
+            media_ids = media.get("media_ids") or []
+            if not isinstance(media_ids, list) or not 1 <= len(media_ids) <= 4:
+                return _invalid("media.media_ids must hold 1 to 4 ids")
+        if text is not None and not isinstance(text, str):
+            return _invalid("text must be a string")
+        if not text and not media_ids:
+            return _invalid("Post text is required unless media is attached.")
+        if text and _weighted_length(text) > MAX_TEXT_LENGTH:
+            return _invalid(TOO_LONG_MESSAGE)
+        reply_to = None
+        if reply is not None:
+            if not isinstance(reply, dict) or set(reply) - {"in_reply_to_tweet_id", "exclude_reply_user_ids"}:
+                return _invalid("reply must be an object with in_reply_to_tweet_id")
+            reply_to = str(reply.get("in_reply_to_tweet_id", ""))
+        with self._lock:
+            st = self._state
+            if reply_to is not None:
+                parent = next((p for p in st.posts if p.id == reply_to), None)
+                if parent is None:
+                    return _invalid(f"The `in_reply_to_tweet_id` {reply_to} does not exist or is not visible.")
+                if parent.author_id != account.user_id:
+                    # Self-serve plans may only reply to their own posts (or where mentioned).
+                    return 403, {
+                        "title": "Forbidden",
+                        "type": "about:blank",
+                        "status": 403,
+                        "detail": "Reply to this conversation is not allowed because you have not been mentioned "
+                        "or otherwise engaged by the author of the post you are replying to.",
+                    }
+            for mid in media_ids:
+                if st.media.get(str(mid)) != account.username:
+                    return _invalid("Your media IDs are invalid.")
+            if text and any(p.author_id == account.user_id and p.text == text for p in st.posts):
+                return 403, dict(DUPLICATE_BODY)
+            post_id = self._new_id()
+            rendered, urls = self._render_locked(text or "", post_id, account.username, [str(m) for m in media_ids])
+            post = Post(
+                id=post_id,
+                text=text or "",
+                author_id=account.user_id,
+                reply_to=reply_to,
+                media_ids=tuple(str(m) for m in media_ids),
+                created_at=datetime.now(timezone.utc),
+                rendered=rendered,
+                urls=urls,
+            )
+            st.posts.append(post)
+        return 201, {"data": {"id": post.id, "text": post.rendered, "edit_history_tweet_ids": [post.id]}}
+
+    def _render_locked(
+        self, text: str, post_id: str, username: str, media_ids: list[str]
+    ) -> tuple[str, tuple[dict[str, Any], ...]]:
+        """The text as X returns it, and its entities.urls (start/end: code points of the returned text)."""
+        pieces: list[str] = []
+        urls: list[dict[str, Any]] = []
+        written = 0  # code points so far; a Python str indexes code points
+        done = 0
+        for start, end in url_spans(text):
+            plain = html.escape(text[done:start], quote=False)  # X escapes &, < and >; quotes stay
+            link = text[start:end]
+            expanded = link if _SCHEME.match(link) else "http://" + link
+            short = TCO_PREFIX + self._short_code_locked()
+            written += len(plain)
+            urls.append(
+                {"start": written, "end": written + len(short), "url": short, "expanded_url": expanded,
+                 "display_url": _display_url(expanded)}
+            )
+            pieces += [plain, short]
+            written += len(short)
+            done = end
+        rendered = "".join(pieces) + html.escape(text[done:], quote=False)
+        if media_ids:
+            # One link for all the post's images, appended after a space; an entry per image.
+            code = self._short_code_locked()
+            short = TCO_PREFIX + code
+            if rendered:
+                rendered += " "
+            start = len(rendered)
+            rendered += short
+            urls += [
+                {"start": start, "end": start + len(short), "url": short,
+                 "expanded_url": f"https://x.com/{username}/status/{post_id}/photo/{n}",
+                 "display_url": f"pic.x.com/{code}", "media_key": f"3_{media_id}"}
+                for n, media_id in enumerate(media_ids, start=1)
+            ]
+        return rendered, tuple(urls)
+
+    def _short_code_locked(self) -> str:
+        codes = self._state.short_codes
+        while (code := "".join(secrets.choice(_TCO_ALPHABET) for _ in range(TCO_CODE_LENGTH))) in codes:
+            pass  # 62**10 codes: a clash is all but impossible, but each link must be its own
+        codes.add(code)
+        return code
+
+    def _user_tweets(self, user_id: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            if not self._state.read_access:
+                return _ERROR_BODIES["client_forbidden"]
+            owner = next((a for a in self._state.accounts.values() if a.user_id == user_id), None)
+            posts = [p for p in self._state.posts if owner and p.author_id == owner.user_id]
+            lag = timedelta(seconds=self._state.read_lag_s)
+        if owner is None:
+            return 404, {"title": "Not Found Error", "type": PROBLEMS + "resource-not-found", "detail": "Could not find user"}
+        params = _timeline_params(query)
+        if isinstance(params, tuple):
+            return params
+        visible_before = datetime.now(timezone.utc) - lag
+        # Newest first; X reaches back only so far, and a post shows only once the timeline has caught up.
+        newest_first = [p for p in reversed(posts) if p.created_at <= visible_before][:TIMELINE_DEPTH]
+        matching = [p for p in newest_first if _matches(p, params)]
+        direction, boundary = params.get("cursor", ("next", None))
+        if direction == "next":
+            after = [p for p in matching if boundary is None or int(p.id) < boundary]
+            page = after[: params["max_results"]]
+        else:  # previous page: the posts just newer than the boundary, still newest first
+            before = [p for p in matching if int(p.id) > boundary]
+            page = before[-params["max_results"] :]
+        with self._lock:
+            self._state.reads_billed += len(page)
+        meta: dict[str, Any] = {"result_count": len(page)}
+        if not page:
+            return 200, {"meta": meta}  # X omits "data" when nothing matches
+        meta.update(newest_id=page[0].id, oldest_id=page[-1].id)
+        if any(int(p.id) < int(page[-1].id) for p in matching):
+            meta["next_token"] = _page_token("next", page[-1].id)
+        if any(int(p.id) > int(page[0].id) for p in matching):
+            meta["previous_token"] = _page_token("previous", page[0].id)
+        fields = params["fields"]
+        data = []
+        for p in page:
+            item: dict[str, Any] = {"id": p.id, "text": p.rendered, "edit_history_tweet_ids": [p.id]}
+            if "created_at" in fields:
+                item["created_at"] = p.created_at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{p.created_at.microsecond // 1000:03d}Z"
+            if "author_id" in fields:
+                item["author_id"] = p.author_id
+            if p.reply_to and "referenced_tweets" in fields:
+                item["referenced_tweets"] = [{"type": "replied_to", "id": p.reply_to}]
+            if p.reply_to and "in_reply_to_user_id" in fields:
+                item["in_reply_to_user_id"] = p.author_id
+            if p.urls and "entities" in fields:
+                item["entities"] = {"urls": [dict(u) for u in p.urls]}
+            if p.media_ids and "attachments" in fields:
+                item["attachments"] = {"media_keys": [f"3_{m}" for m in p.media_ids]}
+            data.append(item)
+        return 200, {"data": data, "meta": meta}
+
+    def _upload_media(self, account: Account, req: Request) -> tuple[int, dict[str, Any]]:
+        fields = multipart_fields(req.headers.get("Content-Type", ""), req.body)
+        media = fields.get("media")
+        if not media:
+            return _invalid("A media file is required (multipart field 'media').")
+        if fields.get("media_category", b"tweet_image") not in (b"tweet_image", b"tweet_gif", b"dm_image"):
+            return _invalid("media_category is not supported by the stand-in")
+        with self._lock:
+            media_id = self._new_id()
+            self._state.media[media_id] = account.username
+        return 200, {
+            "data": {"id": media_id, "media_key": f"3_{media_id}", "size": len(media), "expires_after_secs": 86400}
+        }
+
+    def _token(self, req: Request) -> tuple[int, dict[str, Any]]:
+        form = dict(parse_qsl(req.body.decode("utf-8", "replace")))
+        client_id = form.get("client_id")
+        basic = req.headers.get("Authorization", "")
+        if basic.startswith("Basic "):  # confidential clients send id:secret
+            client_id = base64.b64decode(basic[6:]).decode("utf-8", "replace").split(":", 1)[0]
+        if client_id != self.oauth2_client_id:
+            return 401, {"error": "unauthorized_client", "error_description": "Missing valid authorization header"}
+        grant_type = form.get("grant_type")
+        with self._lock:
+            st = self._state
+            if grant_type == "authorization_code":
+                grant = st.codes.pop(form.get("code", ""), None)  # codes are single use too
+                verifier = form.get("code_verifier", "")
+                challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+                if grant is None or grant.redirect_uri != form.get("redirect_uri") or grant.code_challenge != challenge:
+                    return 400, dict(INVALID_TOKEN_BODY)
+                return 200, self._issue_tokens_locked(grant)
+            if grant_type == "refresh_token":
+                token = form.get("refresh_token", "")
+                grant = st.refresh_tokens.pop(token, None)
+                if grant is None:
+                    return 400, dict(INVALID_TOKEN_BODY)
+                st.spent_refresh_tokens.add(token)
+                return 200, self._issue_tokens_locked(grant)
+        return 400, {"error": "unsupported_grant_type", "error_description": f"grant_type {grant_type!r}"}
+
+    def _authorize(self, query: dict[str, str]) -> Reply:
+        """Fake consent screen: redirect at once with a code for the account named by ``login``."""
+        redirect_uri = query.get("redirect_uri", "")
+        if (
+            query.get("client_id") != self.oauth2_client_id
+            or query.get("response_type") != "code"
+            or query.get("code_challenge_method") != "S256"
+            or not query.get("code_challenge")
+            or not redirect_uri
+        ):
+            return Reply(400, {"error": "invalid_request"})
+        with self._lock:
+            username = query.get("login") or self.default_account.username
+            if username not in self._state.accounts:
+                return Reply(400, {"error": "invalid_request"})
+            code = secrets.token_urlsafe(24)
+            self._state.codes[code] = _OAuth2Grant(
+                username,
+                query.get("scope", ""),
+                self.oauth2_client_id,
+                code_challenge=query["code_challenge"],
+                redirect_uri=redirect_uri,
+            )
+        sep = "&" if "?" in redirect_uri else "?"
+        location = redirect_uri + sep + urlencode({"state": query.get("state", ""), "code": code})
+        return Reply(302, None, headers={"Location": location})
+
+    def control(self, action: str, req: Request, args: dict[str, Any]) -> Reply | None:
+        """X's own ``/_standin/`` actions, beside every stand-in's (fault, fault_rate, latency, reset, stats)."""
+        if action == "read_access" and req.method == "POST":
+            self.set_read_access(bool(args["enabled"]))
+        elif action == "read_lag" and req.method == "POST":
+            self.set_read_lag(float(args["seconds"]))
+        elif action == "timeline" and req.method == "GET":
+            posts = self.timeline(args.get("username"))
+            return Reply(200, {"data": [dict(p, created_at=p["created_at"].isoformat()) for p in posts]})
+        else:
+            return None
+        return Reply(200, {"ok": True})
+
+    def stats(self) -> dict[str, Any]:
+        billed = self.reads_billed()
+        return dict(super().stats(), reads_billed=billed, read_cost_usd=round(billed * READ_COST_PER_POST_USD, 3),
+                    length_judge=length_judge())
+
+    def route(self, method: str, path: str) -> str | None:
+        return _route(method, path)[0]
+
+    def not_found(self) -> Reply:
+        return Reply(404, {"title": "Not Found Error", "type": "about:blank", "detail": "Unknown route"})
+
+    def fault_reply(self, fault: Fault, endpoint: str, req: Request) -> Reply:
+        if fault.kind == "echo_request":
+            return Reply(*_invalid(f"Malformed request; it carried {req.headers.get('Authorization', '')}"))
+        return _fault_reply(fault)
+
+    def dispatch(self, endpoint: str, req: Request) -> Reply:
+        route = _route(req.method, req.path)[1]
+        query = req.query_params()
+        if endpoint == "token":
+            return Reply(*self._token(req))
+        if endpoint == "authorize":
+            return self._authorize(query)
+        account = self._authenticate(req)
+        if account is None:
+            return Reply(*_ERROR_BODIES["unauthorized"])
+        if endpoint == "tweets":
+            try:
+                payload = json.loads(req.body or b"null")
+            except ValueError:
+                return Reply(*_invalid("Request body is not valid JSON."))
+            return Reply(*self._create_post(account, payload))
+        if endpoint == "me":
+            return Reply(200, {"data": {"id": account.user_id, "name": account.name, "username": account.username}})
+        if endpoint == "timeline":
+            return Reply(*self._user_tweets(route[2], query))
+        return Reply(*self._upload_media(account, req))
+
+
+def _route(method: str, path: str) -> tuple[str | None, list[str]]:
+    parts = [p for p in path.split("/") if p]
+    if method == "POST" and parts == ["2", "tweets"]:
+        return "tweets", parts
+    if method == "GET" and parts == ["2", "users", "me"]:
+        return "me", parts
+    if method == "GET" and len(parts) == 4 and parts[:2] == ["2", "users"] and parts[3] == "tweets":
+        return "timeline", parts
+    if method == "POST" and parts == ["2", "media", "upload"]:
+        return "media", parts
+    if method == "POST" and parts == ["2", "oauth2", "token"]:
+        return "token", parts
+    if method == "GET" and parts == ["i", "oauth2", "authorize"]:
+        return "authorize", parts
+    return None, parts
+
+
+def _invalid(message: str) -> tuple[int, dict[str, Any]]:
+    return 400, {
+        "errors": [{"message": message}],
+        "title": "Invalid Request",
+        "detail": message,
+        "type": PROBLEMS + "invalid-request",
+        "status": 400,
+    }
+
+
+def _fault_reply(fault: Fault) -> Reply:
+    status, body = _ERROR_BODIES[fault.kind]
+    headers: dict[str, str] = {}
+    if status == 429:
+        reset = int(time.time() + fault.reset_in)
+        headers = {"x-rate-limit-limit": "100", "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)}
+        if fault.kind == "usage_capped":
+            headers = {"x-user-limit-24hour-limit": "17", "x-user-limit-24hour-remaining": "0",
+                       "x-user-limit-24hour-reset": str(reset)}
+    return Reply(status, dict(body), headers=headers)
+
+
+def _invalid_parameter(name: str, value: str, message: str) -> tuple[int, dict[str, Any]]:
+    """X's 400 for a bad query parameter: the parameter and value in ``errors``, a general ``detail``."""
+    return 400, {
+        "errors": [{"parameters": {name: [value]}, "message": message}],
+        "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "type": PROBLEMS + "invalid-request",
+    }
+
+
+TWEET_FIELDS = frozenset(
+    """attachments author_id card_uri community_id context_annotations conversation_id created_at display_text_range
+    edit_controls edit_history_tweet_ids entities geo id in_reply_to_user_id lang media_metadata non_public_metrics
+    note_tweet organic_metrics possibly_sensitive promoted_metrics public_metrics referenced_tweets reply_settings
+    scopes source text withheld""".split()
+)
+
+
+def _timeline_params(query: dict[str, str]) -> dict[str, Any] | tuple[int, dict[str, Any]]:
+    """The checked query of GET /2/users/:id/tweets, or X's 400 for the first thing wrong with it."""
+    unknown = sorted(set(query) - TIMELINE_PARAMETERS)
+    if unknown:
+        return _invalid_parameter(
+            unknown[0], query[unknown[0]],
+            f"The query parameter [{unknown[0]}] is not one of [{','.join(sorted(TIMELINE_PARAMETERS))}]",
+        )
+    params: dict[str, Any] = {}
+    raw = query.get("max_results", "10")
+    if not raw.isdigit() or not 5 <= int(raw) <= 100:
+        return _invalid_parameter(
+            "max_results", raw, f"The `max_results` query parameter value [{raw}] is not between 5 and 100"
+        )
+    params["max_results"] = int(raw)
+    for name, earliest in (("start_time", EARLIEST_START), ("end_time", EARLIEST_START + timedelta(seconds=1))):
+        value = query.get(name)
+        if value is None:
+            params[name] = None
+            continue
+        try:
+            if not _TIMESTAMP.fullmatch(value):  # no milliseconds: X's docs say it does not support them
+                raise ValueError(value)
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+        except ValueError:
+            return _invalid_parameter(
+                name, value, f"Invalid '{name}':'{value}'. '{name}' must be YYYY-MM-DDTHH:mm:ssZ (RFC 3339)"
+            )
+        if moment < earliest:
+            return _invalid_parameter(
+                name, value, f"Invalid '{name}':'{value}'. '{name}' must be on or after {earliest:%Y-%m-%dT%H:%M:%SZ}"
+            )
+        params[name] = moment
+    if params["start_time"] and params["end_time"] and params["start_time"] > params["end_time"]:
+        return _invalid_parameter(
+            "start_time", query["start_time"], "Invalid 'start_time'. 'start_time' must be on or before 'end_time'"
+        )
+    for name in ("since_id", "until_id"):
+        value = query.get(name)
+        if value is not None and not value.isdigit():
+            return _invalid_parameter(name, value, f"The `{name}` query parameter value [{value}] is not valid")
+        params[name] = int(value) if value is not None else None
+    exclude = set(filter(None, query.get("exclude", "").split(",")))
+    fields = set(filter(None, query.get("tweet.fields", "").split(",")))
+    for name, given, allowed in (("exclude", exclude, {"replies", "retweets"}), ("tweet.fields", fields, TWEET_FIELDS)):
+        if given - allowed:
+            wrong = sorted(given - allowed)[0]
+            return _invalid_parameter(
+                name, wrong, f"The `{name}` query parameter value [{wrong}] is not one of [{','.join(sorted(allowed))}]"
+            )
+    params["exclude"], params["fields"] = exclude, fields
+    if "pagination_token" in query:
+        cursor = _read_page_token(query["pagination_token"])
+        if cursor is None:
+            token = query["pagination_token"]
+            return _invalid_parameter(
+                "pagination_token", token, f"The `pagination_token` query parameter value [{token}] is not valid"
+            )
+        params["cursor"] = cursor
+    return params
+
+
+def _matches(post: Post, params: dict[str, Any]) -> bool:
+    """Whether a timeline query's filters keep ``post``; times compare by the second, both ends inclusive."""
+    second = post.created_at.replace(microsecond=0)
+    post_id = int(post.id)
+    return (
+        (params["start_time"] is None or second >= params["start_time"])
+        and (params["end_time"] is None or second <= params["end_time"])
+        and (params["since_id"] is None or post_id > params["since_id"])
+        and (params["until_id"] is None or post_id < params["until_id"])
+        and not ("replies" in params["exclude"] and post.reply_to)
+    )
+
+
+def _page_token(direction: str, post_id: str) -> str:
+    """An opaque cursor: the page before or after ``post_id``. A cursor, not an offset, so that posts arriving
+    while a client pages neither repeat nor hide a post (X's tokens behave so)."""
+    return base64.b32encode(f"{direction}:{post_id}".encode()).decode().rstrip("=").lower()
+
+
+def _read_page_token(token: str) -> tuple[str, int] | None:
+    try:
+        direction, post_id = base64.b32decode(token.upper() + "=" * (-len(token) % 8)).decode().split(":")
+        if direction in ("next", "previous") and post_id.isdigit():
+            return direction, int(post_id)
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        pass
+    return None
+
+
+def _display_url(expanded: str) -> str:
+    """The link as X shows it: no scheme, no "www.", long ones cut with an ellipsis (X's exact cut unknown)."""
+    shown = re.sub(r"^https?://(?:www\.)?", "", expanded, flags=re.IGNORECASE)
+    return shown if len(shown) <= DISPLAY_URL_LENGTH else shown[:DISPLAY_URL_LENGTH] + "\u2026"
+
+
+def _reference_available() -> bool:
+    from scheduler.standins.twitter_text_reference import ReferenceUnavailable, reference_weighted_length
+
+    try:
+        reference_weighted_length("")
+    except ReferenceUnavailable:
+        return False
+    return True
+
+
+def _weighted_length(text: str) -> int:
+    """The length X judges ``text`` by: the reference twitter-text, as X's own servers use.
+
+    Falls back to the project's counter (scheduler.text.x_length) when ``twitter-text-parser`` is not installed
+    (it comes with the ``test`` extra). Then the stand-in judges with the very counter the tests should check,
+    and cannot catch its mistakes. ``/_standin/stats`` says which is used. A text that is not valid Unicode
+    (a lone surrogate from JSON) is refused as X refuses it.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return MAX_TEXT_LENGTH + 1
+    if _reference_available():
+        from scheduler.standins.twitter_text_reference import reference_weighted_length
+
+        return reference_weighted_length(text)
+    from scheduler.text.x_length import weighted_length
+
+    return weighted_length(text)
+
+
+def length_judge() -> str:
+    """Which counter decides "too long": the reference twitter-text, or the project's own fallback."""
+    return "twitter-text" if _reference_available() else "scheduler.text.x_length"
+
+
+def main(argv: list[str] | None = None) -> int:
+    from scheduler.standins.http import serve_until_signalled
+
+    parser = argparse.ArgumentParser(prog="python -m scheduler.standins.x", description=__doc__.split("\n")[0])
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every API request")
+    parser.add_argument("--username", default="tipbot")
+    args = parser.parse_args(argv)
+    standin = StandinX(port=args.port, username=args.username, latency_ms=args.latency_ms)
+    # The credentials are the stand-in's own fixed fakes, printed so a demo can use them.
+    account = standin.default_account
+    return serve_until_signalled(standin, lambda url: {
+        "SCHEDULER_X_API_URL": url,
+        "X_API_KEY": standin.consumer_key,
+        "X_API_SECRET": standin.consumer_secret,
+        "X_ACCESS_TOKEN": account.access_token,
+        "X_ACCESS_TOKEN_SECRET": account.access_token_secret,
+    })
+
+if __name__ == "__main__":
+    sys.exit(main())
