@@ -718,7 +718,7 @@ def free_port() -> int:
 def bench_dashboard(args, work: Path) -> list[Row]:
     from scheduler.config import load_config
     from scheduler.ledger.store import Store
-    from scheduler.web.access import create_token
+    from scheduler.app.access import create_token
     from scheduler.web.app import create_app
     from scheduler.web.calendar_view import entries_before, span
 

@@ -1,3 +1,3 @@
-from scheduler.cli.main import main
+from scheduler.entry import main
 
 main()

@@ -369,7 +369,7 @@ class Config:
     @property
     def first_x_account(self) -> Account | None:
         """The first X account configured (the single [account] too): the one that gets the plain post ids when the
-        ledger has recorded none yet (scheduler.domain.post_ids)."""
+        ledger has recorded none yet (scheduler.ledger.post_ids)."""
         return next((a for a in self.accounts if a.network == "x"), None)
 
     @property

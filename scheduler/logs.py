@@ -30,7 +30,7 @@ class RedactingFilter(logging.Filter):
     the message, the traceback and every structured field (the JSON format writes those out too)."""
 
     def redact(self, text: str) -> str:
-        from scheduler.networks.x.credentials import redact
+        from scheduler.networks.private import redact
 
         text = _AUTH_HEADER.sub(r"\1\2 ***", redact(text))
         return _TOKEN_PARAM.sub(r"\1***", text)

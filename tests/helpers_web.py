@@ -109,12 +109,12 @@ class WebEnv:
         return [p.post_id for p in self.store.queue_page(self.config.account, limit=1000)]
 
     def token(self, name: str = "script") -> str:
-        from scheduler.web.access import create_token
+        from scheduler.app.access import create_token
 
         return create_token(self.store, name, self.now).secret
 
     def set_password(self, password: str = "correct horse battery", user: str = "admin") -> None:
-        from scheduler.web.access import hash_password
+        from scheduler.app.access import hash_password
 
         self.store.set_password(user, hash_password(password), self.now)
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scheduler.articles import tip_points
+from scheduler.compose import tip_points
 from scheduler.compose.composer import _as_headline, compose_tip, unfaithful_words
 from scheduler.domain.models import Article, Tip
 from scheduler.compose.templates import TemplateSet, load_templates

@@ -115,7 +115,7 @@ def test_removing_an_article_spares_what_went_out_and_stops_its_recycling(import
     assert [p.post_id for p in imported.history(config.account)] == [f"{KEY}-1"]
     assert imported.article(config.account, KEY)["removed_at"] is not None
     # Evergreen recycling reads its tips from the article: a removed article's tips do not come back.
-    from scheduler.compose import evergreen
+    from scheduler.planning import evergreen
 
     recycling = parse_config("[account]\nhandle = 'GleiberMD'\n[queue]\nevergreen = true\nevergreen_cooldown = \"1d\"\n", source=None,
                              env={"SCHEDULER_HOME": str(config.data_dir)})

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from scheduler.planning import agenda
-from scheduler.compose import evergreen
+from scheduler.planning import evergreen
+from scheduler.review.evergreen import propose_for_review
 from scheduler.config import parse_config
 from scheduler.articles.library import import_articles
 from scheduler.networks.outbox.publisher import OutboxPublisher
@@ -134,10 +135,10 @@ def test_with_review_on_recycled_wordings_are_put_up_for_review_not_planned(tmp_
 
     later = last + timedelta(days=40)  # past the cooldown: the tips may come back
     assert {e.reason for e in agenda.upcoming(store, config, later, count=2)} == {"queue empty"}
-    proposed = evergreen.propose_for_review(store, config, later)
+    proposed = propose_for_review(store, config, later)
     assert len(proposed) == 3
     assert all(p.removesuffix("-r1") in sent for p in proposed)
-    assert evergreen.propose_for_review(store, config, later) == []  # enough stand ready: nothing more
+    assert propose_for_review(store, config, later) == []  # enough stand ready: nothing more
 
     # Nothing unapproved is planned: the slots wait, and say why; the reviewer sees the new wordings.
     entries = agenda.upcoming(store, config, later, count=3)
@@ -157,7 +158,7 @@ def test_with_review_on_recycled_wordings_are_put_up_for_review_not_planned(tmp_
     engine = PublishingEngine(store, OutboxPublisher(tmp_path / "outbox.jsonl", config.handle, clock=lambda: entry.at),
                               account=config.account, instance="test", policy=RetryPolicy(), clock=lambda: entry.at)
     assert engine.publish(proposed[0], entry.at).state == "sent"
-    topped = evergreen.propose_for_review(store, config, entry.at)
+    topped = propose_for_review(store, config, entry.at)
     assert len(topped) == 1 and topped[0] not in proposed
 
 
@@ -169,9 +170,9 @@ def test_a_proposal_a_person_removed_is_not_proposed_again(tmp_path):
     import_articles(store, config, [POSTS], start)
     approve_pending(store, config, start)
     later = publish_everything(store, config, tmp_path, start) + timedelta(days=40)
-    [first] = evergreen.propose_for_review(store, config, later)
+    [first] = propose_for_review(store, config, later)
     remove_post(store, config, first, later)
-    [second] = evergreen.propose_for_review(store, config, later)
+    [second] = propose_for_review(store, config, later)
     assert second != first
     assert store.get(first).state.value == "removed"
 
@@ -181,7 +182,7 @@ def test_nothing_is_proposed_with_review_or_evergreen_off(tmp_path):
     start = datetime(2026, 1, 5, 12, tzinfo=UTC)
     import_articles(store, config, [POSTS], start)
     later = publish_everything(store, config, tmp_path, start) + timedelta(days=40)
-    assert evergreen.propose_for_review(store, config, later) == []
+    assert propose_for_review(store, config, later) == []
     assert {e.source for e in agenda.upcoming(store, config, later, count=2)} == {"recycle"}
 
 

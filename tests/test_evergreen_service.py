@@ -71,7 +71,7 @@ def test_a_recycled_post_that_fails_does_not_stall_evergreen_or_make_the_service
 GHOST_SERVE = """\
 import sys
 from dataclasses import replace
-import scheduler.compose.evergreen as evergreen
+import scheduler.planning.evergreen as evergreen
 from scheduler.domain.models import PostState
 
 real = evergreen.candidates
@@ -82,7 +82,7 @@ def candidates(store, config, now, *, limit):
     return [ghost, *real(store, config, now, limit=limit)][:limit]
 
 evergreen.candidates = candidates
-from scheduler.cli.main import main
+from scheduler.entry import main
 sys.argv = ["scheduler", "serve"]
 main()
 """

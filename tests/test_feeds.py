@@ -248,7 +248,7 @@ def test_a_broken_feed_backs_off_is_logged_once_per_change_and_never_stops_the_o
 
 
 def test_a_failing_feed_is_shown_in_status_and_feeds_list(site, ledger, config, web):
-    from scheduler.publishing import health
+    from scheduler.app import health
     from scheduler.app import views
 
     blog = Blog(site)

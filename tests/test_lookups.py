@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.publishing import health
+from scheduler.app import health
 from scheduler.app import views
 from scheduler.config import parse_config
 from scheduler.domain.models import PostState

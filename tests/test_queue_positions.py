@@ -88,7 +88,7 @@ def test_concurrent_adds_and_moves_to_the_bottom_never_collide(ledger_url):
 
 def test_a_hundred_concurrent_api_adds_all_get_201(ledger_url, tmp_path, monkeypatch):
     """POST /api/v1/queue from 100 clients at once, served by uvicorn over the ledger: all queued, none a 500."""
-    from scheduler.web.access import create_token
+    from scheduler.app.access import create_token
     from scheduler.web.app import create_app
 
     monkeypatch.setenv("SCHEDULER_HOME", str(tmp_path / "home"))

@@ -160,7 +160,7 @@ def test_a_forged_or_altered_token_opens_nothing(store, served):
 
 
 def test_the_link_opens_its_page_and_nothing_else(store, served):
-    from scheduler.web.access import hash_password
+    from scheduler.app.access import hash_password
 
     config, clock, base = served
     store.set_password("admin", hash_password("a long enough password"), T0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from scheduler.publishing import health
+from scheduler.app import health
 from scheduler.app import views
 from scheduler.config import parse_config
 from scheduler.app.queueing import add_text

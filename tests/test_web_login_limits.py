@@ -12,7 +12,7 @@ import requests
 from bs4 import BeautifulSoup
 
 from scheduler.ledger.store import Store
-from scheduler.web.access import ADDRESS_FREE, USER_FREE, USER_MAX_WAIT, LoginLimiter
+from scheduler.app.access import ADDRESS_FREE, USER_FREE, USER_MAX_WAIT, LoginLimiter
 from tests.helpers_web import NOW, serving, web  # noqa: F401
 from tests.test_web_proxy import reverse_proxy
 
@@ -27,7 +27,7 @@ def login_form(base: str) -> tuple[dict, str]:
 
 def test_sixty_concurrent_wrong_passwords_are_not_all_checked_and_the_user_still_signs_in_elsewhere(
         web, monkeypatch):  # noqa: F811
-    import scheduler.web.access as access
+    import scheduler.app.access as access
 
     checks = []
     real_verify = access.verify_password

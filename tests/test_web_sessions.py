@@ -54,7 +54,7 @@ def test_expired_sessions_leave_the_ledger(web):  # noqa: F811
 
 
 def test_old_sign_in_counts_are_forgotten(web):  # noqa: F811
-    from scheduler.web.access import FORGET_FAILURES, LoginLimiter
+    from scheduler.app.access import FORGET_FAILURES, LoginLimiter
 
     LoginLimiter(web.store).reserve("203.0.113.5", "admin", web.now)
     client = web.client()

@@ -86,7 +86,7 @@ def _x_report(config: Config, env: Mapping[str, str]) -> dict[str, Any]:
 
 def _bluesky_report(config: Config) -> dict[str, Any]:
     from scheduler.config import BSKY_SERVICE
-    from scheduler.networks.x.credentials import read_private
+    from scheduler.networks.private import read_private
 
     path = session_file(config)
     cached, problem = False, None

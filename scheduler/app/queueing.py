@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from scheduler.domain import post_ids
+from scheduler.ledger import post_ids
 from scheduler.config import Config
 from scheduler.app.editing import PAST_PIN_TOLERANCE
 from scheduler.domain.errors import QueueError
@@ -57,7 +57,7 @@ def _check_image(path: Path, config: Config) -> None:
 
     limit: dict = {}
     if config.network == "bluesky":
-        from scheduler.networks.bluesky.publisher import MAX_IMAGE_BYTES
+        from scheduler.networks.media import BLUESKY_MAX_IMAGE_BYTES as MAX_IMAGE_BYTES
 
         limit = {"max_bytes": MAX_IMAGE_BYTES, "network": "Bluesky"}
     elif config.network == "mastodon":

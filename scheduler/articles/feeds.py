@@ -156,7 +156,7 @@ def _take(store: Store, config: Config, account: str, url: str, entry: Entry, no
           result: CheckResult, guard: AddressGuard) -> None:
     """Import one new entry, or record why not."""
     from scheduler.articles.web_page import read_url
-    from scheduler.domain import post_ids
+    from scheduler.ledger import post_ids
     from scheduler.articles.library import article_import, compose_read
 
     if not entry.link:

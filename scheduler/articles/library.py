@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from scheduler.domain import post_ids
+from scheduler.ledger import post_ids
 from scheduler.config import Config
 from scheduler.domain.errors import ArticleError
 from scheduler.domain.models import Article, ComposedPost, article_key, post_id_for, source_slug

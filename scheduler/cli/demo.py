@@ -13,6 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
+
+from scheduler.cli.base import cli
+
 DEMO_CONFIG = """\
 # Written by `scheduler demo`: a slot every {every} seconds so you can watch posts go out.
 [account]
@@ -88,3 +92,16 @@ def _serve_with_dashboard(env: dict[str, str], home: Path, port: int, every: int
     code = proc.wait()
     print(f"\nStopped. The ledger and outbox are in {home}; delete it to run the demo afresh.")
     return code
+
+
+@cli.command()
+@click.option("--every", type=click.IntRange(1, 3600),
+              help="Seconds between demo slots (default 5; 60 with --web, time to edit a post before it goes).")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-data"), show_default=True,
+              help="Data directory for the demo (kept apart from your real ledger).")
+@click.option("--web", "web_port", type=click.IntRange(1, 65535), metavar="PORT",
+              help="Run the service with the dashboard on 127.0.0.1:PORT until Ctrl-C, instead of until the queue "
+                   "is empty.")
+def demo(every, home, web_port):
+    """Import posts/, preview, then publish them into a local outbox on a fast demo calendar."""
+    sys.exit(run_demo(home=home, every=every or (60 if web_port else 5), web_port=web_port))

@@ -28,7 +28,7 @@ from typing import Any
 import jinja2
 import regex
 
-from scheduler.articles import tip_points
+from scheduler.compose import tip_points
 from scheduler.domain.errors import TemplateError
 from scheduler.domain.models import Article, ComposedPost, Tip
 from scheduler.compose.templates import (

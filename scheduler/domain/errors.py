@@ -18,6 +18,12 @@ class ConfigError(SchedulerError):
     exit_code = 2
 
 
+class InputError(SchedulerError):
+    """A value typed by a person (a date-time, a number) that cannot be read as it is."""
+
+    exit_code = 2
+
+
 class ArticleError(SchedulerError):
     """An article could not be read or holds no recognisable tips."""
 

@@ -190,7 +190,7 @@ web_audit = sa.Table(
 
 # Sign-in attempts per client address ("ip:ADDRESS") and per user name ("user:NAME") (m013): each attempt is
 # counted here before its password is checked, in one transaction every dashboard process shares; past a few
-# failures the key is blocked until ``blocked_until`` (exponential back-off; scheduler.web.access).
+# failures the key is blocked until ``blocked_until`` (exponential back-off; scheduler.app.access).
 web_login_limits = sa.Table(
     "web_login_limits",
     metadata,

@@ -1,7 +1,7 @@
 """The ledger's part for the dashboard: users, API tokens, sessions, sign-in limits and the audit trail.
 
 A mixin of ``Store`` (the one class that speaks SQL), kept apart so the publishing ledger reads on
-its own. Only hashes of secrets are stored; the web layer (scheduler.web.access) makes and checks them.
+its own. Only hashes of secrets are stored; the web layer (scheduler.app.access) makes and checks them.
 """
 
 from __future__ import annotations

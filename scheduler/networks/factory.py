@@ -171,3 +171,20 @@ def how_to_set(config: Config) -> str:
              else [SECRET_NAMES[account.network]])
     return (f"set {', '.join(f'{prefix}_{n}' for n in names)} in the environment, or put "
             f"{', '.join(names)} in the account's credentials_file (mode 0600)")
+
+
+def destination(config: Config) -> dict:
+    """Where posts go: X, or the outbox file (and why), told without loading the X client."""
+    import os
+
+    kind = config["publisher"]["kind"]
+    if kind == "outbox":
+        return {"kind": "outbox", "outbox": str(outbox_path(config)), "why": "[publisher] kind = \"outbox\""}
+    try:
+        found = credentials_found(config, os.environ)
+    except CredentialsError:  # incomplete or insecure credentials: `auth status` says which; the network is meant
+        found = True
+    if found or kind == "x":
+        return {"kind": config.network, "outbox": None, "why": None}
+    return {"kind": "outbox", "outbox": str(outbox_path(config)),
+            "why": f"no {NETWORK_NAMES[config.network]} credentials"}

@@ -15,6 +15,10 @@ import requests
 
 from scheduler.networks.base import Rejected
 
+# Bluesky's limit for each image (lexicon app.bsky.embed.images: maxSize): its publisher and the outbox's dry run
+# hold images to it.
+BLUESKY_MAX_IMAGE_BYTES = 1_000_000
+
 UPLOAD_URL = "https://api.twitter.com/2/media/upload"  # rewritten by the transport adapter when aimed elsewhere
 MB = 1024 * 1024
 

@@ -155,7 +155,7 @@ def _approved_count(store: Store, posts: list[QueuedPost]) -> int:
 
 
 def _recycle_candidates(store: Store, config: Config, now: datetime, count: int) -> list[QueuedPost]:
-    from scheduler.compose.evergreen import candidates
+    from scheduler.planning.evergreen import candidates
 
     return candidates(store, config, now, limit=count)
 

@@ -136,7 +136,7 @@ def publish_due(engine: PublishingEngine, config, *, should_stop: Callable[[], b
     re-planning after each, until nothing is due. Returns each entry with its outcome. ``skip``: posts
     not to try (an earlier run could not take them, and the ledger has not changed since)."""
     from scheduler.planning import agenda
-    from scheduler.compose import evergreen
+    from scheduler.planning import evergreen
 
     done: list[tuple[object, Outcome]] = []
     skipped: set[str] = set(skip)

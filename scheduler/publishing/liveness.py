@@ -13,28 +13,15 @@ of a process that is provably gone here is dead at once; any other fresh heartbe
 
 from __future__ import annotations
 
-import functools
 import os
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+from scheduler.ledger.instances import this_machine  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     from scheduler.ledger.store import InstanceRecord, Store
 
 
-@functools.cache
-def this_machine() -> str | None:
-    """This machine and PID namespace, as "<boot id>/<pid namespace>"; None where they cannot be told (no /proc):
-    then no heartbeat is ever judged by its pid."""
-    try:
-        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
-            boot = f.read().strip()
-        namespace = os.readlink("/proc/self/ns/pid")  # "pid:[4026531836]"
-    except OSError:
-        return None
-    if not boot or not namespace:
-        return None
-    return f"{boot}/{namespace}"
 
 
 def instance_is_alive(record: InstanceRecord, now: datetime, stale_after: timedelta) -> bool:

@@ -35,6 +35,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
+from typing import Any
 from datetime import UTC, datetime, timedelta
 
 from scheduler.config import Config, load_config
@@ -216,7 +217,7 @@ class Service:
         log.info("service started: @%s, %s, publisher %s, instance %s", config.handle,
                  config.calendar().describe(), lane.engine.publisher.name, lane.instance)
         if lane.engine.publisher.name == "outbox":
-            from scheduler.publishing.health import destination
+            from scheduler.networks.factory import destination
             from scheduler.networks.factory import NETWORK_NAMES
 
             why = destination(config)["why"] or "the outbox was chosen"
@@ -300,7 +301,7 @@ class Service:
 
     def _notices(self) -> None:
         """Queue notices about posts awaiting review (or missing their slot), then deliver what is due."""
-        from scheduler.compose.evergreen import propose_for_review
+        from scheduler.review.evergreen import propose_for_review
         from scheduler.review.notices import deliver_due
 
         for lane in self.lanes.values():
@@ -381,7 +382,7 @@ class Service:
         return True
 
     def _evergreen_wake(self, lane: Lane, now: datetime) -> datetime | None:
-        from scheduler.compose.evergreen import next_due
+        from scheduler.planning.evergreen import next_due
 
         if self.until_empty:
             return None
@@ -468,27 +469,28 @@ class Service:
 
 
 def run_service(config_path: str | None, *, log_json: bool = False, until_empty: bool = False,
-                log_level: int = logging.INFO, signals: Signals | None = None, web: str | None = None) -> int:
+                log_level: int = logging.INFO, signals: Signals | None = None,
+                dashboard: Callable[[Config], Any] | None = None) -> int:
+    """Run the service until stopped. ``dashboard``: starts the dashboard in this process for the loaded
+    configuration (`serve --web`) and returns what to ``stop()`` at the end; the caller, who knows the web
+    layer, hands it over (publishing never imports the interfaces above it)."""
     # First: a SIGTERM or SIGHUP while starting must not kill the process (the CLI installs them
     # even earlier, before importing this module).
     signals = signals or Signals().install()
     from scheduler.logs import setup_logging
 
     setup_logging(json_lines=log_json, level=log_level)
-    dashboard = None
+    running = None
     try:
         config = load_config(config_path)
         service = Service(config, config_path, signals=signals)
-        if web:  # `serve --web`: the dashboard in a thread of this process, on its own ledger connection
-            from scheduler.web.server import WebThread, parse_address
-
-            dashboard = WebThread(config, *parse_address(web))
-            dashboard.start()
+        if dashboard is not None:  # `serve --web`: the dashboard in a thread of this process, on its own ledger
+            running = dashboard(config)
     except SchedulerError as exc:
         log.error("%s", exc)
         return exc.exit_code
     try:
         return service.run(until_empty=until_empty)
     finally:
-        if dashboard is not None:
-            dashboard.stop()
+        if running is not None:
+            running.stop()

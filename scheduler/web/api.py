@@ -35,14 +35,13 @@ def web_of(request: Request):
 
 def parse_when(value: str, tz) -> datetime:
     """ISO 8601 as the CLI reads it (without an offset: the account's local time)."""
-    import click
-
-    from scheduler.cli.main import parse_when as cli_parse_when
+    from scheduler.domain.when import parse_when as read_when
+    from scheduler.domain.errors import InputError
 
     try:
-        return cli_parse_when(value, tz)
-    except click.BadParameter as exc:
-        raise BadRequest(exc.message) from None
+        return read_when(value, tz)
+    except InputError as exc:
+        raise BadRequest(str(exc)) from None
 
 
 def int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -276,7 +275,7 @@ async def history(request: Request):
 
 
 async def status(request: Request):
-    from scheduler.publishing import health
+    from scheduler.app import health
     from scheduler.app import views
 
     web = web_of(request)

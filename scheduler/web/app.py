@@ -48,14 +48,14 @@ class Web:
     _prune_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self):
-        from scheduler.web.access import LoginLimiter
+        from scheduler.app.access import LoginLimiter
 
         if self.limiter is None:
             self.limiter = LoginLimiter(self.store)
 
     @property
     def session_seconds(self) -> int:
-        from scheduler.web.access import SESSION_LIFETIME
+        from scheduler.app.access import SESSION_LIFETIME
 
         return int(SESSION_LIFETIME.total_seconds())
 
@@ -64,20 +64,20 @@ class Web:
         return self.local_only and not self.store.has_password()
 
     def open_session(self, username: str):
-        from scheduler.web.access import open_session
+        from scheduler.app.access import open_session
 
         return open_session(self.store, username, self.clock())
 
     def local_session(self):
         """A password-less session (a signed cookie; nothing written)."""
-        from scheduler.web.access import local_session
+        from scheduler.app.access import local_session
 
         return local_session(self.store, self.clock())
 
     def prune_if_due(self) -> None:
         """Every ``PRUNE_EVERY`` (by this Web's clock): expired sessions and forgotten sign-in counts leave the
         ledger."""
-        from scheduler.web.access import FORGET_FAILURES
+        from scheduler.app.access import FORGET_FAILURES
 
         now = self.clock()
         with self._prune_lock:

@@ -146,7 +146,7 @@ def _safe_next(value: str | None) -> str:
 
 
 async def login(request: Request):
-    from scheduler.web.access import DEFAULT_USER, verify_password
+    from scheduler.app.access import DEFAULT_USER, verify_password
     from scheduler.web.security import SESSION_COOKIE, cookie_header
 
     web = web_of(request)
@@ -488,7 +488,7 @@ async def articles_upload(request: Request):
 
 def _article_detail(web, key: str):
     from scheduler.compose.composer import compose_tip
-    from scheduler.compose.evergreen import _article
+    from scheduler.planning.evergreen import _article
     from scheduler.text.limits import rule_for
     from scheduler.compose.templates import TIP, templates_for
 
@@ -561,7 +561,7 @@ async def resolve(request: Request):
 
 
 async def status_page(request: Request):
-    from scheduler.publishing import health
+    from scheduler.app import health
 
     web = web_of(request)
     report = await run_in_threadpool(health.status, web.store, web.config, web.clock())

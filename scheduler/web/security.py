@@ -150,7 +150,7 @@ class Guard:
         return await self.app(scope, receive, send_with_headers)
 
     def _identify(self, request: Request, open_mode: bool) -> Principal | None:
-        from scheduler.web.access import is_local_cookie, local_session_csrf, secret_hash
+        from scheduler.app.access import is_local_cookie, local_session_csrf, secret_hash
 
         now = self.web.clock()
         auth = request.headers.get("authorization", "")
@@ -189,7 +189,7 @@ def open_mode_refusal(scope) -> tuple[int, str] | None:
     a loopback name (no DNS rebinding), come from a loopback peer, and carry no forwarding header. A reverse proxy
     (nginx's default ``proxy_pass`` sends ``Host: 127.0.0.1``) would otherwise open it to everyone the proxy
     reaches."""
-    from scheduler.web.server import is_loopback
+    from scheduler.app.access import is_loopback
 
     headers = dict(scope.get("headers") or [])
     host = Request(scope).url.hostname or ""

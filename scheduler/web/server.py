@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import ipaddress
 import logging
 import os
 import socket
@@ -11,19 +10,11 @@ import threading
 
 from scheduler.config import Config
 from scheduler.domain.errors import AccessError
+from scheduler.app.access import is_loopback
 from scheduler.ledger.store import Store
 
 log = logging.getLogger("scheduler.web")
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8040
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_bind(store: Store, host: str) -> None:
@@ -151,3 +142,10 @@ class WebThread:
         for sock in self.sockets:
             sock.close()
         self.store.close()
+
+
+def start(config: Config, address: str) -> WebThread:
+    """`serve --web [HOST:]PORT`: the dashboard in a thread of the service's process, started."""
+    thread = WebThread(config, *parse_address(address))
+    thread.start()
+    return thread

@@ -34,7 +34,8 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from scheduler.text.bluesky_length import RichText, rich_text
-from scheduler.networks.x.credentials import read_private, register_secrets, write_private
+from scheduler.networks.media import BLUESKY_MAX_IMAGE_BYTES as MAX_IMAGE_BYTES
+from scheduler.networks.private import read_private, register_secrets, write_private
 from scheduler.domain.errors import CredentialsError
 from scheduler.networks.base import (
     AuthError,
@@ -53,7 +54,6 @@ log = logging.getLogger("scheduler.publisher.bluesky")
 
 BSKY_SERVICE = "https://bsky.social"
 POST = "app.bsky.feed.post"
-MAX_IMAGE_BYTES = 1_000_000  # app.bsky.embed.images: maxSize of each image
 DEFAULT_TIMEOUT = (5.0, 20.0)
 LOOKUP_PAGE = 25
 MAX_LOOKUP_PAGES = 4

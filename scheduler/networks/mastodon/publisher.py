@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from scheduler.networks.x.credentials import register_secrets
+from scheduler.networks.private import register_secrets
 from scheduler.text.mastodon_length import Limits
 from scheduler.networks.base import (
     AuthError,

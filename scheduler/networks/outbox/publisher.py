@@ -75,7 +75,7 @@ class OutboxPublisher:
         path = Path(path)
         # The account's network's rules, so a dry run catches a bad image too (a stock Mastodon server's limit).
         if self.network == "bluesky":
-            from scheduler.networks.bluesky.publisher import MAX_IMAGE_BYTES
+            from scheduler.networks.media import BLUESKY_MAX_IMAGE_BYTES as MAX_IMAGE_BYTES
 
             check_image(path, max_bytes=MAX_IMAGE_BYTES, network="Bluesky")
         elif self.network == "mastodon":

@@ -201,3 +201,13 @@ class LoginLimiter:
 
     def succeeded(self, address: str, username: str) -> None:
         self.store.clear_login(self.keys(address, username))
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host name or address is this machine's (anything else needs a password)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -38,7 +38,7 @@ def candidates(store: Store, config: Config, now: datetime, *, limit: int) -> li
     back at once, again and again: the next tip is proposed instead). It comes back in the next template
     variant whose text was not sent within the duplicate window and is not a wording a person removed, under
     the first ``-rN`` id no post of the tip holds."""
-    from scheduler.domain import post_ids
+    from scheduler.ledger import post_ids
 
     cooldown_start = now - config["queue"]["evergreen_cooldown"]
     suffix = post_ids.planned_suffix(store, config)
@@ -146,43 +146,8 @@ def _article(store: Store, config: Config, key: str) -> Article | None:
                    hashtags=tuple(row["hashtags"]), id=key)
 
 
-def propose_for_review(store: Store, config: Config, now: datetime) -> list[str]:
-    """With review and evergreen on: put recycled wordings in the ledger as posts awaiting review, so that
-    ``[queue] evergreen_review_ahead`` posts (approved or awaiting) stand ready when the approved queue runs
-    short. Returns the ids of the posts added now; calling it again adds nothing until more are needed."""
-    from scheduler.planning import agenda
-    from scheduler.review import policy as review
-
-    if not (config["queue"]["evergreen"] and review.required(config)):
-        return []
-    ahead = config["queue"]["evergreen_review_ahead"]
-    with store.snapshot():
-        approved, waiting = agenda.queue_window(store, config.account, ahead, review=True)
-        ready = sum(1 for p in approved if p.pinned_at is None and p.next_attempt_at is None)
-        # Recycled wordings already awaiting review count toward what is wanted.
-        proposed = len(store.pending_ids(config.account, kind="recycle") - {p.post_id for p in approved})
-    want = ahead - ready - proposed
-    added: list[str] = []
-    if want <= 0:
-        return added
-    for post in candidates(store, config, now, limit=ahead + SCAN_SKIP):  # the longest-unsent tips first
-        if len(added) >= want:
-            break
-        if _exists(store, post.post_id):
-            continue  # proposed before: waiting, approved, or removed by a person (not proposed again)
-        materialize(store, config, post, now)
-        added.append(post.post_id)
-    return added
 
 
-def _exists(store: Store, post_id: str) -> bool:
-    from scheduler.domain.errors import QueueError
-
-    try:
-        store.get(post_id)
-    except QueueError:
-        return False
-    return True
 
 
 # Candidates read past those already proposed (waiting or removed) to find new ones.

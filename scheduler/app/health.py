@@ -9,28 +9,12 @@ from scheduler.domain.errors import CredentialsError
 from scheduler.domain.models import PostState
 from scheduler.ledger.store import Store
 from scheduler.app.views import feeds_report, iso
+from scheduler.networks.factory import destination
 
 # A call to X ends within its timeouts; a post held longer than this is stuck, whoever holds it.
 STUCK_AFTER = timedelta(minutes=5)
 
 
-def destination(config: Config) -> dict:
-    """Where posts go: X, or the outbox file (and why), told without loading the X client."""
-    import os
-
-    from scheduler.networks.factory import NETWORK_NAMES, credentials_found, outbox_path
-
-    kind = config["publisher"]["kind"]
-    if kind == "outbox":
-        return {"kind": "outbox", "outbox": str(outbox_path(config)), "why": "[publisher] kind = \"outbox\""}
-    try:
-        found = credentials_found(config, os.environ)
-    except CredentialsError:  # incomplete or insecure credentials: `auth status` says which; the network is meant
-        found = True
-    if found or kind == "x":
-        return {"kind": config.network, "outbox": None, "why": None}
-    return {"kind": "outbox", "outbox": str(outbox_path(config)),
-            "why": f"no {NETWORK_NAMES[config.network]} credentials"}
 
 
 def credentials_problem(config: Config) -> str | None:

@@ -1,0 +1,22 @@
+"""Reading a date-time a person typed, the same way in the CLI, the API and the dashboard."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, tzinfo
+
+from scheduler.domain.errors import InputError
+
+
+def parse_when(value: str, tz: tzinfo) -> datetime:
+    """ISO 8601 with seconds; without an offset it is the account's local time (``tz``). Returns UTC."""
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(
+            f"{value!r} is not a date-time; use ISO 8601 like 2026-12-01T09:00:00-05:00 (or without offset: local)"
+        ) from None
+    if parsed.microsecond:
+        raise InputError(f"{value!r}: times have second precision; drop the fraction of a second")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed.astimezone(UTC)
