@@ -11,7 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from scheduler.domain import lifecycle
+from scheduler.domain.import_merge import Merge, merge_gone, merge_post
 from scheduler.ledger import migrations as m
 from scheduler.domain.errors import QueueError
 from scheduler.domain.models import PostState
@@ -41,7 +41,6 @@ class ArticlesLedger:
             return [self._import_one(conn, account, item, now) for item in items]
 
     def _import_one(self, conn: Connection, account: str, item: ArticleImport, now: datetime) -> ImportReport:
-        added, updated, unchanged, removed, kept_sent, kept_edit = [], [], [], [], [], []
         article_row = {
             "title": item.title,
             "url": item.url,
@@ -87,58 +86,47 @@ class ArticlesLedger:
         def tip_changed(number: int | None) -> bool:
             return before.get(number) != after.get(number)
 
-        kept_removed, kept_live = [], []
+        report: dict[str, list[str]] = {name: [] for name in (
+            "added", "updated", "unchanged", "removed", "kept_sent", "kept_edit", "kept_removed", "kept_live")}
         position = self._end_position(conn, account)
         for post in item.posts:
             row = current.pop(post.post_id, None)
             same = row is not None and row.text == post.text and tuple(_json(row.parts)) == post.parts
-            if row is None:
+            action = merge_post(row, same=same, tip_changed=tip_changed(post.tip))
+            if action is Merge.ADD:
                 position += 1
                 self._check_duplicate(conn, account, post.text, now, window=None, ignore=())
                 conn.execute(m.posts.insert().values(**self._new_row(account, post, position, now)))
-                added.append(post.post_id)
-            elif row.state == PostState.REMOVED.value:
-                # Taken out by a person: it stays out (with the article's new text, should it come back), unless
-                # part of it may be live: then its text stays what went out.
-                if row.edit_kind != "text" and not same and lifecycle.frozen_row(row) is None:
-                    conn.execute(
-                        m.posts.update()
-                        .where(m.posts.c.post_id == post.post_id, m.posts.c.state == PostState.REMOVED.value)
-                        .values(**self._content_values(post), updated_at=now)
-                    )
-                kept_removed.append(post.post_id)
-            elif same:
-                unchanged.append(post.post_id)
-            elif row.state not in PENDING:
-                kept_sent.append(post.post_id)
-            elif row.edit_kind == "text":
-                # A person's text stays; say so when the article's tip changed under it.
-                (kept_edit if tip_changed(post.tip) else unchanged).append(post.post_id)
-            elif lifecycle.frozen_row(row) is not None:
-                kept_live.append(post.post_id)  # the look-up searches for the text that went out
-            else:
+            elif action is Merge.REFRESH_REMOVED:
+                conn.execute(
+                    m.posts.update()
+                    .where(m.posts.c.post_id == post.post_id, m.posts.c.state == PostState.REMOVED.value)
+                    .values(**self._content_values(post), updated_at=now)
+                )
+            elif action is Merge.UPDATE:
                 conn.execute(
                     m.posts.update()
                     .where(m.posts.c.post_id == post.post_id, m.posts.c.state.in_(PENDING))
                     .values(**self._content_values(post), updated_at=now)
                 )
-                updated.append(post.post_id)
+            if action.report:
+                report[action.report].append(post.post_id)
         for post_id, row in current.items():
-            if row.state in PENDING and row.edit_kind == "text":
-                kept_edit.append(post_id)  # its tip left the article, but a person wrote this post
-            elif row.state in PENDING and lifecycle.frozen_row(row) is not None:
-                kept_live.append(post_id)  # it may be live: settle it first
-            elif row.state in PENDING:
+            action = merge_gone(row)
+            if action is Merge.REMOVE:
                 tried = conn.execute(sa.select(m.attempts.c.id).where(m.attempts.c.post_id == post_id).limit(1)).first()
                 gone = m.posts.delete() if tried is None else m.posts.update().values(
                     state=PostState.REMOVED.value, slot_at=None, calendar_slot=None, next_attempt_at=None,
                     updated_at=now)
                 conn.execute(gone.where(m.posts.c.post_id == post_id, m.posts.c.state.in_(PENDING)))
-                removed.append(post_id)
+            if action.report:
+                report[action.report].append(post_id)
+        added, updated, removed = report["added"], report["updated"], report["removed"]
         if added or updated or removed:
             self._bump(conn, account)
-        return ImportReport(tuple(added), tuple(updated), tuple(unchanged), tuple(removed), tuple(kept_sent),
-                            tuple(kept_edit), tuple(kept_removed), kept_live=tuple(kept_live))
+        return ImportReport(tuple(added), tuple(updated), tuple(report["unchanged"]), tuple(removed),
+                            tuple(report["kept_sent"]), tuple(report["kept_edit"]), tuple(report["kept_removed"]),
+                            kept_live=tuple(report["kept_live"]))
 
     def article_keys(self, account: str) -> dict[str, str]:
         """Every article the ledger knows for the account, removed ones too: key -> the source it came from."""
