@@ -204,3 +204,21 @@ def test_the_ledger_counts_failed_look_ups_in_one_transaction_and_resolve_forget
         conn.execute(m.lookups.update().where(m.lookups.c.post_id == "p").values(failures=0))
     store.resolve(ACCOUNT, "p", sent_tweet_id=None, retry=True, now=fake_clock())
     assert store.lookup_failures("p") is None
+
+
+def test_a_clock_stepped_back_between_failed_look_ups_still_counts_them(store, fake_clock):
+    """On SQLite and PostgreSQL: a failed look-up stamped before the previous one (the clock stepped back an hour)
+    is counted, not refused by ck_lookups_times (last >= first); the last failure stays the latest seen."""
+    from tests.helpers_ledger import ACCOUNT
+
+    store.add_post(ACCOUNT, new_post("p", "Sit less, move more"), fake_clock())
+    assert store.claim("p", "me", fake_clock(), fake_clock())
+    first = store.lookup_failed("p", "me", fake_clock(), error="503 Service Unavailable", status=503,
+                                retry_at=fake_clock() + timedelta(minutes=1))
+    fake_clock.advance(-3600)
+    assert store.claim("p", "me", fake_clock(), fake_clock())
+    second = store.lookup_failed("p", "me", fake_clock(), error="502 Bad Gateway", status=502,
+                                 retry_at=fake_clock() + timedelta(minutes=1))
+    assert (second.failures, second.first_failed_at, second.last_failed_at, second.last_error) == (
+        2, first.first_failed_at, first.last_failed_at, "502 Bad Gateway")
+    assert store.get("p").state is PostState.RETRYING
