@@ -51,9 +51,10 @@ from scheduler.publisher.base import (
     RateLimited,
     Rejected,
     TransientError,
+    reset_from_epoch,
 )
 from scheduler.publisher.media import check_image
-from scheduler.publisher.reached import network_error
+from scheduler.publisher.reached import network_error, refuse_redirects, unexpected
 
 DEFAULT_TIMEOUT = (5.0, 20.0)
 LOOKUP_PAGE = 40  # Mastodon's largest page of an account's statuses
@@ -244,6 +245,7 @@ class MastodonPublisher:
             session.mount("https://", adapter)
             # A stand-in on loopback must not go through an HTTP(S)_PROXY from the environment.
             session.trust_env = not _loopback(self.instance_url)
+            refuse_redirects(session)  # see reached.py: a redirected POST is an answer, not a retry
             if self._ca_file is not None:
                 session.verify = str(self._ca_file)
             self._api = Mastodon(access_token=self._token, api_base_url=self.instance_url, session=session,
@@ -262,6 +264,8 @@ class MastodonPublisher:
             raise
         except MastodonError as exc:
             raise self._mapped(exc, creates=creates) from None
+        except Exception as exc:  # noqa: BLE001 - every failure of a call is classified (reached.py)
+            raise unexpected(exc, creates=creates) from None
 
     def _mapped(self, exc: Exception, *, creates: bool) -> PublishError:
         from mastodon import (
@@ -274,7 +278,7 @@ class MastodonPublisher:
 
         if isinstance(exc, MastodonRatelimitError):
             reset = getattr(self._api, "ratelimit_reset", None)
-            reset_at = datetime.fromtimestamp(reset, timezone.utc) if isinstance(reset, (int, float)) else None
+            reset_at = reset_from_epoch(reset, self._clock())
             return RateLimited("429 Too many requests", 429, reset_at=reset_at)
         if isinstance(exc, MastodonNetworkError):
             return network_error(exc, creates=creates)
