@@ -292,3 +292,35 @@ def test_reset_headers_are_read_in_one_place_that_never_raises_and_waits_at_most
     assert reset_time({"x-rate-limit-reset": str(int(now.timestamp()) + 900)}, now) == now + timedelta(seconds=900)
     assert reset_from_epoch(1e300, now) == latest and reset_from_epoch(float("nan"), now) is None
     assert reset_from_epoch("soon", now) is None
+
+
+def test_the_settling_status_advises_while_look_ups_fail_is_one_resolve_accepts(network, setup, tmp_path):
+    """``status`` tells a person to settle a post still ``retrying`` whose look-ups fail with ``scheduler resolve p
+    --sent ID_OR_URL`` or ``--retry``; resolve used to refuse it ("p is retrying"). It settles it now (the CLI, in
+    a subprocess), and forgets the failed look-ups; a retrying post with no failed look-up is still refused."""
+    config, store, engine, clock = setup
+    network.standin.inject(network.create_endpoint, "create_then_reset")
+    network.standin.inject(LOOKUP_ENDPOINT[network.name], "unavailable", times=5)
+    assert engine.publish("p", None).state == "retrying"
+    assert store.lookup_failures("p").failures == 1
+    [advice] = [a for a in health.status(store, config, clock())["attention"] if a.startswith("p:")]
+    assert "`scheduler resolve p --sent ID_OR_URL` or `--retry`" in advice
+
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("X_", "SCHEDULER_"))},
+           "SCHEDULER_HOME": str(tmp_path), "SCHEDULER_CONFIG": str(tmp_path / "scheduler.toml")}
+    (tmp_path / "scheduler.toml").write_text(CONFIG, encoding="utf-8")
+
+    def resolve(post_id: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "scheduler", "resolve", post_id, "--retry"], env=env,
+                              capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent.parent)
+
+    settled = resolve("p")
+    assert settled.returncode == 0, settled.stderr
+    post = store.get("p")
+    assert (post.state, post.uncertain, store.lookup_failures("p")) == (PostState.RETRYING, False, None)
+
+    store.add_post(config.account, new_post("q", "Walk after meals"), clock())
+    network.standin.inject(network.create_endpoint, "rate_limited")  # a 429: retrying, certainly not sent
+    assert engine.publish("q", None).state == "retrying" and not store.get("q").uncertain
+    refused = resolve("q")
+    assert refused.returncode != 0 and "q is retrying" in refused.stderr
