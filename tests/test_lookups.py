@@ -205,3 +205,123 @@ def test_the_ledger_counts_failed_look_ups_in_one_transaction_and_resolve_forget
         conn.execute(m.lookups.update().where(m.lookups.c.post_id == "p").values(failures=0))
     store.resolve(ACCOUNT, "p", sent_tweet_id=None, retry=True, now=fake_clock())
     assert store.lookup_failures("p") is None
+
+
+def test_a_clock_stepped_back_between_failed_look_ups_still_counts_them(store, fake_clock):
+    """On SQLite and PostgreSQL: a failed look-up stamped before the previous one (the clock stepped back an hour)
+    is counted, not refused by ck_lookups_times (last >= first); the last failure stays the latest seen."""
+    from tests.helpers_ledger import ACCOUNT
+
+    store.add_post(ACCOUNT, new_post("p", "Sit less, move more"), fake_clock())
+    assert store.claim("p", "me", fake_clock(), fake_clock())
+    first = store.lookup_failed("p", "me", fake_clock(), error="503 Service Unavailable", status=503,
+                                retry_at=fake_clock() + timedelta(minutes=1))
+    fake_clock.advance(-3600)
+    assert store.claim("p", "me", fake_clock(), fake_clock())
+    second = store.lookup_failed("p", "me", fake_clock(), error="502 Bad Gateway", status=502,
+                                 retry_at=fake_clock() + timedelta(minutes=1))
+    assert (second.failures, second.first_failed_at, second.last_failed_at, second.last_error) == (
+        2, first.first_failed_at, first.last_failed_at, "502 Bad Gateway")
+    assert store.get("p").state is PostState.RETRYING
+
+
+ABSURD_RESET = "99999999999999"  # epoch seconds past year 9999: no datetime holds it
+RESET_HEADER = {"x": "x-rate-limit-reset", "mastodon": "X-RateLimit-Reset", "bluesky": "ratelimit-reset"}
+LOOKUP_PATHS = {"x": "/tweets", "mastodon": "/statuses", "bluesky": "Record"}
+
+
+def test_a_reset_header_too_large_for_a_date_is_clamped_and_the_failed_look_up_counted(network, tmp_path):
+    """A 429 on every look-up whose reset header no datetime can hold used to raise ValueError in the look-up: not
+    counted, never ``unknown``, retried every 30 s. Now the reset is read as the longest wait (a day), so the look-up
+    is a counted failure: past ``lookup_give_up_after``, the post is ``unknown`` at once, sent once."""
+    from tests.front_proxy import Front
+
+    lost = {"create": False}
+
+    def override(method: str, path: str):
+        if lost["create"] and method == "GET" and LOOKUP_PATHS[network.name] in path:
+            return (429, {RESET_HEADER[network.name]: ABSURD_RESET, "Content-Type": "application/json"},
+                    b'{"error": "RateLimitExceeded", "message": "slow down", "title": "Too Many Requests"}')
+        return None
+
+    front = Front(network.standin.url, override)
+    config = parse_config(CONFIG, source=None, env={"SCHEDULER_HOME": str(tmp_path)})
+    store = Store.open(config.database_url)
+    publisher = network.publisher(_Via(network.standin, front.url), None, tmp_path)
+    clock = FakeClock()
+    engine = PublishingEngine(store, publisher, account=config.account, instance="me", policy=POLICY, clock=clock,
+                              rng=random.Random(5))
+    try:
+        store.add_post(config.account, new_post("p", "Drink water before you feel thirsty"), clock())
+        assert publisher.create_post("warming up the session")  # logged in before any fault
+        network.standin.inject(network.create_endpoint, "create_then_reset")
+        lost["create"] = True
+        outcomes = [engine.publish("p", None)]
+        while outcomes[-1].state == "retrying" and len(outcomes) < 5:
+            clock.set(store.get("p").next_attempt_at)
+            outcomes.append(engine.publish("p", None, source="retry"))
+        post = store.get("p")
+        assert (outcomes[-1].state, post.state) == ("unknown", PostState.UNKNOWN), [o.detail for o in outcomes]
+        assert "1 look-up(s)" in post.last_error and "scheduler resolve p" in post.last_error
+        assert network.standin.requests_received(network.create_endpoint) == 2  # the warm-up and p: never again
+    finally:
+        publisher.close()
+        store.close()
+        front.stop()
+
+
+class _Via:
+    """A stand-in seen at another address (the front before it)."""
+
+    def __init__(self, standin, url: str) -> None:
+        self._standin, self.url = standin, url
+
+    def __getattr__(self, name: str):
+        return getattr(self._standin, name)
+
+
+def test_reset_headers_are_read_in_one_place_that_never_raises_and_waits_at_most_a_day():
+    from scheduler.networks.base import MAX_RESET_WAIT, reset_from_epoch, reset_time
+
+    now = datetime(2026, 12, 4, 15, 0, tzinfo=timezone.utc)
+    latest = now + MAX_RESET_WAIT
+    for name in ("x-rate-limit-reset", "ratelimit-reset", "X-RateLimit-Reset", "retry-after"):
+        assert reset_time({name: ABSURD_RESET}, now) == latest, name
+        assert reset_time({name: "9" * 400}, now) == latest, name
+    assert reset_time({"X-RateLimit-Reset": "9999-12-31T23:59:59Z"}, now) == latest
+    assert reset_time({"retry-after": "Fri, 31 Dec 9999 23:59:59 GMT"}, now) == latest
+    assert reset_time({"x-rate-limit-reset": str(int(now.timestamp()) + 900)}, now) == now + timedelta(seconds=900)
+    assert reset_from_epoch(1e300, now) == latest and reset_from_epoch(float("nan"), now) is None
+    assert reset_from_epoch("soon", now) is None
+
+
+def test_the_settling_status_advises_while_look_ups_fail_is_one_resolve_accepts(network, setup, tmp_path):
+    """``status`` tells a person to settle a post still ``retrying`` whose look-ups fail with ``scheduler resolve p
+    --sent ID_OR_URL`` or ``--retry``; resolve used to refuse it ("p is retrying"). It settles it now (the CLI, in
+    a subprocess), and forgets the failed look-ups; a retrying post with no failed look-up is still refused."""
+    config, store, engine, clock = setup
+    network.standin.inject(network.create_endpoint, "create_then_reset")
+    network.standin.inject(LOOKUP_ENDPOINT[network.name], "unavailable", times=5)
+    assert engine.publish("p", None).state == "retrying"
+    assert store.lookup_failures("p").failures == 1
+    [advice] = [a for a in health.status(store, config, clock())["attention"] if a.startswith("p:")]
+    assert "`scheduler resolve p --sent ID_OR_URL` or `--retry`" in advice
+
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("X_", "SCHEDULER_"))},
+           "SCHEDULER_HOME": str(tmp_path), "SCHEDULER_CONFIG": str(tmp_path / "scheduler.toml")}
+    (tmp_path / "scheduler.toml").write_text(CONFIG, encoding="utf-8")
+
+    def resolve(post_id: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "scheduler", "resolve", post_id, "--retry"], env=env,
+                              capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent.parent)
+
+    settled = resolve("p")
+    assert settled.returncode == 0, settled.stderr
+    post = store.get("p")
+    assert (post.state, post.uncertain, store.lookup_failures("p")) == (PostState.RETRYING, False, None)
+
+    store.add_post(config.account, new_post("q", "Walk after meals"), clock())
+    network.standin.inject(network.create_endpoint, "rate_limited")  # a 429: retrying, certainly not sent
+    assert engine.publish("q", None).state == "retrying" and not store.get("q").uncertain
+    refused = resolve("q")
+    assert refused.returncode != 0 and "q is retrying" in refused.stderr

@@ -359,3 +359,29 @@ def test_past_the_idempotency_window_a_look_up_pages_back_to_the_attempt(mastodo
     for n in range(230):  # more than the five pages of 40 a look-up used to stop at
         mastodon_publisher.create_post(f"later tip {n}", key=f"later-{n}")
     assert mastodon_publisher.find_post(TEXT, since=since()) == mine
+
+
+@pytest.mark.parametrize("ahead", [120, 3600])
+def test_a_machine_clock_ahead_of_the_server_still_finds_the_lost_status(sqlite_store, mastodon_standin, ahead):
+    """This machine's clock ``ahead`` seconds fast, the key forgotten at once: the look-up used to start at the
+    attempt (our clock) minus a minute, after the status's time on the server's clock, skip it and post it again.
+    It is bounded by the server's clock (its Date header) instead: one status."""
+    from tests.helpers_ledger import FakeClock
+
+    clock = FakeClock(datetime.now(timezone.utc) + timedelta(seconds=ahead))
+    publisher = mastodon_publisher_for(mastodon_standin, clock=clock)
+    try:
+        mastodon_standin.set_idempotency_window(0)
+        sqlite_store.add_post(ACCOUNT, new_post("p", "Stretch your calves after a long walk"), clock())
+        mastodon_standin.inject("statuses", "create_then_drop")
+        engine = engine_for(sqlite_store, publisher, clock)
+        engine.publish("p", None)
+        for _ in range(8):
+            if sqlite_store.get("p").state is not PostState.RETRYING:
+                break
+            clock.set(sqlite_store.get("p").next_attempt_at)
+            engine.publish("p", None, source="retry")
+        [status] = mastodon_standin.statuses()
+        assert (sqlite_store.get("p").state, sqlite_store.get("p").tweet_id) == (PostState.SENT, status["id"])
+    finally:
+        publisher.close()

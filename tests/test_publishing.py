@@ -533,3 +533,34 @@ def test_two_publishers_in_threads_publish_each_post_once(ledger_url, standin, o
             assert setup.get(f"c{n}").tweet_id == on_x[f"concurrent post {n}"]
     finally:
         setup.close()
+
+
+class BrokenLookUp:
+    """The real XPublisher, but its look-ups fail with an error no publisher maps (a bug, a library's surprise)."""
+
+    def __init__(self, inner: XPublisher) -> None:
+        self.inner, self.name = inner, inner.name
+
+    def find_post(self, text, **kwargs):
+        raise ValueError("year 3170843 is out of range")
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_an_unexpected_error_in_a_look_up_is_counted_as_a_failed_look_up(sqlite_store, x_publisher, standin,
+                                                                         fake_clock):
+    """It used to fall into the engine's catch-all: retried every 30 s forever, never counted, never ``unknown``."""
+    engine = make_engine(sqlite_store, BrokenLookUp(x_publisher), fake_clock)
+    queue(sqlite_store, new_post("p1", "went out, look-ups broken"))
+    standin.inject("tweets", "create_then_drop")
+    engine.publish("p1", None)
+    assert sqlite_store.lookup_failures("p1").failures == 1
+    assert "ValueError" in sqlite_store.get("p1").last_error
+    for _ in range(30):
+        if sqlite_store.get("p1").state is not PostState.RETRYING:
+            break
+        fake_clock.set(sqlite_store.get("p1").next_attempt_at)
+        engine.publish("p1", None, source="retry")
+    assert sqlite_store.get("p1").state is PostState.UNKNOWN
+    assert standin.request_count("tweets") == 1

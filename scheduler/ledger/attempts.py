@@ -282,8 +282,14 @@ class AttemptsLedger:
             ).first()
             if row is None:
                 raise QueueError(f"no post with id {post_id!r}")
-            if row.state not in (PostState.UNKNOWN.value, PostState.FAILED.value, PostState.SENDING.value):
-                raise QueueError(f"post {post_id} is {row.state}; only unknown or failed posts need resolving")
+            # A post still ``retrying`` whose look-ups are failing is as uncertain as an ``unknown`` one, only not
+            # given up on yet: a person who knows may settle it now (``status`` says so).
+            looking = (row.state == PostState.RETRYING.value and row.uncertain and conn.execute(
+                sa.select(m.lookups.c.post_id).where(m.lookups.c.post_id == post_id)).first() is not None)
+            if row.state not in (PostState.UNKNOWN.value, PostState.FAILED.value, PostState.SENDING.value) \
+                    and not looking:
+                raise QueueError(f"post {post_id} is {row.state}; only unknown or failed posts, or retrying ones "
+                                 "whose look-ups are failing, need resolving")
             holder = (live_instances or {}).get(row.claimed_by) if row.state == PostState.SENDING.value else None
             if holder is not None:
                 raise QueueError(

@@ -50,11 +50,17 @@ class LookupLedger:
                               last_error=f"could not look the post up yet: {error}", last_status=status)
             account = self._update_owned(conn, post_id, instance, claimed_by=None, updated_at=now,  # type: ignore[attr-defined]
                                          **values)
-            counted = conn.execute(
-                m.lookups.update().where(m.lookups.c.post_id == post_id)
-                .values(failures=m.lookups.c.failures + 1, last_failed_at=now, last_error=error)
-            ).rowcount
-            if not counted:
+            # A clock stepped back must not break the count (ck_lookups_times: last >= first): the last failure is
+            # never earlier than the one before it. The post is this instance's (checked above), so no one else
+            # writes this row meanwhile.
+            previous = conn.execute(sa.select(m.lookups.c.last_failed_at)
+                                    .where(m.lookups.c.post_id == post_id)).scalar()
+            if previous is not None:
+                conn.execute(
+                    m.lookups.update().where(m.lookups.c.post_id == post_id)
+                    .values(failures=m.lookups.c.failures + 1, last_failed_at=max(now, previous), last_error=error)
+                )
+            else:
                 conn.execute(m.lookups.insert().values(post_id=post_id, failures=1, first_failed_at=now,
                                                        last_failed_at=now, last_error=error))
             row = conn.execute(sa.select(m.lookups).where(m.lookups.c.post_id == post_id)).one()

@@ -39,30 +39,58 @@ class PublishError(Exception):
 # The headers a network uses to say when to come back, in the order they are believed: X's, Bluesky's, Mastodon's
 # rate-limit reset (epoch seconds, or Mastodon's ISO time), then the standard Retry-After (seconds or a date).
 RESET_HEADERS = ("x-rate-limit-reset", "ratelimit-reset", "x-ratelimit-reset", "retry-after")
+# The latest a network's answer may put the next call: every limit the networks document resets within a day (X's
+# 24-hour user limit the latest), so a later time is a broken header, not a reason to wait for years (or to fail).
+MAX_RESET_WAIT = timedelta(hours=24)
+
+
+def reset_from_epoch(value: object, now: datetime) -> datetime | None:
+    """An epoch-seconds reset (a header's digits, or a number an SDK parsed) as aware UTC, at most ``now`` +
+    MAX_RESET_WAIT; None when it is not a number. Never raises: a reset too large for a datetime is the maximum."""
+    try:
+        number = float(value) if isinstance(value, (int, float)) or (isinstance(value, str) and value.isdigit()) \
+            else None
+    except (ValueError, OverflowError):
+        return None
+    if number is None or number != number:  # not a number, or NaN
+        return None
+    latest = now + MAX_RESET_WAIT
+    if number >= latest.timestamp():
+        return latest
+    try:
+        return datetime.fromtimestamp(number, timezone.utc)
+    except (ValueError, OverflowError, OSError):  # before the platform's epoch range: no usable time
+        return None
 
 
 def reset_time(headers: Mapping[str, str] | None, now: datetime) -> datetime | None:
-    """When an answer's headers say to come back (aware UTC), or None. Header names in any case."""
+    """When an answer's headers say to come back (aware UTC), or None. Header names in any case. The one place
+    reset headers are read: never later than ``now`` + MAX_RESET_WAIT, and never raises."""
     if not headers:
         return None
     lowered = {str(k).lower(): str(v).strip() for k, v in headers.items()}
+    latest = now + MAX_RESET_WAIT
     for name in RESET_HEADERS:
         value = lowered.get(name)
         if not value:
             continue
         if value.isdigit():
-            number = int(value)
             # Retry-After counts seconds; the reset headers give a moment (epoch seconds).
-            return now + timedelta(seconds=number) if name == "retry-after" else datetime.fromtimestamp(number,
-                                                                                                       timezone.utc)
+            if name != "retry-after":
+                return reset_from_epoch(value, now)
+            seconds = int(value)
+            return latest if seconds >= MAX_RESET_WAIT.total_seconds() else now + timedelta(seconds=seconds)
         for parse in (lambda v: datetime.fromisoformat(v.replace("Z", "+00:00")), parsedate_to_datetime):
             try:
                 moment = parse(value)
-            except (ValueError, TypeError, IndexError):
+            except (ValueError, TypeError, IndexError, OverflowError):
                 continue
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=timezone.utc)
-            return moment.astimezone(timezone.utc)
+            try:
+                return min(moment.astimezone(timezone.utc), latest)
+            except (ValueError, OverflowError):
+                return latest
     return None
 
 

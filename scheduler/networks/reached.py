@@ -12,6 +12,12 @@ again:
   the answer was read, the read timed out, or the server closed the connection. A post-creating call that fails
   this way has an unknown outcome and is looked up before anything is sent again.
 
+Redirects are never followed (``refuse_redirects``): a request that failed to connect after a redirect was answered
+would prove nothing about the first request, which the server had read and may have acted on. A call answered with
+a redirect fails as a call with an answer (requests: TooManyRedirects, not a proof; Bluesky: the 3xx status), and a
+post-creating call answered so is uncertain. Any other exception out of a post-creating call (a library's
+ValueError while reading an answer, say) is uncertain too (``unexpected``).
+
 Every HTTP stack the publishers use wraps the failure differently (requests over urllib3 over http.client and ssl
 for X and Mastodon; httpx over httpcore for Bluesky; the SDKs wrap those again), so the classifier walks the whole
 chain of wrapped exceptions and looks for a proof of "never sent". Without one the call may have reached the
@@ -87,10 +93,31 @@ def _in_handshake(exc: BaseException) -> bool:
     return False
 
 
+def _answered(link: BaseException) -> bool:
+    """Whether ``link`` shows that an answer to the request arrived (it carries the response, or is the failure to
+    follow or read one): whatever failed after it, e.g. a redirect's unparseable Location, the request was sent."""
+    import requests
+
+    if isinstance(link, requests.TooManyRedirects):
+        return True
+    try:
+        import httpx
+    except ImportError:  # pragma: no cover
+        pass
+    else:
+        if isinstance(link, (httpx.RemoteProtocolError, httpx.TooManyRedirects)):
+            return True
+    return getattr(link, "response", None) is not None
+
+
 def never_sent(exc: BaseException) -> bool:
-    """True only when the failure proves that no byte of the request left: see the module's docstring."""
+    """True only when the failure proves that no byte of the request left: see the module's docstring. A proof
+    counts only for the request first made: once anything in the chain shows an answer arrived, it never does."""
     proofs = _proofs()
-    for link in chain(exc):
+    links = list(chain(exc))
+    if any(_answered(link) for link in links):
+        return False
+    for link in links:
         if isinstance(link, proofs):
             return True
         if isinstance(link, OSError) and _in_handshake(link):
@@ -120,3 +147,33 @@ def network_error(exc: BaseException, *, creates: bool) -> PublishError:
     if creates:
         return OutcomeUnknown(f"{name}: the request may have reached the network, but its answer was lost")
     return TransientError(f"{name}: no answer arrived")
+
+
+def refuse_redirects(client: object) -> None:
+    """Make a publisher's HTTP client answer a redirect instead of following it: a ``requests.Session`` (tweepy,
+    Mastodon.py) raises TooManyRedirects on the first one, an ``httpx.Client`` (atproto) returns the 3xx."""
+    import requests
+
+    if isinstance(client, requests.Session):
+        client.max_redirects = 0
+        return
+    import httpx
+
+    if isinstance(client, httpx.Client):
+        client.follow_redirects = False
+        return
+    raise TypeError(f"cannot stop {type(client).__name__} from following redirects")
+
+
+def redirected(status: int | None) -> bool:
+    """An answer that is a redirect: for a post-creating call, the server had the request, so uncertain."""
+    return status is not None and 300 <= status < 400
+
+
+def unexpected(exc: BaseException, *, creates: bool) -> PublishError:
+    """The engine's error for an exception no publisher expected out of a call (a library's bug, an answer it
+    could not read): the request may have gone out, so a post-creating call is uncertain, never "not sent"."""
+    name = describe(exc)
+    if creates:
+        return OutcomeUnknown(f"{name}: the call failed unexpectedly after it may have reached the network")
+    return TransientError(f"{name}: the call failed unexpectedly")

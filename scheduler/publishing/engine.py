@@ -414,6 +414,12 @@ class PublishingEngine:
             return Outcome(post.post_id, post.slot_at, PostState.UNKNOWN.value, tuple(part_ids), detail=reason)
         except PublishError as exc:
             return self._lookup_failed(post, part_ids, exc, where)
+        except LostClaim:
+            raise
+        except Exception as exc:  # a bug or a library's surprise in a look-up: still a failed look-up, counted
+            log.error("post %s: the look-up failed unexpectedly (%s)", post.post_id, type(exc).__name__, exc_info=exc)
+            return self._lookup_failed(post, part_ids, TransientError(f"unexpected error: {type(exc).__name__}"),
+                                       where)
         now = self.clock()
         self.store.lookup_succeeded(post.post_id)
         if found is not None:

@@ -28,7 +28,7 @@ import logging
 import secrets
 import unicodedata
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -48,7 +48,7 @@ from scheduler.networks.base import (
     reset_time,
 )
 from scheduler.networks.media import check_image
-from scheduler.networks.reached import network_error
+from scheduler.networks.reached import network_error, redirected, refuse_redirects, unexpected
 
 log = logging.getLogger("scheduler.publisher.bluesky")
 
@@ -272,6 +272,7 @@ class BlueskyPublisher:
             tls["verify"] = ssl.create_default_context(cafile=str(self._ca_file))
         request = Request(timeout=httpx.Timeout(read, connect=connect), trust_env=not _loopback(self.service_url),
                           **tls)
+        refuse_redirects(request._client)  # see reached.py: a redirected POST is an answer, not a retry
         client = Client(base_url=self.service_url, request=request)
         client.on_session_change(lambda _event, session: self._keep_session(session.export()))
         stored = self._stored_session()
@@ -363,6 +364,8 @@ class BlueskyPublisher:
                 raise OutcomeUnknown(f"Bluesky answered with a success status but an unreadable body "
                                      f"({type(exc).__name__})") from None
             raise TransientError(f"Bluesky answered with an unreadable body ({type(exc).__name__})") from None
+        except Exception as exc:  # noqa: BLE001 - every failure of a call is classified (reached.py)
+            raise unexpected(exc, creates=creates) from None
 
 
 def _mapped(exc: Exception, *, creates: bool) -> PublishError:
@@ -376,11 +379,9 @@ def _mapped(exc: Exception, *, creates: bool) -> PublishError:
     name, _message = _xrpc_error(exc)
     detail = _detail(exc)
     if isinstance(exc, RateLimitExceededError) or status == 429:
-        reset_at = exc.reset_at if isinstance(exc, RateLimitExceededError) else None
-        if reset_at is None and isinstance(exc, RateLimitExceededError) and exc.retry_after is not None:
-            reset_at = _utc_now() + timedelta(seconds=exc.retry_after)
-        return RateLimited(detail, status, reset_at=reset_at)
-    if status >= 500 or status == 408 or "Exists" in name:
+        # Read by base.reset_time, not atproto's reset_at (which raises on a reset too large for a datetime).
+        return RateLimited(detail, status, reset_at=reset_time(getattr(response, "headers", None), _utc_now()))
+    if status >= 500 or status == 408 or "Exists" in name or redirected(status):
         # The PDS may have written the record before failing (or says it already has it).
         if creates:
             return OutcomeUnknown(detail, status)

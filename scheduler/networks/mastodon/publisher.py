@@ -36,7 +36,8 @@ import time
 import unicodedata
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -51,9 +52,10 @@ from scheduler.networks.base import (
     RateLimited,
     Rejected,
     TransientError,
+    reset_from_epoch,
 )
 from scheduler.networks.media import check_image
-from scheduler.networks.reached import network_error
+from scheduler.networks.reached import network_error, refuse_redirects, unexpected
 
 DEFAULT_TIMEOUT = (5.0, 20.0)
 LOOKUP_PAGE = 40  # Mastodon's largest page of an account's statuses
@@ -102,6 +104,7 @@ class MastodonPublisher:
         self._api: Any = None
         self._account_id: str | None = None
         self._limits: Limits | None = None
+        self._ahead = timedelta(0)  # how far our clock was ahead of the server's at its last answer (see _search)
         register_secrets([access_token])
 
     # -- Publisher protocol ------------------------------------------------------------------------
@@ -168,6 +171,10 @@ class MastodonPublisher:
         waits for a person instead of being taken for sent or sent again."""
         wanted = _comparable(text)
         account_id = self._me(api)
+        # ``since`` is on our clock, a status's created_at on the server's: with our clock fast, the status was made
+        # "before" the attempt and would be passed over, then sent again. Widen by how far ahead we are (never
+        # narrow: a server's clock ahead, or a lying Date header, could then hide the status).
+        since -= self._ahead
         max_id = None
         ambiguous: list[str] = []
         for _ in range(MAX_LOOKUP_PAGES):
@@ -200,6 +207,16 @@ class MastodonPublisher:
                 f"status {', '.join(ambiguous)} has the text sent but for the domains of its mentions, which "
                 f"{self.instance_url} shows without them and cannot show the source of, so it may or may not be ours")
         return None
+
+    def _note_server_time(self, response: Any, *args: Any, **kwargs: Any) -> None:
+        """A response hook: how far our clock is ahead of the server's, from its Date header (whole seconds)."""
+        try:
+            server = parsedate_to_datetime(response.headers.get("Date") or "")
+            if server.tzinfo is None:
+                server = server.replace(tzinfo=timezone.utc)
+            self._ahead = max(self._clock() - server, timedelta(0))
+        except (ValueError, TypeError, IndexError, OverflowError):
+            pass  # no usable Date: keep the last measure
 
     def _matches(self, api: Any, status: Any, wanted: str) -> bool | None:
         """Whether a listed status has the text sent (``wanted``, comparable): True, False, or None when it cannot
@@ -244,6 +261,8 @@ class MastodonPublisher:
             session.mount("https://", adapter)
             # A stand-in on loopback must not go through an HTTP(S)_PROXY from the environment.
             session.trust_env = not _loopback(self.instance_url)
+            refuse_redirects(session)  # see reached.py: a redirected POST is an answer, not a retry
+            session.hooks["response"].append(self._note_server_time)
             if self._ca_file is not None:
                 session.verify = str(self._ca_file)
             self._api = Mastodon(access_token=self._token, api_base_url=self.instance_url, session=session,
@@ -262,6 +281,8 @@ class MastodonPublisher:
             raise
         except MastodonError as exc:
             raise self._mapped(exc, creates=creates) from None
+        except Exception as exc:  # noqa: BLE001 - every failure of a call is classified (reached.py)
+            raise unexpected(exc, creates=creates) from None
 
     def _mapped(self, exc: Exception, *, creates: bool) -> PublishError:
         from mastodon import (
@@ -274,7 +295,7 @@ class MastodonPublisher:
 
         if isinstance(exc, MastodonRatelimitError):
             reset = getattr(self._api, "ratelimit_reset", None)
-            reset_at = datetime.fromtimestamp(reset, timezone.utc) if isinstance(reset, (int, float)) else None
+            reset_at = reset_from_epoch(reset, self._clock())
             return RateLimited("429 Too many requests", 429, reset_at=reset_at)
         if isinstance(exc, MastodonNetworkError):
             return network_error(exc, creates=creates)

@@ -30,9 +30,10 @@ from scheduler.networks.base import (
     RateLimited,
     Rejected,
     TransientError,
+    reset_from_epoch,
     reset_time,
 )
-from scheduler.networks.reached import network_error
+from scheduler.networks.reached import network_error, refuse_redirects, unexpected
 from scheduler.networks.transport import DEFAULT_TIMEOUT, X_API_URL, mount
 
 # A look-up reads the account's posts since the attempt, newest first, in X's smallest pages: the post
@@ -91,6 +92,7 @@ class XPublisher:
             self._user_auth = False  # an OAuth 2.0 user token travels as a Bearer header
         # Never wait_on_rate_limit: tweepy would sleep and then re-send the POST blindly.
         mount(self._client.session, self.api_url, timeout, str(ca_file) if ca_file is not None else None)
+        refuse_redirects(self._client.session)  # see reached.py: a redirected POST is an answer, not a retry
 
     # -- Publisher protocol ------------------------------------------------------------------------
 
@@ -113,6 +115,8 @@ class XPublisher:
             raise OutcomeUnknown("X answered with a success status but an unreadable body") from None
         except requests.RequestException as exc:
             raise network_error(exc, creates=True) from None
+        except Exception as exc:  # noqa: BLE001 - every failure of a create is classified (reached.py)
+            raise unexpected(exc, creates=True) from None
         data = response.data if isinstance(response.data, dict) else {}
         if not data.get("id"):
             raise OutcomeUnknown("X answered with a success status but no post id")
@@ -254,8 +258,7 @@ def _http_error(exc: tweepy.HTTPException, now: datetime) -> PublishError:
     headers = exc.response.headers
     if isinstance(exc, tweepy.TooManyRequests):
         daily = headers.get("x-user-limit-24hour-reset")
-        reset_at = reset_time(headers, now) or (
-            datetime.fromtimestamp(int(daily), timezone.utc) if daily and daily.isdigit() else None)
+        reset_at = reset_time(headers, now) or reset_from_epoch(daily, now)
         return RateLimited(detail, status, reset_at=reset_at)
     if isinstance(exc, tweepy.TwitterServerError):
         return TransientError(detail, status, reset_at=reset_time(headers, now))
