@@ -1,7 +1,8 @@
-"""Publishers: where posts go (X, or the local outbox). See base.py for the protocol and errors.
+"""The networks: where posts go. ``base.py`` is the publisher protocol and its errors, ``reached.py`` decides whether a
+failed call may have reached the network, ``factory.py`` gives an account its publisher, and each network has a
+sub-package of its own (``x/``, ``bluesky/``, ``mastodon/``, ``outbox/``). Nothing here knows the ledger.
 
-XPublisher and OutboxPublisher are imported lazily: the outbox needs no tweepy, and
-scheduler.networks.x.oauth2 (which XPublisher uses) itself imports publisher.transport.
+XPublisher and OutboxPublisher are imported lazily: the outbox needs no tweepy.
 """
 
 from __future__ import annotations
