@@ -118,3 +118,55 @@ def test_back_off_doubles_per_address_and_holds_a_user_name_back_briefly(store):
     for n in range(ADDRESS_FREE):
         assert limiter.reserve(f"2001:db8::{n + 1}", f"user{n}", now) is None
     assert limiter.reserve("2001:db8::ffff", "someone", now) is not None
+
+
+def limit_rows(store: Store) -> int:
+    import sqlalchemy as sa
+
+    from scheduler.ledger import migrations as m
+
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(m.web_login_limits)).scalar()
+
+
+def test_sign_ins_refused_from_a_blocked_address_write_nothing(web):  # noqa: F811
+    """A blocked address sending attempts for ever new user names must not fill the ledger: a refused attempt
+    neither counts nor leaves a row."""
+    import uuid
+
+    web.set_password(PASSWORD)
+    client = web.client()
+    token = BeautifulSoup(client.get("/login").text, "html.parser").find("input", attrs={"name": "csrf"})["value"]
+    for n in range(ADDRESS_FREE):
+        assert client.post("/login", data={"csrf": token, "username": f"guess{n}", "password": "wrong password"},
+                           follow_redirects=False).status_code == 401
+    before = limit_rows(web.store)
+    statuses = set()
+    for _ in range(500):
+        answer = client.post("/login", data={"csrf": token, "username": uuid.uuid4().hex * 3, "password": "x"},
+                             follow_redirects=False)
+        statuses.add(answer.status_code)
+    assert statuses == {429}
+    assert limit_rows(web.store) == before == ADDRESS_FREE + 1  # the address, and the names it tried while counted
+
+
+def test_a_refused_attempt_writes_nothing_even_when_blocked_by_a_concurrent_one(store):
+    """Two processes: while one attempt is being counted (and blocks the address), another for a new user name
+    waits for it, then is refused, and the row it would have made for its user name is not left behind."""
+    limiter = LoginLimiter(store)
+    for n in range(ADDRESS_FREE - 1):
+        assert limiter.reserve("203.0.113.5", f"user{n}", NOW) is None
+    other = Store.open(store.engine.url.render_as_string(hide_password=False))
+    try:
+        start = threading.Barrier(20)
+
+        def attempt(n: int):
+            start.wait(60)
+            return LoginLimiter(other if n % 2 else store).reserve("203.0.113.5", f"new{n}", NOW)
+
+        with ThreadPoolExecutor(20) as pool:
+            waits = list(pool.map(attempt, range(20)))
+    finally:
+        other.close()
+    assert waits.count(None) == 1  # the fifth counted attempt blocks the address
+    assert limit_rows(store) == 1 + ADDRESS_FREE  # the address and the five user names counted; no other row
