@@ -34,6 +34,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 SESSION_COOKIE = "tsid"
 LOGIN_COOKIE = "tlogin"
+DEVICE_COOKIE = "tdevice"  # a browser that signed in before (scheduler.app.access.device_cookie); sent to /login only
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 PUBLIC_PATHS = {"/login", "/api/v1/openapi.json", "/favicon.ico"}
@@ -59,9 +60,9 @@ class Principal:
     role: str = "admin"  # editor | reviewer | admin (the user's or token's; "local", no password: admin)
 
 
-def cookie_header(request: Request, name: str, value: str, max_age: int) -> str:
+def cookie_header(request: Request, name: str, value: str, max_age: int, *, path: str = "/") -> str:
     secure = "; Secure" if request.url.scheme == "https" else ""
-    return f"{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
+    return f"{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
 
 
 # Worker threads for the handlers' ledger work (Starlette's run_in_threadpool; anyio's default is 40). The work
