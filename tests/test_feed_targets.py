@@ -163,3 +163,21 @@ def test_entries_on_the_feeds_own_host_go_to_the_server_the_feed_came_from(sqlit
         fetcher.close()
     assert [key for _, key, _ in result.imported] == ["ok"], result.skipped
     assert len(blog.requested("/blog/ok/")) == 1
+
+
+@pytest.mark.parametrize("closing", ["HTTP/1.0", "Connection: close"])
+def test_a_private_feed_whose_server_closes_each_connection_may_still_link_to_its_own_host(sqlite_store: Store, config,
+                                                                                           fetcher, closing):
+    """The address a response came from is known however the server ends the connection (an HTTP/1.0 server, or
+    `Connection: close`, has it closed before the body is read): a private feed's own entries are fetched."""
+    with WebSite(protocol="HTTP/1.0" if closing == "HTTP/1.0" else "HTTP/1.1") as blog:
+        close = {"Connection": "close"} if closing == "Connection: close" else {}
+        home = f"http://blog.example:{port_of(blog)}"
+        blog.page("/blog/ok/", article_html(Post("stretch-daily"), home + "/blog/ok/"), headers=close)
+        blog.page("/feed.xml", rss([home + "/blog/ok/"]), content_type="application/rss+xml", headers=close)
+
+        assert fetcher.get(home + "/feed.xml").address == "127.0.0.1"
+        parsed, result = feeds.follow(sqlite_store, config, home + "/feed.xml", NOW, backfill=1, fetcher=fetcher)
+
+    assert result.skipped == []
+    assert [(entry.link, key) for entry, key, _ in result.imported] == [(home + "/blog/ok/", "ok")]

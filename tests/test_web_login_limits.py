@@ -118,3 +118,140 @@ def test_back_off_doubles_per_address_and_holds_a_user_name_back_briefly(store):
     for n in range(ADDRESS_FREE):
         assert limiter.reserve(f"2001:db8::{n + 1}", f"user{n}", now) is None
     assert limiter.reserve("2001:db8::ffff", "someone", now) is not None
+
+
+def limit_rows(store: Store) -> int:
+    import sqlalchemy as sa
+
+    from scheduler.ledger import migrations as m
+
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(m.web_login_limits)).scalar()
+
+
+def test_sign_ins_refused_from_a_blocked_address_write_nothing(web):  # noqa: F811
+    """A blocked address sending attempts for ever new user names must not fill the ledger: a refused attempt
+    neither counts nor leaves a row."""
+    import uuid
+
+    web.set_password(PASSWORD)
+    client = web.client()
+    token = BeautifulSoup(client.get("/login").text, "html.parser").find("input", attrs={"name": "csrf"})["value"]
+    for n in range(ADDRESS_FREE):
+        assert client.post("/login", data={"csrf": token, "username": f"guess{n}", "password": "wrong password"},
+                           follow_redirects=False).status_code == 401
+    before = limit_rows(web.store)
+    statuses = set()
+    for _ in range(500):
+        answer = client.post("/login", data={"csrf": token, "username": uuid.uuid4().hex * 3, "password": "x"},
+                             follow_redirects=False)
+        statuses.add(answer.status_code)
+    assert statuses == {429}
+    assert limit_rows(web.store) == before == ADDRESS_FREE + 1  # the address, and the names it tried while counted
+
+
+def test_a_refused_attempt_writes_nothing_even_when_blocked_by_a_concurrent_one(store):
+    """Two processes: while one attempt is being counted (and blocks the address), another for a new user name
+    waits for it, then is refused, and the row it would have made for its user name is not left behind."""
+    limiter = LoginLimiter(store)
+    for n in range(ADDRESS_FREE - 1):
+        assert limiter.reserve("203.0.113.5", f"user{n}", NOW) is None
+    other = Store.open(store.engine.url.render_as_string(hide_password=False))
+    try:
+        start = threading.Barrier(20)
+
+        def attempt(n: int):
+            start.wait(60)
+            return LoginLimiter(other if n % 2 else store).reserve("203.0.113.5", f"new{n}", NOW)
+
+        with ThreadPoolExecutor(20) as pool:
+            waits = list(pool.map(attempt, range(20)))
+    finally:
+        other.close()
+    assert waits.count(None) == 1  # the fifth counted attempt blocks the address
+    assert limit_rows(store) == 1 + ADDRESS_FREE  # the address and the five user names counted; no other row
+
+
+def test_an_attack_from_ever_new_addresses_does_not_keep_out_a_browser_that_signed_in_before(web):  # noqa: F811
+    """The reviewer's attack: wrong passwords for "admin" from a fresh address each time the user name's block ends
+    keep the name blocked for good. A browser that has signed in as admin before (its device cookie) is counted on
+    its own and gets in every time; a browser that never did waits, as before."""
+    web.set_password(PASSWORD)
+    with serving(web.app()) as base:
+
+        def sign_in(browser: requests.Session, address: str, password: str, username: str = "admin"):
+            # Through a proxy on 127.0.0.1 that names the visitor (uvicorn takes the address from it).
+            page = browser.get(f"{base}/login", headers={"X-Forwarded-For": address}, timeout=30)
+            token = BeautifulSoup(page.text, "html.parser").find("input", attrs={"name": "csrf"})["value"]
+            return browser.post(f"{base}/login", headers={"X-Forwarded-For": address}, allow_redirects=False,
+                                timeout=30, data={"csrf": token, "username": username, "password": password})
+
+        admin = requests.Session()
+        assert sign_in(admin, "198.51.100.8", PASSWORD).status_code == 303  # once, before the attack
+        assert "tdevice" in admin.cookies
+
+        attacker, addresses = requests.Session(), (f"203.0.113.{n}" for n in range(1, 250))
+        tries = 0
+        while sign_in(attacker, next(addresses), "wrong guess 1").status_code == 401:
+            tries += 1
+        assert tries == USER_FREE  # the user name is blocked now
+
+        for round in range(6):
+            web.now += USER_MAX_WAIT  # the block ends, and at once a fresh address renews it
+            assert sign_in(attacker, next(addresses), "wrong guess 2").status_code == 401
+            stranger = requests.Session()  # the admin on a browser never signed in with: held back, as before
+            assert sign_in(stranger, f"192.0.2.{round + 1}", PASSWORD).status_code == 429
+            signed_in = sign_in(admin, f"198.51.100.{round + 9}", PASSWORD)  # the admin's own browser: in
+            assert signed_in.status_code == 303, signed_in.text
+            assert admin.get(f"{base}/queue", timeout=30).status_code == 200
+
+        # The cookie is for admin only, and cannot be altered to name another user.
+        cookie = admin.cookies["tdevice"]
+        web.set_password(PASSWORD, user="editor1")
+        for _ in range(USER_FREE):
+            sign_in(attacker, next(addresses), "wrong guess 3", username="editor1")
+        other = requests.Session()
+        other.cookies.set("tdevice", cookie)
+        assert sign_in(other, "192.0.2.50", PASSWORD, username="editor1").status_code == 429
+        import base64
+
+        forged = cookie.split(".")
+        forged[1] = base64.urlsafe_b64encode(b"editor1").rstrip(b"=").decode()
+        other.cookies.set("tdevice", ".".join(forged))
+        assert sign_in(other, "192.0.2.51", PASSWORD, username="editor1").status_code == 429
+
+
+def test_a_browser_with_a_device_cookie_has_its_own_limit_and_does_not_count_for_the_user_name(web):  # noqa: F811
+    web.set_password(PASSWORD)
+    client = web.client()
+
+    def attempt(password: str):
+        token = BeautifulSoup(client.get("/login").text, "html.parser").find("input", attrs={"name": "csrf"})["value"]
+        return client.post("/login", data={"csrf": token, "username": "admin", "password": password},
+                           follow_redirects=False)
+
+    assert attempt(PASSWORD).status_code == 303
+    for _ in range(ADDRESS_FREE):
+        assert attempt("wrong password").status_code == 401
+    refused = attempt(PASSWORD)
+    assert refused.status_code == 429 and "from this browser" in refused.text
+    assert limit_rows(web.store) == 1  # the device's row: the address and the user name were not counted
+    web.now += timedelta(seconds=30)
+    assert attempt(PASSWORD).status_code == 303
+
+
+def test_a_signed_cookie_whose_expiry_is_not_ascii_digits_is_ignored_not_a_server_error(web):  # noqa: F811
+    """"²" passes str.isdigit() and int() refuses it: a cookie with it is no cookie (the password-less session's and
+    the device cookie alike), not a 500."""
+    from tests.test_web_proxy import raw_request
+
+    with serving(web.app()) as base:
+        assert raw_request(base, b"GET /queue HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: tsid=l1.abc.\xb2.xyz\r\n"
+                           b"Connection: close\r\n\r\n").endswith(b" 200 OK")
+        web.set_password(PASSWORD)
+        cookies, token = login_form(base)
+        body = f"csrf={token}&username=admin&password=wrong+password".encode()
+        request = (b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                   b"Cookie: tlogin=" + cookies["tlogin"].encode() + b"; tdevice=d1.YWRtaW4.abc.\xb2.xyz\r\n"
+                   b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+        assert raw_request(base, request).endswith(b" 401 Unauthorized")

@@ -1,6 +1,10 @@
 """A reverse proxy in front of the dashboard: without a password it must not open the dashboard to the proxy's
-visitors. A real proxy (a threading http.server that forwards as nginx's `proxy_pass` does: Host 127.0.0.1:PORT,
-X-Forwarded-For the visitor) in front of a real `scheduler web` subprocess."""
+visitors. A real proxy (a threading http.server) in front of a real `scheduler web` subprocess, forwarding either
+as a stock nginx `location / { proxy_pass http://127.0.0.1:PORT; }` does (HTTP/1.0, Host 127.0.0.1:PORT,
+Connection: close, no forwarding header at all) or as a proxy configured to add X-Forwarded-For.
+
+A proxy that speaks HTTP/1.1 and adds no header cannot be told from a browser on this machine; the README says so
+and never to put one in front of a dashboard without a password."""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import pytest
 import requests
 from bs4 import BeautifulSoup
 
-from tests.helpers_web import POSTS, TIP_IDS, web  # noqa: F401
+from tests.helpers_web import POSTS, TIP_IDS, serving, web  # noqa: F401
 from tests.test_cli import CLI
 from tests.test_web_cli import free_port
 
@@ -25,10 +29,17 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding
               "content-length", "host"}
 
 
+class _HTTP10(http.client.HTTPConnection):
+    """Speaks HTTP/1.0 upstream, as nginx's proxy_pass does unless told `proxy_http_version 1.1`."""
+
+    _http_vsn, _http_vsn_str = 10, "HTTP/1.0"
+
+
 @contextmanager
-def reverse_proxy(port: int, *, forwarding: dict[str, str] | None = None):
+def reverse_proxy(port: int, *, forwarding: dict[str, str] | None = None, stock_nginx: bool = False):
     """A proxy on a free 127.0.0.1 port forwarding everything to the dashboard on ``port`` with ``Host:
-    127.0.0.1:PORT`` and ``X-Forwarded-For: <visitor>`` (or the ``forwarding`` headers given), yielding its URL."""
+    127.0.0.1:PORT`` and ``X-Forwarded-For: <visitor>`` (or the ``forwarding`` headers given), yielding its URL.
+    ``stock_nginx``: as nginx's default proxy_pass, HTTP/1.0 with ``Connection: close`` and no forwarding header."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -41,8 +52,11 @@ def reverse_proxy(port: int, *, forwarding: dict[str, str] | None = None):
             body = self.rfile.read(length) if length else None
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
             headers["Host"] = f"127.0.0.1:{port}"
-            headers.update(forwarding if forwarding is not None else {"X-Forwarded-For": self.client_address[0]})
-            upstream = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            if stock_nginx:
+                headers["Connection"] = "close"
+            else:
+                headers.update(forwarding if forwarding is not None else {"X-Forwarded-For": self.client_address[0]})
+            upstream = (_HTTP10 if stock_nginx else http.client.HTTPConnection)("127.0.0.1", port, timeout=30)
             try:
                 upstream.request(self.command, self.path, body=body, headers=headers)
                 answer = upstream.getresponse()
@@ -109,20 +123,29 @@ def sign_in(session: requests.Session, base: str) -> requests.Response:
                                                "next": "/queue"}, allow_redirects=False, timeout=30)
 
 
-def test_a_proxy_in_front_of_the_password_less_dashboard_is_refused_until_a_password_is_set(dashboard):
+@pytest.mark.parametrize("proxy", ["stock nginx", "X-Forwarded-For"])
+def test_a_proxy_in_front_of_the_password_less_dashboard_is_refused_until_a_password_is_set(dashboard, proxy):
     cli, port = dashboard
     token = cli.run("web", "token", "create", "ci-bot").stdout.strip()
     direct = f"http://127.0.0.1:{port}"
     assert requests.get(f"{direct}/queue", timeout=30).status_code == 200  # on this machine: open, as before
+    # A session and its CSRF token taken on this machine, replayed through the proxy: refused too.
+    local = requests.Session()
+    csrf = BeautifulSoup(local.get(f"{direct}/queue", timeout=30).text, "html.parser").find(
+        "meta", attrs={"name": "csrf-token"})["content"]
+    sign = "HTTP/1.0" if proxy == "stock nginx" else "X-Forwarded-For"
 
-    with reverse_proxy(port) as proxied:
+    with reverse_proxy(port, stock_nginx=proxy == "stock nginx") as proxied:
         for path in ("/queue", "/calendar", "/login", f"/queue/{TIP_IDS[0]}"):
             page = requests.get(f"{proxied}{path}", timeout=30, allow_redirects=False)
             assert page.status_code == 403, (path, page.status_code)
-            assert "came through a proxy" in page.text and "scheduler web passwd" in page.text
+            assert "through a proxy" in page.text and "scheduler web passwd" in page.text and sign in page.text
             assert "tsid" not in page.cookies  # no session handed out through the proxy
+        paused = requests.post(f"{proxied}/queue/pause", data={"csrf": csrf, "reason": "from outside"},
+                               cookies=local.cookies, allow_redirects=False, timeout=30)
+        assert paused.status_code == 403 and cli.json("status")["paused"] is False
         api = requests.get(f"{proxied}/api/v1/queue", headers={"Authorization": f"Bearer {token}"}, timeout=30)
-        assert api.status_code == 403 and "X-Forwarded-For" in api.json()["error"]["message"]
+        assert api.status_code == 403 and sign in api.json()["error"]["message"]
         removed = requests.delete(f"{proxied}/api/v1/queue/{TIP_IDS[0]}", timeout=30,
                                   headers={"Authorization": f"Bearer {token}"})
         assert removed.status_code == 403
@@ -146,6 +169,8 @@ def test_a_proxy_in_front_of_the_password_less_dashboard_is_refused_until_a_pass
 @pytest.mark.parametrize("header", [
     {"X-Forwarded-For": "203.0.113.9"}, {"Forwarded": "for=203.0.113.9"}, {"X-Real-IP": "203.0.113.9"},
     {"X-Forwarded-Host": "dash.example.com"}, {"X-Forwarded-Proto": "https"}, {"Via": "1.1 proxy"},
+    {"X-Client-IP": "203.0.113.9"}, {"X-Original-Forwarded-For": "203.0.113.9"}, {"True-Client-IP": "203.0.113.9"},
+    {"CF-Connecting-IP": "203.0.113.9"}, {"X-Cluster-Client-IP": "203.0.113.9"}, {"X-Forwarded-For": ""},
 ])
 def test_each_forwarding_header_is_refused_without_a_password(web, header):  # noqa: F811
     client = web.client()
@@ -171,6 +196,39 @@ def test_a_peer_that_is_not_loopback_is_refused_without_a_password(web):  # noqa
     assert outsider.get("/login").status_code == 200
 
 
+def raw_request(base: str, request: bytes) -> bytes:
+    """``request`` sent as written over one connection to ``base``; the answer's status line."""
+    import socket
+
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(request)
+        answer = b""
+        while b"\r\n" not in answer and (chunk := sock.recv(65536)):
+            answer += chunk
+    return answer.split(b"\r\n", 1)[0]
+
+
+def test_signs_of_a_proxy_as_uvicorn_passes_them_are_refused_without_a_password(web):  # noqa: F811
+    """On the wire, through uvicorn: HTTP/1.0 (with or without Host), and forwarding headers spelled as uvicorn
+    passes them on (X_Forwarded_For with underscores); a browser's plain HTTP/1.1 request still gets in."""
+    with serving(web.app()) as base:
+        assert raw_request(base, b"GET /queue HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+                           ).endswith(b" 200 OK")
+        for request in (b"GET /queue HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+                        b"GET /queue HTTP/1.0\r\n\r\n",
+                        b"POST /queue/pause HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n",
+                        b"GET /queue HTTP/1.1\r\nHost: 127.0.0.1\r\nX_Forwarded_For: 203.0.113.9\r\n"
+                        b"Connection: close\r\n\r\n",
+                        b"GET /queue HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Client-IP: 203.0.113.9\r\n"
+                        b"Connection: close\r\n\r\n",
+                        b"GET /queue HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Original-Forwarded-For: 203.0.113.9\r\n"
+                        b"Connection: close\r\n\r\n"):
+            assert raw_request(base, request).endswith(b" 403 Forbidden"), request
+        web.set_password(PASSWORD)  # with a password, HTTP/1.0 is served (the sign-in page)
+        assert raw_request(base, b"GET /login HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").endswith(b" 200 OK")
+
+
 def test_the_bind_refusal_says_a_proxy_needs_a_password(web):  # noqa: F811
     from scheduler.domain.errors import AccessError
     from scheduler.web.server import check_bind
@@ -180,3 +238,6 @@ def test_the_bind_refusal_says_a_proxy_needs_a_password(web):  # noqa: F811
     message = str(refused.value)
     assert "scheduler web passwd" in message and "proxy" in message
     assert "through an SSH tunnel or a proxy" not in message  # no longer suggests a proxy as the way around
+    # Honest: a proxy that shows no sign of itself cannot be refused, so it is not claimed to be.
+    assert "refuses every proxied request" not in message
+    assert "never put a reverse proxy in front of a dashboard without a password" in message.lower()

@@ -9,6 +9,7 @@
         site.page("/big", html, hide_length=True)                     # no Content-Length header
         site.page("/gone", b"", status=404)
         site.url("/blog/tips/"), site.requests                        # what was asked, with headers
+    WebSite(protocol="HTTP/1.0")                                      # answers HTTP/1.0, closing each connection
 
 A path with an ``etag`` (or ``last_modified``) answers 304 to a request whose If-None-Match (or
 If-Modified-Since) matches it. Paths nobody set answer 404, robots.txt included.
@@ -42,14 +43,14 @@ class Request:
 
 
 class WebSite:
-    def __init__(self) -> None:
+    def __init__(self, protocol: str = "HTTP/1.1") -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[Request] = []
         self._lock = threading.Lock()
         site = self
 
         class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+            protocol_version = protocol
 
             def do_GET(self):  # noqa: N802 (http.server's name)
                 site._serve(self)

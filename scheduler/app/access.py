@@ -6,7 +6,10 @@
   shown once, when it is created. The password-less dashboard's sessions are instead cookies signed with the
   ledger's signing key (``local_session``): no row is written for them.
 - Sign-in attempts are counted per client address and per user name in the ledger, before the password is
-  checked; past a few failures a key waits, with exponential back-off (``LoginLimiter``).
+  checked; past a few failures a key waits, with exponential back-off (``LoginLimiter``). A browser that signed in
+  as a user before carries a device cookie for that user (OWASP's "device cookies": signed with the ledger's
+  signing key, no row); its attempts are counted per device instead, so an attack on the user name from many
+  addresses cannot keep that user out.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ ADDRESS_MAX_WAIT = timedelta(hours=1)
 USER_FREE = 20  # failed sign-ins for one user name, from all addresses together, before it must wait
 USER_MAX_WAIT = timedelta(minutes=1)
 FORGET_FAILURES = timedelta(days=1)
+DEVICE_LIFETIME = timedelta(days=90)  # a device cookie; each sign-in with it gives a new one
 DEFAULT_USER = "admin"
 
 
@@ -104,6 +108,12 @@ class NewSession:
 LOCAL_COOKIE_PREFIX = "l1."
 
 
+def _unexpired(expires: str, now: datetime) -> bool:
+    """Whether a signed cookie's expiry field (Unix seconds, ASCII digits: "²" passes isdigit() and int() refuses
+    it) is a time after ``now``."""
+    return expires.isascii() and expires.isdigit() and len(expires) <= 12 and int(expires) > now.timestamp()
+
+
 def _mac(key: bytes, *fields: str) -> str:
     digest = hmac.new(key, "\n".join(fields).encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
@@ -131,15 +141,51 @@ def local_session_csrf(store, cookie: str, now: datetime) -> str | None:
     from scheduler.review import signing_key
 
     pieces = cookie.removeprefix(LOCAL_COOKIE_PREFIX).split(".")
-    if len(pieces) != 3 or not pieces[1].isdigit() or len(pieces[1]) > 12:
+    if len(pieces) != 3 or not _unexpired(pieces[1], now):
         return None
     nonce, expires, mac = pieces
-    if int(expires) <= now.timestamp():
-        return None
     key = signing_key.current(store, now)
     if not hmac.compare_digest(_mac(key, "local session", nonce, expires).encode(), mac.encode()):
         return None
     return _mac(key, "local csrf", nonce)
+
+
+DEVICE_COOKIE_PREFIX = "d1."
+
+
+def device_cookie(store, username: str, now: datetime) -> str:
+    """The device cookie a browser gets when it signs in as ``username``: the name, a random device id and an
+    expiry, signed with the ledger's signing key (nothing is written)."""
+    from scheduler.review import signing_key
+
+    key = signing_key.current(store, now)
+    name = base64.urlsafe_b64encode(username.encode()).rstrip(b"=").decode()
+    device = secrets.token_urlsafe(16)
+    expires = str(int((now + DEVICE_LIFETIME).timestamp()))
+    return f"{DEVICE_COOKIE_PREFIX}{name}.{device}.{expires}.{_mac(key, 'device', username, device, expires)}"
+
+
+def device_of(store, cookie: str | None, username: str, now: datetime) -> str | None:
+    """The device id of ``cookie`` if it is a device cookie for ``username``, unexpired and signed with the current
+    key; else None (the sign-in is then an unknown browser's)."""
+    from scheduler.review import signing_key
+
+    if not cookie or not cookie.startswith(DEVICE_COOKIE_PREFIX) or len(cookie) > 600:
+        return None
+    pieces = cookie.removeprefix(DEVICE_COOKIE_PREFIX).split(".")
+    if len(pieces) != 4 or not _unexpired(pieces[2], now):
+        return None
+    name, device, expires, mac = pieces
+    try:
+        named = base64.urlsafe_b64decode(name + "=" * (-len(name) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not hmac.compare_digest(named.encode(), username.encode()):
+        return None
+    key = signing_key.current(store, now)
+    if not hmac.compare_digest(_mac(key, "device", username, device, expires).encode(), mac.encode()):
+        return None
+    return device
 
 
 def open_session(store, username: str, now: datetime) -> NewSession:
@@ -177,30 +223,35 @@ class LoginLimiter:
     - An address: ``ADDRESS_FREE`` tries, then it waits 30 s, doubling with each further failure up to an hour.
     - A user name, from every address together: ``USER_FREE`` tries, then it waits 1 s, doubling up to a minute.
       An attacker at one address blocks that address, not the user: the real user signs in from another address
-      at once, and even an attack from many addresses holds a user name back a minute at a time at most.
-    A success clears the counts of its address and user name; counts untouched for a day are forgotten."""
+      at once.
+    - A browser with a valid device cookie for the user name (``device``, from ``device_of``: it signed in as that
+      user before) is counted per device instead, as an address is, and never under the user name: an attacker
+      with many addresses who keeps the name blocked does not keep out the user's own browsers.
+    A success clears the counts it was counted under; counts untouched for a day are forgotten."""
 
     def __init__(self, store):
         self.store = store
 
     @staticmethod
-    def keys(address: str, username: str) -> list[str]:
+    def keys(address: str, username: str, device: str | None = None) -> list[str]:
+        if device is not None:
+            return [f"device:{device}"]
         return [address_key(address), f"user:{username[:100]}"]
 
     @staticmethod
     def block_for(key: str, failures: int) -> timedelta:
         if key.startswith("user:"):
             return _doubling(timedelta(seconds=1), USER_FREE, USER_MAX_WAIT, failures)
-        return _doubling(timedelta(seconds=30), ADDRESS_FREE, ADDRESS_MAX_WAIT, failures)
+        return _doubling(timedelta(seconds=30), ADDRESS_FREE, ADDRESS_MAX_WAIT, failures)  # an address, a device
 
-    def reserve(self, address: str, username: str, now: datetime) -> timedelta | None:
+    def reserve(self, address: str, username: str, now: datetime, *, device: str | None = None) -> timedelta | None:
         """Count this attempt before its password is checked: None, it may go ahead; else how long to wait."""
-        free_at = self.store.reserve_login(self.keys(address, username), now, block_for=self.block_for,
+        free_at = self.store.reserve_login(self.keys(address, username, device), now, block_for=self.block_for,
                                            forget=FORGET_FAILURES)
         return None if free_at is None else max(free_at - now, timedelta(seconds=1))
 
-    def succeeded(self, address: str, username: str) -> None:
-        self.store.clear_login(self.keys(address, username))
+    def succeeded(self, address: str, username: str, *, device: str | None = None) -> None:
+        self.store.clear_login(self.keys(address, username, device))
 
 
 def is_loopback(host: str) -> bool:

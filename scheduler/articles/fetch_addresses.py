@@ -96,7 +96,8 @@ def _port(scheme: str, port: int | None) -> int:
 
 def _connect(conn, resolve: Resolver, guard: AddressGuard | None):
     """urllib3's ``_new_conn``, resolving once: the addresses found are checked by ``guard`` and the socket goes
-    to one of them (never to a second answer of the name server)."""
+    to one of them (never to a second answer of the name server). The address connected to is kept as
+    ``conn.peer_address`` (``peer_address`` reads it)."""
     from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
     from urllib3.util import connection
 
@@ -112,7 +113,7 @@ def _connect(conn, resolve: Resolver, guard: AddressGuard | None):
     error: OSError | None = None
     for address in addresses:
         try:
-            return connection.create_connection((address, conn.port), conn.timeout,
+            sock = connection.create_connection((address, conn.port), conn.timeout,
                                                 source_address=conn.source_address,
                                                 socket_options=conn.socket_options)
         except socket.timeout as exc:
@@ -120,7 +121,18 @@ def _connect(conn, resolve: Resolver, guard: AddressGuard | None):
                                             f"(connect timeout={conn.timeout})") from exc
         except OSError as exc:
             error = exc
+            continue
+        # Recorded now, while it is certain: a server that closes the connection (HTTP/1.0, `Connection: close`)
+        # has http.client drop the socket before the body is read, and its peer with it.
+        conn.peer_address = address
+        return sock
     raise NewConnectionError(conn, f"Failed to establish a new connection: {error}") from error
+
+
+def peer_address(response) -> str | None:
+    """The address a requests response came from: where its connection connected (recorded by ``_connect``, so
+    known even after the server closed the connection), or None when that connection was not made here."""
+    return getattr(getattr(response.raw, "connection", None), "peer_address", None)
 
 
 def _pinned_adapter_class():

@@ -23,7 +23,8 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from scheduler.domain.errors import FetchError
-from scheduler.articles.fetch_addresses import AddressGuard, AddressRefused, Resolver, pinned_adapter, system_resolver
+from scheduler.articles.fetch_addresses import (AddressGuard, AddressRefused, Resolver, peer_address, pinned_adapter,
+                                               system_resolver)
 
 __all__ = ["AddressGuard", "AddressNotAllowed", "Fetcher", "FetchSettings", "Page", "Resolver", "system_resolver"]
 
@@ -154,7 +155,7 @@ class Fetcher:
         try:
             with session.get(url, headers=headers, timeout=(timeout, timeout), stream=True) as response:
                 _check_scheme(response.url)
-                address = _peer(response)
+                address = peer_address(response)
                 if response.status_code == 304:
                     return _page(response, b"", address)
                 _raise_for_status(url, response)
@@ -218,14 +219,6 @@ class Fetcher:
 def _check_scheme(url: str) -> None:
     if urlsplit(url).scheme not in ("http", "https"):
         raise FetchError(f"{url}: only http:// and https:// addresses can be fetched.")
-
-
-def _peer(response) -> str | None:
-    """The address the response came from (the socket's peer), while the response is open."""
-    try:
-        return response.raw.connection.sock.getpeername()[0]
-    except (AttributeError, OSError, TypeError, IndexError):
-        return None
 
 
 def _page(response, content: bytes, address: str | None = None) -> Page:

@@ -51,6 +51,13 @@ def _token(row) -> TokenRecord:
     return TokenRecord(row.token_id, row.name, row.created_at, row.last_used_at, row.revoked_at, row.role)
 
 
+class _Refused(Exception):
+    """Raised inside a sign-in's transaction to roll it back: a concurrent attempt blocked one of its keys."""
+
+    def __init__(self, until: datetime):
+        self.until = until
+
+
 class WebLedger:
     """Methods of ``Store`` for the dashboard; each is one transaction."""
 
@@ -191,30 +198,45 @@ class WebLedger:
 
     def reserve_login(self, keys: Sequence[str], now: datetime, *, block_for: Callable[[str, int], timedelta],
                       forget: timedelta) -> datetime | None:
-        """Count one sign-in attempt under every key (``ip:ADDRESS``, ``user:NAME``) BEFORE its password is
-        checked, in one transaction that every dashboard process shares (rows locked, on SQLite the write lock),
-        so concurrent attempts cannot all pass the limit. None: the attempt may go ahead (counted). Else, counting
-        nothing, the time the last of its blocked keys frees. A key's count starts again once ``forget`` has
-        passed since its last attempt; ``block_for(key, failures)`` is how long a key then waits (0: not at all)."""
+        """Count one sign-in attempt under every key (``ip:ADDRESS``, ``user:NAME``, ``device:ID``) BEFORE its
+        password is checked, in one transaction that every dashboard process shares (rows locked, on SQLite the
+        write lock), so concurrent attempts cannot all pass the limit. None: the attempt may go ahead (counted).
+        Else the time the last of its blocked keys frees, and NOTHING is written: a refused attempt neither counts
+        nor leaves a row (a blocked address sending attempts for made-up user names would otherwise fill the
+        table); rows appear only for attempts counted. A key's count starts again once ``forget`` has passed since
+        its last attempt; ``block_for(key, failures)`` is how long a key then waits (0: not at all)."""
         limits = m.web_login_limits
         keys = sorted(set(keys))
-        with self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert
-            else:
-                from sqlalchemy.dialects.sqlite import insert
-            conn.execute(insert(limits).values([{"limit_key": k, "failures": 0, "last_at": now} for k in keys])
-                         .on_conflict_do_nothing(index_elements=["limit_key"]))
-            rows = conn.execute(sa.select(limits).where(limits.c.limit_key.in_(keys))
-                                .order_by(limits.c.limit_key).with_for_update()).all()
+
+        def blocked_until(conn, *, lock: bool) -> tuple[datetime | None, list]:
+            query = sa.select(limits).where(limits.c.limit_key.in_(keys)).order_by(limits.c.limit_key)
+            rows = conn.execute(query.with_for_update() if lock else query).all()
             blocked = [r.blocked_until for r in rows if r.blocked_until is not None and r.blocked_until > now]
-            if blocked:
-                return max(blocked)
-            for r in rows:
-                failures = (0 if r.last_at <= now - forget else r.failures) + 1
-                wait = block_for(r.limit_key, failures)
-                conn.execute(limits.update().where(limits.c.limit_key == r.limit_key).values(
-                    failures=failures, last_at=now, blocked_until=now + wait if wait > timedelta(0) else None))
+            return (max(blocked) if blocked else None), rows
+
+        # Most refusals are settled by a read, taking no lock (a flood from a blocked address costs no writes).
+        with self._read() as conn:
+            until, _ = blocked_until(conn, lock=False)
+        if until is not None:
+            return until
+        try:
+            with self.engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    from sqlalchemy.dialects.postgresql import insert
+                else:
+                    from sqlalchemy.dialects.sqlite import insert
+                conn.execute(insert(limits).values([{"limit_key": k, "failures": 0, "last_at": now} for k in keys])
+                             .on_conflict_do_nothing(index_elements=["limit_key"]))
+                until, rows = blocked_until(conn, lock=True)
+                if until is not None:  # blocked in the meantime by a concurrent attempt: undo the rows made
+                    raise _Refused(until)
+                for r in rows:
+                    failures = (0 if r.last_at <= now - forget else r.failures) + 1
+                    wait = block_for(r.limit_key, failures)
+                    conn.execute(limits.update().where(limits.c.limit_key == r.limit_key).values(
+                        failures=failures, last_at=now, blocked_until=now + wait if wait > timedelta(0) else None))
+        except _Refused as refused:
+            return refused.until
         return None
 
     def clear_login(self, keys: Sequence[str]) -> None:

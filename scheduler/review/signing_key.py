@@ -1,5 +1,5 @@
 """The ledger's signing key: it signs reviewer links (scheduler.review.links) and the password-less dashboard's
-session cookies (scheduler.app.access). Made on first use and kept in the ledger, so every process signs and checks
+session cookies and sign-in's device cookies (scheduler.app.access). Made on first use and kept in the ledger, so every process signs and checks
 with the same key; ``scheduler web rotate-key`` replaces it, and whatever the old key signed stops working."""
 
 from __future__ import annotations

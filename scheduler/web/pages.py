@@ -146,30 +146,36 @@ def _safe_next(value: str | None) -> str:
 
 
 async def login(request: Request):
-    from scheduler.app.access import DEFAULT_USER, verify_password
-    from scheduler.web.security import SESSION_COOKIE, cookie_header
+    from scheduler.app.access import DEFAULT_USER, DEVICE_LIFETIME, device_cookie, device_of, verify_password
+    from scheduler.web.security import DEVICE_COOKIE, SESSION_COOKIE, cookie_header
 
     web = web_of(request)
     form = await _form(request)
     username = (form.get("username") or DEFAULT_USER).strip()
     password = form.get("password", "")
     client = request.client.host if request.client else "unknown"
+    # A browser that signed in as this user before is counted on its own (scheduler.app.access.LoginLimiter).
+    device = await run_in_threadpool(device_of, web.store, request.cookies.get(DEVICE_COOKIE), username, web.clock())
     # The attempt is counted before the slow check: concurrent tries cannot all slip under the limit.
-    wait = await run_in_threadpool(web.limiter.reserve, client, username, web.clock())
+    wait = await run_in_threadpool(lambda: web.limiter.reserve(client, username, web.clock(), device=device))
     if wait is not None:
         seconds = math.ceil(wait.total_seconds())
         after = f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
-        response = await login_page(request, status=429, error="too many failed sign-ins from this address or for "
-                                    f"this user name; try again in {after}")
+        where = "from this browser" if device else "from this address or for this user name"
+        response = await login_page(request, status=429, error=f"too many failed sign-ins {where}; try again in "
+                                    f"{after}")
         response.headers["retry-after"] = str(seconds)
         return response
     stored = await run_in_threadpool(web.store.password_hash, username)
     if not await run_in_threadpool(verify_password, password, stored):
         return await login_page(request, error="wrong user name or password", status=401)
-    await run_in_threadpool(web.limiter.succeeded, client, username)
+    await run_in_threadpool(lambda: web.limiter.succeeded(client, username, device=device))
     session = await run_in_threadpool(web.open_session, username)
+    known = await run_in_threadpool(device_cookie, web.store, username, web.clock())
     response = _back(_safe_next(form.get("next")))
     response.headers.append("set-cookie", cookie_header(request, SESSION_COOKIE, session.cookie, web.session_seconds))
+    response.headers.append("set-cookie", cookie_header(request, DEVICE_COOKIE, known,
+                                                        int(DEVICE_LIFETIME.total_seconds()), path="/login"))
     return response
 
 

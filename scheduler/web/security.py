@@ -3,8 +3,9 @@
 - Who: a Bearer API token (`scheduler web token create`), else a session cookie from /login. With no
   password set (allowed only when bound to a loopback address) a visitor of a page gets a session as
   "local" (a cookie signed with the ledger's signing key; no row is written for it), and requests must
-  name a loopback host (no DNS rebinding from a web page), come from a loopback peer and carry no
-  forwarding header (no reverse proxy: it would open the dashboard to everyone it reaches).
+  name a loopback host (no DNS rebinding from a web page), come from a loopback peer, carry no
+  forwarding header and not be HTTP/1.0 (signs of a reverse proxy: it would open the dashboard to
+  everyone it reaches; one that shows no sign cannot be told from a local browser, ``open_mode_refusal``).
 - Pages without a session redirect to /login; the API without a token or session answers 401.
 - Every state-changing request (POST, PATCH, PUT, DELETE) made with a session carries the session's
   CSRF token (header X-CSRF-Token, or form field ``csrf``); without it: 403 and nothing runs. Token
@@ -33,6 +34,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 SESSION_COOKIE = "tsid"
 LOGIN_COOKIE = "tlogin"
+DEVICE_COOKIE = "tdevice"  # a browser that signed in before (scheduler.app.access.device_cookie); sent to /login only
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 PUBLIC_PATHS = {"/login", "/api/v1/openapi.json", "/favicon.ico"}
@@ -58,9 +60,9 @@ class Principal:
     role: str = "admin"  # editor | reviewer | admin (the user's or token's; "local", no password: admin)
 
 
-def cookie_header(request: Request, name: str, value: str, max_age: int) -> str:
+def cookie_header(request: Request, name: str, value: str, max_age: int, *, path: str = "/") -> str:
     secure = "; Secure" if request.url.scheme == "https" else ""
-    return f"{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
+    return f"{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
 
 
 # Worker threads for the handlers' ledger work (Starlette's run_in_threadpool; anyio's default is 40). The work
@@ -178,32 +180,55 @@ class Guard:
 
 # Headers a proxy adds. uvicorn trusts X-Forwarded-For and X-Forwarded-Proto from a proxy on 127.0.0.1 (it then
 # takes the client address and scheme from them); without a password any of these means "came through a proxy".
-FORWARDING_HEADERS = (b"x-forwarded-for", b"forwarded", b"x-real-ip", b"x-forwarded-host", b"x-forwarded-proto",
-                      b"x-forwarded-port", b"x-forwarded-server", b"via", b"true-client-ip", b"cf-connecting-ip")
+# Names are compared with "_" read as "-" (uvicorn passes `X_Forwarded_For` on as written).
+FORWARDING_HEADERS = {"forwarded": "Forwarded", "via": "Via", "x-real-ip": "X-Real-IP",
+                      "true-client-ip": "True-Client-IP", "cf-connecting-ip": "CF-Connecting-IP",
+                      "x-client-ip": "X-Client-IP", "x-cluster-client-ip": "X-Cluster-Client-IP",
+                      "fastly-client-ip": "Fastly-Client-IP", "x-proxyuser-ip": "X-ProxyUser-IP",
+                      "forwarded-for": "Forwarded-For", "x-forwarded": "X-Forwarded", "x-host": "X-Host"}
+FORWARDING_PREFIXES = ("x-forwarded-", "x-original-forwarded", "x-original-host", "x-envoy-")  # X-Forwarded-For...
+
+
+def forwarding_headers(scope) -> list[str]:
+    """The forwarding headers a request carries, as written in ``FORWARDING_HEADERS`` (others title-cased)."""
+    found = []
+    for name, _ in scope.get("headers") or []:
+        plain = name.decode("latin-1").lower().replace("_", "-")
+        if plain in FORWARDING_HEADERS or plain.startswith(FORWARDING_PREFIXES):
+            shown = FORWARDING_HEADERS.get(plain) or "-".join(p.capitalize() for p in plain.split("-"))
+            if shown not in found:
+                found.append(shown)
+    return found
+
+
+_PROXY_NEEDS_A_PASSWORD = ("a proxy would open the dashboard to everyone who reaches the proxy, so it answers no "
+                           "proxied request. A proxy in front needs a password: set one first (`scheduler web "
+                           "passwd`), then sign in through the proxy; or open it on this machine at http://127.0.0.1 "
+                           "(from elsewhere, through an SSH tunnel)")
 
 
 def open_mode_refusal(scope) -> tuple[int, str] | None:
     """Why a request may not use the password-less dashboard (status, message), or None when it may.
 
     Without a password the dashboard is for whoever is on this machine, nobody else: a request must be addressed to
-    a loopback name (no DNS rebinding), come from a loopback peer, and carry no forwarding header. A reverse proxy
-    (nginx's default ``proxy_pass`` sends ``Host: 127.0.0.1``) would otherwise open it to everyone the proxy
-    reaches."""
+    a loopback name (no DNS rebinding), come from a loopback peer, and show no sign of a reverse proxy: no forwarding
+    header, and not HTTP/1.0 (nginx's default ``proxy_pass`` speaks HTTP/1.0 with ``Host: 127.0.0.1`` and no
+    forwarding header; every browser speaks HTTP/1.1 or 2). A proxy that speaks HTTP/1.1 and adds no header cannot
+    be told from a browser on this machine: the README says never to put one in front without a password."""
     from scheduler.app.access import is_loopback
 
-    headers = dict(scope.get("headers") or [])
     host = Request(scope).url.hostname or ""
     if host not in LOCAL_HOSTS:
         return 400, ("this dashboard has no password and answers only to 127.0.0.1 or localhost; open it by that "
                      "address (or set a password: `scheduler web passwd`)")
-    forwarded = [name.decode() for name in FORWARDING_HEADERS if name in headers]
+    forwarded = forwarding_headers(scope)
     if forwarded:
-        names = ", ".join({"x-real-ip": "X-Real-IP", "true-client-ip": "True-Client-IP",
-                           "cf-connecting-ip": "CF-Connecting-IP"}.get(n, n.title()) for n in forwarded)
-        return 403, (f"this dashboard has no password, and this request came through a proxy (it carries {names}): "
-                     "a proxy would open the dashboard to everyone who reaches the proxy, so it answers no proxied "
-                     "request. Set a password first (`scheduler web passwd`), then sign in through the proxy; or "
-                     "open it on this machine at http://127.0.0.1 (from elsewhere, through an SSH tunnel)")
+        return 403, (f"this dashboard has no password, and this request came through a proxy (it carries "
+                     f"{', '.join(forwarded)}): {_PROXY_NEEDS_A_PASSWORD}")
+    if scope.get("http_version") == "1.0":
+        return 403, ("this dashboard has no password, and this request came over HTTP/1.0, as a reverse proxy's "
+                     "(nginx's default `proxy_pass`) does; browsers speak HTTP/1.1 or 2, so it is taken to have come "
+                     f"through a proxy: {_PROXY_NEEDS_A_PASSWORD}. A script on this machine: use HTTP/1.1")
     client = scope.get("client")
     if client is not None and (client[0] == "localhost" or not is_loopback(client[0])):
         return 403, ("this dashboard has no password and answers only to this machine, and this request came from "

@@ -23,8 +23,10 @@ def check_bind(store: Store, host: str) -> None:
         raise AccessError(
             f"refusing to listen on {host}: no dashboard password is set, so anyone who can reach this "
             "address could change the queue. Set one with `scheduler web passwd`, or keep the default "
-            f"--host {DEFAULT_HOST} and reach it from elsewhere through an SSH tunnel. A reverse proxy in front "
-            "needs a password too: without one the dashboard refuses every proxied request")
+            f"--host {DEFAULT_HOST} and reach it from elsewhere through an SSH tunnel. Never put a reverse proxy "
+            "in front of a dashboard without a password either: the dashboard refuses requests that show a proxy "
+            "(a forwarding header, HTTP/1.0), but a proxy that speaks HTTP/1.1 and adds no header looks like a "
+            "browser on this machine")
 
 
 def parse_address(value: str) -> tuple[str, int]:
