@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from markupsafe import Markup, escape
+from scheduler.text.bluesky_length import rich_text
+from scheduler.text.limits import rule_for
+from scheduler.text.x_length import url_spans
 
 _MENTION_OR_TAG = re.compile(r"(?<![\w@#])(@\w{1,15}|#\w*[^\W\d]\w*)")
 # Mastodon's MENTION_RE and (simplified) HASHTAG_RE: a mention may name its server; a tag holds a non-digit.
@@ -39,8 +42,6 @@ def post_html(text: str, network: str = "x") -> Markup:
 
 
 def _x_html(text: str) -> Markup:
-    from scheduler.text.x_length import url_spans
-
     text = unicodedata.normalize("NFC", text)
     out: list[str] = []
     pos = 0
@@ -53,8 +54,6 @@ def _x_html(text: str) -> Markup:
 
 
 def _bluesky_html(text: str) -> Markup:
-    from scheduler.text.bluesky_length import rich_text
-
     sent = rich_text(text)  # what the publisher sends: facets are byte ranges of this text
     data = sent.text.encode("utf-8")
     out: list[str] = []
@@ -72,8 +71,6 @@ def _bluesky_html(text: str) -> Markup:
 
 
 def _mastodon_html(text: str) -> Markup:
-    from scheduler.text.x_length import url_spans
-
     text = unicodedata.normalize("NFC", text)
     out: list[str] = []
     pos = 0
@@ -135,8 +132,6 @@ class Look:
 
     @cached_property
     def rule(self):
-        from scheduler.text.limits import rule_for
-
         return rule_for(self.config)
 
     @property
