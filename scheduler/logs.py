@@ -12,6 +12,7 @@ import logging
 import re
 import sys
 from datetime import UTC, datetime
+
 from scheduler.networks.private import redact
 
 _AUTH_HEADER = re.compile(r"(Authorization['\"]?\s*[:=]\s*['\"]?)(OAuth|Bearer|Basic)\s[^'\"\n]*", re.IGNORECASE)

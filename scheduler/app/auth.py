@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scheduler.config import Config
+from scheduler.config import BSKY_SERVICE, Config
 from scheduler.domain.errors import CredentialsError
 from scheduler.networks.factory import (
     NETWORK_NAMES,
@@ -25,9 +25,8 @@ from scheduler.networks.factory import (
     secret_sources,
     session_file,
     token_file,
+    x_credentials,
 )
-from scheduler.config import BSKY_SERVICE
-from scheduler.networks.factory import x_credentials
 from scheduler.networks.private import read_private
 from scheduler.networks.x.credentials import OAuth1Credentials
 from scheduler.text.mastodon_length import Limits

@@ -15,9 +15,8 @@ from datetime import datetime, timedelta
 
 from scheduler.config import Config
 from scheduler.domain.errors import QueueError
-from scheduler.domain.models import PostState
+from scheduler.domain.models import Article, PostState, Tip
 from scheduler.ledger.store import ArticleSummary, PostRecord, Store
-from scheduler.domain.models import Article, Tip
 from scheduler.planning import agenda
 from scheduler.text.limits import rule_for
 from scheduler.text.x_length import INVALID_CHARACTERS

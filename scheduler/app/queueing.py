@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from scheduler.ledger import post_ids
-from scheduler.config import Config
 from scheduler.app.editing import PAST_PIN_TOLERANCE
+from scheduler.config import Config
 from scheduler.domain.errors import QueueError
 from scheduler.domain.models import adhoc_post_id
+from scheduler.ledger import post_ids
 from scheduler.ledger.store import NewPost, PostRecord, Store
 from scheduler.networks.base import Rejected
 from scheduler.text.limits import instance_limits, rule_for

@@ -10,10 +10,10 @@ import textwrap
 from collections.abc import Sequence
 from datetime import datetime
 
-from scheduler.config import Config
-from scheduler.text.limits import limit_for
 from scheduler.app.views import iso
+from scheduler.config import Config
 from scheduler.review.links import state_of
+from scheduler.text.limits import limit_for
 
 HOW_TO = "`scheduler review approve ID...` or `scheduler review reject ID --comment TEXT`"
 

@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
 from scheduler.config import Config
-from scheduler.text.limits import limit_for
-from scheduler.ledger.store import PostRecord
 from scheduler.domain.lifecycle import KEPT_LIVE
+from scheduler.ledger.store import PostRecord
 from scheduler.networks import post_links
 from scheduler.networks.factory import NETWORK_NAMES, outbox_path
+from scheduler.text.limits import limit_for
 
 
 def iso(at: datetime | None, tz: tzinfo | None = None) -> str | None:

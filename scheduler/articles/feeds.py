@@ -35,14 +35,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from scheduler.config import Config
-from scheduler.domain.errors import FeedError, FetchError, SchedulerError
 from scheduler.articles.fetching import AddressGuard, Fetcher, FetchSettings, Page
-from scheduler.ledger.store import Store
-from scheduler.ledger.feeds import AlreadyRecorded, FeedEntry, FeedRecord
 from scheduler.articles.library import article_import, compose_read
 from scheduler.articles.web_page import read_url
+from scheduler.config import Config
+from scheduler.domain.errors import FeedError, FetchError, SchedulerError
 from scheduler.ledger import post_ids
+from scheduler.ledger.feeds import AlreadyRecorded, FeedEntry, FeedRecord
+from scheduler.ledger.store import Store
 
 log = logging.getLogger("scheduler.feeds")
 # The service's handlers show these lines; a CLI command (which prints its own report) stays quiet.

@@ -17,13 +17,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from scheduler.ledger import post_ids
+from scheduler.articles.fetching import Fetcher, FetchSettings
+from scheduler.articles.web_page import read_url
 from scheduler.config import Config
 from scheduler.domain.errors import ArticleError
 from scheduler.domain.models import Article, ComposedPost, article_key, post_id_for, source_slug
+from scheduler.ledger import post_ids
 from scheduler.ledger.store import ArticleImport, ImportReport, NewPost, Store
-from scheduler.articles.fetching import FetchSettings, Fetcher
-from scheduler.articles.web_page import read_url
 from scheduler.text.limits import rule_for
 
 ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")

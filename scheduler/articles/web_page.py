@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from scheduler.domain.errors import ArticleError
 from scheduler.articles.fetching import HTML_TYPES, AddressGuard, Fetcher
+from scheduler.domain.errors import ArticleError
 from scheduler.domain.models import Article
 
 _ACCEPT_HTML = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-
-
 import click
 
-from scheduler.domain.errors import SchedulerError
 from scheduler.cli.base import Context, cli, emit_json, pass_ctx, with_account
+from scheduler.domain.errors import SchedulerError
 
 
 @cli.group()

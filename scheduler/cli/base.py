@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -10,9 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import click
 
 from scheduler.domain import when
-from scheduler.domain.errors import InputError
-
-from scheduler.domain.errors import SchedulerError
+from scheduler.domain.errors import InputError, SchedulerError
 
 if TYPE_CHECKING:
     from scheduler.config import Config

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-
-
 import click
 
 from scheduler.cli.base import Context, _choose_account, cli, emit_json, now_utc, pass_ctx, with_account

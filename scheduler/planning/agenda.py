@@ -12,10 +12,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from scheduler.config import Config
-from scheduler.domain.models import QueuedPost
-from scheduler.ledger.store import Store
 from scheduler.domain.content_hash import hash_of
+from scheduler.domain.models import QueuedPost
 from scheduler.domain.planner import SentRecord, plan
+from scheduler.ledger.store import Store
 from scheduler.planning.evergreen import candidates
 
 # Slot-filling posts read ahead of the plan; pinned and retrying posts are always read whole.

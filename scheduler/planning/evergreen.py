@@ -19,10 +19,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from scheduler.config import Config
-from scheduler.domain.models import Article, PostState, QueuedPost, Tip, post_id_for, text_fingerprint
-from scheduler.ledger.store import NewPost, Store, TipSends
 from scheduler.domain.errors import QueueError
+from scheduler.domain.models import Article, PostState, QueuedPost, Tip, post_id_for, text_fingerprint
 from scheduler.ledger import post_ids
+from scheduler.ledger.store import NewPost, Store, TipSends
 from scheduler.text.limits import rule_for
 
 # Tips read at once (longest-unsent first) while looking for candidates; more pages are read as long as needed.

@@ -35,19 +35,18 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from typing import Any
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from scheduler.config import Config, load_config
-from scheduler.domain.errors import SchedulerError
-from scheduler.publishing.signals import Signals
-from scheduler.ledger.store import LostClaim, Store
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
+
 from scheduler.articles.feeds import start_polling
-from scheduler.domain.errors import CredentialsError
+from scheduler.config import Config, load_config
+from scheduler.domain.errors import CredentialsError, SchedulerError
 from scheduler.domain.models import PostState
+from scheduler.ledger.store import LostClaim, Store
 from scheduler.logs import setup_logging
 from scheduler.networks.base import Unusable
 from scheduler.networks.factory import NETWORK_NAMES, destination, make_publisher, unusable
@@ -55,6 +54,7 @@ from scheduler.planning import agenda
 from scheduler.planning.evergreen import next_due
 from scheduler.publishing.engine import PublishingEngine, RetryPolicy, new_instance_id, publish_due
 from scheduler.publishing.liveness import instance_is_alive
+from scheduler.publishing.signals import Signals
 from scheduler.review import policy as review
 from scheduler.review.evergreen import propose_for_review
 from scheduler.review.notices import ReviewWatcher, deliver_due

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-
 from datetime import datetime
 
 from scheduler.config import Config
-from scheduler.ledger.store import Store
-from scheduler.planning.evergreen import SCAN_SKIP, candidates, materialize
 from scheduler.domain.errors import QueueError
+from scheduler.ledger.store import Store
 from scheduler.planning import agenda
+from scheduler.planning.evergreen import SCAN_SKIP, candidates, materialize
 from scheduler.review import policy as review
 
 

@@ -25,8 +25,8 @@ from datetime import UTC, datetime, timedelta
 
 from scheduler.config import Config
 from scheduler.domain.errors import ReviewError
-from scheduler.ledger.store import Store
 from scheduler.ledger.review import LinkRecord
+from scheduler.ledger.store import Store
 from scheduler.review import policy as review, signing_key
 
 PURPOSE = "review"

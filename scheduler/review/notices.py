@@ -32,8 +32,8 @@ from urllib.parse import urlsplit
 
 from scheduler.config import Config
 from scheduler.domain.errors import NoticeError
-from scheduler.ledger.store import Store
 from scheduler.ledger.review import NewNotice, NoticeRecord
+from scheduler.ledger.store import Store
 from scheduler.review import policy as review
 
 log = logging.getLogger("scheduler.notices")

@@ -34,11 +34,10 @@ from datetime import datetime
 from scheduler.config import Config
 from scheduler.domain.content_hash import hash_of
 from scheduler.domain.content_rules import Finding, RuleSet, blocking, rules_from_config
-from scheduler.domain.errors import ReviewError
+from scheduler.domain.errors import QueueError, ReviewError
 from scheduler.domain.models import PostState
-from scheduler.ledger.store import PostRecord, Store
 from scheduler.ledger.review import APPROVED, CHANGES_REQUESTED, Decision, LogEntry, ReviewRecord
-from scheduler.domain.errors import QueueError
+from scheduler.ledger.store import PostRecord, Store
 from scheduler.planning import agenda
 
 AWAITING = "awaiting review"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+
 from scheduler.text.x_length import MAX_WEIGHTED_LENGTH, weighted_length
 
 

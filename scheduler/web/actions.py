@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from scheduler.app import editing, queueing
+from scheduler.articles.library import ARTICLE_SUFFIXES, import_articles
 from scheduler.config import Config
 from scheduler.domain.errors import ArticleError, QueueError
 from scheduler.ledger.store import PostRecord, Store
-from scheduler.app import editing, queueing
-from scheduler.articles.library import ARTICLE_SUFFIXES, import_articles
 from scheduler.networks.post_links import NAMES, remote_id_from
 from scheduler.publishing.engine import live_instances
 from scheduler.review import policy as review

@@ -17,16 +17,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from scheduler.domain.errors import ArticleError, DuplicateError, QueueError, ReviewError, SchedulerError
-from scheduler.web.security import json_error
 from scheduler.app import editing, health, views
-from scheduler.domain.errors import InputError
+from scheduler.domain.errors import ArticleError, DuplicateError, InputError, QueueError, ReviewError, SchedulerError
 from scheduler.domain.when import parse_when as read_when
 from scheduler.planning import agenda
 from scheduler.review.policy import NotAllowed
 from scheduler.web.app import account_web
 from scheduler.web.openapi import spec
 from scheduler.web.pages import error_page
+from scheduler.web.security import json_error
 
 
 class BadRequest(HTTPException):

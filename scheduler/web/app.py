@@ -23,11 +23,11 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from scheduler.app.access import FORGET_FAILURES, LoginLimiter, SESSION_LIFETIME, local_session, open_session
+from scheduler.app.access import FORGET_FAILURES, SESSION_LIFETIME, LoginLimiter, local_session, open_session
 from scheduler.config import Config
 from scheduler.domain.errors import ConfigError
-from scheduler.planning.plan_cache import PlanCache
 from scheduler.ledger.store import Store
+from scheduler.planning.plan_cache import PlanCache
 from scheduler.web.actions import Actions
 from scheduler.web.security import Guard
 

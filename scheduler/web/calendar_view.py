@@ -11,9 +11,9 @@ import calendar as _cal
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from scheduler.app import review_views, views
 from scheduler.config import Config
 from scheduler.ledger.store import Store
-from scheduler.app import review_views, views
 from scheduler.planning import agenda
 from scheduler.review import policy as review
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from markupsafe import Markup, escape
+
 from scheduler.text.bluesky_length import rich_text
 from scheduler.text.limits import rule_for
 from scheduler.text.x_length import url_spans

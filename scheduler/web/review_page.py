@@ -21,11 +21,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from jinja2 import Environment
+
 from scheduler.config import Config
+from scheduler.domain.content_hash import hash_from_digests, read_media
 from scheduler.domain.errors import ReviewError
 from scheduler.ledger.store import Store
-from jinja2 import Environment
-from scheduler.domain.content_hash import hash_from_digests, read_media
 from scheduler.review import links as review_link, notices, policy as review
 
 HEADERS = {

@@ -27,6 +27,7 @@ from scheduler.web.api import BadRequest, domain_status, int_param, json_body, o
 from scheduler.web.app import account_link, account_web
 from scheduler.web.pages import render
 from scheduler.web.security import REVIEW_LINK_PREFIX
+
 MAX_LINK_FORM_BYTES = 1_000_000
 LOG_SHOWN = 50
 
