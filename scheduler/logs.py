@@ -13,6 +13,8 @@ import re
 import sys
 from datetime import UTC, datetime
 
+from scheduler.networks.private import redact
+
 _AUTH_HEADER = re.compile(r"(Authorization['\"]?\s*[:=]\s*['\"]?)(OAuth|Bearer|Basic)\s[^'\"\n]*", re.IGNORECASE)
 _TOKEN_PARAM = re.compile(
     r"((?:access_token|refresh_token|oauth_token|oauth_signature|client_secret|code_verifier)['\"]?\s*[=:]\s*['\"]?)"
@@ -30,8 +32,6 @@ class RedactingFilter(logging.Filter):
     the message, the traceback and every structured field (the JSON format writes those out too)."""
 
     def redact(self, text: str) -> str:
-        from scheduler.networks.private import redact
-
         text = _AUTH_HEADER.sub(r"\1\2 ***", redact(text))
         return _TOKEN_PARAM.sub(r"\1***", text)
 

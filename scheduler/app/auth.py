@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scheduler.config import Config
+from scheduler.config import BSKY_SERVICE, Config
 from scheduler.domain.errors import CredentialsError
 from scheduler.networks.factory import (
     NETWORK_NAMES,
@@ -25,11 +25,15 @@ from scheduler.networks.factory import (
     secret_sources,
     session_file,
     token_file,
+    x_credentials,
 )
+from scheduler.networks.private import read_private
+from scheduler.networks.x.credentials import OAuth1Credentials
+from scheduler.text.mastodon_length import Limits
 
 
 def login(config: Config, *, client_id: str, port: int, echo: Callable[[str], None]) -> Path:
-    from scheduler.networks.x.oauth2 import run_login
+    from scheduler.networks.x.oauth2 import run_login  # lazy: requests and the OAuth 2 flow ~60 ms only for `auth login` on X
 
     path = token_file(config)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,9 +72,6 @@ def report(config: Config, env: Mapping[str, str] | None = None, *, check: bool 
 
 
 def _x_report(config: Config, env: Mapping[str, str]) -> dict[str, Any]:
-    from scheduler.networks.x.credentials import OAuth1Credentials
-    from scheduler.networks.factory import x_credentials
-
     credentials = x_credentials(config, env)
     if credentials is None:
         return {"kind": None, "from": None, "token_file": str(token_file(config)), "api": config.api_url}
@@ -85,9 +86,6 @@ def _x_report(config: Config, env: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _bluesky_report(config: Config) -> dict[str, Any]:
-    from scheduler.config import BSKY_SERVICE
-    from scheduler.networks.private import read_private
-
     path = session_file(config)
     cached, problem = False, None
     if path.exists():
@@ -105,9 +103,7 @@ def _bluesky_report(config: Config) -> dict[str, Any]:
 def _mastodon_report(config: Config, check: bool) -> dict[str, Any]:
     found: dict[str, Any] = {"instance": config.chosen.instance, "instance_reachable": None, "max_characters": None}
     if check:
-        import requests
-
-        from scheduler.text.mastodon_length import Limits
+        import requests  # lazy: requests ~90 ms only to ask a Mastodon instance; the other auth commands need not pay it
 
         try:
             response = requests.get(f"{config.chosen.instance}/api/v2/instance",

@@ -15,8 +15,11 @@ from datetime import datetime, timedelta
 
 from scheduler.config import Config
 from scheduler.domain.errors import QueueError
-from scheduler.domain.models import PostState
+from scheduler.domain.models import Article, PostState, Tip
 from scheduler.ledger.store import ArticleSummary, PostRecord, Store
+from scheduler.planning import agenda
+from scheduler.text.limits import rule_for
+from scheduler.text.x_length import INVALID_CHARACTERS
 
 # How far ahead `queue show` plans to find a post's time; a post further back shows none.
 PLAN_LIMIT = 500
@@ -36,8 +39,6 @@ class PostDetail:
 
 def show(store: Store, config: Config, post_id: str, now: datetime) -> PostDetail:
     """The post whole, with its planned time and the template variants it may switch to."""
-    from scheduler.planning import agenda
-
     record = store.get(post_id)
     if record.account != config.account:
         raise QueueError(f"no post with id {post_id!r}; `scheduler queue list` shows the ids")
@@ -55,9 +56,6 @@ def edit_text(store: Store, config: Config, post_id: str, text: str | Sequence[s
     X's 280, no character X refuses, not a duplicate of a post sent or queued within the duplicate window.
 
     The post is marked as edited: a re-import of its article keeps this text."""
-    from scheduler.text.limits import rule_for
-    from scheduler.text.x_length import INVALID_CHARACTERS
-
     rule = rule_for(config)
     parts = [text] if isinstance(text, str) else list(text)
     parts = [part.strip() for part in parts]
@@ -81,7 +79,7 @@ def switch_variant(store: Store, config: Config, post_id: str, variant: int, now
     """Compose a waiting tip post again with template variant ``variant`` (1 is the first file of its kind).
 
     Re-imports of the article keep the chosen variant (and compose the tip's new text with it)."""
-    from scheduler.compose.composer import compose_tip
+    from scheduler.compose.composer import compose_tip  # lazy: Jinja2 ~45-70 ms; only composing needs it, other commands load this module
 
     record = _own(store, config, post_id)
     article = _article_of(store, config, record)
@@ -94,7 +92,6 @@ def switch_variant(store: Store, config: Config, post_id: str, variant: int, now
             f"there is no variant {variant} for {post_id}: choose 1 to {len(names)} "
             f"({', '.join(f'{n} {name}' for n, name in enumerate(names, start=1))})"
         )
-    from scheduler.text.limits import rule_for
 
     composed = compose_tip(article, tip, handle=config.handle, hashtags=_hashtags(config, article),
                            variant=variant - 1, env=_templates(config), rule=rule_for(config),
@@ -158,8 +155,6 @@ def check_pin(config: Config, at: datetime | None, now: datetime, *, asap: str =
 
 def pin_warnings(store: Store, config: Config, post_id: str, at: datetime | None, now: datetime) -> list[str]:
     """What to tell the person who just pinned ``post_id`` at ``at``: a cap that will hold it back."""
-    from scheduler.planning import agenda
-
     if at is None:
         return []
     waiting = sum(1 for _ in zip(range(PLAN_LIMIT), store.iter_pending(config.account)))
@@ -206,8 +201,6 @@ def _place_in_queue(store: Store, config: Config, record: PostRecord) -> int | N
 
 
 def _article_of(store: Store, config: Config, record: PostRecord):
-    from scheduler.domain.models import Article, Tip
-
     if record.kind == "adhoc" or record.article_key is None or record.tip is None:
         raise QueueError(
             f"{record.post_id} was written by hand (`scheduler queue add`): it has no template variants; "
@@ -232,7 +225,7 @@ def _variant_names(store: Store, config: Config, record: PostRecord) -> tuple[st
 
 
 def _templates(config: Config):
-    from scheduler.compose.templates import templates_for
+    from scheduler.compose.templates import templates_for  # lazy: Jinja2 ~45-70 ms; only composing needs it, other commands load this module
 
     return templates_for(config)
 

@@ -10,9 +10,10 @@ import textwrap
 from collections.abc import Sequence
 from datetime import datetime
 
-from scheduler.config import Config
-from scheduler.text.limits import limit_for
 from scheduler.app.views import iso
+from scheduler.config import Config
+from scheduler.review.links import state_of
+from scheduler.text.limits import limit_for
 
 HOW_TO = "`scheduler review approve ID...` or `scheduler review reject ID --comment TEXT`"
 
@@ -138,8 +139,6 @@ def draft_json(slot, config: Config) -> dict:
 
 
 def link_json(record, now: datetime, config: Config) -> dict:
-    from scheduler.review.links import state_of
-
     return {"link_id": record.link_id, "state": state_of(record, now), "created_at": iso(record.created_at, config.tz),
             "created_by": record.created_by, "reviewer": record.reviewer,
             "expires_at": iso(record.expires_at, config.tz),

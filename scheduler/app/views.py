@@ -10,8 +10,11 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
 from scheduler.config import Config
-from scheduler.text.limits import limit_for
+from scheduler.domain.lifecycle import KEPT_LIVE
 from scheduler.ledger.store import PostRecord
+from scheduler.networks import post_links
+from scheduler.networks.factory import NETWORK_NAMES, outbox_path
+from scheduler.text.limits import limit_for
 
 
 def iso(at: datetime | None, tz: tzinfo | None = None) -> str | None:
@@ -22,8 +25,6 @@ def iso(at: datetime | None, tz: tzinfo | None = None) -> str | None:
 
 def post_url(config: Config, remote_id: str | None) -> str | None:
     """Where the account's post is, on its network (scheduler.networks.post_links)."""
-    from scheduler.networks import post_links
-
     return post_links.post_url(config, remote_id)
 
 
@@ -128,8 +129,6 @@ def history_text(records: Sequence[PostRecord], config: Config) -> str:
     lines = []
     if any(post_url(config, post.tweet_id) and post_url(config, post.tweet_id).startswith("outbox:")
            for post in records):
-        from scheduler.networks.factory import NETWORK_NAMES, outbox_path
-
         network = NETWORK_NAMES[config.network]
         lines.append(f"Posts marked outbox: went to the outbox file {outbox_path(config)}, not to {network} "
                      f"(no {network} credentials, or [publisher] kind = \"outbox\").")
@@ -207,8 +206,6 @@ def import_text(article, report) -> str:
 
 def kept_live_lines(report) -> list[str]:
     """The posts an import left as they were because they may already be live (one line each)."""
-    from scheduler.domain.lifecycle import KEPT_LIVE
-
     return [f"  {post_id} {KEPT_LIVE} (`scheduler status`; a later import brings the new wording)"
             for post_id in report.kept_live]
 

@@ -17,11 +17,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from scheduler.ledger import post_ids
+from scheduler.articles.fetching import Fetcher, FetchSettings
+from scheduler.articles.web_page import read_url
 from scheduler.config import Config
 from scheduler.domain.errors import ArticleError
 from scheduler.domain.models import Article, ComposedPost, article_key, post_id_for, source_slug
+from scheduler.ledger import post_ids
 from scheduler.ledger.store import ArticleImport, ImportReport, NewPost, Store
+from scheduler.text.limits import rule_for
 
 ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 
@@ -78,8 +81,6 @@ def load(config: Config, paths: Sequence[Source], *, url: str | None = None, fet
     sources = article_paths(paths)
     own_fetcher = fetcher is None and any(is_url(s) for s in sources)
     if own_fetcher:
-        from scheduler.articles.fetching import Fetcher, FetchSettings
-
         fetcher = Fetcher(FetchSettings.from_config(config))
     try:
         return [_read(source, url, fetcher) for source in sources]
@@ -89,11 +90,9 @@ def load(config: Config, paths: Sequence[Source], *, url: str | None = None, fet
 
 
 def _read(source: Source, url: str | None, fetcher) -> Article:
-    from scheduler.articles.reading import load_article
+    from scheduler.articles.reading import load_article  # lazy: the article parsers (Markdown, BeautifulSoup) ~150 ms only when an article is read
 
     if is_url(source):
-        from scheduler.articles.web_page import read_url
-
         article = read_url(source, fetcher)
         article = dataclasses.replace(article, url=url) if url else article
     else:
@@ -111,7 +110,7 @@ def compose_articles(
     config: Config, articles: Sequence[Article], chosen: Mapping[str, Mapping[int, int]] | None = None
 ) -> list[Composed]:
     """Each article's posts; ``chosen`` holds the variants a person picked, by article key and tip."""
-    from scheduler.compose.templates import templates_for
+    from scheduler.compose.templates import templates_for  # lazy: Jinja2 ~45-70 ms; only composing needs it, other commands load this module
 
     env = templates_for(config)
     return [compose_read(config, article, env, (chosen or {}).get(article.key)) for article in articles]
@@ -120,10 +119,9 @@ def compose_articles(
 def compose_read(config: Config, article: Article, env=None, chosen: Mapping[int, int] | None = None) -> Composed:
     """The posts of an article already read (``env``: templates loaded once per run); the tips left out are
     named in the article's warnings."""
-    from scheduler.articles.reading import hashtags_from_metadata
-    from scheduler.compose.composer import compose_posts
-    from scheduler.text.limits import rule_for
-    from scheduler.compose.templates import templates_for
+    from scheduler.articles.reading import hashtags_from_metadata  # lazy: the article parsers (Markdown, BeautifulSoup) ~150 ms only when an article is read
+    from scheduler.compose.composer import compose_posts  # lazy: Jinja2 ~45-70 ms; only composing needs it, other commands load this module
+    from scheduler.compose.templates import templates_for  # lazy: Jinja2 ~45-70 ms; only composing needs it, other commands load this module
 
     env = env or templates_for(config)
     hashtags = (article.hashtags or hashtags_from_metadata(article.metadata, config["compose"]["hashtags_from"])

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-
-
 import click
 
-from scheduler.domain.errors import SchedulerError
 from scheduler.cli.base import Context, cli, emit_json, pass_ctx, with_account
+from scheduler.domain.errors import SchedulerError
 
 
 @cli.group()
@@ -22,7 +20,7 @@ def auth():
 @pass_ctx
 def auth_login(obj: Context, client_id, port):
     """Authorize with OAuth 2.0 (PKCE) and store the tokens in a 0600 file."""
-    from scheduler.app import auth as auth_flow
+    from scheduler.app import auth as auth_flow  # lazy: the networks and config ~35 ms; `scheduler --help` loads every command module
 
     config = obj.config
     client_id = client_id or config["publisher"]["client_id"]
@@ -38,7 +36,7 @@ def auth_login(obj: Context, client_id, port):
 @pass_ctx
 def auth_status(obj: Context, as_json, check):
     """Which credentials each account would use (never their values); every account's, with several."""
-    from scheduler.app import auth as auth_flow
+    from scheduler.app import auth as auth_flow  # lazy: the networks and config ~35 ms; `scheduler --help` loads every command module
 
     # default_account chooses what other commands act on; it does not hide the other accounts' credentials here.
     several = obj.account_name is None and len(obj.root_config.accounts) > 1

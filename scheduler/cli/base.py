@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -10,9 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import click
 
 from scheduler.domain import when
-from scheduler.domain.errors import InputError
-
-from scheduler.domain.errors import SchedulerError
+from scheduler.domain.errors import InputError, SchedulerError
 
 if TYPE_CHECKING:
     from scheduler.config import Config
@@ -32,7 +29,7 @@ class Context:
     def root_config(self):
         """The whole configuration, every account."""
         if self._root is None:
-            from scheduler.config import load_config
+            from scheduler.config import load_config  # lazy: config parsing (tomllib, zoneinfo) ~13 ms; `scheduler --help` loads every command module
 
             self._root = load_config(self.config_path)
         return self._root
@@ -53,7 +50,7 @@ class Context:
     @property
     def store(self):
         if self._store is None:
-            from scheduler.ledger.store import Store
+            from scheduler.ledger.store import Store  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
             # The ledger is every account's: opening it must not need an account chosen (`web token create`,
             # `web passwd` and `import --to` run with several accounts and no default_account).
@@ -129,7 +126,7 @@ class AccountCommand(click.Command):
 
 
 def with_account(obj: Context, rows):
-    from scheduler.app.views import with_account as add
+    from scheduler.app.views import with_account as add  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     return add(obj.config, rows)
 
@@ -161,6 +158,6 @@ def cli(ctx, config_path, account_name):
 
 def _wrote(obj: Context, post_ids, now) -> None:
     """The command line's user (their login name) gave these posts their text: separation of duties in review."""
-    from scheduler.review import policy as review
+    from scheduler.review import policy as review  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     review.record_change(obj.store, obj.config, list(post_ids), who=review.actor(None), now=now)

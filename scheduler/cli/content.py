@@ -13,7 +13,7 @@ from scheduler.cli.base import Context, _wrote, cli, emit_json, now_utc, parse_w
 
 def article_sources(values) -> list:
     """Command-line article arguments: http(s) URLs stay text, everything else is a path."""
-    from scheduler.articles.library import is_url
+    from scheduler.articles.library import is_url  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     return [value if is_url(value) else Path(value) for value in values]
 
@@ -48,7 +48,7 @@ def import_cmd(obj: Context, paths, url, to, as_json):
 
 
 def _import_for(obj: Context, paths, url, as_json) -> list:
-    from scheduler.articles.library import import_articles
+    from scheduler.articles.library import import_articles  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     sources = article_sources(paths) or [obj.config.posts_dir]
     now = now_utc()
@@ -67,7 +67,7 @@ def _import_for(obj: Context, paths, url, as_json) -> list:
                           if findings.get(i)}}
             for r in results
         ])
-    from scheduler.app import views
+    from scheduler.app import views  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     if len(obj.root_config.accounts) > 1:
         click.echo(f"{obj.config.account_name} ({obj.config.network}, @{obj.config.handle}):")
@@ -81,7 +81,7 @@ def _import_for(obj: Context, paths, url, as_json) -> list:
 
 def _findings_of(obj: Context, post_ids) -> dict:
     """Content-rule findings of the posts just written (see content_rules.py)."""
-    from scheduler.review import policy as review
+    from scheduler.review import policy as review  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     ruleset = review.rules(obj.config)
     return {post_id: ruleset.check(obj.store.get(post_id).parts) for post_id in post_ids}
@@ -105,9 +105,9 @@ def _echo_findings(obj: Context, findings: dict) -> None:
 @pass_ctx
 def compose(obj: Context, path, url, as_json):
     """Show the posts an article (a file or an https:// page) yields, without storing anything."""
-    from scheduler.articles.library import compose as compose_posts
+    from scheduler.articles.library import compose as compose_posts  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
-    from scheduler.review import policy as review
+    from scheduler.review import policy as review  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     composed = compose_posts(obj.config, article_sources([path]), url=url)
     posts = [p for item in composed for p in item.posts]
@@ -140,21 +140,21 @@ def compose(obj: Context, path, url, as_json):
 @pass_ctx
 def preview(obj: Context, count, from_, as_json, ics):
     """The next posts, exactly as they will be sent, with their times."""
-    from scheduler.planning import agenda
-    from scheduler.app import views
+    from scheduler.planning import agenda  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
+    from scheduler.app import views  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     config = obj.config
     now = parse_when(from_, config.tz) if from_ else now_utc()
     drafts_wanted = count if config["review"]["required"] else 0
     entries, drafts = agenda.upcoming_with_drafts(obj.store, config, now, count=count, drafts=drafts_wanted)
     if ics:
-        from scheduler.planning.ics import write_ics
+        from scheduler.planning.ics import write_ics  # lazy: the planner and calendar export ~90 ms; `scheduler --help` loads every command module
 
         write_ics(entries, handle=config.handle, tz=config.tz, path=ics, now=now_utc())
     if as_json:
         emit_json(with_account(obj, [views.entry_json(e, config.tz) for e in entries]))
     else:
-        from scheduler.app.review_views import drafts_text
+        from scheduler.app.review_views import drafts_text  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
         click.echo(views.preview_text(entries, config))
         if drafts:
@@ -173,8 +173,8 @@ def articles():
 @pass_ctx
 def articles_list(obj: Context, as_json):
     """Every article imported, with its posts counted by state."""
-    from scheduler.app import editing
-    from scheduler.app import views
+    from scheduler.app import editing  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
+    from scheduler.app import views  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     found = editing.articles(obj.store, obj.config)
     if as_json:
@@ -188,7 +188,7 @@ def articles_list(obj: Context, as_json):
 @pass_ctx
 def articles_remove(obj: Context, slug):
     """Take an article's unsent posts out of the queue and keep re-imports from adding them (history stays)."""
-    from scheduler.app import editing
+    from scheduler.app import editing  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     taken = editing.remove_article(obj.store, obj.config, slug, now_utc())
     click.echo(f"removed article {slug}: {len(taken)} unsent posts taken out of the queue; sent ones stay in the "
@@ -200,7 +200,7 @@ def articles_remove(obj: Context, slug):
 @pass_ctx
 def articles_restore(obj: Context, slug):
     """Undo `articles remove`: its removed posts come back at the end of the queue."""
-    from scheduler.app import editing
+    from scheduler.app import editing  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     back = editing.restore_article(obj.store, obj.config, slug, now_utc())
     click.echo(f"restored article {slug}: {len(back)} posts back in the queue")

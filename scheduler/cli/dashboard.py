@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import sys
 
 import click
@@ -20,7 +19,7 @@ def web(ctx, host, port, log_json):
     """Serve the dashboard and the HTTP API (see `scheduler web --help` for passwords and tokens)."""
     if ctx.invoked_subcommand:
         return
-    from scheduler.logs import setup_logging
+    from scheduler.logs import setup_logging  # lazy: logging ~4 ms; `scheduler --help` loads every command module
 
     setup_logging(json_lines=log_json)
     # Every account: pages and the API choose one per request (?account=NAME); --account only sets the default.
@@ -38,7 +37,7 @@ def web(ctx, host, port, log_json):
 @pass_ctx
 def web_passwd(obj: Context, user, password_stdin, role):
     """Set the dashboard password (stored as a slow salted hash; open sessions of that user end)."""
-    from scheduler.app.access import hash_password
+    from scheduler.app.access import hash_password  # lazy: hashing and sessions ~15 ms; `scheduler --help` loads every command module
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -55,8 +54,8 @@ def web_passwd(obj: Context, user, password_stdin, role):
 def web_rotate_key(obj: Context, who, as_json):
     """Replace the key that signs reviewer links and the password-less dashboard's cookies: what the old key signed
     stops working (reviewer links still usable are revoked)."""
-    from scheduler.review import signing_key
-    from scheduler.review.policy import actor
+    from scheduler.review import signing_key  # lazy: hashing ~6 ms; `scheduler --help` loads every command module
+    from scheduler.review.policy import actor  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     rotated = signing_key.rotate(obj.store, now_utc(), actor=actor(who))
     links = [{"account": account, "link_id": link_id} for account, link_id in rotated.revoked_links]
@@ -88,7 +87,7 @@ def web_token():
 @pass_ctx
 def web_token_create(obj: Context, name, role):
     """Create a token; it is shown once and stored only as a hash."""
-    from scheduler.app.access import create_token
+    from scheduler.app.access import create_token  # lazy: hashing and sessions ~15 ms; `scheduler --help` loads every command module
 
     token = create_token(obj.store, name, now_utc(), role=role)
     click.echo(token.secret)
@@ -101,7 +100,7 @@ def web_token_create(obj: Context, name, role):
 @pass_ctx
 def web_token_list(obj: Context, as_json):
     """Tokens by name and id (never their values), with last use and revocation."""
-    from scheduler.app.views import iso
+    from scheduler.app.views import iso  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     rows = [{"name": t.name, "id": t.token_id, "role": t.role, "created_at": iso(t.created_at),
              "last_used_at": iso(t.last_used_at), "revoked_at": iso(t.revoked_at)} for t in obj.store.tokens()]

@@ -24,8 +24,8 @@ def queue():
 @pass_ctx
 def queue_list(obj: Context, limit, offset, as_json):
     """Pending posts in queue order, each with its planned time."""
-    from scheduler.planning import agenda
-    from scheduler.app import views
+    from scheduler.planning import agenda  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
+    from scheduler.app import views  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     posts = obj.store.queue_page(obj.config.account, offset=offset, limit=limit)
     planned = agenda.planned_times(obj.store, obj.config, now_utc(), count=offset + limit) if posts else {}
@@ -43,7 +43,7 @@ def queue_list(obj: Context, limit, offset, as_json):
 @pass_ctx
 def queue_add(obj: Context, text, at, asap, media):
     """Queue an ad-hoc post by its text."""
-    from scheduler.app import queueing
+    from scheduler.app import queueing  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     if at and asap:
         raise click.UsageError("give --at DATETIME or --now, not both")
@@ -63,8 +63,8 @@ def queue_add(obj: Context, text, at, asap, media):
 @pass_ctx
 def queue_show(obj: Context, post_id, as_json):
     """One post whole: its text and thread parts, media, template, article and tip, state and planned time."""
-    from scheduler.app import editing
-    from scheduler.app import views
+    from scheduler.app import editing  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
+    from scheduler.app import views  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     detail = editing.show(obj.store, obj.config, post_id, now_utc())
     if as_json:
@@ -82,7 +82,7 @@ def queue_show(obj: Context, post_id, as_json):
 @pass_ctx
 def queue_edit(obj: Context, post_id, texts, editor, variant):
     """Change a waiting post: its text (kept by re-imports), or its template variant."""
-    from scheduler.app import editing
+    from scheduler.app import editing  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     if sum((bool(texts), editor, variant is not None)) != 1:
         raise click.UsageError("give one of --text, --editor or --variant N")
@@ -115,7 +115,7 @@ THREAD_SEPARATOR = "\n---\n"
 @pass_ctx
 def queue_remove(obj: Context, post_id):
     """Take a waiting post out of the queue (re-imports leave it out; `queue restore` puts it back)."""
-    from scheduler.app import editing
+    from scheduler.app import editing  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     editing.remove(obj.store, obj.config, post_id, now_utc())
     click.echo(f"removed {post_id} (`scheduler queue restore {post_id}` brings it back)")
@@ -126,7 +126,7 @@ def queue_remove(obj: Context, post_id):
 @pass_ctx
 def queue_restore(obj: Context, post_id):
     """Put a removed post back in the queue, in the place it had."""
-    from scheduler.app import editing
+    from scheduler.app import editing  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     record = editing.restore(obj.store, obj.config, post_id, now_utc())
     click.echo(f"restored {record.post_id} to its place in the queue")
@@ -155,7 +155,7 @@ def queue_move(obj: Context, post_id, before, after, top, bottom):
 @pass_ctx
 def queue_pin(obj: Context, post_id, at, asap, clear):
     """Pin a post to an exact time, or unpin it."""
-    from scheduler.app import editing
+    from scheduler.app import editing  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     if sum((bool(at), asap, clear)) != 1:
         raise click.UsageError("give --at DATETIME, --now or --clear")

@@ -20,8 +20,8 @@ def review():
 @pass_ctx
 def review_list(obj: Context, limit, as_json):
     """Posts not approved as they are now, in queue order, with findings and the slot each would get."""
-    from scheduler.review import policy as domain
-    from scheduler.app import review_views
+    from scheduler.review import policy as domain  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
+    from scheduler.app import review_views  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     items = domain.waiting(obj.store, obj.config, now_utc(), limit=limit)
     if as_json:
@@ -38,8 +38,8 @@ def review_list(obj: Context, limit, as_json):
 @pass_ctx
 def review_show(obj: Context, post_id, as_json):
     """One post as the reviewer sees it: every part, images, findings, hash, decisions."""
-    from scheduler.review import policy as domain
-    from scheduler.app import review_views
+    from scheduler.review import policy as domain  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
+    from scheduler.app import review_views  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     item = domain.item(obj.store, obj.config, post_id, now_utc())
     history = domain.log(obj.store, obj.config, post_id=post_id)
@@ -61,7 +61,7 @@ def review_approve(obj: Context, post_ids, hashes, comment, as_json):
     """Approve posts exactly as you saw them (all or none), as your login name.
 
     Each post needs the content hash `review show` printed for it: a post changed since is refused."""
-    from scheduler.review import policy as domain
+    from scheduler.review import policy as domain  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     outcome = domain.approve(obj.store, obj.config, list(post_ids), who=domain.actor(None), role="admin",
                              now=now_utc(), comment=comment, expected=_hashes_for(post_ids, hashes))
@@ -94,7 +94,7 @@ def _hashes_for(post_ids, hashes) -> dict[str, str]:
 @pass_ctx
 def review_reject(obj: Context, post_ids, comment, hashes, as_json):
     """Send posts back to their author with a comment, as your login name; they stay out of the plan until changed."""
-    from scheduler.review import policy as domain
+    from scheduler.review import policy as domain  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     outcome = domain.request_changes(obj.store, obj.config, list(post_ids), who=domain.actor(None), role="admin",
                                      comment=comment, now=now_utc(),
@@ -113,8 +113,8 @@ def review_reject(obj: Context, post_ids, comment, hashes, as_json):
 @pass_ctx
 def review_log(obj: Context, limit, post_id, as_json):
     """Every decision, newest first: who, when, which exact text, what comment."""
-    from scheduler.review import policy as domain
-    from scheduler.app import review_views
+    from scheduler.review import policy as domain  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
+    from scheduler.app import review_views  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     entries = domain.log(obj.store, obj.config, limit=limit, post_id=post_id)
     if as_json:
@@ -136,10 +136,10 @@ def review_link_cmd(obj: Context, reviewer, post_ids, expires, as_json):
     review now (or the ones named), exactly as they are now."""
     from urllib.parse import urlsplit
 
-    from scheduler.review import policy as domain
-    from scheduler.review import links as review_link
-    from scheduler.domain.calendar import parse_duration
-    from scheduler.app.access import is_loopback
+    from scheduler.review import policy as domain  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
+    from scheduler.review import links as review_link  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
+    from scheduler.domain.calendar import parse_duration  # lazy: cron parsing (APScheduler) ~40 ms; `scheduler --help` loads every command module
+    from scheduler.app.access import is_loopback  # lazy: hashing and sessions ~15 ms; `scheduler --help` loads every command module
 
     try:
         duration = parse_duration(expires)
@@ -167,7 +167,7 @@ def review_link_cmd(obj: Context, reviewer, post_ids, expires, as_json):
 @pass_ctx
 def review_links(obj: Context, as_json):
     """Reviewer links and their state (active, used, expired, revoked); never the tokens."""
-    from scheduler.app import review_views
+    from scheduler.app import review_views  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     now = now_utc()
     rows = with_account(obj, [review_views.link_json(r, now, obj.config) for r in obj.store.links(obj.config.account)])
@@ -187,8 +187,8 @@ def review_links(obj: Context, as_json):
 @pass_ctx
 def review_revoke(obj: Context, link_id, who):
     """Revoke a reviewer link: it stops working at once."""
-    from scheduler.review import policy as domain
-    from scheduler.review import links as review_link
+    from scheduler.review import policy as domain  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
+    from scheduler.review import links as review_link  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     review_link.revoke(obj.store, obj.config, link_id, who=domain.actor(who), now=now_utc())
     click.echo(f"revoked {link_id}")
@@ -203,8 +203,8 @@ def review_require(obj: Context, setting, as_json):
 
     `on` or `off` changes it (recorded in the History with your login name); a service whose [review]
     required disagrees with the ledger refuses to start."""
-    from scheduler.review import policy as domain
-    from scheduler.app.views import iso
+    from scheduler.review import policy as domain  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
+    from scheduler.app.views import iso  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     if setting != "show":
         domain.set_requirement(obj.store, obj.config, setting == "on", who=domain.actor(None), now=now_utc())
@@ -232,7 +232,7 @@ def review_require(obj: Context, setting, as_json):
 @pass_ctx
 def review_notices(obj: Context, limit, as_json):
     """Notices to reviewers and authors: sent, pending (with the next try) or failed (with why)."""
-    from scheduler.app import review_views
+    from scheduler.app import review_views  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     rows = with_account(obj, [review_views.notice_json(n, obj.config)
                               for n in obj.store.notices(obj.config.account, limit=limit)])

@@ -16,7 +16,7 @@ from scheduler.cli.base import Context, cli, dashboard, emit_json, now_utc, pass
 @pass_ctx
 def history(obj: Context, limit, as_json):
     """What was sent (tweet id, URL, time) and what failed, newest first."""
-    from scheduler.app import views
+    from scheduler.app import views  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     records = obj.store.history(obj.config.account, limit=limit)
     if as_json:
@@ -30,8 +30,8 @@ def history(obj: Context, limit, as_json):
 @pass_ctx
 def status(obj: Context, as_json):
     """Service alive?, queue size, next post, failures, unknowns, quota used (each account's, with several)."""
-    from scheduler.app import health
-    from scheduler.app import views
+    from scheduler.app import health  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
+    from scheduler.app import views  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     # default_account chooses what other commands act on; it does not hide the other accounts' credentials here.
     several = obj.account_name is None and len(obj.root_config.accounts) > 1
@@ -54,13 +54,13 @@ def resolve(obj: Context, post_id, tweet_id, retry):
     if bool(tweet_id) == bool(retry):
         raise click.UsageError("give --sent ID_OR_URL or --retry")
     if tweet_id:
-        from scheduler.networks.post_links import remote_id_from
+        from scheduler.networks.post_links import remote_id_from  # lazy: the networks and config ~20 ms; `scheduler --help` loads every command module
 
         try:  # as the dashboard takes it: the id the network gave, or the post's address
             tweet_id = remote_id_from(obj.config, tweet_id)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--sent") from None
-    from scheduler.publishing.engine import live_instances
+    from scheduler.publishing.engine import live_instances  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     now = now_utc()
     live = live_instances(obj.store, obj.config.account, now, obj.config["service"]["heartbeat"] * 3)
@@ -78,12 +78,12 @@ def resolve(obj: Context, post_id, tweet_id, retry):
 @pass_ctx
 def serve(obj: Context, log_json, until_empty, log_level, web_address):
     """Run the publishing service in the foreground (SIGHUP reloads, SIGTERM stops)."""
-    from scheduler.publishing.signals import Signals
+    from scheduler.publishing.signals import Signals  # lazy: logging ~4 ms; `scheduler --help` loads every command module
 
     signals = Signals().install()  # before anything slow: a signal while starting is handled too
     import logging
 
-    from scheduler.publishing.service import run_service
+    from scheduler.publishing.service import run_service  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     sys.exit(run_service(obj.config_path, log_json=log_json, until_empty=until_empty,
                          log_level=getattr(logging, log_level.upper()), signals=signals,

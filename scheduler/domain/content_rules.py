@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import regex
+
 SEVERITIES = ("warn", "block")
 # A user's pattern may backtrack badly; no post is worth more than this per rule.
 MATCH_TIMEOUT_S = 0.5
@@ -82,8 +84,6 @@ class RuleSet:
     """Compiled rules, checked against a post's parts."""
 
     def __init__(self, rules: Sequence[Rule]):
-        import regex
-
         self.rules = tuple(rules)
         self._compiled = [(rule, regex.compile(rule.pattern, regex.IGNORECASE | regex.UNICODE)) for rule in rules]
 
@@ -123,8 +123,6 @@ def rules_from_config(review: Mapping[str, Any]) -> RuleSet:
 
 def check_rules_value(value: Any) -> tuple[Rule, ...]:
     """The config checker for ``[[review.rules]]``: a list of tables with name, pattern, severity, message."""
-    import regex
-
     if not isinstance(value, list):
         raise ValueError("must be a list of tables: [[review.rules]] with name, pattern, severity, message")
     rules = []

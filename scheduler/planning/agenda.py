@@ -12,8 +12,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from scheduler.config import Config
+from scheduler.domain.content_hash import hash_of
 from scheduler.domain.models import QueuedPost
+from scheduler.domain.planner import SentRecord, plan
 from scheduler.ledger.store import Store
+from scheduler.planning.evergreen import candidates
 
 # Slot-filling posts read ahead of the plan; pinned and retrying posts are always read whole.
 # Far more than `count` so that series spacing can step over a long run of one article.
@@ -56,8 +59,6 @@ def upcoming_with_drafts(store: Store, config: Config, now: datetime, *, count: 
     """The plan, and (review on) the first ``drafts`` posts awaiting review, each with the slot it would
     get if it alone were approved now. Drafts never fill the plan: a slot whose post is not approved
     goes to the next approved one, or stays empty with the reason "awaiting review"."""
-    from scheduler.domain.planner import SentRecord, plan
-
     account = config.account
     settings = config.plan_settings()
     review = config["review"]["required"]
@@ -117,8 +118,6 @@ def queue_window(store: Store, account: str, count: int, *,
                   review: bool) -> tuple[list[QueuedPost], list[tuple[QueuedPost, str]]]:
     """Every pinned or retrying post, plus the head of the slot-filling queue, in queue order; with
     review on, only approved ones, and apart the posts awaiting review met on the way (with their hash)."""
-    from scheduler.domain.content_hash import hash_of
-
     own_time = store.scheduled_pending(account)
     limit = max(count * READ_AHEAD_FACTOR, READ_AHEAD_MIN)
     head = []
@@ -147,16 +146,12 @@ def queue_window(store: Store, account: str, count: int, *,
 
 
 def _approved_count(store: Store, posts: list[QueuedPost]) -> int:
-    from scheduler.domain.content_hash import hash_of
-
     approvals = store.reviews(p.post_id for p in posts)
     return sum(1 for p in posts
                if (r := approvals.get(p.post_id)) is not None and r.approved_hash == hash_of(p))
 
 
 def _recycle_candidates(store: Store, config: Config, now: datetime, count: int) -> list[QueuedPost]:
-    from scheduler.planning.evergreen import candidates
-
     return candidates(store, config, now, limit=count)
 
 

@@ -19,8 +19,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from scheduler.config import Config
+from scheduler.domain.errors import QueueError
 from scheduler.domain.models import Article, PostState, QueuedPost, Tip, post_id_for, text_fingerprint
+from scheduler.ledger import post_ids
 from scheduler.ledger.store import NewPost, Store, TipSends
+from scheduler.text.limits import rule_for
 
 # Tips read at once (longest-unsent first) while looking for candidates; more pages are read as long as needed.
 PAGE = 100
@@ -38,8 +41,6 @@ def candidates(store: Store, config: Config, now: datetime, *, limit: int) -> li
     back at once, again and again: the next tip is proposed instead). It comes back in the next template
     variant whose text was not sent within the duplicate window and is not a wording a person removed, under
     the first ``-rN`` id no post of the tip holds."""
-    from scheduler.ledger import post_ids
-
     cooldown_start = now - config["queue"]["evergreen_cooldown"]
     suffix = post_ids.planned_suffix(store, config)
     articles: dict[str, Article | None] = {}
@@ -62,9 +63,8 @@ def candidates(store: Store, config: Config, now: datetime, *, limit: int) -> li
 def _candidate(store: Store, config: Config, sends: TipSends, now: datetime, cooldown_start: datetime,
                suffix: str, articles: dict[str, Article | None]) -> QueuedPost | None:
     """The recycled post of one tip, or None when the tip is not to come back now."""
-    from scheduler.compose.composer import compose_tip
-    from scheduler.text.limits import rule_for
-    from scheduler.compose.templates import templates_for
+    from scheduler.compose.composer import compose_tip  # lazy: Jinja2 ~45-70 ms; only composing needs it, other commands load this module
+    from scheduler.compose.templates import templates_for  # lazy: Jinja2 ~45-70 ms; only composing needs it, other commands load this module
 
     key = sends.article_key, sends.tip
     article = articles.setdefault(key[0], _article(store, config, key[0]))
@@ -123,8 +123,6 @@ def next_due(store: Store, config: Config, now: datetime) -> datetime | None:
 
 def materialize(store: Store, config: Config, post: QueuedPost, now: datetime) -> None:
     """Put a planned recycle post into the ledger, so it can be claimed like any other."""
-    from scheduler.domain.errors import QueueError
-
     try:
         store.get(post.post_id)
         return

@@ -35,13 +35,30 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from typing import Any
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
+
+from scheduler.articles.feeds import start_polling
 from scheduler.config import Config, load_config
-from scheduler.domain.errors import SchedulerError
-from scheduler.publishing.signals import Signals
+from scheduler.domain.errors import CredentialsError, SchedulerError
+from scheduler.domain.models import PostState
 from scheduler.ledger.store import LostClaim, Store
+from scheduler.logs import setup_logging
+from scheduler.networks.base import Unusable
+from scheduler.networks.factory import NETWORK_NAMES, destination, make_publisher, unusable
+from scheduler.planning import agenda
+from scheduler.planning.evergreen import next_due
+from scheduler.publishing.engine import PublishingEngine, RetryPolicy, new_instance_id, publish_due
+from scheduler.publishing.liveness import instance_is_alive
+from scheduler.publishing.signals import Signals
+from scheduler.review import policy as review
+from scheduler.review.evergreen import propose_for_review
+from scheduler.review.notices import ReviewWatcher, deliver_due
+from scheduler.review.policy import agree_with_ledger
 
 log = logging.getLogger("scheduler.service")
 
@@ -81,8 +98,6 @@ class Lane:
 class Service:
     def __init__(self, config: Config, config_path: str | None, *, clock: Callable[[], datetime] = utc_now,
                  signals: Signals | None = None):
-        from scheduler.publishing.engine import new_instance_id
-
         self.config = config
         self.config_path = config_path
         self.clock = clock
@@ -97,7 +112,6 @@ class Service:
         self._stopped = False
         self._plan_lock = threading.Lock()
         self._scheduler = None
-        from scheduler.review.notices import ReviewWatcher
 
         self._watchers = {name: ReviewWatcher() for name in self.lanes}
 
@@ -116,12 +130,6 @@ class Service:
         return lanes
 
     def _make_engine(self, config: Config, instance: str):
-        from scheduler.domain.errors import CredentialsError
-        from scheduler.networks.base import Unusable
-        from scheduler.networks.factory import make_publisher, unusable
-        from scheduler.publishing.engine import PublishingEngine, RetryPolicy
-        from scheduler.review.policy import agree_with_ledger
-
         # The ledger's review requirement binds every process on it: a config that disagrees does not start.
         agree_with_ledger(self.store, config, self.clock(), who=f"service {self.instance}")
         try:
@@ -144,9 +152,6 @@ class Service:
     # -- lifecycle -------------------------------------------------------------------------
 
     def run(self, *, until_empty: bool = False) -> int:
-        from apscheduler.executors.pool import ThreadPoolExecutor
-        from apscheduler.schedulers.background import BackgroundScheduler
-
         self.until_empty = until_empty
         for lane in self.lanes.values():
             self._announce(lane)
@@ -169,7 +174,6 @@ class Service:
         self._scheduler.start()
         for lane in self.lanes.values():
             self._replan(lane)
-        from scheduler.articles.feeds import start_polling
 
         for name in self.lanes:
             start_polling(self.store, lambda name=name: self.lanes[name].config, self.stopping, self.clock)
@@ -204,8 +208,6 @@ class Service:
                 self._replan(lane)
 
     def _announce(self, lane: Lane) -> None:
-        from scheduler.publishing.liveness import instance_is_alive
-
         now = self.clock()
         config = lane.config
         others = [i for i in self.store.instances(config.account)
@@ -217,9 +219,6 @@ class Service:
         log.info("service started: @%s, %s, publisher %s, instance %s", config.handle,
                  config.calendar().describe(), lane.engine.publisher.name, lane.instance)
         if lane.engine.publisher.name == "outbox":
-            from scheduler.networks.factory import destination
-            from scheduler.networks.factory import NETWORK_NAMES
-
             why = destination(config)["why"] or "the outbox was chosen"
             log.warning("posts of %s go to the outbox file %s, NOT to %s (%s); set its credentials (README, "
                         "Credentials) to publish", lane.name, lane.engine.publisher.path,
@@ -301,9 +300,6 @@ class Service:
 
     def _notices(self) -> None:
         """Queue notices about posts awaiting review (or missing their slot), then deliver what is due."""
-        from scheduler.review.evergreen import propose_for_review
-        from scheduler.review.notices import deliver_due
-
         for lane in self.lanes.values():
             config = lane.config
             try:
@@ -329,8 +325,6 @@ class Service:
 
     def _replan(self, lane: Lane) -> None:
         """Schedule the account's publication job at its next planned post (or none)."""
-        from scheduler.planning import agenda
-
         if self.stopping.is_set():
             return
         with self._plan_lock:
@@ -368,8 +362,6 @@ class Service:
     def _review_turned_on_elsewhere(self, lane: Lane) -> bool:
         """The ledger came to require review after this process started without it: its plan would hold posts
         nobody approved (the claim refuses them), so the account publishes nothing here until restarted."""
-        from scheduler.review import policy as review
-
         if review.required(lane.config) or not self.store.review_requirement_of(lane.config.account):
             lane.review_mismatch = False
             return False
@@ -382,8 +374,6 @@ class Service:
         return True
 
     def _evergreen_wake(self, lane: Lane, now: datetime) -> datetime | None:
-        from scheduler.planning.evergreen import next_due
-
         if self.until_empty:
             return None
         try:
@@ -394,14 +384,10 @@ class Service:
             return now + ERROR_RETRY
 
     def _work_left(self, lane: Lane) -> bool:
-        from scheduler.domain.models import PostState
-
         counts = self.store.counts(lane.config.account)
         return any(counts.get(s.value) for s in (PostState.QUEUED, PostState.RETRYING, PostState.SENDING))
 
     def _schedule(self, lane: Lane, at: datetime) -> None:
-        from apscheduler.triggers.date import DateTrigger
-
         self._scheduler.add_job(self._publish_due, DateTrigger(run_date=at), args=(lane,), id=lane.job,
                                 replace_existing=True, executor=lane.executor)
 
@@ -410,8 +396,6 @@ class Service:
             self._scheduler.remove_job(lane.job)
 
     def _publish_due(self, lane: Lane) -> None:
-        from scheduler.publishing.engine import publish_due
-
         def started(entry) -> None:
             lane.current = entry.post.post_id
 
@@ -477,7 +461,6 @@ def run_service(config_path: str | None, *, log_json: bool = False, until_empty:
     # First: a SIGTERM or SIGHUP while starting must not kill the process (the CLI installs them
     # even earlier, before importing this module).
     signals = signals or Signals().install()
-    from scheduler.logs import setup_logging
 
     setup_logging(json_lines=log_json, level=log_level)
     running = None

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-
 from datetime import datetime
 
 from scheduler.config import Config
+from scheduler.domain.errors import QueueError
 from scheduler.ledger.store import Store
+from scheduler.planning import agenda
 from scheduler.planning.evergreen import SCAN_SKIP, candidates, materialize
+from scheduler.review import policy as review
 
 
 def propose_for_review(store: Store, config: Config, now: datetime) -> list[str]:
     """With review and evergreen on: put recycled wordings in the ledger as posts awaiting review, so that
     ``[queue] evergreen_review_ahead`` posts (approved or awaiting) stand ready when the approved queue runs
     short. Returns the ids of the posts added now; calling it again adds nothing until more are needed."""
-    from scheduler.planning import agenda
-    from scheduler.review import policy as review
-
     if not (config["queue"]["evergreen"] and review.required(config)):
         return []
     ahead = config["queue"]["evergreen_review_ahead"]
@@ -40,8 +39,6 @@ def propose_for_review(store: Store, config: Config, now: datetime) -> list[str]
 
 
 def _exists(store: Store, post_id: str) -> bool:
-    from scheduler.domain.errors import QueueError
-
     try:
         store.get(post_id)
     except QueueError:

@@ -25,8 +25,9 @@ from datetime import UTC, datetime, timedelta
 
 from scheduler.config import Config
 from scheduler.domain.errors import ReviewError
-from scheduler.ledger.store import Store
 from scheduler.ledger.review import LinkRecord
+from scheduler.ledger.store import Store
+from scheduler.review import policy as review, signing_key
 
 PURPOSE = "review"
 MAX_EXPIRY = timedelta(days=30)
@@ -52,8 +53,6 @@ class Link:
 
 
 def _secret(store: Store, now: datetime) -> bytes:
-    from scheduler.review import signing_key
-
     return signing_key.current(store, now)
 
 
@@ -70,8 +69,6 @@ def create(store: Store, config: Config, *, expires: timedelta, who: str, review
            post_ids: Sequence[str] | None = None) -> Link:
     """A link for ``reviewer`` (the name its decisions are logged with) covering the posts awaiting review now,
     or the named ones, each as it is now: a post added or changed later is not covered."""
-    from scheduler.review import policy as review
-
     if expires <= timedelta(0):
         raise ReviewError("--expires must be a positive duration, e.g. 72h")
     if expires > MAX_EXPIRY:

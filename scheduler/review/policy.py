@@ -34,10 +34,11 @@ from datetime import datetime
 from scheduler.config import Config
 from scheduler.domain.content_hash import hash_of
 from scheduler.domain.content_rules import Finding, RuleSet, blocking, rules_from_config
-from scheduler.domain.errors import ReviewError
+from scheduler.domain.errors import QueueError, ReviewError
 from scheduler.domain.models import PostState
-from scheduler.ledger.store import PostRecord, Store
 from scheduler.ledger.review import APPROVED, CHANGES_REQUESTED, Decision, LogEntry, ReviewRecord
+from scheduler.ledger.store import PostRecord, Store
+from scheduler.planning import agenda
 
 AWAITING = "awaiting review"
 STATUSES = (APPROVED, CHANGES_REQUESTED, AWAITING)
@@ -132,8 +133,6 @@ def findings_for(config: Config, parts: Sequence[str], *, ruleset: RuleSet | Non
 def waiting(store: Store, config: Config, now: datetime, *, limit: int = 200, slots: bool = True) -> list[ReviewItem]:
     """Pending posts that are not approved as they are now, in queue order, each with its findings and
     (``slots``: for the first ``SLOTS_FOR``) the slot it would get if it alone were approved now."""
-    from scheduler.planning import agenda
-
     pending = store.queue_page(config.account, limit=limit)
     reviews = store.reviews(p.post_id for p in pending)
     ruleset = rules(config)
@@ -257,7 +256,7 @@ def record_change(store: Store, config: Config, post_ids: Sequence[str], *, who:
 def request_changes(store: Store, config: Config, post_ids: Sequence[str], *, who: str, role: str, comment: str,
                     now: datetime, expected: Mapping[str, str] | None = None) -> Outcome:
     """Send posts back to their author with a comment (the notice goes to ``[notify] authors``)."""
-    from scheduler.review import notices
+    from scheduler.review import notices  # lazy: cycle: review.notices imports this module
 
     may_decide(role, who)
     if not comment or not comment.strip():
@@ -300,8 +299,6 @@ def items_for(store: Store, config: Config, post_ids: Sequence[str], expected: M
 
 
 def _get(store: Store, config: Config, post_id: str) -> PostRecord:
-    from scheduler.domain.errors import QueueError
-
     try:
         return store.get(post_id)
     except QueueError:

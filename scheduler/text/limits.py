@@ -13,6 +13,8 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from scheduler.text.x_length import MAX_WEIGHTED_LENGTH, weighted_length
+
 
 @dataclass(frozen=True)
 class LengthRule:
@@ -43,15 +45,13 @@ def _remembered(measure: Callable[[str], int]) -> Callable[[str], int]:
 
 
 def x_rule() -> LengthRule:
-    from scheduler.text.x_length import MAX_WEIGHTED_LENGTH, weighted_length
-
     measure = _remembered(weighted_length)
     return LengthRule("x", MAX_WEIGHTED_LENGTH, measure, lambda text: bool(text) and measure(text) <= MAX_WEIGHTED_LENGTH,
                       "links 23, emoji and CJK 2")
 
 
 def bluesky_rule() -> LengthRule:
-    from scheduler.text import bluesky_length
+    from scheduler.text import bluesky_length  # lazy: the `regex` package ~10-20 ms; `scheduler --help` loads this module
 
     return LengthRule("bluesky", bluesky_length.MAX_GRAPHEMES, _remembered(bluesky_length.length),
                       _remembered(bluesky_length.fits),
@@ -59,7 +59,7 @@ def bluesky_rule() -> LengthRule:
 
 
 def mastodon_rule(limits=None) -> LengthRule:
-    from scheduler.text import mastodon_length
+    from scheduler.text import mastodon_length  # lazy: the `regex` package ~10-20 ms; `scheduler --help` loads this module
 
     limits = limits or mastodon_length.Limits()
     measure = _remembered(lambda text: mastodon_length.length(text, limits))
@@ -100,14 +100,14 @@ def instance_limits(instance_url: str, timeout: float):
     on every render for a server that drops connections."""
     import time
 
-    from scheduler.text.mastodon_length import Limits
+    from scheduler.text.mastodon_length import Limits  # lazy: the `regex` package ~10-20 ms; `scheduler --help` loads this module
 
     if instance_url in _LIMITS:
         return _LIMITS[instance_url]
     failed_at = _FAILED.get(instance_url)
     if failed_at is not None and time.monotonic() - failed_at < RETRY_FAILED_AFTER_S:
         return Limits()
-    import requests
+    import requests  # lazy: requests ~90 ms only to ask a Mastodon instance its limits; `scheduler --help` loads this module
 
     try:
         response = requests.get(f"{instance_url}/api/v2/instance", timeout=timeout)

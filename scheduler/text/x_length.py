@@ -258,7 +258,7 @@ class _UrlPatterns:
 
 @functools.cache
 def _known_tld_pattern() -> str:
-    from scheduler.text.twitter_text_data import COUNTRY_TLDS, GENERIC_TLDS
+    from scheduler.text.twitter_text_data import COUNTRY_TLDS, GENERIC_TLDS  # lazy: 3,900 lines of tables only URL and emoji parsing need; `scheduler --help` loads this module
 
     # twitter-text tries every generic domain, then every country code, each followed by neither a letter, a digit,
     # '@', '+' nor '-'. A trie matching the longest first is the same (only two domains are prefixes of others,
@@ -268,7 +268,7 @@ def _known_tld_pattern() -> str:
 
 @functools.cache
 def _known_tlds() -> frozenset[str]:
-    from scheduler.text.twitter_text_data import COUNTRY_TLDS, GENERIC_TLDS
+    from scheduler.text.twitter_text_data import COUNTRY_TLDS, GENERIC_TLDS  # lazy: 3,900 lines of tables only URL and emoji parsing need; `scheduler --help` loads this module
 
     return frozenset(GENERIC_TLDS.split() + COUNTRY_TLDS.split())
 
@@ -287,7 +287,7 @@ def _any_tld_url_patterns() -> _UrlPatterns:
 
 @functools.cache
 def _emoji_pattern() -> re.Pattern[str]:
-    from scheduler.text.twitter_text_data import EMOJI
+    from scheduler.text.twitter_text_data import EMOJI  # lazy: 3,900 lines of tables only URL and emoji parsing need; `scheduler --help` loads this module
 
     sequences = ["".join(chr(int(code, 16)) for code in line.split()) for line in EMOJI.splitlines() if line]
     # The reference tries every sequence of several code points, longest first, then the single ones: the longest

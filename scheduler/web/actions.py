@@ -14,9 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from scheduler.app import editing, queueing
+from scheduler.articles.library import ARTICLE_SUFFIXES, import_articles
 from scheduler.config import Config
 from scheduler.domain.errors import ArticleError, QueueError
 from scheduler.ledger.store import PostRecord, Store
+from scheduler.networks.post_links import NAMES, remote_id_from
+from scheduler.publishing.engine import live_instances
+from scheduler.review import policy as review
+from scheduler.text.limits import rule_for
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 
@@ -36,22 +42,16 @@ class Actions:
 
     def _wrote(self, post_ids: list[str]) -> None:
         """Who gave these posts their text (separation of duties in review); inside the change's unit."""
-        from scheduler.review import policy as review
-
         review.record_change(self.store, self.config, post_ids, who=self.actor, now=self.clock())
 
     def _limit(self) -> int:
         """The account's network's limit, as its posts are measured (X 280, Bluesky 300, a Mastodon server's)."""
-        from scheduler.text.limits import rule_for
-
         return rule_for(self.config).limit
 
     def _local(self, at: datetime | None) -> str:
         return at.astimezone(self.config.tz).isoformat() if at else "-"
 
     def add(self, text: str, at: datetime | None) -> PostRecord:
-        from scheduler.app import queueing
-
         limit = self._limit()  # before the transaction: a Mastodon server's limit may need a request
         with self.store.unit():
             record = queueing.add_text(self.store, self.config, text, self.clock(), at=at)
@@ -61,8 +61,6 @@ class Actions:
         return record
 
     def edit(self, post_id: str, text: str) -> PostRecord:
-        from scheduler.app import editing
-
         limit = self._limit()
         with self.store.unit():
             before = self.store.get(post_id)
@@ -97,8 +95,6 @@ class Actions:
     def pin(self, post_id: str, at: datetime | None, *, warn: bool = True) -> list[str]:
         """As `scheduler queue pin`: a time more than a minute past is refused; returns its warnings (a cap)
         unless ``warn`` is false (they need a plan: not inside a caller's longer transaction)."""
-        from scheduler.app import editing
-
         now = self.clock()
         editing.check_pin(self.config, at, now, asap="the current time")
         with self.store.unit():
@@ -118,10 +114,6 @@ class Actions:
             self._audit("resume")
 
     def resolve(self, post_id: str, *, tweet_id: str | None, retry: bool) -> None:
-        from scheduler.publishing.engine import live_instances
-
-        from scheduler.networks.post_links import NAMES, remote_id_from
-
         if bool(tweet_id) == bool(retry):
             raise QueueError(f"say how it ended: the post's id on {NAMES[self.config.network]} if it went out, "
                              "or retry if it did not")
@@ -139,8 +131,6 @@ class Actions:
 
     def approve(self, post_ids: list[str], *, expected: dict[str, str] | None, comment: str | None = None):
         """`scheduler review approve`: all or none, exactly as shown (``expected``: post id -> content hash)."""
-        from scheduler.review import policy as review
-
         with self.store.unit():
             outcome = review.approve(self.store, self.config, post_ids, who=self.actor, role=self.role,
                                      now=self.clock(), comment=comment, expected=expected or {})
@@ -150,8 +140,6 @@ class Actions:
 
     def request_changes(self, post_ids: list[str], *, comment: str, expected: dict[str, str] | None = None):
         """`scheduler review reject --comment`: back to the author, out of the plan until the text changes."""
-        from scheduler.review import policy as review
-
         with self.store.unit():
             outcome = review.request_changes(self.store, self.config, post_ids, who=self.actor, role=self.role,
                                              comment=comment,
@@ -162,8 +150,6 @@ class Actions:
 
     def import_upload(self, filename: str, data: bytes) -> list:
         """Store an uploaded article under the data directory's uploads/ and import it like `scheduler import`."""
-        from scheduler.articles.library import ARTICLE_SUFFIXES, import_articles
-
         name = Path(filename or "").name
         suffix = Path(name).suffix.lower()
         if suffix not in ARTICLE_SUFFIXES:

@@ -17,7 +17,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from scheduler.domain.errors import ArticleError, DuplicateError, QueueError, ReviewError, SchedulerError
+from scheduler.app import editing, health, views
+from scheduler.domain.errors import ArticleError, DuplicateError, InputError, QueueError, ReviewError, SchedulerError
+from scheduler.domain.when import parse_when as read_when
+from scheduler.planning import agenda
+from scheduler.review.policy import NotAllowed
+from scheduler.web.app import account_web
+from scheduler.web.openapi import spec
+from scheduler.web.pages import error_page
 from scheduler.web.security import json_error
 
 
@@ -28,16 +35,11 @@ class BadRequest(HTTPException):
 
 def web_of(request: Request):
     """The request's account's view of the dashboard (``?account=NAME``; scheduler.web.app)."""
-    from scheduler.web.app import account_web
-
     return account_web(request)
 
 
 def parse_when(value: str, tz) -> datetime:
     """ISO 8601 as the CLI reads it (without an offset: the account's local time)."""
-    from scheduler.domain.when import parse_when as read_when
-    from scheduler.domain.errors import InputError
-
     try:
         return read_when(value, tz)
     except InputError as exc:
@@ -85,8 +87,6 @@ def domain_status(exc: SchedulerError) -> int:
     if isinstance(exc, ArticleError):
         return 422
     if isinstance(exc, ReviewError):
-        from scheduler.review.policy import NotAllowed
-
         if isinstance(exc, NotAllowed):
             return 403  # the role, or separation of duties: this identity may not decide
         return 409  # a blocking finding, a post not waiting, or a text changed since it was shown
@@ -96,9 +96,6 @@ def domain_status(exc: SchedulerError) -> int:
 # -- handlers --------------------------------------------------------------------------------------
 
 async def preview(request: Request):
-    from scheduler.planning import agenda
-    from scheduler.app import views
-
     web = web_of(request)
     count = int_param(request, "count", 10, 1, 10000)
     raw = request.query_params.get("from")
@@ -115,9 +112,6 @@ async def preview(request: Request):
 
 
 async def queue_list(request: Request):
-    from scheduler.planning import agenda
-    from scheduler.app import views
-
     web = web_of(request)
     limit = int_param(request, "limit", 50, 1, 100000)
     offset = int_param(request, "offset", 0, 0, 10**9)
@@ -128,8 +122,6 @@ async def queue_list(request: Request):
 
 
 async def queue_add(request: Request):
-    from scheduler.app import views
-
     web = web_of(request)
     body = await json_body(request)
     text = body.get("text")
@@ -150,8 +142,6 @@ async def queue_add(request: Request):
 
 
 async def queue_get(request: Request):
-    from scheduler.app import views
-
     web = web_of(request)
     post = await run_in_threadpool(own_post, web, request.path_params["post_id"])
     return JSONResponse(views.with_account(web.config, views.post_json(post, web.config)))
@@ -160,9 +150,6 @@ async def queue_get(request: Request):
 async def queue_patch(request: Request):
     """Change a post's text, pin (null unpins) and/or position; applied in that order, all or nothing: every
     field is checked before any is applied, and the changes land in one transaction."""
-    from scheduler.app import editing
-    from scheduler.app import views
-
     web = web_of(request)
     post_id = request.path_params["post_id"]
     body = await json_body(request)
@@ -215,8 +202,6 @@ def _position(value) -> dict:
 
 
 async def queue_delete(request: Request):
-    from scheduler.app import views
-
     web = web_of(request)
     post_id = request.path_params["post_id"]
     await run_in_threadpool(own_post, web, post_id)
@@ -225,8 +210,6 @@ async def queue_delete(request: Request):
 
 
 async def queue_restore(request: Request):
-    from scheduler.app import views
-
     web = web_of(request)
     post_id = request.path_params["post_id"]
     await run_in_threadpool(own_post, web, post_id)
@@ -249,8 +232,6 @@ async def resume(request: Request):
 
 
 async def resolve(request: Request):
-    from scheduler.app import views
-
     web = web_of(request)
     post_id = request.path_params["post_id"]
     body = await json_body(request)
@@ -266,8 +247,6 @@ async def resolve(request: Request):
 
 
 async def history(request: Request):
-    from scheduler.app import views
-
     web = web_of(request)
     limit = int_param(request, "limit", 50, 1, 100000)
     records = await run_in_threadpool(web.store.history, web.config.account, limit=limit)
@@ -275,9 +254,6 @@ async def history(request: Request):
 
 
 async def status(request: Request):
-    from scheduler.app import health
-    from scheduler.app import views
-
     web = web_of(request)
     return JSONResponse(views.with_account(web.config, await run_in_threadpool(health.status, web.store, web.config, web.clock())))
 
@@ -300,8 +276,6 @@ def audit_json(record, tz) -> dict:
 
 
 async def openapi(request: Request):
-    from scheduler.web.openapi import spec
-
     return JSONResponse(spec())
 
 
@@ -335,7 +309,6 @@ async def _http_error(request: Request, exc: HTTPException):
         if exc.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path}; GET /api/v1/openapi.json lists the methods"
         return json_error(exc.status_code, message)
-    from scheduler.web.pages import error_page
 
     return error_page(request, exc.status_code, exc.detail if isinstance(exc.detail, str) else "request failed")
 
@@ -344,7 +317,6 @@ async def _domain_error(request: Request, exc: SchedulerError):
     status = domain_status(exc)
     if request.url.path.startswith("/api/"):
         return json_error(status, str(exc))
-    from scheduler.web.pages import error_page
 
     return error_page(request, status, str(exc))
 
@@ -356,7 +328,6 @@ async def _unexpected(request: Request, exc: Exception):
     message = "the server failed on this request; the log has the details"
     if request.url.path.startswith("/api/"):
         return json_error(500, message)
-    from scheduler.web.pages import error_page
 
     return error_page(request, 500, message)
 

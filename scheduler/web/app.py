@@ -17,11 +17,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
 
+from scheduler.app.access import FORGET_FAILURES, SESSION_LIFETIME, LoginLimiter, local_session, open_session
 from scheduler.config import Config
 from scheduler.domain.errors import ConfigError
-from scheduler.planning.plan_cache import PlanCache
 from scheduler.ledger.store import Store
+from scheduler.planning.plan_cache import PlanCache
+from scheduler.web.actions import Actions
+from scheduler.web.security import Guard
 
 HERE = Path(__file__).parent
 log = logging.getLogger("scheduler.web")
@@ -48,15 +56,11 @@ class Web:
     _prune_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self):
-        from scheduler.app.access import LoginLimiter
-
         if self.limiter is None:
             self.limiter = LoginLimiter(self.store)
 
     @property
     def session_seconds(self) -> int:
-        from scheduler.app.access import SESSION_LIFETIME
-
         return int(SESSION_LIFETIME.total_seconds())
 
     def open_mode(self) -> bool:
@@ -64,21 +68,15 @@ class Web:
         return self.local_only and not self.store.has_password()
 
     def open_session(self, username: str):
-        from scheduler.app.access import open_session
-
         return open_session(self.store, username, self.clock())
 
     def local_session(self):
         """A password-less session (a signed cookie; nothing written)."""
-        from scheduler.app.access import local_session
-
         return local_session(self.store, self.clock())
 
     def prune_if_due(self) -> None:
         """Every ``PRUNE_EVERY`` (by this Web's clock): expired sessions and forgotten sign-in counts leave the
         ledger."""
-        from scheduler.app.access import FORGET_FAILURES
-
         now = self.clock()
         with self._prune_lock:
             if self._next_prune is not None and now < self._next_prune:
@@ -116,8 +114,6 @@ class Web:
         return replace(self, config=root.for_account(account.name))
 
     def actions(self, request):
-        from scheduler.web.actions import Actions
-
         principal = request.state.principal
         return Actions(self.store, self.config, principal.actor, self.clock, principal.role)
 
@@ -131,8 +127,6 @@ class AccountNotFound(Exception):
 
 def account_web(request) -> Web:
     """The request's ``Web`` for its account (``?account=``), resolved once per request."""
-    from starlette.exceptions import HTTPException
-
     state = request.scope.setdefault("state", {})
     if "account_web" not in state:
         web: Web = request.app.state.web
@@ -163,13 +157,7 @@ def with_account_query(path: str, account: str | None) -> str:
 
 def create_app(config: Config, store: Store, *, local_only: bool = True,
                clock: Callable[[], datetime] = utc_now):
-    from starlette.applications import Starlette
-    from starlette.middleware import Middleware
-    from starlette.routing import Mount
-    from starlette.staticfiles import StaticFiles
-
-    from scheduler.web import api, pages, review_routes
-    from scheduler.web.security import Guard
+    from scheduler.web import api, pages, review_routes  # lazy: cycle: web.api, web.pages and web.review_routes import this module
 
     web = Web(config, store, local_only, clock)
     routes = [

@@ -11,8 +11,11 @@ import calendar as _cal
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from scheduler.app import review_views, views
 from scheduler.config import Config
 from scheduler.ledger.store import Store
+from scheduler.planning import agenda
+from scheduler.review import policy as review
 
 MAX_PLAN = 10000  # preview's own --count limit
 MONTH_CELL = 8  # entries listed in one day of the month view
@@ -59,8 +62,6 @@ def span(view: str, around: date) -> tuple[date, date, date, date, date]:
 
 def planned_between(store: Store, config: Config, now: datetime, start: datetime, end: datetime) -> list:
     """The plan's entries with ``start <= at < end``: the preview from ``now``, read as far as ``end``."""
-    from scheduler.planning import agenda
-
     if end <= now - config["calendar"]["grace"]:
         return []
     entries = agenda.upcoming(store, config, now, count=min(entries_before(store, config, now, end), MAX_PLAN))
@@ -78,8 +79,6 @@ def entries_before(store: Store, config: Config, now: datetime, end: datetime) -
 
 
 def calendar_page(store: Store, config: Config, now: datetime, *, view: str, around: date | None) -> CalendarPage:
-    from scheduler.app import views
-
     tz = config.tz
     around = around or now.astimezone(tz).date()
     first, start, end, previous, nxt = span(view, around)
@@ -106,8 +105,6 @@ def _place_sent(store: Store, config: Config, days: dict, start_at: datetime, en
     """The posts sent (or being sent, or of unknown outcome) for a slot in the range, each on its day. Two
     columns of each are read to place them; the full record only of those a cell lists (``listed`` per
     day; None: all). The others are counted in ``more``: a month of a busy account is ~1,500 posts."""
-    from scheduler.app import views
-
     shown: dict[date, list[str]] = {}
     for post_id, at in store.published_slots(config.account, start_at, end_at):
         day = days.get(at.astimezone(config.tz).date())
@@ -137,9 +134,6 @@ def _fit_month_cell(day: Day) -> None:
 
 def _place_drafts(store: Store, config: Config, now: datetime, days: dict, start_at: datetime,
                   end_at: datetime) -> dict:
-    from scheduler.review import policy as review
-    from scheduler.app import review_views
-
     items = review.waiting(store, config, now)
     shown = 0
     for item in items:

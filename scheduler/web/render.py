@@ -20,6 +20,10 @@ from functools import cached_property
 
 from markupsafe import Markup, escape
 
+from scheduler.text.bluesky_length import rich_text
+from scheduler.text.limits import rule_for
+from scheduler.text.x_length import url_spans
+
 _MENTION_OR_TAG = re.compile(r"(?<![\w@#])(@\w{1,15}|#\w*[^\W\d]\w*)")
 # Mastodon's MENTION_RE and (simplified) HASHTAG_RE: a mention may name its server; a tag holds a non-digit.
 _MASTODON_MENTION_OR_TAG = re.compile(r"(?<![=/\w])(@\w+(?:@[\w.-]+\w)?|#\w*[^\W\d]\w*)")
@@ -39,8 +43,6 @@ def post_html(text: str, network: str = "x") -> Markup:
 
 
 def _x_html(text: str) -> Markup:
-    from scheduler.text.x_length import url_spans
-
     text = unicodedata.normalize("NFC", text)
     out: list[str] = []
     pos = 0
@@ -53,8 +55,6 @@ def _x_html(text: str) -> Markup:
 
 
 def _bluesky_html(text: str) -> Markup:
-    from scheduler.text.bluesky_length import rich_text
-
     sent = rich_text(text)  # what the publisher sends: facets are byte ranges of this text
     data = sent.text.encode("utf-8")
     out: list[str] = []
@@ -72,8 +72,6 @@ def _bluesky_html(text: str) -> Markup:
 
 
 def _mastodon_html(text: str) -> Markup:
-    from scheduler.text.x_length import url_spans
-
     text = unicodedata.normalize("NFC", text)
     out: list[str] = []
     pos = 0
@@ -135,8 +133,6 @@ class Look:
 
     @cached_property
     def rule(self):
-        from scheduler.text.limits import rule_for
-
         return rule_for(self.config)
 
     @property

@@ -21,9 +21,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from jinja2 import Environment
+
 from scheduler.config import Config
+from scheduler.domain.content_hash import hash_from_digests, read_media
 from scheduler.domain.errors import ReviewError
 from scheduler.ledger.store import Store
+from scheduler.review import links as review_link, notices, policy as review
 
 HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
@@ -105,8 +109,6 @@ class Response:
 
 def handle(store: Store, config: Config, token: str, method: str, form: Mapping[str, str], now: datetime) -> Response:
     """``GET``: the waiting posts as cards. ``POST``: record the decisions and spend the link."""
-    from scheduler.review import links as review_link
-
     try:
         link = review_link.verify(store, config, token, now)
     except review_link.LinkInvalid as exc:
@@ -151,8 +153,6 @@ def _shown(item) -> tuple[str, list[Shown]]:
     import base64
     import os
 
-    from scheduler.domain.content_hash import hash_from_digests, read_media
-
     digests, images = [], []
     for path in item.post.media:
         data, digest = read_media(path)
@@ -174,8 +174,6 @@ def _shown(item) -> tuple[str, list[Shown]]:
 def covered_items(store, config, link, now):
     """The posts of the link still awaiting review exactly as they were when it was made; and how many of
     its posts are not (changed, decided, sent or removed since)."""
-    from scheduler.review import policy as review
-
     covered = store.link_posts(link.link_id) if link.reviewer else {}
     waiting = review.items_for_link(store, config, list(covered), now)
     items = [i for i in waiting if covered.get(i.post.post_id) == i.content_hash]
@@ -193,9 +191,6 @@ def _page(store, config, link, now, *, status: int = 200, error: str | None = No
 
 
 def _decide(store: Store, config: Config, link, form: Mapping[str, str], now: datetime) -> str:
-    from scheduler.review import notices
-    from scheduler.review import policy as review
-
     # The name the link was issued to: never one typed on the page.
     who = f"{link.reviewer} (link {link.link_id})"
     chosen = {key.removeprefix("decision-"): value for key, value in form.items()
@@ -236,8 +231,6 @@ def _decide(store: Store, config: Config, link, form: Mapping[str, str], now: da
 
 def _render(config: Config, status: int, **values) -> Response:
     import os
-
-    from jinja2 import Environment
 
     env = Environment(autoescape=True)
     template = env.from_string(PAGE)

@@ -19,17 +19,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from scheduler.app import views
+from scheduler.app import review_views, views
 from scheduler.domain.errors import SchedulerError
+from scheduler.review import policy as review
+from scheduler.web import review_page as link_form  # the module; review_page below is the route
+from scheduler.web.api import BadRequest, domain_status, int_param, json_body, own_post
+from scheduler.web.app import account_link, account_web
+from scheduler.web.pages import render
 from scheduler.web.security import REVIEW_LINK_PREFIX
+
 MAX_LINK_FORM_BYTES = 1_000_000
 LOG_SHOWN = 50
 
 
 def web_of(request: Request):
     """The request's account's view of the dashboard (``?account=NAME``; scheduler.web.app)."""
-    from scheduler.web.app import account_web
-
     return account_web(request)
 
 
@@ -37,8 +41,6 @@ def web_of(request: Request):
 
 async def link_page(request: Request):
     """GET shows the waiting posts as cards; POST records every decision at once and spends the link."""
-    from scheduler.web import review_page
-
     web = await run_in_threadpool(_link_web, request)
     form: dict[str, str] = {}
     if request.method == "POST":
@@ -47,9 +49,9 @@ async def link_page(request: Request):
             body += chunk
             if len(body) > MAX_LINK_FORM_BYTES:
                 return Response("the form is too large", 413, media_type="text/plain",
-                                headers={k: v for k, v in review_page.HEADERS.items() if k != "Content-Type"})
+                                headers={k: v for k, v in link_form.HEADERS.items() if k != "Content-Type"})
         form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-    answer = await run_in_threadpool(review_page.handle, web.store, web.config, request.path_params["token"],
+    answer = await run_in_threadpool(link_form.handle, web.store, web.config, request.path_params["token"],
                                      request.method, form, web.clock())
     return Response(answer.body, answer.status, headers=answer.headers)
 
@@ -69,9 +71,6 @@ def _link_web(request: Request):
 # -- the Review page ----------------------------------------------------------------------------------
 
 def _review_context(web) -> dict:
-    from scheduler.review import policy as review
-    from scheduler.app import review_views
-
     now = web.clock()
     items = review.waiting(web.store, web.config, now)
     return {
@@ -82,8 +81,6 @@ def _review_context(web) -> dict:
 
 
 async def review_page(request: Request, *, error: str | None = None, status: int = 200):
-    from scheduler.web.pages import render
-
     web = web_of(request)
     notice = None
     done = {key: request.query_params.get(key, "") for key in ("approved", "changes_requested")}
@@ -97,8 +94,6 @@ async def review_page(request: Request, *, error: str | None = None, status: int
 
 async def review_decide(request: Request):
     """The Review page's form: the selected posts, each with the hash of the text shown, approved or sent back."""
-    from scheduler.web.api import domain_status
-
     web = web_of(request)
     async with request.form() as form:
         chosen = [v for v in form.getlist("post") if isinstance(v, str)]
@@ -124,7 +119,6 @@ async def review_decide(request: Request):
             done = f"changes_requested={len(outcome.decided)}"
     except SchedulerError as exc:
         return await review_page(request, error=str(exc), status=domain_status(exc))
-    from scheduler.web.app import account_link
 
     return RedirectResponse(account_link(request, f"/review?{done}"), status_code=303)
 
@@ -133,10 +127,6 @@ async def review_decide(request: Request):
 
 async def api_list(request: Request):
     """`scheduler review list --json`."""
-    from scheduler.review import policy as review
-    from scheduler.app import review_views
-    from scheduler.web.api import int_param
-
     web = web_of(request)
     limit = int_param(request, "limit", 200, 1, 100000)
     items = await run_in_threadpool(review.waiting, web.store, web.config, web.clock(), limit=limit)
@@ -145,10 +135,6 @@ async def api_list(request: Request):
 
 async def api_log(request: Request):
     """`scheduler review log --json`."""
-    from scheduler.review import policy as review
-    from scheduler.app import review_views
-    from scheduler.web.api import int_param
-
     web = web_of(request)
     limit = int_param(request, "limit", 100, 1, 100000)
     post_id = request.query_params.get("post") or None
@@ -157,8 +143,6 @@ async def api_log(request: Request):
 
 
 async def _decision_body(request: Request, web) -> tuple[list[str], str | None, dict[str, str] | None]:
-    from scheduler.web.api import BadRequest, json_body, own_post
-
     body = await json_body(request)
     known = {"post_ids", "comment", "content_hashes"}
     if set(body) - known:
@@ -179,8 +163,6 @@ async def _decision_body(request: Request, web) -> tuple[list[str], str | None, 
 
 async def api_approve(request: Request):
     """`scheduler review approve ID... --hash H... [--comment]`: all or none, exactly as shown."""
-    from scheduler.web.api import BadRequest
-
     web = web_of(request)
     ids, comment, expected = await _decision_body(request, web)
     if expected is None or not all(expected.get(i) for i in ids):
@@ -192,8 +174,6 @@ async def api_approve(request: Request):
 
 async def api_reject(request: Request):
     """`scheduler review reject ID... --comment TEXT`."""
-    from scheduler.web.api import BadRequest
-
     web = web_of(request)
     ids, comment, expected = await _decision_body(request, web)
     if not comment or not comment.strip():
