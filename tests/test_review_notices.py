@@ -15,7 +15,8 @@ import pytest
 
 from scheduler.review import policy as review
 from scheduler.config import parse_config
-from scheduler.review.notices import ReviewWatcher, deliver_due, safe_url
+from scheduler.review.notices import deliver_due, safe_url
+from scheduler.review.watcher import ReviewWatcher
 from tests.helpers_ledger import ACCOUNT, new_post
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)

@@ -57,7 +57,8 @@ from scheduler.publishing.liveness import instance_is_alive
 from scheduler.publishing.signals import Signals
 from scheduler.review import policy as review
 from scheduler.review.evergreen import propose_for_review
-from scheduler.review.notices import ReviewWatcher, deliver_due
+from scheduler.review.notices import deliver_due
+from scheduler.review.watcher import ReviewWatcher
 from scheduler.review.policy import agree_with_ledger
 
 log = logging.getLogger("scheduler.service")

@@ -39,6 +39,7 @@ from scheduler.domain.models import PostState
 from scheduler.ledger.review import APPROVED, CHANGES_REQUESTED, Decision, LogEntry, ReviewRecord
 from scheduler.ledger.store import PostRecord, Store
 from scheduler.planning import agenda
+from scheduler.review import notices
 
 AWAITING = "awaiting review"
 STATUSES = (APPROVED, CHANGES_REQUESTED, AWAITING)
@@ -256,8 +257,6 @@ def record_change(store: Store, config: Config, post_ids: Sequence[str], *, who:
 def request_changes(store: Store, config: Config, post_ids: Sequence[str], *, who: str, role: str, comment: str,
                     now: datetime, expected: Mapping[str, str] | None = None) -> Outcome:
     """Send posts back to their author with a comment (the notice goes to ``[notify] authors``)."""
-    from scheduler.review import notices  # lazy: cycle: review.notices imports this module
-
     may_decide(role, who)
     if not comment or not comment.strip():
         raise ReviewError("say what has to change: --comment TEXT is required when requesting changes")
