@@ -14,9 +14,7 @@ def _mastodon_length(text: str, per_url: int) -> int:
     the project's own scheduler.text.mastodon_length."""
     try:
         import twitter_text  # lazy: optional (the test extra); without it the fallback counts
-        from pyuegc import (
-            EGC,  # lazy: optional (the test extra); without it the fallback counts
-        )
+        from pyuegc import EGC  # lazy: optional (the test extra); without it the fallback counts
     except ImportError:
         return length(text, Limits(characters_reserved_per_url=per_url))
     text = unicodedata.normalize("NFC", text)
