@@ -1,3 +1,5 @@
+"""``python -m scheduler``: the command line (scheduler.entry.main)."""
+
 from scheduler.entry import main
 
 main()

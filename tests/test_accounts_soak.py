@@ -16,7 +16,7 @@ import pytest
 
 from scheduler.standins.bluesky import StandinBluesky
 from scheduler.standins.mastodon import StandinMastodon
-from scheduler.standins.x import FAULT_KINDS as X_FAULT_KINDS
+from scheduler.standins.x.faults import FAULT_KINDS as X_FAULT_KINDS
 from scheduler.standins.x import StandinX
 from tests.test_accounts_service import CONFIG, Three
 

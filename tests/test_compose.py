@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.compose.composer import ELLIPSIS, compose_article, compose_tip, unfaithful_words
+from scheduler.compose.composer import compose_article, compose_tip
+from scheduler.compose.faithfulness import unfaithful_words
+from scheduler.compose.fitting import ELLIPSIS
 from scheduler.domain.errors import TemplateError
 from scheduler.domain.models import Article, ComposedPost, Tip
 from scheduler.compose.templates import default_templates_dir, load_templates

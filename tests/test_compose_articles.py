@@ -15,7 +15,7 @@ import pytest
 
 from scheduler.text import bluesky_length
 from scheduler.text import mastodon_length
-from scheduler.compose.composer import unfaithful_words
+from scheduler.compose.faithfulness import unfaithful_words
 from scheduler.config import parse_config
 from scheduler.articles.library import Composed, compose
 from scheduler.compose.templates import default_templates_dir, network_directory

@@ -19,7 +19,8 @@ from pyuegc import EGC
 
 from scheduler.text import bluesky_length
 from scheduler.text import mastodon_length
-from scheduler.compose.composer import compose_tip, unfaithful_words
+from scheduler.compose.composer import compose_tip
+from scheduler.compose.faithfulness import unfaithful_words
 from scheduler.domain.models import Tip
 from scheduler.text.limits import bluesky_rule, mastodon_rule
 from scheduler.compose.templates import TemplateSet, load_templates

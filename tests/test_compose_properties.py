@@ -10,7 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scheduler.compose import tip_points
-from scheduler.compose.composer import _as_headline, compose_tip, unfaithful_words
+from scheduler.compose.composer import compose_tip
+from scheduler.compose.faithfulness import unfaithful_words
+from scheduler.compose.rendering import _as_headline
 from scheduler.domain.models import Article, Tip
 from scheduler.compose.templates import TemplateSet, load_templates
 from scheduler.text.x_length import MAX_WEIGHTED_LENGTH, is_valid, weighted_length

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.config import SCHEMA, load_config, parse_config
+from scheduler.config import load_config, parse_config
+from scheduler.config.schema import SCHEMA
 from scheduler.domain.errors import ConfigError
 
 

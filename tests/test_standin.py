@@ -609,7 +609,7 @@ def test_too_long_is_judged_by_the_reference_twitter_text(api, standin, text):
 
 
 def test_without_the_reference_the_projects_counter_judges(api, standin, monkeypatch):
-    from scheduler.standins import x as module
+    from scheduler.standins.x import length as module
     from scheduler.text.x_length import weighted_length
 
     monkeypatch.setattr(module, "_reference_available", lambda: False)

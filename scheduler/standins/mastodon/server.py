@@ -1,63 +1,18 @@
-"""A stand-in for a Mastodon server on 127.0.0.1, for tests and demos.
-
-It answers the REST calls the publisher makes, as docs.joinmastodon.org describes them:
-
-- ``GET /api/v2/instance``: the server's limits (``configuration.statuses.max_characters``, 500 by default,
-  ``characters_reserved_per_url`` 23, at most 4 media); ``GET /api/v1/accounts/verify_credentials``.
-- ``POST /api/v1/statuses`` (form or JSON: ``status``, ``in_reply_to_id``, ``media_ids[]``, ``visibility``) with
-  an ``Idempotency-Key``: the same key from the same account within the idempotency window (1 hour, as Mastodon
-  keeps it) answers the status it already made instead of a new one; after the window the key is forgotten. Too
-  long is 422 "Text character limit of N exceeded", judged as Mastodon's StatusLengthValidator does, with the
-  reference twitter-text's link extractor and ``pyuegc``'s graphemes when installed (not the project's counter).
-  A blank text is 422, an unknown ``in_reply_to_id`` 404, more than 4 media 422. As PostStatusService's
-  validate_media! does: a media id that is not the account's or is attached to another status already is 422
-  "Media N not found or already attached to another post", and one still processing is 422 "Cannot attach
-  files that have not finished processing. Try again in a moment!".
-- Statuses come back as Mastodon renders them (REST::StatusSerializer, TextFormatter): ``content`` is HTML
-  (paragraphs, ``<br />``, links split in invisible/ellipsis spans, hashtags as links, a mention of an account
-  the server knows as an h-card link showing only ``@username``, its domain dropped) and there is no ``text``
-  (Mastodon sends it only in the answer to a delete, for redrafting); ``mentions`` and ``tags`` list them.
-  ``GET /api/v1/statuses/:id/source`` gives the author the plain text (``set_source_endpoint(False)``: a server
-  without it, as before Mastodon 3.5 or another implementation, answers 404). The server knows its own accounts and
-  the remote ones added with ``add_remote_account``; a mention of any other stays plain text. ``GET /api/v1/accounts/:id/statuses`` pages newest first (``limit`` up to 40,
-  ``max_id``, ``since_id``, ``min_id``, a ``Link`` header); ids are snowflakes (milliseconds << 16).
-- ``POST /api/v2/media`` (multipart ``file``, images up to 16 MB) answers a media attachment to attach. As
-  Api::V2::MediaController does with ``delay_processing``: a still image is processed at once (200, with its
-  ``url``); a GIF becomes a ``gifv`` processed in the background (202, ``url`` null) for ``media_processing``
-  seconds, during which ``GET /api/v1/media/:id`` answers 206 and after which 200 with the ``url``.
-- Access tokens do not expire (Mastodon's do not); ``revoke_token`` makes one fail with 401 "The access token
-  was revoked"; ``app_token()`` is a token of the app alone (client credentials, no user), which
-  ``require_user!`` answers with 422 "This method requires an authenticated user".
-- Rate limits: every API answer carries ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and
-  ``X-RateLimit-Reset`` (an ISO 8601 time, as Mastodon sends it): 300 requests per 5 minutes per account, and
-  posting statuses has its own budget (300 per 3 hours; ``set_status_budget``). Past either: 429.
-- Faults: those of ``standin_http``, plus ``forbidden`` (403, a token without the write scope). 502, 503 and 504
-  come with an HTML body, as from the proxy in front of Mastodon.
-
-Not reproduced: federation, streaming, scheduled statuses, polls, edits, OAuth app registration.
-
-    with StandinMastodon() as server:
-        server.url, server.token        # the instance URL and an access token for the default account
-        server.inject("statuses", "create_then_unavailable")
-        server.statuses()               # what was posted: id, text as posted, content as rendered, ...
-
-``python -m scheduler.standins.mastodon --port 8097`` runs it in the foreground.
-"""
+"""The stand-in Mastodon server: its routes, statuses (Idempotency-Key, HTML rendering, mentions), media
+uploads, rate limits and the control endpoints (see the package's docstring for what it reproduces)."""
 
 from __future__ import annotations
 
-import argparse
 import html
 import itertools
 import re
 import secrets
-import sys
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlencode
 
+from scheduler.networks.media import sniff_mime
 from scheduler.standins.http import (
     GATEWAY_STATUS,
     Fault,
@@ -65,15 +20,23 @@ from scheduler.standins.http import (
     Request,
     StandinServer,
     multipart_fields,
-    serve_until_signalled,
 )
+from scheduler.standins.mastodon.length import _mastodon_length, length_judge
+from scheduler.standins.mastodon.state import (
+    API_BUDGET,
+    GIF_PROCESSING_S,
+    IDEMPOTENCY_WINDOW_S,
+    IMAGE_SIZE_LIMIT,
+    MAX_MEDIA,
+    STATUS_BUDGET,
+    Account,
+    Status,
+    _Media,
+    _State,
+    _Window,
+)
+from scheduler.text.x_length import url_spans
 
-MAX_MEDIA = 4
-IMAGE_SIZE_LIMIT = 16 * 1024 * 1024
-IDEMPOTENCY_WINDOW_S = 3600.0
-GIF_PROCESSING_S = 0.5  # how long the background processing of a GIF takes here
-API_BUDGET = (300, 300.0)  # requests per 5 minutes per account
-STATUS_BUDGET = (300, 3 * 3600.0)  # statuses per 3 hours per account
 _ROUTES = (
     ("GET", re.compile(r"^/api/v2/instance$"), "instance"),
     ("GET", re.compile(r"^/api/v1/instance$"), "instance"),
@@ -85,81 +48,16 @@ _ROUTES = (
     ("POST", re.compile(r"^/api/v[12]/media$"), "media"),
     ("GET", re.compile(r"^/api/v1/media/(?P<id>\d+)$"), "media_status"),
 )
+
+
 # Account::MENTION_RE (USERNAME_RE, then an optional @domain)
 _MENTION = re.compile(r"(?<![=/\w])@([a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)(?:@([\w.-]+\w))?", re.IGNORECASE)
+
+
 _MEDIA_NOT_READY = "Cannot attach files that have not finished processing. Try again in a moment!"
 
+
 _PROXY_PAGE = "<html><head><title>{status}</title></head><body><center><h1>{status}</h1></center></body></html>"
-
-
-@dataclass
-class Account:
-    id: str
-    username: str
-    token: str
-    domain: str | None = None  # None: an account of this server
-
-    @property
-    def acct(self) -> str:
-        return f"{self.username}@{self.domain}" if self.domain else self.username
-
-
-@dataclass
-class _Media:
-    account_id: str
-    mime: str
-    ready_at: float  # processed from then on
-    status_id: str | None = None  # attached to
-
-
-@dataclass
-class Status:
-    id: str
-    account_id: str
-    text: str  # as posted: what the author's /source shows
-    content: str  # as rendered: HTML
-    in_reply_to_id: str | None
-    media_ids: tuple[str, ...]
-    visibility: str
-    created_at: datetime
-    idempotency_key: str | None
-
-
-@dataclass
-class _Window:
-    limit: int
-    seconds: float
-    start: float = 0.0
-    used: int = 0
-
-    def spend(self, now: float) -> bool:
-        self._roll(now)
-        if self.used >= self.limit:
-            return False
-        self.used += 1
-        return True
-
-    def _roll(self, now: float) -> None:
-        if now >= self.start + self.seconds:
-            self.start, self.used = now, 0
-
-    def headers(self, now: float) -> dict[str, str]:
-        self._roll(now)
-        reset = datetime.fromtimestamp(self.start + self.seconds, timezone.utc)
-        return {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(max(self.limit - self.used, 0)),
-                "X-RateLimit-Reset": reset.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
-
-
-@dataclass
-class _State:
-    accounts: dict[str, Account] = field(default_factory=dict)  # by id
-    tokens: dict[str, str] = field(default_factory=dict)  # token -> account id
-    statuses: dict[str, Status] = field(default_factory=dict)
-    media: dict[str, _Media] = field(default_factory=dict)
-    app_tokens: set[str] = field(default_factory=set)  # tokens without a user
-    keys: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)  # (account, key) -> (status, at)
-    api_windows: dict[str, _Window] = field(default_factory=dict)
-    status_windows: dict[str, _Window] = field(default_factory=dict)
 
 
 class StandinMastodon(StandinServer):
@@ -512,8 +410,6 @@ class StandinMastodon(StandinServer):
     def _render(self, text: str) -> str:
         """Mastodon's HTML for a plain-text status: escaped, links wrapped (scheme and tail in invisible spans,
         the first 30 characters in an ellipsis span), hashtags linked, paragraphs and line breaks."""
-        from scheduler.text.x_length import url_spans
-
         pieces, position = [], 0
         for start, end in url_spans(text):
             link = text[start:end]
@@ -602,57 +498,4 @@ def _tags(escaped: str, base: str) -> str:
 
 
 def _sniff(data: bytes) -> str | None:
-    from scheduler.networks.media import sniff_mime
-
     return sniff_mime(data[:16])
-
-
-def _mastodon_length(text: str, per_url: int) -> int:
-    """StatusLengthValidator's count from judges that are not the project's counter: the reference twitter-text's
-    links (with their scheme) as ``per_url`` characters, then pyuegc's graphemes. Without them (no test extra),
-    the project's own scheduler.text.mastodon_length."""
-    import unicodedata
-
-    try:
-        import twitter_text
-        from pyuegc import EGC
-    except ImportError:
-        from scheduler.text.mastodon_length import Limits, length
-
-        return length(text, Limits(characters_reserved_per_url=per_url))
-    text = unicodedata.normalize("NFC", text)
-    pieces, position = [], 0
-    for url in twitter_text.extract_urls_with_indices(text):
-        start, end = url["indices"]
-        if text[start:end].lower().startswith(("http://", "https://")):
-            pieces += [text[position:start], "x" * per_url]
-            position = end
-    pieces.append(text[position:])
-    return len(EGC("".join(pieces)))
-
-
-def length_judge() -> str:
-    try:
-        import pyuegc  # noqa: F401
-        import twitter_text  # noqa: F401
-    except ImportError:
-        return "scheduler.text.mastodon_length"
-    return "twitter-text + pyuegc"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scheduler.standins.mastodon",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--username", default="tipbot")
-    parser.add_argument("--max-characters", type=int, default=500)
-    args = parser.parse_args(argv)
-    standin = StandinMastodon(port=args.port, username=args.username, max_characters=args.max_characters,
-                              latency_ms=args.latency_ms)
-    # The stand-in's own fake token, printed so a demo can use it.
-    return serve_until_signalled(standin, lambda url: {"MASTODON_INSTANCE_URL": url,
-                                                       "MASTODON_ACCESS_TOKEN": standin.token})
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,65 +1,16 @@
-"""A stand-in for the X API v2 on 127.0.0.1, for tests, demos and benchmarks.
-
-It answers the endpoints the publisher uses (POST /2/tweets, GET /2/users/me, GET /2/users/:id/tweets,
-POST /2/media/upload, the OAuth 2.0 authorize and token endpoints) the way X does, as far as
-/work/shared/X_API.md and X's documentation say:
-
-- OAuth 1.0a HMAC signatures are verified against X's own URL (a passing request was signed exactly as X
-  needs); OAuth 2.0 PKCE runs with single-use refresh tokens and expiring access tokens.
-- Length is judged by the reference twitter-text (PyPI ``twitter-text-parser``) when it is installed, not by
-  this project's counter, so a wrong count in the project shows up as X's 400 "too long".
-- Duplicate content (the same text as posted, before any rewriting) is refused with X's 403 body.
-- Post text comes back rewritten, in the 201 body and in timelines: ``&``, ``<``, ``>`` become ``&amp;``,
-  ``&lt;``, ``&gt;``; every link (found by ``scheduler.text.x_length.url_spans``, X's rules) becomes its own
-  ``https://t.co/`` + 10 characters link; a post with media gets one more t.co link appended after a space.
-  With ``tweet.fields=entities`` a timeline post carries ``entities.urls`` (start/end in code points over the
-  returned text, ``expanded_url`` as posted with ``http://`` added to a scheme-less link, a media entry per
-  image with ``expanded_url`` ``https://x.com/<user>/status/<id>/photo/<n>`` and its ``media_key``).
-- Timelines: newest first; ``max_results`` 5..100 (default 10, anything else 400); ``start_time`` and
-  ``end_time`` at second granularity, both inclusive, millisecond values refused; ``since_id``, ``until_id``,
-  ``exclude``; opaque ``next_token``/``previous_token`` cursors that stay right while posts arrive; only the
-  3,200 most recent posts; unknown query parameters refused. Reads lag: with ``set_read_lag(s)`` a post shows
-  in timeline reads only ``s`` seconds after it was created (the lag as set at read time).
-- Reads are billed as on pay-per-use plans: every post a read returns counts (``reads_billed()``;
-  ``/_standin/stats`` adds the cost at $0.005 a post).
-- Faults, injected one at a time (``inject``) or at random (``set_fault_rate``): X's error statuses and
-  bodies (401, 402, 403s, 429 with rate-limit headers, 500, 502, 503, 504), slow replies, and the dangerous
-  ones where the post is created but the client never learns it: the connection dropped unanswered
-  (``create_then_drop``), reset with a TCP RST as a failed TLS connection would be (``create_then_reset``),
-  or a gateway answering 502/503/504 (``create_then_bad_gateway``, ``create_then_unavailable``,
-  ``create_then_gateway_timeout``).
-
-Not reproduced, or not sure: entities other than urls (X also lists hashtags, mentions and cashtags); X's exact
-cut of a long ``display_url`` (here: scheme and ``www.`` dropped, then 30 characters and "…"); links are found
-by the project's ``url_spans``, so where it and X disagree the stand-in wraps differently; whether X counts
-entity start/end over the escaped text (as here) or the unescaped one is unconfirmed, so a client should find
-a link by its t.co ``url``, not by its offsets; search and post look-up endpoints.
-
-    with StandinX() as sx:
-        url = sx.url                  # http://127.0.0.1:PORT
-        sx.inject("tweets", "rate_limited", times=2, reset_in=60)
-        ...
-        sx.timeline("tipbot")         # what was "published": text as posted, and rendered_text as X shows it
-
-``python -m scheduler.standins.x --port 8099`` runs it in the foreground; the ``/_standin/`` control
-endpoints steer it from another process.
-"""
+"""The stand-in X server: OAuth 1.0a and 2.0, posting, media upload, timelines and the control endpoints
+(see the package's docstring for what it reproduces of X)."""
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import hmac
 import html
 import itertools
 import json
-import re
 import secrets
-import string
-import sys
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -67,193 +18,49 @@ from urllib.parse import parse_qsl, urlencode
 from oauthlib.oauth1.rfc5849 import signature as oauth1_signature
 from oauthlib.oauth1.rfc5849.utils import escape, parse_authorization_header, unescape
 
-from scheduler.standins.http import Fault, Reply, Request, StandinServer, multipart_fields
+from scheduler.standins.http import (
+    Fault,
+    Reply,
+    Request,
+    StandinServer,
+    multipart_fields,
+)
+from scheduler.standins.x.faults import (
+    _ERROR_BODIES,
+    DUPLICATE_BODY,
+    ENDPOINTS,
+    FAULT_KINDS,
+    INVALID_TOKEN_BODY,
+    PROBLEMS,
+    TOO_LONG_MESSAGE,
+    _fault_reply,
+    _invalid,
+)
+from scheduler.standins.x.length import MAX_TEXT_LENGTH, _weighted_length, length_judge
+from scheduler.standins.x.timeline import (
+    _SCHEME,
+    _TCO_ALPHABET,
+    READ_COST_PER_POST_USD,
+    TCO_CODE_LENGTH,
+    TCO_PREFIX,
+    TIMELINE_DEPTH,
+    Account,
+    Post,
+    _display_url,
+    _matches,
+    _OAuth2Grant,
+    _page_token,
+    _State,
+    _timeline_params,
+)
 from scheduler.text.x_length import url_spans
 
 # The URLs a client may have signed its OAuth 1.0a request for: the transport adapter rewrites
 # X's URL to ours *after* signing, so the signature base string names X's host, not ours.
 SIGNED_HOSTS = ("https://api.twitter.com", "https://api.x.com")
+
+
 TWITTER_EPOCH_MS = 1288834974657
-MAX_TEXT_LENGTH = 280
-PROBLEMS = "https://api.twitter.com/2/problems/"
-
-# X wraps every link in https://t.co/ + 10 letters and digits: 23 characters, the weight twitter-text gives a link.
-TCO_PREFIX = "https://t.co/"
-TCO_CODE_LENGTH = 10
-_TCO_ALPHABET = string.ascii_letters + string.digits
-DISPLAY_URL_LENGTH = 30  # X's own cut is not documented; a longer display_url ends in "…" here
-_SCHEME = re.compile(r"https?://", re.IGNORECASE)
-
-# Pay-per-use pricing (2026): each post a read returns costs this much.
-READ_COST_PER_POST_USD = 0.005
-TIMELINE_DEPTH = 3200  # GET /2/users/:id/tweets reaches only the most recent 3,200 posts
-TIMELINE_PARAMETERS = frozenset(
-    """end_time exclude expansions max_results media.fields pagination_token place.fields poll.fields since_id
-    start_time tweet.fields until_id user.fields""".split()
-)
-# "YYYY-MM-DDTHH:mm:ssZ (ISO 8601/RFC 3339)"; X's docs: "this parameter does not support a millisecond value".
-_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2})")
-EARLIEST_START = datetime(2010, 11, 6, tzinfo=timezone.utc)
-
-# The faults a soak test meets by default: the three kinds X really produces under load.
-DEFAULT_RANDOM_KINDS = ("unavailable", "rate_limited", "create_then_drop")
-
-# Endpoint names used by fault injection and the request log.
-ENDPOINTS = ("tweets", "timeline", "me", "media", "token", "authorize")
-
-FAULT_KINDS = (
-    "unauthorized",  # 401
-    "permission",  # 403 oauth1-permissions
-    "client_forbidden",  # 403 client-not-enrolled
-    "payment_required",  # 402 (body unconfirmed in the wild)
-    "rate_limited",  # 429 with x-rate-limit-* headers
-    "usage_capped",  # 429 UsageCapExceeded
-    "server_error",  # 500
-    "bad_gateway",  # 502
-    "unavailable",  # 503
-    "gateway_timeout",  # 504
-    "slow",  # sleep `seconds`, then answer normally (a POST still creates the post)
-    "create_then_drop",  # do the work (the post exists), then close the connection unanswered
-    "create_then_reset",  # do the work, then abort the connection with a TCP RST (as a failed TLS link would)
-    "create_then_bad_gateway",  # do the work, then answer 502
-    "create_then_unavailable",  # do the work, then answer 503
-    "create_then_gateway_timeout",  # do the work, then answer 504
-    "create_then_truncate",  # do the work, then send the answer's head and half its body, and close
-    "create_then_garbage",  # do the work, then write bytes that are no answer (under TLS: no TLS record) and reset
-    "create_then_stall",  # do the work, then hold the answer `seconds` (the client's read times out)
-    "drop",  # close the connection unanswered without doing anything
-    "echo_request",  # 400 whose detail echoes the request's Authorization, as a misconfigured proxy may
-)
-_ERROR_BODIES: dict[str, tuple[int, dict[str, Any]]] = {
-    "unauthorized": (401, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}),
-    "permission": (
-        403,
-        {
-            "title": "Forbidden",
-            "type": PROBLEMS + "oauth1-permissions",
-            "status": 403,
-            "detail": "Your client app is not configured with the appropriate oauth1 app permissions for this endpoint.",
-        },
-    ),
-    "client_forbidden": (
-        403,
-        {
-            "title": "Client Forbidden",
-            "type": PROBLEMS + "client-forbidden",
-            "reason": "client-not-enrolled",
-            "required_enrollment": "Appropriate Level of API Access",
-            "registration_url": "https://developer.x.com/en/docs/projects/overview",
-            "detail": "When authenticating requests to the Twitter API v2 endpoints, you must use keys and tokens "
-            "from a Twitter developer App that is attached to a Project. You can create a project via the "
-            "developer portal.",
-        },
-    ),
-    # X_API.md: the 402 body is unconfirmed; this shape is a guess in X's problem style.
-    "payment_required": (
-        402,
-        {"title": "Payment Required", "type": "about:blank", "status": 402, "detail": "Payment Required"},
-    ),
-    "rate_limited": (
-        429,
-        {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429},
-    ),
-    "usage_capped": (
-        429,
-        {
-            "title": "UsageCapExceeded",
-            "detail": "Usage cap exceeded: Monthly product cap",
-            "type": PROBLEMS + "usage-capped",
-            "period": "Monthly",
-            "scope": "Product",
-        },
-    ),
-    "server_error": (
-        500,
-        {"title": "Internal Server Error", "detail": "Internal Server Error", "type": "about:blank", "status": 500},
-    ),
-    "bad_gateway": (502, {"title": "Bad Gateway", "detail": "Bad Gateway", "type": "about:blank", "status": 502}),
-    "unavailable": (
-        503,
-        {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503},
-    ),
-    "gateway_timeout": (
-        504,
-        {"title": "Gateway Timeout", "detail": "Gateway Timeout", "type": "about:blank", "status": 504},
-    ),
-}
-
-DUPLICATE_BODY = {
-    "detail": "You are not allowed to create a Tweet with duplicate content.",
-    "type": "about:blank",
-    "title": "Forbidden",
-    "status": 403,
-}
-TOO_LONG_MESSAGE = (
-    "Your Tweet text is too long. For more information on how Twitter determines text length see "
-    "https://github.com/twitter/twitter-text."
-)
-INVALID_TOKEN_BODY = {"error": "invalid_request", "error_description": "Value passed for the token was invalid."}
-
-
-@dataclass
-class Account:
-    """One X user. OAuth 1.0a access token pair plus any OAuth 2.0 access tokens issued to it."""
-
-    user_id: str
-    username: str
-    name: str
-    access_token: str
-    access_token_secret: str
-
-
-@dataclass
-class Post:
-    id: str
-    text: str  # as posted: what duplicate detection compares, and what timeline() shows
-    author_id: str
-    reply_to: str | None
-    media_ids: tuple[str, ...]
-    created_at: datetime
-    rendered: str = ""  # as X returns it: escaped, links wrapped in t.co, a media link appended
-    urls: tuple[dict[str, Any], ...] = ()  # entities.urls over `rendered`
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "text": self.text,
-            "rendered_text": self.rendered,
-            "entities": {"urls": [dict(u) for u in self.urls]},
-            "reply_to": self.reply_to,
-            "media_ids": list(self.media_ids),
-            "created_at": self.created_at,
-        }
-
-
-@dataclass
-class _OAuth2Grant:
-    """What an authorization code or a token stands for."""
-
-    username: str
-    scope: str
-    client_id: str
-    expires_at: float = 0.0  # access tokens only (epoch seconds)
-    code_challenge: str = ""  # codes only
-    redirect_uri: str = ""  # codes only
-
-
-@dataclass
-class _State:
-    accounts: dict[str, Account] = field(default_factory=dict)  # by username
-    posts: list[Post] = field(default_factory=list)  # creation order
-    media: dict[str, str] = field(default_factory=dict)  # media id -> owner username
-    codes: dict[str, _OAuth2Grant] = field(default_factory=dict)
-    access_tokens: dict[str, _OAuth2Grant] = field(default_factory=dict)
-    refresh_tokens: dict[str, _OAuth2Grant] = field(default_factory=dict)
-    spent_refresh_tokens: set[str] = field(default_factory=set)
-    read_access: bool = True
-    read_lag_s: float = 0.0
-    reads_billed: int = 0  # posts returned by reads, in all
-    short_codes: set[str] = field(default_factory=set)  # t.co codes handed out
 
 
 class StandinX(StandinServer):
@@ -720,199 +527,3 @@ def _route(method: str, path: str) -> tuple[str | None, list[str]]:
     if method == "GET" and parts == ["i", "oauth2", "authorize"]:
         return "authorize", parts
     return None, parts
-
-
-def _invalid(message: str) -> tuple[int, dict[str, Any]]:
-    return 400, {
-        "errors": [{"message": message}],
-        "title": "Invalid Request",
-        "detail": message,
-        "type": PROBLEMS + "invalid-request",
-        "status": 400,
-    }
-
-
-def _fault_reply(fault: Fault) -> Reply:
-    status, body = _ERROR_BODIES[fault.kind]
-    headers: dict[str, str] = {}
-    if status == 429:
-        reset = int(time.time() + fault.reset_in)
-        headers = {"x-rate-limit-limit": "100", "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)}
-        if fault.kind == "usage_capped":
-            headers = {"x-user-limit-24hour-limit": "17", "x-user-limit-24hour-remaining": "0",
-                       "x-user-limit-24hour-reset": str(reset)}
-    return Reply(status, dict(body), headers=headers)
-
-
-def _invalid_parameter(name: str, value: str, message: str) -> tuple[int, dict[str, Any]]:
-    """X's 400 for a bad query parameter: the parameter and value in ``errors``, a general ``detail``."""
-    return 400, {
-        "errors": [{"parameters": {name: [value]}, "message": message}],
-        "title": "Invalid Request",
-        "detail": "One or more parameters to your request was invalid.",
-        "type": PROBLEMS + "invalid-request",
-    }
-
-
-TWEET_FIELDS = frozenset(
-    """attachments author_id card_uri community_id context_annotations conversation_id created_at display_text_range
-    edit_controls edit_history_tweet_ids entities geo id in_reply_to_user_id lang media_metadata non_public_metrics
-    note_tweet organic_metrics possibly_sensitive promoted_metrics public_metrics referenced_tweets reply_settings
-    scopes source text withheld""".split()
-)
-
-
-def _timeline_params(query: dict[str, str]) -> dict[str, Any] | tuple[int, dict[str, Any]]:
-    """The checked query of GET /2/users/:id/tweets, or X's 400 for the first thing wrong with it."""
-    unknown = sorted(set(query) - TIMELINE_PARAMETERS)
-    if unknown:
-        return _invalid_parameter(
-            unknown[0], query[unknown[0]],
-            f"The query parameter [{unknown[0]}] is not one of [{','.join(sorted(TIMELINE_PARAMETERS))}]",
-        )
-    params: dict[str, Any] = {}
-    raw = query.get("max_results", "10")
-    if not raw.isdigit() or not 5 <= int(raw) <= 100:
-        return _invalid_parameter(
-            "max_results", raw, f"The `max_results` query parameter value [{raw}] is not between 5 and 100"
-        )
-    params["max_results"] = int(raw)
-    for name, earliest in (("start_time", EARLIEST_START), ("end_time", EARLIEST_START + timedelta(seconds=1))):
-        value = query.get(name)
-        if value is None:
-            params[name] = None
-            continue
-        try:
-            if not _TIMESTAMP.fullmatch(value):  # no milliseconds: X's docs say it does not support them
-                raise ValueError(value)
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
-        except ValueError:
-            return _invalid_parameter(
-                name, value, f"Invalid '{name}':'{value}'. '{name}' must be YYYY-MM-DDTHH:mm:ssZ (RFC 3339)"
-            )
-        if moment < earliest:
-            return _invalid_parameter(
-                name, value, f"Invalid '{name}':'{value}'. '{name}' must be on or after {earliest:%Y-%m-%dT%H:%M:%SZ}"
-            )
-        params[name] = moment
-    if params["start_time"] and params["end_time"] and params["start_time"] > params["end_time"]:
-        return _invalid_parameter(
-            "start_time", query["start_time"], "Invalid 'start_time'. 'start_time' must be on or before 'end_time'"
-        )
-    for name in ("since_id", "until_id"):
-        value = query.get(name)
-        if value is not None and not value.isdigit():
-            return _invalid_parameter(name, value, f"The `{name}` query parameter value [{value}] is not valid")
-        params[name] = int(value) if value is not None else None
-    exclude = set(filter(None, query.get("exclude", "").split(",")))
-    fields = set(filter(None, query.get("tweet.fields", "").split(",")))
-    for name, given, allowed in (("exclude", exclude, {"replies", "retweets"}), ("tweet.fields", fields, TWEET_FIELDS)):
-        if given - allowed:
-            wrong = sorted(given - allowed)[0]
-            return _invalid_parameter(
-                name, wrong, f"The `{name}` query parameter value [{wrong}] is not one of [{','.join(sorted(allowed))}]"
-            )
-    params["exclude"], params["fields"] = exclude, fields
-    if "pagination_token" in query:
-        cursor = _read_page_token(query["pagination_token"])
-        if cursor is None:
-            token = query["pagination_token"]
-            return _invalid_parameter(
-                "pagination_token", token, f"The `pagination_token` query parameter value [{token}] is not valid"
-            )
-        params["cursor"] = cursor
-    return params
-
-
-def _matches(post: Post, params: dict[str, Any]) -> bool:
-    """Whether a timeline query's filters keep ``post``; times compare by the second, both ends inclusive."""
-    second = post.created_at.replace(microsecond=0)
-    post_id = int(post.id)
-    return (
-        (params["start_time"] is None or second >= params["start_time"])
-        and (params["end_time"] is None or second <= params["end_time"])
-        and (params["since_id"] is None or post_id > params["since_id"])
-        and (params["until_id"] is None or post_id < params["until_id"])
-        and not ("replies" in params["exclude"] and post.reply_to)
-    )
-
-
-def _page_token(direction: str, post_id: str) -> str:
-    """An opaque cursor: the page before or after ``post_id``. A cursor, not an offset, so that posts arriving
-    while a client pages neither repeat nor hide a post (X's tokens behave so)."""
-    return base64.b32encode(f"{direction}:{post_id}".encode()).decode().rstrip("=").lower()
-
-
-def _read_page_token(token: str) -> tuple[str, int] | None:
-    try:
-        direction, post_id = base64.b32decode(token.upper() + "=" * (-len(token) % 8)).decode().split(":")
-        if direction in ("next", "previous") and post_id.isdigit():
-            return direction, int(post_id)
-    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
-        pass
-    return None
-
-
-def _display_url(expanded: str) -> str:
-    """The link as X shows it: no scheme, no "www.", long ones cut with an ellipsis (X's exact cut unknown)."""
-    shown = re.sub(r"^https?://(?:www\.)?", "", expanded, flags=re.IGNORECASE)
-    return shown if len(shown) <= DISPLAY_URL_LENGTH else shown[:DISPLAY_URL_LENGTH] + "\u2026"
-
-
-def _reference_available() -> bool:
-    from scheduler.standins.twitter_text_reference import ReferenceUnavailable, reference_weighted_length
-
-    try:
-        reference_weighted_length("")
-    except ReferenceUnavailable:
-        return False
-    return True
-
-
-def _weighted_length(text: str) -> int:
-    """The length X judges ``text`` by: the reference twitter-text, as X's own servers use.
-
-    Falls back to the project's counter (scheduler.text.x_length) when ``twitter-text-parser`` is not installed
-    (it comes with the ``test`` extra). Then the stand-in judges with the very counter the tests should check,
-    and cannot catch its mistakes. ``/_standin/stats`` says which is used. A text that is not valid Unicode
-    (a lone surrogate from JSON) is refused as X refuses it.
-    """
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return MAX_TEXT_LENGTH + 1
-    if _reference_available():
-        from scheduler.standins.twitter_text_reference import reference_weighted_length
-
-        return reference_weighted_length(text)
-    from scheduler.text.x_length import weighted_length
-
-    return weighted_length(text)
-
-
-def length_judge() -> str:
-    """Which counter decides "too long": the reference twitter-text, or the project's own fallback."""
-    return "twitter-text" if _reference_available() else "scheduler.text.x_length"
-
-
-def main(argv: list[str] | None = None) -> int:
-    from scheduler.standins.http import serve_until_signalled
-
-    parser = argparse.ArgumentParser(prog="python -m scheduler.standins.x", description=__doc__.split("\n")[0])
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
-    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every API request")
-    parser.add_argument("--username", default="tipbot")
-    args = parser.parse_args(argv)
-    standin = StandinX(port=args.port, username=args.username, latency_ms=args.latency_ms)
-    # The credentials are the stand-in's own fixed fakes, printed so a demo can use them.
-    account = standin.default_account
-    return serve_until_signalled(standin, lambda url: {
-        "SCHEDULER_X_API_URL": url,
-        "X_API_KEY": standin.consumer_key,
-        "X_API_SECRET": standin.consumer_secret,
-        "X_ACCESS_TOKEN": account.access_token,
-        "X_ACCESS_TOKEN_SECRET": account.access_token_secret,
-    })
-
-if __name__ == "__main__":
-    sys.exit(main())

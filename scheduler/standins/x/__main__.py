@@ -1,0 +1,7 @@
+"""``python -m scheduler.standins.x``: run the stand-in X API in the foreground."""
+
+import sys
+
+from scheduler.standins.x import main
+
+sys.exit(main())
