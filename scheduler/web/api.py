@@ -9,7 +9,6 @@ shown), 422 a text the account's network would refuse. /api/v1/review is in web/
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -18,79 +17,26 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from scheduler.app import editing, health, views
-from scheduler.domain.errors import ArticleError, DuplicateError, InputError, QueueError, ReviewError, SchedulerError
-from scheduler.domain.when import parse_when as read_when
+from scheduler.domain.errors import DuplicateError, QueueError, SchedulerError
 from scheduler.planning import agenda
-from scheduler.review.policy import NotAllowed
-from scheduler.web.app import account_web
 from scheduler.web.openapi import spec
 from scheduler.web.pages import error_page
 from scheduler.web.security import json_error
+from scheduler.web.handlers import BadRequest, web_of, parse_when, int_param, json_body, own_post, domain_status, audit_json
 
 
-class BadRequest(HTTPException):
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(status_code=status, detail=message)
 
 
-def web_of(request: Request):
-    """The request's account's view of the dashboard (``?account=NAME``; scheduler.web.app)."""
-    return account_web(request)
 
 
-def parse_when(value: str, tz) -> datetime:
-    """ISO 8601 as the CLI reads it (without an offset: the account's local time)."""
-    try:
-        return read_when(value, tz)
-    except InputError as exc:
-        raise BadRequest(str(exc)) from None
 
 
-def int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name}={raw!r} is not a whole number") from None
-    if not low <= value <= high:
-        raise BadRequest(f"{name}={value} is out of range; use {low} to {high}")
-    return value
 
 
-async def json_body(request: Request) -> dict:
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the request body is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the request body must be a JSON object, e.g. {\"text\": \"...\"}")
-    return body
 
 
-def own_post(web, post_id: str):
-    try:
-        post = web.store.get(post_id)
-    except QueueError:
-        post = None
-    if post is None or post.account != web.config.account:
-        raise BadRequest(f"no post with id {post_id!r}; GET /api/v1/queue lists the queue", 404)
-    return post
 
 
-def domain_status(exc: SchedulerError) -> int:
-    if isinstance(exc, DuplicateError):
-        return 409
-    if isinstance(exc, QueueError):
-        return 409
-    if isinstance(exc, ArticleError):
-        return 422
-    if isinstance(exc, ReviewError):
-        if isinstance(exc, NotAllowed):
-            return 403  # the role, or separation of duties: this identity may not decide
-        return 409  # a blocking finding, a post not waiting, or a text changed since it was shown
-    return 400
 
 
 # -- handlers --------------------------------------------------------------------------------------
@@ -270,9 +216,6 @@ async def audit(request: Request):
     return JSONResponse([audit_json(r, web.config.tz) for r in records])
 
 
-def audit_json(record, tz) -> dict:
-    return {"at": record.at.astimezone(tz).isoformat(), "actor": record.actor, "action": record.action,
-            "post_id": record.post_id, "detail": record.detail}
 
 
 async def openapi(request: Request):

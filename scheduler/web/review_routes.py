@@ -23,8 +23,8 @@ from scheduler.app import review_views, views
 from scheduler.domain.errors import SchedulerError
 from scheduler.review import policy as review
 from scheduler.web import review_page as link_form  # the module; review_page below is the route
-from scheduler.web.api import BadRequest, domain_status, int_param, json_body, own_post
-from scheduler.web.app import account_link, account_web
+from scheduler.web.handlers import BadRequest, domain_status, int_param, json_body, own_post
+from scheduler.web.context import account_link, account_web
 from scheduler.web.pages import render
 from scheduler.web.security import REVIEW_LINK_PREFIX
 

@@ -24,13 +24,21 @@
 from __future__ import annotations
 
 import hmac
-
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote
 
+import anyio.to_thread
+from markupsafe import escape
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from scheduler.app.access import (
+    is_local_cookie,
+    is_loopback,
+    local_session_csrf,
+    secret_hash,
+)
 
 SESSION_COOKIE = "tsid"
 LOGIN_COOKIE = "tlogin"
@@ -79,8 +87,6 @@ class Guard:
 
     async def __call__(self, scope, receive, send):
         if not self._threads_set:
-            import anyio.to_thread
-
             anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
             self._threads_set = True
         if scope["type"] != "http":
@@ -152,8 +158,6 @@ class Guard:
         return await self.app(scope, receive, send_with_headers)
 
     def _identify(self, request: Request, open_mode: bool) -> Principal | None:
-        from scheduler.app.access import is_local_cookie, local_session_csrf, secret_hash
-
         now = self.web.clock()
         auth = request.headers.get("authorization", "")
         if auth:
@@ -215,7 +219,6 @@ def open_mode_refusal(scope) -> tuple[int, str] | None:
     header, and not HTTP/1.0 (nginx's default ``proxy_pass`` speaks HTTP/1.0 with ``Host: 127.0.0.1`` and no
     forwarding header; every browser speaks HTTP/1.1 or 2). A proxy that speaks HTTP/1.1 and adds no header cannot
     be told from a browser on this machine: the README says never to put one in front without a password."""
-    from scheduler.app.access import is_loopback
 
     host = Request(scope).url.hostname or ""
     if host not in LOCAL_HOSTS:
@@ -289,8 +292,6 @@ async def _deny(request: Request, status: int, message: str, send, receive) -> N
     if request.url.path.startswith("/api/"):
         response: Response = JSONResponse({"error": {"status": status, "message": message}}, status_code=status)
     else:
-        from markupsafe import escape
-
         response = HTMLResponse(
             f"<!doctype html><html lang=en><title>{status}</title><link rel=stylesheet href=/static/app.css>"
             f"<main class=denied><h1>{status}</h1><p role=alert>{escape(message)}</p>"

@@ -8,10 +8,14 @@ import os
 import socket
 import threading
 
+import uvicorn
+
+from scheduler.app.access import is_loopback
 from scheduler.config import Config
 from scheduler.domain.errors import AccessError
-from scheduler.app.access import is_loopback
 from scheduler.ledger.store import Store
+from scheduler.publishing.signals import Signals
+from scheduler.web.app import create_app
 
 log = logging.getLogger("scheduler.web")
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8040
@@ -69,10 +73,6 @@ def listen(host: str, port: int, option: str) -> list[socket.socket]:
 
 
 def make_server(config: Config, store: Store, host: str, port: int):
-    import uvicorn
-
-    from scheduler.web.app import create_app
-
     check_bind(store, host)
     app = create_app(config, store, local_only=is_loopback(host))
     # log_config=None: uvicorn's lines go through the project's logging (and its redaction).
@@ -91,8 +91,6 @@ def describe(store: Store, host: str, port: int) -> str:
 
 def serve_forever(config: Config, host: str, port: int) -> int:
     """`scheduler web`: the dashboard alone, in the foreground, until SIGINT/SIGTERM (then exit 0)."""
-    from scheduler.publishing.signals import Signals
-
     # uvicorn stops gracefully on SIGTERM, then raises the signal again once its own handlers are gone: with
     # the default handler in place the process would die of it (exit -15). Ours takes it, and we exit 0.
     Signals().install()

@@ -12,6 +12,7 @@ from scheduler.domain.errors import SchedulerError
 from scheduler.planning.evergreen import _article
 from scheduler.text.limits import rule_for
 from scheduler.web.pages.base import _back, error_page, render, web_of
+from scheduler.web.handlers import domain_status
 
 
 async def articles(request: Request, *, error: str | None = None, status: int = 200, notice: str | None = None):
@@ -22,8 +23,6 @@ async def articles(request: Request, *, error: str | None = None, status: int = 
 
 
 async def articles_upload(request: Request):
-    from scheduler.web.api import domain_status  # lazy: cycle: web.api imports error_page from here
-
     web = web_of(request)
     async with request.form(max_part_size=3 * 1024 * 1024) as form:
         upload = form.get("file")

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
-from scheduler.web.app import HERE, account_link, account_web, with_account_query
+from scheduler.web.context import HERE, account_link, account_web, with_account_query
 from scheduler.web.render import Look, post_html
 
 

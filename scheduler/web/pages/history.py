@@ -9,14 +9,13 @@ from starlette.responses import HTMLResponse, Response
 
 from scheduler.app import health, views
 from scheduler.domain.errors import SchedulerError
-from scheduler.web.app import with_account_query
+from scheduler.web.context import with_account_query
 from scheduler.web.pages.base import _back, _env, _form, render, web_of
 from scheduler.web.pages.queue import _not_own
+from scheduler.web.handlers import audit_json, domain_status
 
 
 def _history_context(web) -> dict:
-    from scheduler.web.api import audit_json  # lazy: cycle: web.api imports error_page from here
-
     account = web.config.account
     return {
         "records": [views.post_json(p, web.config) for p in web.store.history(account, limit=100)],
@@ -31,8 +30,6 @@ async def history(request: Request, *, error: str | None = None, status: int = 2
 
 
 async def resolve(request: Request):
-    from scheduler.web.api import domain_status  # lazy: cycle: web.api imports error_page from here
-
     web = web_of(request)
     form = await _form(request)
     post_id = request.path_params["post_id"]

@@ -13,6 +13,7 @@ from scheduler.domain.content_hash import hash_of
 from scheduler.domain.errors import QueueError, SchedulerError
 from scheduler.review import policy as review
 from scheduler.text.limits import rule_for
+from scheduler.web.handlers import BadRequest, domain_status, own_post, parse_when
 from scheduler.web.pages.base import (
     _back,
     _form,
@@ -66,8 +67,6 @@ async def queue(request: Request, *, error: str | None = None, status: int = 200
 
 def _not_own(web, post_id: str) -> str | None:
     """Why ``post_id`` is no post of this page's account (unknown, or another account's), as the API's 404; else None."""
-    from scheduler.web.api import BadRequest, own_post  # lazy: cycle: web.api imports error_page from here
-
     try:
         own_post(web, post_id)
     except BadRequest:
@@ -80,8 +79,6 @@ async def _queue_change(request: Request, change, *, back: str = "/queue", post_
     """Run a change; htmx callers get 204 (the page refreshes itself), forms a redirect or the page with the error
     (next to ``field``, {"post_id", "field", "value"}, when the change came from one). ``post_id``: the post
     changed, which must be the account's own (else 404, as the API answers)."""
-    from scheduler.web.api import domain_status  # lazy: cycle: web.api imports error_page from here
-
     missing = post_id is not None and await run_in_threadpool(_not_own, web_of(request), post_id)
     if missing:
         if request.headers.get("hx-request"):
@@ -101,8 +98,6 @@ async def _queue_change(request: Request, change, *, back: str = "/queue", post_
 
 
 def _when(web, value: str):
-    from scheduler.web.api import BadRequest, parse_when  # lazy: cycle: web.api imports error_page from here
-
     try:
         return parse_when(value, web.config.tz)
     except BadRequest as exc:
@@ -129,8 +124,6 @@ async def queue_add(request: Request):
     try:
         await run_in_threadpool(change)
     except SchedulerError as exc:
-        from scheduler.web.api import domain_status  # lazy: cycle: web.api imports error_page from here
-
         return await queue(request, status=domain_status(exc), form=form,
                            failed={"post_id": None, "field": field, "message": str(exc), "value": form.get(field, "")})
     return _back("/queue", request)
@@ -214,8 +207,6 @@ async def count(request: Request):
 
 async def media(request: Request):
     """An image of a post, by its place in the post's media list (only files the ledger names)."""
-    from scheduler.web.api import own_post  # lazy: cycle: web.api imports error_page from here
-
     web = web_of(request)
     post = await run_in_threadpool(own_post, web, request.path_params["post_id"])
     index = request.path_params["index"]
