@@ -19,18 +19,10 @@ PACKAGE = ROOT / "scheduler"
 
 # Files others are changing this hour; the lead empties this list once their branches are merged.
 NOT_YET_CHECKED = {
-    "scheduler/app/access.py",
-    "scheduler/app/health.py",
-    "scheduler/articles/fetch_addresses.py",
-    "scheduler/articles/fetching.py",
-    "scheduler/compose/composer.py",
-    "scheduler/config.py",
-    "scheduler/publishing/engine.py",
-    "scheduler/web/pages.py",
     "scheduler/web/security.py",
     "scheduler/web/server.py",
 }
-NOT_YET_CHECKED_UNDER = ("scheduler/ledger/", "scheduler/networks/", "scheduler/standins/")
+NOT_YET_CHECKED_UNDER = ("scheduler/web/pages/",)
 
 
 def _checked(import_node: ast.Import | ast.ImportFrom) -> bool:
