@@ -124,7 +124,8 @@ def approve_pending(store, config, now, ids=None) -> list[str]:
 
 def test_with_review_on_recycled_wordings_are_put_up_for_review_not_planned(tmp_path):
     from scheduler.review import policy as review
-    from scheduler.review.notices import AWAITING, ReviewWatcher
+    from scheduler.review.notices import AWAITING
+    from scheduler.review.watcher import ReviewWatcher
 
     config, store = setup_review(tmp_path)
     start = datetime(2026, 1, 5, 12, tzinfo=UTC)

@@ -17,12 +17,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets
 import ipaddress
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from scheduler.domain.errors import AccessError
+from scheduler.review import signing_key
+from scheduler.review.policy import ROLES
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MIN_PASSWORD_LENGTH = 10
@@ -79,8 +81,6 @@ class NewToken:
 
 
 def check_role(role: str) -> str:
-    from scheduler.review.policy import ROLES
-
     if role not in ROLES:
         raise AccessError(f"role {role!r} is not one of {', '.join(ROLES)}: an editor writes and edits, a reviewer "
                           "also approves, an admin does everything")
@@ -122,8 +122,6 @@ def _mac(key: bytes, *fields: str) -> str:
 def local_session(store, now: datetime) -> NewSession:
     """A session of the password-less dashboard: a cookie signed with the ledger's signing key, its CSRF token
     derived from it, and no row in the ledger (a page load by anyone on this machine writes nothing)."""
-    from scheduler.review import signing_key
-
     key = signing_key.current(store, now)
     nonce = secrets.token_urlsafe(24)
     expires = int((now + SESSION_LIFETIME).timestamp())
@@ -138,8 +136,6 @@ def is_local_cookie(cookie: str) -> bool:
 def local_session_csrf(store, cookie: str, now: datetime) -> str | None:
     """The CSRF token of a password-less session's cookie, if the cookie is one, unexpired and signed with the
     current key; else None."""
-    from scheduler.review import signing_key
-
     pieces = cookie.removeprefix(LOCAL_COOKIE_PREFIX).split(".")
     if len(pieces) != 3 or not _unexpired(pieces[1], now):
         return None
@@ -156,8 +152,6 @@ DEVICE_COOKIE_PREFIX = "d1."
 def device_cookie(store, username: str, now: datetime) -> str:
     """The device cookie a browser gets when it signs in as ``username``: the name, a random device id and an
     expiry, signed with the ledger's signing key (nothing is written)."""
-    from scheduler.review import signing_key
-
     key = signing_key.current(store, now)
     name = base64.urlsafe_b64encode(username.encode()).rstrip(b"=").decode()
     device = secrets.token_urlsafe(16)
@@ -168,8 +162,6 @@ def device_cookie(store, username: str, now: datetime) -> str:
 def device_of(store, cookie: str | None, username: str, now: datetime) -> str | None:
     """The device id of ``cookie`` if it is a device cookie for ``username``, unexpired and signed with the current
     key; else None (the sign-in is then an unknown browser's)."""
-    from scheduler.review import signing_key
-
     if not cookie or not cookie.startswith(DEVICE_COOKIE_PREFIX) or len(cookie) > 600:
         return None
     pieces = cookie.removeprefix(DEVICE_COOKIE_PREFIX).split(".")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 
+from scheduler.app.views import feeds_report, iso
 from scheduler.config import Config
 from scheduler.domain.errors import CredentialsError
 from scheduler.domain.models import PostState
 from scheduler.ledger.store import Store
-from scheduler.app.views import feeds_report, iso
-from scheduler.networks.factory import destination
+from scheduler.networks.factory import credentials_found, destination, unusable
+from scheduler.planning import agenda
+from scheduler.publishing.liveness import instance_is_alive
+from scheduler.review import policy as review
 
 # A call to X ends within its timeouts; a post held longer than this is stuck, whoever holds it.
 STUCK_AFTER = timedelta(minutes=5)
@@ -19,10 +23,6 @@ STUCK_AFTER = timedelta(minutes=5)
 
 def credentials_problem(config: Config) -> str | None:
     """Why the account's credentials cannot be used (a file missing, unreadable or readable by others), else None."""
-    import os
-
-    from scheduler.networks.factory import credentials_found, unusable
-
     if config["publisher"]["kind"] == "outbox":
         return None
     try:
@@ -33,9 +33,6 @@ def credentials_problem(config: Config) -> str | None:
 
 
 def status(store: Store, config: Config, now: datetime) -> dict:
-    from scheduler.planning import agenda
-    from scheduler.publishing.liveness import instance_is_alive
-
     account = config.account
     tz = config.tz
     stale_after = config["service"]["heartbeat"] * 3
@@ -147,8 +144,6 @@ def status(store: Store, config: Config, now: datetime) -> dict:
 
 
 def _review_summary(store: Store, config: Config, now: datetime) -> dict:
-    from scheduler.review import policy as review
-
     items = review.waiting(store, config, now, limit=100000, slots=False) if review.required(config) else []
     return {
         "required": review.required(config),

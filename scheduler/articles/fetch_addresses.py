@@ -98,8 +98,8 @@ def _connect(conn, resolve: Resolver, guard: AddressGuard | None):
     """urllib3's ``_new_conn``, resolving once: the addresses found are checked by ``guard`` and the socket goes
     to one of them (never to a second answer of the name server). The address connected to is kept as
     ``conn.peer_address`` (``peer_address`` reads it)."""
-    from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
-    from urllib3.util import connection
+    from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError  # lazy: urllib3 ~60 ms: only when a page is fetched; the service imports this module for feed polling
+    from urllib3.util import connection  # lazy: urllib3 ~60 ms: only when a page is fetched; the service imports this module for feed polling
 
     host = conn._dns_host  # the name as written (urllib3 keeps it for resolution)
     try:
@@ -136,9 +136,9 @@ def peer_address(response) -> str | None:
 
 
 def _pinned_adapter_class():
-    import requests.adapters
-    from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, PoolManager
-    from urllib3.connection import HTTPConnection, HTTPSConnection
+    import requests.adapters  # lazy: requests ~80 ms: only when a page is fetched; the service imports this module for feed polling
+    from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, PoolManager  # lazy: urllib3 ~60 ms: only when a page is fetched; the service imports this module for feed polling
+    from urllib3.connection import HTTPConnection, HTTPSConnection  # lazy: urllib3 ~60 ms: only when a page is fetched; the service imports this module for feed polling
 
     class Adapter(requests.adapters.HTTPAdapter):
         def __init__(self, resolve: Resolver, guard: AddressGuard | None):

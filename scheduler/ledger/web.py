@@ -222,9 +222,9 @@ class WebLedger:
         try:
             with self.engine.begin() as conn:
                 if conn.dialect.name == "postgresql":
-                    from sqlalchemy.dialects.postgresql import insert
+                    from sqlalchemy.dialects.postgresql import insert  # lazy: only the dialect of the database in use is loaded
                 else:
-                    from sqlalchemy.dialects.sqlite import insert
+                    from sqlalchemy.dialects.sqlite import insert  # lazy: only the dialect of the database in use is loaded
                 conn.execute(insert(limits).values([{"limit_key": k, "failures": 0, "last_at": now} for k in keys])
                              .on_conflict_do_nothing(index_elements=["limit_key"]))
                 until, rows = blocked_until(conn, lock=True)

@@ -44,11 +44,11 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "XPublisher":
-        from scheduler.networks.x.publisher import XPublisher
+        from scheduler.networks.x.publisher import XPublisher  # lazy: the network's client library, loaded only for an account on it
 
         return XPublisher
     if name == "OutboxPublisher":
-        from scheduler.networks.outbox.publisher import OutboxPublisher
+        from scheduler.networks.outbox.publisher import OutboxPublisher  # lazy: the network's client library, loaded only for an account on it
 
         return OutboxPublisher
     raise AttributeError(name)

@@ -16,9 +16,17 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 
-from scheduler.config import Config
+from scheduler.config import BSKY_SERVICE, Config
 from scheduler.domain.errors import CredentialsError
 from scheduler.networks.base import Publisher
+from scheduler.networks.x.credentials import (
+    CREDENTIALS_FILE_ENV,
+    OAUTH1_ENV,
+    _credentials_file_values,
+    _key_value_lines,
+    load_credentials,
+    read_private,
+)
 
 OUTBOX_NAME = "outbox.jsonl"
 TOKENS_NAME = "x-tokens.json"
@@ -56,15 +64,11 @@ def secret_sources(config: Config, env: Mapping[str, str], names: tuple[str, ...
 
 def _secrets_and_sources(config: Config, env: Mapping[str, str],
                          names: tuple[str, ...]) -> dict[str, tuple[str, str]]:
-    from scheduler.networks.x.credentials import CREDENTIALS_FILE_ENV, _key_value_lines, read_private
-
     account = config.chosen
     values: dict[str, tuple[str, str]] = {}
     if account.network == "x" and not _own_files(config) and not account.credentials_file:
         # The single-account names: X_API_KEY... over the file named by X_CREDENTIALS_FILE.
         if env.get(CREDENTIALS_FILE_ENV):
-            from scheduler.networks.x.credentials import _credentials_file_values
-
             file_values = _credentials_file_values(env)
             values.update({name: (file_values[f"X_{name}"], f"the file {env[CREDENTIALS_FILE_ENV]}")
                            for name in names if file_values.get(f"X_{name}")})
@@ -87,22 +91,16 @@ def _secrets_and_sources(config: Config, env: Mapping[str, str],
 def credentials_found(config: Config, env: Mapping[str, str]) -> bool:
     network = config.network
     if network == "x":
-        from scheduler.networks.x.credentials import load_credentials
-
         return _x_credentials(config, env, load_credentials) is not None
     return bool(account_secrets(config, env, (SECRET_NAMES[network],)))
 
 
 def x_credentials(config: Config, env: Mapping[str, str]):
     """The X account's credentials (None: none set), as its publisher would use them."""
-    from scheduler.networks.x.credentials import load_credentials
-
     return _x_credentials(config, env, load_credentials)
 
 
 def _x_credentials(config: Config, env: Mapping[str, str], load_credentials):
-    from scheduler.networks.x.credentials import OAUTH1_ENV
-
     if not _own_files(config) and not config.chosen.credentials_file:
         return load_credentials(env, token_file(config))  # the single-account names, as always
     values = account_secrets(config, env, tuple(name.removeprefix("X_") for name in OAUTH1_ENV))
@@ -110,8 +108,6 @@ def _x_credentials(config: Config, env: Mapping[str, str], load_credentials):
 
 
 def make_publisher(config: Config, *, clock: Callable[[], datetime], env: Mapping[str, str] | None = None) -> Publisher:
-    from scheduler.networks.x.credentials import load_credentials
-
     env = os.environ if env is None else env
     kind = config["publisher"]["kind"]
     network = config.network
@@ -125,24 +121,23 @@ def make_publisher(config: Config, *, clock: Callable[[], datetime], env: Mappin
                 f"[publisher] kind is \"x\" but no {NETWORK_NAMES[network]} credentials were found for account "
                 f"{config.account_name!r}: {how_to_set(config)}"
             )
-        from scheduler.networks.outbox.publisher import OutboxPublisher
+        from scheduler.networks.outbox.publisher import OutboxPublisher  # lazy: the network's client library, loaded only for an account on it
 
         return OutboxPublisher(outbox_path(config), config.handle, clock=clock, network=config.network)
     timeout = config["publisher"]["timeout"].total_seconds()
     timeouts = (min(5.0, timeout), timeout)
     if network == "bluesky":
-        from scheduler.config import BSKY_SERVICE
-        from scheduler.networks.bluesky.publisher import BlueskyPublisher
+        from scheduler.networks.bluesky.publisher import BlueskyPublisher  # lazy: the network's client library, loaded only for an account on it
 
         return BlueskyPublisher(handle=config.handle, app_password=found,
                                 service_url=config.chosen.instance or BSKY_SERVICE,
                                 session_file=session_file(config), timeout=timeouts, clock=clock)
     if network == "mastodon":
-        from scheduler.networks.mastodon.publisher import MastodonPublisher
+        from scheduler.networks.mastodon.publisher import MastodonPublisher  # lazy: the network's client library, loaded only for an account on it
 
         return MastodonPublisher(access_token=found, instance_url=config.chosen.instance, handle=config.handle,
                                  timeout=timeouts, clock=clock)
-    from scheduler.networks.x.publisher import XPublisher
+    from scheduler.networks.x.publisher import XPublisher  # lazy: the network's client library, loaded only for an account on it
 
     return XPublisher(found, handle=config.handle, api_url=config.api_url, timeout=timeouts, clock=clock)
 
@@ -175,8 +170,6 @@ def how_to_set(config: Config) -> str:
 
 def destination(config: Config) -> dict:
     """Where posts go: X, or the outbox file (and why), told without loading the X client."""
-    import os
-
     kind = config["publisher"]["kind"]
     if kind == "outbox":
         return {"kind": "outbox", "outbox": str(outbox_path(config)), "why": "[publisher] kind = \"outbox\""}

@@ -39,8 +39,8 @@ _MAX_CHAIN = 32
 
 def _proofs() -> tuple[type[BaseException], ...]:
     """Exception types that are raised only before a request's first byte is written."""
-    import requests
-    from urllib3.exceptions import ConnectTimeoutError, LocationParseError, NewConnectionError
+    import requests  # lazy: requests ~80 ms: only once a call failed; every account's service imports this module
+    from urllib3.exceptions import ConnectTimeoutError, LocationParseError, NewConnectionError  # lazy: urllib3 ~60 ms: only once a call failed; every account's service imports this module
 
     types: list[type[BaseException]] = [
         socket.gaierror,  # the name did not resolve
@@ -57,7 +57,7 @@ def _proofs() -> tuple[type[BaseException], ...]:
         requests.exceptions.URLRequired,
     ]
     try:
-        import httpx
+        import httpx  # lazy: httpx ~60 ms: only once a call failed; every account's service imports this module
     except ImportError:  # pragma: no cover - httpx comes with the Bluesky SDK
         pass
     else:
@@ -96,12 +96,12 @@ def _in_handshake(exc: BaseException) -> bool:
 def _answered(link: BaseException) -> bool:
     """Whether ``link`` shows that an answer to the request arrived (it carries the response, or is the failure to
     follow or read one): whatever failed after it, e.g. a redirect's unparseable Location, the request was sent."""
-    import requests
+    import requests  # lazy: requests ~80 ms: only once a call failed; every account's service imports this module
 
     if isinstance(link, requests.TooManyRedirects):
         return True
     try:
-        import httpx
+        import httpx  # lazy: httpx ~60 ms: only once a call failed; every account's service imports this module
     except ImportError:  # pragma: no cover
         pass
     else:
@@ -152,12 +152,12 @@ def network_error(exc: BaseException, *, creates: bool) -> PublishError:
 def refuse_redirects(client: object) -> None:
     """Make a publisher's HTTP client answer a redirect instead of following it: a ``requests.Session`` (tweepy,
     Mastodon.py) raises TooManyRedirects on the first one, an ``httpx.Client`` (atproto) returns the 3xx."""
-    import requests
+    import requests  # lazy: requests ~80 ms: only once a call failed; every account's service imports this module
 
     if isinstance(client, requests.Session):
         client.max_redirects = 0
         return
-    import httpx
+    import httpx  # lazy: httpx ~60 ms: only once a call failed; every account's service imports this module
 
     if isinstance(client, httpx.Client):
         client.follow_redirects = False

@@ -43,25 +43,35 @@ import logging
 import os
 import random
 import socket
+import tempfile
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from scheduler.publishing.liveness import instance_is_alive, live_instances  # noqa: F401 - the liveness rule
+from scheduler.domain.content_hash import hash_from_digests, read_media
 from scheduler.domain.models import PostState
+from scheduler.ledger.store import (
+    STOPPED_MID_CALL,
+    LostClaim,
+    NotApproved,
+    PostRecord,
+    Store,
+)
 from scheduler.networks.base import (
     AuthError,
     DuplicateContent,
     LookupUnavailable,
     OutcomeUnknown,
-    PublishError,
     Publisher,
+    PublishError,
     RateLimited,
     Rejected,
     TransientError,
 )
-from scheduler.ledger.store import STOPPED_MID_CALL, LostClaim, NotApproved, PostRecord, Store
+from scheduler.networks.factory import NETWORK_NAMES
+from scheduler.planning import agenda, evergreen
+from scheduler.publishing.liveness import instance_is_alive, live_instances  # noqa: F401 - the liveness rule
 
 log = logging.getLogger("scheduler.publishing")
 
@@ -135,9 +145,6 @@ def publish_due(engine: PublishingEngine, config, *, should_stop: Callable[[], b
     """One publication run, as the service does it: publish every planned entry whose time has come,
     re-planning after each, until nothing is due. Returns each entry with its outcome. ``skip``: posts
     not to try (an earlier run could not take them, and the ledger has not changed since)."""
-    from scheduler.planning import agenda
-    from scheduler.planning import evergreen
-
     done: list[tuple[object, Outcome]] = []
     skipped: set[str] = set(skip)
     while not should_stop():
@@ -183,7 +190,6 @@ class PublishingEngine:
         self.policy = policy
         self.clock = clock
         self.rng = rng or random.Random()
-        from scheduler.networks.factory import NETWORK_NAMES
 
         # Where the posts go, for the reasons a person reads ("Bluesky refused the credentials").
         name = getattr(publisher, "name", "x")
@@ -319,8 +325,6 @@ class PublishingEngine:
         computed from those very bytes and compared with the approval, and the bytes written to a file of this
         engine's own that is uploaded (a swap of the original file after the check changes nothing); None when
         the bytes are not what was approved. Without review: the files themselves."""
-        from scheduler.domain.content_hash import hash_from_digests, read_media
-
         if not (self.require_review or self.store.review_requirement_of(self.account)):
             return [Path(path) for path in post.media]
         read = [read_media(path) for path in post.media]
@@ -341,8 +345,6 @@ class PublishingEngine:
 
     def _media_dir(self) -> Path:
         if self.media_dir is None:
-            import tempfile
-
             self.media_dir = Path(tempfile.mkdtemp(prefix="scheduler-approved-media-"))
         self.media_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         return self.media_dir

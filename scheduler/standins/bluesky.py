@@ -56,6 +56,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from scheduler.networks.media import sniff_mime
+from scheduler.text.bluesky_length import graphemes
 from scheduler.standins.http import GATEWAY_STATUS, Fault, Reply, Request, StandinServer, serve_until_signalled
 
 POST = "app.bsky.feed.post"
@@ -492,8 +494,6 @@ class StandinBluesky(StandinServer):
     def _upload_blob(self, account: Account, req: Request) -> Reply:
         if len(req.body) > BLOB_UPLOAD_LIMIT:  # xrpc-server's body size check
             return _error(413, "PayloadTooLarge", "request entity too large")
-        from scheduler.networks.media import sniff_mime
-
         # blob/transactor.ts: the type sniffed from the bytes wins; the Content-Type header is only the fallback.
         declared = req.headers.get("Content-Type", "application/octet-stream").split(";")[0].strip()
         mime = sniff_mime(req.body[:16]) or declared
@@ -559,17 +559,15 @@ def _is_datetime(value: str) -> bool:
 def _graphemes(text: str) -> int:
     """Graphemes as a judge other than the project's counter sees them (pyuegc), else the project's."""
     try:
-        from pyuegc import EGC
+        from pyuegc import EGC  # lazy: optional (not a dependency): absent, the project's counter judges
     except ImportError:
-        from scheduler.text.bluesky_length import graphemes
-
         return graphemes(text)
     return len(EGC(text))
 
 
 def length_judge() -> str:
     try:
-        import pyuegc  # noqa: F401
+        import pyuegc  # noqa: F401  # lazy: optional (not a dependency): only asks whether it is installed
     except ImportError:
         return "scheduler.text.bluesky_length"
     return "pyuegc"

@@ -24,7 +24,7 @@ def _parse_tweet() -> Any:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # it imports pkg_resources, which setuptools deprecates
-            from twitter_text import parse_tweet
+            from twitter_text import parse_tweet  # lazy: optional (the test extra): its absence is told as ReferenceUnavailable
     except ImportError as exc:
         raise ReferenceUnavailable(
             f"the twitter-text reference implementation cannot be imported ({exc}); install the test extra: "

@@ -120,7 +120,7 @@ class BlueskyPublisher:
 
     def create_post(self, text: str, *, reply_to: str | None = None, media_ids: tuple[str, ...] = (),
                     key: str | None = None) -> str:
-        from atproto_client import models
+        from atproto_client import models  # lazy: atproto ~550 ms: loaded at the first call to Bluesky (_connect), not when the service starts
 
         key = key or self.new_key(self._clock())
         sent = rich_text(text)
@@ -183,7 +183,7 @@ class BlueskyPublisher:
 
     def _record(self, client: Any, rkey: str) -> dict[str, Any] | None:
         """The account's post under ``rkey`` (its value as JSON), or None."""
-        from atproto_client.exceptions import BadRequestError
+        from atproto_client.exceptions import BadRequestError  # lazy: atproto ~550 ms: loaded at the first call to Bluesky (_connect), not when the service starts
 
         try:
             response = client.com.atproto.repo.get_record({"repo": self._did(client), "collection": POST,
@@ -247,7 +247,7 @@ class BlueskyPublisher:
 
     @staticmethod
     def _resolve(client: Any, handle: str) -> str | None:
-        from atproto_client.exceptions import BadRequestError
+        from atproto_client.exceptions import BadRequestError  # lazy: atproto ~550 ms: loaded at the first call to Bluesky (_connect), not when the service starts
 
         try:
             return str(client.com.atproto.identity.resolve_handle({"handle": handle}).did)
@@ -259,9 +259,9 @@ class BlueskyPublisher:
     def _connect(self) -> Any:
         if self._client is not None:
             return self._client
-        import httpx
-        from atproto import Client
-        from atproto_client.request import Request
+        import httpx  # lazy: httpx ~60 ms: loaded with atproto at the first call to Bluesky, not when the service starts
+        from atproto import Client  # lazy: atproto ~550 ms: loaded at the first call to Bluesky (_connect), not when the service starts
+        from atproto_client.request import Request  # lazy: atproto ~550 ms: loaded at the first call to Bluesky (_connect), not when the service starts
 
         connect, read = self._timeout
         # A stand-in on loopback must not go through an HTTP(S)_PROXY from the environment.
@@ -288,7 +288,7 @@ class BlueskyPublisher:
         return client
 
     def _login(self, client: Any) -> None:
-        from atproto_client.exceptions import RequestErrorBase, UnauthorizedError
+        from atproto_client.exceptions import RequestErrorBase, UnauthorizedError  # lazy: atproto ~550 ms: loaded at the first call to Bluesky (_connect), not when the service starts
 
         try:
             client.login(self.handle, self._password, fetch_bsky_profile=False)
@@ -300,7 +300,7 @@ class BlueskyPublisher:
 
     def _renew(self, client: Any, current: str | None) -> None:
         """New tokens after the server refused ours: another process's (from the file), a refresh, or a login."""
-        from atproto_client.exceptions import RequestErrorBase
+        from atproto_client.exceptions import RequestErrorBase  # lazy: atproto ~550 ms: loaded at the first call to Bluesky (_connect), not when the service starts
 
         stored = self._stored_session()
         if stored and stored != current:
@@ -340,8 +340,8 @@ class BlueskyPublisher:
 
     def _call(self, action: Callable[[Any], T], *, creates: bool) -> T:
         """Run ``action(client)``; renew refused tokens once; turn every failure into a PublishError."""
-        import httpx
-        from atproto_client.exceptions import AtProtocolError
+        import httpx  # lazy: httpx ~60 ms: loaded with atproto at the first call to Bluesky, not when the service starts
+        from atproto_client.exceptions import AtProtocolError  # lazy: atproto ~550 ms: loaded at the first call to Bluesky (_connect), not when the service starts
 
         try:
             client = self._connect()
@@ -370,7 +370,7 @@ class BlueskyPublisher:
 
 def _mapped(exc: Exception, *, creates: bool) -> PublishError:
     """The engine's error for an SDK or transport failure; ``creates``: the call may have created a post."""
-    from atproto_client.exceptions import RateLimitExceededError, RequestErrorBase
+    from atproto_client.exceptions import RateLimitExceededError, RequestErrorBase  # lazy: atproto ~550 ms: loaded at the first call to Bluesky (_connect), not when the service starts
 
     response = exc.response if isinstance(exc, RequestErrorBase) else None
     if response is None:
@@ -414,7 +414,7 @@ def _detail(exc: Exception) -> str:
 def _as_json(value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         return value
-    from atproto_client.models.utils import get_model_as_dict
+    from atproto_client.models.utils import get_model_as_dict  # lazy: atproto ~550 ms: loaded at the first call to Bluesky (_connect), not when the service starts
 
     return get_model_as_dict(value)
 

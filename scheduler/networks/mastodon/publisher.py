@@ -235,7 +235,7 @@ class MastodonPublisher:
 
     def _source(self, api: Any, status: Any) -> str | None:
         """The status's text as its author typed it; None where the server has no source endpoint."""
-        from mastodon import MastodonNotFoundError
+        from mastodon import MastodonNotFoundError  # lazy: Mastodon.py ~130 ms: loaded at the first call to Mastodon (_connect), not when the service starts
 
         try:
             return _comparable(str(_get(api.status_source(_get(status, "id")), "text") or ""))
@@ -251,9 +251,9 @@ class MastodonPublisher:
 
     def _connect(self) -> Any:
         if self._api is None:
-            import requests
-            from mastodon import Mastodon
-            from requests.adapters import HTTPAdapter
+            import requests  # lazy: requests ~80 ms: loaded at the first call to Mastodon, not when the service starts
+            from mastodon import Mastodon  # lazy: Mastodon.py ~130 ms: loaded at the first call to Mastodon (_connect), not when the service starts
+            from requests.adapters import HTTPAdapter  # lazy: requests ~80 ms: loaded at the first call to Mastodon, not when the service starts
 
             session = requests.Session()
             adapter = HTTPAdapter(max_retries=0)  # never re-send a POST on our behalf
@@ -272,7 +272,7 @@ class MastodonPublisher:
         return self._api
 
     def _call(self, action: Callable[[Any], T], *, creates: bool) -> T:
-        from mastodon import MastodonError
+        from mastodon import MastodonError  # lazy: Mastodon.py ~130 ms: loaded at the first call to Mastodon (_connect), not when the service starts
 
         api = self._connect()
         try:
@@ -291,7 +291,7 @@ class MastodonPublisher:
             MastodonNetworkError,
             MastodonRatelimitError,
             MastodonServerError,
-        )
+        )  # lazy: Mastodon.py ~130 ms: loaded at the first call to Mastodon (_connect), not when the service starts
 
         if isinstance(exc, MastodonRatelimitError):
             reset = getattr(self._api, "ratelimit_reset", None)

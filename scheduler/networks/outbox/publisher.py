@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from scheduler.networks.base import PublishedTweet, Rejected
+from scheduler.networks.media import BLUESKY_MAX_IMAGE_BYTES as MAX_IMAGE_BYTES
 from scheduler.networks.media import check_image
+from scheduler.text.mastodon_length import DEFAULT_IMAGE_BYTES
 
 OUTBOX_FILENAME = "outbox.jsonl"
 ID_PREFIX = "outbox-"
@@ -75,12 +77,8 @@ class OutboxPublisher:
         path = Path(path)
         # The account's network's rules, so a dry run catches a bad image too (a stock Mastodon server's limit).
         if self.network == "bluesky":
-            from scheduler.networks.media import BLUESKY_MAX_IMAGE_BYTES as MAX_IMAGE_BYTES
-
             check_image(path, max_bytes=MAX_IMAGE_BYTES, network="Bluesky")
         elif self.network == "mastodon":
-            from scheduler.text.mastodon_length import DEFAULT_IMAGE_BYTES
-
             check_image(path, max_bytes=DEFAULT_IMAGE_BYTES, network="Mastodon")
         else:
             check_image(path)
