@@ -9,7 +9,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).parents[1]
 SEED = [f"massage-therapy-for-back-pain-{n}" for n in range(1, 6)]
@@ -82,3 +86,24 @@ def test_demo_with_the_dashboard_shows_the_seed_on_the_calendar_and_marks_posts_
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.parametrize("every", [1, 15, 30, 60, 120, 300, 600, 3600])
+def test_the_demo_calendar_has_a_slot_every_so_many_seconds(tmp_path, every):
+    """`demo --web PORT` (the README's dashboard demo) defaults to a slot every 60 s: the calendar it writes must
+    load (a seconds field of */60 was refused) and its slots come that often."""
+    slots = list(islice(_demo_calendar(tmp_path, every).slots_after(datetime(2026, 12, 7, 14, 0, 30, tzinfo=UTC)), 4))
+    assert {int((b - a).total_seconds()) for a, b in zip(slots, slots[1:])} == {every}
+
+
+def test_every_interval_demo_every_takes_is_a_calendar_the_config_accepts(tmp_path):
+    for every in [*range(1, 3601, 7), 59, 61, 3599, 3600]:  # the option's whole range, sampled
+        assert next(_demo_calendar(tmp_path, every).slots_after(datetime(2026, 12, 7, tzinfo=UTC))), every
+
+
+def _demo_calendar(tmp_path, every: int):
+    from scheduler.cli.demo import DEMO_CONFIG, demo_cron
+    from scheduler.config import parse_config
+
+    text = DEMO_CONFIG.format(every=every, cron=demo_cron(every), posts=tmp_path.as_posix())
+    return parse_config(text, source=tmp_path / "scheduler.toml").calendar()

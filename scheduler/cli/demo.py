@@ -25,7 +25,7 @@ timezone = "America/New_York"
 
 [calendar]
 slots = []
-cron = ["*/{every} * * * * *"]
+cron = ["{cron}"]
 series_gap = "0s"
 grace = "15m"
 
@@ -41,6 +41,16 @@ kind = "outbox"
 """
 
 
+def demo_cron(every: int) -> str:
+    """A cron line (seconds first) with a slot every ``every`` seconds. Its seconds field stops at 59, so from a
+    minute on it counts whole minutes (``every`` rounded down), and from an hour on, hours."""
+    if every < 60:
+        return f"*/{every} * * * * *"
+    if every < 3600:
+        return f"0 */{every // 60} * * * *"
+    return "0 0 * * * *"
+
+
 def run_demo(*, home: Path, every: int, web_port: int | None = None) -> int:
     """The demo. With ``web_port``: import and preview, then run the service and the dashboard together on
     127.0.0.1 until Ctrl-C (SIGINT) or SIGTERM, so the posts can be seen, edited and moved before they go out."""
@@ -48,7 +58,8 @@ def run_demo(*, home: Path, every: int, web_port: int | None = None) -> int:
     home.mkdir(parents=True, exist_ok=True)
     posts = Path("posts").resolve()
     config = home / "scheduler.toml"
-    config.write_text(DEMO_CONFIG.format(every=every, posts=posts.as_posix()), encoding="utf-8")
+    config.write_text(DEMO_CONFIG.format(every=every, cron=demo_cron(every), posts=posts.as_posix()),
+                      encoding="utf-8")
     env = {**os.environ, "SCHEDULER_HOME": str(home), "SCHEDULER_CONFIG": str(config)}
     env.pop("SCHEDULER_DATABASE_URL", None)
     steps = [
