@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -82,6 +82,13 @@ class CLI:
 
     def queue_ids(self) -> list[str]:
         return [p["post_id"] for p in self.json("queue", "list")]
+
+
+def pin_day() -> date:
+    """A Tuesday in December of next year: ahead of the real clock these pins are checked against, within the
+    two-year pin horizon, in New York's winter time (-05:00), on a day with the 09:00 slot."""
+    first = date(datetime.now().year + 1, 12, 1)
+    return first + timedelta(days=(1 - first.weekday()) % 7)
 
 
 @pytest.fixture
@@ -177,7 +184,7 @@ def test_bad_input_is_refused_and_changes_nothing(cli, tmp_path):
     assert result.returncode == 2 and "second precision" in result.stderr
 
     for args in (("queue", "remove", "nope-123"), ("queue", "move", "nope-123", "--top"),
-                 ("queue", "pin", "nope-123", "--at", "2036-12-01T09:00:00-05:00")):
+                 ("queue", "pin", "nope-123", "--at", f"{pin_day()}T09:00:00-05:00")):
         result = cli.run(*args, ok=False)
         assert "'nope-123'" in result.stderr and "no such post" in result.stderr, args
         assert "Traceback" not in result.stderr
@@ -208,19 +215,26 @@ def test_queue_commands(cli):
     cli.run("queue", "move", adhoc, "--top")
     assert cli.queue_ids() == [adhoc] + TIP_IDS
 
-    # A pin in the past is refused (pins are checked against the real clock: these dates are far ahead).
+    # A pin in the past is refused, and one more than two years ahead (pins are checked against the real clock).
+    beyond = cli.run("queue", "pin", TIP_IDS[3], "--at", "2100-01-04T09:00:00", ok=False)
+    assert "more than two years ahead" in beyond.stderr and "Traceback" not in beyond.stderr
+    for typo in ("9999-12-31T23:59:59", "0001-01-01T00:00:00"):
+        refused = cli.run("queue", "pin", TIP_IDS[3], "--at", typo, ok=False)
+        assert refused.returncode != 0 and "Traceback" not in refused.stderr, refused.stderr
+        assert repr(typo) in refused.stderr or "in the past" in refused.stderr, refused.stderr
     past = cli.run("queue", "pin", TIP_IDS[3], "--at", "2020-12-01T09:00:00-05:00", ok=False)
     assert "in the past" in past.stderr and "--now" in past.stderr
-    out = cli.run("queue", "pin", TIP_IDS[3], "--at", "2036-12-02T09:00:00-05:00").stdout
-    assert "2036-12-02T09:00:00-05:00" in out
-    preview = cli.json("preview", "--count", "6", "--from", "2036-12-01T00:00:00-05:00")
+    day = pin_day()
+    out = cli.run("queue", "pin", TIP_IDS[3], "--at", f"{day}T09:00:00-05:00").stdout
+    assert f"{day}T09:00:00-05:00" in out
+    preview = cli.json("preview", "--count", "6", "--from", f"{day - timedelta(days=1)}T00:00:00-05:00")
     pinned = [e for e in preview if e["post_id"] == TIP_IDS[3]]
     assert len(pinned) == 1
-    assert pinned[0]["at"] == "2036-12-02T09:00:00-05:00"
-    assert pinned[0]["at_utc"] == "2036-12-02T14:00:00+00:00"
+    assert pinned[0]["at"] == f"{day}T09:00:00-05:00"
+    assert pinned[0]["at_utc"] == f"{day}T14:00:00+00:00"
     assert pinned[0]["source"] == "pin"
     # At the same second the pin goes and the slot yields to it (listed empty).
-    same = [e for e in preview if e["at"] == "2036-12-02T09:00:00-05:00"]
+    same = [e for e in preview if e["at"] == f"{day}T09:00:00-05:00"]
     assert [e["post_id"] for e in same] == [TIP_IDS[3], None]
     assert same[1]["source"] == "slot" and same[1]["reason"] == "min spacing"
 

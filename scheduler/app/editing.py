@@ -25,6 +25,7 @@ from scheduler.text.x_length import INVALID_CHARACTERS
 PLAN_LIMIT = 500
 # A pin this little in the past was meant as "now" (typing it took that long); earlier is a mistake.
 PAST_PIN_TOLERANCE = timedelta(minutes=1)
+PIN_HORIZON = timedelta(days=731)  # a pin may be at most two years ahead: further is a typo (README, "The queue")
 
 
 @dataclass(frozen=True)
@@ -143,8 +144,13 @@ def pin(store: Store, config: Config, post_id: str, at: datetime | None, now: da
 
 
 def check_pin(config: Config, at: datetime | None, now: datetime, *, asap: str = "--now") -> None:
-    """Refuse a pin more than a minute past (the dashboard and the API check as the CLI does). ``asap`` names
-    the caller's way to say "as soon as possible"."""
+    """Refuse a pin more than a minute past, or more than two years ahead (``PIN_HORIZON``): the CLI, the
+    dashboard and the API all check here. ``asap`` names the caller's way to say "as soon as possible"."""
+    if at is not None and at > now + PIN_HORIZON:
+        raise QueueError(
+            f"{at.astimezone(config.tz).isoformat()} is more than two years ahead (it is now "
+            f"{now.astimezone(config.tz):%Y-%m-%d %H:%M %Z}): a pin may be at most two years ahead; check the year"
+        )
     if at is not None and at < now - PAST_PIN_TOLERANCE:
         raise QueueError(
             f"{at.astimezone(config.tz).isoformat()} is in the past (it is now "

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from scheduler.app.editing import PAST_PIN_TOLERANCE
+from scheduler.app.editing import check_pin
 from scheduler.config import Config
 from scheduler.domain.errors import QueueError
 from scheduler.domain.models import adhoc_post_id
@@ -25,11 +25,7 @@ def add_text(store: Store, config: Config, text: str, now: datetime, *, at: date
     text = text.strip()
     if not text:
         raise QueueError("the post text is empty")
-    if at is not None and at < now - PAST_PIN_TOLERANCE:
-        raise QueueError(
-            f"{at.isoformat()} is in the past: give a later time with --at, --now for as soon as possible, or "
-            "neither to fill the next slot"
-        )
+    check_pin(config, at, now)
     if problem := rule.too_long(text):
         raise QueueError(problem)
     length = rule.measure(text)

@@ -19,4 +19,7 @@ def parse_when(value: str, tz: tzinfo) -> datetime:
         raise InputError(f"{value!r}: times have second precision; drop the fraction of a second")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):  # 9999-12-31T23:59:59-05:00 is in the year 10000 in UTC
+        raise InputError(f"{value!r} is out of range: give a date-time between the years 1 and 9999") from None
