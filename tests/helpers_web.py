@@ -127,6 +127,17 @@ def web(tmp_path, monkeypatch):
     env.store.close()
 
 
+@pytest.fixture
+def web_with_review(tmp_path, monkeypatch):
+    """``web`` with ``[review] required = true``: the seed imported, every post awaiting review."""
+    env = WebEnv(tmp_path, monkeypatch)
+    env.config_path.write_text(env.config_path.read_text() + "\n[review]\nrequired = true\n", encoding="utf-8")
+    env.config = load_config(str(env.config_path))
+    env.import_posts()
+    yield env
+    env.store.close()
+
+
 @contextmanager
 def serving(app):
     """``app`` served by uvicorn (as `scheduler web` serves it) on 127.0.0.1, in a thread of this process."""

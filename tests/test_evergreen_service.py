@@ -9,22 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.standins.x import StandinX
-from tests.service_harness import Harness
 
 REPO = Path(__file__).parents[1]
 ARTICLE = REPO / "posts" / "massage-therapy-for-back-pain.md"
 KEY = "massage-therapy-for-back-pain"
 
-
-@pytest.fixture
-def harness(tmp_path):
-    with StandinX() as standin:
-        h = Harness(tmp_path, standin)
-        try:
-            yield h
-        finally:
-            h.close()
 
 
 def outcomes(log: str) -> list[tuple[str, str]]:

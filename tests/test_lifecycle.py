@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.standins.x import StandinX
 from tests.service_harness import Harness
 
 pytestmark = pytest.mark.slow
@@ -45,15 +44,6 @@ def write_article(path: Path, first: str = FIRST, body: str = FIRST_BODY) -> Pat
     path.write_text(ARTICLE.format(first=first, first_body=body), encoding="utf-8")
     return path
 
-
-@pytest.fixture
-def harness(tmp_path):
-    with StandinX() as standin:
-        h = Harness(tmp_path, standin)
-        try:
-            yield h
-        finally:
-            h.close()
 
 
 def post_of(h: Harness, post_id: str) -> dict:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.test_cli import CLI
+from tests.helpers_web import web_with_review  # noqa: F401 (a fixture)
 
 REVIEW = '\n[review]\nrequired = true\nlink_base = "https://dash.example.com"\n'
 
@@ -108,16 +109,8 @@ def test_the_claim_obeys_the_ledger_even_when_the_process_config_does_not(store)
 # -- item 5: roles, hashes, separation of duties ------------------------------------------------------------
 
 @pytest.fixture
-def web(tmp_path, monkeypatch):
-    from scheduler.config import load_config
-    from tests.helpers_web import WebEnv
-
-    env = WebEnv(tmp_path, monkeypatch)
-    env.config_path.write_text(env.config_path.read_text() + "\n[review]\nrequired = true\n", encoding="utf-8")
-    env.config = load_config(str(env.config_path))
-    env.import_posts()
-    yield env
-    env.store.close()
+def web(web_with_review):  # noqa: F811
+    return web_with_review
 
 
 def _cli(web, *args: str, ok: bool = True) -> subprocess.CompletedProcess:

@@ -11,22 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.standins.x import StandinX
 
 REPO = Path(__file__).parents[1]
 from tests.service_harness import Harness, parse, seconds_ahead
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture
-def harness(tmp_path):
-    with StandinX() as standin:
-        h = Harness(tmp_path, standin)
-        try:
-            yield h
-        finally:
-            h.close()
 
 
 def sent_by_id(h: Harness) -> dict[str, dict]:

@@ -13,8 +13,7 @@ from datetime import UTC, datetime
 import pytest
 from bs4 import BeautifulSoup
 
-from scheduler.config import load_config
-from tests.helpers_web import REPO, TIP_IDS, WebEnv
+from tests.helpers_web import REPO, TIP_IDS, WebEnv, web_with_review  # noqa: F401 (a fixture)
 from tests.helpers_ledger import approve_shown
 from tests.test_web_api import cli_json
 from tests.test_web_pages import calendar_cards, preview_between, soup
@@ -24,13 +23,8 @@ CURE = "Massage cures nothing on its own, but it helps many people move again." 
 
 
 @pytest.fixture
-def web(tmp_path, monkeypatch):
-    env = WebEnv(tmp_path, monkeypatch)
-    env.config_path.write_text(env.config_path.read_text() + "\n[review]\nrequired = true\n", encoding="utf-8")
-    env.config = load_config(str(env.config_path))
-    env.import_posts()
-    yield env
-    env.store.close()
+def web(web_with_review):  # noqa: F811
+    return web_with_review
 
 
 @pytest.fixture
