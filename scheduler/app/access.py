@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from scheduler.domain.errors import AccessError
 from scheduler.review import signing_key
-from scheduler.review.policy import ROLES
+from scheduler.domain.roles import ROLES
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MIN_PASSWORD_LENGTH = 10

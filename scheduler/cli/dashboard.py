@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from scheduler.domain.roles import ROLES
 from scheduler.cli.base import Context, cli, dashboard, emit_json, now_utc, pass_ctx
 
 
@@ -31,7 +32,7 @@ def web(ctx, host, port, log_json):
 @web.command("passwd")
 @click.option("--user", default="admin", show_default=True, help="User name to sign in with.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
-@click.option("--role", type=click.Choice(["editor", "reviewer", "admin"]),
+@click.option("--role", type=click.Choice(ROLES),
               help="What the user may do: an editor writes and edits, a reviewer also approves, an admin does "
                    "everything (default for a new user: admin; an existing user keeps theirs).")
 @pass_ctx
@@ -81,7 +82,7 @@ def web_token():
 
 @web_token.command("create")
 @click.argument("name")
-@click.option("--role", type=click.Choice(["editor", "reviewer", "admin"]), default="admin", show_default=True,
+@click.option("--role", type=click.Choice(ROLES), default="admin", show_default=True,
               help="What the token may do: an editor writes and edits, a reviewer also approves, an admin does "
                    "everything.")
 @pass_ctx

@@ -176,9 +176,7 @@ class Outcome:
     already: tuple[str, ...] = ()  # already approved as they are: nothing recorded
 
 
-# Who may decide on a post (approve it or request changes): a role of a dashboard user or API token
-# (web/access.py). The command line acts with the ledger in hand, as an admin.
-ROLES = ("editor", "reviewer", "admin")
+# Who may decide on a post (approve it or request changes), among the roles (domain.roles.ROLES).
 DECIDERS = ("reviewer", "admin")
 
 
