@@ -25,7 +25,6 @@ from enum import Enum
 from scheduler.domain import lifecycle
 from scheduler.domain.models import PostState
 
-WAITING = (PostState.QUEUED.value, PostState.RETRYING.value)
 
 
 class Merge(Enum):
@@ -65,7 +64,7 @@ def merge_post(row, *, same: bool, tip_changed: bool) -> Merge:
         return Merge.KEEP_REMOVED
     if same:
         return Merge.UNCHANGED
-    if row.state not in WAITING:
+    if row.state not in lifecycle.PENDING:
         return Merge.KEPT_SENT
     if row.edit_kind == "text":
         return Merge.KEPT_EDIT if tip_changed else Merge.UNCHANGED
@@ -76,7 +75,7 @@ def merge_post(row, *, same: bool, tip_changed: bool) -> Merge:
 
 def merge_gone(row) -> Merge:
     """A post in the ledger whose tip is no longer in the article."""
-    if row.state not in WAITING:
+    if row.state not in lifecycle.PENDING:
         return Merge.NOTHING
     if row.edit_kind == "text":
         return Merge.KEPT_EDIT  # its tip left the article, but a person wrote this post

@@ -24,6 +24,9 @@ from collections.abc import Sequence
 
 from scheduler.domain.models import PostState
 
+# States of a post waiting to be published (the queue): it may be claimed, edited, pinned, moved or removed.
+PENDING = (PostState.QUEUED.value, PostState.RETRYING.value)
+
 # States in which a post's content may still change (if nothing of it may be live).
 OPEN_STATES = (PostState.QUEUED.value, PostState.RETRYING.value, PostState.REMOVED.value)
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from scheduler.ledger import migrations as m
 from scheduler.domain.models import PostState, QueuedPost
+from scheduler.domain.lifecycle import PENDING  # noqa: F401 (re-exported: the ledger's modules read it here)
 
-PENDING = (PostState.QUEUED.value, PostState.RETRYING.value)
 
 
 # The advisory-lock key space of queue positions (two-int keys: (this, hash of the account)); the single-key

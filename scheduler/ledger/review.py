@@ -19,9 +19,8 @@ from sqlalchemy.engine import Connection
 from scheduler.ledger import migrations as m
 from scheduler.domain.content_hash import hash_of
 from scheduler.domain.errors import ReviewError
-from scheduler.domain.models import PostState
+from scheduler.domain.lifecycle import PENDING
 
-PENDING = (PostState.QUEUED.value, PostState.RETRYING.value)
 APPROVED = "approved"
 CHANGES_REQUESTED = "changes requested"
 
