@@ -30,6 +30,7 @@ from scheduler.ledger import migrations as m
 from scheduler.domain.errors import StoreError
 from scheduler.ledger.feeds import FeedLedger
 from scheduler.ledger.lookups import LookupLedger
+from scheduler.ledger.metrics import MetricsLedger
 from scheduler.ledger.review import ReviewLedger
 from scheduler.ledger.web import WebLedger
 from scheduler.ledger.records import AccountState, ArticleImport, ArticleSummary, AttemptRecord, ImportReport, InstanceRecord, LostClaim, NewPost, NotApproved, PENDING, PostRecord, STOPPED_MID_CALL, TipHistory, TipSends, _PUBLISHED, _QUEUED_COLUMNS, _QUEUE_LOCKS, _THIS_MACHINE, _attempt, _json, _json_safe, _queued, _record  # noqa: F401 (re-exported)
@@ -41,7 +42,8 @@ from scheduler.ledger.attempts import AttemptsLedger
 from scheduler.ledger.instances import InstancesLedger
 
 
-class Store(AccountsLedger, ArticlesLedger, PostsLedger, AttemptsLedger, InstancesLedger, FeedLedger, ReviewLedger, WebLedger, LookupLedger):
+class Store(AccountsLedger, ArticlesLedger, PostsLedger, AttemptsLedger, InstancesLedger, FeedLedger, ReviewLedger, WebLedger, LookupLedger,
+            MetricsLedger):
     """The ledger. Open with ``Store.open(url)``; every public method is one transaction."""
 
     def __init__(self, engine: Engine):

@@ -16,6 +16,7 @@ later migration then adds again.
     m005_m007.py    review, web access, publish keys
     m008_m015.py    editing, slot index, article metadata, plain post ids, lifecycle, review duties,
                     web sessions, look-ups, operations
+    m016_insights.py metric readings and billed calls
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from scheduler.ledger.migrations.m008_m015 import (
     m014_lookups,
     m015_ops,
 )
+from scheduler.ledger.migrations.m016_insights import m016_insights
 from scheduler.ledger.migrations.tables import (
     metadata,
     schema_migrations,
@@ -64,9 +66,11 @@ from scheduler.ledger.migrations.tables import (
     notices,
     publish_keys,
     lookups,
+    metric_readings,
+    billed_calls,
 )
 
-__all__ = ["MIGRATIONS", "metadata", "schema_migrations", "accounts", "articles", "posts", "attempts", "post_transitions", "instances", "web_users", "web_tokens", "web_sessions", "web_audit", "web_login_limits", "plain_post_ids", "feeds", "feed_entries", "post_reviews", "review_log", "review_links", "review_link_posts", "post_authors", "review_requirements", "link_keys", "notices", "publish_keys", "lookups"]
+__all__ = ["MIGRATIONS", "metadata", "schema_migrations", "accounts", "articles", "posts", "attempts", "post_transitions", "instances", "web_users", "web_tokens", "web_sessions", "web_audit", "web_login_limits", "plain_post_ids", "feeds", "feed_entries", "post_reviews", "review_log", "review_links", "review_link_posts", "post_authors", "review_requirements", "link_keys", "notices", "publish_keys", "lookups", "metric_readings", "billed_calls"]
 
 
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
@@ -86,4 +90,5 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m013_web_sessions", m013_web_sessions),
     ("m014_lookups", m014_lookups),
     ("m015_ops", m015_ops),
+    ("m016_insights", m016_insights),
 ]

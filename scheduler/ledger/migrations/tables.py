@@ -395,3 +395,36 @@ lookups = sa.Table(
     sa.Column("last_failed_at", UTCDateTime, nullable=False),
     sa.Column("last_error", sa.Text, nullable=False),
 )
+
+
+metric_readings = sa.Table(
+    "metric_readings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("post_id", sa.String(160), sa.ForeignKey("posts.post_id", ondelete="CASCADE"), nullable=False),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("network", sa.String(16), nullable=False),
+    sa.Column("remote_id", sa.String(300), nullable=False),  # the network's id of one part (X id, at:// URI, status id)
+    sa.Column("read_at", UTCDateTime, nullable=False),
+    sa.Column("impressions", sa.Integer),  # X only; None where the network gives none
+    sa.Column("likes", sa.Integer, nullable=False),
+    sa.Column("reposts", sa.Integer, nullable=False),
+    sa.Column("replies", sa.Integer, nullable=False),
+    sa.Column("quotes", sa.Integer, nullable=False),
+    sa.Column("bookmarks", sa.Integer),
+    sa.Column("followers", sa.Integer),  # the account's followers at the time of the reading, where known
+)
+
+
+billed_calls = sa.Table(
+    "billed_calls",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("network", sa.String(16), nullable=False),
+    sa.Column("kind", sa.String(24), nullable=False),  # post | post_with_link | metric_read | lookup_read
+    sa.Column("units", sa.Integer, nullable=False),  # resources billed (posts read, posts created)
+    sa.Column("price_micro_usd", sa.BigInteger, nullable=False),  # the whole call's price, in millionths of a dollar
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("post_id", sa.String(160), sa.ForeignKey("posts.post_id", ondelete="SET NULL")),
+)
