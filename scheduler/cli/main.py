@@ -17,3 +17,4 @@ from scheduler.cli import feeds  # noqa: F401 (registers its commands)
 from scheduler.cli import auth  # noqa: F401 (registers its commands)
 from scheduler.cli import review  # noqa: F401 (registers its commands)
 
+from scheduler.cli import insights  # noqa: F401 (registers its commands)
