@@ -17,7 +17,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from scheduler.app import editing, health, views
-from scheduler.domain.errors import DuplicateError, QueueError, SchedulerError
+from scheduler.app import insights as insights_app
+from scheduler.app.insights_views import report_json, slots_json
+from scheduler.domain.errors import DuplicateError, InputError, QueueError, SchedulerError
 from scheduler.planning import agenda
 from scheduler.web.openapi import spec
 from scheduler.web.pages import error_page
@@ -218,6 +220,39 @@ async def audit(request: Request):
 
 
 
+def _since(request: Request, web, now):
+    raw = request.query_params.get("since")
+    try:
+        return insights_app.parse_since(raw, web.config.tz, now) if raw else None
+    except InputError as exc:
+        raise BadRequest(str(exc).replace("--since", "since=")) from None
+
+
+async def insights(request: Request):
+    """`scheduler insights --json` for the request's account."""
+    web = web_of(request)
+    now = web.clock()
+    since, by = _since(request, web, now), request.query_params.get("by", "post")
+    try:
+        insights_app.check_by(by)
+    except InputError as exc:
+        raise BadRequest(str(exc).replace("--by", "by=")) from None
+    report = await run_in_threadpool(insights_app.insights, web.store, [web.config], now, since=since, by=by)
+    return JSONResponse(report_json(report))
+
+
+async def insights_slots(request: Request):
+    """`scheduler insights suggest-slots --json` for the request's account: evidence only, nothing changes."""
+    web = web_of(request)
+    now = web.clock()
+    since = _since(request, web, now)
+    count = int_param(request, "count", 5, 1, 168)
+    min_posts = int_param(request, "min_posts", 3, 1, 10000)
+    found, measured = await run_in_threadpool(insights_app.suggest_slots, web.store, web.config, now, since=since,
+                                              count=count, min_posts=min_posts)
+    return JSONResponse(views.with_account(web.config, slots_json(found, measured, web.config.tz)))
+
+
 async def openapi(request: Request):
     return JSONResponse(spec())
 
@@ -238,6 +273,8 @@ def routes() -> list:
         Route("/status", status),
         Route("/revision", revision),
         Route("/audit", audit),
+        Route("/insights", insights),
+        Route("/insights/slots", insights_slots),
         Route("/openapi.json", openapi),
     ]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from scheduler.web import openapi_insights
+
 
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -145,7 +147,7 @@ def spec() -> dict:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {"PlanEntry": entry, "Post": post, "Error": error, "Finding": finding,
                         "ReviewItem": review_item, "ReviewLogEntry": review_log_entry, "Decision": decision,
-                        "AuditEntry": audit_entry},
+                        "AuditEntry": audit_entry, **openapi_insights.SCHEMAS},
             "responses": responses,
         },
         "paths": {
@@ -240,6 +242,7 @@ def spec() -> dict:
     account = {"name": "account", "in": "query", "schema": {"type": "string"},
                "description": "the account (a name from [[accounts]], or its handle); default: default_account or "
                               "the only one. Unknown: 404 listing the accounts; several and none chosen: 400"}
+    document["paths"].update(openapi_insights.paths(_ok, ERRORS))
     for item in document["paths"].values():
         item["parameters"] = [account, *item.get("parameters", [])]
     return document
