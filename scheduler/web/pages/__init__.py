@@ -10,6 +10,7 @@ with the domain's own message and a 4xx status.
     queue.py      the queue and its changes
     articles.py   articles, upload, an article's tips
     history.py    history, settling, status, live
+    insights.py   insights: how sent posts did, and what X billed
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from scheduler.web.pages.articles import article, articles, articles_upload
 from scheduler.web.pages.base import _back, error_page, render
 from scheduler.web.pages.calendar import calendar
 from scheduler.web.pages.history import history, live, resolve, status_page
+from scheduler.web.pages.insights import insights
 from scheduler.web.pages.queue import (
     count,
     media,
@@ -68,4 +70,5 @@ def routes() -> list:
         Route("/history/{post_id}/resolve", resolve, methods=["POST"]),
         Route("/status", status_page),
         Route("/live", live),
+        Route("/insights", insights),
     ]

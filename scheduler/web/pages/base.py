@@ -62,7 +62,7 @@ def _section(path: str) -> str:
     """Where the account switcher goes: the same page for the other account (a post or an article is the
     chosen account's own, so its list)."""
     first = path.strip("/").split("/")[0]
-    return f"/{first}" if first in ("calendar", "queue", "articles", "review", "history", "status") else "/calendar"
+    return f"/{first}" if first in ("calendar", "queue", "articles", "review", "history", "status", "insights") else "/calendar"
 
 
 def render_sync(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
