@@ -160,3 +160,19 @@ def test_since_takes_any_text_and_either_gives_a_past_utc_time_or_a_clear_error(
         assert "--since" in str(exc)
     else:
         assert since.tzinfo is not None and since <= NOW
+
+
+def test_evergreen_reads_each_parts_newest_reading_on_both_databases(store, tmp_path):
+    from scheduler.planning.evergreen_learning import learned
+
+    config = _config(tmp_path)
+    a, b = send(store, config.account, "thread", T0, parts=2, article="a", tip=1, template="tip/1.j2")
+    read(store, config.account, "thread", a, T0 + timedelta(hours=1), likes=1, impressions=100)
+    read(store, config.account, "thread", a, T0 + timedelta(days=7), likes=30, impressions=1000)
+    read(store, config.account, "thread", b, T0 + timedelta(hours=24), likes=10, impressions=1000)
+    sent_with_rate(store, config.account, "other", T0, 0.01, article="a", tip=2, template="tip/2.j2")
+    record = learned(store, config.account)
+    assert record.tips[("a", 1)] == [pytest.approx(40 / 2000)] and record.templates["tip/2.j2"] == [pytest.approx(0.01)]
+    assert record.total == 2 and record.prior == pytest.approx((0.02 + 0.01) / 2)
+    best, other = record.tip("a", 1), record.tip("a", 2)
+    assert best.value > other.value and record.tip("a", 3).posts == 0 and record.tip("a", 3).value == float("inf")

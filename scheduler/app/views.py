@@ -41,6 +41,7 @@ def entry_json(entry, tz: tzinfo) -> dict:
         "reason": entry.reason,
         "article": post.article_key if post else None,
         "tip": post.tip if post else None,
+        "why": post.why if post else None,
     }
 
 
@@ -96,6 +97,8 @@ def preview_text(entries: Sequence, config: Config) -> str:
         post = entry.post
         label = "" if entry.source == "slot" else f" [{entry.source}]"
         blocks.append(f"{when}  {post.post_id}{label}  {post.weighted_length}/{limit}")
+        if post.why:
+            blocks.append(f"    why: {post.why}")
         for i, part in enumerate(post.parts):
             blocks.append(_indented(part if i == 0 else f"[reply {i + 1}/{len(post.parts)}] {part}"))
         blocks.append("")

@@ -169,3 +169,4 @@ class QueuedPost:
     template: str | None = None
     variant: int = 0
     media: tuple[str, ...] = field(default_factory=tuple)
+    why: str | None = field(default=None, compare=False)  # evergreen: why this tip and wording were chosen

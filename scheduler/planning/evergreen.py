@@ -12,6 +12,14 @@ planned straight from here. Instead ``propose_for_review`` puts the next wording
 time, as posts awaiting review, whenever fewer than ``[queue] evergreen_review_ahead`` approved posts wait for
 a slot: the reviewer is told (an "awaiting review" notice) and approves them like any imported post. A wording
 a person removed is not proposed again.
+
+Learning (docs/insights.md): once the metric collector has read sent posts, the tips and wordings that did best
+come back first. Among each page of eligible tips (the longest-unsent ``PAGE``), tips are taken by their score
+(``domain.learning``: the mean engagement rate of their posts pulled toward the account's mean, plus an
+exploration bonus; a tip never measured scores highest, so it is tried); ties keep the longest-unsent order,
+which is the whole order while nothing is measured. A tip's wording is the acceptable template variant with the
+best score over every post written with it (a template never measured first, then the next variant, as before).
+Each recycled post carries ``why`` it was chosen, which `preview` shows.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from scheduler.domain.errors import QueueError
 from scheduler.domain.models import Article, PostState, QueuedPost, Tip, post_id_for, text_fingerprint
 from scheduler.ledger import post_ids
 from scheduler.ledger.store import NewPost, Store, TipSends
+from scheduler.planning.evergreen_learning import Learned, learned
 from scheduler.text.limits import rule_for
 
 # Tips read at once (longest-unsent first) while looking for candidates; more pages are read as long as needed.
@@ -46,13 +55,19 @@ def candidates(store: Store, config: Config, now: datetime, *, limit: int) -> li
     articles: dict[str, Article | None] = {}
     found: list[QueuedPost] = []
     offset = 0
+    record: Learned | None = None
     while len(found) < limit:
         page = store.tips_sent_before(config.account, cooldown_start, offset=offset, limit=PAGE)
         offset += len(page)
+        if page and record is None:
+            record = learned(store, config.account)
+        if record is not None and record.total:
+            # The best-scoring tips of the page first; sorted() is stable: ties stay longest-unsent first.
+            page = sorted(page, key=lambda sends: -record.tip(sends.article_key, sends.tip).value)
         for sends in page:
             if len(found) >= limit:
                 break
-            post = _candidate(store, config, sends, now, cooldown_start, suffix, articles)
+            post = _candidate(store, config, sends, now, cooldown_start, suffix, articles, record or Learned())
             if post is not None:
                 found.append(post)
         if len(page) < PAGE:
@@ -61,7 +76,7 @@ def candidates(store: Store, config: Config, now: datetime, *, limit: int) -> li
 
 
 def _candidate(store: Store, config: Config, sends: TipSends, now: datetime, cooldown_start: datetime,
-               suffix: str, articles: dict[str, Article | None]) -> QueuedPost | None:
+               suffix: str, articles: dict[str, Article | None], record: Learned) -> QueuedPost | None:
     """The recycled post of one tip, or None when the tip is not to come back now."""
     from scheduler.compose.composer import compose_tip  # lazy: Jinja2 ~45-70 ms; only composing needs it, other commands load this module
     from scheduler.compose.templates import templates_for  # lazy: Jinja2 ~45-70 ms; only composing needs it, other commands load this module
@@ -80,16 +95,28 @@ def _candidate(store: Store, config: Config, sends: TipSends, now: datetime, coo
     removed = {fingerprint for _, state, _, fingerprint in recycles if state == PostState.REMOVED.value}
     hashtags = article.hashtags or config["compose"]["hashtags"]
     env, rule, window = templates_for(config), rule_for(config), config["queue"]["duplicate_window"]
+    chosen, best, seen = None, None, set()
     for step in range(1, 8):
         composed = compose_tip(article, tip, handle=config.handle, hashtags=hashtags,
                                variant=history.variant + step, env=env, rule=rule,
                                disclaimer=config["review"]["disclaimer"])
+        if composed.template in seen:
+            break  # every template of the tip's kind has been tried: the variants wrap around
+        seen.add(composed.template)
         if text_fingerprint(composed.text) in removed:
             continue  # a person took this wording out once
-        if store.find_duplicate(config.account, composed.text, now, window) is None:
-            break
-    else:
+        if store.find_duplicate(config.account, composed.text, now, window) is not None:
+            continue  # sent within the duplicate window
+        wording = record.template(composed.template)
+        if best is None or wording.value > best.value:
+            chosen, best = composed, wording  # a tie keeps the earlier variant
+        if wording.posts == 0:
+            break  # never measured: tried now (and, with nothing measured, the next variant as before)
+    if chosen is None:
         return None  # every wording was sent recently (or removed): wait for the window to pass
+    composed = chosen
+    why = (f"tip {key[0]}#{key[1]}: {record.tip(key[0], key[1]).why()}; "
+           f"wording {composed.template}: {best.why()}") if record.total else None
     taken = {post_id for post_id, _, _, _ in recycles}
     number = sends.times_sent
     while f"{post_id_for(key[0], key[1])}-r{number}{suffix}" in taken:
@@ -107,6 +134,7 @@ def _candidate(store: Store, config: Config, sends: TipSends, now: datetime, coo
         template=composed.template,
         variant=composed.variant,
         media=composed.media,
+        why=why,
     )
 
 

@@ -36,6 +36,8 @@ def spec() -> dict:
             "reason": {"type": ["string", "null"], "description": "why the slot is empty"},
             "article": NULLABLE_STRING,
             "tip": {"type": ["integer", "null"]},
+            "why": {"type": ["string", "null"], "description": "a recycled post: why its tip and wording were chosen "
+                                                               "(their engagement scores, docs/insights.md)"},
             **ACCOUNT_FIELDS,
         },
     }
