@@ -176,3 +176,7 @@ def test_evergreen_reads_each_parts_newest_reading_on_both_databases(store, tmp_
     assert record.total == 2 and record.prior == pytest.approx((0.02 + 0.01) / 2)
     best, other = record.tip("a", 1), record.tip("a", 2)
     assert best.value > other.value and record.tip("a", 3).posts == 0 and record.tip("a", 3).value == float("inf")
+    # A reading added later is learned from at the next plan (what was learned is kept only until then).
+    assert learned(store, config.account) is record
+    read(store, config.account, "thread", b, T0 + timedelta(days=7), likes=70, impressions=1000)
+    assert learned(store, config.account).tips[("a", 1)] == [pytest.approx(100 / 2000)]

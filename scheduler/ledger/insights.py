@@ -74,3 +74,12 @@ def latest_part_readings(store, account: str) -> list[tuple[MetricReading, SentP
     with store._read() as conn:
         rows = conn.execute(query).all()
     return [(_reading(row), _sent(row)) for row in rows]
+
+
+def readings_mark(store, account: str) -> tuple[int, int | None]:
+    """How many readings the account has and the newest one's id: readings are only ever added (a post's are
+    deleted with it), so while this mark stands, whatever was learned from them stands too."""
+    r = m.metric_readings
+    with store._read() as conn:
+        count, newest = conn.execute(sa.select(sa.func.count(), sa.func.max(r.c.id)).where(r.c.account == account)).one()
+    return int(count), newest

@@ -9,6 +9,8 @@ does well for some tips is tried for others. The prior is the account's mean rat
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -33,8 +35,29 @@ class Learned:
         return score(self.templates.get(name or "", ()), prior=self.prior, total=self.total)
 
 
+# Per store, per account: (readings mark, record). Every plan with evergreen on asks; the record is read again
+# only when a reading was added (a sent post's tip and template never change).
+_memo: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_memo_lock = threading.Lock()
+
+
 def learned(store: Store, account: str) -> Learned:
-    """The account's record, from the newest reading of every part of its sent posts."""
+    """The account's record, from the newest reading of every part of its sent posts (kept while no reading is
+    added: ``ledger.insights.readings_mark``)."""
+    mark = ledger.readings_mark(store, account)
+    if mark[0] == 0:
+        return Learned()
+    with _memo_lock:
+        known = _memo.get(store, {}).get(account)
+    if known is not None and known[0] == mark:
+        return known[1]
+    record = _read(store, account)
+    with _memo_lock:
+        _memo.setdefault(store, {})[account] = (mark, record)
+    return record
+
+
+def _read(store: Store, account: str) -> Learned:
     parts: dict[str, list] = {}
     made: dict[str, ledger.SentPost] = {}
     for reading, post in ledger.latest_part_readings(store, account):
