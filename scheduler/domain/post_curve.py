@@ -34,7 +34,7 @@ def curve(readings: Iterable[MetricReading]) -> list[CurvePoint]:
         latest[reading.remote_id] = reading
         if i + 1 < len(ordered) and ordered[i + 1].read_at == reading.read_at:
             continue  # other parts were read at the same moment: one point for all of them
-        total = _sum(list(latest.values()), reading.read_at)
+        total = reading if len(latest) == 1 else _sum(list(latest.values()), reading.read_at)
         points.append(CurvePoint(total, engagement(total)))
     return points
 
