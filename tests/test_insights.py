@@ -180,3 +180,22 @@ def test_evergreen_reads_each_parts_newest_reading_on_both_databases(store, tmp_
     assert learned(store, config.account) is record
     read(store, config.account, "thread", b, T0 + timedelta(days=7), likes=70, impressions=1000)
     assert learned(store, config.account).tips[("a", 1)] == [pytest.approx(100 / 2000)]
+
+
+def test_two_accounts_on_two_bases_are_never_averaged_together(store, tmp_path):
+    from tests.helpers_web import accounts_config
+
+    root = parse_config(accounts_config("clinic", "sky"), source=None, env={"SCHEDULER_HOME": str(tmp_path)})
+    clinic, sky = root.for_account("clinic"), root.for_account("sky")
+    sent_with_rate(store, clinic.account, "on-x", T0, 0.02, article="a", tip=1)
+    sent_with_rate(store, sky.account, "on-sky", T0, 0.10, network="bluesky", article="a", tip=1)
+    report = app.insights(store, [clinic, sky], NOW, by="tip")
+    assert [(g.key, g.basis, g.posts) for g in report.groups] == [("a#1", "followers", 1), ("a#1", "impressions", 1)]
+    assert {r.basis: [p.post.post_id for p in r.best] for r in report.rankings} == {
+        "impressions": ["on-x"], "followers": ["on-sky"]}
+    assert {g.key for g in app.insights(store, [clinic, sky], NOW, by="network").groups} == {"x", "bluesky"}
+    # Berlin's zone for the Bluesky account: 14:00 UTC on 2 March is 15:00 there, 09:00 in New York.
+    assert {g.key for g in app.insights(store, [clinic, sky], NOW, by="weekday-hour").groups} == {
+        "Mon 09:00", "Mon 15:00"}
+    # Both publish to the outbox in this configuration: the report says so for each (readings or not).
+    assert [a["account"] for a in report_json(report)["no_metrics"]] == ["clinic", "sky"]

@@ -67,3 +67,15 @@ def test_bad_since_and_by_are_refused_with_the_value_and_nothing_else_printed(tm
     assert bad.returncode == 2 and "future" in bad.stderr
     empty = cli.run("insights").stdout
     assert "outbox" in empty and "No metrics yet" in empty
+
+
+def test_with_several_accounts_and_none_chosen_every_account_is_shown(tmp_path):
+    from tests.helpers_web import accounts_config
+
+    cli = CLI(tmp_path)
+    cli.config.write_text(accounts_config("clinic", "sky"), encoding="utf-8")
+    data = cli.json("insights", "--since", "2026-01-01")
+    assert data["accounts"] == ["clinic", "sky"] and data["time_zones"]["sky"] == "Europe/Berlin"
+    assert cli.json("insights", "--account", "sky")["accounts"] == ["sky"]
+    refused = cli.run("insights", "suggest-slots", ok=False)
+    assert "--account" in refused.stderr

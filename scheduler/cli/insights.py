@@ -36,12 +36,14 @@ def insights(ctx, account, since, by, as_json):
 
     obj: Context = ctx.obj
     now = now_utc()
+    targets = [each.config for each in _accounts(obj)]
     try:
         app.check_by(by)
-        start = app.parse_since(since, obj.config.tz, now) if since else None
+        # A date without an offset is the (first) account's local time, as everywhere.
+        start = app.parse_since(since, targets[0].tz, now) if since else None
     except InputError as exc:
         raise click.BadParameter(str(exc)) from None
-    report = app.insights(obj.store, [each.config for each in _accounts(obj)], now, since=start, by=by)
+    report = app.insights(obj.store, targets, now, since=start, by=by)
     if as_json:
         emit_json(report_json(report))
     else:
