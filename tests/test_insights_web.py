@@ -11,7 +11,7 @@ import pytest
 from scheduler.config import load_config
 from scheduler.ledger.metrics import BilledCall
 from tests.helpers_insights import sent_with_rate
-from tests.helpers_web import NOW, web  # noqa: F401
+from tests.helpers_web import web  # noqa: F401
 from tests.test_web_api import cli_json
 
 

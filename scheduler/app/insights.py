@@ -12,14 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from scheduler.config import Config
 from scheduler.domain import post_curve, when
 from scheduler.domain.errors import InputError
 from scheduler.domain.learning import Score, prior_of, score
-from scheduler.domain.metrics import MetricReading
 from scheduler.ledger import insights as ledger
 from scheduler.ledger.insights import SentPost
 from scheduler.ledger.store import Store
@@ -281,7 +280,3 @@ def suggest_slots(store: Store, config: Config, now: datetime, *, since: datetim
               for (d, h), r in rates.items() if len(r) >= min_posts]
     scored.sort(key=lambda s: (-(s.score.shrunk or 0.0), s.weekday, s.hour))
     return scored[:count], total
-
-
-def when_utc(at: datetime | None) -> str | None:
-    return at.astimezone(UTC).isoformat() if at else None
