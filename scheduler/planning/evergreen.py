@@ -95,23 +95,26 @@ def _candidate(store: Store, config: Config, sends: TipSends, now: datetime, coo
     removed = {fingerprint for _, state, _, fingerprint in recycles if state == PostState.REMOVED.value}
     hashtags = article.hashtags or config["compose"]["hashtags"]
     env, rule, window = templates_for(config), rule_for(config), config["queue"]["duplicate_window"]
-    chosen, best, seen = None, None, set()
-    for step in range(1, 8):
-        composed = compose_tip(article, tip, handle=config.handle, hashtags=hashtags,
-                               variant=history.variant + step, env=env, rule=rule,
-                               disclaimer=config["review"]["disclaimer"])
-        if composed.template in seen:
-            break  # every template of the tip's kind has been tried: the variants wrap around
-        seen.add(composed.template)
+
+    def compose(step: int):
+        return compose_tip(article, tip, handle=config.handle, hashtags=hashtags, variant=history.variant + step,
+                           env=env, rule=rule, disclaimer=config["review"]["disclaimer"])
+
+    first = compose(1)
+    # The next variants of the tip's kind (its templates' folder), best-scoring first; ties (and everything,
+    # while nothing is measured) in variant order, as before. Each is composed only when reached.
+    kind = first.template.split("/", 1)[0]
+    steps = range(1, len(env.variants(kind)) + 1)
+    score_of = {step: record.template(env.pick(kind, history.variant + step)[1].name) for step in steps}
+    chosen, best = None, None
+    for step in sorted(steps, key=lambda step: (-score_of[step].value, step)):
+        composed = first if step == 1 else compose(step)
         if text_fingerprint(composed.text) in removed:
             continue  # a person took this wording out once
         if store.find_duplicate(config.account, composed.text, now, window) is not None:
             continue  # sent within the duplicate window
-        wording = record.template(composed.template)
-        if best is None or wording.value > best.value:
-            chosen, best = composed, wording  # a tie keeps the earlier variant
-        if wording.posts == 0:
-            break  # never measured: tried now (and, with nothing measured, the next variant as before)
+        chosen, best = composed, record.template(composed.template)
+        break
     if chosen is None:
         return None  # every wording was sent recently (or removed): wait for the window to pass
     composed = chosen
