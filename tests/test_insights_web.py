@@ -6,10 +6,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from xml.etree import ElementTree
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scheduler.config import load_config
 from scheduler.ledger.metrics import BilledCall
+from scheduler.web import charts
 from tests.helpers_insights import sent_with_rate
 from tests.helpers_web import web  # noqa: F401
 from tests.test_web_api import cli_json
@@ -81,3 +86,26 @@ def test_the_empty_page_says_what_to_do_and_that_the_outbox_has_no_metrics(web):
     assert "No metrics yet" in html and "scheduler serve" in html
     assert "outbox file" in html and "no metrics" in html
     assert "No billed calls" in html
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.text(max_size=30), st.floats(0, 1e6), st.text(max_size=20)), max_size=6),
+       st.text(max_size=60))
+def test_any_label_gives_well_formed_svg_with_the_label_as_text(rows, title):
+    for svg in (charts.bars(rows, title=title, desc=title),
+                charts.sparkline([v for _, v, _ in rows], title=title, desc=title),
+                charts.heat_map([(d, h, 1, v / 1e6) for (d, h), (_, v, _) in zip([(0, 1), (6, 23)], rows)],
+                                title=title, desc=title)):
+        try:
+            tree = ElementTree.fromstring(str(svg))
+        except ElementTree.ParseError as exc:
+            if any(_xml_illegal(text) for text in [title, *(r[0] for r in rows), *(r[2] for r in rows)]):
+                continue  # control characters XML itself cannot hold (the page is HTML: shown, not parsed)
+            raise AssertionError(f"{exc}: {svg}") from None
+        shown = tree.find("{http://www.w3.org/2000/svg}title").text or ""
+        assert shown == title.replace("\r\n", "\n").replace("\r", "\n")  # XML reads a CR as a line end
+
+
+def _xml_illegal(text: str) -> bool:
+    return any(ord(c) < 32 and c not in "\t\n\r" or 0xD800 <= ord(c) <= 0xDFFF or ord(c) in (0xFFFE, 0xFFFF)
+               for c in text)
