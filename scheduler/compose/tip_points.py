@@ -102,7 +102,8 @@ _NOT_VERBS = frozenset(
     what's it's that's there's here's""".split()
 )
 # Headline openings that already warn: posted as they are, never as "Avoid: Don't ...".
-_WARNS = frozenset("avoid don't don’t never stop quit no".split())
+WARNS = frozenset("avoid don't don’t never stop quit no".split())
+_WARNS = WARNS
 _STOPWORDS = frozenset(
     """a an and are as at be been being but by can could do does for from had has have how i if in into is it its
     it's may might more most much my no not of on or our so some such than that the their them then there these
@@ -184,6 +185,11 @@ def is_how_to(headline: str, body: str) -> bool:
     body gives the steps."""
     if is_instruction(headline) and first_word(headline) not in _WARNS:
         return True
+    return bool(_read(headline, body).steps)
+
+
+def has_steps(headline: str, body: str) -> bool:
+    """A label headline whose body is a how-to: its steps, in order."""
     return bool(_read(headline, body).steps)
 
 

@@ -1,0 +1,103 @@
+"""How a post opens: the label before its headline, and the headline itself when it is only a name.
+
+A label must agree with what follows it, and when in doubt there is none (templates read ``tip.label``):
+
+- ``"try"`` ("Try this:", "Tip:") only before an instruction that is not a warning: "Walk every day.";
+- ``"know"`` ("Worth knowing:") only before a statement, a sentence with a verb: "Massage does not replace
+  exercise.";
+- ``""`` before a warning ("Learn the warning signs.", anything that sends the reader to a doctor), a question, a
+  bare name or fragment.
+
+A headline that only names an exercise ("Cat-cow.", "Pelvic tilt.") whose body gives its steps is posted leading
+with what to do: "Try cat-cow: Get on your hands and knees..." (``tip.name``, with ``tip.name_the`` when the name
+reads with "the": "Try the pelvic tilt:"). A thing to avoid named as a fragment ("Smoking.", "Sitting for hours at
+a stretch.") is posted as "Avoid smoking." (``tip.thing``), never as "Smoking. Best avoided."
+"""
+
+from __future__ import annotations
+
+import re
+
+from scheduler.compose import tip_points
+
+TRY, KNOW, NONE = "try", "know", ""
+
+# Whatever sends the reader to a doctor or names danger is a warning: no cheerful label before it.
+_WARNING = re.compile(
+    r"\b(?:doctor|doctors|surgeon|physician|emergency|911|warning|ambulance|hospital|urgent|urgently|ignored?|"
+    r"x-ray|red flags?|right away|immediately)\b",
+    re.IGNORECASE,
+)
+# Words that make a headline a statement (it has a verb), not a fragment.
+_VERBS = frozenset(
+    """is are was were be been has have had can could may might will would should must do does did don't doesn't
+    isn't aren't can't won't makes make helps help matters matter works work needs need gets get takes take comes
+    come causes cause leads lead keeps keep means mean deserves deserve adds add costs cost hurts hurt""".split()
+)
+# An exercise named by one of these reads with "the": "Try the pelvic tilt", but "Try cat-cow", "Try bridges".
+_WITH_THE = frozenset(
+    """stretch pose tilt twist rotation raise press curl crunch plank squat lunge slide march kick reach hold
+    bridge hinge""".split()
+)
+_VOCATIVE = re.compile(r"^[^,.!?]{1,40},\s+(\w+)")
+
+
+def is_statement(headline: str) -> bool:
+    """A headline with a verb in it: "Massage does not replace exercise.", not "Smoking." or "Cat-cow."."""
+    return not {w.casefold() for w in tip_points.words(headline)}.isdisjoint(_VERBS)
+
+
+def is_warning(text: str) -> bool:
+    return bool(_WARNING.search(text))
+
+
+def label(headline: str, point: str, name: str) -> str:
+    """The label that agrees with the post's opening (``TRY``, ``KNOW``), or ``NONE``."""
+    if name or headline.rstrip().endswith("?") or is_warning(f"{headline} {point}"):
+        return NONE
+    first = tip_points.first_word(headline)
+    vocative = _VOCATIVE.match(headline)
+    if (tip_points.is_instruction(headline) and first not in tip_points.WARNS) or (
+        vocative and vocative.group(1).casefold() in tip_points.IMPERATIVES
+    ):
+        return TRY
+    if is_statement(headline) and first not in tip_points.WARNS:
+        return KNOW
+    return NONE
+
+
+def exercise_name(headline: str, paragraphs: str) -> str:
+    """The exercise a headline only names, as it reads after "Try" ("cat-cow"), when its body gives the steps;
+    else ""."""
+    if (
+        not tip_points.is_label(headline)
+        or not tip_points.names_a_thing(headline)
+        or is_statement(headline)
+        or headline.rstrip().endswith("?")
+        or not tip_points.has_steps(headline, paragraphs)
+    ):
+        return ""
+    return _lowered(headline)
+
+
+def reads_with_the(name: str) -> bool:
+    words = tip_points.words(name)
+    return bool(words) and words[-1].casefold() in _WITH_THE and "'" not in name and "’" not in name
+
+
+def thing_to_avoid(headline: str) -> str:
+    """A fragment naming a thing to avoid, as it reads after "Avoid" ("smoking"); "" for a headline that is a
+    sentence of its own ("Heavy bags hurt your back.")."""
+    if not headline or is_statement(headline) or not tip_points.names_a_thing(headline):
+        return ""
+    return _lowered(headline)
+
+
+def _lowered(headline: str) -> str:
+    """The headline without its full stop, its first letter lower-case unless it is an acronym ("NSAIDs")."""
+    text = headline.rstrip()
+    if text.endswith(".") and not text.endswith(".."):
+        text = text[:-1]
+    if len(text) > 1 and text[0].isupper() and not text[1].isupper():
+        text = text[0].lower() + text[1:]
+    return text
