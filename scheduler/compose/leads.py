@@ -39,6 +39,7 @@ _WITH_THE = frozenset(
     """stretch pose tilt twist rotation raise press curl crunch plank squat lunge slide march kick reach hold
     bridge hinge""".split()
 )
+_HYPHENATED_FIRST = re.compile(r"^[^\W\d_]+-[^\W\d_]")
 _VOCATIVE = re.compile(r"^[^,.!?]{1,40},\s+(\w+)")
 
 
@@ -55,6 +56,8 @@ def label(headline: str, point: str, name: str) -> str:
     """The label that agrees with the post's opening (``TRY``, ``KNOW``), or ``NONE``."""
     if name or headline.rstrip().endswith("?") or is_warning(f"{headline} {point}"):
         return NONE
+    if tip_points.is_label(headline) and tip_points.names_a_thing(headline) and not is_statement(headline):
+        return NONE  # a bare name or fragment: "Knee-to-chest stretch." is no instruction
     first = tip_points.first_word(headline)
     vocative = _VOCATIVE.match(headline)
     if (tip_points.is_instruction(headline) and first not in tip_points.WARNS) or (
@@ -67,17 +70,27 @@ def label(headline: str, point: str, name: str) -> str:
 
 
 def exercise_name(headline: str, paragraphs: str) -> str:
-    """The exercise a headline only names, as it reads after "Try" ("cat-cow"), when its body gives the steps;
-    else ""."""
+    """The exercise a headline only names, as it reads after "Try" ("cat-cow"), when its body gives the steps
+    (or, for a name that says it is an exercise, "Knee-to-chest stretch", opens with one); else "". Never a thing
+    the body warns against ("Smoking." over "Quit today...")."""
     if (
         not tip_points.is_label(headline)
-        or not tip_points.names_a_thing(headline)
+        # "Lower-trunk rotation" names a thing though "lower" alone could be a verb
+        or not (tip_points.names_a_thing(headline) or _HYPHENATED_FIRST.match(headline))
         or is_statement(headline)
         or headline.rstrip().endswith("?")
-        or not tip_points.has_steps(headline, paragraphs)
+        or tip_points.warns_against(paragraphs)
     ):
         return ""
-    return _lowered(headline)
+    if tip_points.has_steps(headline, paragraphs) or (
+        _names_an_exercise(headline) and tip_points.opens_with_an_instruction(paragraphs)
+    ):
+        return _lowered(headline)
+    return ""
+
+
+def _names_an_exercise(headline: str) -> bool:
+    return not {w.casefold() for w in tip_points.words(headline)}.isdisjoint(_WITH_THE | {"exercise", "rotation"})
 
 
 def reads_with_the(name: str) -> bool:
