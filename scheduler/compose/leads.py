@@ -34,6 +34,8 @@ _VERBS = frozenset(
     isn't aren't can't won't makes make helps help matters matter works work needs need gets get takes take comes
     come causes cause leads lead keeps keep means mean deserves deserve adds add costs cost hurts hurt""".split()
 )
+# A verb after these belongs to a clause inside a fragment: "more than you can handle", "shoes that don't fit".
+_CLAUSE_SUBJECTS = frozenset("you i we they that which who than to".split())
 # An exercise named by one of these reads with "the": "Try the pelvic tilt", but "Try cat-cow", "Try bridges".
 _WITH_THE = frozenset(
     """stretch pose tilt twist rotation raise press curl crunch plank squat lunge slide march kick reach hold
@@ -44,8 +46,13 @@ _VOCATIVE = re.compile(r"^[^,.!?]{1,40},\s+(\w+)")
 
 
 def is_statement(headline: str) -> bool:
-    """A headline with a verb in it: "Massage does not replace exercise.", not "Smoking." or "Cat-cow."."""
-    return not {w.casefold() for w in tip_points.words(headline)}.isdisjoint(_VERBS)
+    """A headline that is a sentence, a verb with its subject: "Massage does not replace exercise.", not
+    "Smoking.", "Cat-cow." or "Lifting more than you can handle." (a gerund's phrase, a verb in a relative
+    clause)."""
+    words = [w.casefold() for w in tip_points.words(headline)]
+    if not words or words[0].endswith("ing"):
+        return False
+    return any(word in _VERBS and (i == 0 or words[i - 1] not in _CLAUSE_SUBJECTS) for i, word in enumerate(words))
 
 
 def is_warning(text: str) -> bool:

@@ -17,8 +17,10 @@ import regex
 from scheduler.compose.templates import sentence_ends
 
 # Openings that point back at something said before: a pronoun, or a demonstrative.
+# Not "it is important to" or "it's normal that" (nothing pointed at), nor "those with/who" (people who).
 _POINTS_BACK = re.compile(
-    r"^(?:it|its|it['’]s|they|them|their|he|she|his|her|this|that|these|those|such|there|here)\b", re.IGNORECASE)
+    r"^(?!it(?:['’]s|\s+is|\s+can\s+be|\s+may\s+be)\s+(?:\w+\s+){0,3}?(?:to|that)\b|those\s+(?:with|who|of)\b)"
+    r"(?:it|its|it['’]s|they|them|their|he|she|his|her|this|that|these|those|such)\b", re.IGNORECASE)
 # "The nerve ...", "The spasms ...": a definite noun the reader must already know.
 _THE_NOUN = re.compile(r"^the\s+([^\W\d_]+(?:-[^\W\d_]+)?)", re.IGNORECASE)
 _WORD = regex.compile(r"[^\W\d_]+")
@@ -64,7 +66,7 @@ def opens_unresolved(sentence: str, before: str) -> bool:
     if the is None:
         return False
     noun = the.group(1).casefold()
-    if noun in _KNOWN:
+    if noun in _KNOWN or stripped[the.end():].startswith(" of "):  # "The top of the screen" says which
         return False
     stems = {word.casefold()[:_STEM] for word in _WORD.findall(before)}
     return noun[:_STEM] not in stems
