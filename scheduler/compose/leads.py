@@ -121,3 +121,27 @@ def _lowered(headline: str) -> str:
     if len(text) > 1 and text[0].isupper() and not text[1].isupper():
         text = text[0].lower() + text[1:]
     return text
+
+
+_STOP = frozenset("a an the and or your you to of with for in on at by".split())
+
+
+def superseded(headline: str, paragraphs: list[str]) -> tuple[str, list[str]]:
+    """The headline, and the body's paragraphs; or, when the body's first sentence says what the headline says
+    more exactly and differently ("Alternate heat and ice." over "Use ice first, ..., then switch to heat."), that
+    sentence as the headline and the body without it: a post never shows the two disagreeing.
+
+    The sentence supersedes when both are instructions, it names every word of the headline but the headline's
+    verb, and not that verb."""
+    if not paragraphs or not tip_points.is_instruction(headline):
+        return headline, paragraphs
+    first, *rest = tip_points.sentences_of(paragraphs[0]) or [""]
+    if not first or not tip_points.is_instruction(first) or first.rstrip().endswith("?"):
+        return headline, paragraphs
+    head = [w.casefold() for w in tip_points.words(headline)]
+    said = {w.casefold() for w in tip_points.words(first)}
+    verb, objects = head[0], set(head[1:]) - _STOP
+    if not objects or verb in said or not objects <= said:
+        return headline, paragraphs
+    remaining = [" ".join(rest), *paragraphs[1:]]
+    return first, [paragraph for paragraph in remaining if paragraph]

@@ -91,9 +91,11 @@ class _Renderer:
         # another language (standing.py).
         paragraphs = standing.without_foreign(
             [cleaned for paragraph in tip.body.split("\n\n") if (cleaned := standing.place_emoji(clean(paragraph)))])
+        # A body sentence that says the headline more exactly, and differently, replaces it (leads.superseded).
+        headline, paragraphs = leads.superseded(_as_headline(standing.place_emoji(clean(tip.headline))), paragraphs)
         self.paragraphs = "\n\n".join(paragraphs)  # for the point, which may keep a list's items apart
         self.body = " ".join(paragraphs)  # as clean(tip.body): the body on one line
-        self.headline = _as_headline(standing.place_emoji(clean(tip.headline)))
+        self.headline = headline
         self.how_to = tip_points.is_how_to(self.headline, self.paragraphs)
         self.name = leads.exercise_name(self.headline, self.paragraphs)  # "Try cat-cow:" for a bare name
         self.where = f"{shared.article.source}, tip {tip.number}"

@@ -334,6 +334,11 @@ def _list_run(paragraphs: list[str], start: int) -> list[str]:
     return items
 
 
+def sentences_of(paragraph: str) -> list[str]:
+    """The sentences of one paragraph, in order."""
+    return _sentences(paragraph)
+
+
 def _sentences(paragraph: str) -> list[str]:
     sentences, begin = [], 0
     for end in [*sentence_ends(paragraph), len(paragraph)]:
