@@ -99,12 +99,16 @@ def place_emoji(text: str) -> str:
         position = end
         if not previous:
             continue  # opening the text: dropped
-        if previous.endswith(tuple(_SENTENCE_PUNCTUATION)) or not following:
+        if following and following[0] in _SENTENCE_PUNCTUATION:
+            if previous[-1].isalnum() or previous[-1] in _CLOSING:  # "nourished 💧." -> "nourished. 💧"
+                stop = len(following) - len(following.lstrip(_SENTENCE_PUNCTUATION + _CLOSING))
+                out = f"{previous}{following[:stop]} {emoji} "
+                position = len(text) - len(following) + stop
+            else:  # after a stop or another emoji: dropped, with the stray stop after it
+                out = previous
+                position = len(text) - len(following.lstrip(_SENTENCE_PUNCTUATION + _CLOSING))
+        elif previous.endswith(tuple(_SENTENCE_PUNCTUATION)) or not following:
             out = f"{previous} {emoji} "
-        elif following[0] in _SENTENCE_PUNCTUATION:
-            stop = len(following) - len(following.lstrip(_SENTENCE_PUNCTUATION + _CLOSING))
-            out = f"{previous}{following[:stop]} {emoji} "
-            position = len(text) - len(following) + stop
         elif following[0] in _CLOSING:
             out = previous  # inside brackets or quotes, before they close: dropped
         else:
