@@ -103,7 +103,8 @@ class _Sandbox(SandboxedEnvironment):
 
 
 CONTEXT_HELP = (
-    "templates can use tip (number, headline, body, point, how_to), article (title, topic, url, key), handle, "
+    "templates can use tip (number, headline, body, point, how_to, label, name, name_the, thing), "
+    "article (title, topic, url, key), handle, "
     "series (position, total, label), hashtags, hashtag_line, and the filters first_sentence and hashtag"
 )
 
