@@ -49,6 +49,8 @@ _EMOJI = regex.compile(
 )
 _EMOJI_RUN = regex.compile(rf"[ \t]*{_EMOJI.pattern}(?:[ \t]*{_EMOJI.pattern})*")
 _SENTENCE_PUNCTUATION = ".!?…"
+# An emoji before one of these stood for a pause: a comma takes its place.
+_PAUSE = re.compile(r"(?:even|so|and|but|or|because|which|while|when|if|then|as|until|unless)\b")
 _CLOSING = "\"'”’)]"
 
 
@@ -111,6 +113,8 @@ def place_emoji(text: str) -> str:
             out = f"{previous} {emoji} "
         elif following[0] in _CLOSING:
             out = previous  # inside brackets or quotes, before they close: dropped
+        elif _PAUSE.match(following) and previous[-1].isalnum():
+            out = previous + ", "  # it stood for a pause before "even if", "so", "and"...: a comma
         else:
             out += " "  # mid-sentence: dropped, the words on either side kept apart
     out += text[position:]

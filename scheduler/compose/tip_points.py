@@ -459,6 +459,34 @@ _CLAUSE_OPENERS = frozenset("then which while so before until keeping letting as
 _BARE_OPENERS = ("while", "so that", "until", "before you")
 
 
+def shorter_cuts(point: str, body: str) -> list[str]:
+    """The other clause-boundary cuts of the sentence ``point`` was cut from, shorter than it, longest first."""
+    head = point[:-1]
+    for paragraph in body.split("\n\n"):
+        for sentence in _sentences(paragraph):
+            if len(sentence) > len(point) and sentence.startswith(head) and sentence[len(head)] in ",; ":
+                return [cut for cut in _clause_cuts(sentence, len(point) - 1, len) if cut != point]
+    return []
+
+
+def rest_after_cut(point: str, body: str) -> str:
+    """When ``point`` is a sentence of ``body`` cut at a clause boundary (``_clause_cuts``), the rest of that
+    sentence as a sentence of its own, if it opens with an instruction or "then" ("Then lower it, switch legs and
+    repeat..."): a reply can carry it. Else ""."""
+    if not point.endswith("."):
+        return ""
+    head = point[:-1]
+    for paragraph in body.split("\n\n"):
+        for sentence in _sentences(paragraph):
+            if len(sentence) > len(point) and sentence.startswith(head) and sentence[len(head)] in ",; ":
+                rest = sentence[len(head) :].lstrip(",; ")
+                opener = first_word(rest)
+                if opener in IMPERATIVES or opener == "then":
+                    return rest[:1].upper() + rest[1:]
+                return ""
+    return ""
+
+
 def _clause_cuts(sentence: str, room: int, measure: Callable[[str], int]) -> list[str]:
     """``sentence`` ended early at a clause boundary, longest first, each ending with a full stop and fitting in
     ``room``; only cuts that keep at least ``MIN_CLAUSE_WORDS`` words."""
