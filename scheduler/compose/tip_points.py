@@ -459,6 +459,23 @@ _CLAUSE_OPENERS = frozenset("then which while so before until keeping letting as
 _BARE_OPENERS = ("while", "so that", "until", "before you")
 
 
+def loses_a_step(point: str, body: str) -> bool:
+    """Whether ``point``, a sentence of ``body`` cut at a clause boundary, leaves out a step: an instruction
+    ("switch legs", "then lower it") in the rest of the sentence, not only a reason ("so that your back...")."""
+    rest = _rest_of(point, body)
+    return any(word.casefold() in IMPERATIVES or word.casefold() == "then"
+               for word in re.findall(r"(?:^|[,;]\s+(?:and\s+)?)([^\W\d_]+)", rest))
+
+
+def _rest_of(point: str, body: str) -> str:
+    head = point[:-1] if point.endswith(".") else ""
+    for paragraph in body.split("\n\n") if head else ():
+        for sentence in _sentences(paragraph):
+            if len(sentence) > len(point) and sentence.startswith(head) and sentence[len(head)] in ",; ":
+                return sentence[len(head) :].lstrip(",; ")
+    return ""
+
+
 def shorter_cuts(point: str, body: str) -> list[str]:
     """The other clause-boundary cuts of the sentence ``point`` was cut from, shorter than it, longest first."""
     head = point[:-1]
