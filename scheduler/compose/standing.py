@@ -21,6 +21,10 @@ from scheduler.compose.templates import sentence_ends
 _POINTS_BACK = re.compile(
     r"^(?!it(?:['’]s|\s+is|\s+can\s+be|\s+may\s+be)\s+(?:\w+\s+){0,3}?(?:to|that)\b|those\s+(?:with|who|of)\b)"
     r"(?:it|its|it['’]s|they|them|their|he|she|his|her|this|that|these|those|such)\b", re.IGNORECASE)
+# "these conditions", "this technique" inside a sentence: things said before it.
+_DEMONSTRATIVE = re.compile(
+    r"\b(?:this|these|those|such)\s+(?!(?:is|are|was|were|can|may|will|way|week|day|time|year|month|morning|"
+    r"evening|kind|sort|type|point|one|ones)\b)([^\W\d_]{3,})", re.IGNORECASE)
 # "The nerve ...", "The spasms ...": a definite noun the reader must already know.
 _THE_NOUN = re.compile(r"^the\s+([^\W\d_]+(?:-[^\W\d_]+)?)", re.IGNORECASE)
 _WORD = regex.compile(r"[^\W\d_]+")
@@ -55,7 +59,8 @@ _CLOSING = "\"'”’)]"
 
 
 def opens_unresolved(sentence: str, before: str) -> bool:
-    """Whether ``sentence`` opens by pointing at something ``before`` (what the reader has read: the headline and
+    """Whether ``sentence`` opens by pointing (or, with "these conditions", "this technique", points anywhere) at
+    something ``before`` (what the reader has read: the headline and
     the post's earlier sentences) does not introduce: "It ...", "These conditions ...", "The nerve ...".
 
     "It"/"They" after a headline that is a statement about one thing ("Sciatica is a symptom.") still point at
@@ -64,13 +69,16 @@ def opens_unresolved(sentence: str, before: str) -> bool:
     stripped = sentence.lstrip("\"'“‘(")
     if _POINTS_BACK.match(stripped):
         return True
+    stems = {word.casefold()[:_STEM] for word in _WORD.findall(before)}
+    # "... for these conditions", "this technique": anywhere in the sentence, a thing said before it.
+    if any(m.group(1).casefold()[:_STEM] not in stems for m in _DEMONSTRATIVE.finditer(stripped)):
+        return True
     the = _THE_NOUN.match(stripped)
     if the is None:
         return False
     noun = the.group(1).casefold()
     if noun in _KNOWN or stripped[the.end():].startswith(" of "):  # "The top of the screen" says which
         return False
-    stems = {word.casefold()[:_STEM] for word in _WORD.findall(before)}
     return noun[:_STEM] not in stems
 
 
