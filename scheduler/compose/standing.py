@@ -21,10 +21,11 @@ from scheduler.compose.templates import sentence_ends
 _POINTS_BACK = re.compile(
     r"^(?!it(?:['’]s|\s+is|\s+can\s+be|\s+may\s+be)\s+(?:\w+\s+){0,3}?(?:to|that)\b|those\s+(?:with|who|of)\b)"
     r"(?:it|its|it['’]s|they|them|their|he|she|his|her|this|that|these|those|such)\b", re.IGNORECASE)
-# "these conditions", "this technique" inside a sentence: things said before it.
+# "for these conditions", "those exercises" inside a sentence: things said before it (but "these help" is a
+# pronoun, and "this" is too often one: "This keeps you...").
 _DEMONSTRATIVE = re.compile(
-    r"\b(?:this|these|those|such)\s+(?!(?:is|are|was|were|can|may|will|way|week|day|time|year|month|morning|"
-    r"evening|kind|sort|type|point|one|ones)\b)([^\W\d_]{3,})", re.IGNORECASE)
+    r"\b(?:these|those)\s+(?!(?:is|are|was|were|can|could|may|might|will|would|should|must|do|did|have|had|help|"
+    r"keep|make|work|include|ones|who|with|of|that|which)\b)([^\W\d_]{3,})", re.IGNORECASE)
 # "The nerve ...", "The spasms ...": a definite noun the reader must already know.
 _THE_NOUN = re.compile(r"^the\s+([^\W\d_]+(?:-[^\W\d_]+)?)", re.IGNORECASE)
 _WORD = regex.compile(r"[^\W\d_]+")
@@ -59,7 +60,7 @@ _CLOSING = "\"'”’)]"
 
 
 def opens_unresolved(sentence: str, before: str) -> bool:
-    """Whether ``sentence`` opens by pointing (or, with "these conditions", "this technique", points anywhere) at
+    """Whether ``sentence`` opens by pointing (or, with "these conditions", points anywhere in its first sentence) at
     something ``before`` (what the reader has read: the headline and
     the post's earlier sentences) does not introduce: "It ...", "These conditions ...", "The nerve ...".
 
@@ -71,7 +72,8 @@ def opens_unresolved(sentence: str, before: str) -> bool:
         return True
     stems = {word.casefold()[:_STEM] for word in _WORD.findall(before)}
     # "... for these conditions", "this technique": anywhere in the sentence, a thing said before it.
-    if any(m.group(1).casefold()[:_STEM] not in stems for m in _DEMONSTRATIVE.finditer(stripped)):
+    first = stripped[: next(iter(sentence_ends(stripped)), len(stripped))]  # what leans on it says its own
+    if any(m.group(1).casefold()[:_STEM] not in stems for m in _DEMONSTRATIVE.finditer(first)):
         return True
     the = _THE_NOUN.match(stripped)
     if the is None:
