@@ -41,6 +41,8 @@ _WITH_THE = frozenset(
     """stretch pose tilt twist rotation raise press curl crunch plank squat lunge slide march kick reach hold
     bridge hinge""".split()
 )
+# An instruction to stop doing something is no "Try this:" ("Try this: Skip the sit-ups.").
+_STOPPING = frozenset("skip quit cut drop ditch".split())
 _HYPHENATED_FIRST = re.compile(r"^[^\W\d_]+-[^\W\d_]")
 _VOCATIVE = re.compile(r"^[^,.!?]{1,40},\s+(\w+)")
 
@@ -67,7 +69,7 @@ def label(headline: str, point: str, name: str) -> str:
         return NONE  # a bare name or fragment: "Knee-to-chest stretch." is no instruction
     first = tip_points.first_word(headline)
     vocative = _VOCATIVE.match(headline)
-    if (tip_points.is_instruction(headline) and first not in tip_points.WARNS) or (
+    if (tip_points.is_instruction(headline) and first not in tip_points.WARNS | _STOPPING) or (
         vocative and vocative.group(1).casefold() in tip_points.IMPERATIVES
     ):
         return TRY
