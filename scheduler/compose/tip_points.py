@@ -371,6 +371,8 @@ def _score(sentence: str, folded: list[str], instruction: bool, headline_words: 
         score -= _CLAIM_PENALTY  # a myth or an unsupported promise (content_rules.CLAIM_RULES)
     own = present - _STOPWORDS
     shared = len(own & headline_words)
+    if not label and instruction and _same_instruction(folded, headline_words):
+        return -1.0  # "Check with your doctor first." under "Check with a medical professional before...": a repeat
     if own and shared * 5 >= len(own) * 3:
         if not label:
             return -1.0  # it says the headline again: never beside it
@@ -382,6 +384,22 @@ def _score(sentence: str, folded: list[str], instruction: bool, headline_words: 
     if len(folded) > 45:
         score -= 1
     return score
+
+
+# Words that name the same person to ask, for telling a repeated instruction.
+_CLINICIAN = frozenset("doctor doctors physician gp professional surgeon clinician".split())
+
+
+def _same_instruction(folded: list[str], headline_words: set[str]) -> bool:
+    """Whether an instruction tells what the headline already tells: its verb is the headline's, and so is the
+    first thing it names (a clinician counting as any other: "doctor" for "medical professional")."""
+    if not folded or folded[0] not in headline_words:
+        return False
+    nouns = [w for w in folded[1:6] if w not in _STOPWORDS]
+    if not nouns:
+        return False
+    first = nouns[0]
+    return first in headline_words or (first in _CLINICIAN and not _CLINICIAN.isdisjoint(headline_words))
 
 
 def _prefix_options(steps: tuple[str, ...], room: int | None, measure: Callable[[str], int]) -> tuple[str, ...]:
@@ -407,8 +425,8 @@ def _fill(ranked: list[_Unit], most: int, room: int, measure: Callable[[str], in
             break
         if any(_overlap(unit, other) for other in chosen):
             continue
-        if base is not None and len(chosen) >= base and _SCENE_SETTING.match(unit.text):
-            continue
+        if (chosen or (base is not None and len(chosen) >= base)) and _SCENE_SETTING.match(unit.text):
+            continue  # scene-setting only when there is nothing else to say
         if not _stands(unit, chosen, headline):
             continue
         if unit.is_list:
