@@ -274,7 +274,7 @@ def test_an_undefined_variable_names_file_line_and_what_is_available(tmp_path: P
         compose_tip(article, SEED_TIPS[0], handle=HANDLE, hashtags=(), env=templates)
     message = str(caught.value)
     assert f"{tmp_path / 'tip' / 'typo.j2'}, line 3" in message
-    assert "bdy" in message and "tip (number, headline, body, point, how_to)" in message
+    assert "bdy" in message and "tip (number, headline, body, point, how_to, label, name, name_the, thing)" in message
 
 
 def test_a_syntax_error_names_file_and_line_when_loading(tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ body's most useful whole sentences (see tip_points). When a rendering is too lon
 person would: it drops hashtags one at a time from the last, then takes a leaner point (fewer whole sentences);
 only when even the headline alone does not fit does it cut the body, else the headline, after a sentence or a word
 (with an ellipsis), never inside a word or a link. A template that asks for a thread moves the rest of the body
-into replies instead. Nothing is invented: every word of a post comes from the tip, the article, the template's
+into replies instead; a one-long-sentence tip cut at a clause boundary goes on in one reply
+(on X; on Bluesky only when its larger room is still short). Nothing is invented: every word of a post comes from the tip, the article, the template's
 own text, the handle or the hashtags (see unfaithful_words).
 
 ``compose_article`` also keeps an article's posts apart from each other (no two open with the same three words)
@@ -213,8 +214,26 @@ def _compose(templates: TemplateSet, shared: _Shared, tip: Tip, position: int, v
                                               extra=tip_points.extra_sentences(rule.limit))
         text, point = _shorten(render, headline, body, points, tags, tried=text)
         parts = (text,)
+    if len(parts) == 1 and point:
+        # A long sentence cut at a clause boundary (on X, or even Bluesky's 300) goes on in a reply.
+        parts = _cut_thread(render, headline, body, point, tags) or parts
     post = _post(tip, chosen, index, parts, media, rule)
     return _Made(post, _tip_words(post, tip, templates, headline, point, chosen), opening(post.text))
+
+
+def _cut_thread(render: _Renderer, headline: str, body: str, point: str, tags: tuple[str, ...]) -> tuple[str, ...]:
+    """When ``point`` is a long sentence cut at a clause boundary: the post, and a reply with the rest of the
+    sentence, at the longest cut whose rest reads as an instruction and fits. () when there is none, or when
+    the post leaves out no step (only a reason: "so that your back never has to twist")."""
+    if not tip_points.loses_a_step(point, render.paragraphs):
+        return ()
+    for cut in (point, *tip_points.shorter_cuts(point, render.paragraphs)):
+        rest = tip_points.rest_after_cut(cut, render.paragraphs)
+        if rest and render.rule.fits(rest):
+            first = render(headline, body, cut, tags)
+            if render.rule.fits(first):
+                return first, rest
+    return ()
 
 
 def _tip_words(

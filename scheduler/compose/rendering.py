@@ -13,7 +13,7 @@ from typing import Any
 import jinja2
 import regex
 
-from scheduler.compose import tip_points
+from scheduler.compose import leads, standing, tip_points
 from scheduler.compose.templates import (
     ArticleView,
     SeriesView,
@@ -87,11 +87,17 @@ class _Renderer:
     def __init__(self, variant: Variant, shared: _Shared, tip: Tip, position: int) -> None:
         self.variant = variant
         self.tip_number = tip.number
-        paragraphs = [cleaned for paragraph in tip.body.split("\n\n") if (cleaned := clean(paragraph))]
+        # Each sentence must stand alone in a post: emoji where they read naturally, no unexplained line in
+        # another language (standing.py).
+        paragraphs = standing.without_foreign(
+            [cleaned for paragraph in tip.body.split("\n\n") if (cleaned := standing.place_emoji(clean(paragraph)))])
+        # A body sentence that says the headline more exactly, and differently, replaces it (leads.superseded).
+        headline, paragraphs = leads.superseded(_as_headline(standing.place_emoji(clean(tip.headline))), paragraphs)
         self.paragraphs = "\n\n".join(paragraphs)  # for the point, which may keep a list's items apart
         self.body = " ".join(paragraphs)  # as clean(tip.body): the body on one line
-        self.headline = _as_headline(clean(tip.headline))
+        self.headline = headline
         self.how_to = tip_points.is_how_to(self.headline, self.paragraphs)
+        self.name = leads.exercise_name(self.headline, self.paragraphs)  # "Try cat-cow:" for a bare name
         self.where = f"{shared.article.source}, tip {tip.number}"
         self.rule = shared.rule
         self.disclaimer = shared.disclaimer
@@ -116,7 +122,7 @@ class _Renderer:
         context = {
             **self.variant.globals,
             **self.fixed,
-            "tip": TipView(number=self.tip_number, headline=headline, body=body, point=point, how_to=self.how_to),
+            "tip": self._tip_view(headline, body, point),
             "hashtags": list(hashtags),
             "hashtag_line": " ".join("#" + tag for tag in hashtags),
         }
@@ -131,6 +137,16 @@ class _Renderer:
             raise render_error(exc, self.variant, sys.exc_info()[2], self.where) from exc
         found = self._rendered[key] = with_disclaimer(tidy(text), self.disclaimer), rendered.get_exported()
         return found
+
+    def _tip_view(self, headline: str, body: str, point: str) -> TipView:
+        """What the template sees of the tip; how the post opens agrees with the headline it is given (which may
+        have been shortened)."""
+        name = self.name if headline == self.headline else ""
+        return TipView(
+            number=self.tip_number, headline=headline, body=body, point=point, how_to=self.how_to,
+            label=leads.label(headline, point or body, name), name=name, name_the=leads.reads_with_the(name),
+            thing=leads.thing_to_avoid(headline),
+        )
 
     def fixed_parts_too_long(self) -> TemplateError:
         bare = self("", "", "", ())

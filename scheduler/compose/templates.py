@@ -59,6 +59,10 @@ class TipView:
     body: str  # all of it, or what the composer kept when shortening
     point: str = ""  # the body's most useful whole sentences (or its list), as many as fit
     how_to: bool = False  # the tip tells what to do: "Lift with your legs.", or an exercise and its steps
+    label: str = ""  # the label that agrees with the headline: "try", "know" or "" (see leads.py)
+    name: str = ""  # the exercise a bare-name headline names, to lead with: "Try cat-cow:" (see leads.py)
+    name_the: bool = False  # the name reads with "the": "Try the pelvic tilt:"
+    thing: str = ""  # a thing to avoid named as a fragment, as it reads after "Avoid": "smoking"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +103,8 @@ class _Sandbox(SandboxedEnvironment):
 
 
 CONTEXT_HELP = (
-    "templates can use tip (number, headline, body, point, how_to), article (title, topic, url, key), handle, "
+    "templates can use tip (number, headline, body, point, how_to, label, name, name_the, thing), "
+    "article (title, topic, url, key), handle, "
     "series (position, total, label), hashtags, hashtag_line, and the filters first_sentence and hashtag"
 )
 

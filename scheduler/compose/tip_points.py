@@ -27,12 +27,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from scheduler.compose import standing
 from scheduler.compose.templates import sentence_ends
+from scheduler.domain.content_rules import claims_in
 
 # A post must carry at least this many words of its tip (besides the link and hashtags) to be worth posting.
 MIN_TIP_WORDS = 10
 # A headline this short is a label that needs its body: "Child's pose.", "Arrange for help."
 LABEL_WORDS = 6
+# A sentence the content rules flag as a myth or a promise is posted only when its tip has nothing else to say.
+_CLAIM_PENALTY = 10
+# A long sentence cut at a clause boundary keeps at least this many words (a whole instruction, not a scrap).
+MIN_CLAUSE_WORDS = 6
 _MAX_OPTIONS = 8
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W\d_]+)*")
@@ -73,7 +79,8 @@ _SCENE_SETTING = re.compile(
 )
 # A sentence opening like this leans on the sentence before it.
 _LEANS_BACK = re.compile(
-    r"^(?:this|that|these|those|they|them|such|however|but|and|also|so|then|thus|therefore|still|yet|"
+    r"^(?!it(?:['’]s|\s+is|\s+can\s+be|\s+may\s+be)\s+(?:\w+\s+){0,3}?(?:to|that)\b)"
+    r"(?:this|that|these|those|they|them|it|its|it['’]s|he|she|such|however|but|and|also|so|then|thus|therefore|still|yet|"
     r"in addition|additionally|furthermore|moreover|otherwise|instead|as a result|for this reason|"
     r"with (?:this|that|these|those|it)|because of (?:this|that)|it also|here['’]s why)\b",
     re.IGNORECASE,
@@ -102,7 +109,8 @@ _NOT_VERBS = frozenset(
     what's it's that's there's here's""".split()
 )
 # Headline openings that already warn: posted as they are, never as "Avoid: Don't ...".
-_WARNS = frozenset("avoid don't don’t never stop quit no".split())
+WARNS = frozenset("avoid don't don’t never stop quit no".split())
+_WARNS = WARNS
 _STOPWORDS = frozenset(
     """a an and are as at be been being but by can could do does for from had has have how i if in into is it its
     it's may might more most much my no not of on or our so some such than that the their them then there these
@@ -187,6 +195,25 @@ def is_how_to(headline: str, body: str) -> bool:
     return bool(_read(headline, body).steps)
 
 
+def has_steps(headline: str, body: str) -> bool:
+    """A label headline whose body is a how-to: its steps, in order."""
+    return bool(_read(headline, body).steps)
+
+
+def opens_with_an_instruction(body: str) -> bool:
+    """Whether the body's first sentence tells what to do, at its start or in a clause of it ("Keeping your
+    shoulders flat, let both knees fall...")."""
+    first = next(iter(_sentences(body.split("\n\n")[0])), "") if body else ""
+    return is_instruction(first) or any(
+        is_instruction(clause) for clause in re.split(r"[,;]\s+", first)[1:])
+
+
+def warns_against(body: str) -> bool:
+    """Whether a sentence of the body opens by warning against something ("Quit...", "Don't...", "Never...")."""
+    return any(first_word(sentence) in WARNS | {"quit"}
+               for paragraph in body.split("\n\n") for sentence in _sentences(paragraph))
+
+
 def names_a_thing(headline: str) -> bool:
     """Whether a headline names something ("Smoking.", "Poor posture.") rather than telling what to do or not to do."""
     opening = first_word(headline)
@@ -219,13 +246,20 @@ def point_options(
     if reading.steps:
         return _prefix_options(reading.steps, room, measure)
     worth = sorted((u for u in reading.units if u.score > 0), key=lambda u: (-u.score, u.start))
+    if not worth:
+        # Only a sentence the content rules flag (a myth, an unsupported promise) has something to say: it is
+        # posted, and the reviewer sees the finding.
+        worth = sorted((u for u in reading.units if u.score + _CLAIM_PENALTY > 0), key=lambda u: (-u.score, u.start))
     base = 3 if reading.label else 2
     most = base + extra
     if room is not None:
-        options = [_fill(worth, most, room, measure, base=base)]
+        options = [_fill(worth, most, room, measure, base=base, headline=headline)]
+        if not options[0]:
+            # Nothing whole fits: the best unit cut at a clause boundary keeps a whole instruction.
+            options += [cut for unit in worth[:2] for cut in _clause_cuts(unit.text, room, measure)][:1]
     else:
-        options = [_joined(_best(worth, size)) for size in range(most, 1, -1)]
-    options += [unit.text for unit in worth]
+        options = [_joined(_best(worth, size, headline)) for size in range(most, 1, -1)]
+    options += [unit.text for unit in worth if not standing.opens_unresolved(unit.text, headline)]
     kept = [option for option in dict.fromkeys(options) if option][: _MAX_OPTIONS - 1]
     return (*kept, "")
 
@@ -300,6 +334,11 @@ def _list_run(paragraphs: list[str], start: int) -> list[str]:
     return items
 
 
+def sentences_of(paragraph: str) -> list[str]:
+    """The sentences of one paragraph, in order."""
+    return _sentences(paragraph)
+
+
 def _sentences(paragraph: str) -> list[str]:
     sentences, begin = [], 0
     for end in [*sentence_ends(paragraph), len(paragraph)]:
@@ -328,10 +367,16 @@ def _score(sentence: str, folded: list[str], instruction: bool, headline_words: 
         score += 1
     if not _POINTERS.isdisjoint(present) and _POINTING_BACK.search(sentence.casefold()) and not _LEANS_BACK.match(sentence):
         score -= 1.5
+    if claims_in(sentence):
+        score -= _CLAIM_PENALTY  # a myth or an unsupported promise (content_rules.CLAIM_RULES)
     own = present - _STOPWORDS
     shared = len(own & headline_words)
+    if not label and instruction and _same_instruction(folded, headline_words):
+        return -1.0  # "Check with your doctor first." under "Check with a medical professional before...": a repeat
     if own and shared * 5 >= len(own) * 3:
-        score -= 2  # it says the headline again
+        if not label:
+            return -1.0  # it says the headline again: never beside it
+        score -= 2
     else:
         score += min(shared, 3) * 0.5
     if sentence.endswith("?"):
@@ -341,15 +386,36 @@ def _score(sentence: str, folded: list[str], instruction: bool, headline_words: 
     return score
 
 
+# Words that name the same person to ask, for telling a repeated instruction.
+_CLINICIAN = frozenset("doctor doctors physician gp professional surgeon clinician".split())
+
+
+def _same_instruction(folded: list[str], headline_words: set[str]) -> bool:
+    """Whether an instruction tells what the headline already tells: its verb is the headline's, and so is the
+    first thing it names (a clinician counting as any other: "doctor" for "medical professional")."""
+    if not folded or folded[0] not in headline_words:
+        return False
+    nouns = [w for w in folded[1:6] if w not in _STOPWORDS]
+    if not nouns:
+        return False
+    first = nouns[0]
+    return first in headline_words or (first in _CLINICIAN and not _CLINICIAN.isdisjoint(headline_words))
+
+
 def _prefix_options(steps: tuple[str, ...], room: int | None, measure: Callable[[str], int]) -> tuple[str, ...]:
     prefixes = [" ".join(steps[:count]) for count in range(len(steps), 0, -1)]
     if room is not None:
         fitting = [prefix for prefix in prefixes if measure(prefix) <= room]
+        if not fitting:
+            # Not even the first step fits whole: it is cut at a clause boundary, so the post keeps a whole
+            # instruction ("Lie on your back..., pull one knee toward your chest.").
+            fitting = _clause_cuts(steps[0], room, measure)[:1]
         prefixes = fitting + [p for p in prefixes if p not in fitting]
     return (*prefixes[: _MAX_OPTIONS - 1], "")
 
 
-def _fill(ranked: list[_Unit], most: int, room: int, measure: Callable[[str], int], base: int | None = None) -> str:
+def _fill(ranked: list[_Unit], most: int, room: int, measure: Callable[[str], int], base: int | None = None,
+          headline: str = "") -> str:
     """The units most worth posting, best first, as many as fit in ``room`` (one space or line apart). Beyond
     ``base`` units (the extra room of a larger network), scene-setting is never taken: room is no reason for filler."""
     chosen: list[_Unit] = []
@@ -359,7 +425,9 @@ def _fill(ranked: list[_Unit], most: int, room: int, measure: Callable[[str], in
             break
         if any(_overlap(unit, other) for other in chosen):
             continue
-        if base is not None and len(chosen) >= base and _SCENE_SETTING.match(unit.text):
+        if (chosen or (base is not None and len(chosen) >= base)) and _SCENE_SETTING.match(unit.text):
+            continue  # scene-setting only when there is nothing else to say
+        if not _stands(unit, chosen, headline):
             continue
         if unit.is_list:
             unit = _longest_list_fitting(unit, room - used - 1, measure)
@@ -384,14 +452,93 @@ def _longest_list_fitting(unit: _Unit, room: int, measure: Callable[[str], int])
     return None
 
 
-def _best(ranked: list[_Unit], size: int) -> list[_Unit]:
+def _best(ranked: list[_Unit], size: int, headline: str = "") -> list[_Unit]:
     chosen: list[_Unit] = []
     for unit in ranked:
         if len(chosen) == size:
             break
-        if not any(_overlap(unit, other) for other in chosen):
+        if not any(_overlap(unit, other) for other in chosen) and _stands(unit, chosen, headline):
             chosen.append(unit)
     return chosen
+
+
+def _stands(unit: _Unit, chosen: list[_Unit], headline: str) -> bool:
+    """Whether ``unit`` opens with nothing the post leaves unexplained, read after the headline and the units
+    chosen that come before it in the body (standing.opens_unresolved)."""
+    before = " ".join([headline, *(other.text for other in sorted(chosen, key=lambda u: u.start)
+                                    if other.end < unit.start)])
+    return not standing.opens_unresolved(unit.text, before)
+
+
+# Where a long sentence may end early and still give a whole instruction: before "; ", or before ", " that opens
+# a new clause (an instruction, "then ...", "and" + an instruction, "which ...", "keeping ...").
+_CLAUSE_OPENERS = frozenset("then which while so before until keeping letting as and or".split())
+# These open a clause even without a comma before them: "hold it for thirty seconds while you breathe".
+_BARE_OPENERS = ("while", "so that", "until", "before you")
+
+
+def loses_a_step(point: str, body: str) -> bool:
+    """Whether ``point``, a sentence of ``body`` cut at a clause boundary, leaves out a step: an instruction
+    ("switch legs", "then lower it") in the rest of the sentence, not only a reason ("so that your back...")."""
+    rest = _rest_of(point, body)
+    return any(word.casefold() in IMPERATIVES or word.casefold() == "then"
+               for word in re.findall(r"(?:^|[,;]\s+(?:and\s+)?)([^\W\d_]+)", rest))
+
+
+def _rest_of(point: str, body: str) -> str:
+    head = point[:-1] if point.endswith(".") else ""
+    for paragraph in body.split("\n\n") if head else ():
+        for sentence in _sentences(paragraph):
+            if len(sentence) > len(point) and sentence.startswith(head) and sentence[len(head)] in ",; ":
+                return sentence[len(head) :].lstrip(",; ")
+    return ""
+
+
+def shorter_cuts(point: str, body: str) -> list[str]:
+    """The other clause-boundary cuts of the sentence ``point`` was cut from, shorter than it, longest first."""
+    head = point[:-1]
+    for paragraph in body.split("\n\n"):
+        for sentence in _sentences(paragraph):
+            if len(sentence) > len(point) and sentence.startswith(head) and sentence[len(head)] in ",; ":
+                return [cut for cut in _clause_cuts(sentence, len(point) - 1, len) if cut != point]
+    return []
+
+
+def rest_after_cut(point: str, body: str) -> str:
+    """When ``point`` is a sentence of ``body`` cut at a clause boundary (``_clause_cuts``), the rest of that
+    sentence as a sentence of its own, if it opens with an instruction or "then" ("Then lower it, switch legs and
+    repeat..."): a reply can carry it. Else ""."""
+    if not point.endswith("."):
+        return ""
+    head = point[:-1]
+    for paragraph in body.split("\n\n"):
+        for sentence in _sentences(paragraph):
+            if len(sentence) > len(point) and sentence.startswith(head) and sentence[len(head)] in ",; ":
+                rest = sentence[len(head) :].lstrip(",; ")
+                opener = first_word(rest)
+                if opener in IMPERATIVES or opener == "then":
+                    return rest[:1].upper() + rest[1:]
+                return ""
+    return ""
+
+
+def _clause_cuts(sentence: str, room: int, measure: Callable[[str], int]) -> list[str]:
+    """``sentence`` ended early at a clause boundary, longest first, each ending with a full stop and fitting in
+    ``room``; only cuts that keep at least ``MIN_CLAUSE_WORDS`` words."""
+    cuts = []
+    for match in re.finditer(r"[,;]\s+(?=([^\W\d_]+)(?:\s+([^\W\d_]+))?)", sentence):
+        opener = match.group(1).casefold()
+        after = (match.group(2) or "").casefold()
+        clause = (
+            match.group().startswith(";")
+            or opener in IMPERATIVES
+            or (opener in _CLAUSE_OPENERS and (opener not in ("and", "or") or after in IMPERATIVES or after == "then"))
+        )
+        if clause:
+            cuts.append(match.start())
+    cuts += [match.start() for match in re.finditer(rf"\s(?=(?:{'|'.join(_BARE_OPENERS)})\b)", sentence)]
+    kept = [sentence[:end].rstrip(" ,;:") + "." for end in sorted(set(cuts), reverse=True)]
+    return [text for text in kept if len(words(text)) >= MIN_CLAUSE_WORDS and measure(text) <= room]
 
 
 def _overlap(a: _Unit, b: _Unit) -> bool:

@@ -7,6 +7,10 @@ the post cannot be approved until its text changes. Rules only report: they neve
 The shipped rules (``DEFAULT_RULES``) catch what a surgeon's account must not say without a
 second look: absolute claims, doses, personal data, and first-person patient stories. They are
 deliberately broad (a "no cure" is flagged too): a warning costs a glance, a missed dose costs more.
+``CLAIM_RULES`` add, as ``warn``, the common back-pain myths (massage "releases lactic acid" or "flushes toxins",
+a manipulation "puts a disc back in place", bed rest as the cure) and durations no article can promise ("relaxed
+for up to two weeks"): an editor would not publish them as fact. The composer avoids such a sentence when its tip
+has another to say (``claims_in``); when it has none, the finding tells the reviewer.
 ``[review]`` in scheduler.toml changes them: ``default_rules = false`` drops them all,
 ``disabled_rules = ["name", ...]`` drops some, and each ``[[review.rules]]`` table adds a rule or,
 with a shipped rule's name, replaces it.
@@ -80,6 +84,35 @@ DEFAULT_RULES: tuple[Rule, ...] = (
 )
 
 
+# Myths about back pain stated as fact, and promises of how long an effect lasts: flagged for the reviewer.
+CLAIM_RULES: tuple[Rule, ...] = (
+    Rule("myth-lactic-acid",
+         r"\b(?:releas|flush|remov|clear|drain|break)\w*\s+(?:\w+\s+){0,4}?lactic\s+acid"
+         r"|\blactic\s+acid\b[^.!?]{0,40}\b(?:releas|flush|remov|clear|drain)\w*",
+         "warn", "a myth: massage does not release or flush lactic acid; say what it may do (ease tension, for a while)"),
+    Rule("myth-toxins", r"\b(?:flush|releas|remov|draw|clear|purg)\w*\s+(?:\w+\s+){0,4}?toxins?\b|\bdetox\w*",
+         "warn", "a myth: muscles do not store toxins that massage or water flushes out; remove the claim"),
+    Rule("myth-realign",
+         r"\b(?:puts?|pops?|snaps?|slips?)\s+(?:\w+\s+){0,3}?(?:discs?|vertebrae?|spine|bones?)\s+back\s+(?:in|into)"
+         r"(?:\s+place)?\b|\bcracking\b[^.!?]{0,30}\brealign",
+         "warn", "a myth: a manipulation does not put a disc or vertebra back in place; say what it may do"),
+    Rule("myth-bed-rest",
+         r"\bbed\s+rest\s+(?:is\s+(?:the\s+)?best|cures?|heals?|is\s+what\s+(?:you|your\s+back)\s+needs?)",
+         "warn", "a myth: bed rest slows recovery from most back pain; staying gently active helps"),
+    Rule("unsupported-duration",
+         r"\b(?:relax\w*|relie\w*|pain[- ]free|better|effects?|benefits?|results?|keeps?|stays?|lasts?|lasting)\b"
+         r"[^.!?]{0,40}?\b(?:for|up\s+to|as\s+long\s+as|at\s+least)\s+(?:up\s+to\s+)?"
+         r"(?:\d+|one|two|three|four|five|six|several|many)\s+(?:more\s+)?(?:days?|weeks?|months?|years?)\b"
+         r"(?![^.!?]{0,30}\b(?:study|studies|trial|research)\b)",
+         "warn", "a promise of how long an effect lasts, without a source: cite one or remove the duration"),
+)
+
+
+def claims_in(text: str) -> list[str]:
+    """The names of the ``CLAIM_RULES`` that ``text`` matches (the composer avoids such a sentence)."""
+    return [rule.name for rule, pattern in _CLAIMS if pattern.search(text, timeout=MATCH_TIMEOUT_S)]
+
+
 class RuleSet:
     """Compiled rules, checked against a post's parts."""
 
@@ -105,6 +138,9 @@ class RuleSet:
         return tuple(findings)
 
 
+_CLAIMS = [(rule, regex.compile(rule.pattern, regex.IGNORECASE)) for rule in CLAIM_RULES]
+
+
 def blocking(findings: Sequence[Finding]) -> list[Finding]:
     return [f for f in findings if f.severity == "block"]
 
@@ -113,7 +149,7 @@ def rules_from_config(review: Mapping[str, Any]) -> RuleSet:
     """The rules in force: the shipped ones (unless turned off), less the disabled, plus the configured."""
     rules: dict[str, Rule] = {}
     if review.get("default_rules", True):
-        rules.update((rule.name, rule) for rule in DEFAULT_RULES)
+        rules.update((rule.name, rule) for rule in (*DEFAULT_RULES, *CLAIM_RULES))
     for name in review.get("disabled_rules", ()):
         rules.pop(name, None)
     for rule in review.get("rules", ()):
@@ -156,7 +192,7 @@ def check_rules_value(value: Any) -> tuple[Rule, ...]:
 
 
 def check_rule_names(value: Any) -> tuple[str, ...]:
-    known = {rule.name for rule in DEFAULT_RULES}
+    known = {rule.name for rule in (*DEFAULT_RULES, *CLAIM_RULES)}
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError(f"{value!r} is not a list of rule names, e.g. [\"cure-claim\"]")
     for name in value:
