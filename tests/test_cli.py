@@ -222,6 +222,8 @@ def test_queue_commands(cli):
         refused = cli.run("queue", "pin", TIP_IDS[3], "--at", typo, ok=False)
         assert refused.returncode != 0 and "Traceback" not in refused.stderr, refused.stderr
         assert repr(typo) in refused.stderr or "in the past" in refused.stderr, refused.stderr
+    date_only = cli.run("queue", "pin", TIP_IDS[3], "--at", str(pin_day()), ok=False)  # not midnight unasked
+    assert "date without a time of day" in date_only.stderr and f"{pin_day()}T09:00:00" in date_only.stderr
     past = cli.run("queue", "pin", TIP_IDS[3], "--at", "2020-12-01T09:00:00-05:00", ok=False)
     assert "in the past" in past.stderr and "--now" in past.stderr
     day = pin_day()
