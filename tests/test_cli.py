@@ -167,14 +167,27 @@ def test_bad_input_is_refused_and_changes_nothing(cli, tmp_path):
     assert "1. Headline" in result.stderr and "Tip 1:" in result.stderr  # the numbering styles tried
     assert "Traceback" not in result.stderr
 
-    # A directory holding a good article and a bad one imports nothing (all or nothing).
+    # A folder holding a good article and a draft without numbered tips: the good one is imported, the draft is
+    # named with its reason, and the exit is non-zero (a script sees that something was left out).
     mixed = tmp_path / "mixed"
     mixed.mkdir()
     (mixed / ARTICLE.name).write_text(ARTICLE.read_text(encoding="utf-8"), encoding="utf-8")
     (mixed / no_tips.name).write_text(no_tips.read_text(encoding="utf-8"), encoding="utf-8")
     result = cli.run("import", str(mixed), ok=False)
-    assert no_tips.name in result.stderr
-    assert cli.json("queue", "list") == []
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"{mixed / no_tips.name}: no numbered tips found" in result.stderr
+    assert "1 article(s) not imported (the others were)" in result.stderr
+    assert f"{mixed / ARTICLE.name}: " in result.stdout and "- 5 tips: 5 added" in result.stdout, result.stdout
+    assert cli.queue_ids() == TIP_IDS
+    again = subprocess.run([sys.executable, "-m", "scheduler", "import", str(mixed), "--json"], env=cli.env,
+                           capture_output=True, text=True, timeout=60, cwd=cli.tmp)
+    assert again.returncode == 1 and "no-tips.md" in again.stderr
+    reports = json.loads(again.stdout)
+    assert [r["article"] for r in reports if "article" in r] == ["massage-therapy-for-back-pain"]
+    assert reports[0]["unchanged"] == TIP_IDS
+    [failed] = [r for r in reports if "error" in r]
+    assert failed["source"] == str(mixed / no_tips.name) and "no numbered tips found" in failed["error"]
+    assert cli.queue_ids() == TIP_IDS
 
     result = cli.run("queue", "pin", "X", "--at", "not-a-date", ok=False)
     assert result.returncode == 2
