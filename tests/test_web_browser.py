@@ -116,6 +116,25 @@ def open_signed_in(browser, port, *, width=1280):
     return page, problems
 
 
+def test_a_wrong_password_keeps_the_page_asked_for(dashboard, browser):
+    """Asked for /history, sent to sign in, a typo in the password: the form says so, and the right password then
+    opens /history (not the calendar)."""
+    cli, port, token = dashboard
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    problems = watch_problems(page)
+    page.goto(f"http://127.0.0.1:{port}/history?page=1")
+    assert "/login" in page.url
+    page.get_by_label("Password").fill(PASSWORD + "x")
+    page.get_by_role("button", name="Sign in").click()
+    assert page.get_by_role("alert").inner_text() == "wrong user name or password"
+    assert page.locator("input[name=next]").get_attribute("value") == "/history?page=1"
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"http://127.0.0.1:{port}/history?page=1")
+    assert page.locator("h1").first.is_visible()
+    assert not [p for p in problems if "401" not in p], problems  # the failed sign-in's own 401 is expected
+
+
 def test_sign_in_calendar_drag_keyboard_counter(dashboard, browser):
     from playwright.sync_api import expect
 
