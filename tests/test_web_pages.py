@@ -204,6 +204,27 @@ def test_a_bad_upload_is_refused_with_its_reason_and_nothing_is_written(web):  #
     assert not uploads.exists() or not any(uploads.iterdir())
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.one_of(st.text(max_size=60), st.sampled_from(["../../etc/passwd.md", "/tmp/x/../prose.md",
+                                                             "<script>alert(1)</script>.md", "..\\..\\win.md",
+                                                             "uploads/prose.md", ".md", "a\nb.md"])),
+       suffix=st.sampled_from([".md", ".txt", ".html", ""]))
+def test_an_upload_error_names_the_file_uploaded_never_a_path_on_the_server(web, name, suffix):  # noqa: F811
+    """A draft without numbered tips, under any file name a browser can send: the page says what went wrong, with
+    the name as uploaded, and no path of the server's disk (the data directory, uploads/) shows."""
+    client = web.client()
+    token = csrf_of(client.get("/articles").text)
+    body = b"# Prose\n\nJust a paragraph with no numbered tips.\n"
+    response = client.post("/articles", data={"csrf": token}, files={"file": (name + suffix, body, "text/plain")})
+    assert 400 <= response.status_code < 500, (name, response.status_code)
+    shown = soup_text(response)
+    assert "no numbered tips" in shown or "not an article file" in shown or "choose an article file" in shown, shown
+    for place in {str(web.home), str(web.home.resolve()), str(web.tmp), "/uploads/", "uploads/"}:
+        assert place not in response.text, (name, place)
+    uploads = web.home / "uploads"
+    assert not uploads.exists() or not any(uploads.iterdir())
+
+
 def test_history_offers_the_actions_that_settle_an_unknown_post(web):  # noqa: F811
     slot = datetime.fromisoformat("2026-11-30T09:00:00-05:00")
     web.store.claim(TIP_IDS[0], "gone-instance", slot, web.now)
