@@ -13,6 +13,7 @@ import subprocess
 import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -89,6 +90,13 @@ def pin_day() -> date:
     two-year pin horizon, in New York's winter time (-05:00), on a day with the 09:00 slot."""
     first = date(datetime.now().year + 1, 12, 1)
     return first + timedelta(days=(1 - first.weekday()) % 7)
+
+
+def far_slot() -> str:
+    """A daily slot twelve hours from the wall clock's now, in New York (the account's zone): a test that runs the
+    real service (which reads the wall clock) on it never sees the slot come due, whatever the hour it runs at.
+    The default weekday 09:00 slot came due at once from 09:00 to 09:15 New York time (issue 24)."""
+    return f"daily {datetime.now(ZoneInfo('America/New_York')) + timedelta(hours=12):%H:%M}"
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import CLI, POSTS, TIP_IDS
+from tests.test_cli import CLI, POSTS, TIP_IDS, far_slot
 from tests.test_web_cli import call, free_port, wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -37,7 +38,10 @@ pytestmark = pytest.mark.slow
 
 @contextmanager
 def running_dashboard(cli: CLI, port: int):
-    """`scheduler serve --web` on ``port``, with the seed's posts, a password and an API token."""
+    """`scheduler serve --web` on ``port``, with the seed's posts, a password and an API token; the calendar's one
+    slot twelve hours away, so only what a test pins is sent while it runs."""
+    cli.config.write_text(re.sub(r"(?m)^slots = .*$", f"slots = {json.dumps([far_slot()])}", cli.config.read_text()),
+                          encoding="utf-8")
     cli.run("import", str(POSTS))
     subprocess.run([sys.executable, "-m", "scheduler", "web", "passwd", "--password-stdin"], input=PASSWORD + "\n",
                    env=cli.env, cwd=cli.tmp, check=True, capture_output=True, text=True)
