@@ -25,7 +25,7 @@ status=0
 for at in $CLOCKS; do
     offset=$("$PYTHON" -c "import sys, time; from datetime import datetime; print(datetime.fromisoformat(sys.argv[1]).timestamp() - time.time())" "$at")
     echo "=== wall clock $at (offset ${offset%.*} s), started $(date -u +%FT%TZ): pytest $*"
-    PYTHONPATH="$PWD/tests/faked_clock${PYTHONPATH:+:$PYTHONPATH}" SCHEDULER_FAKE_CLOCK_OFFSET="$offset" \
+    PYTHONPATH="$PWD/tests/faked_clock${PYTHONPATH:+:$PYTHONPATH}" FAKED_CLOCK_OFFSET="$offset" \
         "$PYTEST" "$@"
     code=$?
     echo "=== wall clock $at: exit $code, ended $(date -u +%FT%TZ)"

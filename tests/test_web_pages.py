@@ -235,7 +235,7 @@ def outbox_banners(web) -> dict[str, str | None]:
     client = web.client()
     found = {}
     for path in OUTBOX_PAGES:
-        banner = BeautifulSoup(client.get(path).text, "html.parser").select_one("p.outbox")
+        banner = BeautifulSoup(client.get(path).text, "html.parser").select_one("aside.outbox")
         found[path] = " ".join(banner.get_text().split()) if banner else None
     return found
 
