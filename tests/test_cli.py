@@ -173,6 +173,7 @@ def test_bad_input_is_refused_and_changes_nothing(cli, tmp_path):
     assert str(no_tips) in result.stderr or no_tips.name in result.stderr
     assert "no numbered tips" in result.stderr
     assert "1. Headline" in result.stderr and "Tip 1:" in result.stderr  # the numbering styles tried
+    assert "the others were" not in result.stderr  # there were none
     assert "Traceback" not in result.stderr
 
     # A folder holding a good article and a draft without numbered tips: the good one is imported, the draft is

@@ -43,16 +43,17 @@ def import_cmd(obj: Context, paths, url, to, as_json):
             raise click.UsageError("every account has import = false: name the accounts with --to NAME,NAME")
     reports = []
     unreadable: dict[str, str] = {}  # source -> why: each article that could not be read, once for all accounts
+    imported: list = []  # the articles that were
     for name in dict.fromkeys(targets):
-        reports.extend(_import_for(obj.for_account(name), paths, url, as_json, unreadable))
+        reports.extend(_import_for(obj.for_account(name), paths, url, as_json, unreadable, imported))
     if as_json:
         emit_json(reports + [{"source": source, "error": why} for source, why in unreadable.items()])
     if unreadable:  # the others are imported; these are not, and the exit says so
-        raise ArticleError(f"{len(unreadable)} article(s) not imported (the others were): "
-                           + "; ".join(unreadable.values()))
+        others = " (the others were)" if imported else ""
+        raise ArticleError(f"{len(unreadable)} article(s) not imported{others}: " + "; ".join(unreadable.values()))
 
 
-def _import_for(obj: Context, paths, url, as_json, unreadable: dict[str, str]) -> list:
+def _import_for(obj: Context, paths, url, as_json, unreadable: dict[str, str], imported: list) -> list:
     from scheduler.articles.library import import_articles  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     sources = article_sources(paths) or [obj.config.posts_dir]
@@ -60,6 +61,7 @@ def _import_for(obj: Context, paths, url, as_json, unreadable: dict[str, str]) -
     failed: list = []
     results = import_articles(obj.store, obj.config, sources, now, url=url, unreadable=failed)
     unreadable.update((str(source), str(exc)) for source, exc in failed)
+    imported.extend(results)
     _wrote(obj, [i for r in results for i in (*r.report.added, *r.report.updated)], now)
     findings = _findings_of(obj, [i for r in results for i in (*r.report.added, *r.report.updated)])
     if as_json:
