@@ -4,9 +4,10 @@ Articles come from files (``posts/`` by default) or from web pages (``https://..
 read by ``article_web``); both go through the same tip finding, composing and import.
 
 Every article is read and every post composed before the ledger is touched, so a template that
-cannot fit a tip leaves the queue exactly as it was. An article that cannot be read (no numbered
-tips, bad front matter) stops the import too, unless the caller collects it (``unreadable=``):
-then the others are imported and it is named, untouched in the ledger, for the caller to report.
+cannot fit a tip, or a web page that cannot be fetched or read, leaves the queue exactly as it was.
+An article file that cannot be read (no numbered tips, bad front matter) stops the import too,
+unless the caller collects it (``unreadable=``): then the others are imported and it is named,
+untouched in the ledger, for the caller to report.
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ def compose(config: Config, paths: Sequence[Source], *, url: str | None = None, 
 def load(config: Config, paths: Sequence[Source], *, url: str | None = None, fetcher=None,
          unreadable: list[tuple[Source, ArticleError]] | None = None) -> list[Article]:
     """Read every article (files, folders, URLs), each with its warnings. An article that cannot be read raises
-    its ArticleError, or with ``unreadable`` (a list) is added to it with its source, and left out."""
+    its ArticleError, or with ``unreadable`` (a list) an article file is added to it with its source, and left out
+    (a web page still stops the import)."""
     sources = article_paths(paths)
     own_fetcher = fetcher is None and any(is_url(s) for s in sources)
     if own_fetcher:
@@ -91,7 +93,7 @@ def load(config: Config, paths: Sequence[Source], *, url: str | None = None, fet
             try:
                 articles.append(_read(source, url, fetcher))
             except ArticleError as exc:
-                if unreadable is None:
+                if unreadable is None or is_url(source):  # a web page given by hand: all or nothing, as before
                     raise
                 unreadable.append((source, exc))
         return articles
