@@ -13,6 +13,7 @@ import subprocess
 import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -91,6 +92,13 @@ def pin_day() -> date:
     return first + timedelta(days=(1 - first.weekday()) % 7)
 
 
+def far_slot() -> str:
+    """A daily slot twelve hours from the wall clock's now, in New York (the account's zone): a test that runs the
+    real service (which reads the wall clock) on it never sees the slot come due, whatever the hour it runs at.
+    The default weekday 09:00 slot came due at once from 09:00 to 09:15 New York time (issue 24)."""
+    return f"daily {datetime.now(ZoneInfo('America/New_York')) + timedelta(hours=12):%H:%M}"
+
+
 @pytest.fixture
 def cli(tmp_path) -> CLI:
     return CLI(tmp_path)
@@ -165,16 +173,30 @@ def test_bad_input_is_refused_and_changes_nothing(cli, tmp_path):
     assert str(no_tips) in result.stderr or no_tips.name in result.stderr
     assert "no numbered tips" in result.stderr
     assert "1. Headline" in result.stderr and "Tip 1:" in result.stderr  # the numbering styles tried
+    assert "the others were" not in result.stderr  # there were none
     assert "Traceback" not in result.stderr
 
-    # A directory holding a good article and a bad one imports nothing (all or nothing).
+    # A folder holding a good article and a draft without numbered tips: the good one is imported, the draft is
+    # named with its reason, and the exit is non-zero (a script sees that something was left out).
     mixed = tmp_path / "mixed"
     mixed.mkdir()
     (mixed / ARTICLE.name).write_text(ARTICLE.read_text(encoding="utf-8"), encoding="utf-8")
     (mixed / no_tips.name).write_text(no_tips.read_text(encoding="utf-8"), encoding="utf-8")
     result = cli.run("import", str(mixed), ok=False)
-    assert no_tips.name in result.stderr
-    assert cli.json("queue", "list") == []
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"{mixed / no_tips.name}: no numbered tips found" in result.stderr
+    assert "1 article(s) not imported (the others were)" in result.stderr
+    assert f"{mixed / ARTICLE.name}: " in result.stdout and "- 5 tips: 5 added" in result.stdout, result.stdout
+    assert cli.queue_ids() == TIP_IDS
+    again = subprocess.run([sys.executable, "-m", "scheduler", "import", str(mixed), "--json"], env=cli.env,
+                           capture_output=True, text=True, timeout=60, cwd=cli.tmp)
+    assert again.returncode == 1 and "no-tips.md" in again.stderr
+    reports = json.loads(again.stdout)
+    assert [r["article"] for r in reports if "article" in r] == ["massage-therapy-for-back-pain"]
+    assert reports[0]["unchanged"] == TIP_IDS
+    [failed] = [r for r in reports if "error" in r]
+    assert failed["source"] == str(mixed / no_tips.name) and "no numbered tips found" in failed["error"]
+    assert cli.queue_ids() == TIP_IDS
 
     result = cli.run("queue", "pin", "X", "--at", "not-a-date", ok=False)
     assert result.returncode == 2
@@ -222,6 +244,8 @@ def test_queue_commands(cli):
         refused = cli.run("queue", "pin", TIP_IDS[3], "--at", typo, ok=False)
         assert refused.returncode != 0 and "Traceback" not in refused.stderr, refused.stderr
         assert repr(typo) in refused.stderr or "in the past" in refused.stderr, refused.stderr
+    date_only = cli.run("queue", "pin", TIP_IDS[3], "--at", str(pin_day()), ok=False)  # not midnight unasked
+    assert "date without a time of day" in date_only.stderr and f"{pin_day()}T09:00:00" in date_only.stderr
     past = cli.run("queue", "pin", TIP_IDS[3], "--at", "2020-12-01T09:00:00-05:00", ok=False)
     assert "in the past" in past.stderr and "--now" in past.stderr
     day = pin_day()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import CLI, POSTS, TIP_IDS
+from tests.test_cli import CLI, POSTS, TIP_IDS, far_slot
 from tests.test_web_cli import call, free_port, wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -37,7 +38,10 @@ pytestmark = pytest.mark.slow
 
 @contextmanager
 def running_dashboard(cli: CLI, port: int):
-    """`scheduler serve --web` on ``port``, with the seed's posts, a password and an API token."""
+    """`scheduler serve --web` on ``port``, with the seed's posts, a password and an API token; the calendar's one
+    slot twelve hours away, so only what a test pins is sent while it runs."""
+    cli.config.write_text(re.sub(r"(?m)^slots = .*$", f"slots = {json.dumps([far_slot()])}", cli.config.read_text()),
+                          encoding="utf-8")
     cli.run("import", str(POSTS))
     subprocess.run([sys.executable, "-m", "scheduler", "web", "passwd", "--password-stdin"], input=PASSWORD + "\n",
                    env=cli.env, cwd=cli.tmp, check=True, capture_output=True, text=True)
@@ -114,6 +118,25 @@ def open_signed_in(browser, port, *, width=1280):
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"http://127.0.0.1:{port}/queue")
     return page, problems
+
+
+def test_a_wrong_password_keeps_the_page_asked_for(dashboard, browser):
+    """Asked for /history, sent to sign in, a typo in the password: the form says so, and the right password then
+    opens /history (not the calendar)."""
+    cli, port, token = dashboard
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    problems = watch_problems(page)
+    page.goto(f"http://127.0.0.1:{port}/history?page=1")
+    assert "/login" in page.url
+    page.get_by_label("Password").fill(PASSWORD + "x")
+    page.get_by_role("button", name="Sign in").click()
+    assert page.get_by_role("alert").inner_text() == "wrong user name or password"
+    assert page.locator("input[name=next]").get_attribute("value") == "/history?page=1"
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"http://127.0.0.1:{port}/history?page=1")
+    assert page.locator("h1").first.is_visible()
+    assert not [p for p in problems if "401" not in p], problems  # the failed sign-in's own 401 is expected
 
 
 def test_sign_in_calendar_drag_keyboard_counter(dashboard, browser):

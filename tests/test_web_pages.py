@@ -4,6 +4,7 @@ history shows sent posts, failures and the audit, and a page learns of a ledger 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from datetime import datetime
@@ -13,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from bs4 import BeautifulSoup
 
+from scheduler.config import load_config
 from tests.helpers_web import REPO, TIP_IDS, csrf_of, web  # noqa: F401
 from tests.test_web_api import cli_json
 
@@ -202,6 +204,63 @@ def test_a_bad_upload_is_refused_with_its_reason_and_nothing_is_written(web):  #
     assert web.store.revision(web.config.account) == revision
     uploads = web.home / "uploads"
     assert not uploads.exists() or not any(uploads.iterdir())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.one_of(st.text(max_size=60), st.sampled_from(["../../etc/passwd.md", "/tmp/x/../prose.md",
+                                                             "<script>alert(1)</script>.md", "..\\..\\win.md",
+                                                             "uploads/prose.md", ".md", "a\nb.md"])),
+       suffix=st.sampled_from([".md", ".txt", ".html", ""]))
+def test_an_upload_error_names_the_file_uploaded_never_a_path_on_the_server(web, name, suffix):  # noqa: F811
+    """A draft without numbered tips, under any file name a browser can send: the page says what went wrong, with
+    the name as uploaded, and no path of the server's disk (the data directory, uploads/) shows."""
+    client = web.client()
+    token = csrf_of(client.get("/articles").text)
+    body = b"# Prose\n\nJust a paragraph with no numbered tips.\n"
+    response = client.post("/articles", data={"csrf": token}, files={"file": (name + suffix, body, "text/plain")})
+    assert 400 <= response.status_code < 500, (name, response.status_code)
+    shown = soup_text(response)
+    assert "no numbered tips" in shown or "not an article file" in shown or "choose an article file" in shown, shown
+    for place in {str(web.home), str(web.home.resolve()), str(web.tmp), "/uploads/", "uploads/"}:
+        assert place not in response.text, (name, place)
+    uploads = web.home / "uploads"
+    assert not uploads.exists() or not any(uploads.iterdir())
+
+
+OUTBOX_PAGES = ("/calendar", "/calendar?view=month", "/queue", "/articles", "/articles/massage-therapy-for-back-pain",
+                "/review", "/history", "/status", "/no-such-page")
+
+
+def outbox_banners(web) -> dict[str, str | None]:
+    client = web.client()
+    found = {}
+    for path in OUTBOX_PAGES:
+        banner = BeautifulSoup(client.get(path).text, "html.parser").select_one("aside.outbox")
+        found[path] = " ".join(banner.get_text().split()) if banner else None
+    return found
+
+
+def test_every_page_says_posts_go_to_the_outbox_while_they_do(web, monkeypatch):  # noqa: F811
+    """The dashboard tells, on every page, what `scheduler status` tells: posts go to the outbox file, not to X (and
+    why); once they go to X, no page says so any more."""
+    for path, said in outbox_banners(web).items():  # [publisher] kind = "outbox"
+        assert said and "NOT to X" in said and '[publisher] kind = "outbox"' in said, (path, said)
+        assert str(web.home) not in said  # where the file is stays on the server
+    web.config = load_config_text(web, 'kind = "auto"')  # X when credentials exist: here none
+    for path, said in outbox_banners(web).items():
+        assert said and "NOT to X (no X credentials)" in said, (path, said)
+    for name in ("API_KEY", "API_SECRET", "ACCESS_TOKEN", "ACCESS_TOKEN_SECRET"):
+        monkeypatch.setenv(f"X_{name}", "set-for-the-test")
+    assert set(outbox_banners(web).values()) == {None}
+    web.config = load_config_text(web, 'kind = "x"')
+    assert set(outbox_banners(web).values()) == {None}
+
+
+def load_config_text(web, kind: str):
+    text = re.sub(r'(?m)^kind = "\w+"$', kind, web.config_path.read_text())
+    assert kind in text
+    web.config_path.write_text(text, encoding="utf-8")
+    return load_config(str(web.config_path))
 
 
 def test_history_offers_the_actions_that_settle_an_unknown_post(web):  # noqa: F811

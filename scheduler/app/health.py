@@ -10,7 +10,7 @@ from scheduler.config import Config
 from scheduler.domain.errors import CredentialsError
 from scheduler.domain.models import PostState
 from scheduler.ledger.store import Store
-from scheduler.networks.factory import credentials_found, destination, unusable
+from scheduler.networks.factory import NETWORK_NAMES, credentials_found, destination, unusable
 from scheduler.planning import agenda
 from scheduler.publishing.liveness import instance_is_alive
 from scheduler.review import policy as review
@@ -30,6 +30,16 @@ def credentials_problem(config: Config) -> str | None:
     except CredentialsError as exc:
         return str(unusable(config, exc))
     return None
+
+
+def outbox_warning(config: Config) -> str | None:
+    """While posts go to the outbox file rather than the network (``destination``, the rule `scheduler status` and
+    the service's log tell it by), what the dashboard says on every page; None while they go to the network."""
+    target = destination(config)
+    if target["kind"] != "outbox":
+        return None
+    return (f"Posts go to the outbox file, NOT to {NETWORK_NAMES[config.network]} ({target['why']}): nothing is "
+            "published until that changes; see `scheduler auth status`.")
 
 
 def status(store: Store, config: Config, now: datetime) -> dict:

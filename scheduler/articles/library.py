@@ -3,9 +3,11 @@
 Articles come from files (``posts/`` by default) or from web pages (``https://...`` sources,
 read by ``article_web``); both go through the same tip finding, composing and import.
 
-Importing is all-or-nothing per run: every article is read and every post composed before the
-ledger is touched, so an article with no tips, or a template that cannot fit a tip, leaves the
-queue exactly as it was.
+Every article is read and every post composed before the ledger is touched, so a template that
+cannot fit a tip, or a web page that cannot be fetched or read, leaves the queue exactly as it was.
+An article file that cannot be read (no numbered tips, bad front matter) stops the import too,
+unless the caller collects it (``unreadable=``): then the others are imported and it is named,
+untouched in the ledger, for the caller to report.
 """
 
 from __future__ import annotations
@@ -76,14 +78,25 @@ def compose(config: Config, paths: Sequence[Source], *, url: str | None = None, 
     return compose_articles(config, load(config, paths, url=url, fetcher=fetcher))
 
 
-def load(config: Config, paths: Sequence[Source], *, url: str | None = None, fetcher=None) -> list[Article]:
-    """Read every article (files, folders, URLs), each with its warnings."""
+def load(config: Config, paths: Sequence[Source], *, url: str | None = None, fetcher=None,
+         unreadable: list[tuple[Source, ArticleError]] | None = None) -> list[Article]:
+    """Read every article (files, folders, URLs), each with its warnings. An article that cannot be read raises
+    its ArticleError, or with ``unreadable`` (a list) an article file is added to it with its source, and left out
+    (a web page still stops the import)."""
     sources = article_paths(paths)
     own_fetcher = fetcher is None and any(is_url(s) for s in sources)
     if own_fetcher:
         fetcher = Fetcher(FetchSettings.from_config(config))
+    articles = []
     try:
-        return [_read(source, url, fetcher) for source in sources]
+        for source in sources:
+            try:
+                articles.append(_read(source, url, fetcher))
+            except ArticleError as exc:
+                if unreadable is None or is_url(source):  # a web page given by hand: all or nothing, as before
+                    raise
+                unreadable.append((source, exc))
+        return articles
     finally:
         if own_fetcher:
             fetcher.close()
@@ -132,14 +145,16 @@ def compose_read(config: Config, article: Article, env=None, chosen: Mapping[int
 
 
 def import_articles(store: Store, config: Config, paths: Sequence[Source], now: datetime, *,
-                    url: str | None = None) -> list[Imported]:
+                    url: str | None = None, unreadable: list[tuple[Source, ArticleError]] | None = None
+                    ) -> list[Imported]:
     """Read and compose every article first, then store them all in one transaction.
 
     Each article keeps the key the ledger knows it by (``ledger_key``), and the template variants a person chose
-    for its posts, so a re-import changes unsent posts and never queues a tip a second time.
+    for its posts, so a re-import changes unsent posts and never queues a tip a second time. ``unreadable``: see
+    ``load`` (an article left out keeps whatever the ledger holds of it).
     """
     known = store.article_keys(config.account)
-    articles = [ledger_key(article, known) for article in load(config, paths, url=url)]
+    articles = [ledger_key(article, known) for article in load(config, paths, url=url, unreadable=unreadable)]
     composed = compose_articles(config, articles, store.chosen_variants(config.account))
     suffix = post_ids.suffix(store, config, now)
     reports = store.import_articles(config.account, [article_import(item, suffix) for item in composed], now)

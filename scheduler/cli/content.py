@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from scheduler.domain.errors import ArticleError
 from scheduler.text.limits import limit_for
 from scheduler.cli.base import Context, _wrote, cli, emit_json, now_utc, parse_when, pass_ctx, with_account
 
@@ -41,18 +42,26 @@ def import_cmd(obj: Context, paths, url, to, as_json):
         if not targets:
             raise click.UsageError("every account has import = false: name the accounts with --to NAME,NAME")
     reports = []
+    unreadable: dict[str, str] = {}  # source -> why: each article that could not be read, once for all accounts
+    imported: list = []  # the articles that were
     for name in dict.fromkeys(targets):
-        reports.extend(_import_for(obj.for_account(name), paths, url, as_json))
+        reports.extend(_import_for(obj.for_account(name), paths, url, as_json, unreadable, imported))
     if as_json:
-        emit_json(reports)
+        emit_json(reports + [{"source": source, "error": why} for source, why in unreadable.items()])
+    if unreadable:  # the others are imported; these are not, and the exit says so
+        others = " (the others were)" if imported else ""
+        raise ArticleError(f"{len(unreadable)} article(s) not imported{others}: " + "; ".join(unreadable.values()))
 
 
-def _import_for(obj: Context, paths, url, as_json) -> list:
+def _import_for(obj: Context, paths, url, as_json, unreadable: dict[str, str], imported: list) -> list:
     from scheduler.articles.library import import_articles  # lazy: pulls in SQLAlchemy and the ledger; `scheduler --help` loads every command module
 
     sources = article_sources(paths) or [obj.config.posts_dir]
     now = now_utc()
-    results = import_articles(obj.store, obj.config, sources, now, url=url)
+    failed: list = []
+    results = import_articles(obj.store, obj.config, sources, now, url=url, unreadable=failed)
+    unreadable.update((str(source), str(exc)) for source, exc in failed)
+    imported.extend(results)
     _wrote(obj, [i for r in results for i in (*r.report.added, *r.report.updated)], now)
     findings = _findings_of(obj, [i for r in results for i in (*r.report.added, *r.report.updated)])
     if as_json:

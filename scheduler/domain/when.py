@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 
 from scheduler.domain.errors import InputError
 
 
 def parse_when(value: str, tz: tzinfo) -> datetime:
-    """ISO 8601 with seconds; without an offset it is the account's local time (``tz``). Returns UTC."""
+    """ISO 8601 with seconds; without an offset it is the account's local time (``tz``). Returns UTC.
+
+    A date alone (``2026-12-08``) is refused: read as midnight, it would pin a post to a time nobody typed."""
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        day = None
+    if day is not None:
+        raise InputError(f"{value!r} is a date without a time of day: add the time, like "
+                         f"{day.isoformat()}T09:00:00 (the account's local time) or {day.isoformat()}T09:00:00+00:00")
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:

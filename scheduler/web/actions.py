@@ -17,7 +17,7 @@ from pathlib import Path
 from scheduler.app import editing, queueing
 from scheduler.articles.library import ARTICLE_SUFFIXES, import_articles
 from scheduler.config import Config
-from scheduler.domain.errors import ArticleError, QueueError
+from scheduler.domain.errors import ArticleError, QueueError, SchedulerError
 from scheduler.ledger.store import PostRecord, Store
 from scheduler.networks.post_links import NAMES, remote_id_from
 from scheduler.publishing.engine import live_instances
@@ -175,11 +175,22 @@ class Actions:
                                 f"{len(r.report.updated)} updated, {len(r.report.unchanged)} unchanged" +
                                 (f", kept (may already be live): {', '.join(r.report.kept_live)}"
                                  if r.report.kept_live else ""))
-        except Exception:
+        except Exception as exc:
             # Nothing half-written: the import wrote nothing, and the file goes back to what it was.
             if previous is None:
                 path.unlink(missing_ok=True)
             else:
                 path.write_bytes(previous)
+            if isinstance(exc, SchedulerError):  # said to the person who uploaded it: their file, not our disk
+                exc.args = (_without_paths(str(exc), name, path, self.config.data_dir),)
             raise
         return results
+
+
+def _without_paths(message: str, name: str, path: Path, data_dir: Path) -> str:
+    """``message`` with the server's file ``path`` shown as the uploaded ``name``, and no other place on the server's
+    disk (the data directory, wherever it is mentioned) named at all."""
+    for place, shown in ((path, name), (path.resolve(), name), (data_dir.resolve(), "the data directory"),
+                         (data_dir, "the data directory")):
+        message = message.replace(str(place), shown)
+    return message

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
+from scheduler.app.health import outbox_warning
 from scheduler.web.context import HERE, account_link, account_web, with_account_query
 from scheduler.web.render import Look, post_html
 
@@ -47,6 +48,7 @@ def _page_context(request: Request) -> dict:
         "revision": web.store.revision(web.config.account) if web is not None else 0,
         "error": None,
         "notice": None,
+        "outbox": outbox_warning(web.config) if web is not None else None,  # while true, on every page
         "path": request.url.path,
         "live_url": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         # With several accounts: the switcher, and every link and form on the page names the chosen account.

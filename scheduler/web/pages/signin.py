@@ -24,7 +24,8 @@ from scheduler.web.security import (
 )
 
 
-async def login_page(request: Request, *, error: str | None = None, status: int = 200):
+async def login_page(request: Request, *, error: str | None = None, status: int = 200, next_: str | None = None):
+    """The form; ``next_`` is the page asked for, kept from the form that failed (else ``?next=``)."""
     web = web_of(request)
     # Keep the token a login page already gave this browser: a second tab (or the browser's favicon
     # request, redirected here) must not invalidate the first form.
@@ -33,7 +34,7 @@ async def login_page(request: Request, *, error: str | None = None, status: int 
         token = secrets.token_urlsafe(32)
     response = await render(request, "login.html", status, title="Sign in", login_csrf=token, error=error,
                             open_mode=await run_in_threadpool(web.open_mode),
-                            next=_safe_next(request.query_params.get("next")))
+                            next=_safe_next(next_ if next_ is not None else request.query_params.get("next")))
     response.headers.append("set-cookie", cookie_header(request, LOGIN_COOKIE, token, 3600))
     return response
 
@@ -60,12 +61,12 @@ async def login(request: Request):
         after = f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
         where = "from this browser" if device else "from this address or for this user name"
         response = await login_page(request, status=429, error=f"too many failed sign-ins {where}; try again in "
-                                    f"{after}")
+                                    f"{after}", next_=form.get("next"))
         response.headers["retry-after"] = str(seconds)
         return response
     stored = await run_in_threadpool(web.store.password_hash, username)
     if not await run_in_threadpool(verify_password, password, stored):
-        return await login_page(request, error="wrong user name or password", status=401)
+        return await login_page(request, error="wrong user name or password", status=401, next_=form.get("next"))
     await run_in_threadpool(lambda: web.limiter.succeeded(client, username, device=device))
     session = await run_in_threadpool(web.open_session, username)
     known = await run_in_threadpool(device_cookie, web.store, username, web.clock())
