@@ -104,7 +104,22 @@ def test_patch_text_edits_through_the_cli_editing_function(web, api):  # noqa: F
     assert response.status_code == 200
     assert response.json()["text"] == "A new wording for tip one."
     assert response.json()["weighted_length"] == len("A new wording for tip one.")
-    assert api.patch(f"/api/v1/queue/{TIP_IDS[0]}", json={"text": "y" * 300}).status_code in (409, 422)
+
+
+@pytest.mark.parametrize("text", ["y" * 300, "   ", "a\ufffeb"])
+def test_a_refused_text_is_422_when_adding_and_when_editing(web, api, text):  # noqa: F811
+    """The same validation error gets the same answer whichever endpoint it came through, as OpenAPI says."""
+    before = api.get(f"/api/v1/queue/{TIP_IDS[0]}").json()["text"]
+    added = api.post("/api/v1/queue", json={"text": text})
+    edited = api.patch(f"/api/v1/queue/{TIP_IDS[0]}", json={"text": text})
+    assert added.status_code == edited.status_code == 422, (added.text, edited.text)
+    assert edited.json()["error"]["message"]
+    assert api.get(f"/api/v1/queue/{TIP_IDS[0]}").json()["text"] == before  # nothing half-written
+    described = api.get("/api/v1/openapi.json").json()["components"]["responses"]["E422"]["description"]
+    assert "PATCH" in described and "POST" in described
+    # A state error stays a 409: a removed post cannot be edited, whatever its new text.
+    api.delete(f"/api/v1/queue/{TIP_IDS[1]}")
+    assert api.patch(f"/api/v1/queue/{TIP_IDS[1]}", json={"text": "A fine new text."}).status_code == 409
 
 
 def test_delete_keeps_the_post_as_removed_and_restore_brings_it_back(web, api):  # noqa: F811

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from scheduler.config import Config
-from scheduler.domain.errors import QueueError
+from scheduler.domain.errors import QueueError, TextError
 from scheduler.domain.models import Article, PostState, Tip
 from scheduler.ledger.store import ArticleSummary, PostRecord, Store
 from scheduler.planning import agenda
@@ -61,19 +61,26 @@ def edit_text(store: Store, config: Config, post_id: str, text: str | Sequence[s
     parts = [text] if isinstance(text, str) else list(text)
     parts = [part.strip() for part in parts]
     if not parts or not all(parts):
-        raise QueueError(f"cannot edit {post_id!r}: the new text is empty (a thread's parts must each say something)")
-    for number, part in enumerate(parts, start=1):
-        where = f"part {number} of the thread" if len(parts) > 1 else "the post"
-        bad = sorted({f"U+{ord(c):04X}" for c in part if c in INVALID_CHARACTERS})
-        if bad:
-            raise QueueError(f"{where} holds characters X refuses ({', '.join(bad)}): remove them")
-        if problem := rule.too_long(part, where):
-            raise QueueError(problem)
+        raise TextError(f"cannot edit {post_id!r}: the new text is empty (a thread's parts must each say something)")
+    check_text(config, parts)
     _own(store, config, post_id)
     return store.edit_post(
         config.account, post_id, now, text=parts[0], parts=parts, weighted_length=rule.measure(parts[0]),
         edit_kind="text", duplicate_window=config["queue"]["duplicate_window"],
     )
+
+
+def check_text(config: Config, parts: Sequence[str]) -> None:
+    """The one check of a typed text, whether it is added or edited: no character X refuses, each part within
+    the account's network's limit. Raises TextError (the API's 422 on POST and PATCH alike)."""
+    rule = rule_for(config)
+    for number, part in enumerate(parts, start=1):
+        where = f"part {number} of the thread" if len(parts) > 1 else "the post"
+        bad = sorted({f"U+{ord(c):04X}" for c in part if c in INVALID_CHARACTERS})
+        if bad:
+            raise TextError(f"{where} holds characters X refuses ({', '.join(bad)}): remove them")
+        if problem := rule.too_long(part, where):
+            raise TextError(problem)
 
 
 def switch_variant(store: Store, config: Config, post_id: str, variant: int, now: datetime) -> PostRecord:
