@@ -46,6 +46,10 @@ def item_json(item, config: Config) -> dict:
 
 
 def list_text(items: Sequence, config: Config) -> str:
+    if not config["review"]["required"]:
+        return (f"Review is off for @{config.handle} ([review] required = false): no post waits for a reviewer; "
+                "every queued post goes out in its slot (`scheduler preview` shows when). Turn it on with "
+                "[review] required = true to hold each post until a reviewer approves its exact text.")
     if not items:
         return "Nothing awaits review."
     lines = [f"{len(items)} post(s) for @{config.handle} not approved (times in {config.tz.key}):", ""]

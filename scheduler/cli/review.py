@@ -28,8 +28,6 @@ def review_list(obj: Context, limit, as_json):
         emit_json(with_account(obj, [review_views.item_json(i, obj.config) for i in items]))
     else:
         click.echo(review_views.list_text(items, obj.config))
-        if not obj.config["review"]["required"]:
-            click.echo("(review is off: these posts go out anyway; turn it on with [review] required = true)")
 
 
 @review.command("show")

@@ -131,9 +131,20 @@ def findings_for(config: Config, parts: Sequence[str], *, ruleset: RuleSet | Non
     return (ruleset or rules(config)).check(parts)
 
 
+def waits_for_reviewer(config: Config, status: str) -> bool:
+    """The one answer to "is this post waiting for a reviewer?": review is on and the post is not approved as it
+    is now. With review off nothing waits (every queued post takes its slot, as `preview` and the service plan
+    it); the Review page, `review list`, the calendar's drafts, status and the notices all read it through
+    ``waiting``."""
+    return required(config) and status != APPROVED
+
+
 def waiting(store: Store, config: Config, now: datetime, *, limit: int = 200, slots: bool = True) -> list[ReviewItem]:
-    """Pending posts that are not approved as they are now, in queue order, each with its findings and
-    (``slots``: for the first ``SLOTS_FOR``) the slot it would get if it alone were approved now."""
+    """Pending posts waiting for a reviewer (``waits_for_reviewer``), in queue order, each with its findings
+    and (``slots``: for the first ``SLOTS_FOR``) the slot it would get if it alone were approved now. Empty
+    when review is off."""
+    if not required(config):
+        return []
     pending = store.queue_page(config.account, limit=limit)
     reviews = store.reviews(p.post_id for p in pending)
     ruleset = rules(config)
@@ -141,7 +152,7 @@ def waiting(store: Store, config: Config, now: datetime, *, limit: int = 200, sl
     for post in pending:
         digest = hash_of(post)
         status = status_of(digest, reviews.get(post.post_id))
-        if status != APPROVED:
+        if waits_for_reviewer(config, status):
             items.append(ReviewItem(post, digest, status, reviews.get(post.post_id), ruleset.check(post.parts)))
     if not items or not slots:
         return items
