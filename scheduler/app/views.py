@@ -23,6 +23,13 @@ def iso(at: datetime | None, tz: tzinfo | None = None) -> str | None:
     return (at.astimezone(tz) if tz else at).isoformat()
 
 
+def local_label(at: datetime, tz: tzinfo) -> str:
+    """How every dashboard page writes a moment: in the account's zone, as people write it ("Fri 4 Dec, 09:00").
+    The exact ISO value goes beside it, in the page's <time datetime> and its title (web.render.when_html)."""
+    local = at.astimezone(tz)
+    return f"{local:%a} {local.day} {local:%b}, {local:%H:%M}"
+
+
 def post_url(config: Config, remote_id: str | None) -> str | None:
     """Where the account's post is, on its network (scheduler.networks.post_links)."""
     return post_links.post_url(config, remote_id)
