@@ -32,6 +32,16 @@ def credentials_problem(config: Config) -> str | None:
     return None
 
 
+def last_seen(instances, last) -> datetime | None:
+    """When a service of the account was last known alive: its newest heartbeat, its stop, or the end of the last
+    call a service made (a post published after the last beat means it was alive then: "last seen" is never
+    earlier than the service's last publication)."""
+    seen = [t for i in instances for t in (i.beat_at, i.stopped_at) if t is not None]
+    if last is not None and last.instance in {i.instance for i in instances}:
+        seen.append(last.finished_at or last.started_at)
+    return max(seen) if seen else None
+
+
 def status(store: Store, config: Config, now: datetime) -> dict:
     account = config.account
     tz = config.tz
@@ -100,6 +110,7 @@ def status(store: Store, config: Config, now: datetime) -> dict:
             "host": alive[0].host if alive else None,
             "instance": alive[0].instance if alive else None,
             "last_beat": iso(newest.beat_at, tz) if newest else None,
+            "last_seen": iso(last_seen(instances, last), tz),
             "others": [f"pid {i.pid} on {i.host}" for i in alive[1:]],
         },
         "queue": {

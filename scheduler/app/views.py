@@ -157,7 +157,7 @@ def status_text(report: dict) -> str:
     if service["running"]:
         lines.append(f"Service:   running (pid {service['pid']} on {service['host']}, last beat {service['last_beat']})")
     else:
-        last = f", last seen {service['last_beat']}" if service.get("last_beat") else ""
+        last = f", last seen {service['last_seen']}" if service.get("last_seen") else ""
         lines.append(f"Service:   not running{last}")
     if service.get("others"):
         lines.append(f"           also running: {', '.join(service['others'])}")
