@@ -296,3 +296,25 @@ def test_patch_warns_when_a_pin_lands_on_a_day_at_its_cap(web):  # noqa: F811
     assert post == {"$ref": "#/components/schemas/Post"}
     documented = set(spec["components"]["schemas"]["Post"]["properties"]) - {"planned_at"} | set(extra["properties"])
     assert set(body) == documented and extra["required"] == ["warnings"]
+
+
+def test_two_posts_pinned_to_the_same_second_are_accepted_with_a_warning(web, api):  # noqa: F811
+    """As the calendar warns of a full day: the second pin to one second is made, and said, by the API, the Queue
+    page and `scheduler queue pin` alike (one check: app.editing.pin_warnings)."""
+    at = "2026-12-02T07:15:00-05:00"
+    first = api.patch(f"/api/v1/queue/{TIP_IDS[1]}", json={"pinned_at": at})
+    assert first.status_code == 200 and first.json()["warnings"] == []
+    second = api.patch(f"/api/v1/queue/{TIP_IDS[2]}", json={"pinned_at": at})
+    assert second.status_code == 200 and second.json()["pinned_at"] == at
+    assert len(second.json()["warnings"]) == 1 and TIP_IDS[1] in second.json()["warnings"][0]
+    assert "2026-12-02 07:15:00 EST" in second.json()["warnings"][0]
+    a_second_later = api.patch(f"/api/v1/queue/{TIP_IDS[3]}", json={"pinned_at": "2026-12-02T07:15:01-05:00"})
+    assert a_second_later.json()["warnings"] == []
+
+    page = web.client()
+    form = page.get("/queue")
+    csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
+    shown = page.post(f"/queue/{TIP_IDS[4]}/pin", data={"csrf": csrf, "at": "2026-12-02T07:15:00"})
+    assert shown.status_code == 200 and "the very second" in shown.text
+    assert TIP_IDS[1] in shown.text and TIP_IDS[2] in shown.text
+    # (`scheduler queue pin` prints the same editing.pin warnings as "warning: ..." on stderr.)

@@ -167,21 +167,27 @@ def check_pin(config: Config, at: datetime | None, now: datetime, *, asap: str =
 
 
 def pin_warnings(store: Store, config: Config, post_id: str, at: datetime | None, now: datetime) -> list[str]:
-    """What to tell the person who just pinned ``post_id`` at ``at``: a cap that will hold it back."""
+    """What to tell the person who just pinned ``post_id`` at ``at``: another post pinned to the same second (as the
+    calendar warns of a full day), and a cap that will hold it back."""
     if at is None:
         return []
+    same = sorted(p.post_id for p in store.scheduled_pending(config.account)
+                  if p.post_id != post_id and p.pinned_at is not None and p.pinned_at == at)
+    clash = [f"{post_id} is pinned at {at.astimezone(config.tz):%Y-%m-%d %H:%M:%S %Z}, the very second "
+             f"{', '.join(same)} {'is' if len(same) == 1 else 'are'} pinned to: they go out one right after the other; "
+             "pin one of them to another time if that is not what you meant"] if same else []
     waiting = sum(1 for _ in zip(range(PLAN_LIMIT), store.iter_pending(config.account)))
     for entry in agenda.upcoming(store, config, now, count=waiting + 1):
         if entry.at == at and entry.source == "pin" and entry.reason in ("daily cap", "monthly cap"):
             cap, period = ("daily", "day") if entry.reason == "daily cap" else ("monthly", "month")
-            return [
+            return clash + [
                 f"{post_id} is pinned at {at.astimezone(config.tz).isoformat()}, but that {period} already has its "
                 f"{config['quota'][cap]} posts ([quota] {cap}): it will wait for the next free slot instead; pin "
                 f"it to another {period}, or raise the cap"
             ]
         if entry.at > at:
             break
-    return []
+    return clash
 
 
 # -- helpers --------------------------------------------------------------------------------------
