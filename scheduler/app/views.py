@@ -14,6 +14,7 @@ from scheduler.domain.lifecycle import KEPT_LIVE
 from scheduler.ledger.store import PostRecord
 from scheduler.networks import post_links
 from scheduler.networks.factory import NETWORK_NAMES, outbox_path
+from scheduler.planning import agenda
 from scheduler.text.limits import limit_for
 
 
@@ -98,7 +99,7 @@ def preview_text(entries: Sequence, config: Config) -> str:
     for entry in entries:
         when = _local_and_utc(entry.at, config.tz)
         if entry.post is None:
-            blocks.append(f"{when}  - empty: {entry.reason}")
+            blocks.append(f"{when}  - empty: {agenda.why_empty(entry, entries, config)}")
             continue
         post = entry.post
         label = "" if entry.source == "slot" else f" [{entry.source}]"

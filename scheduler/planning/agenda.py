@@ -101,6 +101,47 @@ def upcoming_with_drafts(store: Store, config: Config, now: datetime, *, count: 
     return entries, slots
 
 
+ONE_DAY = timedelta(days=1)
+
+
+def why_empty(entry, entries, config: Config) -> str:
+    """Why a slot of the plan stays empty, in words for the person reading preview or the calendar: the planner's
+    reason, and for "series spacing" the post of the same article that holds the slot back (one pinned at noon
+    empties that morning's slot with a gap of a day). ``entries``: the plan the entry belongs to."""
+    reason = entry.reason or ""
+    if reason != "series spacing":
+        return reason
+    gap = config.plan_settings().series_gap
+    tz = config.tz
+    day = entry.at.astimezone(tz).date()
+
+    def within(other: datetime) -> bool:
+        if gap % ONE_DAY:
+            return abs(other - entry.at) < gap
+        return abs((other.astimezone(tz).date() - day).days) < gap.days
+
+    near = [e for e in entries if e.post is not None and e.post.article_key and within(e.at)]
+    rule = ("one tip of an article per local day" if gap == ONE_DAY
+            else f"tips of one article at least {_duration(gap)} apart")
+    if not near:
+        return (f"series spacing: a tip of the next post's article went out within [calendar] series_gap = "
+                f"{_duration(gap)} ({rule}), so this slot waits")
+    holder = min(near, key=lambda e: abs(e.at - entry.at))
+    when = holder.at.astimezone(tz)
+    kind = "pinned" if holder.source == "pin" else "planned"
+    at = f"{when:%a} {when.day} {when:%b}, {when:%H:%M}"
+    return (f"series spacing: {holder.post.post_id}, of the same article, is {kind} at {at} "
+            f"([calendar] series_gap = {_duration(gap)}: {rule}); the next tip waits for a later slot")
+
+
+def _duration(gap: timedelta) -> str:
+    if gap % ONE_DAY == timedelta(0):
+        return f"{gap.days}d"
+    if gap % timedelta(hours=1) == timedelta(0):
+        return f"{int(gap.total_seconds() // 3600)}h"
+    return f"{int(gap.total_seconds() // 60)}m"
+
+
 def _queue_head(store: Store, account: str, count: int, own_time: int) -> Iterator[QueuedPost]:
     """queue_window's head without review: the first ``max(count * READ_AHEAD_FACTOR, READ_AHEAD_MIN)``
     slot-filling posts (no pin or retry time) in queue order, read a page at a time as they are asked for."""
