@@ -46,3 +46,40 @@ def test_review_on_still_lists_what_waits(web, api):  # noqa: F811
     assert client.get("/api/v1/status").json()["review"]["awaiting"] == len(TIP_IDS)
     assert [i["post_id"] for i in json.loads(json.dumps(cli_json(web, "review", "list")))] == TIP_IDS
     assert len(soup(web.client().get("/review")).select(".review-item")) == len(TIP_IDS)
+
+
+DOSE = "Take 400 mg of ibuprofen before bed for back pain."  # the shipped `dosage` rule blocks it
+
+
+def test_review_off_a_blocking_finding_holds_the_post_until_its_text_changes(web, api):  # noqa: F811
+    """A marketer reads [block] as "will not be published": with review off nothing else stops it, so the plan
+    leaves it out, every view says it is held and how to release it, and an edit releases it."""
+    added = api.post("/api/v1/queue", json={"text": DOSE, "at": "2026-12-01T12:00:00-05:00"})
+    assert added.status_code == 201
+    post_id = added.json()["post_id"]
+    plan = api.get("/api/v1/preview", params={"count": 12}).json()
+    assert post_id not in [e["post_id"] for e in plan]  # not even at its pin
+    assert set(TIP_IDS) <= {e["post_id"] for e in plan}  # the others go out as before
+
+    page = soup(web.client().get("/review"))
+    held = page.select("li.review-item.blocked")
+    assert [li["data-post-id"] for li in held] == [post_id]
+    text = " ".join(page.get_text(" ").split())
+    assert "held: not going out" in text and "400 mg" in text and "scheduler queue edit ID" in text
+    status = api.get("/api/v1/status").json()
+    assert any(post_id in a and "held by a content rule" in a for a in status["attention"])
+    printed = cli(web, "review", "list").stdout
+    assert post_id in printed and "NOT going out" in printed and "To release one" in printed
+
+    # The only post left in the queue is held: the slot says why instead of "queue empty".
+    for tip in TIP_IDS:
+        api.delete(f"/api/v1/queue/{tip}")
+    empty = [e for e in api.get("/api/v1/preview", params={"count": 3}).json() if e["post_id"] is None]
+    assert empty and empty[0]["reason"] == "held by a content rule"
+
+    edited = api.patch(f"/api/v1/queue/{post_id}", json={"text": "Ask your doctor which pain relief suits you."})
+    assert edited.status_code == 200
+    plan = api.get("/api/v1/preview", params={"count": 3}).json()
+    assert {"post_id": post_id, "source": "pin", "at": "2026-12-01T12:00:00-05:00"}.items() <= \
+        next(e for e in plan if e["post_id"]).items()
+    assert not soup(web.client().get("/review")).select("li.review-item.blocked")

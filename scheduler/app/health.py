@@ -94,6 +94,10 @@ def status(store: Store, config: Config, now: datetime) -> dict:
                               "it is fixed")
     if not alive:
         attention.append("no service is running: start `scheduler serve` (see README, Running as a service)")
+    for item in review.held(store, config):
+        blocks = "; ".join(f.describe() for f in item.findings if f.severity == "block")
+        attention.append(f"{item.post.post_id}: held by a content rule, not going out ({blocks}); to release it: "
+                         f"{review.RELEASE}")
     waiting = _review_summary(store, config, now)
     if waiting["required"] and waiting["awaiting"] + waiting["changes_requested"]:
         attention.append(f"{waiting['awaiting']} post(s) await review, {waiting['changes_requested']} sent back for "

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from scheduler.config import Config
 from scheduler.domain.content_hash import hash_of
+from scheduler.domain.content_rules import blocking, rules_from_config
 from scheduler.domain.models import QueuedPost
 from scheduler.domain.planner import SentRecord, plan
 from scheduler.ledger.store import Store
@@ -74,12 +75,15 @@ def upcoming_with_drafts(store: Store, config: Config, now: datetime, *, count: 
         if not review:
             # The same window of the queue as queue_window's, read as the planner goes (it stops at the
             # few hundred posts a month of slots takes, of the thousands the window may hold), so the
-            # plan is made inside the snapshot.
-            own_time = store.scheduled_pending(account)
-            head = _queue_head(store, account, count, len(own_time))
+            # plan is made inside the snapshot. A post a content rule blocks is held (held_by_rule).
+            held = HeldByRule(config)
+            own_time = [p for p in store.scheduled_pending(account) if not held(p)]
+            head = (p for p in _queue_head(store, account, count, len(own_time)) if not held(p))
             queue = heapq.merge(own_time, head, key=lambda p: p.position)
             entries = plan(now, config.calendar(), queue, history, settings, count=count, paused=paused,
-                           consumed_slots=consumed, recycle=recycle, own_time=own_time)
+                           consumed_slots=consumed, recycle=[p for p in recycle if not held(p)], own_time=own_time)
+            if held.seen:
+                entries = [replace(e, reason=HELD) if e.reason == "queue empty" else e for e in entries]
             return entries, []
         queue, waiting = queue_window(store, account, count, review=review)
 
@@ -102,6 +106,26 @@ def upcoming_with_drafts(store: Store, config: Config, now: datetime, *, count: 
 
 
 ONE_DAY = timedelta(days=1)
+HELD = "held by a content rule"
+
+
+class HeldByRule:
+    """With review off, the one answer to "does a content rule hold this post?": a ``block`` finding of the rules
+    in force ([review] rules) in any part. Nobody approves posts then, so a text that says "400 mg" would
+    otherwise go out; it is left out of the plan (its slot goes to the next post) until its text changes or the
+    rule does. review.policy.held lists such posts for the Review page and `review list`."""
+
+    def __init__(self, config: Config):
+        self.rules = rules_from_config(config["review"])
+        self.seen = 0
+
+    def findings(self, parts) -> list:
+        return blocking(self.rules.check(parts))
+
+    def __call__(self, post: QueuedPost) -> bool:
+        found = bool(self.findings(post.parts))
+        self.seen += found
+        return found
 
 
 def why_empty(entry, entries, config: Config) -> str:

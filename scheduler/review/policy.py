@@ -161,6 +161,24 @@ def waiting(store: Store, config: Config, now: datetime, *, limit: int = 200, sl
     return [_with_slot(item, where.get(item.post.post_id)) for item in items]
 
 
+def held(store: Store, config: Config, *, limit: int = 200) -> list[ReviewItem]:
+    """With review off: the pending posts a content rule holds back (agenda.HeldByRule, the plan's own test), in
+    queue order, each with its findings. With review on a blocked post simply cannot be approved (``waiting``)."""
+    if required(config):
+        return []
+    rule = agenda.HeldByRule(config)
+    items = []
+    for post in store.queue_page(config.account, limit=limit):
+        if rule(post):
+            items.append(ReviewItem(post, hash_of(post), HELD, None, rule.rules.check(post.parts)))
+    return items
+
+
+HELD = agenda.HELD
+RELEASE = ("edit its text so no blocking rule matches (Queue page, `scheduler queue edit ID`), or change the rule "
+           "under [review] in scheduler.toml if it is wrong; it then takes the next free slot")
+
+
 def _with_slot(item: ReviewItem, slot) -> ReviewItem:
     if slot is None or slot.content_hash != item.content_hash:
         return item
