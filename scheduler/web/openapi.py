@@ -70,7 +70,7 @@ def spec() -> dict:
     }
     finding = {
         "type": "object",
-        "description": "A content rule's finding (README, Content rules): `block` prevents approval, `warn` is shown.",
+        "description": "A content rule's finding (docs/commands.md, Content rules): `block` prevents approval, `warn` is shown.",
         "properties": {"rule": {"type": "string"}, "severity": {"enum": ["warn", "block"]}, "message": {"type": "string"},
                        "part": {"type": "integer"}, "start": {"type": "integer"}, "end": {"type": "integer"},
                        "match": {"type": "string"}},
