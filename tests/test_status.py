@@ -64,3 +64,37 @@ def test_status_says_plainly_when_posts_go_to_the_outbox(tmp_path, monkeypatch):
     assert with_keys["publisher"]["kind"] == "x" and "Posts go:  to X" in views.status_text(with_keys)
     forced, _ = make(tmp_path, kind="outbox")
     assert health.status(store, forced, datetime.now(UTC))["publisher"]["kind"] == "outbox"
+
+
+def test_last_seen_is_never_earlier_than_the_services_last_publication(tmp_path):
+    """A service that beat at 09:00, published at 09:00:40 and then stopped without another beat was seen at
+    09:00:40: status says so, in --json, the text and the page (issue 23)."""
+    config, store = make(tmp_path, kind="outbox")
+    beat = datetime(2026, 3, 2, 14, 0, 0, tzinfo=UTC)
+    post = add_text(store, config, "Walk for ten minutes after every meal.", beat - timedelta(hours=1))
+    store.beat("svc-1", config.account, 4242, "clinic-pc", beat, machine=None)
+    sent_at = beat + timedelta(seconds=40)
+    assert store.claim_post(post.post_id, "svc-1", sent_at, sent_at) is not None
+    attempt = store.begin_attempt(post.post_id, config.account, 0, "svc-1", sent_at)
+    store.end_attempt(attempt, "sent", sent_at + timedelta(seconds=1))
+    now = beat + timedelta(hours=2)  # long stale: not running
+    report = health.status(store, config, now)
+    assert report["service"]["running"] is False
+    seen = datetime.fromisoformat(report["service"]["last_seen"])
+    assert seen >= datetime.fromisoformat(report["last_outcome"]["at"]) == sent_at + timedelta(seconds=1)
+    assert report["service"]["last_beat"] is not None and datetime.fromisoformat(report["service"]["last_beat"]) == beat
+    assert f"last seen {report['service']['last_seen']}" in views.status_text(report)
+
+
+def test_last_seen_ignores_a_publication_by_no_service(tmp_path):
+    """A post sent by a one-off command (no service instance) says nothing about when a service was alive."""
+    config, store = make(tmp_path, kind="outbox")
+    beat = datetime(2026, 3, 2, 14, 0, 0, tzinfo=UTC)
+    post = add_text(store, config, "Stretch your back every hour.", beat - timedelta(hours=1))
+    store.beat("svc-1", config.account, 4242, "clinic-pc", beat, machine=None)
+    later = beat + timedelta(minutes=30)
+    assert store.claim_post(post.post_id, "cli-once", later, later) is not None
+    attempt = store.begin_attempt(post.post_id, config.account, 0, "cli-once", later)
+    store.end_attempt(attempt, "sent", later)
+    report = health.status(store, config, beat + timedelta(hours=2))
+    assert datetime.fromisoformat(report["service"]["last_seen"]) == beat

@@ -88,7 +88,16 @@ def test_api_reads_are_the_cli_json_of_the_chosen_account(two):
 
 
 
-def test_review_json_carries_the_account_on_the_api_and_the_cli(two):
+@pytest.fixture
+def two_reviewed(tmp_path, monkeypatch):
+    """``two`` with review on: with review off nothing waits for a reviewer (review.policy.waits_for_reviewer)."""
+    env = Accounts(tmp_path, monkeypatch, default="[review]\nrequired = true")
+    yield env
+    env.store.close()
+
+
+def test_review_json_carries_the_account_on_the_api_and_the_cli(two_reviewed):
+    two = two_reviewed
     api = two.client(headers={"Authorization": f"Bearer {two.token()}"})
     sky_ids = two.ids(two.sky)
     from scheduler.domain.content_hash import hash_of

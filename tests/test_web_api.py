@@ -104,7 +104,22 @@ def test_patch_text_edits_through_the_cli_editing_function(web, api):  # noqa: F
     assert response.status_code == 200
     assert response.json()["text"] == "A new wording for tip one."
     assert response.json()["weighted_length"] == len("A new wording for tip one.")
-    assert api.patch(f"/api/v1/queue/{TIP_IDS[0]}", json={"text": "y" * 300}).status_code in (409, 422)
+
+
+@pytest.mark.parametrize("text", ["y" * 300, "   ", "a\ufffeb"])
+def test_a_refused_text_is_422_when_adding_and_when_editing(web, api, text):  # noqa: F811
+    """The same validation error gets the same answer whichever endpoint it came through, as OpenAPI says."""
+    before = api.get(f"/api/v1/queue/{TIP_IDS[0]}").json()["text"]
+    added = api.post("/api/v1/queue", json={"text": text})
+    edited = api.patch(f"/api/v1/queue/{TIP_IDS[0]}", json={"text": text})
+    assert added.status_code == edited.status_code == 422, (added.text, edited.text)
+    assert edited.json()["error"]["message"]
+    assert api.get(f"/api/v1/queue/{TIP_IDS[0]}").json()["text"] == before  # nothing half-written
+    described = api.get("/api/v1/openapi.json").json()["components"]["responses"]["E422"]["description"]
+    assert "PATCH" in described and "POST" in described
+    # A state error stays a 409: a removed post cannot be edited, whatever its new text.
+    api.delete(f"/api/v1/queue/{TIP_IDS[1]}")
+    assert api.patch(f"/api/v1/queue/{TIP_IDS[1]}", json={"text": "A fine new text."}).status_code == 409
 
 
 def test_delete_keeps_the_post_as_removed_and_restore_brings_it_back(web, api):  # noqa: F811
@@ -281,3 +296,25 @@ def test_patch_warns_when_a_pin_lands_on_a_day_at_its_cap(web):  # noqa: F811
     assert post == {"$ref": "#/components/schemas/Post"}
     documented = set(spec["components"]["schemas"]["Post"]["properties"]) - {"planned_at"} | set(extra["properties"])
     assert set(body) == documented and extra["required"] == ["warnings"]
+
+
+def test_two_posts_pinned_to_the_same_second_are_accepted_with_a_warning(web, api):  # noqa: F811
+    """As the calendar warns of a full day: the second pin to one second is made, and said, by the API, the Queue
+    page and `scheduler queue pin` alike (one check: app.editing.pin_warnings)."""
+    at = "2026-12-02T07:15:00-05:00"
+    first = api.patch(f"/api/v1/queue/{TIP_IDS[1]}", json={"pinned_at": at})
+    assert first.status_code == 200 and first.json()["warnings"] == []
+    second = api.patch(f"/api/v1/queue/{TIP_IDS[2]}", json={"pinned_at": at})
+    assert second.status_code == 200 and second.json()["pinned_at"] == at
+    assert len(second.json()["warnings"]) == 1 and TIP_IDS[1] in second.json()["warnings"][0]
+    assert "2026-12-02 07:15:00 EST" in second.json()["warnings"][0]
+    a_second_later = api.patch(f"/api/v1/queue/{TIP_IDS[3]}", json={"pinned_at": "2026-12-02T07:15:01-05:00"})
+    assert a_second_later.json()["warnings"] == []
+
+    page = web.client()
+    form = page.get("/queue")
+    csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
+    shown = page.post(f"/queue/{TIP_IDS[4]}/pin", data={"csrf": csrf, "at": "2026-12-02T07:15:00"})
+    assert shown.status_code == 200 and "the very second" in shown.text
+    assert TIP_IDS[1] in shown.text and TIP_IDS[2] in shown.text
+    # (`scheduler queue pin` prints the same editing.pin warnings as "warning: ..." on stderr.)

@@ -151,7 +151,7 @@ def test_adding_a_post_from_the_page_checks_it_like_the_cli(web):  # noqa: F811
     client = web.client()
     token = csrf_of(client.get("/queue").text)
     too_long = client.post("/queue", data={"csrf": token, "text": "y" * 290})
-    assert too_long.status_code == 409 and "shorten it by 10" in soup_text(too_long)
+    assert too_long.status_code == 422 and "shorten it by 10" in soup_text(too_long)  # as the API: a refused text
     # What was typed stays in the form.
     assert BeautifulSoup(too_long.text, "html.parser").select_one("#new-text").get_text() == "y" * 290
     ok = client.post("/queue", data={"csrf": token, "text": "Stand up every half hour.", "at": ""},
@@ -408,7 +408,7 @@ def test_a_refused_edit_pin_or_add_says_why_next_to_its_field_keeps_the_input_an
 
     typed = "Too long <b>now</b> " + "y" * 280
     edit = client.post(f"/queue/{TIP_IDS[1]}/edit", data={"csrf": token, "text": typed})
-    assert edit.status_code == 409
+    assert edit.status_code == 422  # a text the network refuses, as POST and PATCH /api/v1/queue answer it
     page = BeautifulSoup(edit.text, "html.parser")
     box, why = _field_and_error(page, f"edit-{TIP_IDS[1]}")
     assert box.get_text() == typed and box.find_parent("details").has_attr("open")
@@ -444,7 +444,7 @@ def test_a_refused_edit_gives_back_any_text_as_typed(web, words):  # noqa: F811
     typed = words + " " + "z" * 300
     client = web.client()
     refused = client.post(f"/queue/{TIP_IDS[0]}/edit", data={"csrf": csrf_of(client.get("/queue").text), "text": typed})
-    assert refused.status_code == 409
+    assert refused.status_code == 422
     box = BeautifulSoup(refused.text, "html.parser").select_one(f"#edit-{TIP_IDS[0]}")
     assert box.get_text() == typed
 

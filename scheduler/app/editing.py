@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from scheduler.config import Config
-from scheduler.domain.errors import QueueError
+from scheduler.domain.errors import QueueError, TextError
 from scheduler.domain.models import Article, PostState, Tip
 from scheduler.ledger.store import ArticleSummary, PostRecord, Store
 from scheduler.planning import agenda
@@ -61,19 +61,26 @@ def edit_text(store: Store, config: Config, post_id: str, text: str | Sequence[s
     parts = [text] if isinstance(text, str) else list(text)
     parts = [part.strip() for part in parts]
     if not parts or not all(parts):
-        raise QueueError(f"cannot edit {post_id!r}: the new text is empty (a thread's parts must each say something)")
-    for number, part in enumerate(parts, start=1):
-        where = f"part {number} of the thread" if len(parts) > 1 else "the post"
-        bad = sorted({f"U+{ord(c):04X}" for c in part if c in INVALID_CHARACTERS})
-        if bad:
-            raise QueueError(f"{where} holds characters X refuses ({', '.join(bad)}): remove them")
-        if problem := rule.too_long(part, where):
-            raise QueueError(problem)
+        raise TextError(f"cannot edit {post_id!r}: the new text is empty (a thread's parts must each say something)")
+    check_text(config, parts)
     _own(store, config, post_id)
     return store.edit_post(
         config.account, post_id, now, text=parts[0], parts=parts, weighted_length=rule.measure(parts[0]),
         edit_kind="text", duplicate_window=config["queue"]["duplicate_window"],
     )
+
+
+def check_text(config: Config, parts: Sequence[str]) -> None:
+    """The one check of a typed text, whether it is added or edited: no character X refuses, each part within
+    the account's network's limit. Raises TextError (the API's 422 on POST and PATCH alike)."""
+    rule = rule_for(config)
+    for number, part in enumerate(parts, start=1):
+        where = f"part {number} of the thread" if len(parts) > 1 else "the post"
+        bad = sorted({f"U+{ord(c):04X}" for c in part if c in INVALID_CHARACTERS})
+        if bad:
+            raise TextError(f"{where} holds characters X refuses ({', '.join(bad)}): remove them")
+        if problem := rule.too_long(part, where):
+            raise TextError(problem)
 
 
 def switch_variant(store: Store, config: Config, post_id: str, variant: int, now: datetime) -> PostRecord:
@@ -160,21 +167,27 @@ def check_pin(config: Config, at: datetime | None, now: datetime, *, asap: str =
 
 
 def pin_warnings(store: Store, config: Config, post_id: str, at: datetime | None, now: datetime) -> list[str]:
-    """What to tell the person who just pinned ``post_id`` at ``at``: a cap that will hold it back."""
+    """What to tell the person who just pinned ``post_id`` at ``at``: another post pinned to the same second (as the
+    calendar warns of a full day), and a cap that will hold it back."""
     if at is None:
         return []
+    same = sorted(p.post_id for p in store.scheduled_pending(config.account)
+                  if p.post_id != post_id and p.pinned_at is not None and p.pinned_at == at)
+    clash = [f"{post_id} is pinned at {at.astimezone(config.tz):%Y-%m-%d %H:%M:%S %Z}, the very second "
+             f"{', '.join(same)} {'is' if len(same) == 1 else 'are'} pinned to: they go out one right after the other; "
+             "pin one of them to another time if that is not what you meant"] if same else []
     waiting = sum(1 for _ in zip(range(PLAN_LIMIT), store.iter_pending(config.account)))
     for entry in agenda.upcoming(store, config, now, count=waiting + 1):
         if entry.at == at and entry.source == "pin" and entry.reason in ("daily cap", "monthly cap"):
             cap, period = ("daily", "day") if entry.reason == "daily cap" else ("monthly", "month")
-            return [
+            return clash + [
                 f"{post_id} is pinned at {at.astimezone(config.tz).isoformat()}, but that {period} already has its "
                 f"{config['quota'][cap]} posts ([quota] {cap}): it will wait for the next free slot instead; pin "
                 f"it to another {period}, or raise the cap"
             ]
         if entry.at > at:
             break
-    return []
+    return clash
 
 
 # -- helpers --------------------------------------------------------------------------------------

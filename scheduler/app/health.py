@@ -42,6 +42,16 @@ def outbox_warning(config: Config) -> str | None:
             "published until that changes; see `scheduler auth status`.")
 
 
+def last_seen(instances, last) -> datetime | None:
+    """When a service of the account was last known alive: its newest heartbeat, its stop, or the end of the last
+    call a service made (a post published after the last beat means it was alive then: "last seen" is never
+    earlier than the service's last publication)."""
+    seen = [t for i in instances for t in (i.beat_at, i.stopped_at) if t is not None]
+    if last is not None and last.instance in {i.instance for i in instances}:
+        seen.append(last.finished_at or last.started_at)
+    return max(seen) if seen else None
+
+
 def status(store: Store, config: Config, now: datetime) -> dict:
     account = config.account
     tz = config.tz
@@ -94,6 +104,10 @@ def status(store: Store, config: Config, now: datetime) -> dict:
                               "it is fixed")
     if not alive:
         attention.append("no service is running: start `scheduler serve` (see README, Running as a service)")
+    for item in review.held(store, config):
+        blocks = "; ".join(f.describe() for f in item.findings if f.severity == "block")
+        attention.append(f"{item.post.post_id}: held by a content rule, not going out ({blocks}); to release it: "
+                         f"{review.RELEASE}")
     waiting = _review_summary(store, config, now)
     if waiting["required"] and waiting["awaiting"] + waiting["changes_requested"]:
         attention.append(f"{waiting['awaiting']} post(s) await review, {waiting['changes_requested']} sent back for "
@@ -110,6 +124,7 @@ def status(store: Store, config: Config, now: datetime) -> dict:
             "host": alive[0].host if alive else None,
             "instance": alive[0].instance if alive else None,
             "last_beat": iso(newest.beat_at, tz) if newest else None,
+            "last_seen": iso(last_seen(instances, last), tz),
             "others": [f"pid {i.pid} on {i.host}" for i in alive[1:]],
         },
         "queue": {

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from scheduler.app.editing import check_pin
+from scheduler.app.editing import check_pin, check_text
 from scheduler.config import Config
-from scheduler.domain.errors import QueueError
+from scheduler.domain.errors import QueueError, TextError
 from scheduler.domain.models import adhoc_post_id
 from scheduler.ledger import post_ids
 from scheduler.ledger.store import NewPost, PostRecord, Store
@@ -24,10 +24,9 @@ def add_text(store: Store, config: Config, text: str, now: datetime, *, at: date
     rule = rule_for(config)
     text = text.strip()
     if not text:
-        raise QueueError("the post text is empty")
+        raise TextError("the post text is empty")
     check_pin(config, at, now)
-    if problem := rule.too_long(text):
-        raise QueueError(problem)
+    check_text(config, [text])
     length = rule.measure(text)
     if len(media) > MAX_IMAGES:
         raise QueueError(f"{len(media)} images: a post holds at most {MAX_IMAGES} on X, Bluesky and Mastodon")

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from scheduler.app.views import iso
 from scheduler.config import Config
+from scheduler.review import policy as review_policy
 from scheduler.review.links import state_of
 from scheduler.text.limits import limit_for
 
@@ -45,7 +46,19 @@ def item_json(item, config: Config) -> dict:
     }
 
 
-def list_text(items: Sequence, config: Config) -> str:
+def list_text(items: Sequence, config: Config, held: Sequence = ()) -> str:
+    if not config["review"]["required"]:
+        lines = [f"Review is off for @{config.handle} ([review] required = false): no post waits for a reviewer; "
+                 "every queued post goes out in its slot (`scheduler preview` shows when), except one a content "
+                 "rule blocks. Turn it on with [review] required = true to hold each post until a reviewer "
+                 "approves its exact text."]
+        if held:
+            lines += ["", f"{len(held)} post(s) held by a content rule, NOT going out:"]
+            for item in held:
+                lines.append(f"{item.post.post_id}  " + "; ".join(f.describe() for f in item.findings
+                                                                    if f.severity == "block"))
+            lines += ["", f"To release one: {review_policy.RELEASE}."]
+        return "\n".join(lines)
     if not items:
         return "Nothing awaits review."
     lines = [f"{len(items)} post(s) for @{config.handle} not approved (times in {config.tz.key}):", ""]

@@ -14,6 +14,7 @@ from scheduler.domain.lifecycle import KEPT_LIVE
 from scheduler.ledger.store import PostRecord
 from scheduler.networks import post_links
 from scheduler.networks.factory import NETWORK_NAMES, outbox_path
+from scheduler.planning import agenda
 from scheduler.text.limits import limit_for
 
 
@@ -21,6 +22,13 @@ def iso(at: datetime | None, tz: tzinfo | None = None) -> str | None:
     if at is None:
         return None
     return (at.astimezone(tz) if tz else at).isoformat()
+
+
+def local_label(at: datetime, tz: tzinfo) -> str:
+    """How every dashboard page writes a moment: in the account's zone, as people write it ("Fri 4 Dec, 09:00").
+    The exact ISO value goes beside it, in the page's <time datetime> and its title (web.render.when_html)."""
+    local = at.astimezone(tz)
+    return f"{local:%a} {local.day} {local:%b}, {local:%H:%M}"
 
 
 def post_url(config: Config, remote_id: str | None) -> str | None:
@@ -92,7 +100,7 @@ def preview_text(entries: Sequence, config: Config) -> str:
     for entry in entries:
         when = _local_and_utc(entry.at, config.tz)
         if entry.post is None:
-            blocks.append(f"{when}  - empty: {entry.reason}")
+            blocks.append(f"{when}  - empty: {agenda.why_empty(entry, entries, config)}")
             continue
         post = entry.post
         label = "" if entry.source == "slot" else f" [{entry.source}]"
@@ -153,7 +161,7 @@ def status_text(report: dict) -> str:
     if service["running"]:
         lines.append(f"Service:   running (pid {service['pid']} on {service['host']}, last beat {service['last_beat']})")
     else:
-        last = f", last seen {service['last_beat']}" if service.get("last_beat") else ""
+        last = f", last seen {service['last_seen']}" if service.get("last_seen") else ""
         lines.append(f"Service:   not running{last}")
     if service.get("others"):
         lines.append(f"           also running: {', '.join(service['others'])}")

@@ -112,7 +112,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "required": Key(_boolean, False, "every post needs a reviewer's approval of its exact text before it goes out"),
         "separate_duties": Key(_boolean, True, "with review required, whoever last changed a post's text cannot "
                                                "approve it"),
-        "default_rules": Key(_boolean, True, "check posts against the shipped content rules (README, Content rules)"),
+        "default_rules": Key(_boolean, True, "check posts against the shipped content rules (docs/commands.md, Content rules)"),
         "disabled_rules": Key(_rule_names, (), "shipped content rules to leave out, by name"),
         "rules": Key(_review_rules, (), "your content rules: [[review.rules]] with name, pattern, severity, message"),
         # The dashboard's own default address (`scheduler web`, scheduler/web/server.py): a link works on this

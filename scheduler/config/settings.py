@@ -37,7 +37,7 @@ class Account:
         if self.handle is None:
             raise ConfigError(
                 "no account handle is configured: add to scheduler.toml\n  [account]\n  handle = \"YourHandle\"\n"
-                "(the X account posts go to, without @), or one [[accounts]] entry per account (README, Accounts)"
+                "(the X account posts go to, without @), or one [[accounts]] entry per account (docs/accounts.md)"
             )
         if self.network == "mastodon":
             return f"{self.handle.lower()}@{urlsplit(self.instance).hostname}"

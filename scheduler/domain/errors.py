@@ -36,6 +36,11 @@ class QueueError(SchedulerError):
     """A queue command cannot be carried out (unknown post, bad position...)."""
 
 
+class TextError(QueueError):
+    """A post's text the account's network would refuse (empty, over its limit, a character it refuses): the
+    same validation error wherever the text comes from (the API answers it with 422 on POST and PATCH alike)."""
+
+
 class DuplicateError(QueueError):
     """The text was already sent or queued within the duplicate window."""
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from scheduler.config import Config
 from scheduler.domain.content_hash import hash_of
+from scheduler.domain.content_rules import blocking, rules_from_config
 from scheduler.domain.models import QueuedPost
 from scheduler.domain.planner import SentRecord, plan
 from scheduler.ledger.store import Store
@@ -74,12 +75,15 @@ def upcoming_with_drafts(store: Store, config: Config, now: datetime, *, count: 
         if not review:
             # The same window of the queue as queue_window's, read as the planner goes (it stops at the
             # few hundred posts a month of slots takes, of the thousands the window may hold), so the
-            # plan is made inside the snapshot.
-            own_time = store.scheduled_pending(account)
-            head = _queue_head(store, account, count, len(own_time))
+            # plan is made inside the snapshot. A post a content rule blocks is held (held_by_rule).
+            held = HeldByRule(config)
+            own_time = [p for p in store.scheduled_pending(account) if not held(p)]
+            head = (p for p in _queue_head(store, account, count, len(own_time)) if not held(p))
             queue = heapq.merge(own_time, head, key=lambda p: p.position)
             entries = plan(now, config.calendar(), queue, history, settings, count=count, paused=paused,
-                           consumed_slots=consumed, recycle=recycle, own_time=own_time)
+                           consumed_slots=consumed, recycle=[p for p in recycle if not held(p)], own_time=own_time)
+            if held.seen:
+                entries = [replace(e, reason=HELD) if e.reason == "queue empty" else e for e in entries]
             return entries, []
         queue, waiting = queue_window(store, account, count, review=review)
 
@@ -99,6 +103,67 @@ def upcoming_with_drafts(store: Store, config: Config, now: datetime, *, count: 
                      None)
         slots.append(DraftSlot(draft, content_hash, found.at if found else None, found.source if found else None))
     return entries, slots
+
+
+ONE_DAY = timedelta(days=1)
+HELD = "held by a content rule"
+
+
+class HeldByRule:
+    """With review off, the one answer to "does a content rule hold this post?": a ``block`` finding of the rules
+    in force ([review] rules) in any part. Nobody approves posts then, so a text that says "400 mg" would
+    otherwise go out; it is left out of the plan (its slot goes to the next post) until its text changes or the
+    rule does. review.policy.held lists such posts for the Review page and `review list`."""
+
+    def __init__(self, config: Config):
+        self.rules = rules_from_config(config["review"])
+        self.seen = 0
+
+    def findings(self, parts) -> list:
+        return blocking(self.rules.check(parts))
+
+    def __call__(self, post: QueuedPost) -> bool:
+        found = bool(self.findings(post.parts))
+        self.seen += found
+        return found
+
+
+def why_empty(entry, entries, config: Config) -> str:
+    """Why a slot of the plan stays empty, in words for the person reading preview or the calendar: the planner's
+    reason, and for "series spacing" the post of the same article that holds the slot back (one pinned at noon
+    empties that morning's slot with a gap of a day). ``entries``: the plan the entry belongs to."""
+    reason = entry.reason or ""
+    if reason != "series spacing":
+        return reason
+    gap = config.plan_settings().series_gap
+    tz = config.tz
+    day = entry.at.astimezone(tz).date()
+
+    def within(other: datetime) -> bool:
+        if gap % ONE_DAY:
+            return abs(other - entry.at) < gap
+        return abs((other.astimezone(tz).date() - day).days) < gap.days
+
+    near = [e for e in entries if e.post is not None and e.post.article_key and within(e.at)]
+    rule = ("one tip of an article per local day" if gap == ONE_DAY
+            else f"tips of one article at least {_duration(gap)} apart")
+    if not near:
+        return (f"series spacing: a tip of the next post's article went out within [calendar] series_gap = "
+                f"{_duration(gap)} ({rule}), so this slot waits")
+    holder = min(near, key=lambda e: abs(e.at - entry.at))
+    when = holder.at.astimezone(tz)
+    kind = "pinned" if holder.source == "pin" else "planned"
+    at = f"{when:%a} {when.day} {when:%b}, {when:%H:%M}"
+    return (f"series spacing: {holder.post.post_id}, of the same article, is {kind} at {at} "
+            f"([calendar] series_gap = {_duration(gap)}: {rule}); the next tip waits for a later slot")
+
+
+def _duration(gap: timedelta) -> str:
+    if gap % ONE_DAY == timedelta(0):
+        return f"{gap.days}d"
+    if gap % timedelta(hours=1) == timedelta(0):
+        return f"{int(gap.total_seconds() // 3600)}h"
+    return f"{int(gap.total_seconds() // 60)}m"
 
 
 def _queue_head(store: Store, account: str, count: int, own_time: int) -> Iterator[QueuedPost]:

@@ -131,9 +131,20 @@ def findings_for(config: Config, parts: Sequence[str], *, ruleset: RuleSet | Non
     return (ruleset or rules(config)).check(parts)
 
 
+def waits_for_reviewer(config: Config, status: str) -> bool:
+    """The one answer to "is this post waiting for a reviewer?": review is on and the post is not approved as it
+    is now. With review off nothing waits (every queued post takes its slot, as `preview` and the service plan
+    it); the Review page, `review list`, the calendar's drafts, status and the notices all read it through
+    ``waiting``."""
+    return required(config) and status != APPROVED
+
+
 def waiting(store: Store, config: Config, now: datetime, *, limit: int = 200, slots: bool = True) -> list[ReviewItem]:
-    """Pending posts that are not approved as they are now, in queue order, each with its findings and
-    (``slots``: for the first ``SLOTS_FOR``) the slot it would get if it alone were approved now."""
+    """Pending posts waiting for a reviewer (``waits_for_reviewer``), in queue order, each with its findings
+    and (``slots``: for the first ``SLOTS_FOR``) the slot it would get if it alone were approved now. Empty
+    when review is off."""
+    if not required(config):
+        return []
     pending = store.queue_page(config.account, limit=limit)
     reviews = store.reviews(p.post_id for p in pending)
     ruleset = rules(config)
@@ -141,13 +152,31 @@ def waiting(store: Store, config: Config, now: datetime, *, limit: int = 200, sl
     for post in pending:
         digest = hash_of(post)
         status = status_of(digest, reviews.get(post.post_id))
-        if status != APPROVED:
+        if waits_for_reviewer(config, status):
             items.append(ReviewItem(post, digest, status, reviews.get(post.post_id), ruleset.check(post.parts)))
     if not items or not slots:
         return items
     _, found = agenda.upcoming_with_drafts(store, config, now, count=1, drafts=SLOTS_FOR)
     where = {slot.post.post_id: slot for slot in found}
     return [_with_slot(item, where.get(item.post.post_id)) for item in items]
+
+
+def held(store: Store, config: Config, *, limit: int = 200) -> list[ReviewItem]:
+    """With review off: the pending posts a content rule holds back (agenda.HeldByRule, the plan's own test), in
+    queue order, each with its findings. With review on a blocked post simply cannot be approved (``waiting``)."""
+    if required(config):
+        return []
+    rule = agenda.HeldByRule(config)
+    items = []
+    for post in store.queue_page(config.account, limit=limit):
+        if rule(post):
+            items.append(ReviewItem(post, hash_of(post), HELD, None, rule.rules.check(post.parts)))
+    return items
+
+
+HELD = agenda.HELD
+RELEASE = ("edit its text so no blocking rule matches (Queue page, `scheduler queue edit ID`), or change the rule "
+           "under [review] in scheduler.toml if it is wrong; it then takes the next free slot")
 
 
 def _with_slot(item: ReviewItem, slot) -> ReviewItem:

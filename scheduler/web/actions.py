@@ -49,7 +49,9 @@ class Actions:
         return rule_for(self.config).limit
 
     def _local(self, at: datetime | None) -> str:
-        return at.astimezone(self.config.tz).isoformat() if at else "-"
+        """A moment in an audit row, kept for good: the account's local date, time and zone, written as people read
+        it (the History shows it as it is), e.g. "2027-01-13 09:00 EST"."""
+        return f"{at.astimezone(self.config.tz):%Y-%m-%d %H:%M %Z}" if at else "-"
 
     def add(self, text: str, at: datetime | None) -> PostRecord:
         limit = self._limit()  # before the transaction: a Mastodon server's limit may need a request

@@ -88,8 +88,10 @@ def calendar_page(store: Store, config: Config, now: datetime, *, view: str, aro
                                            (start + timedelta(days=i)).month == first.month)
             for i in range((end - start).days)}
     with store.snapshot():  # the plan, the sent posts and the drafts as of one moment of the ledger
-        for entry in planned_between(store, config, now, start_at, end_at):
-            days[entry.at.astimezone(tz).date()].planned.append(views.entry_json(entry, tz))
+        plan = planned_between(store, config, now, start_at, end_at)
+        for entry in plan:
+            shown = views.entry_json(entry, tz) | ({"why": agenda.why_empty(entry, plan, config)} if entry.post is None else {})
+            days[entry.at.astimezone(tz).date()].planned.append(shown)
         _place_sent(store, config, days, start_at, end_at, listed=MONTH_CELL if view == "month" else None)
         review_summary = None
         if config["review"]["required"]:

@@ -9,7 +9,8 @@ from datetime import datetime
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from scheduler.domain.errors import ArticleError, DuplicateError, InputError, QueueError, ReviewError, SchedulerError
+from scheduler.domain.errors import (ArticleError, DuplicateError, InputError, QueueError, ReviewError, SchedulerError,
+                                     TextError)
 from scheduler.domain.when import parse_when as read_when
 from scheduler.review.policy import NotAllowed
 from scheduler.web.context import account_web
@@ -69,6 +70,8 @@ def own_post(web, post_id: str):
 def domain_status(exc: SchedulerError) -> int:
     if isinstance(exc, DuplicateError):
         return 409
+    if isinstance(exc, TextError):
+        return 422  # the same text error, whichever endpoint it came through (POST or PATCH)
     if isinstance(exc, QueueError):
         return 409
     if isinstance(exc, ArticleError):

@@ -74,7 +74,7 @@ def spec() -> dict:
     }
     finding = {
         "type": "object",
-        "description": "A content rule's finding (README, Content rules): `block` prevents approval, `warn` is shown.",
+        "description": "A content rule's finding (docs/commands.md, Content rules): `block` prevents approval, `warn` is shown.",
         "properties": {"rule": {"type": "string"}, "severity": {"enum": ["warn", "block"]}, "message": {"type": "string"},
                        "part": {"type": "integer"}, "start": {"type": "integer"}, "end": {"type": "integer"},
                        "match": {"type": "string"}},
@@ -131,7 +131,8 @@ def spec() -> dict:
             (403, "a session request without its CSRF token: nothing changed"), (404, "no such post"),
             (409, "the post's state does not allow this, or the text is a duplicate; for review: a blocking "
                   "finding, a post not waiting to be sent, or a text changed since it was shown"),
-            (422, "a text the account's network would refuse (empty, or over its limit: X 280, Bluesky 300, Mastodon the server's)")]
+            (422, "a text the account's network would refuse (empty, over its limit: X 280, Bluesky 300, Mastodon the "
+                  "server's, or a character it refuses): the same answer when adding (POST) and editing (PATCH)")]
     }
     limit = {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 50, "minimum": 1}}
     document = {
@@ -177,7 +178,8 @@ def spec() -> dict:
                 "patch": {"summary": "Change text, pin and/or position (applied in that order, all or nothing)",
                           "requestBody": {"required": True, "content": {"application/json": {"schema": {
                               "type": "object", "properties": {
-                                  "text": {"type": "string", "description": "checked as `scheduler queue edit` checks it"},
+                                  "text": {"type": "string", "description": "checked as `scheduler queue edit` and POST /queue check it: "
+                                                                          "a text the network would refuse is a 422"},
                                   "pinned_at": {"type": ["string", "null"], "format": "date-time",
                                                 "description": "null unpins"},
                                   "position": {"oneOf": [{"enum": ["top", "bottom"]},

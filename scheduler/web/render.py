@@ -16,10 +16,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
+from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 
+from scheduler.app.views import local_label
 from scheduler.text.bluesky_length import rich_text
 from scheduler.text.limits import rule_for
 from scheduler.text.x_length import url_spans
@@ -30,6 +33,31 @@ _MASTODON_MENTION_OR_TAG = re.compile(r"(?<![=/\w])(@\w+(?:@[\w.-]+\w)?|#\w*[^\W
 _MASTODON_PREFIX = re.compile(r"https?://(?:www\.)?", re.IGNORECASE)
 MASTODON_SHOWN = 30  # Mastodon's TextFormatter shows this much of a link (after the scheme and www.)
 NAMES = {"x": "X", "bluesky": "Bluesky", "mastodon": "Mastodon"}
+
+
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
+
+
+def code_spans(text: str) -> Markup:
+    """A message written for the terminal (`scheduler ...` in backticks) on a page: escaped, each backticked
+    span as <code> (the ``code_spans`` filter; Needs you on the Status page)."""
+    return Markup(_CODE_SPAN.sub(lambda m: f"<code>{m.group(1)}</code>", str(escape(text))))
+
+
+def when_html(value: str | datetime | None, zone: str) -> Markup:
+    """A moment on a page (the ``when`` filter): ``local_label`` in the account's zone ``zone``, the ISO value
+    in <time datetime> and its title. Empty for no moment; a value that is not a date-time is shown as it is."""
+    if not value:
+        return Markup("")
+    try:
+        at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return Markup(escape(str(value)))
+    if at.tzinfo is None:
+        return Markup(f'<time datetime="{escape(at.isoformat())}">{escape(str(value))}</time>')
+    stamp = at.isoformat(timespec="seconds")
+    label = local_label(at, ZoneInfo(zone)) if zone else local_label(at, at.tzinfo)
+    return Markup(f'<time datetime="{escape(stamp)}" title="{escape(stamp)}">{escape(label)}</time>')
 
 
 def post_html(text: str, network: str = "x") -> Markup:

@@ -28,6 +28,7 @@ from scheduler.domain.content_hash import hash_from_digests, read_media
 from scheduler.domain.errors import ReviewError
 from scheduler.ledger.store import Store
 from scheduler.review import links as review_link, notices, policy as review
+from scheduler.web.render import when_html
 
 HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
@@ -241,5 +242,5 @@ def _render(config: Config, status: int, **values) -> Response:
     values.setdefault("reviewer", None)
     body = template.render(title=f"Posts awaiting review for @{config.handle}", error=values.pop("error", None),
                            message=values.pop("message", None), basename=os.path.basename,
-                           local=lambda at: at.astimezone(config.tz).strftime("%a %d %b %H:%M %Z"), **values)
+                           local=lambda at: when_html(at, config.tz.key) + f" ({config.tz.key})", **values)
     return Response(status, body)

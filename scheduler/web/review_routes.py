@@ -76,6 +76,8 @@ def _review_context(web) -> dict:
     return {
         "required": review.required(web.config),
         "items": [review_views.item_json(i, web.config) for i in items],
+        "held": [review_views.item_json(i, web.config) for i in review.held(web.store, web.config)],
+        "release": review.RELEASE,
         "log": [review_views.log_json(e, web.config) for e in review.log(web.store, web.config, limit=LOG_SHOWN)],
     }
 

@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse, RedirectResponse
 
 from scheduler.app.health import outbox_warning
 from scheduler.web.context import HERE, account_link, account_web, with_account_query
-from scheduler.web.render import Look, post_html
+from scheduler.web.render import Look, code_spans, post_html, when_html
 
 
 @functools.cache
@@ -24,6 +24,8 @@ def _env():
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["post_html"] = post_html
+    env.filters["code_spans"] = code_spans
+    env.filters["when"] = jinja2.pass_context(lambda context, value: when_html(value, context.get("zone", "")))
     env.globals["thread_parts"] = thread_parts
     return env
 

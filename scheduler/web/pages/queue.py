@@ -11,6 +11,7 @@ from scheduler.app import views
 from scheduler.app.editing import check_pin
 from scheduler.domain.content_hash import hash_of
 from scheduler.domain.errors import QueueError, SchedulerError
+from scheduler.planning import agenda
 from scheduler.review import policy as review
 from scheduler.text.limits import rule_for
 from scheduler.web.handlers import BadRequest, domain_status, own_post, parse_when
@@ -30,8 +31,11 @@ def _queue_context(web, offset: int) -> dict:
     account = web.config.account
     posts = web.store.queue_page(account, offset=offset, limit=QUEUE_PAGE + 1)
     removed = web.store.queue_page(account, limit=20, states=("removed",))
+    # When each post goes out: the plan `preview` and `queue list` show (the same function).
+    planned = agenda.planned_times(web.store, web.config, web.clock(), count=offset + QUEUE_PAGE) if posts else {}
     return {
-        "posts": [views.post_json(p, web.config) | {"media": list(p.media)} for p in posts[:QUEUE_PAGE]],
+        "posts": [row | {"media": list(p.media)}
+                  for p, row in zip(posts[:QUEUE_PAGE], views.queue_json(posts[:QUEUE_PAGE], web.config, planned))],
         "review_status": _review_status(web, posts[:QUEUE_PAGE]),
         "more": len(posts) > QUEUE_PAGE,
         "offset": offset,
