@@ -278,7 +278,7 @@ def test_upload_imports_for_the_chosen_account_only(two):
     client = two.client()
     token = csrf_of(page(client.get("/articles?account=sky")).decode())
     article = ("---\ntitle: Desk posture\n---\n# Desk posture\n\n"
-               "1. Raise the screen. Its top line belongs at eye level.\n"
+               "1. Raise your screen to eye level. A stack of books will do.\n"
                "2. Stand up. Every hour, walk for two minutes.\n")
     clinic_before = two.ids(two.clinic)
     answer = client.post("/articles?account=sky", data={"csrf": token},

@@ -248,7 +248,7 @@ def test_sign_in_calendar_drag_keyboard_counter(dashboard, browser):
     assert edit.locator("textarea").input_value() == "Far too long. " + "y" * 300
     assert edit.locator("textarea").get_attribute("aria-describedby") == why.get_attribute("id")
     assert call(port, f"/api/v1/queue/{TIP_IDS[4]}", token)[1]["text"] == before
-    refused = f"status of 409 (Conflict) @ {{'url': 'http://127.0.0.1:{port}/queue/{TIP_IDS[4]}/edit'"
+    refused = f"status of 422 (Unprocessable Entity) @ {{'url': 'http://127.0.0.1:{port}/queue/{TIP_IDS[4]}/edit'"
     assert [p for p in problems if refused not in p] == [], problems  # the browser logs the refusal's status
 
 
