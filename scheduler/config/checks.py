@@ -154,3 +154,31 @@ def _rule_names(value: Any):
     from scheduler.domain.content_rules import check_rule_names  # lazy: start-up time of every command that reads the config
 
     return check_rule_names(value)
+
+
+def _optional_money(value: Any) -> int | None:
+    """A budget in dollars, in millionths of a dollar; 0 means no budget."""
+    from scheduler.domain.pricing import parse_dollars  # lazy: start-up time of every command that reads the config
+
+    return parse_dollars(value) or None
+
+
+def _pricing(value: Any):
+    """[x.pricing]: post, post_with_link and read prices in dollars; a key left out keeps its default."""
+    from scheduler.domain.pricing import DEFAULT_PRICING, Pricing, parse_dollars  # lazy: start-up time, as above
+
+    if isinstance(value, Pricing):
+        return value
+    if not isinstance(value, dict):
+        raise ValueError("must be a table: [x.pricing] with post, post_with_link and read in dollars")
+    allowed = ("post", "post_with_link", "read")
+    unknown = sorted(set(value) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown price {unknown[0]!r}; allowed: {', '.join(allowed)}")
+    prices = {}
+    for key, amount in value.items():
+        try:
+            prices[key] = parse_dollars(amount)
+        except ValueError as exc:
+            raise ValueError(f"{key}: {exc}") from None
+    return Pricing(**{key: prices.get(key, getattr(DEFAULT_PRICING, key)) for key in allowed})

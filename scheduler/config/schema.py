@@ -19,10 +19,12 @@ from scheduler.config.checks import (
     _handle,
     _mastodon_handle,
     _optional_cap,
+    _optional_money,
     _optional_url,
     _port,
     _positive_duration,
     _positive_int,
+    _pricing,
     _review_rules,
     _rule_names,
     _string,
@@ -68,6 +70,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "quota": {
         "daily": Key(_optional_cap, 17, "X posts per local day (0: no cap); X Free plan: 17"),
         "monthly": Key(_optional_cap, 500, "X posts per local month (0: no cap); X Free plan: 500"),
+    },
+    "x": {
+        "monthly_budget": Key(_optional_money, 0, "most an X account may spend on X's API in a UTC calendar month, in "
+                              "dollars (0: no budget); posts come first, metric reads use what is left"),
+        "pricing": Key(_pricing, {}, "[x.pricing] post, post_with_link, read: X's prices in dollars (defaults checked "
+                       "2026-12-04: 0.015, 0.20, 0.005 per post read)"),
     },
     "compose": {
         "templates": Key(_string, "", "directory of Jinja2 templates (default: the bundled templates/)"),
@@ -151,8 +159,8 @@ DEFAULT_CREDENTIALS_ENV = {"x": "X", "bluesky": "BLUESKY", "mastodon": "MASTODON
 BSKY_SERVICE = "https://bsky.social"
 
 
-# One [[accounts]] entry: its own keys, then [accounts.calendar] and [accounts.quota] tables whose keys are those
-# of [calendar] and [quota] (a key left out takes the top-level value).
+# One [[accounts]] entry: its own keys, then [accounts.calendar], [accounts.quota] and [accounts.x] tables whose keys
+# are those of [calendar], [quota] and [x] (a key left out takes the top-level value).
 ACCOUNT_SCHEMA: dict[str, Key] = {
     "name": Key(_account_name, None, "what --account and import --to call it; required"),
     "network": Key(_choice(*NETWORKS), "x", "x, bluesky or mastodon"),
@@ -171,4 +179,4 @@ ACCOUNT_SCHEMA: dict[str, Key] = {
 }
 
 
-ACCOUNT_TABLES = ("calendar", "quota")
+ACCOUNT_TABLES = ("calendar", "quota", "x")
