@@ -112,7 +112,8 @@ webhook = "{hanging.url}"
 timeout = "3s"
 check_interval = "1s"
 """, encoding="utf-8")
-        at = (datetime.now(UTC) + timedelta(seconds=6)).replace(microsecond=0)
+        # Far enough ahead that three CLI calls and the service's start-up on a busy machine are done before it.
+        at = (datetime.now(UTC) + timedelta(seconds=12)).replace(microsecond=0)
         approved = cli.run("queue", "add", "Approved words go out.", "--at", at.isoformat()).stdout.split()[1]
         draft = cli.run("queue", "add", "Words approved later.", "--at", at.isoformat()).stdout.split()[1]
         cli.run("review", "approve", approved, *hashes(cli, approved))

@@ -1,4 +1,4 @@
-"""The ledger: the one module that speaks SQL.
+r"""The ledger: the one module that speaks SQL.
 
 Everything the program knows lives here: queued posts, their state machine, every attempt to
 publish them, pause state, and the heartbeats of running services. The ledger, not the
