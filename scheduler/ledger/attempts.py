@@ -5,7 +5,7 @@ A mixin of ``Store`` (one facade, SQL split by aggregate)."""
 from __future__ import annotations
 
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -16,7 +16,7 @@ from scheduler.domain.errors import QueueError
 from scheduler.domain.models import PostState
 from scheduler.ledger.lookups import forget_lookups
 from scheduler.ledger.types import UTCDateTime
-from scheduler.ledger.records import AttemptRecord, LostClaim, NotApproved, PENDING, PostRecord, STOPPED_MID_CALL, _attempt, _json, _record
+from scheduler.ledger.records import AttemptRecord, HeldBack, LostClaim, NotApproved, PENDING, PostRecord, STOPPED_MID_CALL, _attempt, _json, _record
 
 
 class AttemptsLedger:
@@ -33,7 +33,8 @@ class AttemptsLedger:
 
     def claim_post(self, post_id: str, instance: str, slot_at: datetime, now: datetime, *,
                    calendar_slot: bool = False, keep_slot: bool = False,
-                   require_approval: bool = False) -> PostRecord | None:
+                   require_approval: bool = False,
+                   hold: Callable[[PostRecord], str | None] | None = None) -> PostRecord | None:
         """``claim``, returning the claimed row (read in the same transaction), or None.
 
         ``calendar_slot``: ``slot_at`` is a slot of the calendar, which only one post of the account
@@ -42,7 +43,9 @@ class AttemptsLedger:
         ``require_approval`` (review is on): the row about to be sent must hash to its approved hash,
         checked inside this transaction, after the UPDATE locked the row; otherwise nothing is
         claimed and ``NotApproved`` is raised. The engine sends the returned row, so what goes out
-        is exactly what was checked."""
+        is exactly what was checked. ``hold`` (review off): a reason a content rule holds back the row about to be
+        sent, checked the same way on the locked row; then nothing is claimed and ``HeldBack`` is raised. A post
+        that may already be live (uncertain, or a thread partly sent) is never held: its rest must follow."""
         if keep_slot:
             values = dict(slot_at=sa.func.coalesce(m.posts.c.slot_at, sa.literal(slot_at, UTCDateTime)))
         else:
@@ -62,9 +65,14 @@ class AttemptsLedger:
                 if ((require_approval or self.review_required_in(conn, row.account))
                         and not self.approved_for_sending(conn, row)):
                     raise NotApproved(post_id)  # rolls the claim back
+                record = _record(row)
+                if hold is not None and not record.uncertain and not record.part_ids:
+                    reason = hold(record)
+                    if reason:
+                        raise HeldBack(post_id, reason)  # rolls the claim back
                 # The post left the queue and its slot is taken: every plan changed (a cached one too).
                 self._bump(conn, row.account)
-                return _record(row)
+                return record
         except sa.exc.IntegrityError:
             return None
 

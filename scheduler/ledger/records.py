@@ -267,5 +267,13 @@ class LostClaim(Exception):
     """This instance no longer holds the post (another took over, or a person resolved it)."""
 
 
+class HeldBack(Exception):
+    """A content rule holds the post back (review off, a ``block`` finding in what it would send): not claimed."""
+
+    def __init__(self, post_id: str, reason: str):
+        super().__init__(post_id)
+        self.reason = reason
+
+
 class NotApproved(Exception):
     """Review is on and what the post would send is not what a reviewer approved: it was not claimed."""

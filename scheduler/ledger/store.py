@@ -33,7 +33,7 @@ from scheduler.ledger.lookups import LookupLedger
 from scheduler.ledger.metrics import MetricsLedger
 from scheduler.ledger.review import ReviewLedger
 from scheduler.ledger.web import WebLedger
-from scheduler.ledger.records import AccountState, ArticleImport, ArticleSummary, AttemptRecord, ImportReport, InstanceRecord, LostClaim, NewPost, NotApproved, PENDING, PostRecord, STOPPED_MID_CALL, TipHistory, TipSends, _PUBLISHED, _QUEUED_COLUMNS, _QUEUE_LOCKS, _THIS_MACHINE, _attempt, _json, _json_safe, _queued, _record  # noqa: F401 (re-exported)
+from scheduler.ledger.records import AccountState, ArticleImport, ArticleSummary, AttemptRecord, HeldBack, ImportReport, InstanceRecord, LostClaim, NewPost, NotApproved, PENDING, PostRecord, STOPPED_MID_CALL, TipHistory, TipSends, _PUBLISHED, _QUEUED_COLUMNS, _QUEUE_LOCKS, _THIS_MACHINE, _attempt, _json, _json_safe, _queued, _record  # noqa: F401 (re-exported)
 from scheduler.ledger.engine import _Unit, _create_engine, _db_now, _safe_url
 from scheduler.ledger.accounts import AccountsLedger
 from scheduler.ledger.articles import ArticlesLedger

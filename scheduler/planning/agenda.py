@@ -122,6 +122,12 @@ class HeldByRule:
     def findings(self, parts) -> list:
         return blocking(self.rules.check(parts))
 
+    def reason(self, post) -> str | None:
+        """Why the post (anything with ``parts``) is held, or None: what the engine checks on the row it claims,
+        so a text edited to say "400 mg" after the plan was made is held at the send too."""
+        found = self.findings(post.parts)
+        return f"{HELD}: {found[0].describe()}" if found else None
+
     def __call__(self, post: QueuedPost) -> bool:
         found = bool(self.findings(post.parts))
         self.seen += found

@@ -53,6 +53,7 @@ from scheduler.domain.content_hash import hash_from_digests, read_media
 from scheduler.domain.models import PostState
 from scheduler.ledger.store import (
     STOPPED_MID_CALL,
+    HeldBack,
     LostClaim,
     NotApproved,
     PostRecord,
@@ -180,8 +181,11 @@ class PublishingEngine:
         rng: random.Random | None = None,
         require_review: bool = False,
         media_dir: Path | None = None,
+        hold: Callable[[PostRecord], str | None] | None = None,
     ):
         self.require_review = require_review
+        # Review off: why a content rule holds back the post about to be claimed (agenda.HeldByRule.reason).
+        self.hold = hold
         self.media_dir = media_dir  # where approved images are copied, as hashed, to be uploaded (default: a temp dir)
         self.store = store
         self.publisher = publisher
@@ -209,7 +213,11 @@ class PublishingEngine:
         calendar = slot_at is not None and source not in ("pin", "retry")
         try:
             post = self.store.claim_post(post_id, self.instance, slot_at or now, now, calendar_slot=calendar,
-                                         keep_slot=source == "retry", require_approval=self.require_review)
+                                         keep_slot=source == "retry", require_approval=self.require_review,
+                                         hold=self.hold)
+        except HeldBack as held:
+            log.warning("not sending %s: %s", post_id, held.reason)
+            return Outcome(post_id, slot_at, "skipped", detail=held.reason)
         except NotApproved:
             log.warning("not sending %s: what it would send is not what a reviewer approved", post_id)
             return Outcome(post_id, slot_at, "skipped",

@@ -148,7 +148,8 @@ class Service:
         return PublishingEngine(self.store, publisher, account=config.account, instance=instance,
                                 policy=RetryPolicy.from_config(config["publisher"]), clock=self.clock,
                                 require_review=config["review"]["required"],
-                                media_dir=config.data_dir / "approved-media")
+                                media_dir=config.data_dir / "approved-media",
+                                hold=None if config["review"]["required"] else agenda.HeldByRule(config).reason)
 
     # -- lifecycle -------------------------------------------------------------------------
 
