@@ -52,10 +52,12 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(timezone.utc)
+    # Valid over a wide fixed window, not around Python's clock: OpenSSL checks it against the system's real clock,
+    # which a faked wall clock (tests/faked_clock.sh) leaves days away from Python's.
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
-            .not_valid_after(now + timedelta(days=2))
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(datetime(2000, 1, 1, tzinfo=timezone.utc))
+            .not_valid_after(datetime(2100, 1, 1, tzinfo=timezone.utc))
             .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
                            critical=False)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)

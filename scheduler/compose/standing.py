@@ -119,6 +119,9 @@ def place_emoji(text: str) -> str:
             else:  # after a stop or another emoji: dropped, with the stray stop after it
                 out = previous
                 position = len(text) - len(following.lstrip(_SENTENCE_PUNCTUATION + _CLOSING))
+        elif following and following[0] in ",;:":  # "sore 💪, so" -> "sore, so": before a pause mark, dropped
+            out = previous
+            position = len(text) - len(following)
         elif previous.endswith(tuple(_SENTENCE_PUNCTUATION)) or not following:
             out = f"{previous} {emoji} "
         elif following[0] in _CLOSING:
