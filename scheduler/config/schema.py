@@ -23,6 +23,7 @@ from scheduler.config.checks import (
     _port,
     _positive_duration,
     _positive_int,
+    _workers,
     _review_rules,
     _rule_names,
     _string,
@@ -95,6 +96,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "heartbeat": Key(_duration, "5s", "how often the service records that it is alive"),
         "watch_interval": Key(_duration, "2s", "how often the service checks the ledger for CLI changes"),
         "stop_timeout": Key(_duration, "4s", "on SIGTERM, how long an in-flight call may finish"),
+        "workers": Key(_workers, "auto", "publication runs at once, over all accounts (one per account at a "
+                       "time); auto: 8 per CPU, at most 32"),
     },
     "database": {
         "url": Key(_string, "", "SQLAlchemy URL; default: SQLite file in the data directory"),

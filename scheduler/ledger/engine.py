@@ -86,12 +86,16 @@ class _Unit:
             self._conn.close()
 
 
-def _create_engine(url: str) -> Engine:
+def _create_engine(url: str, connections: int | None = None) -> Engine:
+    # Connections are opened as they are needed, and only ``pool_size`` are kept: an idle service holds few.
+    pool = {} if connections is None else {"pool_size": connections, "max_overflow": 10}
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        else:
+            pool = {}  # an in-memory database has one connection, not a pool
+        engine = sa.create_engine(url, connect_args={"timeout": 30}, **pool)
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):
@@ -113,4 +117,4 @@ def _create_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return sa.create_engine(url, pool_pre_ping=True)
+    return sa.create_engine(url, pool_pre_ping=True, **pool)

@@ -82,9 +82,11 @@ class Store(AccountsLedger, ArticlesLedger, PostsLedger, AttemptsLedger, Instanc
             unit.close()
 
     @classmethod
-    def open(cls, url: str) -> Store:
+    def open(cls, url: str, *, connections: int | None = None) -> Store:
+        """``connections``: how many threads may use the ledger at once (a service's workers), so none waits
+        for a pooled connection; default: SQLAlchemy's pool."""
         try:
-            engine = _create_engine(url)
+            engine = _create_engine(url, connections)
             store = cls(engine)
             store._migrate()
         except sa.exc.OperationalError as exc:
