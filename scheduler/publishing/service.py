@@ -61,7 +61,7 @@ from scheduler.networks.base import Unusable
 from scheduler.networks.factory import NETWORK_NAMES, destination, make_publisher, unusable
 from scheduler.planning import agenda
 from scheduler.planning.evergreen import next_due
-from scheduler.publishing.engine import PublishingEngine, RetryPolicy, new_instance_id, publish_due
+from scheduler.publishing.engine import PLAN_AHEAD, PublishingEngine, RetryPolicy, new_instance_id, publish_due
 from scheduler.publishing.liveness import instance_is_alive
 from scheduler.publishing.signals import Signals
 from scheduler.publishing.timetable import Timetable
@@ -400,20 +400,25 @@ class Service:
             self.stopping.set()
             self.wake.set()
 
-    def _replan(self, lane: Lane, *, stop_when_empty: bool = True) -> None:
-        """Schedule the account's publication run at its next planned post (or none)."""
+    def _replan(self, lane: Lane, *, stop_when_empty: bool = True, plan: tuple | None = None) -> None:
+        """Schedule the account's publication run at its next planned post (or none). ``plan``: the plan a run
+        just made after its last post, with the revision read with it (entries, revision, now), used as is."""
         if self.stopping.is_set():
             return
         with lane.planning:
             try:
-                lane.revision = self.store.revision(lane.config.account)
+                if plan is not None and len(lane.held) >= PLAN_AHEAD - 1:
+                    plan = None  # it may not reach past the posts held
+                revision = self.store.revision(lane.config.account) if plan is None else plan[1]
+                lane.revision = revision
                 if lane.revision != lane.held_revision:
                     lane.held = set()  # the ledger changed: every post may be taken again
-                now = self.clock()
+                now = self.clock() if plan is None else plan[2]
                 if self._review_turned_on_elsewhere(lane):
                     self._unschedule(lane)
                     return
-                entries = agenda.upcoming(self.store, lane.config, now, count=1 + len(lane.held))
+                entries = (agenda.upcoming(self.store, lane.config, now, count=1 + len(lane.held))
+                           if plan is None else plan[0])
             except Exception:
                 log.exception("planning failed; trying again in %ss", ERROR_RETRY.total_seconds())
                 self._schedule(lane, self.clock() + ERROR_RETRY)
@@ -477,17 +482,21 @@ class Service:
             lane.current = None
             self._report(lane, entry, outcome)
 
+        last: list[tuple] = []
+        after = None  # the run's last plan, when it ended normally with nothing held: no need to plan again
         with lane.busy:
             try:
                 held = lane.held if self.store.revision(lane.config.account) == lane.held_revision else set()
                 runs = publish_due(lane.engine, lane.config, should_stop=self.stopping.is_set, on_start=started,
-                                   on_done=done, skip=held)
+                                   on_done=done, skip=held, on_plan=lambda *plan: last.append(plan))
                 self._hold_skipped(lane, runs)
+                if last and not held and all(outcome.state != "skipped" for _, outcome in runs):
+                    after = last[-1]
             except Exception:
                 log.exception("publication run failed; the ledger keeps each post's state")
             finally:
                 lane.current = None
-        self._replan(lane)
+        self._replan(lane, plan=after)
 
     def _hold_skipped(self, lane: Lane, runs) -> None:
         """Remember the posts this run could not take, so the next plan does not schedule them at once again."""
