@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
+import threading
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -44,6 +45,25 @@ def _enable_wal(cursor, attempts: int = 600) -> None:
                 raise
             time.sleep(0.05)
     raise sqlite3.OperationalError("database is locked: could not switch the ledger to WAL mode in 30 s")
+
+
+class _SerialWrites:
+    """A SQLite engine whose write transactions (``begin()``) take turns inside this process, in the order they
+    asked: SQLite lets one writer at a time, and its own wait for the lock sleeps in steps of up to 100 ms, so many
+    threads writing at once (a service's workers) would leave the lock idle between them. Other processes still
+    meet SQLite's lock and its busy timeout."""
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+        self._lock = threading.RLock()
+
+    def __getattr__(self, name):  # dialect, connect, url...: the real engine's
+        return getattr(self._engine, name)
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self._lock, self._engine.begin() as conn:
+            yield conn
 
 
 class _Unit:
