@@ -99,6 +99,7 @@ class Lane:
         self.current: str | None = None
         self.revision = -1
         self.last_outcome: str | None = None
+        self.beaten_outcome: str | None = None  # the last outcome a heartbeat wrote
         self.review_mismatch = False  # the ledger requires review and this lane's config does not
         # Posts the last run found it could not take (claimed elsewhere, no longer pending, not approved) and the
         # ledger revision then: until the ledger changes, the plan's next post after them is what is scheduled,
@@ -320,12 +321,18 @@ class Service:
         with self._beat_lock:
             if self._stopped:
                 return
+            lanes = list(self.lanes.values())
+            outcomes = [lane.last_outcome for lane in lanes]  # read once: a run may change one meanwhile
             try:
-                self.store.beat_many([(lane.instance, lane.config.account, lane.last_outcome)
-                                      for lane in self.lanes.values()], os.getpid(), socket.gethostname(),
+                self.store.beat_many([(lane.instance, lane.config.account,
+                                       outcome if outcome != lane.beaten_outcome else None)
+                                      for lane, outcome in zip(lanes, outcomes)], os.getpid(), socket.gethostname(),
                                      self.clock())
             except Exception:
                 log.exception("could not record the heartbeat")
+                return
+            for lane, outcome in zip(lanes, outcomes):
+                lane.beaten_outcome = outcome
 
     def _notices(self) -> None:
         """Queue notices about posts awaiting review (or missing their slot), then deliver what is due: only the
