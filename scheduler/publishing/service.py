@@ -45,7 +45,8 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -78,6 +79,15 @@ log = logging.getLogger("scheduler.service")
 WORK_STATES = (PostState.QUEUED, PostState.RETRYING, PostState.SENDING)
 # When the ledger cannot be read, try again after this long rather than stopping.
 ERROR_RETRY = timedelta(seconds=5)
+
+
+@contextmanager
+def _held(lock: threading.Lock) -> Iterator[None]:
+    """Release a lock already acquired when the block ends."""
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def utc_now() -> datetime:
@@ -495,7 +505,13 @@ class Service:
 
         last: list[tuple] = []
         after = None  # the run's last plan, when it ended normally with nothing held: no need to plan again
-        with lane.busy:
+        # Stopping holds every lane's lock to the end: a run that has not begun by then never does (nor waits).
+        while not lane.busy.acquire(timeout=0.5):
+            if self.stopping.is_set():
+                return
+        with _held(lane.busy):
+            if self.stopping.is_set():
+                return
             try:
                 held = (lane.held if lane.held and self.store.revision(lane.config.account) == lane.held_revision
                         else set())
