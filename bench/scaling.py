@@ -189,7 +189,9 @@ def burst(standin, home: Path, n: int, lead: float) -> dict:
         time.sleep(max(0.0, (slot - datetime.now(UTC)).total_seconds()))
         cpu_at_slot = proc_cpu_s(proc.pid)
         deadline = time.monotonic() + lead + 600
+        most = 0
         while time.monotonic() < deadline:
+            most = max(most, threads(proc.pid))
             sent = [r for r in records(log_path) if r.get("outcome") == "sent"]
             if len(sent) >= n:
                 break
@@ -207,7 +209,7 @@ def burst(standin, home: Path, n: int, lead: float) -> dict:
     mine = [t for t in texts if t.startswith("x") and "burst" in t]
     return {"last": max(late), "p99": percentile(late, 99), "p50": percentile(late, 50), "startup": started,
             "sent": len(sent), "duplicates": sum(c - 1 for t, c in texts.items() if c > 1), "on_standin": len(mine),
-            "spare_s": (slot - queued_at).total_seconds(), "cpu_s": cpu}
+            "spare_s": (slot - queued_at).total_seconds(), "cpu_s": cpu, "threads": most}
 
 
 def bench_burst(args, work: Path) -> list[Row]:
@@ -224,7 +226,8 @@ def bench_burst(args, work: Path) -> list[Row]:
 
     notes = (f"{many['sent']} sent, {many['duplicates']} duplicates on the stand-in; default workers "
              f"({default_workers()} here); p50 {many['p50']:.2f} s; start-up {many['startup']:.1f} s; CPU of the "
-             f"service from the slot to the last sent {many['cpu_s']:.1f} s ({many['cpu_s'] / n * 1000:.1f} ms a post)")
+             f"service from the slot to the last sent {many['cpu_s']:.1f} s ({many['cpu_s'] / n * 1000:.1f} ms a post); "
+             f"peak threads {many['threads']}")
     return [
         Row("S2a", f"burst: {n} posts due at one slot, {n} X accounts, stand-in +100 ms: slot to last sent",
             many["last"], "s", "1 account, 1 post", one["last"], "s", "<= 10 s", many["last"] <= 10, notes=notes),
