@@ -3,7 +3,7 @@
     follow(store, config, url, now, backfill=0)   # `scheduler feeds add`
     unfollow(store, config, url)                  # `scheduler feeds remove`
     poll_due(store, config, now, fetcher)         # one pass over the feeds due; `feeds poll`, the service
-    start_polling(store, get_config, stopping, clock)   # the service's polling thread
+    start_polling(store, get_configs, stopping, clock)   # the service's one polling thread, all accounts
 
 A check fetches the feed with its ETag / Last-Modified (a 304 costs nothing) and parses it with
 feedparser (RSS 0.9x/1.0/2.0 and Atom). Entries are taken oldest first; each is known by its id,
@@ -298,32 +298,57 @@ def _feed_link(page: Page) -> str | None:
 # --- The service's polling thread ----------------------------------------------------------------
 
 
-def start_polling(store: Store, get_config: Callable[[], Config], stopping: threading.Event,
+def start_polling(store: Store, get_configs: Callable[[], Sequence[Config]], stopping: threading.Event,
                   clock: Callable[[], datetime]) -> threading.Thread:
-    """Check due feeds until ``stopping`` is set, in a daemon thread: a fetch in flight never holds
-    up the service's exit, and the ledger's transactions make stopping at any point safe."""
-    thread = threading.Thread(target=_poll_forever, args=(store, get_config, stopping, clock), name="feeds",
-                              daemon=True)
+    """Check the due feeds of every account (``get_configs``: one configuration per account) until ``stopping`` is
+    set, in ONE daemon thread whatever the number of accounts: a fetch in flight never holds up the service's
+    exit, and the ledger's transactions make stopping at any point safe."""
+    thread = threading.Thread(target=_poll_forever, args=(FeedPoller(store), get_configs, stopping, clock),
+                              name="feeds", daemon=True)
     thread.start()
     return thread
 
 
-def _poll_forever(store: Store, get_config: Callable[[], Config], stopping: threading.Event,
+class FeedPoller:
+    """One pass over the feeds due of all accounts: one read finds them (every account's), each is checked with
+    its own account's settings, one after another; one fetcher per distinct fetch setting, kept between passes."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._fetchers: dict[FetchSettings, Fetcher] = {}
+
+    def poll(self, configs: Sequence[Config], now: datetime, *,
+             stopping: threading.Event | None = None) -> list[CheckResult]:
+        by_account = {config.account: config for config in configs}
+        results = []
+        for feed in self.store.feeds(due_at=now):
+            if stopping is not None and stopping.is_set():
+                break
+            config = by_account.get(feed.account)
+            if config is None:
+                continue  # an account this service does not publish for
+            try:
+                results.append(check(self.store, config, feed, now, self._fetcher(config)))
+            except Exception:
+                log.exception("checking the feed %s failed; trying again at the next pass", feed.url)
+        return results
+
+    def _fetcher(self, config: Config) -> Fetcher:
+        settings = FetchSettings.from_config(config)  # a SIGHUP reload applies from the next pass
+        if settings not in self._fetchers:
+            self._fetchers[settings] = Fetcher(settings)
+        return self._fetchers[settings]
+
+
+def _poll_forever(poller: FeedPoller, get_configs: Callable[[], Sequence[Config]], stopping: threading.Event,
                   clock: Callable[[], datetime]) -> None:
-    fetcher: Fetcher | None = None
-    settings: FetchSettings | None = None
     while not stopping.is_set():
-        config = get_config()  # a SIGHUP reload applies from the next pass
+        configs = get_configs()
         try:
-            if settings != FetchSettings.from_config(config):
-                if fetcher is not None:
-                    fetcher.close()
-                settings = FetchSettings.from_config(config)
-                fetcher = Fetcher(settings)
-            poll_due(store, config, clock(), fetcher, stopping=stopping)
+            poller.poll(configs, clock(), stopping=stopping)
         except Exception:
             log.exception("checking feeds failed; trying again at the next pass")
-        stopping.wait(tick(config).total_seconds())
+        stopping.wait(min(tick(config) for config in configs).total_seconds())
 
 
 def tick(config: Config) -> timedelta:

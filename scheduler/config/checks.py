@@ -3,6 +3,7 @@ ConfigError saying what is allowed."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -56,6 +57,21 @@ def _boolean(value: Any) -> bool:
 def _positive_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{value!r} is not a whole number of at least 1")
+    return value
+
+
+def default_workers() -> int:
+    """The service's publication workers when ``[service] workers`` is "auto": eight per CPU (a worker mostly waits
+    for a network), at most 32."""
+    return min(32, (os.cpu_count() or 1) * 8)
+
+
+def _workers(value: Any) -> int:
+    """``[service] workers``: "auto" (from the CPU count) or a whole number from 1 to 256."""
+    if value == "auto":
+        return default_workers()
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 256:
+        raise ValueError(f'{value!r} is not "auto" or a whole number from 1 to 256')
     return value
 
 

@@ -25,6 +25,7 @@ from scheduler.config.checks import (
     _positive_duration,
     _positive_int,
     _pricing,
+    _workers,
     _review_rules,
     _rule_names,
     _string,
@@ -103,6 +104,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "heartbeat": Key(_duration, "5s", "how often the service records that it is alive"),
         "watch_interval": Key(_duration, "2s", "how often the service checks the ledger for CLI changes"),
         "stop_timeout": Key(_duration, "4s", "on SIGTERM, how long an in-flight call may finish"),
+        "workers": Key(_workers, "auto", "publication runs at once, over all accounts (one per account at a "
+                       "time); auto: 8 per CPU, at most 32"),
     },
     "database": {
         "url": Key(_string, "", "SQLAlchemy URL; default: SQLite file in the data directory"),

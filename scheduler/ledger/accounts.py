@@ -1,10 +1,12 @@
-"""The ledger's part for accounts: their pause state and revision, and which account holds the plain post ids.
+"""The ledger's part for accounts: their pause state and revision, and which account holds the plain post ids;
+and the all-accounts summaries a service over many accounts reads in one query each (revisions, who has work).
 
 A mixin of ``Store`` (one facade, SQL split by aggregate)."""
 
 from __future__ import annotations
 
 
+from collections.abc import Iterable
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -26,6 +28,24 @@ class AccountsLedger:
         with self._read() as conn:
             value = conn.execute(sa.select(m.accounts.c.revision).where(m.accounts.c.account == account)).scalar()
         return value or 0
+
+    def revisions(self) -> dict[str, int]:
+        """Every account's revision in one read (an account never changed is absent: its revision is 0)."""
+        with self._read() as conn:
+            return dict(conn.execute(sa.select(m.accounts.c.account, m.accounts.c.revision)).all())
+
+    def accounts_with_posts(self, states: Iterable[str]) -> set[str]:
+        """The accounts with at least one post in one of ``states``, in one read."""
+        wanted = [getattr(s, "value", s) for s in states]
+        with self._read() as conn:
+            return set(conn.execute(sa.select(m.posts.c.account).where(m.posts.c.state.in_(wanted)).distinct())
+                       .scalars())
+
+    def accounts_with_due_notices(self, now: datetime) -> set[str]:
+        """The accounts with a review notice waiting to be delivered by now, in one read."""
+        with self._read() as conn:
+            return set(conn.execute(sa.select(m.notices.c.account).where(
+                m.notices.c.state == "pending", m.notices.c.next_attempt_at <= now).distinct()).scalars())
 
     def pause(self, account: str, reason: str, now: datetime) -> None:
         self._set_paused(account, paused=True, pause_reason=reason, paused_at=now)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
+import threading
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -44,6 +45,25 @@ def _enable_wal(cursor, attempts: int = 600) -> None:
                 raise
             time.sleep(0.05)
     raise sqlite3.OperationalError("database is locked: could not switch the ledger to WAL mode in 30 s")
+
+
+class _SerialWrites:
+    """A SQLite engine whose write transactions (``begin()``) take turns inside this process, in the order they
+    asked: SQLite lets one writer at a time, and its own wait for the lock sleeps in steps of up to 100 ms, so many
+    threads writing at once (a service's workers) would leave the lock idle between them. Other processes still
+    meet SQLite's lock and its busy timeout."""
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+        self._lock = threading.RLock()
+
+    def __getattr__(self, name):  # dialect, connect, url...: the real engine's
+        return getattr(self._engine, name)
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self._lock, self._engine.begin() as conn:
+            yield conn
 
 
 class _Unit:
@@ -86,12 +106,16 @@ class _Unit:
             self._conn.close()
 
 
-def _create_engine(url: str) -> Engine:
+def _create_engine(url: str, connections: int | None = None) -> Engine:
+    # Connections are opened as they are needed, and only ``pool_size`` are kept: an idle service holds few.
+    pool = {} if connections is None else {"pool_size": connections, "max_overflow": 10}
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        else:
+            pool = {}  # an in-memory database has one connection, not a pool
+        engine = sa.create_engine(url, connect_args={"timeout": 30}, **pool)
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):
@@ -113,4 +137,4 @@ def _create_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return sa.create_engine(url, pool_pre_ping=True)
+    return sa.create_engine(url, pool_pre_ping=True, **pool)

@@ -34,7 +34,7 @@ from scheduler.ledger.metrics import MetricsLedger
 from scheduler.ledger.review import ReviewLedger
 from scheduler.ledger.web import WebLedger
 from scheduler.ledger.records import AccountState, ArticleImport, ArticleSummary, AttemptRecord, HeldBack, ImportReport, InstanceRecord, LostClaim, NewPost, NotApproved, PENDING, PostRecord, STOPPED_MID_CALL, TipHistory, TipSends, _PUBLISHED, _QUEUED_COLUMNS, _QUEUE_LOCKS, _THIS_MACHINE, _attempt, _json, _json_safe, _queued, _record  # noqa: F401 (re-exported)
-from scheduler.ledger.engine import _Unit, _create_engine, _db_now, _safe_url
+from scheduler.ledger.engine import _SerialWrites, _Unit, _create_engine, _db_now, _safe_url
 from scheduler.ledger.accounts import AccountsLedger
 from scheduler.ledger.articles import ArticlesLedger
 from scheduler.ledger.posts import PostsLedger
@@ -48,6 +48,7 @@ class Store(AccountsLedger, ArticlesLedger, PostsLedger, AttemptsLedger, Instanc
 
     def __init__(self, engine: Engine):
         self._engine = engine
+        self._writes = _SerialWrites(engine) if engine.dialect.name == "sqlite" else engine
         # Set inside ``snapshot()``: every read of this thread then uses that one transaction.
         self._snapshot: ContextVar[Connection | None] = ContextVar(f"snapshot-{id(self)}", default=None)
         # Set inside ``unit()``: every method of this thread then reads and writes in that one transaction.
@@ -57,7 +58,7 @@ class Store(AccountsLedger, ArticlesLedger, PostsLedger, AttemptsLedger, Instanc
     def engine(self) -> Engine:
         """The database; inside ``unit()``, one that runs every ``begin()`` in the unit's transaction."""
         unit = self._unit.get()
-        return self._engine if unit is None else unit
+        return self._writes if unit is None else unit
 
     @contextmanager
     def unit(self) -> Iterator[None]:
@@ -82,9 +83,11 @@ class Store(AccountsLedger, ArticlesLedger, PostsLedger, AttemptsLedger, Instanc
             unit.close()
 
     @classmethod
-    def open(cls, url: str) -> Store:
+    def open(cls, url: str, *, connections: int | None = None) -> Store:
+        """``connections``: how many threads may use the ledger at once (a service's workers), so none waits
+        for a pooled connection; default: SQLAlchemy's pool."""
         try:
-            engine = _create_engine(url)
+            engine = _create_engine(url, connections)
             store = cls(engine)
             store._migrate()
         except sa.exc.OperationalError as exc:
@@ -138,7 +141,7 @@ class Store(AccountsLedger, ArticlesLedger, PostsLedger, AttemptsLedger, Instanc
                         conn.execute(m.schema_migrations.insert().values(name=name, applied_at=_db_now()))
 
     def _pending_migrations(self) -> bool:
-        if not sa.inspect(self.engine).has_table("schema_migrations"):
+        if not sa.inspect(self._engine).has_table("schema_migrations"):
             return True
         return bool({name for name, _ in m.MIGRATIONS} - self._applied_migrations())
 

@@ -81,6 +81,8 @@ Clock = Callable[[], datetime]
 # A publication run takes every entry due within this margin, so posts pinned a few
 # milliseconds apart go out in one wake-up instead of one wake-up each.
 DUE_MARGIN = timedelta(milliseconds=5)
+# How many entries ahead a publication run plans.
+PLAN_AHEAD = 5
 
 # How far before the first attempt to search the account's posts when reconciling: room for a clock
 # difference between this machine and X, no more (every post read is billed).
@@ -142,16 +144,22 @@ def new_instance_id() -> str:
 def publish_due(engine: PublishingEngine, config, *, should_stop: Callable[[], bool] = lambda: False,
                 on_start: Callable[[object], None] | None = None,
                 on_done: Callable[[object, Outcome], None] | None = None,
-                skip: Collection[str] = ()) -> list[tuple[object, Outcome]]:
+                skip: Collection[str] = (), on_plan: Callable[[list, int, datetime], None] | None = None,
+                ) -> list[tuple[object, Outcome]]:
     """One publication run, as the service does it: publish every planned entry whose time has come,
     re-planning after each, until nothing is due. Returns each entry with its outcome. ``skip``: posts
-    not to try (an earlier run could not take them, and the ledger has not changed since)."""
+    not to try (an earlier run could not take them, and the ledger has not changed since). ``on_plan``: told
+    each plan with the account's revision read in the same snapshot (the last one is the plan after the run)."""
     done: list[tuple[object, Outcome]] = []
     skipped: set[str] = set(skip)
     while not should_stop():
         now = engine.clock()
-        due = [e for e in agenda.upcoming(engine.store, config, now, count=5)
-               if e.post is not None and e.at <= now + DUE_MARGIN and e.post.post_id not in skipped]
+        with engine.store.snapshot():
+            revision = engine.store.revision(engine.account) if on_plan is not None else 0
+            entries = agenda.upcoming(engine.store, config, now, count=PLAN_AHEAD)
+        if on_plan is not None:
+            on_plan(entries, revision, now)
+        due = [e for e in entries if e.post is not None and e.at <= now + DUE_MARGIN and e.post.post_id not in skipped]
         if not due:
             break
         entry = due[0]

@@ -1,14 +1,19 @@
 """`scheduler serve`: the background service.
 
-APScheduler wakes the service; the ledger is the truth. The service keeps exactly one
-publication job, a DateTrigger at the time of the next planned post, and re-plans:
+One timer serves every account (timetable.py): a heap of each account's next planned post, and a bounded
+pool of ``[service] workers`` threads that run one account's publication at a time each. An account is
+never run twice at once (its posts go out in order), and one whose network is slow, down, rate-limited or
+paused occupies one worker at most: the others publish on time. Threads do not grow with the accounts.
+The service re-plans an account:
 
-- after every publication run (so the next post is always scheduled),
-- when the ledger's revision for the account changes (a CLI command changed the queue),
-  checked every ``[service] watch_interval`` (default 2 s) with one indexed read,
+- after every publication run of it (so its next post is always scheduled),
+- when its ledger revision changes (a CLI command, the dashboard or another service changed the queue):
+  ``queue_changed``, called every ``[service] watch_interval`` (default 2 s) with ONE read of every
+  account's revision, and by whatever learns of a change sooner,
 - on SIGHUP, after reloading scheduler.toml (a bad file is rejected, the old settings stay).
 
-Between posts the process sleeps until the next one: no minute polling.
+Between posts the process sleeps until the next one: no minute polling. Planning at start (and after a
+reload) skips the accounts with nothing pending and nothing to recycle, found in one read.
 
 Missed slots after downtime follow the planner's rule (see planner.py, "Missed work"): a post
 less than ``[calendar] grace`` late goes out at once; older ones move to the next free slots
@@ -23,6 +28,11 @@ to exit is handled (one that arrives while starting stops the service as soon as
 Posts left ``sending`` (a process killed mid-call, or an error between claim and call) are
 recovered at start and then every three heartbeats while running.
 
+Idle costs next to nothing per account: the periodic jobs (``_shared_jobs``: heartbeats, written for all
+accounts in one transaction; the watch; recovery; notices) each run once over all accounts, reading one
+summary (which accounts have posts left sending, notices due) instead of asking each account; feeds are
+checked by one thread for all accounts.
+
 Review notices (notices.py) are checked and delivered every ``[notify] check_interval`` on an
 executor of their own: a slow or failing SMTP server or webhook never holds up a publication. With review
 and evergreen on, the same job puts recycled wordings up for review when the approved queue runs short.
@@ -30,19 +40,20 @@ and evergreen on, the same job puts recycled wordings up for review when the app
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.date import DateTrigger
 
-from scheduler.articles.feeds import start_polling
+from scheduler.articles.feeds import start_polling, tick
 from scheduler.config import Config, load_config
 from scheduler.domain.errors import CredentialsError, SchedulerError
 from scheduler.domain.models import PostState
@@ -52,9 +63,10 @@ from scheduler.networks.base import Unusable
 from scheduler.networks.factory import NETWORK_NAMES, destination, make_publisher, unusable
 from scheduler.planning import agenda
 from scheduler.planning.evergreen import next_due
-from scheduler.publishing.engine import PublishingEngine, RetryPolicy, new_instance_id, publish_due
+from scheduler.publishing.engine import PLAN_AHEAD, PublishingEngine, RetryPolicy, new_instance_id, publish_due
 from scheduler.publishing.liveness import instance_is_alive
 from scheduler.publishing.signals import Signals
+from scheduler.publishing.timetable import Timetable
 from scheduler.review import policy as review
 from scheduler.review.evergreen import propose_for_review
 from scheduler.review.notices import deliver_due
@@ -63,9 +75,19 @@ from scheduler.review.policy import agree_with_ledger
 
 log = logging.getLogger("scheduler.service")
 
-PUBLISH_JOB = "publish"
+# A post in one of these states is work for the account (planned, or recovered and then planned).
+WORK_STATES = (PostState.QUEUED, PostState.RETRYING, PostState.SENDING)
 # When the ledger cannot be read, try again after this long rather than stopping.
 ERROR_RETRY = timedelta(seconds=5)
+
+
+@contextmanager
+def _held(lock: threading.Lock) -> Iterator[None]:
+    """Release a lock already acquired when the block ends."""
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def utc_now() -> datetime:
@@ -73,21 +95,21 @@ def utc_now() -> datetime:
 
 
 class Lane:
-    """One account's publishing: its engine (publisher, retries, pause), its job and its claims. Lanes share
-    nothing but the ledger, so one account failing, paused or rate-limited never holds up or changes another's
-    posts."""
+    """One account's publishing: its engine (publisher, retries, pause), its plan and its claims. Lanes share
+    nothing but the ledger, the timer and the pool of workers (where a lane takes at most one worker at a time),
+    so one account failing, paused or rate-limited never holds up or changes another's posts."""
 
     def __init__(self, config: Config, instance: str, engine) -> None:
         self.config = config
         self.name = config.account_name
         self.instance = instance
         self.engine = engine
-        self.job = f"{PUBLISH_JOB}:{self.name}"
-        self.executor = f"publisher:{self.name}"
         self.busy = threading.Lock()
+        self.planning = threading.Lock()
         self.current: str | None = None
         self.revision = -1
         self.last_outcome: str | None = None
+        self.beaten_outcome: str | None = None  # the last outcome a heartbeat wrote
         self.review_mismatch = False  # the ledger requires review and this lane's config does not
         # Posts the last run found it could not take (claimed elsewhere, no longer pending, not approved) and the
         # ledger revision then: until the ledger changes, the plan's next post after them is what is scheduled,
@@ -103,7 +125,9 @@ class Service:
         self.config_path = config_path
         self.clock = clock
         self.instance = new_instance_id()
-        self.store = Store.open(config.database_url)
+        self.workers = config["service"]["workers"]
+        # Each worker, the periodic jobs and the feed thread may each hold a connection at once.
+        self.store = Store.open(config.database_url, connections=self.workers + 6)
         self.lanes = self._make_lanes(config)
         self.signals = signals or Signals()
         self.stopping = self.signals.stopping
@@ -111,8 +135,8 @@ class Service:
         self.until_empty = False
         self._beat_lock = threading.Lock()
         self._stopped = False
-        self._plan_lock = threading.Lock()
         self._scheduler = None
+        self._timetable: Timetable | None = None
 
         self._watchers = {name: ReviewWatcher() for name in self.lanes}
 
@@ -158,27 +182,22 @@ class Service:
         for lane in self.lanes.values():
             self._announce(lane)
         self._beat()
-        for lane in self.lanes.values():
-            self._recover(lane, own=False)
-        executors = {"default": ThreadPoolExecutor(2), "notices": ThreadPoolExecutor(1)}
-        executors.update({lane.executor: ThreadPoolExecutor(1) for lane in self.lanes.values()})
+        self._recover_all(own=False)
+        self._timetable = Timetable(self._publish_account, workers=self.workers, clock=self.clock)
         self._scheduler = BackgroundScheduler(
-            timezone=UTC, executors=executors,
+            timezone=UTC, executors={"default": ThreadPoolExecutor(2), "notices": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
-        service = self.config["service"]
-        self._scheduler.add_job(self._beat, "interval", seconds=service["heartbeat"].total_seconds(), id="heartbeat")
-        self._scheduler.add_job(self._watch, "interval", seconds=service["watch_interval"].total_seconds(), id="watch")
-        self._scheduler.add_job(self._recover_all, "interval", seconds=self._stale_after().total_seconds(),
-                                id="recover")
-        self._scheduler.add_job(self._notices, "interval", seconds=self.config["notify"]["check_interval"].total_seconds(),
-                                id="notices", executor="notices", next_run_time=self.clock())
+        for job, every, executor, at_once in self._shared_jobs():
+            self._scheduler.add_job(job, "interval", seconds=every.total_seconds(), id=job.__name__.strip("_"),
+                                    executor=executor, **({"next_run_time": self.clock()} if at_once else {}))
         self._scheduler.start()
-        for lane in self.lanes.values():
-            self._replan(lane)
-
-        for name in self.lanes:
-            start_polling(self.store, lambda name=name: self.lanes[name].config, self.stopping, self.clock)
+        self._timetable.start()
+        self._plan_all()
+        # What start-up built (every account's configuration, engine and client) lives as long as the process:
+        # out of the collector's sight, a collection no longer walks a thousand accounts' objects each time.
+        gc.freeze()
+        start_polling(self.store, lambda: [lane.config for lane in self.lanes.values()], self.stopping, self.clock)
         while not self.stopping.is_set():
             self.wake.wait()
             self.wake.clear()
@@ -187,9 +206,28 @@ class Service:
                 self._reload()
         return self._stop()
 
-    def _recover_all(self) -> None:
+    def _shared_jobs(self) -> list[tuple[Callable[[], None], timedelta, str, bool]]:
+        """The periodic jobs, each ONE job over all accounts: (job, how often, executor, first run at once).
+        A new job over all accounts is one more line here. (Feeds are checked by their own thread, which
+        polls the due feeds of all accounts: start_polling.)"""
+        service = self.config["service"]
+        return [
+            (self._beat, service["heartbeat"], "default", False),
+            (self._watch, service["watch_interval"], "default", False),
+            (self._recover_all, self._stale_after(), "default", False),
+            (self._notices, self.config["notify"]["check_interval"], "notices", True),
+        ]
+
+    def _recover_all(self, *, own: bool = True) -> None:
+        """Recover the posts left ``sending``, of the accounts that have any (one read finds them)."""
+        try:
+            stuck = self.store.accounts_with_posts([PostState.SENDING])
+        except Exception:
+            log.exception("could not check for posts left sending")
+            return
         for lane in self.lanes.values():
-            self._recover(lane, own=True)
+            if lane.config.account in stuck:
+                self._recover(lane, own=own)
 
     def _recover(self, lane: Lane, *, own: bool) -> None:
         """Take back the account's posts left ``sending``: by a stopped process, and (``own``) by this one when no
@@ -206,7 +244,7 @@ class Service:
                 lane.busy.release()
         if recovered:
             log.warning("recovered %d post(s) left mid-send: %s", len(recovered), ", ".join(recovered))
-            if self._scheduler is not None and self._scheduler.running:
+            if self._timetable is not None:
                 self._replan(lane)
 
     def _announce(self, lane: Lane) -> None:
@@ -229,6 +267,7 @@ class Service:
     def _stop(self) -> int:
         timeout = self.config["service"]["stop_timeout"].total_seconds()
         self._scheduler.shutdown(wait=False)  # no job starts any more
+        self._timetable.stop()  # no publication run starts any more
         deadline = self.clock() + timedelta(seconds=timeout)
         finished = True
         for lane in self.lanes.values():
@@ -281,8 +320,7 @@ class Service:
             with lane.busy:
                 lane.config, lane.engine = each, engine
         log.info("configuration reloaded from %s", config.source or "defaults")
-        for lane in self.lanes.values():
-            self._replan(lane)
+        self._plan_all()
 
     def _stale_after(self) -> timedelta:
         return self.config["service"]["heartbeat"] * 3
@@ -290,18 +328,26 @@ class Service:
     # -- jobs ------------------------------------------------------------------------------
 
     def _beat(self) -> None:
+        """One heartbeat per account (its instance row), all written in one transaction."""
         with self._beat_lock:
             if self._stopped:
                 return
-            for lane in self.lanes.values():
-                try:
-                    self.store.beat(lane.instance, lane.config.account, os.getpid(), socket.gethostname(),
-                                    self.clock(), lane.last_outcome)
-                except Exception:
-                    log.exception("could not record the heartbeat")
+            lanes = list(self.lanes.values())
+            outcomes = [lane.last_outcome for lane in lanes]  # read once: a run may change one meanwhile
+            try:
+                self.store.beat_many([(lane.instance, lane.config.account,
+                                       outcome if outcome != lane.beaten_outcome else None)
+                                      for lane, outcome in zip(lanes, outcomes)], os.getpid(), socket.gethostname(),
+                                     self.clock())
+            except Exception:
+                log.exception("could not record the heartbeat")
+                return
+            for lane, outcome in zip(lanes, outcomes):
+                lane.beaten_outcome = outcome
 
     def _notices(self) -> None:
-        """Queue notices about posts awaiting review (or missing their slot), then deliver what is due."""
+        """Queue notices about posts awaiting review (or missing their slot), then deliver what is due: only the
+        accounts with review (or evergreen) on are read for the first, and one read finds who has notices due."""
         for lane in self.lanes.values():
             config = lane.config
             try:
@@ -310,35 +356,91 @@ class Service:
                     log.info("%s: the approved queue runs short: %d recycled wording(s) put up for review: %s",
                              lane.name, len(proposed), ", ".join(proposed))
                 self._watchers[lane.name].check(self.store, config, self.clock())
-                deliver_due(self.store, config, self.clock())
             except Exception:
-                log.exception("could not check or deliver review notices; trying again in %s",
-                              config["notify"]["check_interval"])
+                log.exception("could not check review notices; trying again in %s", config["notify"]["check_interval"])
+        try:
+            due = self.store.accounts_with_due_notices(self.clock())
+        except Exception:
+            log.exception("could not read the notices due")
+            return
+        for lane in self.lanes.values():
+            if lane.config.account not in due:
+                continue
+            try:
+                deliver_due(self.store, lane.config, self.clock())
+            except Exception:
+                log.exception("could not deliver review notices; trying again in %s",
+                              lane.config["notify"]["check_interval"])
 
     def _watch(self) -> None:
+        self.queue_changed(None)
+
+    def queue_changed(self, account: str | None = None) -> None:
+        """The queue may have changed (a CLI command, the dashboard, another service): re-plan the accounts whose
+        ledger revision moved, of ``account`` (its name or ledger key) or of all (None). One read of every
+        account's revision, whatever their number. The watch job calls it every ``[service] watch_interval``;
+        a change notification may call it at once, from any thread."""
+        try:
+            revisions = self.store.revisions()
+        except Exception:
+            log.exception("could not read the ledger")
+            return
         for lane in self.lanes.values():
-            try:
-                revision = self.store.revision(lane.config.account)
-            except Exception:
-                log.exception("could not read the ledger")
-                return
-            if revision != lane.revision:
+            if account is not None and account not in (lane.name, lane.config.account):
+                continue
+            if revisions.get(lane.config.account, 0) != lane.revision:
                 self._replan(lane)
 
-    def _replan(self, lane: Lane) -> None:
-        """Schedule the account's publication job at its next planned post (or none)."""
+    def _plan_all(self) -> None:
+        """Plan every account. Those with no post pending and evergreen off have nothing to plan: one read finds
+        them (with the revisions, read first: a change in between is seen by the next watch)."""
+        try:
+            revisions = self.store.revisions()
+            working = self.store.accounts_with_posts(WORK_STATES)
+        except Exception:
+            log.exception("could not read the ledger; planning each account")
+            revisions, working = {}, None
+        for lane in self.lanes.values():
+            if working is None or lane.config.account in working or lane.config["queue"]["evergreen"]:
+                self._replan(lane, stop_when_empty=False)
+                continue
+            with lane.planning:
+                lane.revision = revisions.get(lane.config.account, 0)
+                self._unschedule(lane)
+        self._stop_when_empty()
+
+    def _stop_when_empty(self) -> None:
+        if not self.until_empty or self.stopping.is_set():
+            return
+        try:
+            working = self.store.accounts_with_posts(WORK_STATES)
+        except Exception:
+            log.exception("could not read the ledger")
+            return
+        if not any(lane.config.account in working for lane in self.lanes.values()):
+            log.info("nothing left to publish: stopping (--until-empty)")
+            self.stopping.set()
+            self.wake.set()
+
+    def _replan(self, lane: Lane, *, stop_when_empty: bool = True, plan: tuple | None = None) -> None:
+        """Schedule the account's publication run at its next planned post (or none). ``plan``: the plan a run
+        just made after its last post, with the revision read with it (entries, revision, now), used as is."""
         if self.stopping.is_set():
             return
-        with self._plan_lock:
+        with lane.planning:
             try:
-                lane.revision = self.store.revision(lane.config.account)
+                if plan is not None and len(lane.held) >= PLAN_AHEAD - 1:
+                    plan = None  # it may not reach past the posts held
+                revision = self.store.revision(lane.config.account) if plan is None else plan[1]
+                lane.revision = revision
                 if lane.revision != lane.held_revision:
                     lane.held = set()  # the ledger changed: every post may be taken again
-                now = self.clock()
+                now = self.clock() if plan is None else plan[2]
                 if self._review_turned_on_elsewhere(lane):
                     self._unschedule(lane)
                     return
-                entries = agenda.upcoming(self.store, lane.config, now, count=1 + len(lane.held))
+                entries = (agenda.upcoming(self.store, lane.config, now, count=1 + len(lane.held))
+                           if plan is None else plan[0])
             except Exception:
                 log.exception("planning failed; trying again in %ss", ERROR_RETRY.total_seconds())
                 self._schedule(lane, self.clock() + ERROR_RETRY)
@@ -353,10 +455,8 @@ class Service:
                     log.debug("nothing due; evergreen may recycle a tip at %s", wake.isoformat())
                     return
                 self._unschedule(lane)
-                if self.until_empty and not any(self._work_left(each) for each in self.lanes.values()):
-                    log.info("nothing left to publish: stopping (--until-empty)")
-                    self.stopping.set()
-                    self.wake.set()
+                if stop_when_empty:
+                    self._stop_when_empty()
                 return
             self._schedule(lane, max(nxt.at, now))
             log.debug("next post %s at %s", nxt.post.post_id, nxt.at.isoformat())
@@ -385,17 +485,16 @@ class Service:
                           ERROR_RETRY.total_seconds())
             return now + ERROR_RETRY
 
-    def _work_left(self, lane: Lane) -> bool:
-        counts = self.store.counts(lane.config.account)
-        return any(counts.get(s.value) for s in (PostState.QUEUED, PostState.RETRYING, PostState.SENDING))
-
     def _schedule(self, lane: Lane, at: datetime) -> None:
-        self._scheduler.add_job(self._publish_due, DateTrigger(run_date=at), args=(lane,), id=lane.job,
-                                replace_existing=True, executor=lane.executor)
+        self._timetable.set(lane.name, at)
 
     def _unschedule(self, lane: Lane) -> None:
-        if self._scheduler.get_job(lane.job):
-            self._scheduler.remove_job(lane.job)
+        self._timetable.clear(lane.name)
+
+    def _publish_account(self, name: str) -> None:
+        """A worker's publication run for the account come due (the timetable never runs one account twice at
+        once)."""
+        self._publish_due(self.lanes[name])
 
     def _publish_due(self, lane: Lane) -> None:
         def started(entry) -> None:
@@ -405,17 +504,28 @@ class Service:
             lane.current = None
             self._report(lane, entry, outcome)
 
-        with lane.busy:
+        last: list[tuple] = []
+        after = None  # the run's last plan, when it ended normally with nothing held: no need to plan again
+        # Stopping holds every lane's lock to the end: a run that has not begun by then never does (nor waits).
+        while not lane.busy.acquire(timeout=0.5):
+            if self.stopping.is_set():
+                return
+        with _held(lane.busy):
+            if self.stopping.is_set():
+                return
             try:
-                held = lane.held if self.store.revision(lane.config.account) == lane.held_revision else set()
+                held = (lane.held if lane.held and self.store.revision(lane.config.account) == lane.held_revision
+                        else set())
                 runs = publish_due(lane.engine, lane.config, should_stop=self.stopping.is_set, on_start=started,
-                                   on_done=done, skip=held)
+                                   on_done=done, skip=held, on_plan=lambda *plan: last.append(plan))
                 self._hold_skipped(lane, runs)
+                if last and not held and all(outcome.state != "skipped" for _, outcome in runs):
+                    after = last[-1]
             except Exception:
                 log.exception("publication run failed; the ledger keeps each post's state")
             finally:
                 lane.current = None
-        self._replan(lane)
+        self._replan(lane, plan=after)
 
     def _hold_skipped(self, lane: Lane, runs) -> None:
         """Remember the posts this run could not take, so the next plan does not schedule them at once again."""
