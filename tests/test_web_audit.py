@@ -41,8 +41,8 @@ class LedgerEnv(WebEnv):
     def dump(self) -> dict[str, list]:
         """Every row of every table (the whole ledger), to compare two states of it."""
         meta = sa.MetaData()
-        meta.reflect(self.store.engine)
         with self.store.engine.connect() as conn:
+            meta.reflect(conn)
             return {name: sorted((tuple(map(repr, row)) for row in conn.execute(sa.select(table))))
                     for name, table in sorted(meta.tables.items())}
 
