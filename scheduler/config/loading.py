@@ -4,13 +4,14 @@ the key, its line and what is allowed."""
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from scheduler.config.accounts import _accounts
+from scheduler.config.accounts import account_entries, check_accounts
+from scheduler.config.includes import included_entries
+from scheduler.config.lines import key_lines, value_line
 from scheduler.config.schema import CONFIG_NAME, SCHEMA
 from scheduler.config.settings import Account, Config
 from scheduler.domain.errors import ConfigError
@@ -58,7 +59,7 @@ def parse_config(text: str, *, source: Path | None, env: Mapping[str, str] | Non
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{name}: not valid TOML: {exc}") from None
-    lines = _key_lines(text)
+    lines = key_lines(text)
 
     def where(dotted: str) -> str:
         line = lines.get(dotted) or lines.get(dotted.split(".")[0])
@@ -67,12 +68,12 @@ def parse_config(text: str, *, source: Path | None, env: Mapping[str, str] | Non
     default_account = raw.pop("default_account", "")
     if not isinstance(default_account, str):
         raise ConfigError(f"{where('default_account')}: default_account must be an account's name, as a string")
-    raw_accounts = raw.pop("accounts", None)
+    raw_accounts, include = raw.pop("accounts", None), raw.pop("include", None)
     values: dict[str, dict[str, Any]] = {}
     for section, value in raw.items():
         if section not in SCHEMA:
             raise ConfigError(f"{where(section)}: unknown section [{section}]; allowed: {', '.join(SCHEMA)}, "
-                              "[[accounts]]")
+                              "[[accounts]], include")
         if not isinstance(value, dict):
             raise ConfigError(f"{where(section)}: {section} must be a [{section}] table")
     for section, keys in SCHEMA.items():
@@ -92,17 +93,22 @@ def parse_config(text: str, *, source: Path | None, env: Mapping[str, str] | Non
             except ValueError as exc:
                 raise ConfigError(f"{where(f'{section}.{key}')}: [{section}] {key}: {exc}") from None
         values[section] = checked
-    if raw_accounts is None:
+    # The file's own accounts, then the included files' (each checked the same way, errors naming its file).
+    entries = [] if raw_accounts is None else account_entries(raw_accounts, file=name, text=text,
+                                                              key_line=lines.get("accounts"))
+    if include is not None:
+        entries += included_entries(include, source=source, name=name, key_line=lines.get("include"))
+    if not entries:
         account = values["account"]
         accounts = (Account(name=(account["handle"] or "default").lower(), network="x", handle=account["handle"],
                             instance="", timezone=account["timezone"], credentials_env="", credentials_file="",
                             imports=True, overrides={}),)
     else:
         if "account" in raw:
-            raise ConfigError(f"{where('account')}: [account] and [[accounts]] cannot both be given: move its handle "
-                              "and timezone into an [[accounts]] entry (its ledger rows stay: they are keyed by the "
-                              "handle)")
-        accounts = _accounts(raw_accounts, values, where)
+            raise ConfigError(f"{where('account')}: [account] and [[accounts]] cannot both be given (inline or "
+                              "included): move its handle and timezone into an [[accounts]] entry (its ledger rows "
+                              "stay: they are keyed by the handle)")
+        accounts = check_accounts(entries, values)
     if default_account and not any(a.name == default_account for a in accounts):
         raise ConfigError(f"{where('default_account')}: default_account {default_account!r} names no account; "
                           f"configured: {', '.join(a.name for a in accounts)}")
@@ -117,10 +123,14 @@ def parse_config(text: str, *, source: Path | None, env: Mapping[str, str] | Non
             each.calendar()
         except ValueError as exc:
             key, value = _calendar_value_for(str(exc), each.values["calendar"])
-            section = "calendar" if value in values["calendar"].get(key, ()) else "accounts.calendar"
-            line = _value_line(text, lines.get(f"{section}.{key}"), value)
-            place = f"{name}:{line}" if line else where(f"{section}.{key}")
-            raise ConfigError(f"{place}: [{section}] {key}: {exc}") from None
+            if value in values["calendar"].get(key, ()) or not entries:
+                section, file, file_text, file_lines = "calendar", name, text, lines
+            else:
+                section, entry = "accounts.calendar", entries[[a.name for a in accounts].index(each.account_name)]
+                file, file_text, file_lines = entry.file, entry.text, entry.lines
+            line = value_line(file_text, file_lines.get(f"{section}.{key}"), value)
+            raise ConfigError(f"{file}:{line}: [{section}] {key}: {exc}" if line else
+                              f"{file}: [{section}] {key}: {exc}") from None
     return config
 
 
@@ -131,33 +141,3 @@ def _calendar_value_for(message: str, calendar: Mapping[str, Any]) -> tuple[str,
             if repr(value) in message:
                 return key, value
     return "slots", None
-
-
-def _value_line(text: str, key_line: int | None, value: str | None) -> int | None:
-    """The line of a list element (lists may span lines), searching from its key's line."""
-    if key_line is None or value is None:
-        return key_line
-    for number, line in enumerate(text.splitlines()[key_line - 1:], start=key_line):
-        if f'"{value}"' in line or f"'{value}'" in line:
-            return number
-    return key_line
-
-
-_TABLE = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.-]+)\s*\]")
-
-
-_ASSIGN = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
-
-
-def _key_lines(text: str) -> dict[str, int]:
-    """Line of each "section" and "section.key" (tomllib keeps no positions)."""
-    lines: dict[str, int] = {}
-    section = ""
-    for number, line in enumerate(text.splitlines(), start=1):
-        if match := _TABLE.match(line):
-            section = match.group(1)
-            lines.setdefault(section, number)
-        elif match := _ASSIGN.match(line):
-            dotted = f"{section}.{match.group(1)}" if section else match.group(1)
-            lines.setdefault(dotted, number)
-    return lines
