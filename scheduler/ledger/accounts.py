@@ -29,10 +29,14 @@ class AccountsLedger:
             value = conn.execute(sa.select(m.accounts.c.revision).where(m.accounts.c.account == account)).scalar()
         return value or 0
 
-    def revisions(self) -> dict[str, int]:
-        """Every account's revision in one read (an account never changed is absent: its revision is 0)."""
+    def revisions(self, accounts: Iterable[str] | None = None) -> dict[str, int]:
+        """Every account's revision (or those of ``accounts``) in one read (an account never changed is absent: its
+        revision is 0)."""
+        query = sa.select(m.accounts.c.account, m.accounts.c.revision)
+        if accounts is not None:
+            query = query.where(m.accounts.c.account.in_(list(accounts)))
         with self._read() as conn:
-            return dict(conn.execute(sa.select(m.accounts.c.account, m.accounts.c.revision)).all())
+            return dict(conn.execute(query).all())
 
     def accounts_with_posts(self, states: Iterable[str]) -> set[str]:
         """The accounts with at least one post in one of ``states``, in one read."""

@@ -52,6 +52,10 @@ class AttemptsLedger:
             values = dict(slot_at=slot_at, calendar_slot=slot_at if calendar_slot else None)
         try:
             with self.engine.begin() as conn:
+                if conn.dialect.name == "postgresql" and conn.execute(
+                        sa.select(m.posts.c.post_id).where(m.posts.c.post_id == post_id, m.posts.c.state.in_(PENDING))
+                        .with_for_update(skip_locked=True)).first() is None:
+                    return None  # no longer pending, or another process is taking it right now: never wait for it
                 taken = conn.execute(
                     m.posts.update()
                     .where(m.posts.c.post_id == post_id, m.posts.c.state.in_(PENDING))
@@ -75,6 +79,12 @@ class AttemptsLedger:
                 return record
         except sa.exc.IntegrityError:
             return None
+
+    def sending_claimers(self, account: str) -> set[str]:
+        """The instances holding a post of the account in ``sending``, in one read."""
+        with self._read() as conn:
+            return set(conn.execute(sa.select(m.posts.c.claimed_by).where(
+                m.posts.c.account == account, m.posts.c.state == PostState.SENDING.value).distinct()).scalars())
 
     def slot_holder(self, account: str, slot_at: datetime) -> str | None:
         """The post that holds a calendar slot, if any."""

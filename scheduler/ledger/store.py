@@ -40,6 +40,7 @@ from scheduler.ledger.articles import ArticlesLedger
 from scheduler.ledger.posts import PostsLedger
 from scheduler.ledger.attempts import AttemptsLedger
 from scheduler.ledger.instances import InstancesLedger
+from scheduler.ledger.turns import Turns
 
 
 class Store(AccountsLedger, ArticlesLedger, PostsLedger, AttemptsLedger, InstancesLedger, FeedLedger, ReviewLedger, WebLedger, LookupLedger,
@@ -53,6 +54,8 @@ class Store(AccountsLedger, ArticlesLedger, PostsLedger, AttemptsLedger, Instanc
         self._snapshot: ContextVar[Connection | None] = ContextVar(f"snapshot-{id(self)}", default=None)
         # Set inside ``unit()``: every method of this thread then reads and writes in that one transaction.
         self._unit: ContextVar[_Unit | None] = ContextVar(f"unit-{id(self)}", default=None)
+        # Whose turn it is to publish each account, among the services on this ledger (turns.py).
+        self.turns = Turns(engine)
 
     @property
     def engine(self) -> Engine:
@@ -97,6 +100,7 @@ class Store(AccountsLedger, ArticlesLedger, PostsLedger, AttemptsLedger, Instanc
         return store
 
     def close(self) -> None:
+        self.turns.close()
         self._engine.dispose()
 
     def _read(self):

@@ -8,8 +8,9 @@ The service re-plans an account:
 
 - after every publication run of it (so its next post is always scheduled),
 - when its ledger revision changes (a CLI command, the dashboard or another service changed the queue):
-  ``queue_changed``, called every ``[service] watch_interval`` (default 2 s) with ONE read of every
-  account's revision, and by whatever learns of a change sooner,
+  on PostgreSQL at once, told by the listener (ledger/notify.py: LISTEN for migration m018's notifications),
+  with a full check every NOTIFIED_WATCH as a safety net; on SQLite (or while the listener is reconnecting)
+  every ``[service] watch_interval`` (default 2 s), with ONE read of every account's revision,
 - on SIGHUP, after reloading scheduler.toml (a bad file is rejected, the old settings stay).
 
 Between posts the process sleeps until the next one: no minute polling. Planning at start (and after a
@@ -28,6 +29,11 @@ to exit is handled (one that arrives while starting stops the service as soon as
 Posts left ``sending`` (a process killed mid-call, or an error between claim and call) are
 recovered at start and then every three heartbeats while running.
 
+Replicas: several services on one PostgreSQL ledger share the work. Each plans every account; a run publishes an
+account only while it holds that account's turn (ledger/turns.py) and no other live service has a post of it
+left ``sending`` (lanes.py), so each account's posts go out in order whoever sends them; claims skip rows another
+service is taking, and a post is still claimed by one service only.
+
 Idle costs next to nothing per account: the periodic jobs (``_shared_jobs``: heartbeats, written for all
 accounts in one transaction; the watch; recovery; notices) each run once over all accounts, reading one
 summary (which accounts have posts left sending, notices due) instead of asking each account; feeds are
@@ -45,8 +51,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -57,6 +62,7 @@ from scheduler.articles.feeds import start_polling, tick
 from scheduler.config import Config, load_config
 from scheduler.domain.errors import CredentialsError, SchedulerError
 from scheduler.domain.models import PostState
+from scheduler.ledger.notify import QueueListener
 from scheduler.ledger.store import LostClaim, Store
 from scheduler.logs import setup_logging
 from scheduler.networks.base import Unusable
@@ -64,6 +70,7 @@ from scheduler.networks.factory import NETWORK_NAMES, destination, make_publishe
 from scheduler.planning import agenda
 from scheduler.planning.evergreen import next_due
 from scheduler.publishing.engine import PLAN_AHEAD, PublishingEngine, RetryPolicy, new_instance_id, publish_due
+from scheduler.publishing.lanes import Lane, held
 from scheduler.publishing.liveness import instance_is_alive
 from scheduler.publishing.signals import Signals
 from scheduler.publishing.timetable import Timetable
@@ -79,43 +86,13 @@ log = logging.getLogger("scheduler.service")
 WORK_STATES = (PostState.QUEUED, PostState.RETRYING, PostState.SENDING)
 # When the ledger cannot be read, try again after this long rather than stopping.
 ERROR_RETRY = timedelta(seconds=5)
-
-
-@contextmanager
-def _held(lock: threading.Lock) -> Iterator[None]:
-    """Release a lock already acquired when the block ends."""
-    try:
-        yield
-    finally:
-        lock.release()
+# On PostgreSQL, while the listener hears every change, the watch reads every account's revision only this often:
+# a safety net (a notification is lost only with its connection, and a reconnection checks every account).
+NOTIFIED_WATCH = timedelta(seconds=30)
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class Lane:
-    """One account's publishing: its engine (publisher, retries, pause), its plan and its claims. Lanes share
-    nothing but the ledger, the timer and the pool of workers (where a lane takes at most one worker at a time),
-    so one account failing, paused or rate-limited never holds up or changes another's posts."""
-
-    def __init__(self, config: Config, instance: str, engine) -> None:
-        self.config = config
-        self.name = config.account_name
-        self.instance = instance
-        self.engine = engine
-        self.busy = threading.Lock()
-        self.planning = threading.Lock()
-        self.current: str | None = None
-        self.revision = -1
-        self.last_outcome: str | None = None
-        self.beaten_outcome: str | None = None  # the last outcome a heartbeat wrote
-        self.review_mismatch = False  # the ledger requires review and this lane's config does not
-        # Posts the last run found it could not take (claimed elsewhere, no longer pending, not approved) and the
-        # ledger revision then: until the ledger changes, the plan's next post after them is what is scheduled,
-        # never them again at once (a post that cannot be taken, planned "now" again and again, was a busy loop).
-        self.held: set[str] = set()
-        self.held_revision = -1
 
 
 class Service:
@@ -137,6 +114,8 @@ class Service:
         self._stopped = False
         self._scheduler = None
         self._timetable: Timetable | None = None
+        self._listener: QueueListener | None = None
+        self._next_full_watch = self.clock()
 
         self._watchers = {name: ReviewWatcher() for name in self.lanes}
 
@@ -179,8 +158,9 @@ class Service:
 
     def run(self, *, until_empty: bool = False) -> int:
         self.until_empty = until_empty
+        told: set[tuple[int, str]] = set()  # each other service is named once, not once per account
         for lane in self.lanes.values():
-            self._announce(lane)
+            self._announce(lane, told)
         self._beat()
         self._recover_all(own=False)
         self._timetable = Timetable(self._publish_account, workers=self.workers, clock=self.clock)
@@ -193,6 +173,9 @@ class Service:
                                     executor=executor, **({"next_run_time": self.clock()} if at_once else {}))
         self._scheduler.start()
         self._timetable.start()
+        if self.store.turns.shared:  # PostgreSQL: every change to a queue wakes the service at once
+            self._listener = QueueListener(self.store.engine, self._changed)
+            self._listener.start()
         self._plan_all()
         # What start-up built (every account's configuration, engine and client) lives as long as the process:
         # out of the collector's sight, a collection no longer walks a thousand accounts' objects each time.
@@ -246,16 +229,22 @@ class Service:
             log.warning("recovered %d post(s) left mid-send: %s", len(recovered), ", ".join(recovered))
             if self._timetable is not None:
                 self._replan(lane)
+        if lane.changed and self._timetable is not None:  # the queue changed while this held the lane
+            lane.changed = False
+            self._changed({lane.name})
 
-    def _announce(self, lane: Lane) -> None:
+    def _announce(self, lane: Lane, told: set[tuple[int, str]]) -> None:
         now = self.clock()
         config = lane.config
-        others = [i for i in self.store.instances(config.account)
-                  if i.instance != lane.instance and instance_is_alive(i, now, self._stale_after())]
+        others = [i for i in self.store.instances(config.account) if i.instance != lane.instance
+                  and (i.pid, i.host) not in told and instance_is_alive(i, now, self._stale_after())]
         for other in others:
+            told.add((other.pid, other.host))
             log.warning("another instance is active on this ledger: pid %s on %s (last beat %s); "
-                        "both can run safely - each post is claimed by one of them only",
-                        other.pid, other.host, other.beat_at.isoformat(timespec="seconds"))
+                        "both can run safely - each post is claimed by one of them only%s",
+                        other.pid, other.host, other.beat_at.isoformat(timespec="seconds"),
+                        ", and each account published by one at a time, in order" if self.store.turns.shared
+                        else "")
         log.info("service started: @%s, %s, publisher %s, instance %s", config.handle,
                  config.calendar().describe(), lane.engine.publisher.name, lane.instance)
         if lane.engine.publisher.name == "outbox":
@@ -268,6 +257,8 @@ class Service:
         timeout = self.config["service"]["stop_timeout"].total_seconds()
         self._scheduler.shutdown(wait=False)  # no job starts any more
         self._timetable.stop()  # no publication run starts any more
+        if self._listener is not None:
+            self._listener.stop()
         deadline = self.clock() + timedelta(seconds=timeout)
         finished = True
         for lane in self.lanes.values():
@@ -373,21 +364,40 @@ class Service:
                               lane.config["notify"]["check_interval"])
 
     def _watch(self) -> None:
+        """Every ``[service] watch_interval``: every account's revision, read at once; while the PostgreSQL
+        listener hears each change as it is made, only every NOTIFIED_WATCH (a safety net)."""
+        listening = self._listener is not None and self._listener.connected.is_set()
+        if listening and self.clock() < self._next_full_watch:
+            return
+        self._next_full_watch = self.clock() + NOTIFIED_WATCH
         self.queue_changed(None)
 
     def queue_changed(self, account: str | None = None) -> None:
         """The queue may have changed (a CLI command, the dashboard, another service): re-plan the accounts whose
-        ledger revision moved, of ``account`` (its name or ledger key) or of all (None). One read of every
-        account's revision, whatever their number. The watch job calls it every ``[service] watch_interval``;
-        a change notification may call it at once, from any thread."""
+        ledger revision moved, of ``account`` (its name or ledger key) or of all (None)."""
+        self._changed(None if account is None else {account})
+
+    def _changed(self, accounts: set[str] | None) -> None:
+        """Re-plan those of ``accounts`` (names or ledger keys; None: all) whose revision moved, reading their
+        revisions at once, whatever their number. Called by the watch and, on PostgreSQL, by the listener as each
+        change is committed (from its thread). A lane in a run is left to the run, which looks when it ends."""
+        if accounts is None:
+            lanes = list(self.lanes.values())
+        else:
+            by_key = {lane.config.account: lane for lane in self.lanes.values()}
+            lanes = [lane for a in accounts if (lane := self.lanes.get(a) or by_key.get(a)) is not None]
+        if not lanes:
+            return
         try:
-            revisions = self.store.revisions()
+            revisions = self.store.revisions(None if accounts is None else [lane.config.account for lane in lanes])
         except Exception:
             log.exception("could not read the ledger")
             return
-        for lane in self.lanes.values():
-            if account is not None and account not in (lane.name, lane.config.account):
-                continue
+        for lane in lanes:
+            if lane.busy.locked():
+                lane.changed = True  # then checked again: a run that ended meanwhile has looked already
+                if lane.busy.locked():
+                    continue
             if revisions.get(lane.config.account, 0) != lane.revision:
                 self._replan(lane)
 
@@ -502,30 +512,44 @@ class Service:
 
         def done(entry, outcome) -> None:
             lane.current = None
-            self._report(lane, entry, outcome)
+            lane.report(entry, outcome, self.clock())
 
         last: list[tuple] = []
         after = None  # the run's last plan, when it ended normally with nothing held: no need to plan again
+        again = None  # not this process's turn to publish the account now: when to look again
         # Stopping holds every lane's lock to the end: a run that has not begun by then never does (nor waits).
         while not lane.busy.acquire(timeout=0.5):
             if self.stopping.is_set():
                 return
-        with _held(lane.busy):
+        with held(lane.busy):
             if self.stopping.is_set():
                 return
+            turn = None
             try:
-                held = (lane.held if lane.held and self.store.revision(lane.config.account) == lane.held_revision
-                        else set())
-                runs = publish_due(lane.engine, lane.config, should_stop=self.stopping.is_set, on_start=started,
-                                   on_done=done, skip=held, on_plan=lambda *plan: last.append(plan))
-                self._hold_skipped(lane, runs)
-                if last and not held and all(outcome.state != "skipped" for _, outcome in runs):
-                    after = last[-1]
+                turn = self.store.turns.take(lane.config.account)  # replicas: one run of an account at a time
+                again = lane.wait_for_others(turn, self.clock(), self._stale_after())
+                if again is None:
+                    skip = (lane.held if lane.held and self.store.revision(lane.config.account) == lane.held_revision
+                            else set())
+                    runs = publish_due(lane.engine, lane.config, on_start=started, on_done=done, skip=skip,
+                                       should_stop=lambda: self.stopping.is_set() or not self.store.turns.holds(turn),
+                                       on_plan=lambda *plan: last.append(plan))
+                    self._hold_skipped(lane, runs)
+                    if last and not skip and all(outcome.state != "skipped" for _, outcome in runs):
+                        after = last[-1]
             except Exception:
                 log.exception("publication run failed; the ledger keeps each post's state")
             finally:
                 lane.current = None
+                if turn is not None:
+                    self.store.turns.give_back(turn)
+        if again is not None:
+            self._schedule(lane, again)
+            return
         self._replan(lane, plan=after)
+        if lane.changed:  # the queue changed during the run: plan again if it moved since the run's last plan
+            lane.changed = False
+            self._changed({lane.name})
 
     def _hold_skipped(self, lane: Lane, runs) -> None:
         """Remember the posts this run could not take, so the next plan does not schedule them at once again."""
@@ -542,26 +566,6 @@ class Service:
         if new:
             log.info("%s: could not take %s; not trying again until the ledger changes", lane.name,
                      ", ".join(sorted(new)))
-
-    def _report(self, lane: Lane, entry, outcome) -> None:
-        now = self.clock()
-        late = (now - entry.at).total_seconds()
-        fields = {
-            "post_id": outcome.post_id,
-            "slot": entry.at.astimezone(lane.config.tz).isoformat(),
-            "outcome": outcome.state,
-            "url": outcome.url,
-            "late_s": round(late, 3),
-            "account": lane.name,
-        }
-        if outcome.detail:
-            fields["detail"] = outcome.detail
-        if outcome.retry_at:
-            fields["retry_at"] = outcome.retry_at.astimezone(lane.config.tz).isoformat()
-        level = logging.INFO if outcome.state in ("sent", "skipped") else logging.WARNING
-        text = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
-        log.log(level, "publication %s", text, extra={"fields": fields})
-        lane.last_outcome = f"{outcome.post_id} {outcome.state} at {now.isoformat(timespec='seconds')}"
 
 
 def run_service(config_path: str | None, *, log_json: bool = False, until_empty: bool = False,

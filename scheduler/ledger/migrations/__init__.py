@@ -17,6 +17,7 @@ later migration then adds again.
     m008_m015.py    editing, slot index, article metadata, plain post ids, lifecycle, review duties,
                     web sessions, look-ups, operations
     m016_insights.py metric readings and billed calls
+    m018_wakeups.py  PostgreSQL: a notification on every change of an account's queue (wake-ups)
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from scheduler.ledger.migrations.m008_m015 import (
     m015_ops,
 )
 from scheduler.ledger.migrations.m016_insights import m016_insights
+from scheduler.ledger.migrations.m018_wakeups import m018_wakeups
 from scheduler.ledger.migrations.tables import (
     metadata,
     schema_migrations,
@@ -91,4 +93,5 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m014_lookups", m014_lookups),
     ("m015_ops", m015_ops),
     ("m016_insights", m016_insights),
+    ("m018_wakeups", m018_wakeups),  # m017 is issue 21's (branch issue-21-collect): it goes before this line
 ]
