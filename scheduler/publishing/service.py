@@ -214,15 +214,21 @@ class Service:
 
     def _recover(self, lane: Lane, *, own: bool) -> None:
         """Take back the account's posts left ``sending``: by a stopped process, and (``own``) by this one when no
-        publication of it is in flight, after an error between claim and call."""
+        publication of it is in flight, after an error between claim and call. Only while holding the account's
+        turn: a service publishing it (a replica, however late its heartbeat) holds the turn, so its claims are
+        never taken from it."""
         if own and not lane.busy.acquire(blocking=False):
             return  # a publication is in flight: its post is not stuck
+        turn = None
         try:
-            recovered = lane.engine.recover(self._stale_after(), own=own)
+            turn = self.store.turns.take(lane.config.account)
+            recovered = [] if turn is None else lane.engine.recover(self._stale_after(), own=own)
         except Exception:
             log.exception("could not check for posts left sending (%s)", lane.name)
             return
         finally:
+            if turn is not None:
+                self.store.turns.give_back(turn)
             if own:
                 lane.busy.release()
         if recovered:
@@ -373,14 +379,13 @@ class Service:
         self.queue_changed(None)
 
     def queue_changed(self, account: str | None = None) -> None:
-        """The queue may have changed (a CLI command, the dashboard, another service): re-plan the accounts whose
-        ledger revision moved, of ``account`` (its name or ledger key) or of all (None)."""
+        """The queue of ``account`` (its name or ledger key; None: of any) may have changed: see ``_changed``."""
         self._changed(None if account is None else {account})
 
     def _changed(self, accounts: set[str] | None) -> None:
-        """Re-plan those of ``accounts`` (names or ledger keys; None: all) whose revision moved, reading their
-        revisions at once, whatever their number. Called by the watch and, on PostgreSQL, by the listener as each
-        change is committed (from its thread). A lane in a run is left to the run, which looks when it ends."""
+        """Re-plan those of ``accounts`` (names or ledger keys; None: all) whose revision moved (a CLI command, the
+        dashboard, another service), reading their revisions at once. Called by the watch and, on PostgreSQL, by
+        the listener's thread as each change commits. A lane in a run is left to the run, which looks at its end."""
         if accounts is None:
             lanes = list(self.lanes.values())
         else:
