@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Scaling benchmark (issue 22): one `scheduler serve` for many accounts, each figure beside one account's.
 
-    .venv/bin/python bench/scaling.py [--accounts 1000] [--idle-seconds 60] [--only idle|burst|replicas|wake]
+    .venv/bin/python bench/scaling.py [--accounts 1000] [--idle-seconds 60] [--only idle,burst,replicas,wake]
         [--postgres URL] [--replicas 1,2,3] [--edits 20] [--markdown PATH] [--keep]
 
 Rows (each measured beside its baseline in the same run, on the same machine):
@@ -393,11 +393,20 @@ def bench_wake(args, work: Path) -> list[Row]:
     ]
 
 
+def parts(value: str) -> list[str]:
+    chosen = value.split(",")
+    unknown = set(chosen) - {"idle", "burst", "replicas", "wake"}
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown part(s): {', '.join(sorted(unknown))}")
+    return chosen
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=1000)
     parser.add_argument("--idle-seconds", type=int, default=60)
-    parser.add_argument("--only", choices=("idle", "burst", "replicas", "wake"), help="run one part only")
+    parser.add_argument("--only", type=parts, help="the parts to run, comma-separated: idle, burst, replicas, wake "
+                        "(default: all)")
     parser.add_argument("--postgres", default=PG_URL, help="PostgreSQL database for S3 and S4 (a schema of its own "
                         "is made and dropped)")
     parser.add_argument("--replicas", default="1,2,3", type=lambda v: [int(c) for c in v.split(",")],
@@ -412,13 +421,13 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     rows: list[Row] = []
     try:
-        if args.only in (None, "idle"):
+        if args.only is None or "idle" in args.only:
             rows += bench_idle(args, work)
-        if args.only in (None, "burst"):
+        if args.only is None or "burst" in args.only:
             rows += bench_burst(args, work)
-        if args.only in (None, "replicas"):
+        if args.only is None or "replicas" in args.only:
             rows += bench_replicas(args, work)
-        if args.only in (None, "wake"):
+        if args.only is None or "wake" in args.only:
             rows += bench_wake(args, work)
     finally:
         if args.keep:
