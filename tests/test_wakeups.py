@@ -130,7 +130,7 @@ def test_a_listener_hears_its_own_ledger_only(postgres_url):
         mine.pause("clinic-a", "holiday", datetime.now(UTC))
         assert woken.wait(10)
         time.sleep(0.5)
-        assert heard == {"mine": [{"clinic-a"}], "theirs": []}
+        assert heard == {"mine": [{"clinic-a": mine.revision("clinic-a")}], "theirs": []}
     finally:
         for listener in listeners:
             listener.stop()

@@ -1,13 +1,14 @@
 """Wake-ups on PostgreSQL: a listener for the notification migration m018's trigger sends whenever an account's
 queue changes (its revision bumps), whoever changed it: the CLI, the dashboard, another replica.
 
-    listener = QueueListener(engine, on_change)   # on_change({"ledger key", ...}), or None: "anything may have"
+    listener = QueueListener(engine, on_change)   # on_change({ledger key: revision}), or None: "any may have"
     listener.start()                              # a thread of its own, on a connection of its own
     listener.connected.is_set()                   # listening now (a service polls fast while it is not)
     listener.stop()
 
 The thread LISTENs on the ledger schema's channel and hands over the accounts named by each burst of
-notifications at once (drained together, each named once). A lost connection (the server restarted, the
+notifications at once (drained together), each with the highest revision heard: the service compares it with the
+revision its plan was made at, without reading the ledger. A lost connection (the server restarted, the
 connection was terminated, the network dropped it: TCP keepalives find a silent loss within about 25 s) is
 opened again after a wait that doubles from ``backoff`` up to ``backoff_max``; notifications sent while it was
 lost are gone, so the first thing after a reconnection is ``on_change(None)``: check every account.
@@ -44,7 +45,7 @@ def own_connection(engine: Engine, name: str):
 
 
 class QueueListener:
-    def __init__(self, engine: Engine, on_change: Callable[[set[str] | None], None], *, backoff: float = 0.5,
+    def __init__(self, engine: Engine, on_change: Callable[[dict[str, int] | None], None], *, backoff: float = 0.5,
                  backoff_max: float = 30.0) -> None:
         self._engine = engine
         self._on_change = on_change
@@ -88,12 +89,17 @@ class QueueListener:
 
     def _listen(self, conn) -> None:
         while not self._stop.is_set():
-            changed = {n.payload for n in conn.notifies(timeout=POLL_S, stop_after=1)}
-            if changed:
-                changed |= {n.payload for n in conn.notifies(timeout=0)}  # the rest of a burst, at once
+            heard = list(conn.notifies(timeout=POLL_S, stop_after=1))
+            if heard:
+                heard += conn.notifies(timeout=0)  # the rest of a burst, at once
+                changed: dict[str, int] = {}
+                for notification in heard:
+                    key, _, revision = notification.payload.rpartition(" ")
+                    if key and revision.isdigit():
+                        changed[key] = max(changed.get(key, 0), int(revision))
                 self._tell(changed)
 
-    def _tell(self, changed: set[str] | None) -> None:
+    def _tell(self, changed: dict[str, int] | None) -> None:
         try:
             self._on_change(changed)
         except Exception:

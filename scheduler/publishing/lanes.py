@@ -49,8 +49,9 @@ class Lane:
         self.planning = threading.Lock()
         self.current: str | None = None
         self.revision = -1
-        # The queue changed while a run held the lane: the run looks at the revision again when it ends.
-        self.changed = False
+        # The highest revision a change notification told while a run held the lane: past the run's last plan, the
+        # run plans again when it ends.
+        self.notified = -1
         self.last_outcome: str | None = None
         self.beaten_outcome: str | None = None  # the last outcome a heartbeat wrote
         self.review_mismatch = False  # the ledger requires review and this lane's config does not

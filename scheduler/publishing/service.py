@@ -235,9 +235,8 @@ class Service:
             log.warning("recovered %d post(s) left mid-send: %s", len(recovered), ", ".join(recovered))
             if self._timetable is not None:
                 self._replan(lane)
-        if lane.changed and self._timetable is not None:  # the queue changed while this held the lane
-            lane.changed = False
-            self._changed({lane.name})
+        if lane.notified > lane.revision and self._timetable is not None:  # the queue changed while this held it
+            self._replan(lane)
 
     def _announce(self, lane: Lane, told: set[tuple[int, str]]) -> None:
         now = self.clock()
@@ -376,34 +375,30 @@ class Service:
         if listening and self.clock() < self._next_full_watch:
             return
         self._next_full_watch = self.clock() + NOTIFIED_WATCH
-        self.queue_changed(None)
+        self._changed(None)
 
-    def queue_changed(self, account: str | None = None) -> None:
-        """The queue of ``account`` (its name or ledger key; None: of any) may have changed: see ``_changed``."""
-        self._changed(None if account is None else {account})
-
-    def _changed(self, accounts: set[str] | None) -> None:
-        """Re-plan those of ``accounts`` (names or ledger keys; None: all) whose revision moved (a CLI command, the
-        dashboard, another service), reading their revisions at once. Called by the watch and, on PostgreSQL, by
-        the listener's thread as each change commits. A lane in a run is left to the run, which looks at its end."""
-        if accounts is None:
+    def _changed(self, revisions: dict[str, int] | None) -> None:
+        """Re-plan the accounts whose revision moved (a CLI command, the dashboard, another service changed their
+        queue): those of ``revisions`` (ledger key -> revision, as the PostgreSQL listener hears each change
+        commit, on its thread: no read) or, with None, all of them (the watch: one read of every revision). A
+        lane in a run is left to the run, which plans again at its end if the revision moved past its last plan."""
+        if revisions is None:
+            try:
+                revisions = self.store.revisions()
+            except Exception:
+                log.exception("could not read the ledger")
+                return
             lanes = list(self.lanes.values())
         else:
             by_key = {lane.config.account: lane for lane in self.lanes.values()}
-            lanes = [lane for a in accounts if (lane := self.lanes.get(a) or by_key.get(a)) is not None]
-        if not lanes:
-            return
-        try:
-            revisions = self.store.revisions(None if accounts is None else [lane.config.account for lane in lanes])
-        except Exception:
-            log.exception("could not read the ledger")
-            return
+            lanes = [by_key[key] for key in revisions if key in by_key]
         for lane in lanes:
+            revision = revisions.get(lane.config.account, 0)
             if lane.busy.locked():
-                lane.changed = True  # then checked again: a run that ended meanwhile has looked already
-                if lane.busy.locked():
+                lane.notified = max(lane.notified, revision)  # then checked again: a run that ended meanwhile
+                if lane.busy.locked():  # has looked already
                     continue
-            if revisions.get(lane.config.account, 0) != lane.revision:
+            if revision > lane.revision:
                 self._replan(lane)
 
     def _plan_all(self) -> None:
@@ -542,6 +537,7 @@ class Service:
                     self._hold_skipped(lane, runs)
                     if last and not skip and all(outcome.state != "skipped" for _, outcome in runs):
                         after = last[-1]
+                        lane.revision = after[1]  # what a change heard from now on is compared with
             except Exception:
                 log.exception("publication run failed; the ledger keeps each post's state")
             finally:
@@ -552,9 +548,8 @@ class Service:
             self._schedule(lane, again)
             return
         self._replan(lane, plan=after)
-        if lane.changed:  # the queue changed during the run: plan again if it moved since the run's last plan
-            lane.changed = False
-            self._changed({lane.name})
+        if lane.notified > lane.revision:  # the queue changed during the run, after its last plan
+            self._replan(lane)
 
     def _hold_skipped(self, lane: Lane, runs) -> None:
         """Remember the posts this run could not take, so the next plan does not schedule them at once again."""
