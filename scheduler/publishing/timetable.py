@@ -16,8 +16,8 @@ number of threads does not grow with the number of accounts.
 from __future__ import annotations
 
 import heapq
-import itertools
 import logging
+import random
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -35,11 +35,13 @@ class Timetable:
         self._run = run
         self._clock = clock
         self.workers = workers
-        self._heap: list[tuple[datetime, int, str]] = []
+        self._heap: list[tuple[datetime, float, str]] = []
         self._due: dict[str, datetime] = {}
         self._running: set[str] = set()
         self._again: set[str] = set()
-        self._order = itertools.count()
+        # Accounts due at one moment go in an order of this process's own: replicas serving the same accounts
+        # then start on different ones (ledger/turns.py) instead of all queueing for the first.
+        self._order = random.Random()
         self._cond = threading.Condition()
         self._stopped = False
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="publish")
@@ -53,7 +55,7 @@ class Timetable:
             if self._due.get(account) == at:
                 return
             self._due[account] = at
-            heapq.heappush(self._heap, (at, next(self._order), account))
+            heapq.heappush(self._heap, (at, self._order.random(), account))
             self._cond.notify()
 
     def clear(self, account: str) -> None:
