@@ -398,8 +398,8 @@ class Service:
                 lane.notified = max(lane.notified, revision)  # then checked again: a run that ended meanwhile
                 if lane.busy.locked():  # has looked already
                     continue
-            if revision > lane.revision:
-                self._replan(lane)
+            if revision > lane.revision and not (self._timetable and self._timetable.waiting(lane.name)):
+                self._replan(lane)  # (a run that is due and not begun plans afresh as it begins)
 
     def _plan_all(self) -> None:
         """Plan every account. Those with no post pending and evergreen off have nothing to plan: one read finds

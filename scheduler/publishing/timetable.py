@@ -38,6 +38,7 @@ class Timetable:
         self._heap: list[tuple[datetime, float, str]] = []
         self._due: dict[str, datetime] = {}
         self._running: set[str] = set()
+        self._queued: set[str] = set()  # handed to the pool, not yet begun
         self._again: set[str] = set()
         # Accounts due at one moment go in an order of this process's own: replicas serving the same accounts
         # then start on different ones (ledger/turns.py) instead of all queueing for the first.
@@ -65,6 +66,12 @@ class Timetable:
     def due_at(self, account: str) -> datetime | None:
         with self._cond:
             return self._due.get(account)
+
+    def waiting(self, account: str) -> bool:
+        """Whether a run of the account is due and has not begun yet: it will plan from the ledger as it begins."""
+        with self._cond:
+            due = self._due.get(account)
+            return account in self._queued or (due is not None and due <= self._clock())
 
     def running(self) -> set[str]:
         with self._cond:
@@ -99,12 +106,16 @@ class Timetable:
 
     def _submit(self, account: str) -> None:
         self._running.add(account)
+        self._queued.add(account)
         try:
             self._pool.submit(self._work, account)
         except RuntimeError:  # the pool is shut down: the service is stopping
             self._running.discard(account)
+            self._queued.discard(account)
 
     def _work(self, account: str) -> None:
+        with self._cond:
+            self._queued.discard(account)
         try:
             self._run(account)
         except Exception:
