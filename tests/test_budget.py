@@ -4,6 +4,7 @@ from that plan so it refuses the same post, and every billed X call is recorded 
 from __future__ import annotations
 
 import random
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -143,3 +144,34 @@ def test_outbox_and_other_networks_are_not_billed(tmp_path):
                         source=None, env={"SCHEDULER_HOME": str(tmp_path)})
     assert {a.account_name: billed(a) for a in both.each_account()} == {"m": False, "x": True}
     assert not billed(x_config(tmp_path, "[publisher]\nkind = 'outbox'\n"))
+
+
+# --- the service and the CLI ----------------------------------------------------------------------
+
+
+def test_the_service_refuses_the_post_the_preview_shows_over_budget_and_status_shows_the_spend(harness):
+    from tests.service_harness import seconds_ahead
+
+    first = seconds_ahead(15)
+    if billing_month(first)[0] != billing_month(first + timedelta(minutes=1))[0]:
+        pytest.skip("the pins would straddle two UTC billing months")  # the last minute of a month only
+    harness.write_config()
+    with harness.config.open("a", encoding="utf-8") as f:
+        f.write('\n[x]\nmonthly_budget = "0.03"\n')  # two posts without links at $0.015
+    ids = [harness.add(f"Budgeted post number {n}", first + timedelta(seconds=2 * n)) for n in range(3)]
+    preview = harness.json("preview", "--count", "3")
+    assert [(e["post_id"], e["reason"]) for e in preview[:3]] == [(ids[0], None), (ids[1], None), (None, "budget")]
+    proc = harness.serve()
+    harness.wait_for_timeline(2, timeout=60)
+    # The third pin's moment passes with the service running; it must stay in the queue, not go out.
+    time.sleep(max(0.0, (first + timedelta(seconds=9) - datetime.now(UTC)).total_seconds()))
+    assert proc.poll() is None
+    assert [t["text"] for t in harness.standin.timeline()] == ["Budgeted post number 0", "Budgeted post number 1"]
+    status = harness.json("status")
+    spend = status["spend"]
+    assert (spend["spent_micro_usd"], spend["budget_micro_usd"], spend["spent_usd"]) == (30_000, 30_000, "$0.03")
+    assert status["queue"]["pending"] == 1  # the third waits: never dropped
+    text = harness.cli("preview", "--count", "1").stdout
+    assert "budget" in text and "monthly_budget = $0.03" in text
+    assert "Spend:     $0.03 this month" in harness.cli("status").stdout
+    harness.stop(proc)

@@ -9,6 +9,7 @@ from scheduler.app.views import feeds_report, iso
 from scheduler.config import Config
 from scheduler.domain.errors import CredentialsError
 from scheduler.domain.models import PostState
+from scheduler.domain.pricing import dollars
 from scheduler.ledger.store import Store
 from scheduler.networks.factory import NETWORK_NAMES, credentials_found, destination, unusable
 from scheduler.planning import agenda
@@ -111,9 +112,9 @@ def status(store: Store, config: Config, now: datetime) -> dict:
                          f"{review.RELEASE}")
     money = month_money(store, config, now)
     if money is not None and money.waiting:
-        attention.append(f"the X budget leaves {money.waiting} post(s) waiting this month: {money.spent / 1e6:.2f} "
-                         f"of [x] monthly_budget = {money.budget / 1e6:.2f} dollars spent; raise the budget, or "
-                         "they go out next month")
+        attention.append(f"the X budget empties {money.waiting} slot(s) this month ({dollars(money.spent)} spent, "
+                         f"{dollars(money.forecast)} with the posts planned, of [x] monthly_budget = "
+                         f"{dollars(money.budget)}): the posts wait for next month, or raise the budget")
     waiting = _review_summary(store, config, now)
     if waiting["required"] and waiting["awaiting"] + waiting["changes_requested"]:
         attention.append(f"{waiting['awaiting']} post(s) await review, {waiting['changes_requested']} sent back for "

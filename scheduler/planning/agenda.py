@@ -173,8 +173,7 @@ def why_empty(entry, entries, config: Config) -> str:
 def budget_words(config: Config) -> str:
     """Why the budget empties a slot, in words."""
     limit = dollars(config["x"]["monthly_budget"] or 0)
-    return (f"budget: this post would take X's spend this month over [x] monthly_budget = {limit} (spent, plus "
-            "the posts planned before it); it waits for next month, or raise the budget")
+    return f"budget: [x] monthly_budget = {limit} is spent or planned for this month (UTC)"
 
 
 def _duration(gap: timedelta) -> str:
