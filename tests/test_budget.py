@@ -175,3 +175,35 @@ def test_the_service_refuses_the_post_the_preview_shows_over_budget_and_status_s
     assert "budget" in text and "monthly_budget = $0.03" in text
     assert "Spend:     $0.03 this month" in harness.cli("status").stdout
     harness.stop(proc)
+
+
+def test_the_dashboard_and_the_api_show_the_months_spend_and_the_forecast(tmp_path, monkeypatch):
+    from bs4 import BeautifulSoup
+
+    from scheduler.config import load_config
+    from scheduler.ledger.metrics import BilledCall
+    from tests.helpers_web import WebEnv
+
+    web = WebEnv(tmp_path, monkeypatch)
+    web.config_path.write_text(web.config_path.read_text().replace('kind = "outbox"', 'kind = "x"')
+                               + '\n[x]\nmonthly_budget = "0.50"\n', encoding="utf-8")
+    web.config = load_config(str(web.config_path))
+    web.import_posts()  # the seed article's tips, on the weekday 09:00 and Saturday 11:30 slots
+    web.store.record_billed_call(BilledCall(web.config.account, "x", "post_with_link", 1, 200_000, web.now))
+    web.store.record_billed_call(BilledCall(web.config.account, "x", "post", 1, 15_000, web.now))
+    client = web.client()
+    client.headers["Authorization"] = f"Bearer {web.token('tests')}"
+    spend = client.get("/api/v1/status").json()["spend"]
+    assert (spend["spent_micro_usd"], spend["budget_usd"]) == (215_000, "$0.50")
+    # The forecast is the spend plus the posts the plan holds until the month ends, each at its price.
+    from scheduler.planning.budget import post_cost
+    from scheduler.planning.forecast import rest_of_month_plan
+
+    end = billing_month(web.now)[1]
+    planned = sum(post_cost(web.config["x"]["pricing"], e.post.parts)
+                  for e in rest_of_month_plan(web.store, web.config, web.now) if e.post and e.at < end)
+    assert spend["forecast_micro_usd"] == 215_000 + planned <= 500_000
+    page = BeautifulSoup(client.get("/status").text, "html.parser")
+    shown = page.select_one(".spend").get_text()
+    assert "$0.215 this month" in shown and "of a $0.50 budget" in shown
+    web.store.close()
