@@ -185,6 +185,11 @@ def status_text(report: dict) -> str:
     quota = report["quota"]
     lines.append(f"Quota:     today {quota['today']}/{quota['daily_cap'] or '∞'}, "
                  f"this month {quota['month']}/{quota['monthly_cap'] or '∞'}")
+    spend = report.get("spend")
+    if spend:
+        budget = f" of a {spend['budget_usd']} budget" if spend["budget_usd"] else " (no [x] monthly_budget)"
+        lines.append(f"Spend:     {spend['spent_usd']} this month ({spend['month']}, UTC), forecast "
+                     f"{spend['forecast_usd']}{budget}")
     for feed in report.get("feeds", ()):
         lines.append(f"Feed:      {feed['url']}  {feed['state']}, {feed['imported']} imported, "
                      f"{feed['skipped']} skipped, next check {feed['next_check_at']}")

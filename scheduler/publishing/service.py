@@ -62,7 +62,9 @@ from scheduler.logs import setup_logging
 from scheduler.networks.base import Unusable
 from scheduler.networks.factory import NETWORK_NAMES, destination, make_publisher, unusable
 from scheduler.planning import agenda
+from scheduler.planning.budget import billed
 from scheduler.planning.evergreen import next_due
+from scheduler.publishing.billing import Billing
 from scheduler.publishing.engine import PLAN_AHEAD, PublishingEngine, RetryPolicy, new_instance_id, publish_due
 from scheduler.publishing.liveness import instance_is_alive
 from scheduler.publishing.signals import Signals
@@ -173,7 +175,8 @@ class Service:
                                 policy=RetryPolicy.from_config(config["publisher"]), clock=self.clock,
                                 require_review=config["review"]["required"],
                                 media_dir=config.data_dir / "approved-media",
-                                hold=None if config["review"]["required"] else agenda.HeldByRule(config).reason)
+                                hold=None if config["review"]["required"] else agenda.HeldByRule(config).reason,
+                                billing=Billing(self.store, config, self.clock) if billed(config) else None)
 
     # -- lifecycle -------------------------------------------------------------------------
 

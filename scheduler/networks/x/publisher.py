@@ -81,6 +81,8 @@ class XPublisher:
         self.api_url = api_url or X_API_URL
         self._user_id: str | None = None
         self._clock = clock
+        # Posts X has returned to this publisher's reads: X bills each (publishing/billing.py reads the count).
+        self.posts_read = 0
         self._bearer: Callable[[], str] | None = None
         if isinstance(credentials, OAuth1Credentials):
             register_secrets(secret_values(credentials))
@@ -181,6 +183,7 @@ class XPublisher:
                     pagination_token=token,
                     user_auth=self._user_auth,
                 )
+                self.posts_read += len(page.data or [])
                 for tweet in page.data or []:
                     urls = (tweet.entities or {}).get("urls") or []
                     yield _published(tweet), [u for u in urls if isinstance(u, dict)]
