@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
+from scheduler.app.collecting import metrics_attention, metrics_status
 from scheduler.app.views import feeds_report, iso
 from scheduler.config import Config
 from scheduler.domain.errors import CredentialsError
@@ -115,6 +116,9 @@ def status(store: Store, config: Config, now: datetime) -> dict:
         attention.append(f"the X budget empties {money.waiting} slot(s) this month ({dollars(money.spent)} spent, "
                          f"{dollars(money.forecast)} with the posts planned, of [x] monthly_budget = "
                          f"{dollars(money.budget)}): the posts wait for next month, or raise the budget")
+    metrics = metrics_status(store, config, now)
+    if (paused := metrics_attention(metrics, config.account_name)) is not None:
+        attention.append(paused)
     waiting = _review_summary(store, config, now)
     if waiting["required"] and waiting["awaiting"] + waiting["changes_requested"]:
         attention.append(f"{waiting['awaiting']} post(s) await review, {waiting['changes_requested']} sent back for "
@@ -165,6 +169,7 @@ def status(store: Store, config: Config, now: datetime) -> dict:
             "monthly_cap": config["quota"]["monthly"],
         },
         "spend": money_json(money),
+        "metrics": metrics,
         "feeds": [
             {key: feed[key] for key in ("url", "title", "state", "last_error", "checked_at", "next_check_at",
                                         "imported", "skipped")}

@@ -29,13 +29,11 @@ Posts left ``sending`` (a process killed mid-call, or an error between claim and
 recovered at start and then every three heartbeats while running.
 
 Idle costs next to nothing per account: the periodic jobs (``_shared_jobs``: heartbeats, written for all
-accounts in one transaction; the watch; recovery; notices) each run once over all accounts, reading one
-summary (which accounts have posts left sending, notices due) instead of asking each account; feeds are
-checked by one thread for all accounts.
-
-Review notices (notices.py) are checked and delivered every ``[notify] check_interval`` on an
-executor of their own: a slow or failing SMTP server or webhook never holds up a publication. With review
-and evergreen on, the same job puts recycled wordings up for review when the approved queue runs short.
+accounts in one transaction; the watch; recovery; notices; metrics) each run once over all accounts, reading one
+summary (which accounts have posts left sending, notices or readings due) instead of asking each account; feeds are
+checked by one thread for all accounts. Review notices (notices.py) and metric reads (collect.py) each run on an
+executor of their own: a slow SMTP server, webhook or network read never holds up a publication. With review
+and evergreen on, the notices job puts recycled wordings up for review when the approved queue runs short.
 """
 
 from __future__ import annotations
@@ -65,6 +63,7 @@ from scheduler.planning import agenda
 from scheduler.planning.budget import billed
 from scheduler.planning.evergreen import next_due
 from scheduler.publishing.billing import Billing
+from scheduler.publishing.collect import Collector
 from scheduler.publishing.engine import PLAN_AHEAD, PublishingEngine, RetryPolicy, new_instance_id, publish_due
 from scheduler.publishing.liveness import instance_is_alive
 from scheduler.publishing.signals import Signals
@@ -141,6 +140,8 @@ class Service:
         self._timetable: Timetable | None = None
 
         self._watchers = {name: ReviewWatcher() for name in self.lanes}
+        self._collector = Collector(self.store, lambda: [lane.config for lane in self.lanes.values()], self.instance,
+                                    self.clock, self.stopping)
 
     @property
     def engine(self):
@@ -188,7 +189,8 @@ class Service:
         self._recover_all(own=False)
         self._timetable = Timetable(self._publish_account, workers=self.workers, clock=self.clock)
         self._scheduler = BackgroundScheduler(
-            timezone=UTC, executors={"default": ThreadPoolExecutor(2), "notices": ThreadPoolExecutor(1)},
+            timezone=UTC, executors={"default": ThreadPoolExecutor(2), "notices": ThreadPoolExecutor(1),
+                                     "metrics": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         for job, every, executor, at_once in self._shared_jobs():
@@ -219,6 +221,7 @@ class Service:
             (self._watch, service["watch_interval"], "default", False),
             (self._recover_all, self._stale_after(), "default", False),
             (self._notices, self.config["notify"]["check_interval"], "notices", True),
+            (self._collector.collect, service["metrics_interval"], "metrics", False),
         ]
 
     def _recover_all(self, *, own: bool = True) -> None:
@@ -278,6 +281,7 @@ class Service:
             if not lane.busy.acquire(timeout=left):
                 finished = False
                 self._abandon(lane)
+        finished = self._collector.wait_idle((deadline - self.clock()).total_seconds()) and finished
         with self._beat_lock:  # a heartbeat still running must not mark the instance alive again
             self._stopped = True
             for lane in self.lanes.values():
@@ -285,7 +289,7 @@ class Service:
         log.info("service stopped")
         logging.shutdown()
         if not finished:
-            # A worker thread is stuck in a network call; the ledger already says what happened.
+            # A worker (or the metrics reader) is stuck in a network call; the ledger already says what happened.
             os._exit(0)
         return 0
 
@@ -318,6 +322,7 @@ class Service:
             log.error("reload rejected, keeping the previous configuration: %s", exc)
             return
         self.config = config
+        self._collector.reload()
         for name, (each, engine) in lanes.items():
             lane = self.lanes[name]
             with lane.busy:
