@@ -174,6 +174,17 @@ class StandinX(StandinServer):
         with self._lock:
             return self._state.reads_billed
 
+    def seed_posts(self, count: int, username: str | None = None) -> list[str]:
+        """``count`` posts of the account made at once, as if long published (a history for metric reads to
+        read, for the bench): their ids."""
+        with self._lock:
+            account = self._state.accounts[username or self.default_account.username]
+            made = [Post(id=self._new_id(), text=f"seeded post {n}", author_id=account.user_id, reply_to=None,
+                         media_ids=(), created_at=datetime.now(timezone.utc), rendered=f"seeded post {n}")
+                    for n in range(count)]
+            self._state.posts.extend(made)
+            return [p.id for p in made]
+
     def delete_post(self, post_id: str) -> None:
         """The post is gone (its author deleted it): reads by id answer Not Found, timelines leave it out."""
         with self._lock:
@@ -478,6 +489,8 @@ class StandinX(StandinServer):
         elif action == "timeline" and req.method == "GET":
             posts = self.timeline(args.get("username"))
             return Reply(200, {"data": [dict(p, created_at=p["created_at"].isoformat()) for p in posts]})
+        elif action == "seed" and req.method == "POST":
+            return Reply(200, {"ids": self.seed_posts(int(args["count"]), args.get("username"))})
         else:
             return None
         return Reply(200, {"ok": True})
