@@ -97,6 +97,7 @@ class Collector:
         self._make = make
         self._publishers: dict[str, object] = {}
         self._retry_paused = True  # the first round, and the first after a reload, try paused accounts again
+        self._why_none: dict[int, tuple[Config, str | None]] = {}  # collectable(), once per configuration
         self._idle = threading.Event()
         self._idle.set()
 
@@ -105,7 +106,7 @@ class Collector:
         self._idle.clear()
         try:
             collect_round(self.store, self._configs(), self.owner, self.clock, self.stopping,
-                          publisher=self._publisher, retry_paused=self._take_retry())
+                          publisher=self._publisher, retry_paused=self._take_retry(), why_none=self._why)
         except Exception:
             log.exception("collecting metrics failed; trying again in the next round")
         finally:
@@ -114,6 +115,7 @@ class Collector:
     def reload(self) -> None:
         """New configuration (maybe new credentials): new publishers, and paused accounts are tried again."""
         self._publishers.clear()
+        self._why_none.clear()
         self._retry_paused = True
 
     def wait_idle(self, seconds: float) -> bool:
@@ -124,6 +126,13 @@ class Collector:
         retry, self._retry_paused = self._retry_paused, False
         return retry
 
+    def _why(self, config: Config) -> str | None:
+        """``collectable`` of each configuration, once (it reads credential files; configurations change only on a
+        reload, which forgets these)."""
+        if id(config) not in self._why_none:
+            self._why_none[id(config)] = (config, collectable(config))
+        return self._why_none[id(config)][1]
+
     def _publisher(self, config: Config):
         key = config.account_name
         if key not in self._publishers:
@@ -133,10 +142,11 @@ class Collector:
 
 def collect_round(store, configs: list[Config], owner: str, clock: Callable[[], datetime],
                   stopping: threading.Event | None = None, *, publisher: Callable[[Config], object] | None = None,
-                  retry_paused: bool = False) -> Round:
+                  retry_paused: bool = False, why_none: Callable[[Config], str | None] = collectable) -> Round:
     """Read every due reading of these accounts once (see the module's docstring). ``publisher``: how an account's
     publisher is had (default: a new one, closed at the end); ``retry_paused``: try accounts paused by a refused
-    token again (a person asked, or the credentials may have changed)."""
+    token again (a person asked, or the credentials may have changed); ``why_none``: ``collectable``, or a cache of
+    it."""
     stopping = stopping or threading.Event()
     made: list = []
 
@@ -148,10 +158,12 @@ def collect_round(store, configs: list[Config], owner: str, clock: Callable[[], 
     report = Round()
     try:
         now = clock()
-        wanted = [c for c in configs if collectable(c) is None]
+        wanted = [c for c in configs if why_none(c) is None]
         due: set[str] = set()
         for schedule, max_age in {(c["metrics"]["schedule"], c["metrics"]["max_age"]) for c in wanted}:
             due |= store.accounts_with_due_readings(windows(schedule, now), now - max_age)
+        if not due and not retry_paused:
+            return report
         states = store.metric_accounts()
         for config in wanted:
             state = states.get(config.account)
