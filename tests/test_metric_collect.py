@@ -271,7 +271,22 @@ def test_collect_now_reports_each_account_and_the_outbox_has_none(world, tmp_pat
     report = collect_now(world.store, list(world.accounts.values()), world.clock)
     rows = {r["account"]: r for r in report["accounts"]}
     assert rows["x"]["posts_read_now"] == 2 and rows["x"]["billed_usd"] == "$0.01"
-    assert rows["masto"]["none"] is None and "posts_read_now" not in rows["masto"]  # nothing due there
+    assert rows["masto"]["no_metrics"] is None and "posts_read_now" not in rows["masto"]  # nothing due there
     outbox = parse_config('[account]\nhandle = "Other"\n[publisher]\nkind = "outbox"\n', source=None,
                           env={"SCHEDULER_HOME": str(tmp_path / "o")})
-    assert "outbox" in metrics_status(world.store, outbox, world.clock())["none"]
+    assert "outbox" in metrics_status(world.store, outbox, world.clock())["no_metrics"]
+
+
+def test_one_accounts_unexpected_failure_leaves_the_others_collected(world):
+    (x_post,) = world.send("x", 1)
+    (bsky_post,) = world.send("bsky", 1)
+    world.clock.set(world.sent_at + H + timedelta(seconds=1))
+
+    def publisher(config):
+        if config.account_name == "x":
+            raise RuntimeError("a bug in one account's client")
+        return world.collector._publisher(config)
+
+    collect_round(world.store, list(world.accounts.values()), "svc", world.clock, publisher=publisher)
+    assert world.readings(x_post) == [] and len(world.readings(bsky_post)) == 1
+    assert world.store.metric_account("tipbot").collector is None  # its lease was given back

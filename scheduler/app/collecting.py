@@ -44,7 +44,7 @@ def collect_text(report: dict) -> str:
     lines = []
     for row in report["accounts"]:
         head = f"{row['account']}: "
-        if row["none"]:
+        if row["no_metrics"]:
             lines.append(head + f"no metrics ({row['none']})")
         elif "posts_read_now" in row:
             text = (f"{row['posts_read_now']} post(s) read ({row['parts_read_now']} part(s)) in {row['calls']} "
@@ -70,7 +70,7 @@ def metrics_status(store, config: Config, now: datetime) -> dict:
     waiting = state.wait_until if state.wait_until is not None and state.wait_until > now else None
     leased = state.collector if state.lease_until is not None and state.lease_until > now else None
     return {
-        "none": collectable(config),
+        "no_metrics": collectable(config),
         "schedule": [_duration(o) for o in config["metrics"]["schedule"]],
         "max_age": _duration(config["metrics"]["max_age"]),
         "paused": state.paused_at is not None,

@@ -206,8 +206,8 @@ def status_text(report: dict) -> str:
 
 def metrics_line(metrics: dict) -> str:
     """Where metric collection stands, in a line of `status`."""
-    if metrics["none"]:
-        return f"none ({metrics['none']})"
+    if metrics["no_metrics"]:
+        return f"none ({metrics['no_metrics']})"
     state = ("PAUSED (publishing goes on)" if metrics["paused"] else
              f"waiting until {metrics['waiting_until']}" if metrics["waiting_until"] else "on")
     last = f", newest reading {metrics['last_read_at']}" if metrics["last_read_at"] else ""

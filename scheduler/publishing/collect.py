@@ -96,6 +96,7 @@ class Collector:
         self.stopping = stopping or threading.Event()
         self._make = make
         self._publishers: dict[str, object] = {}
+        self._stale: list = []  # publishers of the configuration before a reload, closed by the next round
         self._retry_paused = True  # the first round, and the first after a reload, try paused accounts again
         self._why_none: dict[int, tuple[Config, str | None]] = {}  # collectable(), once per configuration
         self._idle = threading.Event()
@@ -104,6 +105,8 @@ class Collector:
     def collect(self) -> None:
         """The service's job: one round over every account; nothing it meets stops the service."""
         self._idle.clear()
+        while self._stale:
+            self._stale.pop().close()
         try:
             collect_round(self.store, self._configs(), self.owner, self.clock, self.stopping,
                           publisher=self._publisher, retry_paused=self._take_retry(), why_none=self._why)
@@ -114,8 +117,9 @@ class Collector:
 
     def reload(self) -> None:
         """New configuration (maybe new credentials): new publishers, and paused accounts are tried again."""
-        self._publishers.clear()
-        self._why_none.clear()
+        self._stale.extend(self._publishers.values())  # closed by the metrics thread, which may be using one now
+        self._publishers = {}
+        self._why_none = {}
         self._retry_paused = True
 
     def wait_idle(self, seconds: float) -> bool:
@@ -180,6 +184,10 @@ def collect_round(store, configs: list[Config], owner: str, clock: Callable[[], 
                 continue  # another service collects it
             try:
                 done = _collect_account(store, config, get, owner, clock, stopping)
+            except Exception:  # one account's trouble never stops the others'
+                log.exception("collecting the metrics of %s failed; trying again in the next round",
+                              config.account_name)
+                continue
             finally:
                 store.release_metrics_lease(config.account, owner)
             report.accounts.append(done)
