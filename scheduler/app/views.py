@@ -206,9 +206,9 @@ def status_text(report: dict) -> str:
 
 def metrics_line(metrics: dict) -> str:
     """Where metric collection stands, in a line of `status`."""
-    if metrics["no_metrics"]:
+    if metrics["no_metrics"] and not metrics["paused"]:
         return f"none ({metrics['no_metrics']})"
-    state = ("PAUSED (publishing goes on)" if metrics["paused"] else
+    state = (f"PAUSED (publishing goes on): {metrics['pause_reason']}" if metrics["paused"] else
              f"waiting until {metrics['waiting_until']}" if metrics["waiting_until"] else "on")
     last = f", newest reading {metrics['last_read_at']}" if metrics["last_read_at"] else ""
     return (f"{state}; read at {', '.join(metrics['schedule'])} after sending; {metrics['posts_read']} post(s) "
