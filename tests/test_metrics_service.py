@@ -95,3 +95,28 @@ def test_serve_collects_readings_that_insights_shows(three):
     assert proc.wait(30) == 0
     log = (three.tmp / "serve.log").read_text()
     assert "metrics of x paused (publishing goes on)" in log
+
+
+def test_insights_collect_reads_what_is_due_once_by_hand(three):
+    from datetime import UTC, timedelta
+
+    from scheduler.config import load_config
+    from scheduler.ledger.store import Store
+    from tests.helpers_ledger import new_post
+
+    three.x.set_metrics_speed(1.0)
+    config = load_config(three.config, env=three.env).for_account("x")
+    remote = three.x.seed_posts(1)[0]
+    store = Store.open(config.database_url)
+    sent_at = datetime.now(UTC) - timedelta(hours=2)  # its 1 h reading is due
+    store.add_post(config.account, new_post("by-hand"), sent_at)
+    assert store.claim("by-hand", "i", sent_at, sent_at)
+    store.mark_sent("by-hand", "i", [remote], sent_at)
+    store.close()
+    first = json.loads(three.cli("insights", "collect", "--account", "x", "--json").stdout)
+    (row,) = first["accounts"]
+    assert (row["posts_read_now"], row["calls"], row["billed_usd"]) == (1, 2, "$0.005")  # followers and one read
+    again = three.cli("insights", "collect", "--account", "x").stdout
+    assert again.strip() == "x: nothing due"
+    report = json.loads(three.cli("insights", "--account", "x", "--json").stdout)
+    assert report["measured_posts"] == 1 and report["posts"][0]["impressions"] is not None
