@@ -127,7 +127,7 @@ def bench_collect(args, work: Path) -> list[Row]:
             f"({dollars(billed)}); bare: median of 3")
     return [
         Row("8a", f"metric collection: one reading of {n:,} sent X posts (collect_round, stand-in +50 ms)", seconds,
-            "s", f"bare tweepy get_tweets, 100 ids a call, same stand-in", median(bare), "s", "-", None, notes=note),
+            "s", "bare tweepy get_tweets, 100 ids a call, same stand-in", median(bare), "s", "-", None, notes=note),
         Row("8b", f"metric collection: calls to X for {n:,} posts", calls, "", "fewest possible (100 ids a call "
             "+ the followers read)", floor, "", "fewest possible", calls == floor),
         Row("8c", f"metric collection: billed by X for {n:,} posts (ledger)", billed / 1e6, "$",

@@ -183,7 +183,7 @@ def collect_round(store, configs: list[Config], owner: str, clock: Callable[[], 
             if not store.take_metrics_lease(config.account, owner, now, now + LEASE):
                 continue  # another service collects it
             try:
-                done = _collect_account(store, config, get, owner, clock, stopping)
+                done = _collect_account(store, config, get, clock, stopping)
             except Exception:  # one account's trouble never stops the others'
                 log.exception("collecting the metrics of %s failed; trying again in the next round",
                               config.account_name)
@@ -199,7 +199,7 @@ def collect_round(store, configs: list[Config], owner: str, clock: Callable[[], 
     return report
 
 
-def _collect_account(store, config: Config, get, owner: str, clock, stopping: threading.Event) -> AccountRound:
+def _collect_account(store, config: Config, get, clock, stopping: threading.Event) -> AccountRound:
     done = AccountRound(config.account_name)
     account, network = config.account, config.network
     metrics = config["metrics"]
