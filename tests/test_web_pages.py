@@ -285,6 +285,11 @@ def test_status_page_shows_what_needs_a_person(web):  # noqa: F811
     items = [li.get_text() for li in page.select(".attention li")]
     assert any("X refused our credentials" in i for i in items)
     assert any("no service is running" in i for i in items)
+    web.store.pause_metrics(web.config.account, "401 Unauthorized", web.now)  # metrics pause on their own
+    page = soup(web.client().get("/status"))
+    assert page.select_one("dd.metrics")["data-paused"] == "true"
+    assert "publishing goes on: 401 Unauthorized" in page.select_one("dd.metrics").get_text()
+    assert any("metrics are paused" in li.get_text() for li in page.select(".attention li"))
 
 
 def test_live_poll_is_204_until_the_ledger_changes(web):  # noqa: F811

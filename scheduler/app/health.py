@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
+from scheduler.app.collecting import metrics_attention, metrics_status
 from scheduler.app.views import feeds_report, iso
 from scheduler.config import Config
 from scheduler.domain.errors import CredentialsError
 from scheduler.domain.models import PostState
+from scheduler.domain.pricing import dollars
 from scheduler.ledger.store import Store
 from scheduler.networks.factory import NETWORK_NAMES, credentials_found, destination, unusable
 from scheduler.planning import agenda
+from scheduler.planning.forecast import money_json, month_money
 from scheduler.publishing.liveness import instance_is_alive
 from scheduler.review import policy as review
 
@@ -108,6 +111,14 @@ def status(store: Store, config: Config, now: datetime) -> dict:
         blocks = "; ".join(f.describe() for f in item.findings if f.severity == "block")
         attention.append(f"{item.post.post_id}: held by a content rule, not going out ({blocks}); to release it: "
                          f"{review.RELEASE}")
+    money = month_money(store, config, now)
+    if money is not None and money.waiting:
+        attention.append(f"the X budget empties {money.waiting} slot(s) this month ({dollars(money.spent)} spent, "
+                         f"{dollars(money.forecast)} with the posts planned, of [x] monthly_budget = "
+                         f"{dollars(money.budget)}): the posts wait for next month, or raise the budget")
+    metrics = metrics_status(store, config, now)
+    if (paused := metrics_attention(metrics, config.account_name)) is not None:
+        attention.append(paused)
     waiting = _review_summary(store, config, now)
     if waiting["required"] and waiting["awaiting"] + waiting["changes_requested"]:
         attention.append(f"{waiting['awaiting']} post(s) await review, {waiting['changes_requested']} sent back for "
@@ -157,6 +168,8 @@ def status(store: Store, config: Config, now: datetime) -> dict:
             "daily_cap": config["quota"]["daily"],
             "monthly_cap": config["quota"]["monthly"],
         },
+        "spend": money_json(money),
+        "metrics": metrics,
         "feeds": [
             {key: feed[key] for key in ("url", "title", "state", "last_error", "checked_at", "next_check_at",
                                         "imported", "skipped")}

@@ -85,8 +85,9 @@ def report_text(report: Report) -> str:
     for account in report.outbox:
         out.append(f"{account}: posts go to the outbox file, so there are no metrics to show for it.")
     if not report.results:
-        out.append(f"No metrics yet{since}: the service reads each sent post's metrics 1 h, 24 h, 7 d and 30 d "
-                   "after sending. Run `scheduler serve` with an account on X, Bluesky or Mastodon, then come back.")
+        out.append(f"No metrics yet{since}: the service reads each sent post's metrics on [metrics] schedule (by "
+                   "default 1 h, 24 h, 7 d and 30 d after sending; `scheduler insights collect` reads what is due "
+                   "now). Run `scheduler serve` with an account on X, Bluesky or Mastodon, then come back.")
         out += _cost_lines(report)
         return "\n".join(out)
     out.append(f"{len(report.results)} posts measured{since}"

@@ -185,6 +185,14 @@ def status_text(report: dict) -> str:
     quota = report["quota"]
     lines.append(f"Quota:     today {quota['today']}/{quota['daily_cap'] or '∞'}, "
                  f"this month {quota['month']}/{quota['monthly_cap'] or '∞'}")
+    spend = report.get("spend")
+    if spend:
+        budget = f" of a {spend['budget_usd']} budget" if spend["budget_usd"] else " (no [x] monthly_budget)"
+        lines.append(f"Spend:     {spend['spent_usd']} this month ({spend['month']}, UTC), forecast "
+                     f"{spend['forecast_usd']}{budget}")
+    metrics = report.get("metrics")
+    if metrics:
+        lines.append(f"Metrics:   {metrics_line(metrics)}")
     for feed in report.get("feeds", ()):
         lines.append(f"Feed:      {feed['url']}  {feed['state']}, {feed['imported']} imported, "
                      f"{feed['skipped']} skipped, next check {feed['next_check_at']}")
@@ -194,6 +202,17 @@ def status_text(report: dict) -> str:
         lines.append("Needs you:")
         lines.extend(f"  - {item}" for item in attention)
     return "\n".join(lines)
+
+
+def metrics_line(metrics: dict) -> str:
+    """Where metric collection stands, in a line of `status`."""
+    if metrics["no_metrics"] and not metrics["paused"]:
+        return f"none ({metrics['no_metrics']})"
+    state = (f"PAUSED (publishing goes on): {metrics['pause_reason']}" if metrics["paused"] else
+             f"waiting until {metrics['waiting_until']}" if metrics["waiting_until"] else "on")
+    last = f", newest reading {metrics['last_read_at']}" if metrics["last_read_at"] else ""
+    return (f"{state}; read at {', '.join(metrics['schedule'])} after sending; {metrics['posts_read']} post(s) "
+            f"read{last}" + (f", {metrics['deleted_parts']} part(s) found deleted" if metrics["deleted_parts"] else ""))
 
 
 def import_text(article, report) -> str:

@@ -73,3 +73,18 @@ def suggest_slots(obj: Context, since, count, min_posts, as_json):
                    **slots_json(found, measured, obj.config.tz)})
     else:
         click.echo(slots_text(found, measured, obj.config.tz, min_posts))
+
+
+@insights.command("collect")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def collect(ctx, as_json):
+    """Read the metrics due now, once (what the service does on its schedule); tries a paused account again."""
+    from scheduler.app.collecting import collect_now, collect_text  # lazy: pulls in the publishers and the ledger; `scheduler --help` loads every command module
+
+    obj: Context = ctx.obj
+    report = collect_now(obj.store, [each.config for each in _accounts(obj)], now_utc)
+    if as_json:
+        emit_json(report)
+    else:
+        click.echo(collect_text(report))

@@ -28,6 +28,16 @@ def _positive_duration(value: Any) -> timedelta:
     return duration
 
 
+def _metric_schedule(value: Any) -> tuple[timedelta, ...]:
+    """``[metrics] schedule``: 1 to 20 distinct offsets after sending, each longer than 0s; shortest first."""
+    offsets = [_positive_duration(v) for v in _string_list(value)]
+    if not 1 <= len(offsets) <= 20:
+        raise ValueError(f"{value!r} must list 1 to 20 times after sending, e.g. [\"1h\", \"24h\", \"7d\", \"30d\"]")
+    if len(set(offsets)) != len(offsets):
+        raise ValueError(f"{value!r} names one time after sending twice")
+    return tuple(sorted(offsets))
+
+
 def _string(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not a string")

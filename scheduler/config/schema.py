@@ -18,6 +18,7 @@ from scheduler.config.checks import (
     _env_name,
     _handle,
     _mastodon_handle,
+    _metric_schedule,
     _optional_cap,
     _optional_money,
     _optional_url,
@@ -78,6 +79,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "pricing": Key(_pricing, {}, "[x.pricing] post, post_with_link, read: X's prices in dollars (defaults checked "
                        "2026-12-04: 0.015, 0.20, 0.005 per post read)"),
     },
+    "metrics": {
+        "enabled": Key(_boolean, True, "the service reads sent posts' metrics (likes, reposts, replies, quotes; "
+                       "impressions on X) on the schedule below"),
+        "schedule": Key(_metric_schedule, ("1h", "24h", "7d", "30d"), "when to read a sent post, after sending; a "
+                        "reading missed while no service ran is made up once"),
+        "max_age": Key(_positive_duration, "45d", "posts sent longer ago than this are not read any more"),
+    },
     "compose": {
         "templates": Key(_string, "", "directory of Jinja2 templates (default: the bundled templates/)"),
         "hashtags": Key(_string_list, (), "hashtags for articles whose front matter names none, without #"),
@@ -106,6 +114,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "stop_timeout": Key(_duration, "4s", "on SIGTERM, how long an in-flight call may finish"),
         "workers": Key(_workers, "auto", "publication runs at once, over all accounts (one per account at a "
                        "time); auto: 8 per CPU, at most 32"),
+        "metrics_interval": Key(_positive_duration, "1m", "how often the service looks for metric readings due "
+                                "(over all accounts)"),
     },
     "database": {
         "url": Key(_string, "", "SQLAlchemy URL; default: SQLite file in the data directory"),
@@ -162,8 +172,8 @@ DEFAULT_CREDENTIALS_ENV = {"x": "X", "bluesky": "BLUESKY", "mastodon": "MASTODON
 BSKY_SERVICE = "https://bsky.social"
 
 
-# One [[accounts]] entry: its own keys, then [accounts.calendar], [accounts.quota] and [accounts.x] tables whose keys
-# are those of [calendar], [quota] and [x] (a key left out takes the top-level value).
+# One [[accounts]] entry: its own keys, then [accounts.calendar], [accounts.quota], [accounts.x] and [accounts.metrics]
+# tables whose keys are those of [calendar], [quota], [x] and [metrics] (a key left out takes the top-level value).
 ACCOUNT_SCHEMA: dict[str, Key] = {
     "name": Key(_account_name, None, "what --account and import --to call it; required"),
     "network": Key(_choice(*NETWORKS), "x", "x, bluesky or mastodon"),
@@ -182,4 +192,4 @@ ACCOUNT_SCHEMA: dict[str, Key] = {
 }
 
 
-ACCOUNT_TABLES = ("calendar", "quota", "x")
+ACCOUNT_TABLES = ("calendar", "quota", "x", "metrics")

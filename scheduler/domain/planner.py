@@ -46,6 +46,13 @@ Caps
   empty at its time with that reason and goes to the head of the slot-filling order, as a
   missed one would.
 
+Budget
+  With a ``budget`` (X's ``[x] monthly_budget``, counted per UTC calendar month as X bills), a post is planned
+  only if what the month has spent, plus the posts planned before it that month, plus its own cost stays within
+  the budget (``domain/budget.py``'s ``may_post``). A slot leaves room for the pins and retries later in its
+  month; a slot whose post would not fit stays empty ("budget") and the post keeps its place in line; a pin or
+  retry that does not fit is listed empty ("budget") and goes to the head of the slot-filling order, as with caps.
+
 Blackouts
   Slots on blackout dates stay empty ("blackout"). Pins and retries inside a blackout
   still go: the user chose that moment (or the post already started going out).
@@ -79,6 +86,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import NamedTuple
 
+from scheduler.domain.budget import billing_month, may_post
 from scheduler.domain.calendar import Calendar
 from scheduler.domain.models import PostState, QueuedPost
 
@@ -95,6 +103,16 @@ class PlanSettings:
     monthly_cap: int | None = None
     grace: timedelta = timedelta(minutes=15)
     horizon: timedelta = timedelta(days=400)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Money a month may spend (millionths of a dollar): ``limit`` per UTC month, ``spent`` already in the month
+    of ``now``, and what one post costs."""
+
+    limit: int
+    spent: int
+    cost: Callable[[QueuedPost], int]
 
 
 @dataclass(frozen=True)
@@ -125,13 +143,13 @@ def plan(
     consumed_slots: Collection[datetime] = (),
     recycle: Sequence[QueuedPost] = (),
     own_time: Sequence[QueuedPost] | None = None,
+    budget: Budget | None = None,
 ) -> list[PlanEntry]:
     """The plan (see the module's note). ``own_time``: the posts of ``queue`` that carry a pin or retry
     time, in queue order, when the caller has them apart; then ``queue`` may be read lazily (an iterator),
     and only as far as the plan needs. Without it ``queue`` is read whole to find them."""
-    return _Planner(now, calendar, queue, history, settings, paused, consumed_slots, recycle, own_time).run(
-        count
-    )
+    return _Planner(now, calendar, queue, history, settings, paused, consumed_slots, recycle, own_time,
+                    budget).run(count)
 
 
 def _latest_missed_then_future(slots: Iterator[datetime], now: datetime) -> Iterator[datetime]:
@@ -342,8 +360,12 @@ class _Planner:
         consumed_slots: Collection[datetime],
         recycle: Sequence[QueuedPost],
         own_time: Sequence[QueuedPost] | None,
+        budget: Budget | None = None,
     ) -> None:
         now = _utc(now)
+        self.budget = budget
+        self.this_month = billing_month(now)[0]
+        self.committed: Counter[datetime] = Counter()  # cost planned per UTC billing month (its start)
         self.calendar = calendar
         self.settings = settings
         self.paused = paused
@@ -431,13 +453,15 @@ class _Planner:
         if self.paused:
             return PlanEntry(timed.at, None, "paused", timed.source)
         tweets = tweets_of(timed.post)
-        over_cap = self._over_cap(timed.at, tweets, leave_room=False)
+        over_cap = self._over_cap(timed.at, tweets, leave_room=False) or self._over_budget(timed.at, timed.post,
+                                                                                            leave_room=False)
         if over_cap:
             self.fill.add_missed(timed.at, "missed " + timed.source, timed.post)
             if self.slots is None:  # slots had stopped for an empty queue: resume
                 self.slots = self.calendar.slots_after(timed.at, inclusive=False)
                 self.slot = next(self.slots, None)
             return PlanEntry(timed.at, None, over_cap, timed.source)
+        self._spend(timed.at, timed.post)
         self.published.add(timed.post.article_key, timed.at, tweets)
         return PlanEntry(timed.at, timed.post, None, timed.source)
 
@@ -456,10 +480,12 @@ class _Planner:
         if candidate is None:
             return empty("queue empty" if self.fill.exhausted else "series spacing")
         tweets = tweets_of(candidate.post)
-        over_cap = self._over_cap(at, tweets, leave_room=True)
+        over_cap = self._over_cap(at, tweets, leave_room=True) or self._over_budget(at, candidate.post,
+                                                                                   leave_room=True)
         if over_cap:
             self.fill.put_back(candidate)
             return empty(over_cap)
+        self._spend(at, candidate.post)
         self.fill.commit(candidate)
         self.published.add(candidate.post.article_key, at, tweets)
         return PlanEntry(at, candidate.post, None, candidate.source)
@@ -535,6 +561,25 @@ class _Planner:
             if published.per_month[month] + room + tweets > settings.monthly_cap:
                 return "monthly cap"
         return None
+
+    def _over_budget(self, at: datetime, post: QueuedPost, *, leave_room: bool) -> str | None:
+        """"budget" when planning ``post`` at ``at`` would spend more than its UTC month's budget allows."""
+        if self.budget is None:
+            return None
+        month = billing_month(at)[0]
+        spent = self.budget.spent if month == self.this_month else 0
+        room = 0
+        if leave_room:
+            for i in range(self.next_timed, len(self.timed)):
+                if billing_month(self.timed[i].at)[0] != month:
+                    break
+                room += self.budget.cost(self.timed[i].post)
+        cost = self.budget.cost(post)
+        return None if may_post(self.budget.limit, spent, self.committed[month] + room, cost) else "budget"
+
+    def _spend(self, at: datetime, post: QueuedPost) -> None:
+        if self.budget is not None:
+            self.committed[billing_month(at)[0]] += self.budget.cost(post)
 
     def _pins_later_in(self, same_period: Callable[[datetime], bool]) -> int:
         """X posts of the pins and retries still to come in the current day or month."""

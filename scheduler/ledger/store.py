@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from scheduler.ledger import migrations as m
 from scheduler.domain.errors import StoreError
+from scheduler.ledger.collection import CollectionLedger
 from scheduler.ledger.feeds import FeedLedger
 from scheduler.ledger.lookups import LookupLedger
 from scheduler.ledger.metrics import MetricsLedger
@@ -44,7 +45,7 @@ from scheduler.ledger.turns import Turns
 
 
 class Store(AccountsLedger, ArticlesLedger, PostsLedger, AttemptsLedger, InstancesLedger, FeedLedger, ReviewLedger, WebLedger, LookupLedger,
-            MetricsLedger):
+            MetricsLedger, CollectionLedger):
     """The ledger. Open with ``Store.open(url)``; every public method is one transaction."""
 
     def __init__(self, engine: Engine):

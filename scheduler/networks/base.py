@@ -3,13 +3,14 @@
 Implementations: ``x.XPublisher`` (tweepy against X or the stand-in), ``bluesky.BlueskyPublisher``
 (atproto), ``mastodon.MastodonPublisher`` (Mastodon.py), ``outbox.OutboxPublisher`` (a JSON-lines
 file, the default without credentials). Each turns every failure into one of the
-exceptions below, so the publishing engine can decide what happens next without knowing HTTP.
+exceptions below, so the publishing engine (and the metrics collector) can decide what happens next without
+knowing HTTP. Besides publishing, each reads what its sent posts did (``read_metrics``, ``read_followers``).
 Error details never contain credentials: implementations build them from the response body only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
@@ -23,6 +24,36 @@ class PublishedTweet:
     text: str
     created_at: datetime | None = None  # aware UTC, when known
     in_reply_to: str | None = None
+
+
+@dataclass(frozen=True)
+class PartMetrics:
+    """One part's counters as its network gave them at one read; None where the network gives none (only X gives
+    impressions and bookmarks)."""
+
+    remote_id: str  # as ``create_post`` returned it
+    likes: int
+    reposts: int
+    replies: int
+    quotes: int
+    impressions: int | None = None
+    bookmarks: int | None = None
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """What a read of metrics found: the parts read, and the parts the network says no longer exist. A part the
+    network could not read and did not say was gone is in neither."""
+
+    readings: tuple[PartMetrics, ...] = ()
+    deleted: frozenset[str] = frozenset()
+
+
+def chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    """``items`` (without repeats) in lists of at most ``size``: the ids one call of a network takes."""
+    unique = list(dict.fromkeys(items))
+    for start in range(0, len(unique), size):
+        yield unique[start:start + size]
 
 
 class PublishError(Exception):
@@ -128,6 +159,10 @@ class LookupUnavailable(PublishError):
     """The account's recent posts cannot be read (plan without read access, auth scope...)."""
 
 
+class MetricsUnavailable(PublishError):
+    """This publisher has no metrics to read: the outbox file holds posts nobody saw."""
+
+
 class Publisher(Protocol):
     name: str  # "x", "bluesky", "mastodon", "outbox", ...
 
@@ -163,6 +198,19 @@ class Publisher(Protocol):
     def post_url(self, tweet_id: str) -> str:
         """Public URL of a published post (or the outbox line it went to)."""
 
+    # The most ids one call of the network's metrics read takes (X 100, Bluesky 25, Mastodon 20).
+    metrics_batch: int
+
+    def read_metrics(self, remote_ids: Sequence[str]) -> ReadResult:
+        """The counters of these parts (ids as ``create_post`` returned them), read in calls of at most
+        ``metrics_batch`` ids. A part the network says no longer exists is in ``deleted``, never a failure of the
+        read. Raises RateLimited (with ``reset_at``) on a 429, TransientError on a 5xx or a network error, AuthError
+        when the token is refused (the metrics of the account pause; its publishing does not), MetricsUnavailable
+        where there is nothing to read (the outbox)."""
+
+    def read_followers(self) -> int | None:
+        """The account's followers now, where the network gives them (None elsewhere); raises as ``read_metrics``."""
+
     def close(self) -> None: ...
 
 
@@ -191,6 +239,14 @@ class Unusable:
 
     def post_url(self, tweet_id: str) -> str:
         return tweet_id
+
+    metrics_batch = 100
+
+    def read_metrics(self, remote_ids: Sequence[str]) -> ReadResult:
+        raise AuthError(self.problem)
+
+    def read_followers(self) -> int | None:
+        raise AuthError(self.problem)
 
     def close(self) -> None:
         pass

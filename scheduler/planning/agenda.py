@@ -15,8 +15,10 @@ from scheduler.config import Config
 from scheduler.domain.content_hash import hash_of
 from scheduler.domain.content_rules import blocking, rules_from_config
 from scheduler.domain.models import QueuedPost
+from scheduler.domain.pricing import dollars
 from scheduler.domain.planner import SentRecord, plan
 from scheduler.ledger.store import Store
+from scheduler.planning.budget import plan_budget
 from scheduler.planning.evergreen import candidates
 
 # Slot-filling posts read ahead of the plan; pinned and retrying posts are always read whole.
@@ -72,6 +74,7 @@ def upcoming_with_drafts(store: Store, config: Config, now: datetime, *, count: 
         use_recycle = config["queue"]["evergreen"] and not review
         recycle = _recycle_candidates(store, config, now, count) if use_recycle else ()
         paused = store.account_state(account).paused
+        money = plan_budget(store, config, now)
         if not review:
             # The same window of the queue as queue_window's, read as the planner goes (it stops at the
             # few hundred posts a month of slots takes, of the thousands the window may hold), so the
@@ -81,7 +84,8 @@ def upcoming_with_drafts(store: Store, config: Config, now: datetime, *, count: 
             head = (p for p in _queue_head(store, account, count, len(own_time)) if not held(p))
             queue = heapq.merge(own_time, head, key=lambda p: p.position)
             entries = plan(now, config.calendar(), queue, history, settings, count=count, paused=paused,
-                           consumed_slots=consumed, recycle=[p for p in recycle if not held(p)], own_time=own_time)
+                           consumed_slots=consumed, recycle=[p for p in recycle if not held(p)], own_time=own_time,
+                           budget=money)
             if held.seen:
                 entries = [replace(e, reason=HELD) if e.reason == "queue empty" else e for e in entries]
             return entries, []
@@ -89,7 +93,7 @@ def upcoming_with_drafts(store: Store, config: Config, now: datetime, *, count: 
 
     def planned(posts: list[QueuedPost], n: int) -> list:
         return plan(now, config.calendar(), posts, history, settings, count=n, paused=paused,
-                    consumed_slots=consumed, recycle=recycle)
+                    consumed_slots=consumed, recycle=recycle, budget=money)
 
     entries = planned(queue, count)
     if waiting:
@@ -139,6 +143,8 @@ def why_empty(entry, entries, config: Config) -> str:
     reason, and for "series spacing" the post of the same article that holds the slot back (one pinned at noon
     empties that morning's slot with a gap of a day). ``entries``: the plan the entry belongs to."""
     reason = entry.reason or ""
+    if reason == "budget":
+        return budget_words(config)
     if reason != "series spacing":
         return reason
     gap = config.plan_settings().series_gap
@@ -162,6 +168,12 @@ def why_empty(entry, entries, config: Config) -> str:
     at = f"{when:%a} {when.day} {when:%b}, {when:%H:%M}"
     return (f"series spacing: {holder.post.post_id}, of the same article, is {kind} at {at} "
             f"([calendar] series_gap = {_duration(gap)}: {rule}); the next tip waits for a later slot")
+
+
+def budget_words(config: Config) -> str:
+    """Why the budget empties a slot, in words."""
+    limit = dollars(config["x"]["monthly_budget"] or 0)
+    return f"budget: [x] monthly_budget = {limit} is spent or planned for this month (UTC)"
 
 
 def _duration(gap: timedelta) -> str:

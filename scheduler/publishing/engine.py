@@ -72,7 +72,9 @@ from scheduler.networks.base import (
 )
 from scheduler.networks.factory import NETWORK_NAMES
 from scheduler.planning import agenda, evergreen
+from scheduler.publishing.billing import Billing
 from scheduler.publishing.liveness import instance_is_alive, live_instances  # noqa: F401 - the liveness rule
+from scheduler.publishing.retry_policy import RetryPolicy  # noqa: F401 - importers of the engine use it
 
 log = logging.getLogger("scheduler.publishing")
 
@@ -87,41 +89,6 @@ PLAN_AHEAD = 5
 # How far before the first attempt to search the account's posts when reconciling: room for a clock
 # difference between this machine and X, no more (every post read is billed).
 CLOCK_SKEW = timedelta(minutes=1)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 5
-    backoff: timedelta = timedelta(seconds=30)
-    backoff_max: timedelta = timedelta(minutes=30)
-    rate_limit_max_wait: timedelta = timedelta(hours=1)
-    reconcile_delay: timedelta = timedelta(seconds=30)
-    # A look-up that fails (5xx, 429, no answer) is tried again, spaced like retries and never before the network's
-    # reset time, until this many have failed in a row or this long has passed since the first: then `unknown`.
-    lookup_max_failures: int = 10
-    lookup_give_up_after: timedelta = timedelta(hours=6)
-
-    def delay(self, attempt: int, rng: random.Random) -> timedelta:
-        """Exponential backoff with "equal jitter": half fixed, half random, capped."""
-        base = min(self.backoff * (2 ** max(attempt - 1, 0)), self.backoff_max)
-        return base / 2 + base / 2 * rng.random()
-
-    @classmethod
-    def from_config(cls, publisher: dict) -> RetryPolicy:
-        return cls(
-            max_attempts=publisher["max_attempts"],
-            backoff=publisher["backoff"],
-            backoff_max=publisher["backoff_max"],
-            rate_limit_max_wait=publisher["rate_limit_max_wait"],
-            reconcile_delay=publisher["reconcile_delay"],
-            lookup_max_failures=publisher.get("lookup_max_failures", cls.lookup_max_failures),
-            lookup_give_up_after=publisher.get("lookup_give_up_after", cls.lookup_give_up_after),
-        )
-
-    def lookup_delay(self, failures: int) -> timedelta:
-        """How long after its ``failures``-th failure in a row a look-up is tried again: ``reconcile_delay``,
-        doubling, at most ``backoff_max``."""
-        return min(self.reconcile_delay * (2 ** max(failures - 1, 0)), max(self.backoff_max, self.reconcile_delay))
 
 
 @dataclass(frozen=True)
@@ -190,7 +157,9 @@ class PublishingEngine:
         require_review: bool = False,
         media_dir: Path | None = None,
         hold: Callable[[PostRecord], str | None] | None = None,
+        billing: Billing | None = None,
     ):
+        self.billing = billing  # X: what each call cost goes into the ledger
         self.require_review = require_review
         # Review off: why a content rule holds back the post about to be claimed (agenda.HeldByRule.reason).
         self.hold = hold
@@ -330,8 +299,10 @@ class PublishingEngine:
             part_ids.append(tweet_id)
             if len(part_ids) == len(post.parts):
                 self.store.finish_post(attempt, post.post_id, self.instance, part_ids, self.clock())
+                self._bill(post, index)
                 return self._sent(post, part_ids)
             self.store.finish_part(attempt, post.post_id, self.instance, part_ids, self.clock())
+            self._bill(post, index)
         # Every part was already out (found on X while reconciling).
         self.store.mark_sent(post.post_id, self.instance, part_ids, self.clock())
         return self._sent(post, part_ids)
@@ -447,6 +418,7 @@ class PublishingEngine:
                 self.store.begin_attempt(post.post_id, self.account, index, self.instance, now),
                 "reconciled", now, tweet_id=found, detail="found among the account's posts",
             )
+            self._bill(post, index)
             log.info("post %s%s was published after all (id %s); not sending it again", post.post_id, where, found)
             return None
         lost = self._attempts_of(post.post_id, index, "lost")
@@ -513,13 +485,21 @@ class PublishingEngine:
         index = len(part_ids)
         started = [a.started_at for a in self.store.attempts(post.post_id) if a.part == index]
         since = (min(started) if started else self.clock()) - CLOCK_SKEW
-        return self.publisher.find_post(
-            post.parts[index],
-            since=since,
-            reply_to=part_ids[-1] if part_ids else None,
-            with_media=bool(post.media) and index == 0,
-            key=self.store.publish_keys(post.post_id).get(index),
-        )
+        try:
+            return self.publisher.find_post(
+                post.parts[index],
+                since=since,
+                reply_to=part_ids[-1] if part_ids else None,
+                with_media=bool(post.media) and index == 0,
+                key=self.store.publish_keys(post.post_id).get(index),
+            )
+        finally:
+            if self.billing is not None:
+                self.billing.read(post.post_id, self.publisher)
+
+    def _bill(self, post: PostRecord, index: int) -> None:
+        if self.billing is not None:
+            self.billing.created(post.post_id, post.parts[index])
 
     def _unexpected(self, post: PostRecord, exc: Exception) -> Outcome:
         """A bug or a ledger hiccup between claim and call: never leave the post ``sending``."""

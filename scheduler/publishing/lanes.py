@@ -18,6 +18,8 @@ from datetime import datetime, timedelta
 
 from scheduler.config import Config
 from scheduler.ledger.turns import Turn
+from scheduler.networks.factory import NETWORK_NAMES, destination
+from scheduler.publishing.liveness import instance_is_alive
 
 log = logging.getLogger("scheduler.service")
 
@@ -60,6 +62,26 @@ class Lane:
         # never them again at once (a post that cannot be taken, planned "now" again and again, was a busy loop).
         self.held: set[str] = set()
         self.held_revision = -1
+
+    def announce(self, now: datetime, stale_after: timedelta, told: set[tuple[int, str]]) -> None:
+        """The lane's start in the log: the other services running on the ledger (each named once in ``told``,
+        not once per account), this account's calendar and publisher, and a warning when it goes to the outbox."""
+        store, config = self.engine.store, self.config
+        others = [i for i in store.instances(config.account) if i.instance != self.instance
+                  and (i.pid, i.host) not in told and instance_is_alive(i, now, stale_after)]
+        for other in others:
+            told.add((other.pid, other.host))
+            log.warning("another instance is active on this ledger: pid %s on %s (last beat %s); "
+                        "both can run safely - each post is claimed by one of them only%s",
+                        other.pid, other.host, other.beat_at.isoformat(timespec="seconds"),
+                        ", and each account published by one at a time, in order" if store.turns.shared else "")
+        log.info("service started: @%s, %s, publisher %s, instance %s", config.handle,
+                 config.calendar().describe(), self.engine.publisher.name, self.instance)
+        if self.engine.publisher.name == "outbox":
+            why = destination(config)["why"] or "the outbox was chosen"
+            log.warning("posts of %s go to the outbox file %s, NOT to %s (%s); set its credentials (README, "
+                        "Credentials) to publish", self.name, self.engine.publisher.path,
+                        NETWORK_NAMES[config.network], why)
 
     def wait_for_others(self, turn: Turn | None, now: datetime, stale_after: timedelta) -> datetime | None:
         """None when a run holding ``turn`` may publish the account now; else when to look again."""

@@ -35,13 +35,11 @@ left ``sending`` (lanes.py), so each account's posts go out in order whoever sen
 service is taking, and a post is still claimed by one service only.
 
 Idle costs next to nothing per account: the periodic jobs (``_shared_jobs``: heartbeats, written for all
-accounts in one transaction; the watch; recovery; notices) each run once over all accounts, reading one
-summary (which accounts have posts left sending, notices due) instead of asking each account; feeds are
-checked by one thread for all accounts.
-
-Review notices (notices.py) are checked and delivered every ``[notify] check_interval`` on an
-executor of their own: a slow or failing SMTP server or webhook never holds up a publication. With review
-and evergreen on, the same job puts recycled wordings up for review when the approved queue runs short.
+accounts in one transaction; the watch; recovery; notices; metrics) each run once over all accounts, reading one
+summary (which accounts have posts left sending, notices or readings due) instead of asking each account; feeds are
+checked by one thread for all accounts. Review notices (notices.py) and metric reads (collect.py) each run on an
+executor of their own: a slow SMTP server, webhook or network read never holds up a publication. With review
+and evergreen on, the notices job puts recycled wordings up for review when the approved queue runs short.
 """
 
 from __future__ import annotations
@@ -66,12 +64,14 @@ from scheduler.ledger.notify import QueueListener
 from scheduler.ledger.store import LostClaim, Store
 from scheduler.logs import setup_logging
 from scheduler.networks.base import Unusable
-from scheduler.networks.factory import NETWORK_NAMES, destination, make_publisher, unusable
+from scheduler.networks.factory import make_publisher, unusable
 from scheduler.planning import agenda
+from scheduler.planning.budget import billed
 from scheduler.planning.evergreen import next_due
+from scheduler.publishing.billing import Billing
+from scheduler.publishing.collect import Collector
 from scheduler.publishing.engine import PLAN_AHEAD, PublishingEngine, RetryPolicy, new_instance_id, publish_due
 from scheduler.publishing.lanes import Lane, held
-from scheduler.publishing.liveness import instance_is_alive
 from scheduler.publishing.signals import Signals
 from scheduler.publishing.timetable import Timetable
 from scheduler.review import policy as review
@@ -118,6 +118,8 @@ class Service:
         self._next_full_watch = self.clock()
 
         self._watchers = {name: ReviewWatcher() for name in self.lanes}
+        self._collector = Collector(self.store, lambda: [lane.config for lane in self.lanes.values()], self.instance,
+                                    self.clock, self.stopping)
 
     @property
     def engine(self):
@@ -152,7 +154,8 @@ class Service:
                                 policy=RetryPolicy.from_config(config["publisher"]), clock=self.clock,
                                 require_review=config["review"]["required"],
                                 media_dir=config.data_dir / "approved-media",
-                                hold=None if config["review"]["required"] else agenda.HeldByRule(config).reason)
+                                hold=None if config["review"]["required"] else agenda.HeldByRule(config).reason,
+                                billing=Billing(self.store, config, self.clock) if billed(config) else None)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -160,12 +163,13 @@ class Service:
         self.until_empty = until_empty
         told: set[tuple[int, str]] = set()  # each other service is named once, not once per account
         for lane in self.lanes.values():
-            self._announce(lane, told)
+            lane.announce(self.clock(), self._stale_after(), told)
         self._beat()
         self._recover_all(own=False)
         self._timetable = Timetable(self._publish_account, workers=self.workers, clock=self.clock)
         self._scheduler = BackgroundScheduler(
-            timezone=UTC, executors={"default": ThreadPoolExecutor(2), "notices": ThreadPoolExecutor(1)},
+            timezone=UTC, executors={"default": ThreadPoolExecutor(2), "notices": ThreadPoolExecutor(1),
+                                     "metrics": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         for job, every, executor, at_once in self._shared_jobs():
@@ -199,6 +203,7 @@ class Service:
             (self._watch, service["watch_interval"], "default", False),
             (self._recover_all, self._stale_after(), "default", False),
             (self._notices, self.config["notify"]["check_interval"], "notices", True),
+            (self._collector.collect, service["metrics_interval"], "metrics", False),
         ]
 
     def _recover_all(self, *, own: bool = True) -> None:
@@ -238,26 +243,6 @@ class Service:
         if lane.notified > lane.revision and self._timetable is not None:  # the queue changed while this held it
             self._replan(lane)
 
-    def _announce(self, lane: Lane, told: set[tuple[int, str]]) -> None:
-        now = self.clock()
-        config = lane.config
-        others = [i for i in self.store.instances(config.account) if i.instance != lane.instance
-                  and (i.pid, i.host) not in told and instance_is_alive(i, now, self._stale_after())]
-        for other in others:
-            told.add((other.pid, other.host))
-            log.warning("another instance is active on this ledger: pid %s on %s (last beat %s); "
-                        "both can run safely - each post is claimed by one of them only%s",
-                        other.pid, other.host, other.beat_at.isoformat(timespec="seconds"),
-                        ", and each account published by one at a time, in order" if self.store.turns.shared
-                        else "")
-        log.info("service started: @%s, %s, publisher %s, instance %s", config.handle,
-                 config.calendar().describe(), lane.engine.publisher.name, lane.instance)
-        if lane.engine.publisher.name == "outbox":
-            why = destination(config)["why"] or "the outbox was chosen"
-            log.warning("posts of %s go to the outbox file %s, NOT to %s (%s); set its credentials (README, "
-                        "Credentials) to publish", lane.name, lane.engine.publisher.path,
-                        NETWORK_NAMES[config.network], why)
-
     def _stop(self) -> int:
         timeout = self.config["service"]["stop_timeout"].total_seconds()
         self._scheduler.shutdown(wait=False)  # no job starts any more
@@ -271,6 +256,7 @@ class Service:
             if not lane.busy.acquire(timeout=left):
                 finished = False
                 self._abandon(lane)
+        finished = self._collector.wait_idle((deadline - self.clock()).total_seconds()) and finished
         with self._beat_lock:  # a heartbeat still running must not mark the instance alive again
             self._stopped = True
             for lane in self.lanes.values():
@@ -278,7 +264,7 @@ class Service:
         log.info("service stopped")
         logging.shutdown()
         if not finished:
-            # A worker thread is stuck in a network call; the ledger already says what happened.
+            # A worker (or the metrics reader) is stuck in a network call; the ledger already says what happened.
             os._exit(0)
         return 0
 
@@ -311,6 +297,7 @@ class Service:
             log.error("reload rejected, keeping the previous configuration: %s", exc)
             return
         self.config = config
+        self._collector.reload()
         for name, (each, engine) in lanes.items():
             lane = self.lanes[name]
             with lane.busy:

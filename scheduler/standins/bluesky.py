@@ -30,8 +30,10 @@ It answers the XRPC calls the publisher makes, as the lexicons and the reference
   ``ratelimit-reset`` (epoch seconds) and ``ratelimit-policy``; past the budget, 429 ``RateLimitExceeded``.
 - Faults: those of ``standin_http`` (5xx before or after the work, dropped and reset connections, slow replies,
   401, 429), plus ``expired_token`` (400 ExpiredToken, as when the access token lapsed).
+- Metrics (``bluesky_appview.py``): ``app.bsky.feed.getPosts`` (up to 25 URIs; a deleted post is simply absent)
+  with likes, reposts, replies and quotes growing with the post's age, ``app.bsky.actor.getProfile`` with followers.
 
-Not reproduced: the firehose, DID documents and PLC, the app view (feeds, profiles), repo commits and their
+Not reproduced: the firehose, DID documents and PLC, the rest of the app view (feeds, threads), repo commits and their
 signatures (CIDs here are SHA-256 of the JSON, not of DAG-CBOR), OAuth.
 
     with StandinBluesky() as pds:
@@ -58,6 +60,7 @@ from typing import Any
 
 from scheduler.networks.media import sniff_mime
 from scheduler.text.bluesky_length import graphemes
+from scheduler.standins.bluesky_appview import ENDPOINTS as APP_VIEW, AppView
 from scheduler.standins.http import GATEWAY_STATUS, Fault, Reply, Request, StandinServer, serve_until_signalled
 
 POST = "app.bsky.feed.post"
@@ -82,6 +85,7 @@ _ROUTES = {
     ("GET", "com.atproto.repo.listRecords"): "listRecords",
     ("POST", "com.atproto.repo.uploadBlob"): "uploadBlob",
     ("GET", "com.atproto.identity.resolveHandle"): "resolveHandle",
+    **APP_VIEW,
 }
 
 
@@ -153,7 +157,7 @@ class _State:
     write_windows: dict[str, _Window] = field(default_factory=dict)
 
 
-class StandinBluesky(StandinServer):
+class StandinBluesky(AppView, StandinServer):
     NAME = "bluesky"
     ENDPOINTS = tuple(_ROUTES.values())
     WRITE_ENDPOINTS = ("createRecord",)
@@ -307,6 +311,8 @@ class StandinBluesky(StandinServer):
                 return Reply(200, {"did": account.did, "handle": account.handle, "active": True})
             if endpoint == "uploadBlob":
                 return self._upload_blob(account, req)
+            if endpoint in APP_VIEW.values():
+                return self.app_view(endpoint, req)
             return self._create_record(account, req)
 
     def _create_session(self, req: Request) -> Reply:

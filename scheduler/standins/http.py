@@ -19,8 +19,12 @@ control API are the same for all three, so a test or a soak run steers every net
   session, so the client's TLS layer breaks mid-answer), or the answer held back ``seconds`` so the client's read
   times out (``create_then_stall``). A subclass adds its own kinds (``EXTRA_FAULTS``).
 - ``use_tls(context)`` before ``start()`` serves HTTPS with that server context (``url`` is then https).
+- Metrics: each stand-in serves counters for its posts that grow with their age (``scheduler.standins.metrics``),
+  ages measured on ``metrics_clock`` times ``metrics_speed`` (``set_metrics_clock``, ``set_metrics_speed``), and
+  ``delete_post(id)`` makes a post gone as its author deleting it would.
 - ``/_standin/fault``, ``/_standin/fault_rate``, ``/_standin/latency``, ``/_standin/reset`` (POST, JSON) and
-  ``/_standin/stats`` (GET) do the same from another process; a subclass adds more.
+  ``/_standin/stats`` (GET), ``/_standin/metrics_speed`` and ``/_standin/delete`` (POST, ``{"id": ...}``) do the same
+from another process; a subclass adds more.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from email.parser import BytesParser
@@ -154,6 +159,9 @@ class StandinServer:
         self._fault_rate_reset_in = 900.0
         self._rng = random.Random()
         self._tls: Any = None  # an ssl.SSLContext (server side), or None for plain HTTP
+        self._metrics_clock = time.time
+        self._metrics_speed = 1.0
+        self.started_at = time.time()
 
     def use_tls(self, context: Any) -> None:
         """Serve HTTPS with ``context`` (an ``ssl.SSLContext`` holding the server's certificate); before start()."""
@@ -238,6 +246,29 @@ class StandinServer:
         with self._lock:
             self._latency_s = max(0.0, min(float(ms) / 1000.0, MAX_SLEEP_S))
 
+    # -- metrics -----------------------------------------------------------------------------------
+
+    def set_metrics_clock(self, clock) -> None:
+        """The clock (epoch seconds) that posts' ages are measured on; ``time.time`` by default."""
+        with self._lock:
+            self._metrics_clock = clock
+
+    def set_metrics_speed(self, speed: float) -> None:
+        """How fast posts age: 1 is real time, 3600 an hour a second."""
+        if not 0.0 < float(speed) < float("inf"):
+            raise ValueError(f"metrics speed must be a number above 0, not {speed!r}")
+        with self._lock:
+            self._metrics_speed = float(speed)
+
+    def age_of(self, created: float) -> float:
+        """The age in seconds, on the metrics clock and speed, of what was created at epoch ``created``."""
+        with self._lock:
+            return (self._metrics_clock() - created) * self._metrics_speed
+
+    def delete_post(self, post_id: str) -> None:
+        """The post is gone, as when its author deletes it (a subclass says what that means on its network)."""
+        raise NotImplementedError
+
     def _next_fault(self, endpoint: str) -> Fault | None:
         with self._lock:
             queue = self._faults.get(endpoint)
@@ -319,6 +350,10 @@ class StandinServer:
                 self.set_latency(float(args["ms"]))
             elif action == "reset" and req.method == "POST":
                 self.reset()
+            elif action == "metrics_speed" and req.method == "POST":
+                self.set_metrics_speed(float(args["speed"]))
+            elif action == "delete" and req.method == "POST":
+                self.delete_post(str(args["id"]))
             elif action == "stats" and req.method == "GET":
                 return Reply(200, self.stats())
             else:

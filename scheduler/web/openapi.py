@@ -208,7 +208,9 @@ def spec() -> dict:
             "/history": {"get": {"summary": "Sent, failed and unknown posts, newest first (`scheduler history --json`)",
                                  "parameters": [limit],
                                  "responses": {"200": _ok({"type": "array", "items": _ref("Post")}), **ERRORS}}},
-            "/status": {"get": {"summary": "Service, queue, quota, what needs a person (`scheduler status --json`)",
+            "/status": {"get": {"summary": "Service, queue, quota, X spend this month and its forecast against the "
+                                           "budget (`spend`: null off X), where metric collection stands "
+                                           "(`metrics`), what needs a person (`scheduler status --json`)",
                                 "responses": {"200": _ok({"type": "object"}), **ERRORS}}},
             "/revision": {"get": {"summary": "The ledger's revision: it moves on every change to the account",
                                   "responses": {"200": _ok({"type": "object", "properties": {

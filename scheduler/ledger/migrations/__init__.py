@@ -17,6 +17,7 @@ later migration then adds again.
     m008_m015.py    editing, slot index, article metadata, plain post ids, lifecycle, review duties,
                     web sessions, look-ups, operations
     m016_insights.py metric readings and billed calls
+    m017_metric_state.py where each sent post stands in its reading schedule, deleted parts, collection per account
     m018_wakeups.py  PostgreSQL: a notification on every change of an account's queue (wake-ups)
 """
 
@@ -40,6 +41,7 @@ from scheduler.ledger.migrations.m008_m015 import (
     m015_ops,
 )
 from scheduler.ledger.migrations.m016_insights import m016_insights
+from scheduler.ledger.migrations.m017_metric_state import m017_metric_state
 from scheduler.ledger.migrations.m018_wakeups import m018_wakeups
 from scheduler.ledger.migrations.tables import (
     metadata,
@@ -70,9 +72,12 @@ from scheduler.ledger.migrations.tables import (
     lookups,
     metric_readings,
     billed_calls,
+    metric_posts,
+    metric_deleted,
+    metric_accounts,
 )
 
-__all__ = ["MIGRATIONS", "metadata", "schema_migrations", "accounts", "articles", "posts", "attempts", "post_transitions", "instances", "web_users", "web_tokens", "web_sessions", "web_audit", "web_login_limits", "plain_post_ids", "feeds", "feed_entries", "post_reviews", "review_log", "review_links", "review_link_posts", "post_authors", "review_requirements", "link_keys", "notices", "publish_keys", "lookups", "metric_readings", "billed_calls"]
+__all__ = ["MIGRATIONS", "metadata", "schema_migrations", "accounts", "articles", "posts", "attempts", "post_transitions", "instances", "web_users", "web_tokens", "web_sessions", "web_audit", "web_login_limits", "plain_post_ids", "feeds", "feed_entries", "post_reviews", "review_log", "review_links", "review_link_posts", "post_authors", "review_requirements", "link_keys", "notices", "publish_keys", "lookups", "metric_readings", "billed_calls", "metric_posts", "metric_deleted", "metric_accounts"]
 
 
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
@@ -93,5 +98,6 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m014_lookups", m014_lookups),
     ("m015_ops", m015_ops),
     ("m016_insights", m016_insights),
-    ("m018_wakeups", m018_wakeups),  # m017 is issue 21's (branch issue-21-collect): it goes before this line
+    ("m017_metric_state", m017_metric_state),
+    ("m018_wakeups", m018_wakeups),
 ]

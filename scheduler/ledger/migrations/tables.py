@@ -404,7 +404,7 @@ metric_readings = sa.Table(
     sa.Column("post_id", sa.String(160), sa.ForeignKey("posts.post_id", ondelete="CASCADE"), nullable=False),
     sa.Column("account", sa.String(64), nullable=False),
     sa.Column("network", sa.String(16), nullable=False),
-    sa.Column("remote_id", sa.String(300), nullable=False),  # the network's id of one part (X id, at:// URI, status id)
+    sa.Column("remote_id", sa.String(300), nullable=False),  # one part's id as posts.part_ids holds it (X id, Bluesky record key, Mastodon status id)
     sa.Column("read_at", UTCDateTime, nullable=False),
     sa.Column("impressions", sa.Integer),  # X only; None where the network gives none
     sa.Column("likes", sa.Integer, nullable=False),
@@ -427,4 +427,43 @@ billed_calls = sa.Table(
     sa.Column("price_micro_usd", sa.BigInteger, nullable=False),  # the whole call's price, in millionths of a dollar
     sa.Column("at", UTCDateTime, nullable=False),
     sa.Column("post_id", sa.String(160), sa.ForeignKey("posts.post_id", ondelete="SET NULL")),
+)
+
+
+# m017: where each sent post stands in its schedule of metric readings (domain/metric_schedule.py tests read_age_s).
+metric_posts = sa.Table(
+    "metric_posts",
+    metadata,
+    sa.Column("post_id", sa.String(160), sa.ForeignKey("posts.post_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("read_at", UTCDateTime),  # its newest reading
+    sa.Column("read_age_s", sa.BigInteger),  # read_at - sent_at, whole seconds: the offsets that reading covers
+    sa.Column("gone_at", UTCDateTime),  # every part deleted on the network: never read again
+)
+
+
+# A part the network says no longer exists, recorded once.
+metric_deleted = sa.Table(
+    "metric_deleted",
+    metadata,
+    sa.Column("post_id", sa.String(160), sa.ForeignKey("posts.post_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("remote_id", sa.String(300), primary_key=True),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("deleted_at", UTCDateTime, nullable=False),
+)
+
+
+# Each account's collection: paused by a refused token (publishing goes on), waiting for a 429's reset or after
+# failures, and the service collecting it now (a lease: two services on one ledger never read one account twice).
+metric_accounts = sa.Table(
+    "metric_accounts",
+    metadata,
+    sa.Column("account", sa.String(64), primary_key=True),
+    sa.Column("paused_at", UTCDateTime),
+    sa.Column("pause_reason", sa.Text),
+    sa.Column("wait_until", UTCDateTime),
+    sa.Column("failures", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.Text),
+    sa.Column("collector", sa.String(80)),
+    sa.Column("lease_until", UTCDateTime),
 )

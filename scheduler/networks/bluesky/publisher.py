@@ -16,6 +16,10 @@
   plain text, as in the app). A reply carries strong references to its parent and its thread's root; images are
   uploaded with ``uploadBlob`` and embedded (app.bsky.embed.images, at most 1,000,000 bytes each).
 
+Metrics: ``app.bsky.feed.getPosts`` (25 URIs a call: likes, reposts, replies, quotes) and
+``app.bsky.actor.getProfile`` (followers), through the PDS. A post getPosts leaves out is deleted only when the PDS
+confirms it (``getRecord``: RecordNotFound): the app view may lag behind the repository.
+
 Failures map to the engine's errors: 5xx and a lost answer after a create -> OutcomeUnknown (before anything was
 sent -> TransientError); 429 -> RateLimited at ``ratelimit-reset``; a refused app password, or tokens that cannot
 be renewed -> AuthError (the account pauses); an invalid record -> Rejected.
@@ -27,7 +31,7 @@ import json
 import logging
 import secrets
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
@@ -41,10 +45,13 @@ from scheduler.networks.base import (
     AuthError,
     LookupUnavailable,
     OutcomeUnknown,
+    PartMetrics,
     PublishError,
     RateLimited,
+    ReadResult,
     Rejected,
     TransientError,
+    chunks,
     reset_time,
 )
 from scheduler.networks.media import check_image
@@ -174,6 +181,30 @@ class BlueskyPublisher:
 
     def post_url(self, tweet_id: str) -> str:
         return f"https://bsky.app/profile/{self.handle}/post/{tweet_id}"
+
+    metrics_batch = 25  # app.bsky.feed.getPosts takes up to 25 URIs
+
+    def read_metrics(self, remote_ids: Sequence[str]) -> ReadResult:
+        def read(client: Any) -> ReadResult:
+            prefix = f"at://{self._did(client)}/{POST}/"
+            readings, missing = [], []
+            for batch in chunks(remote_ids, self.metrics_batch):
+                found = {str(p.uri): p for p in client.app.bsky.feed.get_posts({"uris": [prefix + k for k in batch]}).posts}
+                for rkey in batch:
+                    post = found.get(prefix + rkey)
+                    if post is None:
+                        missing.append(rkey)
+                        continue
+                    readings.append(PartMetrics(rkey, likes=post.like_count or 0, reposts=post.repost_count or 0,
+                                                replies=post.reply_count or 0, quotes=post.quote_count or 0))
+            deleted = frozenset(rkey for rkey in missing if self._record(client, rkey) is None)
+            return ReadResult(tuple(readings), deleted)
+
+        return self._read(read)
+
+    def read_followers(self) -> int | None:
+        profile = self._read(lambda client: client.app.bsky.actor.get_profile({"actor": self._did(client)}))
+        return profile.followers_count
 
     def close(self) -> None:
         if self._client is not None:

@@ -20,6 +20,11 @@
 - **The server's limits** (``limits()``: ``max_characters``, ``characters_reserved_per_url`` from
   ``/api/v2/instance``) are read once, for the composer (scheduler.text.mastodon_length).
 
+- **Metrics**: ``GET /api/v1/statuses?id[]=`` (Mastodon 4.3, 20 ids a call: favourites, reblogs, replies, and
+  quotes where the server counts them); a status it leaves out is read on its own, and one that answers 404 is
+  deleted. A server before 4.3 (404 for the read of several) has each status read on its own. Followers:
+  ``verify_credentials``.
+
 Mastodon.py is told never to sleep on a rate limit (``ratelimit_method="throw"``) and never to retry: the
 engine decides. Failures map to the engine's errors: a 5xx or a lost answer after a post -> OutcomeUnknown
 (before anything was sent -> TransientError); 429 -> RateLimited at ``X-RateLimit-Reset``; 401, or a 403 (a
@@ -35,7 +40,7 @@ import re
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -48,10 +53,13 @@ from scheduler.networks.base import (
     AuthError,
     LookupUnavailable,
     OutcomeUnknown,
+    PartMetrics,
     PublishError,
     RateLimited,
+    ReadResult,
     Rejected,
     TransientError,
+    chunks,
     reset_from_epoch,
 )
 from scheduler.networks.media import check_image
@@ -105,6 +113,7 @@ class MastodonPublisher:
         self._account_id: str | None = None
         self._limits: Limits | None = None
         self._ahead = timedelta(0)  # how far our clock was ahead of the server's at its last answer (see _search)
+        self._reads_several = True  # GET /api/v1/statuses?id[]= exists (Mastodon 4.3 and later)
         register_secrets([access_token])
 
     # -- Publisher protocol ------------------------------------------------------------------------
@@ -149,6 +158,49 @@ class MastodonPublisher:
 
     def post_url(self, tweet_id: str) -> str:
         return f"{self.instance_url}/@{self.handle}/{tweet_id}"
+
+    metrics_batch = 20  # GET /api/v1/statuses takes up to 20 ids (Api::BaseController::DEFAULT_STATUSES_LIMIT)
+
+    def read_metrics(self, remote_ids: Sequence[str]) -> ReadResult:
+        readings: list[PartMetrics] = []
+        deleted: set[str] = set()
+        for batch in chunks(remote_ids, self.metrics_batch):
+            found = {str(_get(s, "id")): s for s in self._several(batch)}
+            for status_id in batch:
+                status = found.get(status_id) or self._one(status_id)
+                if status is None:
+                    deleted.add(status_id)
+                    continue
+                readings.append(PartMetrics(status_id, likes=int(_get(status, "favourites_count") or 0),
+                                            reposts=int(_get(status, "reblogs_count") or 0),
+                                            replies=int(_get(status, "replies_count") or 0),
+                                            quotes=int(_get(status, "quotes_count") or 0)))
+        return ReadResult(tuple(readings), frozenset(deleted))
+
+    def read_followers(self) -> int | None:
+        count = _get(self._call(lambda api: api.account_verify_credentials(), creates=False), "followers_count")
+        return int(count) if count is not None else None
+
+    def _several(self, ids: list[str]) -> list[Any]:
+        """The statuses found among ``ids`` in one call; none on a server without that call (before 4.3)."""
+        if not self._reads_several:
+            return []
+        try:
+            return list(self._call(lambda api: api.statuses(ids), creates=False) or [])
+        except Rejected as exc:
+            if exc.status != 404:
+                raise
+            self._reads_several = False
+            return []
+
+    def _one(self, status_id: str) -> Any | None:
+        """One status, or None when the server answers 404 (deleted)."""
+        try:
+            return self._call(lambda api: api.status(status_id), creates=False)
+        except Rejected as exc:
+            if exc.status == 404:
+                return None
+            raise
 
     def close(self) -> None:
         if self._api is not None:

@@ -14,9 +14,10 @@ import logging
 import os
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Callable, Iterator
 
-from scheduler.networks.base import PublishedTweet, Rejected
+from scheduler.networks.base import MetricsUnavailable, PublishedTweet, ReadResult, Rejected
 from scheduler.networks.media import BLUESKY_MAX_IMAGE_BYTES as MAX_IMAGE_BYTES
 from scheduler.networks.media import check_image
 from scheduler.text.mastodon_length import DEFAULT_IMAGE_BYTES
@@ -106,6 +107,14 @@ class OutboxPublisher:
 
     def post_url(self, tweet_id: str) -> str:
         return f"{self.path.resolve().as_uri()}#{tweet_id}"
+
+    metrics_batch = 100
+
+    def read_metrics(self, remote_ids: Sequence[str]) -> ReadResult:
+        raise MetricsUnavailable("posts in the outbox file were never published: there are no metrics to read")
+
+    def read_followers(self) -> int | None:
+        return None
 
     def close(self) -> None:
         """Nothing held open between posts."""

@@ -4,13 +4,18 @@ The mapping decides whether a post may be retried, so it errs on the safe side: 
 may have reached X without an answer coming back is OutcomeUnknown (reconcile before retrying),
 and only failures that provably happened before the request left are TransientError (which is
 decided for every publisher in scheduler.networks.reached).
+
+Metrics: ``GET /2/tweets?ids=`` (100 ids a call) with ``tweet.fields=public_metrics`` (impressions, likes,
+reposts, replies, quotes, bookmarks); an id X answers "Not Found Error" for is a deleted post, not a failed read.
+X bills every post a read returns. Followers: ``GET /2/users/me`` with ``user.fields=public_metrics``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import requests
 import tweepy
@@ -25,11 +30,14 @@ from scheduler.networks.base import (
     DuplicateContent,
     LookupUnavailable,
     OutcomeUnknown,
+    PartMetrics,
     PublishedTweet,
     PublishError,
     RateLimited,
+    ReadResult,
     Rejected,
     TransientError,
+    chunks,
     reset_from_epoch,
     reset_time,
 )
@@ -43,6 +51,9 @@ MAX_LOOKUP_PAGES = 20
 DETAIL_MAX = 300
 # 403 problem types that mean "this app or plan may not do this": a person must fix the setup.
 AUTH_PROBLEMS = ("oauth1-permissions", "client-forbidden", "unsupported-authentication")
+NOT_FOUND = "resource-not-found"  # the problem type of an id X has no post for
+
+T = TypeVar("T")
 
 
 def _utc_now() -> datetime:
@@ -70,6 +81,8 @@ class XPublisher:
         self.api_url = api_url or X_API_URL
         self._user_id: str | None = None
         self._clock = clock
+        # Posts X has returned to this publisher's reads: X bills each (publishing/billing.py reads the count).
+        self.posts_read = 0
         self._bearer: Callable[[], str] | None = None
         if isinstance(credentials, OAuth1Credentials):
             register_secrets(secret_values(credentials))
@@ -170,6 +183,7 @@ class XPublisher:
                     pagination_token=token,
                     user_auth=self._user_auth,
                 )
+                self.posts_read += len(page.data or [])
                 for tweet in page.data or []:
                     urls = (tweet.entities or {}).get("urls") or []
                     yield _published(tweet), [u for u in urls if isinstance(u, dict)]
@@ -186,6 +200,45 @@ class XPublisher:
 
     def new_key(self, now: datetime) -> None:
         return None  # X offers no idempotency: an uncertain post is looked up by its text
+
+    metrics_batch = 100  # GET /2/tweets takes up to 100 ids
+
+    def read_metrics(self, remote_ids: Sequence[str]) -> ReadResult:
+        readings: list[PartMetrics] = []
+        deleted: set[str] = set()
+        for batch in chunks(remote_ids, self.metrics_batch):
+            response = self._read(lambda: self._client.get_tweets(batch, tweet_fields=["public_metrics"],
+                                                                  user_auth=self._user_auth))
+            for tweet in response.data or []:
+                counts = tweet.public_metrics or {}
+                readings.append(PartMetrics(
+                    str(tweet.id), likes=int(counts.get("like_count") or 0),
+                    reposts=int(counts.get("retweet_count") or 0), replies=int(counts.get("reply_count") or 0),
+                    quotes=int(counts.get("quote_count") or 0), impressions=_count(counts, "impression_count"),
+                    bookmarks=_count(counts, "bookmark_count")))
+            for error in response.errors or []:
+                if isinstance(error, dict) and str(error.get("type", "")).endswith(NOT_FOUND):
+                    deleted.add(str(error.get("resource_id") or error.get("value")))
+        return ReadResult(tuple(readings), frozenset(deleted & set(remote_ids)))
+
+    def read_followers(self) -> int | None:
+        me = self._read(lambda: self._client.get_me(user_fields=["public_metrics"], user_auth=self._user_auth))
+        return _count(getattr(me.data, "public_metrics", None) or {}, "followers_count")
+
+    def _read(self, call: Callable[[], T]) -> T:
+        """A read of metrics: every failure as the collector's error (a read has no side effect: asking again is
+        safe)."""
+        self._refresh_bearer()
+        try:
+            return call()
+        except tweepy.HTTPException as exc:
+            raise _http_error(exc, self._clock()) from None
+        except requests.JSONDecodeError:
+            raise TransientError("X answered a read with a success status but an unreadable body") from None
+        except requests.RequestException as exc:
+            raise network_error(exc, creates=False) from None
+        except Exception as exc:  # noqa: BLE001 - every failure of a call is classified (reached.py)
+            raise unexpected(exc, creates=False) from None
 
     def post_url(self, tweet_id: str) -> str:
         return f"https://x.com/{self.handle}/status/{tweet_id}"
@@ -225,6 +278,11 @@ def _published(tweet: tweepy.Tweet) -> PublishedTweet:
         created_at=created.astimezone(timezone.utc) if created else None,
         in_reply_to=reply_to,
     )
+
+
+def _count(counts: dict[str, Any], name: str) -> int | None:
+    value = counts.get(name)
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _status(exc: tweepy.HTTPException) -> int:

@@ -31,6 +31,10 @@ It answers the REST calls the publisher makes, as docs.joinmastodon.org describe
 - Rate limits: every API answer carries ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and
   ``X-RateLimit-Reset`` (an ISO 8601 time, as Mastodon sends it): 300 requests per 5 minutes per account, and
   posting statuses has its own budget (300 per 3 hours; ``set_status_budget``). Past either: 429.
+- Metrics: every status carries ``favourites_count``, ``reblogs_count`` and ``replies_count`` growing with its
+  age (``scheduler.standins.metrics``), the account its ``followers_count``; ``GET /api/v1/statuses?id[]=`` (4.3;
+  at most 20 ids, else 422) answers the statuses found and leaves out deleted ones (``delete_post``), whose own
+  ``GET /api/v1/statuses/:id`` is 404.
 - Faults: those of ``standin_http``, plus ``forbidden`` (403, a token without the write scope). 502, 503 and 504
   come with an HTML body, as from the proxy in front of Mastodon.
 

@@ -22,6 +22,7 @@ from scheduler.standins.http import (
     multipart_fields,
 )
 from scheduler.standins.mastodon.length import _mastodon_length, length_judge
+from scheduler.standins.metrics import counts, followers
 from scheduler.standins.mastodon.state import (
     API_BUDGET,
     GIF_PROCESSING_S,
@@ -42,6 +43,7 @@ _ROUTES = (
     ("GET", re.compile(r"^/api/v1/instance$"), "instance"),
     ("GET", re.compile(r"^/api/v1/accounts/verify_credentials$"), "verify_credentials"),
     ("POST", re.compile(r"^/api/v1/statuses$"), "statuses"),
+    ("GET", re.compile(r"^/api/v1/statuses$"), "status_list"),
     ("GET", re.compile(r"^/api/v1/statuses/(?P<id>\d+)$"), "status"),
     ("GET", re.compile(r"^/api/v1/statuses/(?P<id>\d+)/source$"), "source"),
     ("GET", re.compile(r"^/api/v1/accounts/(?P<id>\d+)/statuses$"), "account_statuses"),
@@ -54,6 +56,9 @@ _ROUTES = (
 _MENTION = re.compile(r"(?<![=/\w])@([a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)(?:@([\w.-]+\w))?", re.IGNORECASE)
 
 
+MAX_STATUS_IDS = 20  # GET /api/v1/statuses: Api::BaseController::DEFAULT_STATUSES_LIMIT ids at most
+
+
 _MEDIA_NOT_READY = "Cannot attach files that have not finished processing. Try again in a moment!"
 
 
@@ -63,7 +68,7 @@ _PROXY_PAGE = "<html><head><title>{status}</title></head><body><center><h1>{stat
 class StandinMastodon(StandinServer):
     NAME = "mastodon"
     ENDPOINTS = ("instance", "verify_credentials", "statuses", "status", "source", "account_statuses", "media",
-                 "media_status")
+                 "media_status", "status_list")
     WRITE_ENDPOINTS = ("statuses",)
     EXTRA_FAULTS = ("forbidden",)
 
@@ -81,6 +86,7 @@ class StandinMastodon(StandinServer):
         self.media_processing = GIF_PROCESSING_S
         self._revoked: set[str] = set()
         self._source_endpoint = True
+        self._status_list_endpoint = True
         self.default_account = self.add_account(username)
 
     @property
@@ -137,6 +143,11 @@ class StandinMastodon(StandinServer):
         with self._lock:
             self._source_endpoint = bool(enabled)
 
+    def set_status_list_endpoint(self, enabled: bool) -> None:
+        """Whether ``GET /api/v1/statuses?id[]=`` exists (404 without it, as on servers before 4.3)."""
+        with self._lock:
+            self._status_list_endpoint = bool(enabled)
+
     def set_status_budget(self, statuses: int, seconds: float) -> None:
         with self._lock:
             self._status_budget = (statuses, seconds)
@@ -150,6 +161,11 @@ class StandinMastodon(StandinServer):
         with self._lock:
             account = self._account_named(username or self.default_account.username)
             return [vars(s).copy() for s in self._state.statuses.values() if s.account_id == account.id]
+
+    def delete_post(self, post_id: str) -> None:
+        """The status is gone: reading it answers 404, a read of several leaves it out."""
+        with self._lock:
+            del self._state.statuses[post_id]
 
     def reset(self) -> None:
         super().reset()
@@ -240,6 +256,8 @@ class StandinMastodon(StandinServer):
             return self._media_status(account, ids, now)
         if endpoint == "account_statuses":
             return self._account_statuses(ids, req.query_params())
+        if endpoint == "status_list":
+            return self._status_list(req)
         status = self._state.statuses.get(ids)
         if status is None:
             return Reply(404, {"error": "Record not found"})
@@ -318,6 +336,18 @@ class StandinMastodon(StandinServer):
                                f'<{base}?{urlencode({"limit": limit, "min_id": page[0].id})}>; rel="prev"')
         return Reply(200, [self._status_json(s) for s in page], headers)
 
+    def _status_list(self, req: Request) -> Reply:
+        """GET /api/v1/statuses?id[]=... (Mastodon 4.3): the statuses found, in the order asked; an id of none is
+        left out, more than 20 ids is 422."""
+        if not self._status_list_endpoint:
+            return Reply(404, {"error": "Record not found"})
+        wanted = req.params().get("id") or []
+        wanted = [wanted] if isinstance(wanted, str) else wanted
+        if len(dict.fromkeys(wanted)) > MAX_STATUS_IDS:
+            return Reply(422, {"error": "Mastodon::ValidationError"})
+        found = (self._state.statuses.get(str(i)) for i in dict.fromkeys(wanted))
+        return Reply(200, [self._status_json(s) for s in found if s is not None])
+
     def _upload(self, account: Account, req: Request) -> Reply:
         content_type = req.headers.get("Content-Type", "")
         if not content_type.startswith("multipart/form-data"):
@@ -376,7 +406,8 @@ class StandinMastodon(StandinServer):
             "group": False, "created_at": "2026-01-01T00:00:00.000Z", "note": "", "url": f"{self.url}/@{account.username}",
             "avatar": f"{self.url}/avatars/original/missing.png", "avatar_static": f"{self.url}/avatars/original/missing.png",
             "header": f"{self.url}/headers/original/missing.png", "header_static": f"{self.url}/headers/original/missing.png",
-            "followers_count": 0, "following_count": 0, "statuses_count": sum(
+            "followers_count": followers(account.acct, self.age_of(self.started_at)), "following_count": 0,
+            "statuses_count": sum(
                 1 for s in self._state.statuses.values() if s.account_id == account.id),
             "last_status_at": None, "emojis": [], "fields": [],
         }
@@ -387,6 +418,7 @@ class StandinMastodon(StandinServer):
     def _status_json(self, status: Status) -> dict[str, Any]:
         account = self._state.accounts[status.account_id]
         parent = self._state.statuses.get(status.in_reply_to_id or "")
+        grown = counts(status.id, self.age_of(status.created_at.timestamp()))
         return {
             "id": status.id, "created_at": status.created_at.strftime("%Y-%m-%dT%H:%M:%S.") +
             f"{status.created_at.microsecond // 1000:03d}Z",
@@ -394,7 +426,8 @@ class StandinMastodon(StandinServer):
             "sensitive": False, "spoiler_text": "", "visibility": status.visibility, "language": "en",
             "uri": f"{self.url}/users/{account.username}/statuses/{status.id}",
             "url": f"{self.url}/@{account.username}/{status.id}",
-            "replies_count": 0, "reblogs_count": 0, "favourites_count": 0, "edited_at": None,
+            "replies_count": grown.replies, "reblogs_count": grown.reposts, "favourites_count": grown.likes,
+            "edited_at": None,
             "content": status.content, "reblog": None,  # no "text": only a delete's answer has it
             "application": {"name": "tip-scheduler", "website": None}, "account": self._account_json(account),
             "media_attachments": [{"id": m, "type": "image", "url": f"{self.url}/media/{m}",

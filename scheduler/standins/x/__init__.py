@@ -1,8 +1,8 @@
 """A stand-in for the X API v2 on 127.0.0.1, for tests, demos and benchmarks.
 
-It answers the endpoints the publisher uses (POST /2/tweets, GET /2/users/me, GET /2/users/:id/tweets,
-POST /2/media/upload, the OAuth 2.0 authorize and token endpoints) the way X does, as far as
-/work/shared/X_API.md and X's documentation say:
+It answers the endpoints the publisher uses (POST /2/tweets, GET /2/tweets?ids=, GET /2/users/me,
+GET /2/users/:id/tweets, POST /2/media/upload, the OAuth 2.0 authorize and token endpoints) the way X does, as far
+as /work/shared/X_API.md and X's documentation say:
 
 - OAuth 1.0a HMAC signatures are verified against X's own URL (a passing request was signed exactly as X
   needs); OAuth 2.0 PKCE runs with single-use refresh tokens and expiring access tokens.
@@ -20,6 +20,11 @@ POST /2/media/upload, the OAuth 2.0 authorize and token endpoints) the way X doe
   ``exclude``; opaque ``next_token``/``previous_token`` cursors that stay right while posts arrive; only the
   3,200 most recent posts; unknown query parameters refused. Reads lag: with ``set_read_lag(s)`` a post shows
   in timeline reads only ``s`` seconds after it was created (the lag as set at read time).
+- Metrics (``lookup.py``): ``GET /2/tweets?ids=`` (up to 100) with ``tweet.fields=public_metrics`` gives each post's
+  impressions, likes, reposts, replies, quotes and bookmarks, growing with its age (``scheduler.standins.metrics``);
+  a deleted post (``delete_post``) comes back under ``errors`` as "Not Found Error", not as a failure of the call;
+  ``GET /2/users/me?user.fields=public_metrics`` gives the followers. Faults on endpoint ``lookup`` strike the
+  reads by id.
 - Reads are billed as on pay-per-use plans: every post a read returns counts (``reads_billed()``;
   ``/_standin/stats`` adds the cost at $0.005 a post).
 - Faults, injected one at a time (``inject``) or at random (``set_fault_rate``): X's error statuses and

@@ -19,7 +19,7 @@ DEFAULT_RANDOM_KINDS = ("unavailable", "rate_limited", "create_then_drop")
 
 
 # Endpoint names used by fault injection and the request log.
-ENDPOINTS = ("tweets", "timeline", "me", "media", "token", "authorize")
+ENDPOINTS = ("tweets", "timeline", "me", "media", "token", "authorize", "lookup")
 
 
 FAULT_KINDS = (

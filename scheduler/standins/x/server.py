@@ -37,6 +37,7 @@ from scheduler.standins.x.faults import (
     _invalid,
 )
 from scheduler.standins.x.length import MAX_TEXT_LENGTH, _weighted_length, length_judge
+from scheduler.standins.x.lookup import lookup, me
 from scheduler.standins.x.timeline import (
     _SCHEME,
     _TCO_ALPHABET,
@@ -172,6 +173,25 @@ class StandinX(StandinServer):
         """How many posts all reads returned so far (what a pay-per-use plan bills)."""
         with self._lock:
             return self._state.reads_billed
+
+    def seed_posts(self, count: int, username: str | None = None) -> list[str]:
+        """``count`` posts of the account made at once, as if long published (a history for metric reads to
+        read, for the bench): their ids."""
+        with self._lock:
+            account = self._state.accounts[username or self.default_account.username]
+            made = [Post(id=self._new_id(), text=f"seeded post {n}", author_id=account.user_id, reply_to=None,
+                         media_ids=(), created_at=datetime.now(timezone.utc), rendered=f"seeded post {n}")
+                    for n in range(count)]
+            self._state.posts.extend(made)
+            return [p.id for p in made]
+
+    def delete_post(self, post_id: str) -> None:
+        """The post is gone (its author deleted it): reads by id answer Not Found, timelines leave it out."""
+        with self._lock:
+            post = next((p for p in self._state.posts if p.id == post_id), None)
+            if post is None:
+                raise KeyError(f"no post {post_id}")
+            self._state.posts.remove(post)
 
     def reset(self) -> None:
         """Forget posts, media, faults, billed reads and the request log; accounts, tokens and settings
@@ -469,6 +489,8 @@ class StandinX(StandinServer):
         elif action == "timeline" and req.method == "GET":
             posts = self.timeline(args.get("username"))
             return Reply(200, {"data": [dict(p, created_at=p["created_at"].isoformat()) for p in posts]})
+        elif action == "seed" and req.method == "POST":
+            return Reply(200, {"ids": self.seed_posts(int(args["count"]), args.get("username"))})
         else:
             return None
         return Reply(200, {"ok": True})
@@ -506,7 +528,11 @@ class StandinX(StandinServer):
                 return Reply(*_invalid("Request body is not valid JSON."))
             return Reply(*self._create_post(account, payload))
         if endpoint == "me":
-            return Reply(200, {"data": {"id": account.user_id, "name": account.name, "username": account.username}})
+            with self._lock:
+                return Reply(*me(self._state, account, query, self.age_of(self.started_at)))
+        if endpoint == "lookup":
+            with self._lock:
+                return Reply(*lookup(self._state, query, self.age_of))
         if endpoint == "timeline":
             return Reply(*self._user_tweets(route[2], query))
         return Reply(*self._upload_media(account, req))
@@ -516,6 +542,8 @@ def _route(method: str, path: str) -> tuple[str | None, list[str]]:
     parts = [p for p in path.split("/") if p]
     if method == "POST" and parts == ["2", "tweets"]:
         return "tweets", parts
+    if method == "GET" and parts == ["2", "tweets"]:
+        return "lookup", parts
     if method == "GET" and parts == ["2", "users", "me"]:
         return "me", parts
     if method == "GET" and len(parts) == 4 and parts[:2] == ["2", "users"] and parts[3] == "tweets":
