@@ -9,6 +9,12 @@ A process id means something only on the machine and in the PID namespace that g
 prove either (containers share names, replicas in other PID namespaces reuse pids). So the pid is probed only when
 the heartbeat carries this machine's identity (boot id and PID namespace, ``this_machine()``): a fresh heartbeat
 of a process that is provably gone here is dead at once; any other fresh heartbeat is alive.
+
+Replicas: every service has an instance id of its own per account (``host:pid:random[:account]``), so one replica's
+claims are never taken for another's. A heartbeat can only say "gone" late or, on a starved machine, too early; so
+a post left ``sending`` is taken back only by a service holding the account's publishing turn (ledger/turns.py,
+publishing/lanes.py): a replica that is publishing the account holds that turn on its own database session, and
+keeps its claims however late its heartbeat.
 """
 
 from __future__ import annotations
