@@ -229,3 +229,34 @@ def test_a_turn_is_always_granted_on_sqlite(sqlite_url):
         assert turn is not None and store.turns.take("clinic-a") is not None and store.turns.holds(turn)
     finally:
         store.close()
+
+
+def test_a_post_left_sending_is_taken_back_only_by_the_holder_of_its_accounts_turn(tmp_path, postgres_url):
+    """A post left `sending` by an instance with no heartbeat at all (as a replica whose heartbeat is late looks)
+    is not taken back while another process holds the account's turn (a replica publishing it); once the turn is
+    free, recovery takes it back."""
+    from scheduler.app.queueing import add_text
+    from scheduler.config import load_config
+    from scheduler.domain.models import PostState
+    from scheduler.publishing.service import Service
+
+    path = tmp_path / "scheduler.toml"
+    path.write_text(f'[[accounts]]\nname = "a"\nhandle = "clinica"\ncredentials_env = "OA"\n\n'
+                    f'[database]\nurl = "{postgres_url}"\n', encoding="utf-8")
+    config = load_config(path, env={"SCHEDULER_HOME": str(tmp_path / "home")})
+    service = Service(config, str(path))
+    holder = Store.open(postgres_url)
+    try:
+        now = datetime.now(UTC)
+        post = add_text(service.store, config, "A tip the other replica is sending.", now)
+        assert service.store.claim(post.post_id, "elsewhere:4242:beef:a", now, now)
+        turn = holder.turns.take(config.account)
+        assert turn is not None
+        service._recover_all(own=False)
+        assert service.store.get(post.post_id).state == PostState.SENDING
+        holder.turns.give_back(turn)
+        service._recover_all(own=False)
+        assert service.store.get(post.post_id).state == PostState.RETRYING
+    finally:
+        holder.close()
+        service.store.close()
