@@ -12,6 +12,8 @@ the defaults apply. ``$SCHEDULER_HOME`` moves the data directory (ledger, outbox
     checks.py     the value checkers the schema names
     settings.py   the checked configuration (Config, Account)
     accounts.py   checking [account] / [[accounts]]
+    includes.py   [[accounts]] from included files (include = ["accounts/*.toml"])
+    lines.py      where keys sit in a TOML text, for errors naming file:line
     loading.py    finding, reading and checking the file (load_config, parse_config, data_dir)
 """
 

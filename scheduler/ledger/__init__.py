@@ -14,4 +14,6 @@ Public surface (everything else is internal to the package):
 - ``post_ids``: which account's posts keep the plain ids.
 - ``migrations``: the schema as an ordered list of migrations, run by ``Store.open``.
 - ``engine``: opening SQLite or PostgreSQL, and the unit of work.
+- ``turns``: whose turn it is to publish an account among the services on one PostgreSQL ledger (``store.turns``).
+- ``notify``: the listener that hears each change of an account's queue on PostgreSQL (migration m018).
 """
