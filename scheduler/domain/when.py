@@ -31,4 +31,5 @@ def parse_when(value: str, tz: tzinfo) -> datetime:
     try:
         return parsed.astimezone(UTC)
     except (OverflowError, ValueError):  # 9999-12-31T23:59:59-05:00 is in the year 10000 in UTC
-        raise InputError(f"{value!r} is out of range: give a date-time between the years 1 and 9999") from None
+        raise InputError(f"{value!r} is out of range: in UTC it falls outside the years 1 to 9999 (and a pin may be "
+                         "at most two years ahead)") from None
