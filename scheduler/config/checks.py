@@ -190,14 +190,15 @@ def _optional_money(value: Any) -> int | None:
 
 
 def _pricing(value: Any):
-    """[x.pricing]: post, post_with_link and read prices in dollars; a key left out keeps its default."""
+    """[x.pricing]: post, post_with_link, read and user_read prices in dollars; a key left out keeps its default
+    (user_read's: read's price)."""
     from scheduler.domain.pricing import DEFAULT_PRICING, Pricing, parse_dollars  # lazy: start-up time, as above
 
     if isinstance(value, Pricing):
         return value
     if not isinstance(value, dict):
         raise ValueError("must be a table: [x.pricing] with post, post_with_link and read in dollars")
-    allowed = ("post", "post_with_link", "read")
+    allowed = ("post", "post_with_link", "read", "user_read")
     unknown = sorted(set(value) - set(allowed))
     if unknown:
         raise ValueError(f"unknown price {unknown[0]!r}; allowed: {', '.join(allowed)}")

@@ -76,8 +76,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "x": {
         "monthly_budget": Key(_optional_money, 0, "most an X account may spend on X's API in a UTC calendar month, in "
                               "dollars (0: no budget); posts come first, metric reads use what is left"),
-        "pricing": Key(_pricing, {}, "[x.pricing] post, post_with_link, read: X's prices in dollars (defaults checked "
-                       "2026-12-04: 0.015, 0.20, 0.005 per post read)"),
+        "pricing": Key(_pricing, {}, "[x.pricing] post, post_with_link, read, user_read: X's prices in dollars "
+                       "(defaults checked 2026-12-04: 0.015, 0.20, 0.005 per post read; user_read, the followers "
+                       "read, as read unless given)"),
     },
     "metrics": {
         "enabled": Key(_boolean, True, "the service reads sent posts' metrics (likes, reposts, replies, quotes; "

@@ -36,6 +36,8 @@ class MetricReading:
     impressions: int | None = None
     bookmarks: int | None = None
     followers: int | None = None
+    url_link_clicks: int | None = None  # X's non-public metrics: the author's own posts under 30 days only
+    user_profile_clicks: int | None = None
 
     @property
     def interactions(self) -> int:

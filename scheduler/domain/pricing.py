@@ -2,7 +2,7 @@
 
 X moved to pay-per-use in 2026 (../shared/X_API.md, "Limits and quotas"): a post, a post whose text holds a link
 (billed much higher), and every post a read returns (a metric read, or the look-up after a lost answer) each cost
-money. The defaults below are the published prices as checked on ``PRICES_CHECKED``; a user whose contract says
+money, and so does the read of the account itself (``users/me``, for its followers: ``user_read``). The defaults below are the published prices as checked on ``PRICES_CHECKED``; a user whose contract says
 otherwise sets ``[x.pricing]`` in scheduler.toml. Prices are integers of millionths of a dollar, so a month's spend
 is an exact sum and never drifts by float rounding.
 """
@@ -14,22 +14,25 @@ from decimal import Decimal, InvalidOperation
 
 PRICES_CHECKED = "2026-12-04"
 
-# What a billed call is: the kinds the ledger's billed_calls.kind allows (migration m016_insights).
-CALL_KINDS = ("post", "post_with_link", "metric_read", "lookup_read")
+# What a billed call is: the kinds the ledger's billed_calls.kind allows (migrations m016_insights, m019).
+CALL_KINDS = ("post", "post_with_link", "metric_read", "lookup_read", "user_read")
 
 MICRO = 1_000_000
 
 
 @dataclass(frozen=True)
 class Pricing:
-    """X's prices in millionths of a dollar: per post, per post with a link, per post returned by a read."""
+    """X's prices in millionths of a dollar: per post, per post with a link, per post returned by a read, per read
+    of the account itself (None: priced as ``read``)."""
 
     post: int = 15_000  # $0.015
     post_with_link: int = 200_000  # $0.20
     read: int = 5_000  # $0.005 per post read
+    user_read: int | None = None  # the followers read (users/me); X publishes no price of its own for it
 
     def as_dollars(self) -> dict[str, str]:
-        return {"post": dollars(self.post), "post_with_link": dollars(self.post_with_link), "read": dollars(self.read)}
+        return {"post": dollars(self.post), "post_with_link": dollars(self.post_with_link), "read": dollars(self.read),
+                "user_read": dollars(self.user_read if self.user_read is not None else self.read)}
 
 
 DEFAULT_PRICING = Pricing()
@@ -42,7 +45,8 @@ def call_price(pricing: Pricing, kind: str, units: int = 1) -> int:
         raise ValueError(f"unknown billed call kind {kind!r}; one of {', '.join(CALL_KINDS)}")
     if units < 0:
         raise ValueError(f"units must not be negative, got {units}")
-    each = {"post": pricing.post, "post_with_link": pricing.post_with_link}.get(kind, pricing.read)
+    user_read = pricing.user_read if pricing.user_read is not None else pricing.read
+    each = {"post": pricing.post, "post_with_link": pricing.post_with_link, "user_read": user_read}.get(kind, pricing.read)
     return each * units
 
 

@@ -21,7 +21,7 @@ from scheduler.ledger import migrations as m
 class BilledCall:
     account: str
     network: str
-    kind: str  # post | post_with_link | metric_read | lookup_read
+    kind: str  # post | post_with_link | metric_read | lookup_read | user_read
     units: int
     price_micro_usd: int
     at: datetime  # aware UTC
@@ -43,7 +43,8 @@ class MetricsLedger:
                     conn.execute(m.metric_readings.insert().values(
                         post_id=r.post_id, account=r.account, network=r.network, remote_id=r.remote_id,
                         read_at=r.read_at, impressions=r.impressions, likes=r.likes, reposts=r.reposts,
-                        replies=r.replies, quotes=r.quotes, bookmarks=r.bookmarks, followers=r.followers))
+                        replies=r.replies, quotes=r.quotes, bookmarks=r.bookmarks, followers=r.followers,
+                        url_link_clicks=r.url_link_clicks, user_profile_clicks=r.user_profile_clicks))
                     new += 1
         return new
 
@@ -63,7 +64,8 @@ class MetricsLedger:
         return [MetricReading(post_id=r.post_id, account=r.account, network=r.network, remote_id=r.remote_id,
                               read_at=r.read_at, likes=r.likes, reposts=r.reposts, replies=r.replies,
                               quotes=r.quotes, impressions=r.impressions, bookmarks=r.bookmarks,
-                              followers=r.followers) for r in rows]
+                              followers=r.followers, url_link_clicks=r.url_link_clicks,
+                              user_profile_clicks=r.user_profile_clicks) for r in rows]
 
     def record_billed_call(self, call: BilledCall) -> None:
         with self.engine.begin() as conn:  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ later migration then adds again.
     m016_insights.py metric readings and billed calls
     m017_metric_state.py where each sent post stands in its reading schedule, deleted parts, collection per account
     m018_wakeups.py  PostgreSQL: a notification on every change of an account's queue (wake-ups)
+    m019_x_private_metrics.py X's link and profile clicks with each reading; the followers read billed
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from scheduler.ledger.migrations.m008_m015 import (
 from scheduler.ledger.migrations.m016_insights import m016_insights
 from scheduler.ledger.migrations.m017_metric_state import m017_metric_state
 from scheduler.ledger.migrations.m018_wakeups import m018_wakeups
+from scheduler.ledger.migrations.m019_x_private_metrics import m019_x_private_metrics
 from scheduler.ledger.migrations.tables import (
     metadata,
     schema_migrations,
@@ -100,4 +102,5 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m016_insights", m016_insights),
     ("m017_metric_state", m017_metric_state),
     ("m018_wakeups", m018_wakeups),
+    ("m019_x_private_metrics", m019_x_private_metrics),
 ]

@@ -413,6 +413,9 @@ metric_readings = sa.Table(
     sa.Column("quotes", sa.Integer, nullable=False),
     sa.Column("bookmarks", sa.Integer),
     sa.Column("followers", sa.Integer),  # the account's followers at the time of the reading, where known
+    # m019: X's non_public_metrics (own posts under 30 days, user-context auth); None where X gave none.
+    sa.Column("url_link_clicks", sa.Integer),
+    sa.Column("user_profile_clicks", sa.Integer),
 )
 
 
@@ -422,7 +425,7 @@ billed_calls = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("account", sa.String(64), nullable=False),
     sa.Column("network", sa.String(16), nullable=False),
-    sa.Column("kind", sa.String(24), nullable=False),  # post | post_with_link | metric_read | lookup_read
+    sa.Column("kind", sa.String(24), nullable=False),  # post | post_with_link | metric_read | lookup_read | user_read
     sa.Column("units", sa.Integer, nullable=False),  # resources billed (posts read, posts created)
     sa.Column("price_micro_usd", sa.BigInteger, nullable=False),  # the whole call's price, in millionths of a dollar
     sa.Column("at", UTCDateTime, nullable=False),
