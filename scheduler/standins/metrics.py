@@ -49,6 +49,14 @@ def counts(key: str, age_s: float) -> Counts:
     return Counts(*(math.floor(ceiling * rise) for ceiling in vars(ceilings).values()))
 
 
+def clicks(key: str, age_s: float) -> tuple[int, int]:
+    """X's non-public counters of the post with id ``key`` at ``age_s`` seconds old: (url_link_clicks,
+    user_profile_clicks), rising as the public ones do."""
+    d = _draws(key + "/clicks", 2)
+    rise = _rise(age_s)
+    return math.floor((10 + d[0] % 90) * rise), math.floor((2 + d[1] % 30) * rise)
+
+
 def followers(key: str, age_s: float) -> int:
     """The followers of account ``key``, ``age_s`` seconds after the stand-in started: a few hundred, one more
     every two hours."""

@@ -24,7 +24,8 @@ as /work/shared/X_API.md and X's documentation say:
   impressions, likes, reposts, replies, quotes and bookmarks, growing with its age (``scheduler.standins.metrics``);
   a deleted post (``delete_post``) comes back under ``errors`` as "Not Found Error", not as a failure of the call;
   ``GET /2/users/me?user.fields=public_metrics`` gives the followers. Faults on endpoint ``lookup`` strike the
-  reads by id.
+  reads by id. ``non_public_metrics`` (link and profile clicks) only for the user's own posts under 30 days with
+  user-context auth; ``app_token`` is an app-only Bearer token, which may read public metrics only.
 - Reads are billed as on pay-per-use plans: every post a read returns counts (``reads_billed()``;
   ``/_standin/stats`` adds the cost at $0.005 a post).
 - Faults, injected one at a time (``inject``) or at random (``set_fault_rate``): X's error statuses and

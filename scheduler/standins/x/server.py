@@ -37,7 +37,7 @@ from scheduler.standins.x.faults import (
     _invalid,
 )
 from scheduler.standins.x.length import MAX_TEXT_LENGTH, _weighted_length, length_judge
-from scheduler.standins.x.lookup import lookup, me
+from scheduler.standins.x.lookup import UNSUPPORTED_AUTHENTICATION, lookup, me
 from scheduler.standins.x.timeline import (
     _SCHEME,
     _TCO_ALPHABET,
@@ -93,6 +93,9 @@ class StandinX(StandinServer):
         self._ids = itertools.count(1)
         self._state = _State()
         self.default_account = self.add_account(username, access_token, access_token_secret)
+        # An app-only Bearer token (X's client-credentials grant): it may read posts by id, as anyone's, and
+        # nothing that needs a user (non-public metrics, users/me, posting).
+        self.app_token = "standin-app-only-" + secrets.token_urlsafe(16)
 
     # -- accounts and tokens -----------------------------------------------------------------------
 
@@ -519,6 +522,11 @@ class StandinX(StandinServer):
         if endpoint == "authorize":
             return self._authorize(query)
         account = self._authenticate(req)
+        if account is None and req.headers.get("Authorization", "") == f"Bearer {self.app_token}":
+            if endpoint != "lookup":
+                return Reply(403, dict(UNSUPPORTED_AUTHENTICATION))
+            with self._lock:
+                return Reply(*lookup(self._state, query, self.age_of, None))
         if account is None:
             return Reply(*_ERROR_BODIES["unauthorized"])
         if endpoint == "tweets":
@@ -532,7 +540,7 @@ class StandinX(StandinServer):
                 return Reply(*me(self._state, account, query, self.age_of(self.started_at)))
         if endpoint == "lookup":
             with self._lock:
-                return Reply(*lookup(self._state, query, self.age_of))
+                return Reply(*lookup(self._state, query, self.age_of, account))
         if endpoint == "timeline":
             return Reply(*self._user_tweets(route[2], query))
         return Reply(*self._upload_media(account, req))
