@@ -22,6 +22,7 @@ def point_json(point: CurvePoint, tz) -> dict:
     r, e = point.reading, point.engagement
     return {"read_at": iso(r.read_at, tz), "likes": r.likes, "reposts": r.reposts, "replies": r.replies,
             "quotes": r.quotes, "impressions": r.impressions, "bookmarks": r.bookmarks, "followers": r.followers,
+            "url_link_clicks": r.url_link_clicks, "user_profile_clicks": r.user_profile_clicks,
             "interactions": e.interactions, "engagement_rate": _rate(e.rate),
             "rate_basis": e.basis.value if e.basis else None}
 

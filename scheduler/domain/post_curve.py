@@ -58,7 +58,12 @@ def _sum(parts: list[MetricReading], at: datetime) -> MetricReading:
     impressions = None if any(p.impressions is None for p in parts) else sum(p.impressions or 0 for p in parts)
     bookmarks = None if all(p.bookmarks is None for p in parts) else sum(p.bookmarks or 0 for p in parts)
     followers = max((p.followers for p in parts if p.followers is not None), default=None)
+    # X's clicks, like bookmarks: a part without them (older than 30 days, or public only) adds nothing.
+    link = None if all(p.url_link_clicks is None for p in parts) else sum(p.url_link_clicks or 0 for p in parts)
+    profile = (None if all(p.user_profile_clicks is None for p in parts)
+               else sum(p.user_profile_clicks or 0 for p in parts))
     return replace(first, remote_id=first.remote_id if len(parts) == 1 else f"{len(parts)} parts", read_at=at,
                    likes=sum(p.likes for p in parts), reposts=sum(p.reposts for p in parts),
                    replies=sum(p.replies for p in parts), quotes=sum(p.quotes for p in parts),
-                   impressions=impressions, bookmarks=bookmarks, followers=followers)
+                   impressions=impressions, bookmarks=bookmarks, followers=followers, url_link_clicks=link,
+                   user_profile_clicks=profile)

@@ -43,7 +43,8 @@ def _reading(row) -> MetricReading:
     return MetricReading(post_id=row.post_id, account=row.account, network=row.network, remote_id=row.remote_id,
                          read_at=row.read_at, likes=row.likes, reposts=row.reposts, replies=row.replies,
                          quotes=row.quotes, impressions=row.impressions, bookmarks=row.bookmarks,
-                         followers=row.followers)
+                         followers=row.followers, url_link_clicks=row.url_link_clicks,
+                         user_profile_clicks=row.user_profile_clicks)
 
 
 def sent_posts(store, account: str, *, since: datetime | None = None) -> list[SentPost]:

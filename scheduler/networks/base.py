@@ -38,6 +38,8 @@ class PartMetrics:
     quotes: int
     impressions: int | None = None
     bookmarks: int | None = None
+    url_link_clicks: int | None = None  # X's non-public metrics: the author's own posts under 30 days
+    user_profile_clicks: int | None = None
 
 
 @dataclass(frozen=True)

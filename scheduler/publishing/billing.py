@@ -1,5 +1,5 @@
-"""Recording what X bills: every billed call (a post, a post with a link, a metric read, the look-up read after a
-lost answer) goes into the ledger with its price from ``[x.pricing]`` at the moment it was made, so a later price
+"""Recording what X bills: every billed call (a post, a post with a link, a metric read, the followers read, the
+look-up read after a lost answer) goes into the ledger with its price from ``[x.pricing]`` at the moment it was made, so a later price
 change never rewrites what a past month cost."""
 
 from __future__ import annotations

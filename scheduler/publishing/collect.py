@@ -11,7 +11,8 @@ hand. A round:
 - reads the account's followers once, then its due posts, newest sent first, in batches of its network's limit
   (X 100, Bluesky 25, Mastodon 20 ids; a thread's parts together), with its own publisher (its own HTTP session: it
   never shares a connection or a lock with publishing), and stores each batch's readings in one short transaction;
-- on X, records each read as billed (``metric_read``, one unit per post X returned) and reads only what the budget
+- on X, records each read as billed (``metric_read``, one unit per post X returned; ``user_read`` for the followers
+  read) and reads only what the budget
   leaves once the posts planned this month are paid for (posts come first: ``planning/forecast.read_allowance``,
   taken once per round and counted down by each read);
 - a part the network says is gone is recorded deleted once and never read again; a post with nothing left to read
@@ -210,6 +211,10 @@ def _collect_account(store, config: Config, get, clock, stopping: threading.Even
         publisher = get(config)
         followers = publisher.read_followers()
         done.calls += 1
+        if x_bills:  # X bills the read of the account itself too (users/me)
+            cost = record_call(store, config, "user_read", clock())
+            done.billed += cost
+            allowance = None if allowance is None else allowance - cost
     except CredentialsError as exc:
         return _failed(store, config, AuthError(str(exc)), clock(), done)
     except PublishError as exc:
@@ -252,7 +257,8 @@ def _collect_account(store, config: Config, get, clock, stopping: threading.Even
         readings = [MetricReading(post_id=owner_of[r.remote_id].post_id, account=account, network=network,
                                   remote_id=r.remote_id, read_at=read_at, likes=r.likes, reposts=r.reposts,
                                   replies=r.replies, quotes=r.quotes, impressions=r.impressions,
-                                  bookmarks=r.bookmarks, followers=followers)
+                                  bookmarks=r.bookmarks, followers=followers, url_link_clicks=r.url_link_clicks,
+                                  user_profile_clicks=r.user_profile_clicks)
                     for r in result.readings if r.remote_id in owner_of]
         deleted: dict[str, list[str]] = {}
         for part in result.deleted:

@@ -18,6 +18,10 @@ _POINT = {
     "read_at": {"type": "string", "format": "date-time", "description": "in the account's time zone"},
     "likes": {"type": "integer"}, "reposts": {"type": "integer"}, "replies": {"type": "integer"},
     "quotes": {"type": "integer"}, "impressions": _INT_OR_NULL, "bookmarks": _INT_OR_NULL, "followers": _INT_OR_NULL,
+    "url_link_clicks": {"type": ["integer", "null"], "description": "X only: clicks on the post's link(s), a "
+                        "non-public metric X gives for the account's own posts under 30 days; null otherwise"},
+    "user_profile_clicks": {"type": ["integer", "null"], "description": "X only: visits to the account's profile "
+                            "from the post, under the same terms as url_link_clicks"},
     "interactions": {"type": "integer", "description": "likes + reposts + replies + quotes"},
     "engagement_rate": _RATE, "rate_basis": _BASIS,
 }

@@ -8,12 +8,19 @@ decided for every publisher in scheduler.networks.reached).
 Metrics: ``GET /2/tweets?ids=`` (100 ids a call) with ``tweet.fields=public_metrics`` (impressions, likes,
 reposts, replies, quotes, bookmarks); an id X answers "Not Found Error" for is a deleted post, not a failed read.
 X bills every post a read returns. Followers: ``GET /2/users/me`` with ``user.fields=public_metrics``.
+
+Non-public metrics (link and profile clicks): X gives them only for the user's own posts created in the last 30
+days, and only to user-context auth. A post's creation time is in its id (a snowflake), so the ids of posts younger
+than 30 days (less a margin for clocks) are read with ``public_metrics,non_public_metrics`` and the rest with
+``public_metrics`` alone. A post X refuses the field for (under ``errors``, "not-authorized-for-field") is read
+again publicly; a call X refuses outright (400, or 403 "unsupported-authentication": app-only auth) is read again
+publicly, and after an auth refusal this publisher stops asking.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
@@ -52,6 +59,11 @@ DETAIL_MAX = 300
 # 403 problem types that mean "this app or plan may not do this": a person must fix the setup.
 AUTH_PROBLEMS = ("oauth1-permissions", "client-forbidden", "unsupported-authentication")
 NOT_FOUND = "resource-not-found"  # the problem type of an id X has no post for
+NOT_AUTHORIZED_FOR_FIELD = "not-authorized-for-field"  # a post X gives no non-public metrics for
+PUBLIC_FIELDS = ["public_metrics"]
+PRIVATE_FIELDS = ["public_metrics", "non_public_metrics"]
+PRIVATE_MAX_AGE = timedelta(days=30) - timedelta(hours=1)  # X's limit, less a margin for X's clock and ours
+TWITTER_EPOCH_MS = 1288834974657  # a snowflake id's high bits count milliseconds from here
 
 T = TypeVar("T")
 
@@ -84,6 +96,7 @@ class XPublisher:
         # Posts X has returned to this publisher's reads: X bills each (publishing/billing.py reads the count).
         self.posts_read = 0
         self._bearer: Callable[[], str] | None = None
+        self._private_refused = False  # X refused non-public metrics to these credentials: ask no more
         if isinstance(credentials, OAuth1Credentials):
             register_secrets(secret_values(credentials))
             self._client = tweepy.Client(
@@ -204,22 +217,55 @@ class XPublisher:
     metrics_batch = 100  # GET /2/tweets takes up to 100 ids
 
     def read_metrics(self, remote_ids: Sequence[str]) -> ReadResult:
+        now = self._clock()
+        private = [] if self._private_refused else [i for i in remote_ids if _younger_than(i, PRIVATE_MAX_AGE, now)]
+        asked = set(private)
+        public = [i for i in remote_ids if i not in asked]
         readings: list[PartMetrics] = []
         deleted: set[str] = set()
-        for batch in chunks(remote_ids, self.metrics_batch):
-            response = self._read(lambda: self._client.get_tweets(batch, tweet_fields=["public_metrics"],
-                                                                  user_auth=self._user_auth))
-            for tweet in response.data or []:
-                counts = tweet.public_metrics or {}
-                readings.append(PartMetrics(
-                    str(tweet.id), likes=int(counts.get("like_count") or 0),
-                    reposts=int(counts.get("retweet_count") or 0), replies=int(counts.get("reply_count") or 0),
-                    quotes=int(counts.get("quote_count") or 0), impressions=_count(counts, "impression_count"),
-                    bookmarks=_count(counts, "bookmark_count")))
-            for error in response.errors or []:
-                if isinstance(error, dict) and str(error.get("type", "")).endswith(NOT_FOUND):
-                    deleted.add(str(error.get("resource_id") or error.get("value")))
+        for batch in chunks(private, self.metrics_batch):
+            public += self._read_batch(batch, PRIVATE_FIELDS, readings, deleted)
+        for batch in chunks(public, self.metrics_batch):
+            self._read_batch(batch, PUBLIC_FIELDS, readings, deleted)
         return ReadResult(tuple(readings), frozenset(deleted & set(remote_ids)))
+
+    def _read_batch(self, batch: list[str], fields: list[str], readings: list[PartMetrics],
+                    deleted: set[str]) -> list[str]:
+        """Read one call's posts into ``readings`` and ``deleted``; returns the ids to read again publicly (X refused
+        their non-public metrics)."""
+        def call():
+            try:
+                return self._client.get_tweets(batch, tweet_fields=fields, user_auth=self._user_auth)
+            except (tweepy.BadRequest, tweepy.Forbidden) as exc:
+                if fields is PUBLIC_FIELDS or not _refuses_private(exc):
+                    raise
+                self._private_refused |= isinstance(exc, tweepy.Forbidden)
+                return None
+
+        response = self._read(call)
+        if response is None:
+            return batch
+        for tweet in response.data or []:
+            counts = tweet.public_metrics or {}
+            private = tweet.non_public_metrics or {}
+            impressions = _count(counts, "impression_count")
+            readings.append(PartMetrics(
+                str(tweet.id), likes=int(counts.get("like_count") or 0),
+                reposts=int(counts.get("retweet_count") or 0), replies=int(counts.get("reply_count") or 0),
+                quotes=int(counts.get("quote_count") or 0),
+                impressions=impressions if impressions is not None else _count(private, "impression_count"),
+                bookmarks=_count(counts, "bookmark_count"), url_link_clicks=_count(private, "url_link_clicks"),
+                user_profile_clicks=_count(private, "user_profile_clicks")))
+        again: list[str] = []
+        for error in response.errors or []:
+            if not isinstance(error, dict):
+                continue
+            kind, remote_id = str(error.get("type", "")), str(error.get("resource_id") or error.get("value"))
+            if kind.endswith(NOT_FOUND):
+                deleted.add(remote_id)
+            elif kind.endswith(NOT_AUTHORIZED_FOR_FIELD) and remote_id in batch:
+                again.append(remote_id)
+        return again
 
     def read_followers(self) -> int | None:
         me = self._read(lambda: self._client.get_me(user_fields=["public_metrics"], user_auth=self._user_auth))
@@ -278,6 +324,21 @@ def _published(tweet: tweepy.Tweet) -> PublishedTweet:
         created_at=created.astimezone(timezone.utc) if created else None,
         in_reply_to=reply_to,
     )
+
+
+def _younger_than(tweet_id: str, age: timedelta, now: datetime) -> bool:
+    """Whether the post with this id (a snowflake: its creation time in the high bits) is younger than ``age``."""
+    if not tweet_id.isdigit():
+        return False
+    created = datetime.fromtimestamp(((int(tweet_id) >> 22) + TWITTER_EPOCH_MS) / 1000, timezone.utc)
+    return now - created < age
+
+
+def _refuses_private(exc: tweepy.HTTPException) -> bool:
+    """X's answer to a read asking non-public metrics it will not give: a 400, or a 403 for the kind of auth."""
+    problem = str(_problem(exc).get("type", ""))
+    return isinstance(exc, tweepy.BadRequest) or problem.endswith(("unsupported-authentication",
+                                                                   NOT_AUTHORIZED_FOR_FIELD))
 
 
 def _count(counts: dict[str, Any], name: str) -> int | None:
