@@ -135,9 +135,10 @@ def test_each_network_is_read_on_the_schedule_with_the_counters_its_standin_serv
     assert world.readings(posts["x"][0])[0].followers == followers("tipbot", world.x.age_of(world.x.started_at))
     assert world.readings(posts["bsky"][0])[0].followers is not None
     assert len(world.readings(thread)) == 2  # a thread: each part read
-    # X billed each post it returned: 3 posts and 2 thread parts, at $0.005 each.
+    # X billed the followers read (priced as a read) and each post it returned: 3 posts and 2 thread parts.
     billed = world.store.billed_calls(account="tipbot")
-    assert [(b.kind, b.units, b.price_micro_usd) for b in billed] == [("metric_read", 5, 25_000)]
+    assert [(b.kind, b.units, b.price_micro_usd) for b in billed] == [("user_read", 1, 5_000),
+                                                                      ("metric_read", 5, 25_000)]
     calls = world.x.request_count("lookup")
     world.clock.advance(60)
     world.collector.collect()  # nothing newly due: no call at all
@@ -179,7 +180,8 @@ def test_a_deleted_post_is_marked_once_and_never_read_again(world):
     assert world.x.request_count("lookup") == asked[0] + 1  # only the live post is asked about
     assert world.masto.request_count("status") == asked[1]  # no 404 asked again
     assert world.store.metric_counts("tipbot")["deleted_parts"] == 1
-    assert world.store.billed_calls(account="tipbot")[0].units == 1  # the deleted post was not billed
+    reads = [b for b in world.store.billed_calls(account="tipbot") if b.kind == "metric_read"]
+    assert reads[0].units == 1  # the deleted post was not billed
 
 
 def test_a_429_waits_for_its_reset_for_that_account_only(world):
@@ -240,16 +242,17 @@ def test_a_refused_token_pauses_that_accounts_metrics_until_asked_again(world):
 
 def test_reads_stop_before_the_budget_and_posts_come_first(store, tmp_path, monkeypatch, standin, bluesky_standin,
                                                            mastodon_standin):
-    # $0.01 a month and nothing planned: two reads of $0.005; the third post waits for next month's budget.
+    # $0.015 a month and nothing planned: the followers read and two reads of $0.005; the third post waits for
+    # next month's budget.
     world = World(store, tmp_path, monkeypatch, standin, bluesky_standin, mastodon_standin,
-                  x_extra='[accounts.x]\nmonthly_budget = "0.01"\n')
+                  x_extra='[accounts.x]\nmonthly_budget = "0.015"\n')
     posts = world.send("x", 3)
     world.clock.set(world.sent_at + H + timedelta(seconds=1))
     report = collect_round(store, list(world.accounts.values()), "cli", world.clock,
                            publisher=world.collector._publisher)
     (x_round,) = [a for a in report.accounts if a.account == "x"]
     assert x_round.posts == 2 and "budget" in x_round.stopped
-    assert sum(b.price_micro_usd for b in store.billed_calls(account="tipbot")) == 10_000
+    assert sum(b.price_micro_usd for b in store.billed_calls(account="tipbot")) == 15_000
     assert sum(1 for p in posts if world.readings(p)) == 2
 
 
@@ -270,7 +273,7 @@ def test_collect_now_reports_each_account_and_the_outbox_has_none(world, tmp_pat
     world.clock.set(world.sent_at + H + timedelta(seconds=1))
     report = collect_now(world.store, list(world.accounts.values()), world.clock)
     rows = {r["account"]: r for r in report["accounts"]}
-    assert rows["x"]["posts_read_now"] == 2 and rows["x"]["billed_usd"] == "$0.01"
+    assert rows["x"]["posts_read_now"] == 2 and rows["x"]["billed_usd"] == "$0.015"  # followers and two posts
     assert rows["masto"]["no_metrics"] is None and "posts_read_now" not in rows["masto"]  # nothing due there
     outbox = parse_config('[account]\nhandle = "Other"\n[publisher]\nkind = "outbox"\n', source=None,
                           env={"SCHEDULER_HOME": str(tmp_path / "o")})
@@ -290,3 +293,26 @@ def test_one_accounts_unexpected_failure_leaves_the_others_collected(world):
     collect_round(world.store, list(world.accounts.values()), "svc", world.clock, publisher=publisher)
     assert world.readings(x_post) == [] and len(world.readings(bsky_post)) == 1
     assert world.store.metric_account("tipbot").collector is None  # its lease was given back
+
+
+def test_x_link_and_profile_clicks_are_stored_for_young_posts_only_and_the_followers_read_is_billed(world):
+    from scheduler.standins.metrics import clicks
+
+    young, old = world.send("x", 2)
+    # X dates the second post 40 days back (its id still looks young to us): X refuses its non-public metrics under
+    # ``errors``, and the collector's read falls back to the public ones for it.
+    stale_part = next(p for p in world.x._state.posts if p.id == world.remote[old][0])
+    stale_part.created_at -= 40 * D
+    world.clock.set(world.sent_at + H + timedelta(seconds=1))
+    world.collector.collect()
+    (reading,) = world.readings(young)
+    part = world.remote[young][0]
+    assert (reading.url_link_clicks, reading.user_profile_clicks) == clicks(part, world.x.age_of(
+        world.created("x", part)))
+    assert reading.url_link_clicks > 0 and reading.user_profile_clicks > 0
+    (stale,) = world.readings(old)
+    assert (stale.url_link_clicks, stale.user_profile_clicks) == (None, None)
+    assert (stale.likes, stale.reposts, stale.replies, stale.quotes, stale.impressions,
+            stale.bookmarks) == world.expected("x", world.remote[old][0])  # the public read still succeeded
+    kinds = [(b.kind, b.units, b.price_micro_usd) for b in world.store.billed_calls(account="tipbot")]
+    assert kinds == [("user_read", 1, 5_000), ("metric_read", 2, 10_000)]

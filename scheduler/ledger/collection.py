@@ -241,7 +241,8 @@ def _insert_readings(conn: Connection, readings: Sequence[MetricReading]) -> int
         seen.add(key)
         rows.append({"post_id": r.post_id, "account": r.account, "network": r.network, "remote_id": r.remote_id,
                      "read_at": r.read_at, "impressions": r.impressions, "likes": r.likes, "reposts": r.reposts,
-                     "replies": r.replies, "quotes": r.quotes, "bookmarks": r.bookmarks, "followers": r.followers})
+                     "replies": r.replies, "quotes": r.quotes, "bookmarks": r.bookmarks, "followers": r.followers,
+                     "url_link_clicks": r.url_link_clicks, "user_profile_clicks": r.user_profile_clicks})
     if rows:
         conn.execute(t.insert(), rows)
     return len(rows)
