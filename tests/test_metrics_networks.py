@@ -56,7 +56,9 @@ def test_x_reads_100_ids_a_call_and_the_followers_from_users_me(standin, x_publi
     wanted = ids + [str(10**15 + n) for n in range(117)]  # 120 ids: 3 posts and 117 never made
     before = standin.request_count("lookup")
     result = x_publisher.read_metrics(wanted)
-    assert standin.request_count("lookup") - before == 2
+    # The 3 young posts in one call with non-public metrics; the 117 ids whose snowflakes date them to 2010 in
+    # calls of 100 with public metrics alone.
+    assert standin.request_count("lookup") - before == 3
     assert {r.remote_id for r in result.readings} == set(ids) and len(result.deleted) == 117
     standin.set_metrics_clock(lambda: standin.started_at + 4 * HOUR)
     assert x_publisher.read_followers() == followers(standin.default_account.username, 4 * HOUR)
@@ -74,6 +76,54 @@ def test_x_read_faults_become_the_collectors_errors(standin, x_publisher, kind, 
         assert raised.value.reset_at is not None
         assert abs((raised.value.reset_at - datetime.now(UTC)).total_seconds() - 120) < 30
     assert x_publisher.read_metrics([post]).readings  # the next read goes through
+
+
+def test_x_reads_clicks_of_young_posts_only_and_public_metrics_of_the_rest(standin, x_publisher):
+    from scheduler.networks.x.publisher import XPublisher
+    from scheduler.standins.metrics import clicks
+
+    young, old = (x_publisher.create_post(f"a post for its clicks, {n}") for n in range(2))
+    created = {p["id"]: p["created_at"] for p in standin.timeline()}
+    next(p for p in standin._state.posts if p.id == old).created_at -= timedelta(days=40)  # X dates it 40 days back
+    at_age(standin, created[young], DAY)
+    before = standin.request_count("lookup")
+    readings = {r.remote_id: r for r in x_publisher.read_metrics([young, old]).readings}
+    assert (readings[young].url_link_clicks, readings[young].user_profile_clicks) == clicks(young, DAY)
+    assert readings[young].url_link_clicks > 0
+    # X refused the old one's non-public metrics (under errors): read again with the public ones, the read succeeds.
+    assert (readings[old].url_link_clicks, readings[old].user_profile_clicks) == (None, None)
+    assert got(readings[old]) == expected(old, DAY + 40 * DAY, x=True)
+    assert standin.request_count("lookup") - before == 2
+    # A publisher whose clock says the posts are 40 days old never asks X for what X would refuse: one public call.
+    later = XPublisher(_oauth1(standin), handle="tipbot", api_url=standin.url,
+                       clock=lambda: datetime.now(UTC) + timedelta(days=40))
+    before = standin.request_count("lookup")
+    assert all(r.url_link_clicks is None for r in later.read_metrics([young, old]).readings)
+    assert standin.request_count("lookup") - before == 1
+    later.close()
+
+
+def test_x_app_only_auth_gets_public_metrics_only(standin, x_publisher):
+    from scheduler.networks.x.publisher import XPublisher
+
+    post = x_publisher.create_post("a post read with an app-only token")
+    at_age(standin, standin.timeline()[0]["created_at"], HOUR)
+    app_only = XPublisher(lambda: standin.app_token, handle="tipbot", api_url=standin.url)
+    before = standin.request_count("lookup")
+    (reading,) = app_only.read_metrics([post]).readings  # X's 403 "Unsupported Authentication", then public
+    assert got(reading) == expected(post, HOUR, x=True) and reading.url_link_clicks is None
+    assert standin.request_count("lookup") - before == 2
+    app_only.read_metrics([post])  # refused once: the publisher asks for public metrics alone from then on
+    assert standin.request_count("lookup") - before == 3
+    app_only.close()
+
+
+def _oauth1(standin):
+    from scheduler.networks.x.credentials import OAuth1Credentials
+
+    account = standin.default_account
+    return OAuth1Credentials(standin.consumer_key, standin.consumer_secret, account.access_token,
+                             account.access_token_secret)
 
 
 # -- Bluesky ----------------------------------------------------------------------------------------
