@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from scheduler.ledger import migrations as m
 from scheduler.domain.errors import DuplicateError, QueueError
 from scheduler.domain.models import PostState
+from scheduler.ledger.metrics import BilledCall
 from scheduler.ledger.store import LostClaim, NewPost, Store
 from tests.helpers_ledger import ACCOUNT, PostgresSchema, new_post
 
@@ -510,3 +511,48 @@ def test_claiming_a_post_changes_the_revision(five):
     revision = store.revision(ACCOUNT)
     assert not store.claim("p1", "i2", T0, T0)  # refused: nothing changed
     assert store.revision(ACCOUNT) == revision
+
+
+def test_m019_applies_on_a_ledger_holding_readings_and_billed_calls(ledger_url):
+    """A ledger migrated up to m018 with a reading and billed calls: m019 keeps them (ids included), adds the click
+    columns (NULL for the old reading, never negative) and lets 'user_read' be billed."""
+    engine = sa.create_engine(ledger_url)
+    at = T0.replace(tzinfo=None)
+    with engine.begin() as conn:
+        m.schema_migrations.create(conn)
+        upto = [name for name, _ in m.MIGRATIONS].index("m019_x_private_metrics")
+        for name, migration in m.MIGRATIONS[:upto]:
+            migration(conn)
+            conn.execute(m.schema_migrations.insert().values(name=name, applied_at=T0))
+        conn.execute(sa.text(
+            "INSERT INTO posts (post_id, account, kind, variant, text, parts, media, weighted_length, fingerprint, "
+            "state, position, attempts, uncertain, part_ids, created_at, updated_at) VALUES ('p', :a, 'adhoc', 0, "
+            "'t', '[]', '[]', 1, 'f', 'queued', 1, 0, false, '[]', :at, :at)"), {"a": ACCOUNT, "at": at})
+        conn.execute(sa.text("INSERT INTO metric_readings (post_id, account, network, remote_id, read_at, likes, "
+                             "reposts, replies, quotes) VALUES ('p', :a, 'x', '9', :at, 1, 2, 3, 4)"),
+                     {"a": ACCOUNT, "at": at})
+        for kind in ("metric_read", "lookup_read"):
+            conn.execute(sa.text("INSERT INTO billed_calls (account, network, kind, units, price_micro_usd, at, "
+                                 "post_id) VALUES (:a, 'x', :k, 1, 5000, :at, 'p')"), {"a": ACCOUNT, "k": kind, "at": at})
+        with pytest.raises(sa.exc.IntegrityError), conn.begin_nested():
+            conn.execute(sa.text("INSERT INTO billed_calls (account, network, kind, units, price_micro_usd, at) "
+                                 "VALUES (:a, 'x', 'user_read', 1, 5000, :at)"), {"a": ACCOUNT, "at": at})
+    engine.dispose()
+
+    store = Store.open(ledger_url)
+    try:
+        (reading,) = store.metric_readings(post_id="p")
+        assert (reading.likes, reading.url_link_clicks, reading.user_profile_clicks) == (1, None, None)
+        assert [(b.kind, b.post_id) for b in store.billed_calls()] == [("metric_read", "p"), ("lookup_read", "p")]
+        store.record_billed_call(BilledCall(ACCOUNT, "x", "user_read", 1, 5_000, T0))
+        assert [b.kind for b in store.billed_calls()][-1] == "user_read"
+        with store.engine.connect() as conn:
+            ids = conn.execute(sa.select(m.billed_calls.c.id).order_by(m.billed_calls.c.id)).scalars().all()
+            assert ids[:2] == [1, 2] and ids[2] > 2  # rows kept their ids; a new one comes after them
+        for column in ("url_link_clicks", "user_profile_clicks"):
+            with pytest.raises(sa.exc.IntegrityError), store.engine.begin() as conn:
+                conn.execute(sa.text(f"UPDATE metric_readings SET {column} = -1"))
+        with pytest.raises(sa.exc.IntegrityError), store.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE billed_calls SET kind = 'bogus'"))
+    finally:
+        store.close()
