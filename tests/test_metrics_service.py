@@ -74,6 +74,7 @@ def test_serve_collects_readings_that_insights_shows(three):
         assert post["followers"] is not None
         if name == "x":
             assert low.impressions <= post["impressions"] <= high.impressions and post["rate_basis"] == "impressions"
+            assert post["url_link_clicks"] is not None and post["user_profile_clicks"] is not None  # a young post
         else:
             assert post["impressions"] is None and post["rate_basis"] == "followers"
     # X billed the read: one metric read of one post, in the cost of the month.
@@ -115,7 +116,7 @@ def test_insights_collect_reads_what_is_due_once_by_hand(three):
     store.close()
     first = json.loads(three.cli("insights", "collect", "--account", "x", "--json").stdout)
     (row,) = first["accounts"]
-    assert (row["posts_read_now"], row["calls"], row["billed_usd"]) == (1, 2, "$0.005")  # followers and one read
+    assert (row["posts_read_now"], row["calls"], row["billed_usd"]) == (1, 2, "$0.01")  # followers and one read
     again = three.cli("insights", "collect", "--account", "x").stdout
     assert again.strip() == "x: nothing due"
     report = json.loads(three.cli("insights", "--account", "x", "--json").stdout)
