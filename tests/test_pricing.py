@@ -9,7 +9,7 @@ from hypothesis import given, strategies as st
 from scheduler.config import parse_config
 from scheduler.domain.budget import billing_month, may_post, read_allowance
 from scheduler.domain.errors import ConfigError
-from scheduler.domain.pricing import DEFAULT_PRICING, call_price, dollars, parse_dollars
+from scheduler.domain.pricing import DEFAULT_PRICING, Pricing, call_price, dollars, parse_dollars
 
 
 def config(text: str, tmp_path):
@@ -95,3 +95,9 @@ def test_posts_come_first_reads_get_what_is_left():
     assert read_allowance(budget, spent=500_000, planned_posts=300_000) == 200_000
     assert read_allowance(budget, spent=900_000, planned_posts=300_000) == 0
     assert read_allowance(None, spent=1, planned_posts=1) is None
+
+
+def test_the_followers_read_is_priced_as_a_read_unless_its_own_price_is_given():
+    assert call_price(Pricing(), "user_read") == call_price(Pricing(), "metric_read", 1) == 5_000
+    assert call_price(Pricing(read=7_000), "user_read") == 7_000
+    assert call_price(Pricing(read=7_000, user_read=10_000), "user_read") == 10_000
