@@ -256,6 +256,22 @@ def test_reads_stop_before_the_budget_and_posts_come_first(store, tmp_path, monk
     assert sum(1 for p in posts if world.readings(p)) == 2
 
 
+def test_a_budget_that_cannot_pay_one_read_makes_no_call_at_all(store, tmp_path, monkeypatch, standin,
+                                                                  bluesky_standin, mastodon_standin):
+    # $0.005 left: the followers read ($0.005) and one post's read ($0.005) do not fit, so nothing is read or billed.
+    world = World(store, tmp_path, monkeypatch, standin, bluesky_standin, mastodon_standin,
+                  x_extra='[accounts.x]\nmonthly_budget = "0.005"\n')
+    posts = world.send("x", 1)
+    world.clock.set(world.sent_at + H + timedelta(seconds=1))
+    reads_before = standin.reads_billed()
+    report = collect_round(store, list(world.accounts.values()), "cli", world.clock,
+                           publisher=world.collector._publisher)
+    (x_round,) = [a for a in report.accounts if a.account == "x"]
+    assert "budget" in x_round.stopped and x_round.posts == 0
+    assert store.billed_calls(account="tipbot") == [] and world.readings(posts[0]) == []
+    assert standin.reads_billed() == reads_before  # X itself saw no billed read
+
+
 def test_one_service_at_a_time_collects_an_account(world):
     (post,) = world.send("masto", 1)
     world.clock.set(world.sent_at + H + timedelta(seconds=1))

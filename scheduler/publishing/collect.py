@@ -35,7 +35,7 @@ from scheduler.config import Config
 from scheduler.domain.errors import CredentialsError
 from scheduler.domain.metric_schedule import windows
 from scheduler.domain.metrics import MetricReading
-from scheduler.domain.pricing import dollars
+from scheduler.domain.pricing import call_price, dollars
 from scheduler.ledger.collection import DuePost
 from scheduler.networks.base import AuthError, MetricsUnavailable, PublishError, RateLimited, ReadResult
 from scheduler.networks.factory import destination, make_publisher
@@ -207,6 +207,12 @@ def _collect_account(store, config: Config, get, clock, stopping: threading.Even
     x_bills = billed(config)
     price = config["x"]["pricing"].read
     allowance = read_allowance(store, config, clock()) if x_bills else None
+    if allowance is not None and allowance < call_price(config["x"]["pricing"], "user_read") + price:
+        # Not even the account's own read and one post's: no call at all, not a billed read the budget cannot pay.
+        done.stopped = (f"the X budget: reads may spend only what the month's planned posts leave "
+                        f"({dollars(allowance)} left for reads)")
+        log.warning("metrics of %s: %s", config.account_name, done.stopped)
+        return done
     try:
         publisher = get(config)
         followers = publisher.read_followers()
