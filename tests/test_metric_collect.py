@@ -325,7 +325,9 @@ def test_x_link_and_profile_clicks_are_stored_for_young_posts_only_and_the_follo
     part = world.remote[young][0]
     assert (reading.url_link_clicks, reading.user_profile_clicks) == clicks(part, world.x.age_of(
         world.created("x", part)))
-    assert reading.url_link_clicks > 0 and reading.user_profile_clicks > 0
+    # Counted, not left at None or 0: an hour in, link clicks are at least 15 % of a ceiling of 10 or more (profile
+    # clicks, ceiling 2 or more, may still round down to 0 for some ids, which come from the clock).
+    assert reading.url_link_clicks >= 1 and reading.user_profile_clicks is not None
     (stale,) = world.readings(old)
     assert (stale.url_link_clicks, stale.user_profile_clicks) == (None, None)
     assert (stale.likes, stale.reposts, stale.replies, stale.quotes, stale.impressions,
