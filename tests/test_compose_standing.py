@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import regex
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from scheduler.compose import leads, standing, tip_points
@@ -66,6 +66,15 @@ EMOJI = regex.compile(r"(?=[\u2300-\U0010FFFF])\p{Extended_Pictographic}")
 
 @settings(max_examples=300, deadline=None)
 @given(TEXTS)
+# Found by random runs (faked-clock runs draw new seeds): an emoji dropped after a kept one, stops split by a space, a
+# pause mark after the stops, an opening quote after them, a stop inside brackets.
+@example("0✅.✅.0")
+@example("0 ✅. .")
+@example("0 ✅. ,")
+@example("0 ✅. ✅. /")
+@example('0 \U0001f249. "0')
+@example("0 ✅. ⏩ :")
+@example("0\U0001f249.)0")
 def test_emoji_are_only_ever_kept_after_a_sentence_or_at_the_end(text):
     one_line = " ".join(text.split())
     placed = standing.place_emoji(one_line)
@@ -98,7 +107,8 @@ def test_a_clause_cut_is_a_whole_prefix_that_fits(sentence, room):
         assert len(tip_points.words(cut)) >= tip_points.MIN_CLAUSE_WORDS
 
 
-@pytest.mark.parametrize("text,placed", [(". ⏩ ,", ".,"), ("Stretch when sore 💪, so it helps.", "Stretch when sore, so it helps."),
+# A comma after a stop has no word to stay with: it strays with the emoji (". ⏩ ," -> ".").
+@pytest.mark.parametrize("text,placed", [(". ⏩ ,", "."), ("Stretch when sore 💪, so it helps.", "Stretch when sore, so it helps."),
                                          ("Rest 💤; then walk.", "Rest; then walk.")])
 def test_an_emoji_before_a_comma_goes_and_the_comma_stays_with_its_word(text, placed):
     assert standing.place_emoji(text) == placed  # found by the property test above under a faked clock's new seed

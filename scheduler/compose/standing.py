@@ -57,6 +57,9 @@ _SENTENCE_PUNCTUATION = ".!?…"
 # An emoji before one of these stood for a pause: a comma takes its place.
 _PAUSE = re.compile(r"(?:even|so|and|but|or|because|which|while|when|if|then|as|until|unless)\b")
 _CLOSING = "\"'”’)]"
+# The stops after an emoji, as one run: ".", '."', ". .", "?!)" and a pause mark straying after them (". ,"); a quote
+# after a space opens the next sentence and is not part of it.
+_STOPS = re.compile(r"[.!?…\"'”’)\]]*(?:[ ,;:]+[.!?…][.!?…\"'”’)\]]*)*[ ,;:]*")
 
 
 def opens_unresolved(sentence: str, before: str) -> bool:
@@ -113,16 +116,21 @@ def place_emoji(text: str) -> str:
             continue  # opening the text: dropped
         if following and following[0] in _SENTENCE_PUNCTUATION:
             if previous[-1].isalnum() or previous[-1] in _CLOSING:  # "nourished 💧." -> "nourished. 💧"
-                stop = len(following) - len(following.lstrip(_SENTENCE_PUNCTUATION + _CLOSING))
-                out = f"{previous}{following[:stop]} {emoji} "
+                stop = _STOPS.match(following).end()  # every stop of the run goes before it; stray pause marks go
+                stops = "".join(c for c in following[:stop] if c not in ",;:").rstrip()
+                out = f"{previous}{stops} {emoji} "
                 position = len(text) - len(following) + stop
-            else:  # after a stop or another emoji: dropped, with the stray stop after it
-                out = previous
-                position = len(text) - len(following.lstrip(_SENTENCE_PUNCTUATION + _CLOSING))
+            else:  # after a stop or another emoji: dropped, with the stray stops and pause marks after it
+                out = previous + " "  # "0. ✅ .0" -> "0. ✅ 0", not "0. ✅0"
+                position = len(text) - len(following) + _STOPS.match(following).end()
         elif following and following[0] in ",;:":  # "sore 💪, so" -> "sore, so": before a pause mark, dropped
-            out = previous
-            position = len(text) - len(following)
-        elif previous.endswith(tuple(_SENTENCE_PUNCTUATION)) or not following:
+            if previous[-1].isalnum() or previous[-1] in _CLOSING:
+                out = previous
+                position = len(text) - len(following)
+            else:  # after a stop or a kept emoji, the pause mark strays too: "Rest. 💧 ✅, so" -> "Rest. 💧 so"
+                out = previous + " "
+                position = len(text) - len(following) + _STOPS.match(following).end()
+        elif previous.rstrip(_CLOSING).endswith(tuple(_SENTENCE_PUNCTUATION)) or not following:  # '.' or '.)'
             out = f"{previous} {emoji} "
         elif following[0] in _CLOSING:
             out = previous  # inside brackets or quotes, before they close: dropped
