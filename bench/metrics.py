@@ -107,8 +107,11 @@ def bench_collect(args, work: Path) -> list[Row]:
             del os.environ["SCHEDULER_X_API_URL"]
         after = standin_get(sx["url"], "stats")
         calls = sum(after["by_endpoint"][e] - before["by_endpoint"][e] for e in ("lookup", "me"))
-        billed = sum(b.price_micro_usd for b in store.billed_calls(account=config.account))
-        units = sum(b.units for b in store.billed_calls(account=config.account))
+        calls_billed = store.billed_calls(account=config.account)
+        # The posts read, against what the stand-in billed for them; the followers read (user_read) apart.
+        billed = sum(b.price_micro_usd for b in calls_billed if b.kind == "metric_read")
+        units = sum(b.units for b in calls_billed if b.kind == "metric_read")
+        user_billed = sum(b.price_micro_usd for b in calls_billed if b.kind != "metric_read")
         read = store.metric_counts(config.account)["posts_read"]
         store.close()
         client = bare_tweepy_client(sx)
@@ -123,8 +126,8 @@ def bench_collect(args, work: Path) -> list[Row]:
     floor = math.ceil(n / 100) + 1
     (done,) = report.accounts
     note = (f"{read:,} of {n:,} posts read in one round ({done.posts:,} reported); ledger: one transaction per 100 "
-            f"readings; the stand-in billed {standin_billed:,} posts, the ledger {units:,} units "
-            f"({dollars(billed)}); bare: median of 3")
+            f"readings; the stand-in billed {standin_billed:,} posts, the ledger {units:,} posts read "
+            f"({dollars(billed)}) and the followers read ({dollars(user_billed)}); bare: median of 3")
     return [
         Row("8a", f"metric collection: one reading of {n:,} sent X posts (collect_round, stand-in +50 ms)", seconds,
             "s", "bare tweepy get_tweets, 100 ids a call, same stand-in", median(bare), "s", "-", None, notes=note),
