@@ -57,9 +57,11 @@ _SENTENCE_PUNCTUATION = ".!?…"
 # An emoji before one of these stood for a pause: a comma takes its place.
 _PAUSE = re.compile(r"(?:even|so|and|but|or|because|which|while|when|if|then|as|until|unless)\b")
 _CLOSING = "\"'”’)]"
+_PAUSE_MARKS = ",;:"
 # The stops after an emoji, as one run: ".", '."', ". .", "?!)" and a pause mark straying after them (". ,"); a quote
 # after a space opens the next sentence and is not part of it.
-_STOPS = re.compile(r"[.!?…\"'”’)\]]*(?:[ ,;:]+[.!?…][.!?…\"'”’)\]]*)*[ ,;:]*")
+_STOP, _CLOSE, _MARK = (re.escape(chars) for chars in (_SENTENCE_PUNCTUATION, _CLOSING, _PAUSE_MARKS))
+_STOPS = re.compile(rf"[{_STOP}{_CLOSE}]*(?:[ {_MARK}]+[{_STOP}][{_STOP}{_CLOSE}]*)*[ {_MARK}]*")
 
 
 def opens_unresolved(sentence: str, before: str) -> bool:
@@ -114,22 +116,20 @@ def place_emoji(text: str) -> str:
         position = end
         if not previous:
             continue  # opening the text: dropped
-        if following and following[0] in _SENTENCE_PUNCTUATION:
-            if previous[-1].isalnum() or previous[-1] in _CLOSING:  # "nourished 💧." -> "nourished. 💧"
-                stop = _STOPS.match(following).end()  # every stop of the run goes before it; stray pause marks go
-                stops = "".join(c for c in following[:stop] if c not in ",;:").rstrip()
-                out = f"{previous}{stops} {emoji} "
-                position = len(text) - len(following) + stop
-            else:  # after a stop or another emoji: dropped, with the stray stops and pause marks after it
-                out = previous + " "  # "0. ✅ .0" -> "0. ✅ 0", not "0. ✅0"
-                position = len(text) - len(following) + _STOPS.match(following).end()
-        elif following and following[0] in ",;:":  # "sore 💪, so" -> "sore, so": before a pause mark, dropped
-            if previous[-1].isalnum() or previous[-1] in _CLOSING:
-                out = previous
-                position = len(text) - len(following)
-            else:  # after a stop or a kept emoji, the pause mark strays too: "Rest. 💧 ✅, so" -> "Rest. 💧 so"
-                out = previous + " "
-                position = len(text) - len(following) + _STOPS.match(following).end()
+        after_word = previous[-1].isalnum() or previous[-1] in _CLOSING
+        stop = _STOPS.match(following).end()  # the stops that follow, as one run
+        stops_end = len(text) - len(following) + stop
+        if following and following[0] in _SENTENCE_PUNCTUATION + _PAUSE_MARKS and not after_word:
+            # after a stop or a kept emoji: dropped with the stray stops and pause marks after it, a space kept
+            # ("0. ✅ .0" -> "0. ✅ 0", not "0. ✅0"; "Rest. 💧 ✅, so" -> "Rest. 💧 so")
+            out = previous + " "
+            position = stops_end
+        elif following and following[0] in _SENTENCE_PUNCTUATION:  # "nourished 💧." -> "nourished. 💧"
+            out = f"{previous}{''.join(c for c in following[:stop] if c not in _PAUSE_MARKS).rstrip()} {emoji} "
+            position = stops_end  # every stop of the run goes before it; stray pause marks go
+        elif following and following[0] in _PAUSE_MARKS:  # "sore 💪, so" -> "sore, so": before a pause mark, dropped
+            out = previous
+            position = len(text) - len(following)
         elif previous.rstrip(_CLOSING).endswith(tuple(_SENTENCE_PUNCTUATION)) or not following:  # '.' or '.)'
             out = f"{previous} {emoji} "
         elif following[0] in _CLOSING:
